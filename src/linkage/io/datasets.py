@@ -1,0 +1,343 @@
+"""Loaders for the data bundled with the project: the sample world and the BLS JOLTS quits rates.
+
+The files live in the repository's ``data/`` folder (``data/sample/``, rebuilt by ``make sample``, and
+``data/jolts/``, see its ``PROVENANCE.md``). They are found from this module's location, so notebooks
+and tests can load them whatever their working directory. Set the environment variable
+``LINKAGE_DATA`` to a folder holding ``sample/`` and ``jolts/`` to use a copy elsewhere (for instance
+when the package is installed from a wheel, which does not carry the data).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from linkage.errors import InputError
+
+__all__ = [
+    "data_dir",
+    "sample_path",
+    "load_sample_panel",
+    "load_sample_world",
+    "SampleWorld",
+    "load_jolts",
+    "jolts_industries",
+    "JOLTS_FILE",
+]
+
+DATA_ENV = "LINKAGE_DATA"
+JOLTS_FILE = "jolts_quits_by_industry_2000-12_2022-08.csv"
+_JOLTS_CODES = "jolts_industry_codes.csv"
+
+# panel columns of docs/design.md by kind (anything else is a unit attribute, kept as a string)
+_COUNT_SUFFIXES = ("_start", "_joined", "_left", "_retained", "_end")
+_RATE_SUFFIXES = ("_retention", "_turnover")
+
+
+def data_dir() -> pathlib.Path:
+    """The folder holding the bundled data (``sample/`` and ``jolts/``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``$LINKAGE_DATA`` when that environment variable is set, else the repository's ``data/``
+        folder (three levels above the ``linkage`` package's source folder).
+
+    Raises
+    ------
+    InputError
+        If the folder does not exist.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import data_dir
+    >>> (data_dir() / "jolts" / "PROVENANCE.md").is_file()
+    True
+    """
+    env = os.environ.get(DATA_ENV)
+    if env:
+        where = pathlib.Path(env).expanduser()
+        how = f"the {DATA_ENV} environment variable"
+    else:
+        where = pathlib.Path(__file__).resolve().parents[3] / "data"
+        how = "the repository checkout"
+    if not where.is_dir():
+        raise InputError(
+            f"the bundled data folder {str(where)!r} (from {how}) does not exist; "
+            f"set {DATA_ENV} to the 'data' folder of a linkage checkout",
+            file=str(where),
+        )
+    return where
+
+
+def sample_path(*parts: str) -> pathlib.Path:
+    """Path of a file or folder inside the bundled sample world (``data/sample``).
+
+    Parameters
+    ----------
+    *parts : str
+        Path components below ``data/sample``, e.g. ``"raw", "mapping.yaml"``. None gives the
+        folder itself.
+
+    Returns
+    -------
+    pathlib.Path
+        The existing path.
+
+    Raises
+    ------
+    InputError
+        If the path does not exist (run ``make sample`` to rebuild the sample).
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import sample_path
+    >>> sample_path("panel.csv").name
+    'panel.csv'
+    """
+    path = data_dir().joinpath("sample", *parts)
+    if not path.exists():
+        raise InputError(
+            "not in the bundled sample; run 'make sample' to rebuild data/sample", file=str(path)
+        )
+    return path
+
+
+def _type_panel(raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
+    """Give a panel read from CSV the dtypes of docs/design.md (counts int64, rates float64)."""
+    for col in ("unit_id", "period"):
+        if col not in raw.columns:
+            raise InputError("the panel has no such column", file=file, column=col)
+    period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
+    bad = period.isna().to_numpy().nonzero()[0]
+    if bad.size:
+        raise InputError("period is not a YYYY-MM-DD date", file=file, row=int(bad[0]) + 1, column="period")
+    typed: dict[str, pd.Series] = {"unit_id": raw["unit_id"].astype("str"), "period": period}
+    for col in raw.columns[2:]:
+        if col.endswith(_COUNT_SUFFIXES):
+            typed[col] = pd.to_numeric(raw[col], errors="raise").astype("int64")
+        elif col.endswith(_RATE_SUFFIXES) or col == "customer_revenue":
+            typed[col] = pd.to_numeric(raw[col], errors="raise").astype("float64")
+        else:
+            typed[col] = raw[col].astype("str")
+    return pd.DataFrame(typed)
+
+
+def load_sample_panel() -> pd.DataFrame:
+    """The bundled sample panel (``data/sample/panel.csv``), typed as docs/design.md says.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit x month, sorted by ``unit_id, period``, with the columns of the panel
+        contract: ``unit_id`` (str), ``period`` (datetime64, first day of the month), the
+        ``employee_*`` and ``customer_*`` counts (int64) and rates (float64, NaN where the
+        denominator is 0), then the unit attributes (``region``, ... as str).
+
+    Raises
+    ------
+    InputError
+        If the sample is missing.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import load_sample_panel
+    >>> panel = load_sample_panel()
+    >>> list(panel.columns[:3])
+    ['unit_id', 'period', 'employee_start']
+    >>> str(panel["employee_start"].dtype), str(panel["employee_retention"].dtype)
+    ('int64', 'float64')
+    """
+    path = sample_path("panel.csv")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    return _type_panel(raw, file=str(path))
+
+
+@dataclass(frozen=True)
+class SampleWorld:
+    """The person-level sample world: canonical tables and the simulator's planted truth.
+
+    Attributes
+    ----------
+    employees : pandas.DataFrame
+        ``employee_id, unit_id, hire_date, termination_date`` (NaT while employed), plus
+        ``termination_type`` when present.
+    customers : pandas.DataFrame
+        ``customer_id, unit_id, start_date, end_date`` (NaT while active).
+    units : pandas.DataFrame
+        ``unit_id`` and the unit attributes, all strings.
+    truth : dict
+        What the simulator planted (``truth.json``).
+    """
+
+    employees: pd.DataFrame
+    customers: pd.DataFrame
+    units: pd.DataFrame
+    truth: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"SampleWorld({len(self.units)} units, {len(self.employees)} employee spells, "
+            f"{len(self.customers)} customer spells)"
+        )
+
+
+def _read_canonical(name: str, *, dates: Sequence[str]) -> pd.DataFrame:
+    path = sample_path(name)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    for col in dates:
+        if col not in table.columns:
+            raise InputError("the sample table has no such column", file=str(path), column=col)
+        table[col] = pd.to_datetime(table[col], format="ISO8601")
+    return table
+
+
+def load_sample_world() -> SampleWorld:
+    """The person-level sample world written by ``make sample`` (canonical column names).
+
+    Returns
+    -------
+    SampleWorld
+        Typed ``employees``, ``customers`` and ``units`` tables and the ``truth`` dict.
+
+    Raises
+    ------
+    InputError
+        If a file of the sample is missing.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import load_sample_world
+    >>> world = load_sample_world()
+    >>> str(world.employees["hire_date"].dtype).startswith("datetime64")
+    True
+    >>> world.units["unit_id"].is_unique
+    True
+    """
+    employees = _read_canonical("employees.csv", dates=("hire_date", "termination_date"))
+    customers = _read_canonical("customers.csv", dates=("start_date", "end_date"))
+    units = _read_canonical("units.csv", dates=())
+    truth = json.loads(sample_path("truth.json").read_text(encoding="utf-8"))
+    return SampleWorld(employees=employees, customers=customers, units=units, truth=truth)
+
+
+def jolts_industries() -> pd.DataFrame:
+    """The 28 JOLTS industries: ``industry_code`` (6-digit string) and ``industry_text``.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import jolts_industries
+    >>> codes = jolts_industries()
+    >>> codes.set_index("industry_code").loc["440000", "industry_text"]
+    'Retail trade'
+    """
+    path = data_dir() / "jolts" / _JOLTS_CODES
+    if not path.is_file():
+        raise InputError("the JOLTS industry codes are missing", file=str(path))
+    return pd.read_csv(path, dtype=str)
+
+
+def load_jolts(
+    *,
+    seasonal: Literal["S", "U"] = "S",
+    industries: Sequence[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    wide: bool = False,
+) -> pd.DataFrame:
+    """Monthly BLS JOLTS quits rates (percent) by industry, December 2000 to August 2022.
+
+    Public-domain data shipped in ``data/jolts/`` (see its ``PROVENANCE.md``).
+
+    Parameters
+    ----------
+    seasonal : {"S", "U"}, default "S"
+        ``"S"`` seasonally adjusted, ``"U"`` not adjusted.
+    industries : sequence of str, optional
+        Industry codes (``"440000"``) or names (``"Retail trade"``) to keep; all 28 by default.
+    start, end : str, optional
+        First and last month to keep, as ``"YYYY-MM"`` (inclusive).
+    wide : bool, default False
+        False: long table ``period, industry_code, industry, quits_rate``. True: one row per
+        ``period`` (the index) and one column per industry name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period`` is datetime64 (first day of the month); ``quits_rate`` is float64.
+
+    Raises
+    ------
+    InputError
+        For an unknown industry, a bad ``seasonal`` value or a month that is not ``YYYY-MM``.
+
+    Examples
+    --------
+    Retail and restaurants share a trend: their quits rates move together in levels but hardly
+    month to month.
+
+    >>> from linkage.io.datasets import load_jolts
+    >>> q = load_jolts(industries=["Retail trade", "720000"], start="2001-01", end="2019-12", wide=True)
+    >>> list(q.columns)
+    ['Retail trade', 'Accommodation and food services']
+    >>> round(float(q.corr().iloc[0, 1]), 2)
+    0.88
+    """
+    if seasonal not in ("S", "U"):
+        raise InputError(f"seasonal must be 'S' or 'U', not {seasonal!r}", column="seasonal")
+    path = data_dir() / "jolts" / JOLTS_FILE
+    if not path.is_file():
+        raise InputError("the JOLTS file is missing", file=str(path))
+    codes = jolts_industries()
+    raw = pd.read_csv(path, dtype={"date": str, "industry_code": str, "seasonal": str, "quits_rate": float})
+    raw = raw[raw["seasonal"] == seasonal]
+    if industries is not None:
+        by_code = dict(zip(codes["industry_code"], codes["industry_code"], strict=True))
+        by_code |= dict(zip(codes["industry_text"].str.lower(), codes["industry_code"], strict=True))
+        wanted = []
+        for item in industries:
+            code = by_code.get(str(item).strip().lower())
+            if code is None:
+                raise InputError(
+                    f"unknown JOLTS industry {item!r}; see linkage.io.datasets.jolts_industries()",
+                    column="industries",
+                )
+            wanted.append(code)
+        raw = raw[raw["industry_code"].isin(wanted)]
+        order = {code: i for i, code in enumerate(wanted)}
+    else:
+        order = {code: i for i, code in enumerate(codes["industry_code"])}
+    period = pd.to_datetime(raw["date"], format="%Y-%m")
+    keep = pd.Series(True, index=raw.index)
+    for bound, name in ((start, "start"), (end, "end")):
+        if bound is None:
+            continue
+        try:
+            when = pd.to_datetime(bound, format="%Y-%m")
+        except (ValueError, TypeError):
+            raise InputError(f"{name} must be a month as 'YYYY-MM', not {bound!r}", column=name) from None
+        keep &= (period >= when) if name == "start" else (period <= when)
+    names = dict(zip(codes["industry_code"], codes["industry_text"], strict=True))
+    long = pd.DataFrame(
+        {
+            "period": period[keep],
+            "industry_code": raw.loc[keep, "industry_code"],
+            "industry": raw.loc[keep, "industry_code"].map(names),
+            "quits_rate": raw.loc[keep, "quits_rate"].astype("float64"),
+        }
+    )
+    long = long.assign(_order=long["industry_code"].map(order))
+    long = long.sort_values(["_order", "period"]).drop(columns="_order").reset_index(drop=True)
+    if not wide:
+        return long
+    table = long.pivot(index="period", columns="industry", values="quits_rate")
+    ordered = list(dict.fromkeys(long["industry"]))
+    table = table[ordered]
+    table.columns.name = None
+    return table
