@@ -1,1 +1,12 @@
-"""linkage.panel"""
+"""linkage.panel: the unit x period retention panel (from spells or an activity log) and roll-ups.
+
+:func:`build_panel` counts, per unit and period, who was there at the start, who joined, who left,
+who stayed and who was there at the end, on the employee and the customer side, and the retention
+and turnover rates from them (definitions in DOMAIN.md and :mod:`linkage.panel.build`).
+:func:`rollup` sums the counts to regions or any unit attribute and recomputes the rates.
+"""
+
+from linkage.panel.build import PANEL_COLUMNS, build_panel
+from linkage.panel.rollup import rollup
+
+__all__ = ["build_panel", "rollup", "PANEL_COLUMNS"]
