@@ -1,1 +1,239 @@
-"""linkage.clean"""
+"""Cleaning extracts into canonical typed tables; defective rows set aside with a reason.
+
+Each ``clean_*`` function takes a raw table (a DataFrame as read by :func:`linkage.io.read_table`,
+or a path) and returns a frozen :class:`CleanResult` ``(data, rejects, report)``. Nothing is
+silently dropped or kept: every input row is either in ``data`` or in ``rejects`` with one reason,
+the first of :data:`REASONS` that applies:
+
+=====================  ======================================================================
+``duplicate_row``      exact copy of an earlier row (all cells equal; the first is kept)
+``missing_identifier`` no person / customer id or no unit id (after trimming whitespace)
+``missing_date``       no start date (hire date, customer start date, activity date)
+``unparseable_date``   a date cell that is not a date, or a numeric date of unknown order
+``impossible_date``    date-shaped but not on the calendar (``2024-02-30``) or outside 1900..2200
+``unparseable_number`` a ``revenue`` cell that is not a number (activity logs)
+``end_before_start``   termination / customer end date before the start date
+``future_date``        a date after the extract's ``as_of`` date (default: today)
+``unknown_unit``       unit id not in the units table (only when one is given)
+``overlapping_spell``  overlaps an earlier spell of the same person in the same unit (the
+                       earliest is kept; a spell starting the day another ends is no overlap)
+``duplicate_unit``     units table only: a unit id listed before (the first is kept)
+=====================  ======================================================================
+
+Dates: ISO (``2024-01-31``, a time part is ignored) and other unambiguous forms by default;
+numeric dates like ``01/31/2024`` need ``date_format`` or ``dayfirst`` (or the mapping's ``dates``
+section). An end date of ``9999-12-31`` (a common "still employed" placeholder) is read as open.
+Identifiers are trimmed and stay strings (``"007"`` stays ``"007"``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from linkage.clean._core import REASONS, CleanResult, clean_table, format_report
+from linkage.clean._dates import parse_dates
+
+__all__ = [
+    "clean_employees",
+    "clean_customers",
+    "clean_activity",
+    "clean_units",
+    "CleanResult",
+    "REASONS",
+    "format_report",
+    "parse_dates",
+]
+
+Raw = pd.DataFrame | str | os.PathLike[str]
+
+
+def clean_employees(
+    raw: Raw,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+    units: pd.DataFrame | CleanResult | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+) -> CleanResult:
+    """Clean an employee extract into employment spells.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame or path
+        The extract as read by :func:`linkage.io.read_table` (or its path). Rows are numbered by
+        the index when it is the ``row`` index ``read_table`` gives, else 1, 2, ... in order.
+    mapping : dict, optional
+        A whole mapping (with an ``employees`` section and maybe ``dates``) or just
+        ``{canonical: file column}`` for this table. Unmapped columns keep their names.
+    source : str, optional
+        The file name used in the report and rejects (default: the file's name, or
+        ``"employees"`` for a DataFrame).
+    units : pandas.DataFrame or CleanResult, optional
+        The cleaned units table; rows with other unit ids are set aside as ``unknown_unit``.
+    as_of : str or date-like, optional
+        Date of the extract; later dates are ``future_date`` (default: today).
+    date_format : str, optional
+        strftime format of the dates (overrides the mapping's ``dates``).
+    dayfirst : bool, optional
+        Order of day and month in numeric dates (overrides the mapping's ``dates``).
+
+    Returns
+    -------
+    CleanResult
+        ``data`` with ``employee_id``, ``unit_id`` (str), ``hire_date``, ``termination_date``
+        (datetime64, NaT while employed), ``termination_type`` when given, then other columns;
+        ``rejects`` and ``report`` as described in :class:`CleanResult`.
+
+    Raises
+    ------
+    linkage.errors.InputError
+        A mapping naming a column the file lacks, a required column missing, or numeric dates
+        without a day/month order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({
+    ...     "Employee ID": ["e1", "e1", "e2", " ", "e3"],
+    ...     "Cost Center": ["007", "007", "007", "008", "008"],
+    ...     "Hire Date": ["01/15/2023", "01/15/2023", "02/30/2023", "03/01/2023", "04/01/2023"],
+    ...     "Termination Date": ["", "", "", "", "03/01/2023"]})
+    >>> mapping = {"employees": {"employee_id": "Employee ID", "unit_id": "Cost Center",
+    ...            "hire_date": "Hire Date", "termination_date": "Termination Date"},
+    ...            "dates": {"format": "%m/%d/%Y"}}
+    >>> result = clean_employees(raw, mapping=mapping, source="hr.csv", as_of="2024-01-01")
+    >>> result.data
+      employee_id unit_id  hire_date termination_date
+    0          e1     007 2023-01-15              NaT
+    >>> result.rejects[["row", "reason", "column"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [[2, 'duplicate_row', ''], [3, 'impossible_date', 'Hire Date'],
+     [4, 'missing_identifier', 'Employee ID'], [5, 'end_before_start', 'Termination Date']]
+    >>> print(result)
+    hr.csv: 5 rows read, 1 kept, 4 set aside
+      duplicate_row           1
+      missing_identifier      1
+      impossible_date         1
+      end_before_start        1
+    """
+    return clean_table(raw, table="employees", mapping=mapping, source=source, units=units,
+                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+
+
+def clean_customers(
+    raw: Raw,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+    units: pd.DataFrame | CleanResult | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+) -> CleanResult:
+    """Clean a customer extract into customer spells.
+
+    Parameters are those of :func:`clean_employees` (mapping section ``customers``; ``source``
+    defaults to ``"customers"`` for a DataFrame).
+
+    Returns
+    -------
+    CleanResult
+        ``data`` with ``customer_id``, ``unit_id`` (str), ``start_date``, ``end_date``
+        (datetime64, NaT while active), then other columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"customer_id": ["c1", "c1", "c2"], "unit_id": ["7", "7", "9"],
+    ...                     "start_date": ["2023-01-01", "2023-03-01", "2023-02-01"],
+    ...                     "end_date": ["2023-06-30", None, None]})
+    >>> result = clean_customers(raw, units=pd.DataFrame({"unit_id": ["7"]}), as_of="2024-01-01")
+    >>> result.rejects[["row", "reason", "column"]]
+       row             reason      column
+    0    2  overlapping_spell  start_date
+    1    3       unknown_unit     unit_id
+    """
+    return clean_table(raw, table="customers", mapping=mapping, source=source, units=units,
+                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+
+
+def clean_activity(
+    raw: Raw,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+    units: pd.DataFrame | CleanResult | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+) -> CleanResult:
+    """Clean a customer activity log (one row per visit, order or contact).
+
+    Parameters are those of :func:`clean_employees` (mapping section ``activity``; ``source``
+    defaults to ``"activity"`` for a DataFrame).
+
+    Returns
+    -------
+    CleanResult
+        ``data`` with ``customer_id``, ``unit_id`` (str), ``activity_date`` (datetime64) and
+        ``revenue`` (float64) when given, then other columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"customer_id": ["c1", "c1", "c2"], "unit_id": ["7", "7", "7"],
+    ...                     "activity_date": ["2023-01-05", "2023-01-05", "2023-01-06"],
+    ...                     "revenue": ["12.5", "12.5", "n/a?"]})
+    >>> result = clean_activity(raw, as_of="2024-01-01")
+    >>> result.data
+      customer_id unit_id activity_date  revenue
+    0          c1       7    2023-01-05     12.5
+    >>> result.rejects["reason"].tolist()
+    ['duplicate_row', 'unparseable_number']
+    """
+    return clean_table(raw, table="activity", mapping=mapping, source=source, units=units,
+                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+
+
+def clean_units(
+    raw: Raw,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+) -> CleanResult:
+    """Clean a units table (``unit_id`` plus attributes such as ``region``).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame or path
+        The units extract.
+    mapping : dict, optional
+        A whole mapping (``units`` section) or ``{canonical: file column}``; any attribute may
+        be renamed (``region: Region``). Unmapped columns keep their names.
+    source : str, optional
+        The file name for the report (default: the file's name, or ``"units"``).
+
+    Returns
+    -------
+    CleanResult
+        ``data`` with ``unit_id`` (str) then every attribute as trimmed text; a repeated unit id
+        is set aside as ``duplicate_unit`` (the first row is kept).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"Store": ["007", "008", "007"], "Region": ["North", "South", "East"]})
+    >>> result = clean_units(raw, mapping={"unit_id": "Store", "region": "Region"})
+    >>> result.data
+      unit_id region
+    0     007  North
+    1     008  South
+    >>> result.rejects[["row", "reason", "column"]]
+       row          reason column
+    0    3  duplicate_unit  Store
+    """
+    return clean_table(raw, table="units", mapping=mapping, source=source)

@@ -1,3 +1,30 @@
-"""linkage.io"""
+"""Reading extracts, column mappings, input schemas and atomic writes (I/O only).
 
-from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world  # noqa: F401
+- :func:`read_table`: CSV (UTF-8 with or without BOM, CRLF, comma / semicolon / tab sniffed),
+  Parquet or Excel into a DataFrame of strings indexed by the file's data row number.
+- :func:`load_mapping` / :func:`validate_mapping` / :func:`apply_mapping`: from a file's own column
+  names to the canonical ones (``docs/design.md``), in Python or as YAML.
+- :mod:`linkage.io.schemas`: pandera schemas of the canonical tables, checked at the boundary.
+- :func:`write_table`: atomic CSV / Parquet writes that refuse to overwrite inputs and neutralise
+  spreadsheet formulas in CSV text cells.
+"""
+
+from linkage.io import schemas
+from linkage.io._mapping import apply_mapping, load_mapping, validate_mapping
+from linkage.io._read import MISSING_TOKENS, read_table
+from linkage.io._write import neutralise_formulas, write_table
+from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
+
+__all__ = [
+    "read_table",
+    "MISSING_TOKENS",
+    "load_mapping",
+    "validate_mapping",
+    "apply_mapping",
+    "write_table",
+    "neutralise_formulas",
+    "schemas",
+    "load_sample_panel",
+    "load_sample_world",
+    "load_jolts",
+]

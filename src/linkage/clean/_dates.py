@@ -1,0 +1,188 @@
+"""Vectorised date parsing that tells unparseable text from impossible dates.
+
+By default only unambiguous forms are read: ISO ``2024-01-31`` (a time part is ignored),
+``2024/01/31``, ``20240131``, and month names (``31 Jan 2024``, ``Jan 31, 2024``,
+``31-Jan-2024``). Numeric dates such as ``01/02/2024`` need the order of day and month: a
+``format`` (``"%m/%d/%Y"``) or ``dayfirst`` (``True`` for ``31/01/2024``, ``False`` for
+``01/31/2024``; separators ``/``, ``.`` and ``-``; 2- or 4-digit years).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputError
+
+__all__ = ["parse_dates", "OK", "MISSING", "UNPARSEABLE", "IMPOSSIBLE", "EARLIEST", "LATEST"]
+
+OK, MISSING, UNPARSEABLE, IMPOSSIBLE = 0, 1, 2, 3
+
+#: Dates before this are impossible (placeholders such as 0001-01-01 or 1900-01-00).
+EARLIEST = pd.Timestamp("1900-01-01")
+#: Dates after this are impossible (typos such as 2204); ``9999-12-31`` in an end-date column is
+#: read as "open" (a common placeholder for "still employed") before this rule applies.
+LATEST = pd.Timestamp("2200-12-31")
+
+_TIME = r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp][Mm])?\s*(?:Z|[+-]\d{2}:?\d{2})?)?"
+_ISO = r"\d{4}-\d{1,2}-\d{1,2}"
+_YMD_SLASH = r"\d{4}/\d{1,2}/\d{1,2}"
+_COMPACT = r"\d{8}"
+_NUMERIC = r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})"
+_NAMED = r"(?:\d{1,2}[ -][A-Za-z]{3,9}\.?[ -]\d{4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4})"
+
+
+def _full(pattern: str) -> str:
+    return rf"^(?:{pattern}){_TIME}$"
+
+
+def parse_dates(
+    text: pd.Series,
+    *,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    file: str | None = None,
+    column: str | None = None,
+) -> tuple[pd.Series, np.ndarray]:
+    """Parse a column of date texts; return the dates and a status code per cell.
+
+    Parameters
+    ----------
+    text : pandas.Series
+        Strings (missing as NaN). A ``datetime64`` series is taken as already parsed.
+    date_format : str, optional
+        A strftime format tried first (e.g. ``"%m/%d/%Y"``); unambiguous forms are still read.
+    dayfirst : bool, optional
+        Order of day and month in numeric dates when no format is given.
+    file, column : str, optional
+        For the error raised when a column holds numeric dates and no order is given.
+
+    Returns
+    -------
+    (pandas.Series, numpy.ndarray)
+        ``datetime64[us]`` dates (NaT where not parsed; times dropped) and int8 codes: ``OK``,
+        ``MISSING`` (blank), ``UNPARSEABLE`` (not a date), ``IMPOSSIBLE`` (shaped like a date but
+        not on the calendar, such as 2024-02-30, or outside 1900..2200).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> dates, status = parse_dates(pd.Series(["2024-01-31", "2024-02-30", "soon", None]))
+    >>> dates.dt.strftime("%Y-%m-%d").tolist(), status.tolist()
+    (['2024-01-31', nan, nan, nan], [0, 3, 2, 1])
+    >>> parse_dates(pd.Series(["01/31/2024"]), date_format="%m/%d/%Y")[0].tolist()
+    [Timestamp('2024-01-31 00:00:00')]
+    """
+    n = len(text)
+    if pd.api.types.is_datetime64_any_dtype(text.dtype):
+        values = text.dt.tz_localize(None) if getattr(text.dt, "tz", None) is not None else text
+        values = values.dt.normalize().astype("datetime64[us]")
+        status = np.where(values.isna().to_numpy(), MISSING, OK).astype(np.int8)
+        return _range_check(values, status)
+
+    s = text.astype("str").where(text.notna()).str.strip()
+    s = s.where(s.ne(""))
+    missing = s.isna().to_numpy()
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    shaped = np.zeros(n, dtype=bool)  # looks like a date of a known form
+
+    def attempt(mask: np.ndarray, fmt: str, values: pd.Series) -> None:
+        todo = mask & out.isna().to_numpy()
+        if not todo.any():
+            return
+        parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
+        out.loc[todo] = parsed.astype("datetime64[us]").to_numpy()
+
+    # 1. the user's own format, on the raw text (it may include a time)
+    if date_format is not None:
+        attempt(~missing, date_format, s)
+        shaped |= ~missing & _format_shape(s, date_format)
+
+    # 2. unambiguous forms, on the text without its time part
+    core = s.str.replace(_TIME + "$", "", regex=True)
+    for pattern, fmts in (
+        (_ISO, ("%Y-%m-%d",)),
+        (_YMD_SLASH, ("%Y/%m/%d",)),
+        (_COMPACT, ("%Y%m%d",)),
+    ):
+        mask = s.str.match(_full(pattern), na=False).to_numpy()
+        shaped |= mask
+        for fmt in fmts:
+            attempt(mask, fmt, core)
+    named = s.str.match(_full(_NAMED), na=False).to_numpy()
+    if named.any():
+        tidy = core.str.replace(".", "", regex=False).str.replace(",", "", regex=False)
+        tidy = tidy.str.replace("-", " ", regex=False)
+        for fmt in ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y"):
+            attempt(named, fmt, tidy)
+
+    # 3. numeric day/month dates need an order
+    numeric = s.str.match(_full(_NUMERIC), na=False).to_numpy() & out.isna().to_numpy()
+    if numeric.any():
+        if dayfirst is None and date_format is None:
+            if numeric.sum() * 2 > (~missing).sum():
+                example = s[numeric].iloc[0]
+                raise InputError(
+                    f"dates such as {example!r} could be day/month or month/day: give the order "
+                    "in the mapping, dates: {format: \"%m/%d/%Y\"} or dates: {dayfirst: true}",
+                    file=file,
+                    column=column,
+                )
+        elif dayfirst is not None:
+            shaped |= numeric
+            slashed = core.str.replace(r"[.-]", "/", regex=True)
+            order = "%d/%m" if dayfirst else "%m/%d"
+            attempt(numeric, f"{order}/%Y", slashed)
+            short_year = numeric & s.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b", na=False).to_numpy()
+            attempt(short_year, f"{order}/%y", slashed)
+
+    status = np.full(n, OK, dtype=np.int8)
+    failed = out.isna().to_numpy() & ~missing
+    status[missing] = MISSING
+    status[failed & shaped] = IMPOSSIBLE
+    status[failed & ~shaped] = UNPARSEABLE
+    return _range_check(out, status)
+
+
+def _format_shape(s: pd.Series, fmt: str) -> np.ndarray:
+    """Cells with the digit layout of a numeric strftime format (to call a miss impossible)."""
+    pattern = fmt
+    for code, regex in (
+        ("%Y", r"\d{4}"),
+        ("%y", r"\d{2}"),
+        ("%m", r"\d{1,2}"),
+        ("%d", r"\d{1,2}"),
+        ("%H", r"\d{1,2}"),
+        ("%M", r"\d{2}"),
+        ("%S", r"\d{2}"),
+    ):
+        pattern = pattern.replace(code, "\x00" + regex + "\x01")
+    if "%" in pattern:  # named months and other codes: no shape check
+        return np.zeros(len(s), dtype=bool)
+    pieces = pattern.split("\x00")
+    escaped = []
+    for i, piece in enumerate(pieces):
+        if i == 0:
+            escaped.append(_escape(piece))
+        else:
+            regex, rest = piece.split("\x01", 1)
+            escaped.append(regex + _escape(rest))
+    return s.str.match("^" + "".join(escaped) + "$", na=False).to_numpy()
+
+
+def _escape(text: str) -> str:
+    return re.escape(text)
+
+
+def _range_check(values: pd.Series, status: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    outside = (values.lt(EARLIEST) | values.gt(LATEST)).to_numpy() & (status == OK)
+    # 9999-12-31 and friends: kept as dates here; the cleaner reads them as "open" in end columns
+    sentinel = (values.dt.year >= 9999).to_numpy()
+    outside &= ~sentinel
+    if outside.any():
+        status = status.copy()
+        status[outside] = IMPOSSIBLE
+        values = values.mask(outside)
+    return values, status

@@ -1,0 +1,277 @@
+"""Column mappings: from a file's own column names to the canonical ones.
+
+A mapping is a dict (or a YAML file) of this shape::
+
+    employees: {employee_id: Employee ID, unit_id: Cost Center, hire_date: Hire Date,
+                termination_date: Termination Date}
+    customers: {customer_id: Account ID, unit_id: Store, start_date: Created Date,
+                end_date: Cancel Date}
+    activity:  {customer_id: Account ID, unit_id: Store, activity_date: Visit Date}
+    units:     {unit_id: Store, region: Region}
+    dates:     {format: "%m/%d/%Y"}      # or {dayfirst: true}; default: ISO and unambiguous formats
+
+Every section is optional. Keys are canonical names, values the file's column names. The ``units``
+section may name any attribute (``region: Region``); the other sections only their canonical
+columns. Columns a section does not name keep their names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from linkage.errors import InputError
+from linkage.io.schemas import OPTIONAL, REQUIRED
+
+__all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options"]
+
+_SECTIONS = ("employees", "customers", "activity", "units", "dates")
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        lowered = {o.lower().strip(): o for o in options}
+        if word.lower().strip() in lowered:
+            close = [lowered[word.lower().strip()]]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dict[str, Any]:
+    """Check a mapping's shape and return a normalised copy (column names as ``str``).
+
+    Parameters
+    ----------
+    mapping : dict
+        ``{table: {canonical: file column}, "dates": {"format": ...} or {"dayfirst": bool}}``.
+    file : str, optional
+        Where the mapping came from, for error messages.
+
+    Returns
+    -------
+    dict
+        The same mapping, with every section present (empty when not given).
+
+    Raises
+    ------
+    linkage.errors.InputError
+        Unknown section or canonical name, a section that is not a dict, a column name that is not
+        text, or a ``dates`` section that is not exactly one of ``format`` / ``dayfirst``.
+
+    Examples
+    --------
+    >>> m = validate_mapping({"units": {"unit_id": "Store", "region": "Region"}})
+    >>> m["units"], m["dates"]
+    ({'unit_id': 'Store', 'region': 'Region'}, {})
+    >>> validate_mapping({"employee": {"employee_id": "ID"}}, file="map.yaml")
+    Traceback (most recent call last):
+    ...
+    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, dates
+    """
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, dict):
+        raise InputError(
+            f"a mapping must be a dict of sections ({', '.join(_SECTIONS)}), "
+            f"not {type(mapping).__name__}",
+            file=file,
+        )
+    out: dict[str, Any] = {section: {} for section in _SECTIONS}
+    for section, body in mapping.items():
+        section_name = str(section)
+        if section_name not in _SECTIONS:
+            raise InputError(
+                f"unknown section {section_name!r}{_did_you_mean(section_name, list(_SECTIONS))}; "
+                f"a mapping has the sections {', '.join(_SECTIONS)}",
+                file=file,
+            )
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise InputError(
+                f"section {section_name!r} must map names to names "
+                f"(like 'unit_id: Store'), not {type(body).__name__}",
+                file=file,
+            )
+        if section_name == "dates":
+            out["dates"] = _validate_dates(body, file)
+            continue
+        allowed = [*REQUIRED[section_name], *OPTIONAL[section_name]]
+        clean: dict[str, str] = {}
+        for canonical, column in body.items():
+            canonical = str(canonical)
+            if section_name != "units" and canonical not in allowed:
+                raise InputError(
+                    f"unknown column {canonical!r} in section {section_name!r}"
+                    f"{_did_you_mean(canonical, allowed)}; it takes {', '.join(allowed)}",
+                    file=file,
+                )
+            if isinstance(column, bool) or not isinstance(column, (str, int)) or str(column) == "":
+                raise InputError(
+                    f"section {section_name!r}: {canonical} must name a column of the file, "
+                    f"not {column!r}",
+                    file=file,
+                )
+            clean[canonical] = str(column)
+        out[section_name] = clean
+    return out
+
+
+def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
+    keys = set(map(str, body))
+    if not keys:
+        return {}
+    if keys == {"format"} and isinstance(body["format"], str) and "%" in body["format"]:
+        return {"format": body["format"]}
+    if keys == {"dayfirst"} and isinstance(body["dayfirst"], bool):
+        return {"dayfirst": body["dayfirst"]}
+    raise InputError(
+        "section 'dates' must be either {format: \"%m/%d/%Y\"} (a strftime format) "
+        f"or {{dayfirst: true}}, not {body!r}",
+        file=file,
+    )
+
+
+def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a YAML mapping file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A YAML file shaped as described in :mod:`linkage.io` (sections ``employees``,
+        ``customers``, ``activity``, ``units``, ``dates``).
+
+    Returns
+    -------
+    dict
+        The validated mapping (see :func:`validate_mapping`).
+
+    Raises
+    ------
+    linkage.errors.InputError
+        Missing file, invalid YAML (with its line), or a mapping of the wrong shape.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "map.yaml"
+    >>> _ = path.write_text('units: {unit_id: Store}\\ndates: {format: "%m/%d/%Y"}\\n')
+    >>> load_mapping(path)["dates"]
+    {'format': '%m/%d/%Y'}
+    """
+    path = Path(path)
+    label = path.name
+    if not path.is_file():
+        raise InputError("mapping file not found", file=label)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("mapping file is not UTF-8 text", file=label) from None
+    try:
+        body = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise InputError(
+            f"invalid YAML: {problem}", file=label, row=None if mark is None else mark.line + 1
+        ) from None
+    if body is None:
+        raise InputError("mapping file is empty", file=label)
+    return validate_mapping(body, file=label)
+
+
+def section(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The column section for ``table`` and the date options of a mapping.
+
+    Accepts a whole mapping (with table sections) or a bare ``{canonical: file column}`` dict.
+    """
+    if not mapping:
+        return {}, {}
+    if any(str(k) in _SECTIONS for k in mapping):
+        full = validate_mapping(mapping)
+        return full[table], full["dates"]
+    full = validate_mapping({table: mapping})
+    return full[table], {}
+
+
+def date_options(
+    dates: dict[str, Any], *, date_format: str | None, dayfirst: bool | None
+) -> tuple[str | None, bool | None]:
+    """Combine a mapping's ``dates`` section with explicit arguments (the arguments win)."""
+    if date_format is not None:
+        return date_format, None
+    if dayfirst is not None:
+        return None, dayfirst
+    return dates.get("format"), dates.get("dayfirst")
+
+
+def apply_mapping(
+    raw: pd.DataFrame, columns: dict[str, str], *, table: str, file: str | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename a raw table's columns to canonical names.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The table as read (file column names).
+    columns : dict
+        ``{canonical: file column}`` for this table (may be empty).
+    table : str
+        The canonical table (for messages).
+    file : str, optional
+        The file name for messages.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The renamed table (a new frame; unmapped columns keep their names) and, for every column
+        of the result, the file column it came from.
+
+    Raises
+    ------
+    linkage.errors.InputError
+        When the mapping names a column the file does not have, or when an unmapped file column
+        already carries a canonical name the mapping takes from another column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"Store": ["007"], "Region": ["North"], "Size": ["L"]})
+    >>> table, sources = apply_mapping(raw, {"unit_id": "Store"}, table="units")
+    >>> list(table.columns), sources["unit_id"]
+    (['unit_id', 'Region', 'Size'], 'Store')
+    """
+    present = [str(c) for c in raw.columns]
+    for canonical, column in columns.items():
+        if column not in present:
+            raise InputError(
+                f"the mapping takes {table}.{canonical} from column {column!r}, which the file "
+                f"does not have{_did_you_mean(column, present)}; the file has: "
+                + ", ".join(present),
+                file=file,
+                column=column,
+            )
+    taken = set(columns.values())
+    data: dict[str, pd.Series] = {}
+    sources: dict[str, str] = {}
+    for canonical, column in columns.items():
+        data[canonical] = raw[column]
+        sources[canonical] = column
+    for column in present:
+        if column in taken:
+            continue
+        if column in data:
+            raise InputError(
+                f"the file has a column {column!r} but the mapping takes {table}.{column} from "
+                f"{columns[column]!r}: rename one of them",
+                file=file,
+                column=column,
+            )
+        data[column] = raw[column]
+        sources[column] = column
+    return pd.DataFrame(data, index=raw.index), sources
