@@ -17,7 +17,8 @@ def rollup(panel: pd.DataFrame, *, by: str | list[str] = "region") -> pd.DataFra
 
     Rates are never averaged: ``*_retention`` and ``*_turnover`` of a region are computed from
     the region's summed counts, exactly as :func:`linkage.panel.build_panel` computes them for a
-    unit, so a region equals the panel built with the region as the unit.
+    unit, so a region equals the panel built with the region as the unit. (From an activity log,
+    customers are counted per unit: one active in two stores of a region counts twice in it.)
 
     Parameters
     ----------
