@@ -1,0 +1,89 @@
+"""Fixed effects on a unit x period grid: demeaning and OLS with unit-clustered errors, in numpy.
+
+``linearmodels.PanelOLS`` is the reference (tests/test_stats_direction.py matches it); this is the
+same estimator without its per-call overhead (about 1 s per fit on a 150 x 36 panel, against a few
+milliseconds here), which matters for dashboards that refit on every filter change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _st
+
+
+def demean_grid(V: np.ndarray, w: np.ndarray, mask: np.ndarray, *, two_way: bool,
+                tol: float = 1e-11, max_iter: int = 5000) -> tuple[np.ndarray, int]:
+    """Remove unit (rows) and optionally period (columns) means from each ``V[i]`` on ``mask``.
+
+    ``V`` has shape (k, units, periods); ``w`` are cell weights (0 off the mask). Two-way demeaning
+    uses alternating projections (exact at convergence on unbalanced panels; one sweep when
+    balanced). Returns the residuals (0 off the mask) and the number of absorbed parameters
+    (units with data, plus periods with data minus one when ``two_way``).
+    """
+    V = np.where(mask, V, 0.0)
+    sw_row = w.sum(axis=1)
+    sw_col = w.sum(axis=0)
+    row_ok = sw_row > 0
+    col_ok = sw_col > 0
+    den_row = np.where(row_ok, sw_row, 1.0)
+    den_col = np.where(col_ok, sw_col, 1.0)
+
+    def rows(V):
+        m = (V * w).sum(axis=2) / den_row
+        return np.where(mask, V - m[:, :, None], 0.0), m
+
+    V, _ = rows(V)
+    absorbed = int(row_ok.sum())
+    if not two_way:
+        return V, absorbed
+    scale = np.abs(V).max(initial=0.0) or 1.0
+    for _ in range(max_iter):
+        cm = (V * w).sum(axis=1) / den_col
+        V = np.where(mask, V - cm[:, None, :], 0.0)
+        V, rm = rows(V)
+        if max(np.abs(cm).max(initial=0.0), np.abs(rm).max(initial=0.0)) < tol * scale:
+            break
+    return V, absorbed + int(col_ok.sum()) - 1
+
+
+def fe_ols(y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95) -> dict:
+    """OLS of ``y`` on ``X`` with unit (and period) fixed effects, errors clustered by unit.
+
+    ``y`` has shape (units, periods), ``X`` (k, units, periods); cells off ``mask`` are ignored.
+    The clustered covariance is ``n / (n - d - k) * A^-1 (sum_u s_u s_u') A^-1`` with ``A = X'X``,
+    ``s_u`` a unit's score and ``d`` the absorbed effects (0 with unit effects only, which are
+    nested in the unit clusters); p-values and intervals use t with ``n - absorbed - k`` degrees of
+    freedom. This is ``linearmodels.PanelOLS(...).fit(cov_type="clustered", cluster_entity=True)``
+    (7.1 defaults, ``debiased=True``).
+
+    Returns
+    -------
+    dict
+        ``coef``, ``se``, ``ci_low``, ``ci_high``, ``p_val`` (arrays of length k), ``n``,
+        ``n_units``, ``dof``, ``sd`` (within standard deviations of y then each X, after the
+        fixed effects are removed).
+    """
+    w = mask.astype(float)
+    V, absorbed = demean_grid(np.concatenate([y[None], X]), w, mask, two_way=two_way)
+    n = int(mask.sum())
+    k = X.shape[0]
+    Xm = V[1:].reshape(k, -1).T  # (cells, k)
+    ym = V[0].ravel()
+    A = Xm.T @ Xm
+    Ainv = np.linalg.pinv(A)
+    beta = Ainv @ (Xm.T @ ym)
+    e = ym - Xm @ beta
+    U = mask.shape[0]
+    scores = (Xm * e[:, None]).reshape(U, -1, k).sum(axis=1)  # (units, k)
+    d = absorbed if two_way else 0
+    cov = n / max(n - d - k, 1) * Ainv @ (scores.T @ scores) @ Ainv
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    dof = n - absorbed - k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = beta / se
+    crit = _st.t.ppf(0.5 + ci / 2, max(dof, 1))
+    p = 2 * _st.t.sf(np.abs(t), max(dof, 1))
+    n_units = int((mask.sum(axis=1) > 0).sum())
+    sd = np.sqrt((V.reshape(k + 1, -1) ** 2).sum(axis=1) / max(n - absorbed, 1))
+    return {"coef": beta, "se": se, "ci_low": beta - crit * se, "ci_high": beta + crit * se, "p_val": p,
+            "n": n, "n_units": n_units, "dof": dof, "sd": sd}

@@ -1,0 +1,209 @@
+"""Checking a long panel and laying it out on a unit x period grid.
+
+Every statistic in :mod:`linkage.stats` starts here. The grid is what makes lags exact and fast: a
+unit's value at period step ``t`` sits in column ``t``, so pairing x(u, t) with y(u, t + k) is a
+shift of columns, never a shift of rows. Missing periods (gaps, units that start late or stop early)
+are empty cells and simply drop out of the pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputError
+
+DEFAULT_X = "employee_retention"
+DEFAULT_Y = "customer_retention"
+DEFAULT_UNIT = "unit_id"
+DEFAULT_PERIOD = "period"
+
+#: largest unit x period grid accepted (cells); beyond it the periods are too fine for a panel
+MAX_CELLS = 50_000_000
+
+#: how many periods of each named step make a year
+PER_YEAR = {"month": 12, "quarter": 4, "year": 1, "week": 52, "day": 365}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A panel laid out as unit x period arrays (``NaN`` where a value is missing).
+
+    ``X``, ``Y`` and ``W`` have shape (units, periods); ``W`` holds the observation weights (ones
+    when none are asked for). ``units`` are the unit labels in row order, ``periods`` the period
+    values of the columns, ``step`` the name of one period ("month", "quarter", "year", "week",
+    "day", or "period" for plain integers).
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    W: np.ndarray
+    units: np.ndarray
+    periods: np.ndarray
+    step: str
+    weighted: bool
+
+    @property
+    def n_units(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def per_year(self) -> int | None:
+        return PER_YEAR.get(self.step)
+
+
+def check_columns(data: pd.DataFrame, columns: dict[str, str | None], *, file: str | None = None) -> None:
+    """Raise :class:`InputError` naming the first requested column that ``data`` lacks."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(data).__name__}", file=file)
+    for role, col in columns.items():
+        if col is not None and col not in data.columns:
+            known = ", ".join(map(str, list(data.columns)[:12]))
+            raise InputError(f"no {role} column {col!r} (columns: {known})", file=file, column=col)
+
+
+def numeric(data: pd.DataFrame, col: str, *, file: str | None = None) -> np.ndarray:
+    """Column ``col`` as float64 (missing -> NaN); :class:`InputError` when it is not numeric."""
+    s = data[col]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = conv.isna() & s.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise InputError(f"value {s.iloc[row - 1]!r} is not a number", file=file, row=row, column=col)
+        s = conv
+    out = s.to_numpy(dtype="float64", na_value=np.nan)
+    if np.isinf(out).any():
+        row = int(np.flatnonzero(np.isinf(out))[0]) + 1
+        raise InputError("value is infinite", file=file, row=row, column=col)
+    return out
+
+
+def _gcd(values: np.ndarray) -> int:
+    diffs = np.diff(np.unique(values))
+    if diffs.size == 0:
+        return 1
+    return int(reduce(math.gcd, diffs.astype(np.int64).tolist()))
+
+
+def period_steps(data: pd.DataFrame, period: str, *, file: str | None = None) -> tuple[np.ndarray, str]:
+    """Integer period steps (0, 1, 2, ... from the first period) and the name of one step.
+
+    Dates on the first of a month count in months (a step of 3 months is a quarter, 12 a year);
+    other dates count in days (7 days is a week). Integers (years, period numbers) count as they
+    are, with the greatest common step between distinct values as one period.
+    """
+    s = data[period]
+    if s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0]) + 1
+        raise InputError("period is missing", file=file, row=row, column=period)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = s.to_numpy(dtype="float64")
+        if not np.all(v == np.round(v)):
+            row = int(np.flatnonzero(v != np.round(v))[0]) + 1
+            raise InputError("period must be a date or a whole number", file=file, row=row, column=period)
+        v = v.astype(np.int64)
+        g = _gcd(v)
+        return (v - v.min()) // g, "period"
+    if not pd.api.types.is_datetime64_any_dtype(s):
+        try:
+            s = pd.to_datetime(s, format="ISO8601")
+        except (ValueError, TypeError):
+            num = pd.to_numeric(s, errors="coerce")
+            if num.notna().all():
+                return period_steps(pd.DataFrame({period: num}), period, file=file)
+            raise InputError("period is neither a date (YYYY-MM-DD) nor a whole number", file=file,
+                             column=period) from None
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    if (s.dt.day == 1).all() and (s.dt.normalize() == s).all():
+        months = (s.dt.year.to_numpy(np.int64) * 12 + s.dt.month.to_numpy(np.int64) - 1)
+        g = _gcd(months)
+        name = {1: "month", 3: "quarter", 12: "year"}.get(g, "period")
+        return (months - months.min()) // g, name
+    days = s.dt.normalize().to_numpy("datetime64[D]").astype(np.int64)
+    g = _gcd(days)
+    name = {1: "day", 7: "week"}.get(g, "period")
+    return (days - days.min()) // g, name
+
+
+def make_grid(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    unit: str,
+    period: str,
+    weights: str | None = None,
+    file: str | None = None,
+) -> Grid:
+    """Check ``data`` and lay ``x``, ``y`` (and ``weights``) out on a unit x period grid."""
+    check_columns(data, {"x": x, "y": y, "unit": unit, "period": period, "weights": weights}, file=file)
+    if x == y:
+        raise InputError(f"x and y are the same column {x!r}", file=file, column=x)
+    if data[unit].isna().any():
+        row = int(np.flatnonzero(data[unit].isna().to_numpy())[0]) + 1
+        raise InputError("unit is missing", file=file, row=row, column=unit)
+    xv = numeric(data, x, file=file)
+    yv = numeric(data, y, file=file)
+    if weights is not None:
+        wv = numeric(data, weights, file=file)
+        if (wv < 0).any():
+            row = int(np.flatnonzero(wv < 0)[0]) + 1
+            raise InputError("weights must not be negative", file=file, row=row, column=weights)
+    else:
+        wv = np.ones(len(data))
+    steps, step_name = period_steps(data, period, file=file)
+    codes, units = pd.factorize(data[unit].astype(str), sort=True)
+    units = np.asarray(units, dtype=object)
+    n_periods = int(steps.max()) + 1 if len(steps) else 0
+    if len(units) * n_periods > MAX_CELLS:
+        raise InputError(f"{len(units)} units x {n_periods} periods is too large a grid: aggregate the "
+                         "periods (e.g. to months) first", file=file, column=period)
+    flat = codes.astype(np.int64) * n_periods + steps
+    if len(flat) != len(np.unique(flat)):
+        dup = pd.Series(flat).duplicated().to_numpy()
+        row = int(np.flatnonzero(dup)[0]) + 1
+        raise InputError(f"more than one row for unit {data[unit].iloc[row - 1]!r} in this period",
+                         file=file, row=row, column=period)
+    shape = (len(units), n_periods)
+    X = np.full(shape, np.nan)
+    Y = np.full(shape, np.nan)
+    W = np.full(shape, np.nan)
+    X.flat[flat] = xv
+    Y.flat[flat] = yv
+    W.flat[flat] = np.where(np.isnan(wv), 0.0, wv)
+    W = np.where(np.isnan(W), 0.0, W)
+    # a cell with zero weight carries no information: treat it as missing on both sides
+    zero = W <= 0
+    X[zero] = np.nan
+    Y[zero] = np.nan
+    pvals = np.full(n_periods, None, dtype=object)
+    firsts = pd.Series(steps).drop_duplicates().index.to_numpy()
+    pvals[steps[firsts]] = data[period].to_numpy(dtype=object)[firsts]
+    return Grid(X=X, Y=Y, W=W, units=units, periods=pvals, step=step_name, weighted=weights is not None)
+
+
+def shift_pairs(A: np.ndarray, B: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, slice]:
+    """Columns of ``A`` at t and ``B`` at t + k, for every t where both exist.
+
+    Returns the two aligned arrays and the slice of grid columns that ``A`` was taken from (the
+    "pair period" t).
+
+    Examples
+    --------
+    >>> A = np.array([[1.0, 2.0, 3.0]])
+    >>> a, b, s = shift_pairs(A, 10 * A, 1)
+    >>> a.tolist(), b.tolist(), s
+    ([[1.0, 2.0]], [[20.0, 30.0]], slice(0, 2, None))
+    """
+    T = A.shape[1]
+    if abs(k) >= T:
+        return A[:, :0], B[:, :0], slice(0, 0)
+    if k >= 0:
+        return A[:, : T - k], B[:, k:], slice(0, T - k)
+    return A[:, -k:], B[:, : T + k], slice(-k, T)

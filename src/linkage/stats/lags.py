@@ -1,0 +1,281 @@
+"""The lead-lag profile: within-unit correlation of x(t) with y(t + k) for k = -K..K.
+
+Lag sign (docs/design.md): at lag k, x at period t is paired with y at period t + k of the same
+unit, matched by period *value* (a missing month is a gap, not a shift); k > 0 means x (employees)
+leads y (customers).
+
+At each lag the pairs are demeaned within units and correlated (rmcorr, ``dof = n - units - 1``);
+the p-value is rmcorr's t-test, adjusted across lags (Holm by default), and the interval is a
+percentile interval from a bootstrap that resamples whole units (:mod:`linkage.stats.bootstrap`,
+the same resamples for every lag).
+
+The *period-adjusted* profile removes period effects as well (common trends and seasonality): the
+pairs are demeaned by unit and by period (two-way fixed effects, by alternating projections, exact
+on unbalanced panels), ``dof = n - units - periods``. Its bootstrap resamples units with the period
+effects held at their full-sample estimates (the residuals are computed once, then per-unit sums
+are resampled); with many units this costs almost nothing in coverage, with few units the interval
+is slightly too narrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from linkage.errors import InputError
+from linkage.stats._fe import demean_grid
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    Grid,
+    make_grid,
+    shift_pairs,
+)
+from linkage.stats.bootstrap import boot_correlations, boot_slopes, percentile_ci, unit_resample_counts
+from linkage.stats.correlation import r_inference
+
+__all__ = ["lag_pairs", "lag_profile", "choose_best_lag", "LAG_COLUMNS"]
+
+LAG_COLUMNS = ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj", "dof", "slope"]
+
+_ADJUST = {"holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "holm-sidak", "hommel", "none"}
+
+
+@dataclass(frozen=True)
+class LagStats:
+    """Per-unit centred sums for each lag (arrays of shape (units, lags)) and per-lag counts."""
+
+    lags: np.ndarray
+    Cxx: np.ndarray
+    Cyy: np.ndarray
+    Cxy: np.ndarray
+    n: np.ndarray
+    n_units: np.ndarray
+    dof: np.ndarray
+
+    @property
+    def r(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sxx, syy = self.Cxx.sum(0), self.Cyy.sum(0)
+            r = self.Cxy.sum(0) / np.sqrt(sxx * syy)
+        return np.where((sxx > 0) & (syy > 0), r, np.nan)
+
+    @property
+    def slope(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sxx = self.Cxx.sum(0)
+            b = self.Cxy.sum(0) / sxx
+        return np.where(sxx > 0, b, np.nan)
+
+
+def lag_stats(grid: Grid, lags: np.ndarray, *, period_adjusted: bool = False) -> LagStats:
+    """Per-unit centred sums of squares and cross-products of x(t) and y(t + k), for each lag k."""
+    U = grid.n_units
+    L = len(lags)
+    Cxx, Cyy, Cxy = (np.zeros((U, L)) for _ in range(3))
+    n, n_units, dof = (np.zeros(L, dtype=np.int64) for _ in range(3))
+    for j, k in enumerate(lags):  # a handful of lags; everything inside is vectorised over units
+        a, b, _ = shift_pairs(grid.X, grid.Y, int(k))
+        wa, wb, _ = shift_pairs(grid.W, grid.W, int(k))
+        mask = np.isfinite(a) & np.isfinite(b)
+        w = np.where(mask, np.sqrt(wa * wb), 0.0)
+        V, absorbed = demean_grid(np.stack([a, b]), w, mask, two_way=period_adjusted)
+        da, db = V[0], V[1]
+        n[j] = int(mask.sum())
+        n_units[j] = int((w.sum(axis=1) > 0).sum())
+        Cxx[:, j] = (w * da * da).sum(1)
+        Cyy[:, j] = (w * db * db).sum(1)
+        Cxy[:, j] = (w * da * db).sum(1)
+        dof[j] = n[j] - absorbed - 1
+    return LagStats(lags=np.asarray(lags), Cxx=Cxx, Cyy=Cyy, Cxy=Cxy, n=n, n_units=n_units, dof=dof)
+
+
+def _check_lags(max_lag: int | None, lags, n_periods: int) -> np.ndarray:
+    if lags is None:
+        if max_lag is None or int(max_lag) != max_lag or max_lag < 0:
+            raise InputError(f"max_lag must be a whole number >= 0, got {max_lag!r}")
+        lags = np.arange(-int(max_lag), int(max_lag) + 1)
+    lags = np.asarray(lags)
+    if lags.size == 0 or not np.issubdtype(lags.dtype, np.integer):
+        raise InputError("lags must be a non-empty list of whole numbers")
+    return lags.astype(np.int64)
+
+
+def _adjust(p: np.ndarray, method: str) -> np.ndarray:
+    if method not in _ADJUST:
+        raise InputError(f"adjust must be one of {sorted(_ADJUST)}, got {method!r}")
+    out = np.full_like(p, np.nan, dtype=float)
+    ok = np.isfinite(p)
+    if method == "none" or not ok.any():
+        out[ok] = p[ok]
+        return out
+    out[ok] = multipletests(p[ok], method=method)[1]
+    return out
+
+
+def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, method: str) -> pd.DataFrame:
+    """The tidy lag table from per-unit sums and a matrix of unit resample counts."""
+    r = stats.r
+    p, _, _ = r_inference(r, stats.dof.astype(float), ci)
+    p = np.where(stats.dof >= 1, p, np.nan)
+    lo, hi = percentile_ci(boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy), ci)
+    return pd.DataFrame({
+        "method": method,
+        "lag": stats.lags,
+        "n": stats.n,
+        "n_units": stats.n_units,
+        "r": r,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_val": p,
+        "p_adj": _adjust(np.asarray(p, dtype=float), adjust),
+        "dof": stats.dof,
+        "slope": stats.slope,
+    })
+
+
+def slope_ci(stats: LagStats, W: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the within-unit slope at each lag."""
+    return percentile_ci(boot_slopes(W, stats.Cxx, stats.Cxy), ci)
+
+
+def lag_pairs(
+    data: pd.DataFrame,
+    *,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    lag: int = 0,
+) -> pd.DataFrame:
+    """The (x at t, y at t + lag) pairs of each unit, matched by period value.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``unit``, ``period`` (of x), ``period_y`` (of y), ``x``, ``y`` (named after the
+        input columns), one row per pair where both values exist.
+
+    Examples
+    --------
+    Unit b skips March, so its February has no partner one month later:
+
+    >>> df = pd.DataFrame({"unit_id": ["a", "a", "a", "b", "b"],
+    ...                    "period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+    ...                                              "2024-02-01", "2024-04-01"]),
+    ...                    "employee_retention": [1.0, 2.0, 3.0, 4.0, 5.0],
+    ...                    "customer_retention": [10.0, 20.0, 30.0, 40.0, 50.0]})
+    >>> lag_pairs(df, lag=1)[["unit_id", "employee_retention", "customer_retention"]].values.tolist()
+    [['a', 1.0, 20.0], ['a', 2.0, 30.0]]
+    """
+    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    a, b, cols = shift_pairs(grid.X, grid.Y, int(lag))
+    mask = np.isfinite(a) & np.isfinite(b)
+    ui, ti = np.nonzero(mask)
+    t_x = np.arange(grid.X.shape[1])[cols][ti]
+    return pd.DataFrame({
+        unit: grid.units[ui],
+        period: grid.periods[t_x],
+        f"{period}_y": grid.periods[t_x + int(lag)],
+        x: a[ui, ti],
+        y: b[ui, ti],
+    })
+
+
+def lag_profile(
+    data: pd.DataFrame,
+    *,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    max_lag: int = 6,
+    lags=None,
+    n_boot: int = 2000,
+    seed: int | None = 0,
+    ci: float = 0.95,
+    adjust: str = "holm",
+    period_adjusted: bool = False,
+    weights: str | None = None,
+) -> pd.DataFrame:
+    """Within-unit correlation of ``x`` at t with ``y`` at t + k, for each lag k, with unit-bootstrap CIs.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel, one row per unit and period (``period`` dates or whole numbers).
+    x, y, unit, period : str
+        Column names.
+    max_lag : int
+        Lags ``-max_lag .. max_lag`` (k > 0: x leads y).
+    lags : sequence of int, optional
+        Explicit lags instead of ``max_lag``.
+    n_boot : int
+        Unit-bootstrap resamples (0: no intervals).
+    seed : int or None
+        Seed of the bootstrap.
+    ci : float
+        Confidence level.
+    adjust : str
+        Multiple-comparison adjustment across lags (``statsmodels`` ``multipletests`` methods:
+        "holm", "bonferroni", "fdr_bh", ...; "none").
+    period_adjusted : bool
+        Remove period effects too (two-way demeaning; see the module notes).
+    weights : str, optional
+        Column of observation weights (e.g. denominators); a pair weighs the geometric mean of its
+        two rows' weights.
+
+    Returns
+    -------
+    DataFrame
+        One row per lag: ``method`` ("rm_corr" or "rm_corr_period_adjusted"), ``lag``, ``n``
+        (pairs), ``n_units`` (units with pairs), ``r``, ``ci_low``, ``ci_high`` (bootstrap
+        percentile), ``p_val`` (t-test on ``dof``), ``p_adj``, ``dof``, ``slope`` (within-unit
+        slope of y on x).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> e = rng.normal(size=(40, 25))
+    >>> c = np.roll(e, 2, axis=1) + rng.normal(size=(40, 25))  # customers follow 2 periods later
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(40), 25).astype(str),
+    ...                    "period": np.tile(np.arange(25), 40),
+    ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
+    >>> prof = lag_profile(df, max_lag=3, n_boot=500)
+    >>> int(prof.loc[prof.r.idxmax(), "lag"]), bool(prof.loc[prof.lag == 2, "ci_low"].iloc[0] > 0.6)
+    (2, True)
+    """
+    if not 0 < ci < 1:
+        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
+    lags = _check_lags(max_lag, lags, grid.X.shape[1])
+    stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
+    W = unit_resample_counts(grid.n_units, int(n_boot), seed)
+    method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
+    return profile_table(stats, W, ci=ci, adjust=adjust, method=method)
+
+
+def choose_best_lag(profile: pd.DataFrame, *, alpha: float = 0.05) -> int | None:
+    """The best lag: the largest ``|r|`` among lags with ``p_adj < alpha``; ``None`` if there is none.
+
+    Ties go to the lag closest to 0 (then the positive one).
+
+    Examples
+    --------
+    >>> prof = pd.DataFrame({"lag": [-1, 0, 1, 2], "r": [0.5, 0.2, 0.3, -0.4],
+    ...                      "p_adj": [0.2, 0.01, 0.001, 0.04]})
+    >>> choose_best_lag(prof)
+    2
+    >>> choose_best_lag(prof, alpha=0.001) is None
+    True
+    """
+    sig = profile[profile["p_adj"] < alpha]
+    if sig.empty:
+        return None
+    key = pd.DataFrame({"a": -sig["r"].abs(), "d": sig["lag"].abs(), "s": -sig["lag"]})
+    return int(sig.loc[key.sort_values(["a", "d", "s"]).index[0], "lag"])
