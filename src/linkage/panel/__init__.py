@@ -7,6 +7,7 @@ and turnover rates from them (definitions in DOMAIN.md and :mod:`linkage.panel.b
 """
 
 from linkage.panel.build import PANEL_COLUMNS, build_panel
+from linkage.panel.prepare import CleaningReport, Prepared, prepare
 from linkage.panel.rollup import rollup
 
-__all__ = ["build_panel", "rollup", "PANEL_COLUMNS"]
+__all__ = ["build_panel", "rollup", "PANEL_COLUMNS", "prepare", "Prepared", "CleaningReport"]

@@ -1,0 +1,95 @@
+"""``linkage panel``: from raw extracts to the unit x period panel, with the cleaning report."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+HELP = "Build the unit x period retention panel from employee and customer extracts."
+
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``linkage panel``."""
+    parser.add_argument("--employees", required=True, metavar="FILE",
+                        help="employee spells (CSV, Parquet or .xlsx)")
+    parser.add_argument("--customers", metavar="FILE", help="customer spells")
+    parser.add_argument("--activity", metavar="FILE",
+                        help="customer activity log (instead of --customers)")
+    parser.add_argument("--units", metavar="FILE", help="units and their attributes (region, ...)")
+    parser.add_argument("--map", dest="mapping", metavar="MAP.yaml",
+                        help="column mapping and date format (YAML)")
+    parser.add_argument("--freq", default="M", choices=("M", "Q", "Y"),
+                        help="period length: M(onth), Q(uarter), Y(ear) (default M)")
+    parser.add_argument("--start", metavar="YYYY-MM", help="first period of the panel")
+    parser.add_argument("--end", metavar="YYYY-MM", help="last period of the panel")
+    parser.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
+                        help="date of the extracts; later dates are set aside (default today)")
+    parser.add_argument("--out", required=True, metavar="PANEL.csv",
+                        help="where to write the panel (.csv or .parquet)")
+    parser.add_argument("--rejects", metavar="REJECTS.csv",
+                        help="where to write the set-aside rows with their file and reason")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read, clean, build and write; print the cleaning report. Returns the exit status."""
+    from linkage.errors import InputError
+    from linkage.io import write_table
+    from linkage.panel import prepare
+
+    if args.customers is None and args.activity is None:
+        raise InputError("give the customers, as spells (--customers) or as activity (--activity)")
+    if args.customers is not None and args.activity is not None:
+        raise InputError("give either --customers or --activity, not both")
+    for flag, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None and not _MONTH.match(value):
+            raise InputError(f"{flag} {value!r} is not a month (use YYYY-MM)")
+    if args.as_of is not None and not _DAY.match(args.as_of):
+        raise InputError(f"--as-of {args.as_of!r} is not a date (use YYYY-MM-DD)")
+    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.mapping)
+              if p is not None]
+    outputs = [args.out] + ([args.rejects] if args.rejects else [])
+    if args.rejects is not None and _same_path(args.out, args.rejects):
+        raise InputError("--out and --rejects name the same file")
+    for target in outputs:
+        if any(_same_path(target, source) for source in inputs):
+            raise InputError("refusing to overwrite an input file of this command", file=target)
+
+    result = prepare(
+        employees=args.employees,
+        customers=args.customers,
+        activity=args.activity,
+        units=args.units,
+        mapping=args.mapping,
+        freq=args.freq,
+        start=args.start,
+        end=args.end,
+        as_of=args.as_of,
+    )
+    write_table(result.panel, args.out, protect=inputs)
+    print(result.report.text)
+    print(
+        f"panel: {result.panel['unit_id'].nunique():,} units x "
+        f"{result.panel['period'].nunique():,} periods -> {args.out}"
+    )
+    if args.rejects is not None:
+        write_table(result.rejects, args.rejects, protect=inputs)
+        print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
+    sys.stdout.flush()
+    return 0
+
+
+def _same_path(a: str, b: str) -> bool:
+    import os
+    from pathlib import Path
+
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()

@@ -1,0 +1,240 @@
+"""One call from raw extracts (files or DataFrames) to the panel, with the cleaning accounting."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from linkage.clean import (
+    CleanResult,
+    clean_activity,
+    clean_customers,
+    clean_employees,
+    clean_units,
+    format_report,
+)
+from linkage.errors import InputError
+from linkage.io import load_mapping, read_table, validate_mapping
+from linkage.panel.build import build_panel
+
+__all__ = ["prepare", "Prepared", "CleaningReport"]
+
+Source = pd.DataFrame | str | os.PathLike[str]
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class CleaningReport:
+    """The cleaning accounting of every input: rows read = kept + set aside, by reason, per file.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Tidy ``file, reason, n``: per file one ``kept`` row and one row per applicable reason.
+
+    ``str(report)`` (also :attr:`text`) is the readable form the CLI prints; in Jupyter the
+    report renders as a small table.
+    """
+
+    table: pd.DataFrame
+
+    @property
+    def text(self) -> str:
+        """Rows read / kept / set aside by reason, per file, as lines of text."""
+        return format_report(self.table)
+
+    @property
+    def n_read(self) -> int:
+        """Rows read over all files."""
+        return int(self.table["n"].sum())
+
+    @property
+    def n_kept(self) -> int:
+        """Rows kept over all files."""
+        return int(self.table.loc[self.table["reason"].eq("kept"), "n"].sum())
+
+    @property
+    def n_set_aside(self) -> int:
+        """Rows set aside over all files."""
+        return self.n_read - self.n_kept
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return (
+            f"CleaningReport({self.n_read} rows read, {self.n_kept} kept, "
+            f"{self.n_set_aside} set aside)"
+        )
+
+    def _repr_html_(self) -> str:
+        shown = self.table.loc[self.table["reason"].eq("kept") | self.table["n"].gt(0)]
+        return (
+            f"<p>{html.escape(repr(self))}</p>"
+            + shown.to_html(index=False, escape=True)
+        )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Prepared:
+    """What :func:`prepare` returns.
+
+    Attributes
+    ----------
+    panel : pandas.DataFrame
+        The unit x period panel (:func:`linkage.panel.build_panel`).
+    report : CleaningReport
+        Rows read, kept and set aside by reason, per input file.
+    rejects : pandas.DataFrame
+        Every set-aside row of every input: ``file, row, reason, column`` and its original cells
+        (person-level data: keep it inside the analysis team).
+    """
+
+    panel: pd.DataFrame
+    report: CleaningReport
+    rejects: pd.DataFrame
+
+    def __repr__(self) -> str:
+        units = self.panel["unit_id"].nunique() if "unit_id" in self.panel else 0
+        periods = self.panel["period"].nunique() if "period" in self.panel else 0
+        return (
+            f"Prepared(panel: {units} units x {periods} periods; {self.report.n_read} rows read, "
+            f"{self.report.n_kept} kept, {self.report.n_set_aside} set aside)"
+        )
+
+    def __str__(self) -> str:
+        return self.report.text
+
+
+def _load(source: Source | None, table: str) -> tuple[pd.DataFrame | None, str]:
+    if source is None:
+        return None, table
+    if isinstance(source, pd.DataFrame):
+        return source, table
+    if isinstance(source, (str, os.PathLike)):
+        label = Path(source).name
+        return read_table(source, name=label), label
+    raise InputError(
+        f"expected a file path or a DataFrame, not {type(source).__name__}", file=table
+    )
+
+
+def prepare(
+    *,
+    employees: Source,
+    customers: Source | None = None,
+    activity: Source | None = None,
+    units: Source | None = None,
+    mapping: dict[str, Any] | str | os.PathLike[str] | None = None,
+    freq: str = "M",
+    start: Any = None,
+    end: Any = None,
+    as_of: Any = None,
+    activity_window: int = 1,
+) -> Prepared:
+    """Read, map and clean the extracts, then build the unit x period panel.
+
+    Parameters
+    ----------
+    employees : path or pandas.DataFrame
+        Employment spells (see :func:`linkage.clean.clean_employees`).
+    customers : path or pandas.DataFrame, optional
+        Customer spells.
+    activity : path or pandas.DataFrame, optional
+        A customer activity log instead of spells.
+    units : path or pandas.DataFrame, optional
+        Units and their attributes; when given, rows of other units are set aside
+        (``unknown_unit``) and the attributes are joined onto the panel.
+    mapping : dict or path, optional
+        Column mapping (a dict or a YAML file, see :mod:`linkage.io`), sections ``employees``,
+        ``customers``, ``activity``, ``units``, ``dates``.
+    freq : {"M", "Q", "Y"}, default "M"
+        Period length.
+    start, end : str or date-like, optional
+        First and last period of the panel (e.g. ``"2023-01"``); default: the data's range.
+    as_of : str or date-like, optional
+        Date of the extracts; later dates are set aside as ``future_date`` (default: today).
+    activity_window : int, default 1
+        For an activity log: periods of inactivity after which a customer counts as lost.
+
+    Returns
+    -------
+    Prepared
+        ``panel``, ``report`` (:class:`CleaningReport`) and ``rejects``.
+
+    Raises
+    ------
+    linkage.errors.InputError
+        For a file that cannot be used at all (missing, empty, not a table, no required column,
+        a mapping naming absent columns, invalid YAML). Defective rows are set aside instead.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> employees = pd.DataFrame({
+    ...     "employee_id": ["a", "b", "b", "c"], "unit_id": ["s1", "s1", "s1", "s9"],
+    ...     "hire_date": ["2023-11-15", "2024-02-01", "2024-02-01", "2024-01-10"],
+    ...     "termination_date": ["2024-02-29", "", "", ""]})
+    >>> customers = pd.DataFrame({
+    ...     "customer_id": ["x", "y"], "unit_id": ["s1", "s1"],
+    ...     "start_date": ["2023-12-01", "2024-01-20"], "end_date": ["", "2024-03-05"]})
+    >>> units = pd.DataFrame({"unit_id": ["s1"], "region": ["North"]})
+    >>> result = prepare(employees=employees, customers=customers, units=units,
+    ...                  start="2024-01", end="2024-03", as_of="2024-04-01")
+    >>> print(result.report)
+    units: 1 rows read, 1 kept, 0 set aside
+    employees: 4 rows read, 2 kept, 2 set aside
+      duplicate_row           1
+      unknown_unit            1
+    customers: 2 rows read, 2 kept, 0 set aside
+    >>> result.panel[["period", "employee_start", "employee_retention", "customer_end"]]
+          period  employee_start  employee_retention  customer_end
+    0 2024-01-01               1                 1.0             2
+    1 2024-02-01               1                 0.0             2
+    2 2024-03-01               1                 1.0             1
+    """
+    if isinstance(mapping, (str, os.PathLike)):
+        mapping = load_mapping(mapping)
+    elif mapping is not None:
+        mapping = validate_mapping(mapping)
+    if customers is not None and activity is not None:
+        raise InputError("give customers either as spells or as an activity log, not both")
+
+    results: list[CleanResult] = []
+    raw_units, label = _load(units, "units")
+    clean_u = None
+    if raw_units is not None:
+        clean_u = clean_units(raw_units, mapping=mapping, source=label)
+        results.append(clean_u)
+
+    common = {"mapping": mapping, "units": clean_u, "as_of": as_of}
+    raw_emp, label = _load(employees, "employees")
+    clean_e = clean_employees(raw_emp, source=label, **common)
+    results.append(clean_e)
+    clean_c = clean_a = None
+    raw_cus, label = _load(customers, "customers")
+    if raw_cus is not None:
+        clean_c = clean_customers(raw_cus, source=label, **common)
+        results.append(clean_c)
+    raw_act, label = _load(activity, "activity")
+    if raw_act is not None:
+        clean_a = clean_activity(raw_act, source=label, **common)
+        results.append(clean_a)
+
+    panel = build_panel(
+        clean_e.data,
+        None if clean_c is None else clean_c.data,
+        activity=None if clean_a is None else clean_a.data,
+        units=None if clean_u is None else clean_u.data,
+        freq=freq,
+        start=start,
+        end=end,
+        activity_window=activity_window,
+    )
+    report = pd.concat([r.report for r in results], ignore_index=True)
+    rejects = pd.concat([r.rejects for r in results], ignore_index=True)
+    return Prepared(panel=panel, report=CleaningReport(report), rejects=rejects)
