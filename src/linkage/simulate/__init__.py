@@ -1,1 +1,27 @@
-"""linkage.simulate"""
+"""linkage.simulate: a service-profit-chain world with planted truth.
+
+One latent model (:class:`WorldSpec`) feeds two outputs: :func:`simulate_panel` draws the unit x
+month panel straight from the model's hazards (fast, for simulation studies), and
+:func:`simulate` realises the same counts as people: employee spells, customer spells or an
+activity log, a units table, optional defects, and the truth. :func:`write_world` writes the
+extracts (canonical CSVs and, on request, a raw HR/CRM export with its ``mapping.yaml``).
+"""
+
+from linkage.simulate._defects import DEFECT_REASONS
+from linkage.simulate._panel import simulate_panel, truth_latent
+from linkage.simulate._spec import WorldSpec
+from linkage.simulate._world import World, simulate
+from linkage.simulate._write import SAMPLE_DEFECTS, SAMPLE_SPEC, write_sample, write_world
+
+__all__ = [
+    "WorldSpec",
+    "World",
+    "simulate_panel",
+    "simulate",
+    "truth_latent",
+    "write_world",
+    "write_sample",
+    "SAMPLE_SPEC",
+    "SAMPLE_DEFECTS",
+    "DEFECT_REASONS",
+]

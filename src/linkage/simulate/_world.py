@@ -1,0 +1,189 @@
+"""The person-level output: :func:`simulate` and the :class:`World` it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputError
+from linkage.panel import build_panel
+from linkage.simulate._defects import defect_counts, plant_defects
+from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
+from linkage.simulate._panel import _check_spec
+from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
+from linkage.simulate._spec import WorldSpec
+
+__all__ = ["World", "simulate"]
+
+
+@dataclass(frozen=True)
+class World:
+    """A simulated world: person-level extracts, units and the planted truth.
+
+    Attributes
+    ----------
+    employees : pandas.DataFrame
+        One row per employment spell: ``employee_id``, ``unit_id`` (str), ``hire_date``,
+        ``termination_date`` (datetime64, NaT while employed), ``termination_type`` (str, missing
+        while employed). With defects, the two date columns are ISO strings (some unparseable).
+    customers : pandas.DataFrame
+        Spells (``customer_id, unit_id, start_date, end_date``) or an activity log
+        (``customer_id, unit_id, activity_date, revenue``), see ``customers_kind``.
+    units : pandas.DataFrame
+        ``unit_id, region, district, size_band`` (str) and ``opened`` (datetime64).
+    truth : dict
+        What was planted (JSON-serialisable): see :func:`linkage.simulate.simulate_panel`;
+        ``truth["defects"]`` counts the planted defects per file and reason and lists their rows.
+    spec : WorldSpec
+        The parameters.
+    panel : pandas.DataFrame
+        The clean world's unit x month panel over the window, built by
+        :func:`linkage.panel.build_panel` from the extracts before any defect was planted, with
+        the units' attributes (``region, district, size_band, opened``). Its counts are those of
+        :func:`linkage.simulate.simulate_panel` for the same spec.
+    customers_kind : {"spells", "activity"}
+        How customers are recorded.
+    """
+
+    employees: pd.DataFrame
+    customers: pd.DataFrame
+    units: pd.DataFrame
+    truth: dict[str, Any]
+    spec: WorldSpec
+    panel: pd.DataFrame
+    customers_kind: Literal["spells", "activity"] = "spells"
+
+    def __repr__(self) -> str:
+        return (
+            f"World({len(self.units)} units x {self.spec.months} months, {len(self.employees)} employee "
+            f"spells, {len(self.customers)} customer {'spells' if self.customers_kind == 'spells' else 'visits'}, "
+            f"lag {self.spec.lag}, seed {self.spec.seed})"
+        )
+
+
+def simulate(
+    spec: WorldSpec,
+    *,
+    customers: Literal["spells", "activity"] = "spells",
+    defects: float | dict[str, int] | None = None,
+) -> World:
+    """Simulate a world of people: employee spells, customers, units and the planted truth.
+
+    The unit x month counts are drawn exactly as in :func:`linkage.simulate.simulate_panel` for
+    the same spec, then realised as people: of the spells active in a unit at the start of a
+    month, the drawn number end on a uniform day of that month (employees with a termination
+    type); the drawn number of new spells start on a uniform day of the month (about
+    ``spec.rehire_share`` of new employee spells are former employees coming back). So
+    :func:`linkage.panel.build_panel` on these extracts, over the window in ``truth["facts"]``,
+    gives the panel of :func:`~linkage.simulate.simulate_panel`.
+
+    Parameters
+    ----------
+    spec : WorldSpec
+        The world's parameters (including the seed).
+    customers : {"spells", "activity"}, default "spells"
+        Customers as spells (``start_date``, ``end_date``) or as an activity log of visits with
+        revenue, at least one visit in every month a customer is active, starting the month
+        before the window so that the first month has a customer base.
+    defects : float or dict, optional
+        Defective rows to add to the employee and customer tables: a rate (each reason gets
+        ``round(rate * rows)`` rows in each table) or a dict ``{reason: count}`` applied to each
+        table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
+        ``missing_identifier``, ``unknown_unit``, ``future_date``, ``overlapping_spell`` (the last
+        two need spells and are skipped for an activity log). Every defect is an extra row with
+        exactly one defect, so removing them gives the clean world. With defects the tables'
+        date columns are ISO strings and the rows are shuffled.
+
+    Returns
+    -------
+    World
+        ``employees``, ``customers``, ``units``, ``truth``, ``spec``, ``panel``,
+        ``customers_kind``.
+
+    Raises
+    ------
+    InputError
+        For a bad ``spec``, ``customers`` or ``defects``.
+
+    Examples
+    --------
+    >>> from linkage.simulate import WorldSpec, simulate
+    >>> world = simulate(WorldSpec(n_units=4, months=12, seed=2))
+    >>> list(world.employees.columns)
+    ['employee_id', 'unit_id', 'hire_date', 'termination_date', 'termination_type']
+    >>> list(world.units.columns)
+    ['unit_id', 'region', 'district', 'size_band', 'opened']
+    >>> bad = simulate(WorldSpec(n_units=4, months=12, seed=2), defects={"duplicate_row": 2})
+    >>> bad.truth["defects"]["employees.csv"]["counts"]
+    {'duplicate_row': 2}
+    >>> len(bad.employees) - len(world.employees)
+    2
+    """
+    spec = _check_spec(spec)
+    if customers not in ("spells", "activity"):
+        raise InputError(f"customers must be 'spells' or 'activity', not {customers!r}", column="customers")
+    rng_latent, rng_counts, rng_people, rng_defects = streams(spec)
+    lat = latent_model(spec, rng_latent)
+    counts = draw_counts(spec, lat, rng_counts)
+    truth = truth_dict(spec, lat, counts)
+
+    emp_spells = realise_spells(
+        rng_people, lat, counts.employee_start, counts.employee_left, counts.employee_joined,
+        base_hazard=spec.staff_quit_rate, rehire_share=spec.rehire_share,
+    )
+    employees = spells_table(emp_spells, lat, id_col="employee_id", prefix="E",
+                             start_col="hire_date", end_col="termination_date")
+    employees["termination_type"] = termination_types(rng_people, employees["termination_date"].notna().to_numpy())
+    cus_spells = realise_spells(
+        rng_people, lat, counts.customer_start, counts.customer_left, counts.customer_joined,
+        base_hazard=spec.customer_churn_rate,
+    )
+    if customers == "spells":
+        cust = spells_table(cus_spells, lat, id_col="customer_id", prefix="C",
+                            start_col="start_date", end_col="end_date")
+    else:
+        cust = activity_log(rng_people, cus_spells, lat)
+    units = pd.DataFrame({
+        "unit_id": pd.array(lat.unit_id.astype(str), dtype="str"),
+        "region": pd.array(lat.region.astype(str), dtype="str"),
+        "district": pd.array(lat.district.astype(str), dtype="str"),
+        "size_band": pd.array(lat.size_band.astype(str), dtype="str"),
+        "opened": pd.DatetimeIndex(lat.opened).as_unit("us"),
+    })
+    truth["customers_kind"] = customers
+    facts = truth["facts"]
+    panel = build_panel(
+        employees, None if customers == "activity" else cust,
+        activity=cust if customers == "activity" else None,
+        units=units, start=facts["window_start"], end=facts["window_end"],
+    )
+
+    if defects is not None:
+        extract = np.datetime64(truth["facts"]["extract_date"], "D")
+        planted_all = {}
+        tables = {}
+        for name, table, id_col, s_col, e_col, prefix in (
+            ("employees.csv", employees, "employee_id", "hire_date", "termination_date", "X"),
+            ("customers.csv", cust, "customer_id",
+             "start_date" if customers == "spells" else "activity_date",
+             "end_date" if customers == "spells" else None, "Y"),
+        ):
+            wanted = defect_counts(defects, len(table), spells=e_col is not None)
+            tables[name], rows = plant_defects(
+                rng_defects, table, id_col=id_col, start_col=s_col, end_col=e_col, counts=wanted,
+                known_units=lat.unit_id.astype(str), extract_date=extract, new_id_prefix=prefix,
+            )
+            planted = {r: n for r, n in wanted.items() if n > 0}
+            planted_all[name] = {
+                "counts": planted,
+                "rows_clean": len(table),
+                "rows_total": len(tables[name]),
+                "rows": rows,
+            }
+        employees, cust = tables["employees.csv"], tables["customers.csv"]
+        truth["defects"] = planted_all
+    return World(employees=employees, customers=cust, units=units, truth=truth, spec=spec,
+                 panel=panel, customers_kind=customers)

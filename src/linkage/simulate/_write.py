@@ -1,0 +1,244 @@
+"""Writing a world: canonical CSVs, truth.json, a raw HR/CRM export with its mapping; the sample."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import pandas as pd
+
+from linkage.errors import InputError
+from linkage.simulate._spec import WorldSpec
+from linkage.simulate._world import World, simulate
+
+__all__ = ["write_world", "write_sample", "SAMPLE_SPEC", "SAMPLE_DEFECTS", "RAW_COLUMNS"]
+
+#: the bundled sample world (``data/sample``): 100 units x 36 months, employees lead by 2 months,
+#: a mild shared season; rebuilt by ``linkage simulate data/sample --sample`` (``make sample``)
+SAMPLE_SPEC = WorldSpec(
+    n_units=100,
+    months=36,
+    start="2023-01",
+    lag=2,
+    effect_staff=0.6,
+    effect_customer=0.6,
+    seasonality=0.15,
+    customers_per_employee=10.0,
+    seed=20240601,
+)
+#: defects planted in each raw file of the sample (the canonical files are clean)
+SAMPLE_DEFECTS: dict[str, int] = {
+    "duplicate_row": 6,
+    "end_before_start": 4,
+    "unparseable_date": 3,
+    "missing_identifier": 3,
+    "unknown_unit": 2,
+    "future_date": 2,
+    "overlapping_spell": 3,
+}
+
+#: raw-export column names, per table, from the canonical ones
+RAW_COLUMNS: dict[str, dict[str, str]] = {
+    "employees": {
+        "employee_id": "Employee ID",
+        "unit_id": "Cost Center",
+        "hire_date": "Hire Date",
+        "termination_date": "Termination Date",
+        "termination_type": "Termination Reason",
+    },
+    "customers": {
+        "customer_id": "Account ID",
+        "unit_id": "Store",
+        "start_date": "Created Date",
+        "end_date": "Cancel Date",
+    },
+    "activity": {
+        "customer_id": "Account ID",
+        "unit_id": "Store",
+        "activity_date": "Visit Date",
+        "revenue": "Amount",
+    },
+    "units": {
+        "unit_id": "Store",
+        "region": "Region",
+        "district": "District",
+        "size_band": "Size Band",
+        "opened": "Opened",
+    },
+}
+_US = "%m/%d/%Y"
+_DATE_COLUMNS = ("hire_date", "termination_date", "start_date", "end_date", "activity_date", "opened")
+
+
+def _atomic_write(path: pathlib.Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_bytes(table: pd.DataFrame, *, sep: str = ",", crlf: bool = False, bom: bool = False,
+               date_format: str = "%Y-%m-%d") -> bytes:
+    text = table.to_csv(index=False, sep=sep, lineterminator="\r\n" if crlf else "\n",
+                        date_format=date_format, na_rep="")
+    return ("\ufeff" + text if bom else text).encode("utf-8")
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become None (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _us_dates(col: pd.Series) -> pd.Series:
+    """Dates (typed, or ISO text with defects) as ``MM/DD/YYYY`` text; other text kept as it is."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col.dt.strftime(_US)
+    parsed = pd.to_datetime(col, format="%Y-%m-%d", errors="coerce")
+    return parsed.dt.strftime(_US).where(parsed.notna(), col)
+
+
+def _raw_table(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+    out = {}
+    for col in table.columns:
+        values = table[col]
+        if col in _DATE_COLUMNS:
+            values = _us_dates(values)
+        out[RAW_COLUMNS[kind].get(col, col)] = values
+    return pd.DataFrame(out)
+
+
+def _mapping_yaml(customers_kind: str) -> str:
+    def line(kind: str, section: str) -> str:
+        pairs = ", ".join(f"{k}: {v}" for k, v in RAW_COLUMNS[kind].items())
+        return f"{section}: {{{pairs}}}\n"
+
+    return (
+        "# How the raw export in this folder maps onto linkage's canonical columns.\n"
+        "# employees.csv: UTF-8 with BOM, CRLF line endings; customers.csv: semicolon separated.\n"
+        + line("employees", "employees")
+        + (line("customers", "customers") if customers_kind == "spells" else line("activity", "activity"))
+        + line("units", "units")
+        + 'dates: {format: "%m/%d/%Y"}\n'
+    )
+
+
+def write_world(world: World, outdir: str | os.PathLike[str], *, raw_export: bool = False) -> list[pathlib.Path]:
+    """Write a simulated world as CSV extracts plus its truth.
+
+    Files in ``outdir`` (created if missing): ``employees.csv``, ``customers.csv`` (spells or an
+    activity log), ``units.csv`` with canonical column names and ISO dates; ``panel.csv``, the
+    clean world's panel (:attr:`World.panel`); ``truth.json``. With ``raw_export``, also
+    ``outdir/raw/``: the same rows as a real HR / CRM system would export them
+    (``employees.csv``: "Employee ID", "Cost Center", "Hire Date", "Termination Date",
+    "Termination Reason", UTF-8 with BOM and CRLF; ``customers.csv``: "Account ID", "Store",
+    "Created Date", "Cancel Date" (an activity log: "Visit Date", "Amount"), semicolon separated;
+    ``units.csv``: "Store", "Region", "District", "Size Band", "Opened"; dates as ``MM/DD/YYYY``)
+    and the matching ``mapping.yaml``. Writing the same world twice gives identical bytes.
+
+    Parameters
+    ----------
+    world : World
+        From :func:`linkage.simulate.simulate`.
+    outdir : str or path-like
+        Target folder.
+    raw_export : bool, default False
+        Also write the raw-export variant under ``outdir/raw``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    InputError
+        If ``world`` is not a :class:`World` or ``outdir`` is a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from linkage.simulate import WorldSpec, simulate, write_world
+    >>> world = simulate(WorldSpec(n_units=3, months=6))
+    >>> paths = write_world(world, tempfile.mkdtemp(), raw_export=True)
+    >>> sorted(p.name for p in paths if p.parent.name == "raw")
+    ['customers.csv', 'employees.csv', 'mapping.yaml', 'units.csv']
+    """
+    if not isinstance(world, World):
+        raise InputError(f"world must be a linkage.simulate.World, not {type(world).__name__}")
+    out = pathlib.Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file, not a folder", file=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in (
+        ("employees.csv", world.employees),
+        ("customers.csv", world.customers),
+        ("units.csv", world.units),
+        ("panel.csv", world.panel),
+    ):
+        _atomic_write(out / name, _csv_bytes(table))
+        written.append(out / name)
+    truth = json.dumps(_json_safe(world.truth), indent=1, ensure_ascii=False) + "\n"
+    _atomic_write(out / "truth.json", truth.encode("utf-8"))
+    written.append(out / "truth.json")
+    if raw_export:
+        written += _write_raw(world, out / "raw")
+    return written
+
+
+def _write_raw(world: World, raw: pathlib.Path) -> list[pathlib.Path]:
+    raw.mkdir(parents=True, exist_ok=True)
+    kind = "customers" if world.customers_kind == "spells" else "activity"
+    files = {
+        "employees.csv": _csv_bytes(_raw_table(world.employees, "employees"), crlf=True, bom=True),
+        "customers.csv": _csv_bytes(_raw_table(world.customers, kind), sep=";"),
+        "units.csv": _csv_bytes(_raw_table(world.units, "units")),
+        "mapping.yaml": _mapping_yaml(world.customers_kind).encode("utf-8"),
+    }
+    for name, data in files.items():
+        _atomic_write(raw / name, data)
+    return [raw / name for name in files]
+
+
+def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
+    """Write the bundled sample world (``data/sample``) to ``outdir``, byte for byte.
+
+    The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC`; the
+    raw export under ``raw/`` is the same world with :data:`SAMPLE_DEFECTS` planted in each of its
+    employee and customer files. ``truth.json`` is the clean world's truth, with ``defects``
+    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``).
+
+    Parameters
+    ----------
+    outdir : str or path-like
+        Target folder (``data/sample`` for the bundled copy).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    clean = simulate(SAMPLE_SPEC)
+    defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
+    truth = dict(clean.truth)
+    truth["defects"] = {f"raw/{name}": v for name, v in defective.truth["defects"].items()}
+    world = World(employees=clean.employees, customers=clean.customers, units=clean.units,
+                  truth=truth, spec=clean.spec, customers_kind=clean.customers_kind, panel=clean.panel)
+    written = write_world(world, outdir)
+    written += _write_raw(defective, pathlib.Path(outdir) / "raw")
+    return written
