@@ -1,0 +1,351 @@
+"""linkage.io: reading extracts, mappings, schemas, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.errors import InputError
+from linkage.io import (
+    apply_mapping,
+    load_mapping,
+    neutralise_formulas,
+    read_table,
+    validate_mapping,
+    write_table,
+)
+from linkage.io.schemas import check_columns, check_typed
+
+DATA = pathlib.Path(__file__).resolve().parent / "data"
+
+
+def _digest(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def test_bom_crlf_comma_fixture():
+    raw = read_table(DATA / "hr_export.csv")
+    assert list(raw.columns) == [
+        "Employee ID", "Cost Center", "Hire Date", "Termination Date", "Termination Type"
+    ]
+    assert len(raw) == 13
+    assert raw.index.tolist() == list(range(1, 14))
+    assert raw.index.name == "row"
+    assert raw.loc[1, "Cost Center"] == "007"  # stays a string
+    assert pd.isna(raw.loc[1, "Termination Date"])  # blank cell = missing
+    assert raw.loc[12, "Employee ID"] == " E010 "  # cells are not trimmed by the reader
+    assert not any("\r" in str(v) for v in raw.to_numpy().ravel())
+
+
+def test_semicolon_fixture():
+    raw = read_table(DATA / "crm_export.csv")
+    assert list(raw.columns) == ["Account ID", "Store", "Created Date", "Cancel Date"]
+    assert raw.shape == (5, 4)
+    assert raw.loc[4, "Account ID"] == "=SUM(A1:A9)"
+
+
+def test_every_cell_is_text_or_missing():
+    raw = read_table(DATA / "stores.csv")
+    for column in raw.columns:
+        assert pd.api.types.is_string_dtype(raw[column].dtype)
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_separator_sniffed_with_quoted_separators(tmp_path, sep):
+    path = tmp_path / "t.csv"
+    path.write_text(f'id{sep}name\n1{sep}"Smith, J; Jr"\n', encoding="utf-8")
+    raw = read_table(path)
+    assert raw.loc[1, "name"] == "Smith, J; Jr"
+
+
+def test_missing_tokens_and_blank_rows_keep_numbering(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("\nid,end\n1,NULL\n\n2,  \n3,2024-01-01\n\n", encoding="utf-8")
+    raw = read_table(path)
+    # the blank line between rows 1 and 2 still counts as a row of the file (numbers match
+    # what a user sees when counting data lines), blank rows are not returned
+    assert raw.index.tolist() == [1, 3, 4]
+    assert raw["end"].isna().tolist() == [True, True, False]
+
+
+def test_header_names_trimmed(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(" id , name \n1,a\n", encoding="utf-8")
+    assert list(read_table(path).columns) == ["id", "name"]
+
+
+def test_utf16_with_bom(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("id,name\r\n1,Zoë\r\n".encode("utf-16"))
+    assert read_table(path).loc[1, "name"] == "Zoë"
+
+
+def test_excel(tmp_path):
+    path = tmp_path / "stores.xlsx"
+    pd.DataFrame(
+        {
+            "Store": [7, 8],
+            "Opened": pd.to_datetime(["2020-01-31", "2021-06-01"]),
+            "Size": [1.5, np.nan],
+        }
+    ).to_excel(path, index=False)
+    raw = read_table(path)
+    assert raw["Store"].tolist() == ["7", "8"]
+    assert raw["Opened"].tolist() == ["2020-01-31", "2021-06-01"]
+    assert raw.loc[1, "Size"] == "1.5" and pd.isna(raw.loc[2, "Size"])
+    assert raw.index.tolist() == [1, 2]
+
+
+def test_excel_saved_as_csv_is_still_read(tmp_path):
+    path = tmp_path / "looks_like.csv"
+    pd.DataFrame({"id": ["a"]}).to_excel(path, index=False, engine="openpyxl")
+    assert read_table(path)["id"].tolist() == ["a"]
+
+
+def test_parquet(tmp_path):
+    path = tmp_path / "emp.parquet"
+    pd.DataFrame(
+        {
+            "unit_id": [7.0, np.nan, 9.0],  # integral floats (ints with a gap) print as ints
+            "hire_date": pd.to_datetime(["2024-01-31", None, "2023-05-01"]),
+            "name": ["a", None, "c"],
+        }
+    ).to_parquet(path)
+    raw = read_table(path)
+    assert raw.index.tolist() == [1, 3]  # the all-missing row 2 is skipped, numbering kept
+    assert raw["unit_id"].tolist() == ["7", "9"]
+    assert raw["hire_date"].tolist() == ["2024-01-31", "2023-05-01"]
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "file is empty"),
+        (b"  \r\n\n", "file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 32, ".xls"),
+        (b"id,name\r\n", "no data rows"),
+        (b"id,name\n1,a\n2,b,c\n", "line 3 has 3 cells but the header has 2"),
+        (b"id,id\n1,2\n", "'id' appears twice"),
+        (b"id,,x\n1,2,3\n", "column 2 of the header has no name"),
+        (b"id,name\n1,Jos\xe9\n", "encoding='cp1252'"),
+        (b"PAR1 not really parquet", "not a readable Parquet file"),
+        (b"PK\x03\x04 not really a workbook", "not a readable Excel workbook"),
+    ],
+)
+def test_unusable_files_raise_input_error_naming_the_file(tmp_path, content, problem):
+    path = tmp_path / "extract.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="extract.csv") as info:
+        read_table(path)
+    assert problem in str(info.value)
+    assert info.value.file == "extract.csv"
+    assert path.read_bytes() == content  # never modified
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match=r"^gone.csv: file not found$"):
+        read_table(tmp_path / "gone.csv")
+    with pytest.raises(InputError, match="is a folder"):
+        read_table(tmp_path)
+
+
+def test_encoding_argument_reads_cp1252(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"id,name\n1,Jos\xe9\n")
+    assert read_table(path, encoding="cp1252").loc[1, "name"] == "José"
+
+
+def test_name_is_used_in_messages(tmp_path):
+    with pytest.raises(InputError, match=r"^HR extract: file not found"):
+        read_table(tmp_path / "x.csv", name="HR extract")
+
+
+def test_reading_never_changes_the_files(tmp_path):
+    xlsx = tmp_path / "t.xlsx"
+    pd.DataFrame({"a": [1]}).to_excel(xlsx, index=False)
+    pq = tmp_path / "t.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(pq)
+    paths = [*sorted(DATA.glob("*.csv")), xlsx, pq]
+    before = {p: (_digest(p), p.stat().st_mtime_ns) for p in paths}
+    for p in paths:
+        read_table(p)
+    assert {p: (_digest(p), p.stat().st_mtime_ns) for p in paths} == before
+
+
+# -- mappings --------------------------------------------------------------------------------------
+
+
+def test_load_mapping_fixture():
+    mapping = load_mapping(DATA / "mapping.yaml")
+    assert mapping["employees"]["hire_date"] == "Hire Date"
+    assert mapping["units"] == {"unit_id": "Store", "region": "Region"}
+    assert mapping["dates"] == {"format": "%m/%d/%Y"}
+    assert mapping["activity"] == {}
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("employees: {employee_id: [unclosed\n", "invalid YAML"),
+        ("", "mapping file is empty"),
+        ("- a\n- b\n", "must be a dict of sections"),
+        ("employes: {employee_id: ID}\n", "unknown section 'employes' (did you mean 'employees'?)"),
+        ("employees: {hire: Hire Date}\n", "unknown column 'hire' in section 'employees'"),
+        ("employees: [ID, Store]\n", "section 'employees' must map names to names"),
+        ("employees: {employee_id: {a: b}}\n", "must name a column of the file"),
+        ("dates: {format: '%m/%d/%Y', dayfirst: true}\n", "section 'dates' must be either"),
+        ("dates: {dayfirst: maybe}\n", "section 'dates' must be either"),
+        ("dates: {format: mm/dd/yyyy}\n", "section 'dates' must be either"),
+    ],
+)
+def test_bad_mappings(tmp_path, text, problem):
+    path = tmp_path / "map.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_mapping(path)
+    assert str(info.value).startswith("map.yaml")
+    assert problem in str(info.value)
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("units: {unit_id: Store}\nemployees: {employee_id: [x\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_mapping(path)
+    assert info.value.row is not None and info.value.row >= 2
+
+
+def test_missing_mapping_file(tmp_path):
+    with pytest.raises(InputError, match=r"^nomap.yaml: mapping file not found$"):
+        load_mapping(tmp_path / "nomap.yaml")
+
+
+def test_mapping_accepts_dayfirst_and_units_attributes():
+    mapping = validate_mapping({"units": {"unit_id": "Branch", "district": "Area"},
+                                "dates": {"dayfirst": True}})
+    assert mapping["dates"] == {"dayfirst": True}
+    assert mapping["units"]["district"] == "Area"
+
+
+def test_apply_mapping_renames_and_keeps_unmapped_columns():
+    raw = read_table(DATA / "stores.csv")
+    table, sources = apply_mapping(raw, {"unit_id": "Store", "region": "Region"}, table="units")
+    assert list(table.columns) == ["unit_id", "region", "Manager"]
+    assert sources == {"unit_id": "Store", "region": "Region", "Manager": "Manager"}
+    assert list(raw.columns) == ["Store", "Region", "Manager"]  # input untouched
+    assert table.index.equals(raw.index)
+
+
+def test_mapping_naming_an_absent_column():
+    raw = read_table(DATA / "stores.csv")
+    with pytest.raises(InputError) as info:
+        apply_mapping(raw, {"unit_id": "store"}, table="units", file="stores.csv")
+    err = info.value
+    assert (err.file, err.column) == ("stores.csv", "store")
+    assert "did you mean 'Store'?" in str(err)
+    assert str(err).startswith("stores.csv, column 'store': ")
+
+
+def test_mapping_clash_with_an_unmapped_canonical_column():
+    raw = pd.DataFrame({"unit_id": ["1"], "Store": ["2"]})
+    with pytest.raises(InputError, match="rename one of them"):
+        apply_mapping(raw, {"unit_id": "Store"}, table="units", file="u.csv")
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+
+def test_check_columns_reports_every_missing_column_at_once():
+    with pytest.raises(InputError) as info:
+        check_columns(pd.DataFrame({"employee_id": ["a"], "x": ["1"]}), table="employees",
+                      file="hr.csv")
+    message = str(info.value)
+    assert message.startswith("hr.csv: missing required columns unit_id, hire_date, "
+                              "termination_date")
+    assert "the file has: employee_id, x" in message
+
+
+def test_check_columns_optional_columns_are_optional():
+    check_columns(pd.DataFrame({c: ["a"] for c in ("customer_id", "unit_id", "activity_date")}),
+                  table="activity")
+
+
+def test_check_typed_catches_wrong_types_all_at_once():
+    bad = pd.DataFrame({"employee_id": ["a"], "unit_id": ["1"], "hire_date": ["2024-01-01"],
+                        "termination_date": [3]})
+    with pytest.raises(InputError) as info:
+        check_typed(bad, table="employees", file="emp")
+    assert "hire_date" in str(info.value) and "termination_date" in str(info.value)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def test_neutralise_formulas():
+    table = pd.DataFrame({
+        "text": ["=1+1", "+A1", "-A1", "@SUM(A1)", "\tx", "\rx", "-5", "+1.5e3", "a=b", None],
+        "n": np.arange(10) - 5,
+    })
+    out = neutralise_formulas(table)
+    assert out["text"].tolist()[:8] == ["'=1+1", "'+A1", "'-A1", "'@SUM(A1)", "'\tx", "'\rx",
+                                        "-5", "+1.5e3"]
+    assert out["text"].iloc[8] == "a=b" and pd.isna(out["text"].iloc[9])
+    assert out["n"].tolist() == table["n"].tolist()
+    assert table["text"].iloc[0] == "=1+1"  # input untouched
+
+
+def test_write_csv_is_atomic_and_formats_dates(tmp_path):
+    path = tmp_path / "panel.csv"
+    path.write_text("old\n")
+    table = pd.DataFrame({"unit_id": ["007"], "period": pd.to_datetime(["2024-03-01"]),
+                          "x": [0.5]})
+    write_table(table, path)
+    assert path.read_text() == "unit_id,period,x\n007,2024-03-01,0.5\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.csv"]  # no temp file left
+
+
+def test_write_parquet_round_trip(tmp_path):
+    table = pd.DataFrame({"unit_id": ["007"], "period": pd.to_datetime(["2024-03-01"])})
+    path = write_table(table, tmp_path / "panel.parquet")
+    back = pd.read_parquet(path)
+    assert back["unit_id"].tolist() == ["007"]
+    assert back["period"].iloc[0] == pd.Timestamp("2024-03-01")
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "panel.parquet"
+    path.write_bytes(b"old")
+    unwritable = pd.DataFrame({"x": [object()]})
+    with pytest.raises(Exception):
+        write_table(unwritable, path)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["panel.parquet"]
+
+
+def test_write_refuses_inputs_and_bad_targets(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n")
+    table = pd.DataFrame({"a": [2]})
+    with pytest.raises(InputError, match="refusing to overwrite an input file"):
+        write_table(table, tmp_path / "." / "in.csv", protect=[str(source)])
+    assert source.read_text() == "a\n1\n"
+    with pytest.raises(InputError, match="can only write .csv or .parquet"):
+        write_table(table, tmp_path / "out.xlsx")
+    with pytest.raises(InputError, match="does not exist"):
+        write_table(table, tmp_path / "nowhere" / "out.csv")
+
+
+def test_written_file_respects_umask(tmp_path):
+    path = write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
