@@ -1,1 +1,39 @@
-"""linkage.stats"""
+"""linkage.stats: how customer retention moves with employee retention, between and within units.
+
+Long panel in, tidy DataFrames out, one vocabulary (``method, lag, n, n_units, r, ci_low, ci_high,
+p_val, p_adj, dof``). :func:`analyse` runs everything and returns a :class:`LinkageResult`; the
+building blocks are exported for analysts and dashboards:
+
+- :func:`pooled_corr`, :func:`between_corr`, :func:`rm_corr`, :func:`partial_corr` (levels);
+- :func:`lag_profile`, :func:`lag_pairs`, :func:`choose_best_lag` (lead-lag with unit bootstrap);
+- :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
+- :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units).
+"""
+
+from linkage.stats.analysis import LinkageResult, analyse
+from linkage.stats.bootstrap import unit_resample_counts
+from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
+from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
+from linkage.stats.effect import business_effect
+from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
+from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
+
+__all__ = [
+    "analyse",
+    "LinkageResult",
+    "pooled_corr",
+    "between_corr",
+    "rm_corr",
+    "partial_corr",
+    "r_inference",
+    "lag_profile",
+    "lag_pairs",
+    "choose_best_lag",
+    "cross_lagged",
+    "DIRECTION_CAVEATS",
+    "business_effect",
+    "shrink_rates",
+    "beta_binomial_prior",
+    "size_warnings",
+    "unit_resample_counts",
+]

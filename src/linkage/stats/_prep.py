@@ -184,7 +184,7 @@ def make_grid(
     Y[zero] = np.nan
     pvals = np.full(n_periods, None, dtype=object)
     firsts = pd.Series(steps).drop_duplicates().index.to_numpy()
-    pvals[steps[firsts]] = data[period].to_numpy(dtype=object)[firsts]
+    pvals[steps[firsts]] = data[period].iloc[firsts].to_numpy(dtype=object)
     return Grid(X=X, Y=Y, W=W, units=units, periods=pvals, step=step_name, weighted=weights is not None)
 
 

@@ -98,6 +98,11 @@ def cross_lagged(
     if not 0 < ci < 1:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    return cross_lagged_grid(grid, x=x, y=y, period=period, time_effects=time_effects, ci=ci)
+
+
+def cross_lagged_grid(grid: Grid, *, x: str, y: str, period: str, time_effects: bool, ci: float) -> pd.DataFrame:
+    """:func:`cross_lagged` on a grid already built."""
     x0, y0, x1, y1, mask = _lagged(grid)
     n_units = int((mask.sum(axis=1) > 0).sum())
     if n_units < 3 or int(mask.sum()) - n_units < 5:

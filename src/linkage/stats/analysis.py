@@ -1,0 +1,285 @@
+"""One call for a full linkage analysis: :func:`analyse` -> :class:`LinkageResult`."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputError
+from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, make_grid
+from linkage.stats.bootstrap import unit_resample_counts
+from linkage.stats.correlation import COLUMNS, between_corr, partial_corr, pooled_corr, rm_corr
+from linkage.stats.direction import DIRECTION_CAVEATS, DIRECTION_COLUMNS, cross_lagged_grid
+from linkage.stats.effect import EFFECT_COLUMNS, customers_per_period, denominator_column, effect_from_stats
+from linkage.stats.lags import LAG_COLUMNS, _check_lags, choose_best_lag, lag_stats, profile_table
+from linkage.stats.smallunits import size_warnings
+from linkage.stats.summary import plain_summary
+
+__all__ = ["analyse", "LinkageResult"]
+
+_SUMMARY_COLUMNS = ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj", "dof"]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    return v
+
+
+def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
+    cols = [c for c in columns if c in df.columns]
+    return [_jsonable(dict(zip(cols, row, strict=True))) for row in df[cols].itertuples(index=False)]
+
+
+@dataclass(frozen=True)
+class LinkageResult:
+    """Everything :func:`analyse` found, as tidy tables plus a plain-language summary.
+
+    Attributes
+    ----------
+    correlations : DataFrame
+        ``pooled``, ``between`` and ``rm_corr`` (within-unit) rows: ``method, n, n_units, r,
+        ci_low, ci_high, p_val, dof`` (parametric Fisher-z intervals).
+    lags, lags_period_adjusted : DataFrame
+        Lag profiles (:func:`linkage.stats.lag_profile`), plain and with period effects removed.
+    direction : DataFrame
+        Cross-lagged fixed-effects regressions (:func:`linkage.stats.cross_lagged`); empty when the
+        panel has too few consecutive periods.
+    partial : DataFrame
+        Partial correlations at the pooled, between and within levels (empty without covariates).
+    effect : DataFrame
+        The business effect at ``best_lag`` (lag 0 when there is none).
+    best_lag : int or None
+        Largest ``|r|`` in the period-adjusted profile among lags with ``p_adj < 1 - ci``.
+    warnings : tuple of str
+        Too few or too small units, failed parts.
+    settings : dict
+        The arguments of the analysis and the period step found.
+    text : str
+        Plain-language summary.
+    """
+
+    correlations: pd.DataFrame
+    lags: pd.DataFrame
+    lags_period_adjusted: pd.DataFrame
+    direction: pd.DataFrame
+    partial: pd.DataFrame
+    effect: pd.DataFrame
+    best_lag: int | None
+    warnings: tuple[str, ...]
+    settings: dict = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The headline rows in one table: the three correlations and the period-adjusted best lag."""
+        corr = self.correlations.assign(lag=0, p_adj=np.nan)
+        lag = 0 if self.best_lag is None else self.best_lag
+        best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]
+        return pd.concat([corr[_SUMMARY_COLUMNS], best[_SUMMARY_COLUMNS]], ignore_index=True)
+
+    def to_dict(self) -> dict:
+        """The JSON object of ``linkage link --json`` (plain Python types, NaN as None)."""
+        by = self.correlations.set_index("method")
+        keys = ["r", "ci_low", "ci_high", "p_val", "n", "n_units", "dof"]
+
+        def one(method):
+            return _jsonable({k: by.loc[method, k] for k in keys}) if method in by.index else None
+
+        lag_keys = ["lag", "r", "ci_low", "ci_high", "p_val", "p_adj", "n", "n_units", "dof", "slope"]
+        return _jsonable({
+            "settings": self.settings,
+            "pooled": one("pooled"),
+            "between": one("between"),
+            "within": one("rm_corr"),
+            "lags": _records(self.lags, lag_keys),
+            "lags_period_adjusted": _records(self.lags_period_adjusted, lag_keys),
+            "best_lag": self.best_lag,
+            "direction": _records(self.direction, DIRECTION_COLUMNS),
+            "partial": _records(self.partial, [*COLUMNS, "covariates"]),
+            "effect": (_records(self.effect, EFFECT_COLUMNS) or [None])[0],
+            "caveats": list(DIRECTION_CAVEATS),
+            "warnings": list(self.warnings),
+            "text": self.text,
+        })
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (f"LinkageResult(x={s.get('x')!r}, y={s.get('y')!r}, units={s.get('n_units')}, "
+                f"lags={s.get('min_lag')}..{s.get('max_lag')}, best_lag={self.best_lag})")
+
+    def _repr_html_(self) -> str:
+        fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
+        paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
+        lags = self.lags[["lag", "r", "ci_low", "ci_high", "p_adj"]].merge(
+            self.lags_period_adjusted[["lag", "r", "ci_low", "ci_high", "p_adj"]], on="lag",
+            suffixes=("", "_period_adjusted"))
+        parts = [
+            f"<div class='linkage-result'><h3>Linkage: {html.escape(str(self.settings.get('x')))} and "
+            f"{html.escape(str(self.settings.get('y')))}</h3>",
+            paras,
+            "<h4>Correlations</h4>", self.correlations.to_html(**fmt),
+            f"<h4>Lag profile (best lag: {self.best_lag})</h4>", lags.to_html(**fmt),
+        ]
+        if len(self.direction):
+            parts += ["<h4>Direction</h4>", self.direction.drop(columns=["method"]).to_html(**fmt)]
+        if len(self.partial):
+            parts += ["<h4>Partial correlations</h4>", self.partial.to_html(**fmt)]
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def _median_denominators(data: pd.DataFrame, cols: list[str | None]) -> dict[str, float]:
+    out = {}
+    for c in cols:
+        if c is not None and pd.api.types.is_numeric_dtype(data[c]):
+            v = data[c].to_numpy(dtype="float64", na_value=np.nan)
+            v = v[np.isfinite(v)]
+            if v.size:
+                out[c] = float(np.median(v))
+    return out
+
+
+def analyse(
+    data: pd.DataFrame,
+    *,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    max_lag: int = 6,
+    n_boot: int = 2000,
+    seed: int | None = 0,
+    covariates: Sequence[str] | None = None,
+    weights: str | None = None,
+    ci: float = 0.95,
+    adjust: str = "holm",
+) -> LinkageResult:
+    """A full linkage analysis of ``x`` (employee side) against ``y`` (customer side).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel, one row per unit and period (e.g. from :func:`linkage.panel.build_panel`, or
+        any table with these columns). ``period`` may be dates or whole numbers (years).
+    x, y, unit, period : str
+        Column names.
+    max_lag : int
+        Lags ``-max_lag .. max_lag`` (k > 0: x at t paired with y at t + k, employees lead).
+    n_boot : int
+        Unit-bootstrap resamples (the same resamples serve every lag and the effect).
+    seed : int or None
+        Seed of the bootstrap.
+    covariates : sequence of str, optional
+        Columns to control for in partial correlations (e.g. unit size, region).
+    weights : str, optional
+        Observation weights, e.g. ``customer_start`` (the denominators): weighted correlations and
+        lag profiles. The direction models stay unweighted.
+    ci : float
+        Confidence level; ``1 - ci`` is also the significance level of the best-lag rule.
+    adjust : str
+        Adjustment of lag p-values for the number of lags ("holm", "bonferroni", "fdr_bh", "none").
+
+    Returns
+    -------
+    LinkageResult
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> e = 0.9 + 0.03 * rng.normal(size=(40, 30))
+    >>> c = 0.8 + 0.4 * (np.roll(e, 2, axis=1) - 0.9) + 0.02 * rng.normal(size=(40, 30))
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(40), 30).astype(str),
+    ...                    "period": np.tile(pd.date_range("2022-01-01", periods=30, freq="MS"), 40),
+    ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
+    >>> res = analyse(df, max_lag=3, n_boot=300)
+    >>> res.best_lag
+    2
+    >>> sorted(res.to_dict())[:4]
+    ['best_lag', 'between', 'caveats', 'direction']
+    """
+    if not 0 < ci < 1:
+        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
+    lags = _check_lags(max_lag, None, grid.X.shape[1])
+    warns: list[str] = []
+    # the three levels
+    corr_rows = [pooled_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci),
+                 between_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci)]
+    try:
+        corr_rows.append(rm_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci))
+    except InputError as err:
+        warns.append(f"No within-unit correlation: {err.problem}.")
+    correlations = pd.concat(corr_rows, ignore_index=True)
+    # lag profiles, one set of unit resamples for everything
+    W = unit_resample_counts(grid.n_units, int(n_boot), seed)
+    plain = lag_stats(grid, lags, period_adjusted=False)
+    adj = lag_stats(grid, lags, period_adjusted=True)
+    lags_plain = profile_table(plain, W, ci=ci, adjust=adjust, method="rm_corr")
+    lags_adj = profile_table(adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted")
+    best = choose_best_lag(lags_adj, alpha=1 - ci)
+    # direction
+    try:
+        direction = cross_lagged_grid(grid, x=x, y=y, period=period, time_effects=True, ci=ci)
+    except InputError as err:
+        direction = pd.DataFrame(columns=DIRECTION_COLUMNS)
+        warns.append(f"No direction analysis: {err.problem}.")
+    # partial correlations
+    partial = pd.DataFrame(columns=[*COLUMNS, "covariates"])
+    if covariates:
+        rows = []
+        for level in ("pooled", "between", "within"):
+            try:
+                rows.append(partial_corr(data, x=x, y=y, covariates=list(covariates), unit=unit, level=level,
+                                         weights=weights, ci=ci))
+            except InputError as err:
+                if err.column is not None:
+                    raise
+                warns.append(f"No {level} partial correlation: {err.problem}.")
+        partial = pd.concat(rows, ignore_index=True) if rows else partial
+    # business effect
+    eff_lag = 0 if best is None else best
+    x_den, y_den = denominator_column(data, x), denominator_column(data, y)
+    effect = effect_from_stats(
+        adj, W, grid, lag=eff_lag, x=x, y=y,
+        customers_per_period=customers_per_period(data, period=period, count=y_den), ci=ci,
+        method="within_slope_period_adjusted")
+    if best is None:
+        effect = effect.assign(sentence="No lag stands out; in the same period: " + effect["sentence"])
+    # small and few units
+    both = np.isfinite(grid.X) & np.isfinite(grid.Y)
+    per_unit = both.sum(axis=1)
+    warns = size_warnings(
+        n_units=int((per_unit > 0).sum()),
+        periods_per_unit=float(np.median(per_unit[per_unit > 0])) if (per_unit > 0).any() else 0.0,
+        median_denominators=_median_denominators(data, [x_den, y_den]),
+    ) + warns
+    settings = {"x": x, "y": y, "unit": unit, "period": period, "step": grid.step,
+                "min_lag": int(lags.min()), "max_lag": int(lags.max()), "n_boot": int(n_boot), "seed": seed,
+                "ci": ci, "adjust": adjust, "weights": weights,
+                "covariates": list(covariates) if covariates else None,
+                "n_units": int((per_unit > 0).sum()), "n_obs": int(both.sum())}
+    text = plain_summary(x=x, y=y, step=grid.step, correlations=correlations, lags=lags_plain,
+                         lags_period_adjusted=lags_adj, best_lag=best, direction=direction, effect=effect,
+                         warnings=warns, ci=ci, alpha=1 - ci)
+    return LinkageResult(correlations=correlations, lags=lags_plain, lags_period_adjusted=lags_adj,
+                         direction=direction, partial=partial, effect=effect, best_lag=best,
+                         warnings=tuple(warns), settings=settings, text=text)
