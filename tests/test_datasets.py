@@ -109,3 +109,65 @@ def test_data_env_points_elsewhere(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="make sample") as err:
         datasets.sample_path("panel.csv")
     assert err.value.file == str(tmp_path / "sample" / "panel.csv")
+
+
+# --- the sample world -----------------------------------------------------------------------------
+
+
+def test_sample_panel_is_typed_as_the_contract(sample_dir):
+    from linkage.io.datasets import load_sample_panel
+
+    panel = load_sample_panel()
+    assert list(panel.columns[:16]) == [
+        "unit_id", "period",
+        "employee_start", "employee_joined", "employee_left", "employee_retained", "employee_end",
+        "employee_retention", "employee_turnover",
+        "customer_start", "customer_joined", "customer_left", "customer_retained", "customer_end",
+        "customer_retention", "customer_turnover",
+    ]
+    assert panel["unit_id"].dtype == "str"
+    assert panel["unit_id"].str.len().eq(3).all()  # "001" stays "001"
+    assert str(panel["period"].dtype).startswith("datetime64")
+    assert (panel["period"].dt.day == 1).all()
+    for col in panel.columns[2:16]:
+        want = np.float64 if col.endswith(("_retention", "_turnover")) else np.int64
+        assert panel[col].dtype == want, col
+    assert panel["region"].dtype == "str"
+    # NaN rates exactly where the denominator is 0 (docs/design.md)
+    assert (panel["employee_retention"].isna() == panel["employee_start"].eq(0)).all()
+    assert panel.equals(panel.sort_values(["unit_id", "period"]))
+    assert len(panel) == panel["unit_id"].nunique() * panel["period"].nunique()  # full grid
+    raw = pd.read_csv(sample_dir / "panel.csv")
+    assert len(raw) == len(panel)
+
+
+def test_sample_world_rebuilds_the_sample_panel():
+    from linkage.io.datasets import load_sample_panel, load_sample_world
+    from linkage.panel import build_panel
+
+    world = load_sample_world()
+    facts = world.truth["facts"]
+    assert world.units["unit_id"].is_unique
+    assert world.employees["termination_date"].isna().any()  # open spells read as NaT
+    rebuilt = build_panel(
+        world.employees, world.customers, units=world.units,
+        start=facts["window_start"][:7], end=facts["window_end"][:7],
+    )
+    pd.testing.assert_frame_equal(rebuilt, load_sample_panel())
+
+
+def test_sample_path_finds_the_raw_export():
+    from linkage.io.datasets import sample_path
+
+    assert sample_path("raw", "mapping.yaml").is_file()
+    with pytest.raises(InputError, match="make sample"):
+        sample_path("raw", "no_such_file.csv")
+
+
+def test_panel_with_a_bad_period_names_row_and_column(monkeypatch, tmp_path):
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "panel.csv").write_text("unit_id,period,employee_start\n007,2024-01-01,3\n007,Jan 24,3\n")
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))
+    with pytest.raises(InputError) as err:
+        datasets.load_sample_panel()
+    assert (err.value.row, err.value.column) == (2, "period")
