@@ -73,3 +73,17 @@ def test_bounds_are_read_at_their_own_resolution(value, freq, side, expected):
 def test_bad_bounds_raise_input_error(bad):
     with pytest.raises(InputError, match="is not a date or period"):
         bound_code(bad, "M", side="start", name="start")
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_large_arrays_take_the_day_table_path_and_agree_with_numpy_calendar(unit):
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-20 * 365 * 86400, 60 * 365 * 86400, 30_000)  # 1950 .. 2030, any time
+    d = seconds.astype("datetime64[s]").astype(f"datetime64[{unit}]")
+    d[::97] = np.datetime64("NaT")
+    want = d.astype("datetime64[M]").astype(np.int64)  # numpy's own calendar
+    for freq, size in (("M", 1), ("Q", 3), ("Y", 12)):
+        got = date_codes(d, freq)
+        ok = ~np.isnat(d)
+        assert (got[ok] == np.floor_divide(want[ok], size)).all()
+        assert (got[~ok] == MISSING).all()

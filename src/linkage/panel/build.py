@@ -16,9 +16,10 @@ turnover   left / ((at start + at end) / 2) (NaN when that is 0)
 How it is computed: every date becomes an integer period code (:mod:`linkage.panel.periods`), so
 each definition says "the spell counts in the periods ``m`` of a range": at start for
 ``code(s) < m <= code(e)``, retained for ``code(s) < m < code(e)``, at end for
-``code(s) <= m < code(e)``, joined at ``m == code(s)`` and left at ``m == code(e)``. Ranges are
-added to a unit x period grid as +1/-1 difference arrays with ``np.bincount`` and summed with one
-``cumsum``; point events with one ``np.bincount``. No loop runs over units, spells or rows.
+``code(s) <= m < code(e)``, joined at ``m == code(s)`` and left at ``m == code(e)``. Two
+``np.bincount`` histograms over the unit x period grid (starts and ends per cell, everything before
+the window in one extra column) and their ``cumsum`` give all five counts (see
+``_Grid.spell_counts``). No loop runs over units, spells or rows.
 
 An activity log is first turned into such spells, one per (customer, unit) and uninterrupted run
 of active periods: active from the period of its first activity in the run to ``activity_window -
@@ -293,18 +294,6 @@ class _Grid:
         self.n_units, self.n_periods, self.lo = n_units, n_periods, int(lo)
         self.hi = self.lo + n_periods - 1
 
-    def ranges(self, unit: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """How many of the ranges ``[first, last]`` (period codes, inclusive) hold each cell."""
-        first = np.maximum(first, self.lo)
-        last = np.minimum(last, self.hi)
-        ok = first <= last
-        unit, first, last = unit[ok], first[ok] - self.lo, last[ok] - self.lo
-        width = self.n_periods + 1
-        size = self.n_units * width
-        diff = np.bincount(unit * width + first, minlength=size)
-        diff -= np.bincount(unit * width + last + 1, minlength=size)
-        return np.cumsum(diff.reshape(self.n_units, width)[:, : self.n_periods], axis=1).ravel()
-
     def points(self, unit: np.ndarray, code: np.ndarray) -> np.ndarray:
         """How many of the events at period ``code`` fall in each cell."""
         ok = (code >= self.lo) & (code <= self.hi)
@@ -317,16 +306,38 @@ class _Grid:
         return np.bincount(unit[ok] * self.n_periods + (code[ok] - self.lo), weights=weights[ok],
                            minlength=self.n_units * self.n_periods).astype(np.float64)
 
+    def cumulative(self, unit: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per unit, events at each period of the window and events up to each period.
+
+        Returns ``(at, upto)`` of shapes (units, periods) and (units, periods + 1): ``at[:, k]``
+        counts events at period ``lo + k``, ``upto[:, k]`` events at periods ``<= lo - 1 + k``.
+        """
+        width = self.n_periods + 1
+        ok = code <= self.hi
+        slot = np.maximum(code[ok] - (self.lo - 1), 0)  # slot 0 gathers everything before lo
+        hist = np.bincount(unit[ok] * width + slot, minlength=self.n_units * width)
+        hist = hist.reshape(self.n_units, width)
+        return hist[:, 1:], np.cumsum(hist, axis=1)
+
     def spell_counts(self, unit: np.ndarray, s: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
-        """The five counts of spells with start period ``s`` and end period ``e`` (open: > hi)."""
+        """The five counts of spells with start period ``s`` and end period ``e >= s`` (open: > hi).
+
+        With ``S(m) = #{s <= m}`` and ``E(m) = #{e <= m}`` per unit (and ``e >= s``):
+        at start ``#{s < m <= e} = S(m-1) - E(m-1)``; at end ``#{s <= m < e} = S(m) - E(m)``;
+        joined ``#{s == m}``; left ``#{e == m}``; retained = at start minus those of them who
+        left, i.e. ``start - (left - #{s == e == m})``.
+        """
         unit = np.asarray(unit, dtype=np.int64)
-        return {
-            "start": self.ranges(unit, s + 1, e).astype(np.int64),      # s < m <= e
-            "joined": self.points(unit, s),                               # m == s
-            "left": self.points(unit, e),                                 # m == e
-            "retained": self.ranges(unit, s + 1, e - 1).astype(np.int64),  # s < m < e
-            "end": self.ranges(unit, s, e - 1).astype(np.int64),          # s <= m < e
-        }
+        joined, s_upto = self.cumulative(unit, s)
+        left, e_upto = self.cumulative(unit, e)
+        start = s_upto[:, :-1] - e_upto[:, :-1]
+        end = s_upto[:, 1:] - e_upto[:, 1:]
+        same = s == e
+        in_and_out = self.points(unit[same], s[same]).reshape(self.n_units, self.n_periods)
+        retained = start - (left - in_and_out)
+        as_flat = lambda x: np.ascontiguousarray(x, dtype=np.int64).ravel()  # noqa: E731
+        return {"start": as_flat(start), "joined": as_flat(joined), "left": as_flat(left),
+                "retained": as_flat(retained), "end": as_flat(end)}
 
 
 def _activity_runs(cust, unit, codes, window, n_units):
@@ -338,11 +349,15 @@ def _activity_runs(cust, unit, codes, window, n_units):
     ``a_first`` and ends (the customer is first inactive) in ``a_last + window``.
     """
     pair = cust * n_units + unit
-    order = np.lexsort((codes, pair))
-    pair, codes = pair[order], codes[order]
     if len(pair) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
+    span = int(codes.max() - codes.min()) + 1
+    if int(pair.max()) < np.iinfo(np.int64).max // (2 * span):  # one int64 key sorts faster
+        order = np.argsort(pair * span + (codes - codes.min()))
+    else:
+        order = np.lexsort((codes, pair))
+    pair, codes = pair[order], codes[order]
     new_pair = np.r_[True, pair[1:] != pair[:-1]]
     new_run = new_pair | np.r_[True, np.diff(codes) > window]
     starts = np.flatnonzero(new_run)
