@@ -1,1 +1,27 @@
-"""linkage.app"""
+"""linkage.app: the dashboards' logic (ipywidgets), the static report and Voila serving.
+
+- :func:`show_executive` / :func:`executive_dashboard`: the executive dashboard.
+- :func:`show_unit_explorer` / :func:`unit_explorer`: one unit's series, peers and standing.
+- :func:`load_panel`, :class:`DashboardData`: the panel (never person-level rows) and what is
+  precomputed from it once.
+- :func:`guarded`: widget callbacks that show a neutral line instead of a traceback.
+
+The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call each.
+"""
+
+from linkage.app._data import ALL, PANEL_ENV, DashboardData, Selection, default_panel_path, load_panel
+from linkage.app._safe import guarded
+from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive
+
+__all__ = [
+    "ALL",
+    "PANEL_ENV",
+    "DashboardData",
+    "ExecutiveDashboard",
+    "Selection",
+    "default_panel_path",
+    "executive_dashboard",
+    "guarded",
+    "load_panel",
+    "show_executive",
+]

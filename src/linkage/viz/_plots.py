@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -129,6 +130,7 @@ def trend_grid(
     x: str = "employee_retention",
     y: str = "customer_retention",
     ncols: int = 4,
+    min_n: int = 0,
     fig: Figure | None = None,
 ) -> Figure:
     """Small multiples: employee and customer retention over time, one panel per group.
@@ -146,6 +148,9 @@ def trend_grid(
         Column names.
     ncols : int
         Panels per row.
+    min_n : int, default 0
+        Points whose rate comes from fewer than ``min_n`` people (summed denominators) are not
+        drawn (small-group suppression for displays).
     fig : Figure, optional
         Figure to draw in (cleared first).
 
@@ -170,6 +175,8 @@ def trend_grid(
     """
     _check_columns(data, [by, period])
     agg = rate_table(data, by=[by, period], rates=[x, y])
+    for c in (x, y):
+        agg.loc[agg[SIDES[c][1]] < min_n, c] = np.nan
     groups = list(pd.unique(agg[by]))
     n = max(len(groups), 1)
     ncols = max(1, min(ncols, n))
@@ -195,7 +202,11 @@ def trend_grid(
             if _is_rate(c):
                 a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
             a.tick_params(axis="y", colors=_color(c), labelsize=8)
-        ax.tick_params(axis="x", labelsize=8, rotation=30)
+        if pd.api.types.is_datetime64_any_dtype(g[period]):
+            loc = mdates.AutoDateLocator(minticks=2, maxticks=5)
+            ax.xaxis.set_major_locator(loc)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+        ax.tick_params(axis="x", labelsize=8)
         ax.set_title(str(groups[i]), fontsize=10)
     fig.suptitle(f"{_label(x)} (left, blue) and {_label(y)} (right, orange) by {by}", fontsize=10)
     return fig

@@ -1,0 +1,425 @@
+"""What the dashboards and the report read and precompute: the panel only, never person-level rows.
+
+:func:`load_panel` reads a panel file (CSV or Parquet, the columns of ``docs/design.md``) and refuses
+files that look person-level. :class:`DashboardData` holds the panel plus everything that is costly to
+compute (group masks, lag profiles), built once when a dashboard starts; widget callbacks only slice
+and sum what it holds.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from linkage.app._cache import DiskCache, panel_fingerprint
+from linkage.errors import InputError
+from linkage.privacy import suppress
+from linkage.stats import choose_best_lag, lag_profile
+
+__all__ = [
+    "PANEL_ENV",
+    "REQUIRED",
+    "default_panel_path",
+    "load_panel",
+    "DashboardData",
+    "Selection",
+    "ALL",
+]
+
+#: Environment variable naming the panel the dashboards read (set by ``linkage dashboard``).
+PANEL_ENV = "LINKAGE_PANEL"
+#: Panel columns the dashboards need.
+REQUIRED = ("unit_id", "period", "employee_start", "employee_retained", "customer_start",
+            "customer_retained")
+#: Option meaning "every unit".
+ALL = "All units"
+
+_COUNT_SUFFIXES = ("_start", "_joined", "_left", "_retained", "_end")
+_RATE_SUFFIXES = ("_retention", "_turnover")
+# columns that only person-level tables carry: a file holding any of them never reaches a dashboard
+_PERSON_LEVEL = ("employee_id", "customer_id", "hire_date", "termination_date", "start_date",
+                 "end_date", "activity_date", "name", "email")
+
+
+def default_panel_path() -> pathlib.Path:
+    """The panel the dashboards read: ``$LINKAGE_PANEL``, else the repository's sample panel.
+
+    Examples
+    --------
+    >>> default_panel_path().name
+    'panel.csv'
+    """
+    env = os.environ.get(PANEL_ENV)
+    if env:
+        return pathlib.Path(env).expanduser()
+    return pathlib.Path(__file__).resolve().parents[3] / "data" / "sample" / "panel.csv"
+
+
+def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """Read a unit x period panel for the dashboards and the report.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A ``.csv`` or ``.parquet`` panel as ``linkage panel`` writes it. Default:
+        :func:`default_panel_path`.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_id`` (str), ``period`` (datetime64), counts (int64), rates (float64, recomputed from
+        the counts when absent) and unit attributes (str), sorted by ``unit_id, period``.
+
+    Raises
+    ------
+    InputError
+        Missing file or column, an unparseable period or count, or a person-level table.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "p.csv"
+    >>> _ = f.write_text("unit_id,period,employee_start,employee_retained,customer_start,"
+    ...                  "customer_retained,region\\n007,2024-01-01,10,9,100,80,N\\n")
+    >>> p = load_panel(f)
+    >>> p["unit_id"].tolist(), float(p["employee_retention"].iloc[0])
+    (['007'], 0.9)
+    """
+    where = default_panel_path() if path is None else pathlib.Path(path)
+    label = str(where)
+    if not where.is_file():
+        raise InputError("panel file not found", file=label)
+    suffix = where.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(where).astype(str)
+        elif suffix == ".csv":
+            raw = pd.read_csv(where, dtype=str, keep_default_na=False, na_values=[""],
+                              encoding="utf-8-sig")
+        else:
+            raise InputError("a panel must be a .csv or .parquet file", file=label)
+    except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as err:
+        raise InputError(f"cannot read the panel ({type(err).__name__})", file=label) from None
+    person = [c for c in raw.columns if c.strip().lower() in _PERSON_LEVEL]
+    if person:
+        raise InputError("this is a person-level table; dashboards and reports read the unit x "
+                         "period panel only (build it with 'linkage panel')", file=label,
+                         column=person[0])
+    for col in REQUIRED:
+        if col not in raw.columns:
+            raise InputError("the panel has no such column", file=label, column=col)
+    if raw.empty:
+        raise InputError("the panel has no rows", file=label)
+    typed: dict[str, pd.Series] = {"unit_id": raw["unit_id"].astype("str")}
+    period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(period.isna().to_numpy())
+    if bad.size:
+        raise InputError("period is not a YYYY-MM-DD date", file=label, row=int(bad[0]) + 1,
+                         column="period")
+    typed["period"] = period
+    for col in raw.columns:
+        if col in ("unit_id", "period"):
+            continue
+        if col.endswith(_COUNT_SUFFIXES) or col.endswith(_RATE_SUFFIXES) or col == "customer_revenue":
+            num = pd.to_numeric(raw[col], errors="coerce")
+            bad = np.flatnonzero(num.isna().to_numpy() & raw[col].notna().to_numpy())
+            if bad.size:
+                raise InputError("not a number", file=label, row=int(bad[0]) + 1, column=col)
+            if col.endswith(_COUNT_SUFFIXES):
+                if num.isna().any() or (num < 0).any():
+                    row = int(np.flatnonzero((num.isna() | (num < 0)).to_numpy())[0]) + 1
+                    raise InputError("a count must be a whole number >= 0", file=label, row=row,
+                                     column=col)
+                typed[col] = num.astype("int64")
+            else:
+                typed[col] = num.astype("float64")
+        else:
+            typed[col] = raw[col].fillna("(none)").astype("str")
+    out = pd.DataFrame(typed)
+    for side in ("employee", "customer"):
+        if f"{side}_retention" not in out:
+            s = out[f"{side}_start"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f"{side}_retention"] = np.where(s > 0, out[f"{side}_retained"] / s, np.nan)
+    if out.duplicated(["unit_id", "period"]).any():
+        row = int(np.flatnonzero(out.duplicated(["unit_id", "period"]).to_numpy())[0]) + 1
+        raise InputError("two rows for the same unit and period", file=label, row=row)
+    return out.sort_values(["unit_id", "period"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a viewer has chosen: a unit attribute and its value, a period range and a lag."""
+
+    attribute: str | None = None
+    value: str = ALL
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    lag: int = 0
+
+
+@dataclass
+class DashboardData:
+    """A panel with everything a dashboard needs precomputed once, at start.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        From :func:`load_panel`.
+    k : int
+        Minimum group size for figures shown to people (``linkage.privacy``).
+    max_lag : int
+        Lags shown in the lag profile: ``-max_lag .. max_lag`` periods.
+    n_boot : int
+        Unit-bootstrap resamples for the lag profiles' intervals.
+    seed : int
+        Bootstrap seed (results are reproducible).
+
+    Examples
+    --------
+    >>> from linkage.app._data import DashboardData, Selection, load_panel
+    >>> d = DashboardData(load_panel(), n_boot=200)
+    >>> sorted(d.attributes)[:1]
+    ['region']
+    >>> h = d.headline(Selection(attribute="region"))
+    >>> 0 < h["employee_now"] < 1
+    True
+    """
+
+    panel: pd.DataFrame
+    k: int = 5
+    max_lag: int = 6
+    n_boot: int = 1000
+    seed: int = 0
+    _profiles: dict = field(default_factory=dict, repr=False)
+    _tables: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.fingerprint = panel_fingerprint(self.panel, self.k, self.max_lag, self.n_boot, self.seed)
+        self.cache = DiskCache.default(self.fingerprint)
+        self.periods = pd.DatetimeIndex(np.sort(self.panel["period"].unique()))
+        if len(self.periods) < 3:
+            raise InputError("the panel needs at least 3 periods for a dashboard", file="panel")
+        self.max_lag = int(max(1, min(self.max_lag, len(self.periods) // 3)))
+        attrs = [c for c in self.panel.columns if c not in ("unit_id", "period")
+                 and not pd.api.types.is_numeric_dtype(self.panel[c])]
+        # a unit attribute is constant within a unit and has 2..50 values
+        self.attributes: list[str] = []
+        for c in attrs:
+            per_unit = self.panel.groupby("unit_id")[c].nunique()
+            n_values = self.panel[c].nunique()
+            if (per_unit <= 1).all() and 2 <= n_values <= 50:
+                self.attributes.append(c)
+        self.values = {a: sorted(self.panel[a].unique().tolist()) for a in self.attributes}
+        self.units = sorted(self.panel["unit_id"].unique().tolist())
+        self.unit_attrs = (self.panel.drop_duplicates("unit_id").set_index("unit_id")[self.attributes]
+                           if self.attributes else pd.DataFrame(index=pd.Index(self.units, name="unit_id")))
+        codes = pd.Categorical(self.panel["period"], categories=self.periods).codes
+        self._period_code = np.asarray(codes)
+        # counts as numpy arrays for fast slicing in callbacks
+        self._arr = {c: self.panel[c].to_numpy(dtype=float) for c in
+                     ("employee_start", "employee_retained", "customer_start", "customer_retained")}
+        self._masks = {(a, v): (self.panel[a] == v).to_numpy() for a in self.attributes
+                       for v in self.values[a]}
+        self.full_profile = self.profile(Selection())
+        best = choose_best_lag(self.full_profile)
+        self.best_lag = 0 if best is None else int(best)
+
+    # ---- slicing ---------------------------------------------------------------------------
+    def default_attribute(self) -> str | None:
+        """``region`` when the panel has it, else the first unit attribute (or None)."""
+        if "region" in self.attributes:
+            return "region"
+        return self.attributes[0] if self.attributes else None
+
+    def _group_mask(self, sel: Selection) -> np.ndarray:
+        if sel.attribute is None or sel.value == ALL:
+            return np.ones(len(self.panel), dtype=bool)
+        if (sel.attribute, sel.value) not in self._masks:
+            raise InputError(f"no units with {sel.attribute} = {sel.value!r}", column=sel.attribute)
+        return self._masks[(sel.attribute, sel.value)]
+
+    def _range_codes(self, sel: Selection) -> tuple[int, int]:
+        lo = 0 if sel.start is None else int(self.periods.searchsorted(pd.Timestamp(sel.start)))
+        hi = (len(self.periods) - 1 if sel.end is None
+              else int(self.periods.searchsorted(pd.Timestamp(sel.end), side="right")) - 1)
+        if hi < lo:
+            raise InputError("the period range is empty", column="period")
+        return lo, hi
+
+    def rows(self, sel: Selection) -> pd.DataFrame:
+        """Panel rows of the selection's group and period range (a view for plotting)."""
+        lo, hi = self._range_codes(sel)
+        m = self._group_mask(sel) & (self._period_code >= lo) & (self._period_code <= hi)
+        return self.panel.loc[m]
+
+    # ---- figures ---------------------------------------------------------------------------
+    def _rate(self, mask: np.ndarray, side: str) -> tuple[float, float]:
+        start = self._arr[f"{side}_start"][mask].sum()
+        kept = self._arr[f"{side}_retained"][mask].sum()
+        return (kept / start if start > 0 else np.nan), float(start)
+
+    def headline(self, sel: Selection, *, window: int = 3) -> dict:
+        """Retention over the last ``window`` periods of the range, and the same periods a year earlier.
+
+        Returns a dict: ``employee_now``, ``employee_year_ago``, ``customer_now``,
+        ``customer_year_ago`` (ratios of summed counts; NaN when there is no data or fewer than
+        ``k`` people behind a figure), ``now_from``, ``now_to``, ``year_ago_from``, ``year_ago_to``
+        (period starts or None), and the link at ``sel.lag`` (``r``, ``ci_low``, ``ci_high``,
+        ``p_adj``, ``n_units``).
+        """
+        lo, hi = self._range_codes(sel)
+        group = self._group_mask(sel)
+        a = max(lo, hi - window + 1)
+        per_year = 12 if self._freq() == "M" else 4 if self._freq() == "Q" else 1
+        out: dict = {"now_from": self.periods[a], "now_to": self.periods[hi]}
+        ya, yb = a - per_year, hi - per_year
+        out["year_ago_from"] = self.periods[ya] if ya >= 0 else None
+        out["year_ago_to"] = self.periods[yb] if yb >= 0 else None
+        for side in ("employee", "customer"):
+            now_mask = group & (self._period_code >= a) & (self._period_code <= hi)
+            r_now, n_now = self._rate(now_mask, side)
+            out[f"{side}_now"] = r_now if n_now / max(hi - a + 1, 1) >= self.k else np.nan
+            if ya >= 0:
+                m = group & (self._period_code >= ya) & (self._period_code <= yb)
+                r_ago, n_ago = self._rate(m, side)
+                out[f"{side}_year_ago"] = r_ago if n_ago / max(yb - ya + 1, 1) >= self.k else np.nan
+            else:
+                out[f"{side}_year_ago"] = np.nan
+        prof = self.profile(sel)
+        row = prof.loc[prof["lag"] == sel.lag]
+        keys = ("r", "ci_low", "ci_high", "p_adj", "n_units", "n")
+        out.update({k: (float(row[k].iloc[0]) if len(row) else np.nan) for k in keys})
+        out["lag"] = sel.lag
+        return out
+
+    def _freq(self) -> str:
+        steps = np.diff(self.periods.to_numpy()).astype("timedelta64[D]").astype(int)
+        med = float(np.median(steps)) if len(steps) else 30.0
+        return "M" if med < 45 else "Q" if med < 120 else "Y"
+
+    def profile(self, sel: Selection) -> pd.DataFrame:
+        """Lag profile of the selection's group and range, cached.
+
+        ``linkage.stats.lag_profile`` with ``period_adjusted=True``: period effects (shared trends
+        and seasonality) removed, as ``linkage.stats.analyse`` reports the lead-lag link.
+        """
+        lo, hi = self._range_codes(sel)
+        key = (sel.attribute if sel.value != ALL else None, sel.value, lo, hi)
+        if key not in self._profiles:
+            stored = self.cache.get(("profile", key))
+            if stored is not None:
+                try:
+                    self._profiles[key] = pd.read_csv(io.BytesIO(stored))
+                    return self._profiles[key]
+                except (ValueError, pd.errors.ParserError):
+                    pass
+            data = self.rows(Selection(attribute=sel.attribute, value=sel.value,
+                                       start=self.periods[lo], end=self.periods[hi]))
+            n_per = hi - lo + 1
+            max_lag = int(min(self.max_lag, max(n_per // 3, 1)))
+            try:
+                prof = lag_profile(data, max_lag=max_lag, n_boot=self.n_boot, seed=self.seed,
+                                   period_adjusted=True)
+            except InputError:
+                prof = pd.DataFrame({"lag": np.arange(-max_lag, max_lag + 1)}).assign(
+                    r=np.nan, ci_low=np.nan, ci_high=np.nan, p_adj=np.nan, n_units=0, n=0)
+            self._profiles[key] = prof
+            self.cache.put(("profile", key), prof.to_csv(index=False).encode())
+        return self._profiles[key]
+
+    def precompute(self, attribute: str | None = None) -> None:
+        """Lag profiles of every value of ``attribute`` (default: :meth:`default_attribute`) over
+        the whole range: what a viewer's first choices need."""
+        a = self.default_attribute() if attribute is None else attribute
+        if a is None:
+            return
+        for v in self.values[a]:
+            self.profile(Selection(attribute=a, value=v))
+
+    def unit_table(self, sel: Selection, *, suppressed: bool = True) -> pd.DataFrame:
+        """One row per unit of the selection: size, the two retention rates, quadrant.
+
+        Rates are ratios of summed counts over the range. ``employees`` and ``customers`` are the
+        average numbers at the start of a period. With ``suppressed`` (the default), units with
+        fewer than ``k`` people are hidden as ``linkage.privacy.suppress`` does, complementary
+        within the attribute's groups. Cached per group and range.
+        """
+        lo, hi = self._range_codes(sel)
+        key = (sel.attribute if sel.value != ALL else None, sel.value, lo, hi, suppressed)
+        if key not in self._tables:
+            self._tables[key] = self._unit_table(sel, lo, hi, suppressed)
+        return self._tables[key]
+
+    def _unit_table(self, sel: Selection, lo: int, hi: int, suppressed: bool) -> pd.DataFrame:
+        group = self._group_mask(sel)
+        emp_m = group & (self._period_code >= lo) & (self._period_code <= hi)
+        cus_m = emp_m
+        uid = self.panel["unit_id"].to_numpy()
+        e = pd.DataFrame({"unit_id": uid[emp_m], "s": self._arr["employee_start"][emp_m],
+                          "r": self._arr["employee_retained"][emp_m]}).groupby("unit_id").agg(
+            employees=("s", "mean"), es=("s", "sum"), er=("r", "sum"))
+        c = pd.DataFrame({"unit_id": uid[cus_m], "s": self._arr["customer_start"][cus_m],
+                          "r": self._arr["customer_retained"][cus_m]}).groupby("unit_id").agg(
+            customers=("s", "mean"), cs=("s", "sum"), cr=("r", "sum"))
+        t = e.join(c, how="outer")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t["employee_retention"] = np.where(t["es"] > 0, t["er"] / t["es"], np.nan)
+            t["customer_retention"] = np.where(t["cs"] > 0, t["cr"] / t["cs"], np.nan)
+        t["employees"] = t["employees"].fillna(0).round(1)
+        t["customers"] = t["customers"].fillna(0).round(1)
+        t = t.drop(columns=["es", "er", "cs", "cr"]).reset_index()
+        if self.attributes:
+            t = t.join(self.unit_attrs, on="unit_id")
+        mx, my = t["employee_retention"].median(), t["customer_retention"].median()
+        hi_e = t["employee_retention"] >= mx
+        hi_c = t["customer_retention"] >= my
+        t["quadrant"] = np.select(
+            [hi_e & hi_c, ~hi_e & hi_c, ~hi_e & ~hi_c, hi_e & ~hi_c],
+            ["staff stay, customers stay", "staff leave, customers stay",
+             "staff leave, customers leave", "staff stay, customers leave"], default="no data")
+        t.loc[t["employee_retention"].isna() | t["customer_retention"].isna(), "quadrant"] = "no data"
+        cols = ["unit_id", *self.attributes, "employees", "customers", "employee_retention",
+                "customer_retention", "quadrant"]
+        t = t[cols]
+        if not suppressed:
+            return t
+        groups = [sel.attribute] if sel.attribute and sel.value == ALL else None
+        return suppress(t, count_cols=["employees", "customers"], k=self.k,
+                        value_cols=["employees", "customers", "employee_retention",
+                                    "customer_retention", "quadrant"], groups=groups)
+
+    def trend_rows(self, sel: Selection) -> pd.DataFrame:
+        """Panel rows of the range for the trend small multiples, grouped by ``sel.attribute``."""
+        return self.rows(sel)
+
+    @cached_property
+    def unit_series(self) -> pd.DataFrame:
+        """Per unit and period, the two rates with figures from fewer than ``k`` people masked."""
+        p = self.panel[["unit_id", "period", "employee_start", "customer_start",
+                        "employee_retention", "customer_retention"]].copy()
+        p.loc[p["employee_start"] < self.k, "employee_retention"] = np.nan
+        p.loc[p["customer_start"] < self.k, "customer_retention"] = np.nan
+        return p
+
+    def peers(self, unit_id: str, attribute: str | None) -> list[str]:
+        """Units sharing ``unit_id``'s value of ``attribute`` (every other unit when None)."""
+        if unit_id not in self.unit_attrs.index:
+            raise InputError(f"unknown unit {unit_id!r}", column="unit_id")
+        if attribute is None or attribute not in self.attributes:
+            return [u for u in self.units if u != unit_id]
+        v = self.unit_attrs.at[unit_id, attribute]
+        same = self.unit_attrs.index[self.unit_attrs[attribute] == v]
+        return [u for u in same if u != unit_id]
+
+
+def labels_of(periods: Sequence[pd.Timestamp]) -> list[str]:
+    """Month labels ``YYYY-MM`` for slider options."""
+    return [pd.Timestamp(p).strftime("%Y-%m") for p in periods]

@@ -1,0 +1,198 @@
+"""Figures and sentences of the executive view, shared by the dashboards and the static report.
+
+Figures are drawn on ``matplotlib.figure.Figure`` objects (no pyplot state, nothing left open) and
+returned as PNG bytes; :func:`data_uri` turns bytes into the ``data:`` URI an ``<img>`` shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from linkage.app._data import ALL, DashboardData, Selection
+from linkage.viz import lag_profile_plot, quadrant_plot, trend_grid, unit_plot
+
+__all__ = [
+    "png",
+    "data_uri",
+    "trends_png",
+    "quadrants_png",
+    "lag_png",
+    "unit_png",
+    "headline_sentences",
+    "link_words",
+    "CAVEATS",
+]
+
+DPI = 72
+
+CAVEATS = (
+    "A correlation between units' retention figures is not proof that one causes the other; "
+    "shared causes (local labour markets, management, seasons) can move both.",
+    "The link is measured within units over time, so it is not driven by some units simply being "
+    "bigger or better run; it says nothing about individual people (no person-level claims).",
+    "Customers can also drive staff: a unit losing customers can demoralise its staff. The lag "
+    "profile shows both directions; positive lags mean employee changes come first.",
+    "Small units swing widely by chance: figures from fewer than {k} people are not shown "
+    "(\"suppressed\"), nor any figure that would let them be worked out from a total.",
+    "Published studies report corrected correlations around 0.3 (Harter et al. 2002); an observed "
+    "correlation in one company's own data is usually smaller.",
+)
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data:`` URI of some bytes.
+
+    Examples
+    --------
+    >>> data_uri(b"hi", "text/plain")
+    'data:text/plain;base64,aGk='
+    """
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _attr(d: DashboardData, sel: Selection) -> tuple[pd.DataFrame, str]:
+    rows = d.trend_rows(sel)
+    if sel.attribute is None:
+        return rows.assign(group=ALL), "group"
+    return rows, sel.attribute
+
+
+def trends_png(d: DashboardData, sel: Selection) -> bytes:
+    """Trend small multiples of the selection, one panel per value of its attribute."""
+    rows, by = _attr(d, sel)
+    n = rows[by].nunique()
+    ncols = min(4, max(n, 1))
+    nrows = int(np.ceil(max(n, 1) / ncols))
+    height = 2.3 * nrows + 0.7
+    fig = Figure(figsize=(13, height))
+    trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.55 / height + 0.08, top=1 - 0.45 / height,
+                        wspace=0.45, hspace=0.35)
+    return png(fig)
+
+
+def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] = ()) -> bytes:
+    """Units in quadrants (units with suppressed figures left out)."""
+    t = d.unit_table(sel)
+    shown = t.loc[~t["suppressed"]].copy()
+    for c in ("employee_retention", "customer_retention", "employees"):
+        shown[c] = pd.to_numeric(shown[c])
+    fig = Figure(figsize=(6.4, 4.6))
+    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    quadrant_plot(shown, size="employees", highlight=highlight, ax=ax)
+    hidden = int(t["suppressed"].sum())
+    if hidden:
+        ax.set_title(f"Where each unit stands ({len(shown)} units; {hidden} small units not shown)",
+                     fontsize=10)
+    return png(fig)
+
+
+def lag_png(d: DashboardData, sel: Selection) -> bytes:
+    """The lag profile of the selection, the chosen lag ringed."""
+    fig = Figure(figsize=(6.4, 4.6))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    lag_profile_plot(d.profile(sel), best=sel.lag, ax=ax)
+    return png(fig)
+
+
+def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
+    """A unit's two series against its peers (figures from fewer than k people masked)."""
+    fig = Figure(figsize=(9, 3.8))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9)
+    ax = fig.add_subplot()
+    unit_plot(d.unit_series, unit_id=unit_id, peers=peers, ax=ax)
+    return png(fig)
+
+
+def _pct(v: float) -> str:
+    return "suppressed" if not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def _span(a, b) -> str:
+    if a is None or b is None:
+        return ""
+    a, b = pd.Timestamp(a), pd.Timestamp(b)
+    return a.strftime("%b %Y") if a == b else f"{a.strftime('%b %Y')}\u2013{b.strftime('%b %Y')}"
+
+
+def link_words(r: float, ci_low: float, ci_high: float, p_adj: float, lag: int, unit: str = "month") -> str:
+    """An executive's sentence for a within-unit correlation at a lag.
+
+    Examples
+    --------
+    >>> link_words(0.32, 0.2, 0.43, 0.001, 1)
+    'Moderate link: in months after a unit keeps more of its staff, it keeps more of its customers 1 month later (r = 0.32, 95% interval 0.20 to 0.43; unlikely to be chance).'
+    >>> link_words(0.03, -0.05, 0.11, 0.6, 0)
+    'No clear link: a unit keeping more of its staff does not reliably keep more of its customers in the same month (r = 0.03, 95% interval -0.05 to 0.11; could well be chance).'
+    """
+    if not np.isfinite(r):
+        return "Not enough data in this selection to measure the link."
+    size = abs(r)
+    clear = np.isfinite(p_adj) and p_adj < 0.05 and (ci_low > 0 or ci_high < 0)
+    strength = ("Strong" if size >= 0.5 else "Moderate" if size >= 0.3 else "Weak" if size >= 0.1
+                else "Very weak")
+    when = ("in the same " + unit if lag == 0
+            else f"{lag} {unit}{'s' if lag != 1 else ''} later" if lag > 0
+            else f"{-lag} {unit}{'s' if lag != -1 else ''} earlier")
+    numbers = f"r = {r:.2f}, 95% interval {ci_low:.2f} to {ci_high:.2f}"
+    if not clear:
+        return (f"No clear link: a unit keeping more of its staff does not reliably keep more of its "
+                f"customers {when} ({numbers}; could well be chance).")
+    if r > 0 and lag > 0:
+        what = f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers {when}"
+    elif r > 0 and lag == 0:
+        what = f"in {unit}s when a unit keeps more of its staff, it also keeps more of its customers"
+    elif r > 0:
+        what = (f"a unit keeps more of its staff {-lag} {unit}{'s' if lag != -1 else ''} after it "
+                f"keeps more of its customers (customers lead)")
+    else:
+        what = f"when a unit keeps more of its staff, it keeps fewer of its customers {when}"
+    return f"{strength} link: {what} ({numbers}; unlikely to be chance)."
+
+
+def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
+    """The headline texts: ``employee``, ``customer``, ``link``, ``scope`` (plain strings)."""
+    h = d.headline(sel)
+    unit = {"M": "month", "Q": "quarter", "Y": "year"}[d._freq()]
+    now = _span(h["now_from"], h["now_to"])
+    ago = _span(h["year_ago_from"], h["year_ago_to"])
+
+    def side(name: str, key: str) -> str:
+        text = f"{name} retention {_pct(h[key + '_now'])} a {unit} ({now})"
+        if ago:
+            diff = h[key + "_now"] - h[key + "_year_ago"]
+            if np.isfinite(diff):
+                trend = "up" if diff > 0.0005 else "down" if diff < -0.0005 else "level"
+                text += f"; a year earlier {_pct(h[key + '_year_ago'])} ({trend} {abs(100 * diff):.1f} pts)"
+            else:
+                text += f"; a year earlier {_pct(h[key + '_year_ago'])}"
+        return text + "."
+
+    scope = ALL if sel.attribute is None or sel.value == ALL else f"{sel.attribute} {sel.value}"
+    return {
+        "employee": side("Employee", "employee"),
+        "customer": side("Customer", "customer"),
+        "link": link_words(h["r"], h["ci_low"], h["ci_high"], h["p_adj"], sel.lag, unit),
+        "scope": f"{scope}, {_span(d.periods[d._range_codes(sel)[0]], d.periods[d._range_codes(sel)[1]])}",
+        "n_units": str(int(h["n_units"])) if np.isfinite(h["n_units"]) else "0",
+    }
+
+
+def esc(text: str) -> str:
+    """HTML-escape a text for the page."""
+    return html.escape(str(text), quote=True)

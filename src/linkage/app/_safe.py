@@ -1,0 +1,94 @@
+"""Callbacks that never show a traceback to a viewer.
+
+Voila prints the traceback, source lines and file paths of an exception raised inside a widget
+callback into the page even with tracebacks turned off (voila issues 203 and 426). Every dashboard
+callback is wrapped by :func:`guarded`: an exception becomes one neutral line in the page with a short
+reference, and the detail goes to the server's log (the kernel's real stderr, which Voila's console
+shows, never the page) and to ``$LINKAGE_LOG`` when set.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+__all__ = ["logger", "guarded", "FRIENDLY", "neutral_line"]
+
+FRIENDLY = "Something went wrong while updating this view. The figures show the previous selection."
+
+logger = logging.getLogger("linkage.app")
+
+
+def _configure() -> None:
+    if getattr(logger, "_linkage_configured", False):
+        return
+    # sys.__stderr__ is the process's own stderr: in a Voila kernel it is the server console, not
+    # the page (ipykernel redirects sys.stderr to the page)
+    stream = sys.__stderr__ if sys.__stderr__ is not None else sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("[linkage.app %(levelname)s %(asctime)s] %(message)s"))
+    logger.addHandler(handler)
+    log_file = os.environ.get("LINKAGE_LOG")
+    if log_file:
+        fh = logging.FileHandler(log_file, encoding="utf-8")
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(fh)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger._linkage_configured = True  # type: ignore[attr-defined]
+
+
+_configure()
+
+
+def neutral_line(text: str) -> str:
+    """HTML of the one line a viewer sees instead of an error."""
+    return f'<div class="linkage-error" role="status" style="color:#8a4b00">{text}</div>'
+
+
+def guarded(status: widgets.HTML, *, message: str = FRIENDLY) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a widget callback so an exception shows ``message`` in ``status`` and is logged.
+
+    Parameters
+    ----------
+    status : ipywidgets.HTML
+        Where the neutral line goes (cleared on the next successful call).
+    message : str
+        The neutral line; a short reference (``ref 1a2b3c4d``) matching the log is appended.
+
+    Examples
+    --------
+    >>> import ipywidgets as widgets
+    >>> status = widgets.HTML()
+    >>> @guarded(status)
+    ... def boom(change):
+    ...     raise ValueError("secret detail")
+    >>> boom({"new": 1})
+    >>> "secret" in status.value, "Something went wrong" in status.value
+    (False, True)
+    """
+
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                out = func(*args, **kwargs)
+            except Exception:  # noqa: BLE001 - the whole point: nothing reaches the viewer
+                ref = uuid.uuid4().hex[:8]
+                logger.exception("callback %s failed (ref %s)", getattr(func, "__name__", "?"), ref)
+                status.value = neutral_line(f"{message} (ref {ref})")
+                return None
+            if status.value:
+                status.value = ""
+            return out
+
+        return inner
+
+    return wrap

@@ -1,0 +1,312 @@
+"""The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats, downloads.
+
+A notebook shows it with two lines (``notebooks/dashboards/executive.ipynb``)::
+
+    from linkage.app import show_executive
+    show_executive(PANEL)
+
+Everything costly (reading the panel, the lag profiles of every group) happens once, when the
+dashboard is built; a filter change slices precomputed arrays, redraws only the figures it affects
+and reuses figures already drawn for the same selection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
+from linkage.app._render import (
+    CAVEATS,
+    data_uri,
+    esc,
+    headline_sentences,
+    lag_png,
+    quadrants_png,
+    trends_png,
+)
+from linkage.app._safe import guarded, logger, neutral_line
+from linkage.io import neutralise_formulas
+
+__all__ = ["ExecutiveDashboard", "executive_dashboard", "show_executive", "unit_table_csv", "CSS"]
+
+CSS = """
+<style>
+.linkage-title {font-size: 22px; font-weight: 600; margin: 4px 0 2px 0;}
+.linkage-scope {color: #555; margin-bottom: 6px;}
+.linkage-cards {display: flex; gap: 12px; flex-wrap: wrap; margin: 6px 0;}
+.linkage-card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
+               background: #fafafa; font-size: 15px; line-height: 1.35;}
+.linkage-card b {display: block; font-size: 12px; text-transform: uppercase; color: #666;
+                 letter-spacing: .04em; margin-bottom: 3px;}
+.linkage-card.link {flex: 2 1 420px; border-color: #1b6ca8; background: #f2f7fb;}
+.linkage-caveats li {margin-bottom: 3px;}
+.linkage-downloads a {margin-right: 16px;}
+.linkage-table table {border-collapse: collapse; font-size: 12px;}
+.linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right;}
+.linkage-table td:first-child, .linkage-table th:first-child {text-align: left;}
+img.linkage-fig {max-width: 100%; height: auto;}
+</style>
+"""
+
+
+def unit_table_csv(table: pd.DataFrame) -> bytes:
+    """The suppressed unit table as CSV bytes, formulas neutralised (``linkage.io``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> unit_table_csv(pd.DataFrame({"unit_id": ["=cmd"], "r": ["suppressed"]})).decode()
+    "unit_id,r\\n'=cmd,suppressed\\n"
+    """
+    return neutralise_formulas(table).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _table_html(t: pd.DataFrame) -> str:
+    show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
+    for c in ("employee_retention", "customer_retention"):
+        show[c] = [v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
+                   for v in show[c]]
+    for c in ("employees", "customers"):
+        show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
+    show.columns = [c.replace("_", " ") for c in show.columns]
+    return show.to_html(index=False, escape=True, border=0, classes="dataframe")
+
+
+class ExecutiveDashboard:
+    """The executive dashboard's widgets and logic over a :class:`DashboardData`.
+
+    Parameters
+    ----------
+    data : DashboardData
+        The panel with its precomputations.
+    cache_size : int
+        How many drawn figure sets to keep (a viewer going back to a selection gets it at once).
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        The whole page.
+    attribute, value, periods, lag : ipywidgets widgets
+        The filters.
+    headline, trends, quadrants, lag_plot, downloads, table, status : ipywidgets.HTML
+        The outputs (figures are ``<img>`` with ``data:`` URIs).
+
+    Examples
+    --------
+    >>> from linkage.app import executive_dashboard
+    >>> dash = executive_dashboard(n_boot=200)
+    >>> dash.value.value = dash.value.options[1]
+    >>> dash.value.options[1] in dash.headline.value
+    True
+    """
+
+    def __init__(self, data: DashboardData, *, cache_size: int = 64) -> None:
+        self.data = data
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._quiet = False
+        d = data
+        attr = d.default_attribute()
+        lay = widgets.Layout(width="auto")
+        style = {"description_width": "initial"}
+        self.attribute = widgets.Dropdown(options=d.attributes or ["(none)"], value=attr or "(none)",
+                                          description="Split by", style=style, layout=lay,
+                                          disabled=not d.attributes)
+        self.value = widgets.Dropdown(options=self._value_options(attr), value=ALL, description="Show",
+                                      style=style, layout=lay)
+        labels = labels_of(d.periods)
+        self.periods = widgets.SelectionRangeSlider(options=labels, index=(0, len(labels) - 1),
+                                                    description="Periods", style=style,
+                                                    continuous_update=False,
+                                                    layout=widgets.Layout(width="420px"))
+        self.lag = widgets.IntSlider(value=d.best_lag, min=-d.max_lag, max=d.max_lag,
+                                     description="Employees lead by (periods)", style=style,
+                                     continuous_update=False, layout=widgets.Layout(width="360px"))
+        self.status = widgets.HTML()
+        self.title = widgets.HTML()
+        self.headline = widgets.HTML()
+        self.trends = widgets.HTML()
+        self.quadrants = widgets.HTML(layout=widgets.Layout(width="50%"))
+        self.lag_plot = widgets.HTML(layout=widgets.Layout(width="50%"))
+        self.downloads = widgets.HTML()
+        self.table = widgets.HTML()
+        caveats = widgets.HTML(
+            "<div class='linkage-caveats'><h4>Read with care</h4><ul>"
+            + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS) + "</ul></div>")
+        table_box = widgets.Accordion(children=[widgets.VBox([self.downloads, self.table])],
+                                      titles=("Downloads and the unit table",))
+        filters = widgets.HBox([self.attribute, self.value, self.periods, self.lag],
+                               layout=widgets.Layout(flex_flow="row wrap", gap="8px"))
+        self.widget = widgets.VBox([
+            widgets.HTML(CSS), self.title, filters, self.status, self.headline, self.trends,
+            widgets.HBox([self.quadrants, self.lag_plot]), caveats, table_box,
+        ], layout=widgets.Layout(max_width="1200px"))
+        self.widget.add_class("linkage-executive")
+
+        on_change = guarded(self.status)(self._on_change)
+        on_attribute = guarded(self.status)(self._on_attribute)
+        self.attribute.observe(on_attribute, names="value")
+        for w in (self.value, self.periods, self.lag):
+            w.observe(on_change, names="value")
+        self.warm()
+        self.update()
+
+    # ---- state -----------------------------------------------------------------------------
+    def _value_options(self, attr: str | None) -> list[str]:
+        return [ALL] if attr is None else [ALL, *self.data.values[attr]]
+
+    def selection(self) -> Selection:
+        """The viewer's current choice as a :class:`Selection`."""
+        attr = self.attribute.value if self.data.attributes else None
+        lo, hi = self.periods.index
+        return Selection(attribute=attr, value=self.value.value, start=self.data.periods[lo],
+                         end=self.data.periods[hi], lag=int(self.lag.value))
+
+    def _on_attribute(self, change) -> None:
+        self._quiet = True
+        try:
+            self.value.options = self._value_options(change["new"])
+            self.value.value = ALL
+        finally:
+            self._quiet = False
+        self.update()
+
+    def _on_change(self, change) -> None:
+        if not self._quiet:
+            self.update()
+
+    def _base_key(self, sel: Selection) -> tuple:
+        lo, hi = self.data._range_codes(sel)
+        return (sel.attribute, sel.value, lo, hi)
+
+    def _remember(self, key, value):
+        self._cache[key] = value
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return value
+
+    def figures(self, sel: Selection) -> dict[str, bytes]:
+        """PNG bytes of the three figures for a selection, drawn once and cached.
+
+        The trends and quadrants depend on the group and period range only; the lag profile also
+        rings the chosen lag, so a lag change redraws that one figure alone.
+        """
+        base = self._base_key(sel)
+        draw = {"trends": lambda: trends_png(self.data, sel),
+                "quadrants": lambda: quadrants_png(self.data, sel),
+                "lag_profile": lambda: lag_png(self.data, sel)}
+        keys = {"trends": base, "quadrants": base, "lag_profile": (*base, "lag", sel.lag)}
+        out = {}
+        for name, key in keys.items():
+            full = ("png", name, *key)
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                out[name] = self._cache[full]
+                continue
+            b = self.data.cache.get(full)
+            if b is None:
+                b = draw[name]()
+                self.data.cache.put(full, b)
+            out[name] = self._remember(full, b)
+        return out
+
+    def warm(self) -> None:
+        """Draw the figures every value of the current attribute shows first (at start)."""
+        sel = self.selection()
+        for v in self.value.options:
+            self.figures(Selection(sel.attribute, v, sel.start, sel.end, sel.lag))
+
+    # ---- drawing ---------------------------------------------------------------------------
+    def update(self) -> None:
+        """Show the current selection (what each filter change calls); unchanged outputs are not resent."""
+        sel = self.selection()
+        s = headline_sentences(self.data, sel)
+        figs = self.figures(sel)
+        self.title.value = (
+            "<div class='linkage-title'>Do units that keep their staff keep their customers?</div>"
+            f"<div class='linkage-scope'>{esc(s['scope'])} &middot; {esc(s['n_units'])} units</div>")
+        self.headline.value = (
+            "<div class='linkage-cards'>"
+            f"<div class='linkage-card'><b>Staff</b>{esc(s['employee'])}</div>"
+            f"<div class='linkage-card'><b>Customers</b>{esc(s['customer'])}</div>"
+            f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>")
+        self.trends.value = self._img(figs["trends"], "Trends by group")
+        self.quadrants.value = self._img(figs["quadrants"], "Units in quadrants")
+        self.lag_plot.value = self._img(figs["lag_profile"], "Lag profile")
+        table = self.data.unit_table(sel)
+        table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
+        if self.table.value != table_html:
+            self.table.value = table_html
+        links = [("linkage_units.csv", data_uri(unit_table_csv(table), "text/csv"),
+                  "Unit table (CSV, small groups suppressed)")]
+        links += [(f"linkage_{name}.png", data_uri(b), f"Figure: {name.replace('_', ' ')} (PNG)")
+                  for name, b in figs.items()]
+        self.downloads.value = "<div class='linkage-downloads'>" + "".join(
+            f"<a download='{esc(fn)}' href='{uri}'>{esc(text)}</a>" for fn, uri, text in links) + "</div>"
+
+    @staticmethod
+    def _img(b: bytes, alt: str) -> str:
+        return f"<img class='linkage-fig' alt='{esc(alt)}' src='{data_uri(b)}'/>"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def executive_dashboard(
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    k: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> ExecutiveDashboard:
+    """Build the executive dashboard for a panel (file, DataFrame, or the default panel).
+
+    Parameters
+    ----------
+    panel : path, DataFrame or None
+        The unit x period panel; default ``$LINKAGE_PANEL`` or the sample panel.
+    k : int
+        Minimum number of people behind any figure shown.
+    n_boot : int
+        Bootstrap resamples for the lag profiles' intervals.
+    seed : int
+        Bootstrap seed.
+
+    Returns
+    -------
+    ExecutiveDashboard
+    """
+    frame = panel if isinstance(panel, pd.DataFrame) else load_panel(panel)
+    data = DashboardData(frame, k=k, n_boot=n_boot, seed=seed)
+    data.precompute()
+    return ExecutiveDashboard(data)
+
+
+def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
+    """Display a loading line, build the dashboard, then show it in place of the line.
+
+    Errors while loading show one neutral line (with a reference to the server log), never a
+    traceback. Returns the dashboard (None when it could not be built).
+    """
+    box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
+                                     "Loading the retention figures&hellip;</div>")])
+    display(box)
+    try:
+        dash = executive_dashboard(panel, **kwargs)
+    except Exception:  # noqa: BLE001 - shown as one line, logged in full
+        import uuid
+
+        ref = uuid.uuid4().hex[:8]
+        logger.exception("executive dashboard failed to load (ref %s)", ref)
+        box.children = [widgets.HTML(neutral_line(
+            f"The dashboard's data could not be loaded (ref {ref}); whoever runs the dashboard can "
+            "find the detail in the server log."))]
+        return None
+    box.children = [dash.widget]
+    return dash
