@@ -297,13 +297,17 @@ def clean_table(
 
     for name in spec.numbers:
         if name in mapped.columns:
-            text = _text(mapped[name])
-            if pd.api.types.is_numeric_dtype(mapped[name].dtype):
-                number = mapped[name].astype("float64")
+            column = mapped[name]
+            if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+                column.dtype
+            ):
+                number = column.astype("float64")
+                bad = np.zeros(n, dtype=bool)
             else:
+                text = _text(column)
                 number = pd.to_numeric(text, errors="coerce").astype("float64")
+                bad = (number.isna() & text.notna()).to_numpy()
             typed[name] = number
-            bad = (number.isna() & text.notna()).to_numpy()
             conditions.append(("unparseable_number", bad, name))
 
     if spec.end is not None:

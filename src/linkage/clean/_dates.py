@@ -95,35 +95,52 @@ def parse_dates(
         parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
         out.loc[todo] = parsed.astype("datetime64[us]").to_numpy()
 
-    # 1. the user's own format, on the raw text (it may include a time)
+    # 1. fast paths over the whole column (C parsers, no regex): the user's format on the raw text
+    #    (it may include a time), ISO dates, ISO date-times, numeric dates in the given order
     if date_format is not None:
         attempt(~missing, date_format, s)
-        shaped |= ~missing & _format_shape(s, date_format)
+        shaped |= ~missing & ~out.isna().to_numpy()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
+        attempt(~missing, fmt, s)
+    if dayfirst is not None:
+        attempt(~missing, "%d/%m/%Y" if dayfirst else "%m/%d/%Y", s)
+    shaped |= ~out.isna().to_numpy()
 
-    # 2. unambiguous forms, on the text without its time part
-    core = s.str.replace(_TIME + "$", "", regex=True)
-    for pattern, fmts in (
-        (_ISO, ("%Y-%m-%d",)),
-        (_YMD_SLASH, ("%Y/%m/%d",)),
-        (_COMPACT, ("%Y%m%d",)),
-    ):
-        mask = s.str.match(_full(pattern), na=False).to_numpy()
-        shaped |= mask
-        for fmt in fmts:
-            attempt(mask, fmt, core)
-    named = s.str.match(_full(_NAMED), na=False).to_numpy()
+    # 2. what is left (usually few cells): classify by shape and try the other unambiguous forms
+    rest = np.flatnonzero(~missing & out.isna().to_numpy())
+    if rest.size == 0:
+        return _range_check(out, _status(out, missing, shaped))
+    sub = s.iloc[rest]
+    sub_out = out.iloc[rest].copy()
+    sub_shaped = np.zeros(rest.size, dtype=bool)
+
+    def attempt_sub(mask: np.ndarray, fmt: str, values: pd.Series) -> None:
+        todo = mask & sub_out.isna().to_numpy()
+        if todo.any():
+            parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce")
+            sub_out.iloc[np.flatnonzero(todo)] = parsed.astype("datetime64[us]").to_numpy()
+
+    core = sub.str.replace(_TIME + "$", "", regex=True)
+    if date_format is not None:  # the user's format once more, on the text without its time
+        sub_shaped |= _format_shape(sub, date_format) | _format_shape(core, date_format)
+        attempt_sub(np.ones(rest.size, dtype=bool), date_format, core)
+    for pattern, fmt in ((_ISO, "%Y-%m-%d"), (_YMD_SLASH, "%Y/%m/%d"), (_COMPACT, "%Y%m%d")):
+        mask = sub.str.match(_full(pattern), na=False).to_numpy()
+        sub_shaped |= mask
+        attempt_sub(mask, fmt, core)
+    named = sub.str.match(_full(_NAMED), na=False).to_numpy()
     if named.any():
         tidy = core.str.replace(".", "", regex=False).str.replace(",", "", regex=False)
         tidy = tidy.str.replace("-", " ", regex=False)
         for fmt in ("%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y"):
-            attempt(named, fmt, tidy)
+            attempt_sub(named, fmt, tidy)
 
     # 3. numeric day/month dates need an order
-    numeric = s.str.match(_full(_NUMERIC), na=False).to_numpy() & out.isna().to_numpy()
+    numeric = sub.str.match(_full(_NUMERIC), na=False).to_numpy() & sub_out.isna().to_numpy()
     if numeric.any():
         if dayfirst is None and date_format is None:
             if numeric.sum() * 2 > (~missing).sum():
-                example = s[numeric].iloc[0]
+                example = sub[numeric].iloc[0]
                 raise InputError(
                     f"dates such as {example!r} could be day/month or month/day: give the order "
                     "in the mapping, dates: {format: \"%m/%d/%Y\"} or dates: {dayfirst: true}",
@@ -131,19 +148,25 @@ def parse_dates(
                     column=column,
                 )
         elif dayfirst is not None:
-            shaped |= numeric
+            sub_shaped |= numeric
             slashed = core.str.replace(r"[.-]", "/", regex=True)
             order = "%d/%m" if dayfirst else "%m/%d"
-            attempt(numeric, f"{order}/%Y", slashed)
-            short_year = numeric & s.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b", na=False).to_numpy()
-            attempt(short_year, f"{order}/%y", slashed)
+            attempt_sub(numeric, f"{order}/%Y", slashed)
+            two_digit = sub.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}\b", na=False).to_numpy()
+            attempt_sub(numeric & two_digit, f"{order}/%y", slashed)
 
-    status = np.full(n, OK, dtype=np.int8)
+    out.iloc[rest] = sub_out.to_numpy()
+    shaped[rest] |= sub_shaped
+    return _range_check(out, _status(out, missing, shaped))
+
+
+def _status(out: pd.Series, missing: np.ndarray, shaped: np.ndarray) -> np.ndarray:
+    status = np.full(len(out), OK, dtype=np.int8)
     failed = out.isna().to_numpy() & ~missing
     status[missing] = MISSING
     status[failed & shaped] = IMPOSSIBLE
     status[failed & ~shaped] = UNPARSEABLE
-    return _range_check(out, status)
+    return status
 
 
 def _format_shape(s: pd.Series, fmt: str) -> np.ndarray:
@@ -177,6 +200,7 @@ def _escape(text: str) -> str:
 
 
 def _range_check(values: pd.Series, status: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    values = values.dt.normalize()  # dates, not times
     outside = (values.lt(EARLIEST) | values.gt(LATEST)).to_numpy() & (status == OK)
     # 9999-12-31 and friends: kept as dates here; the cleaner reads them as "open" in end columns
     sentinel = (values.dt.year >= 9999).to_numpy()
