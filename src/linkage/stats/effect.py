@@ -82,7 +82,7 @@ def effect_from_stats(
     lo, hi = percentile_ci(boot_slopes(W, stats.Cxx[:, j], stats.Cxy[:, j]), ci)
     lo, hi = float(lo[0]), float(hi[0])
     px, py = _point(grid.X), _point(grid.Y)
-    pts = lambda s: s * px / py  # noqa: E731  (y points per x point)
+    pts = lambda s: s * px / py if px == py else s  # noqa: E731  (y per x, in points or in units)
     cust = cust_lo = cust_hi = np.nan
     per_year = grid.per_year
     span = "a year" if per_year else f"a {grid.step}"
@@ -91,8 +91,10 @@ def effect_from_stats(
         cust, cust_lo, cust_hi = b * factor, lo * factor, hi * factor
     xs, ys = _label(x), _label(y)
     if np.isfinite(b):
-        sentence = (f"One point more {xs} goes with {pts(b):.2f} points more {ys} {_when(lag, grid.step)} "
-                    f"({ci:.0%} CI {pts(lo):.2f} to {pts(hi):.2f})")
+        word = "points" if px == py == 0.01 else "units"
+        more = "more" if b >= 0 else "less"
+        sentence = (f"One {word[:-1]} more {xs} goes with {abs(pts(b)):.2f} {word} {more} {ys} "
+                    f"{_when(lag, grid.step)} ({ci:.0%} CI {pts(lo):.2f} to {pts(hi):.2f})")
         if np.isfinite(cust):
             sentence += (f", about {cust:,.0f} customers {span} across these units "
                          f"({cust_lo:,.0f} to {cust_hi:,.0f})")

@@ -52,14 +52,20 @@ def plain_summary(
            f"with better {xs} also have better {ys}, not whether a person who stays keeps customers."]
     if "between" in by.index and np.isfinite(by.loc["between", "r"]):
         b = by.loc["between"]
-        sig = "" if b["p_val"] < alpha else " (not distinguishable from no link)"
-        out.append(f"Across {int(b['n'])} units, units with higher average {xs} tend to have "
-                   f"{_dirword(b['r'])} average {ys} (between-unit {_fmt_r(b, ci)}){sig}.")
+        if b["p_val"] < alpha:
+            out.append(f"Across {int(b['n'])} units, units with higher average {xs} tend to have "
+                       f"{_dirword(b['r'])} average {ys} (between-unit {_fmt_r(b, ci)}).")
+        else:
+            out.append(f"Across {int(b['n'])} units, average {xs} and average {ys} show no clear link "
+                       f"(between-unit {_fmt_r(b, ci)}).")
     if "rm_corr" in by.index and np.isfinite(by.loc["rm_corr", "r"]):
         w = by.loc["rm_corr"]
-        sig = "" if w["p_val"] < alpha else " (not distinguishable from no link)"
-        out.append(f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
-                   f"(within-unit {_fmt_r(w, ci)}){sig}.")
+        if w["p_val"] < alpha:
+            out.append(f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
+                       f"(within-unit {_fmt_r(w, ci)}).")
+        else:
+            out.append(f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
+                       f"(within-unit {_fmt_r(w, ci)}).")
         if "between" in by.index and np.sign(by.loc["between", "r"]) != np.sign(w["r"]) \
                 and min(by.loc["between", "p_val"], w["p_val"]) < alpha:
             out.append("The between-unit and within-unit links point in different directions (Simpson's "
