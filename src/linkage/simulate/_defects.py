@@ -53,7 +53,7 @@ def defect_counts(defects: Any, n_rows: int, *, spells: bool) -> dict[str, int]:
         if not 0.0 <= rate <= 0.2:
             raise InputError(f"a defect rate must be from 0 to 0.2, not {defects!r}", column="defects")
         reasons = [r for r in DEFECT_REASONS if spells or r not in _SPELL_ONLY]
-        return {r: int(round(rate * n_rows)) for r in reasons}
+        return {r: max(1, int(round(rate * n_rows))) if rate > 0 else 0 for r in reasons}
     if isinstance(defects, dict):
         out = {}
         for reason, count in defects.items():

@@ -90,7 +90,7 @@ def simulate(
         before the window so that the first month has a customer base.
     defects : float or dict, optional
         Defective rows to add to the employee and customer tables: a rate (each reason gets
-        ``round(rate * rows)`` rows in each table) or a dict ``{reason: count}`` applied to each
+        ``max(1, round(rate * rows))`` rows in each table) or a dict ``{reason: count}`` applied to each
         table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
         ``missing_identifier``, ``unknown_unit``, ``future_date``, ``overlapping_spell`` (the last
         two need spells and are skipped for an activity log). Every defect is an extra row with
