@@ -493,3 +493,11 @@ def test_activity_invariants_and_row_order(act, activity_window, seed):
     shuffled = a_tab.iloc[np.random.default_rng(seed).permutation(len(a_tab))]
     pd.testing.assert_frame_equal(panel, build_panel(emp_table([]), activity=shuffled,
                                                      activity_window=activity_window))
+
+
+def test_iso_date_strings_are_read_and_other_text_is_refused():
+    emp = pd.DataFrame({"employee_id": ["a"], "unit_id": ["u"], "hire_date": ["2024-01-05"],
+                        "termination_date": [None]})
+    assert build_panel(emp, end="2024-02")["employee_end"].tolist() == [1, 1]
+    with pytest.raises(InputError, match="employees, column 'hire_date': does not hold dates"):
+        build_panel(emp.assign(hire_date=["last Tuesday"]))
