@@ -143,6 +143,8 @@ def main(argv=None):
 
     t_spells, panel = _best(lambda: build_panel(employees, customers, **window), args.repeat)
     t_act, panel_act = _best(lambda: build_panel(employees, activity=activity, **window), args.repeat)
+    t_act3, panel_act3 = _best(lambda: build_panel(employees, activity=activity, activity_window=3, **window),
+                               args.repeat)
     units = panel["unit_id"].drop_duplicates().to_numpy()
     periods = _periods(panel["period"].min(), panel["period"].max())
     print(f"panel: {len(panel):,} rows = {len(units):,} units x {len(periods)} months")
@@ -154,15 +156,21 @@ def main(argv=None):
     t0 = time.perf_counter()
     ref_act = reference_activity(activity, units, periods)
     t_ref_act = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref_act3 = reference_activity(activity, units, periods, window=3)
+    t_ref_act3 = time.perf_counter() - t0
     _check(panel, ref_emp, "employee")
     _check(panel, ref_cus, "customer")
     _check(panel_act, ref_act, "customer")
+    _check(panel_act3, ref_act3, "customer")
     print("results: build_panel equals the reference in every cell")
 
     print(f"{'case':<44}{'build_panel s':>14}{'reference s':>13}{'speed-up':>10}")
     print(f"{'employee + customer spells':<44}{t_spells:>14.2f}{t_ref_spells:>13.2f}{t_ref_spells / t_spells:>9.1f}x")
     print(f"{'employee spells + customer activity log':<44}{t_act:>14.2f}{t_ref_act:>13.2f}"
           f"{t_ref_act / t_act:>9.1f}x")
+    print(f"{'  the same, activity_window=3':<44}{t_act3:>14.2f}{t_ref_act3:>13.2f}"
+          f"{t_ref_act3 / t_act3:>9.1f}x")
 
 
 if __name__ == "__main__":

@@ -196,8 +196,8 @@ def build_panel(
     if activity is not None:
         act_unit = _unit_ids(activity, "activity")
         act_dates = _dates(activity, "activity_date", "activity")
-        _no_missing(act_dates.isna().to_numpy(), "activity", "activity_date", "has no activity date")
-        _no_missing(activity["customer_id"].isna().to_numpy(), "activity", "customer_id", "has no customer_id")
+        _no_missing(act_dates.isna().to_numpy(), "activity", "activity_date", "have no activity_date")
+        _no_missing(activity["customer_id"].isna().to_numpy(), "activity", "customer_id", "have no customer_id")
         act_codes = date_codes(act_dates, freq)
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
 
@@ -335,9 +335,8 @@ class _Grid:
         same = s == e
         in_and_out = self.points(unit[same], s[same]).reshape(self.n_units, self.n_periods)
         retained = start - (left - in_and_out)
-        as_flat = lambda x: np.ascontiguousarray(x, dtype=np.int64).ravel()  # noqa: E731
-        return {"start": as_flat(start), "joined": as_flat(joined), "left": as_flat(left),
-                "retained": as_flat(retained), "end": as_flat(end)}
+        grids = {"start": start, "joined": joined, "left": left, "retained": retained, "end": end}
+        return {k: np.ascontiguousarray(v, dtype=np.int64).ravel() for k, v in grids.items()}
 
 
 def _activity_runs(cust, unit, codes, window, n_units):
@@ -411,8 +410,8 @@ def _dates(table: pd.DataFrame, column: str, name: str) -> pd.Series:
 
 
 def _spell_codes(table, start_col, end_col, name, freq):
-    """Period codes of spell starts and ends (open end: MISSING replaced by +inf-like), and the
-    span of codes of all their dates (None when there are none)."""
+    """Period codes of spell starts and ends, and the (min, max) code of all their dates (None
+    when there are none). An open end gets a code after every period of any window."""
     s_dates = _dates(table, start_col, name)
     e_dates = _dates(table, end_col, name)
     _no_missing(s_dates.isna().to_numpy(), name, start_col, f"have no {start_col}")
