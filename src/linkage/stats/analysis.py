@@ -263,7 +263,7 @@ def analyse(
         customers_per_period=customers_per_period(data, period=period, count=y_den), ci=ci,
         method="within_slope_period_adjusted")
     if best is None:
-        effect = effect.assign(sentence="No lag stands out. In the same period, o" + effect["sentence"].str[1:])
+        effect = effect.assign(sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:])
     # small and few units
     both = np.isfinite(grid.X) & np.isfinite(grid.Y)
     per_unit = both.sum(axis=1)

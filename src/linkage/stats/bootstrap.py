@@ -69,7 +69,7 @@ def boot_correlations(W: np.ndarray, Cxx: np.ndarray, Cyy: np.ndarray, Cxy: np.n
         sxx, syy, sxy = W @ Cxx, W @ Cyy, W @ Cxy
         r = sxy / np.sqrt(sxx * syy)
     r = np.where((sxx > 0) & (syy > 0), r, np.nan)
-    return r.reshape(W.shape[0], -1)
+    return r.reshape(W.shape[0], _width(Cxx))
 
 
 def boot_slopes(W: np.ndarray, Cxx: np.ndarray, Cxy: np.ndarray) -> np.ndarray:
@@ -78,7 +78,11 @@ def boot_slopes(W: np.ndarray, Cxx: np.ndarray, Cxy: np.ndarray) -> np.ndarray:
         sxx, sxy = W @ Cxx, W @ Cxy
         b = sxy / sxx
     b = np.where(sxx > 0, b, np.nan)
-    return b.reshape(W.shape[0], -1)
+    return b.reshape(W.shape[0], _width(Cxx))
+
+
+def _width(C: np.ndarray) -> int:
+    return 1 if C.ndim == 1 else C.shape[1]
 
 
 def percentile_ci(boot: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

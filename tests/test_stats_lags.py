@@ -1,0 +1,208 @@
+"""Lag alignment (hand-worked), the exact unit bootstrap, period adjustment and the best-lag rule."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from linkage.errors import InputError
+from linkage.stats import choose_best_lag, lag_pairs, lag_profile, rm_corr, unit_resample_counts
+from linkage.stats._prep import make_grid
+from linkage.stats.bootstrap import boot_correlations, percentile_ci
+from linkage.stats.lags import holm, lag_stats
+
+
+def _panel(rows):
+    return pd.DataFrame(rows, columns=["unit_id", "period", "employee_retention", "customer_retention"])
+
+
+MONTHS = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01"])
+
+
+def test_positive_lag_moves_y_forward():
+    # x at t with y at t + 1: unit a's pairs are (1, 20), (2, 30), (3, 40)
+    df = _panel([("a", MONTHS[i], float(i + 1), 10.0 * (i +1)) for i in range(4)])
+    got = lag_pairs(df, lag=1)
+    assert got[["employee_retention", "customer_retention"]].values.tolist() == [[1, 20], [2, 30], [3, 40]]
+    assert list(got["period"]) == list(MONTHS[:3])
+    assert list(got["period_y"]) == list(MONTHS[1:4])
+    # negative lag: customers lead: x at t with y at t - 1
+    got = lag_pairs(df, lag=-1)
+    assert got[["employee_retention", "customer_retention"]].values.tolist() == [[2, 10], [3, 20], [4, 30]]
+
+
+def test_gap_in_periods_is_not_a_shift():
+    # unit b has no row for March: February's partner one month later does not exist,
+    # and April must not be paired with February
+    df = _panel([("b", MONTHS[0], 1.0, 10.0), ("b", MONTHS[1], 2.0, 20.0), ("b", MONTHS[3], 4.0, 40.0),
+                 ("b", MONTHS[4], 5.0, 50.0)])
+    got = lag_pairs(df, lag=1)
+    assert got[["employee_retention", "customer_retention"]].values.tolist() == [[1, 20], [4, 50]]
+    got = lag_pairs(df, lag=2)
+    assert got[["employee_retention", "customer_retention"]].values.tolist() == [[2, 40]]
+
+
+def test_unit_that_starts_late_and_missing_values():
+    df = _panel([("a", MONTHS[0], 1.0, 10.0), ("a", MONTHS[1], 2.0, np.nan), ("a", MONTHS[2], 3.0, 30.0),
+                 ("z", MONTHS[2], 7.0, 70.0), ("z", MONTHS[3], 8.0, 80.0)])
+    got = lag_pairs(df, lag=1)
+    # a: (1, NaN) dropped, (2, 30) kept; z starts in March: (7, 80)
+    assert got[["unit_id", "employee_retention", "customer_retention"]].values.tolist() == [
+        ["a", 2.0, 30.0], ["z", 7.0, 80.0]]
+    assert list(got["period"]) == [MONTHS[1], MONTHS[2]]
+
+
+def test_integer_years_and_quarters_as_periods():
+    years = pd.DataFrame({"unit_id": ["a"] * 3, "period": [2012, 2013, 2015], "employee_retention": [1.0, 2, 3],
+                          "customer_retention": [4.0, 5, 6]})
+    assert lag_pairs(years, lag=1)[["employee_retention", "customer_retention"]].values.tolist() == [[1, 5]]
+    quarters = years.assign(period=pd.to_datetime(["2024-01-01", "2024-04-01", "2024-10-01"]))
+    assert lag_pairs(quarters, lag=1)[["employee_retention", "customer_retention"]].values.tolist() == [[1, 5]]
+    assert make_grid(quarters, x="employee_retention", y="customer_retention", unit="unit_id",
+                     period="period").step == "quarter"
+
+
+def _world(seed=0, n_units=30, n_periods=20, lag=2, effect=0.6, season=0.0):
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=(n_units, n_periods)) + season * np.sin(np.arange(n_periods))[None]
+    c = effect * np.roll(e, lag, axis=1) + rng.normal(size=(n_units, n_periods)) + rng.normal(size=(n_units, 1))
+    c = c + season * np.sin(np.arange(n_periods))[None]
+    df = pd.DataFrame({"unit_id": np.repeat([f"u{i}" for i in range(n_units)], n_periods),
+                       "period": np.tile(np.arange(n_periods), n_units),
+                       "employee_retention": e.ravel(), "customer_retention": c.ravel()})
+    return df.sample(frac=0.9, random_state=seed).reset_index(drop=True)  # unbalanced, shuffled rows
+
+
+def test_each_lag_is_rmcorr_on_its_pairs():
+    df = _world(1)
+    prof = lag_profile(df, max_lag=3, n_boot=0)
+    for k in (-3, 0, 2):
+        pairs = lag_pairs(df, lag=k)
+        ref = rm_corr(pairs).iloc[0]
+        row = prof.set_index("lag").loc[k]
+        assert row.r == pytest.approx(ref.r, rel=1e-12)
+        assert row.dof == ref.dof and row.n == ref.n and row.p_val == pytest.approx(ref.p_val, rel=1e-9)
+
+
+def test_lag_sign_symmetry():
+    df = _world(2)
+    swapped = df.rename(columns={"employee_retention": "customer_retention",
+                                 "customer_retention": "employee_retention"})
+    a = lag_profile(df, max_lag=3, n_boot=0).set_index("lag").r
+    b = lag_profile(swapped, max_lag=3, n_boot=0).set_index("lag").r
+    assert np.allclose(a.values, b.loc[-a.index].values)
+
+
+def test_bootstrap_is_exactly_the_resampled_rmcorr():
+    df = _world(3, n_units=8, n_periods=10)
+    grid = make_grid(df, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    stats = lag_stats(grid, np.array([0, 2]))
+    W = unit_resample_counts(grid.n_units, 5, rng=11)
+    boot = boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy)
+    for b in range(5):
+        # rebuild the resampled panel explicitly: each draw of a unit is a new unit
+        picks = np.repeat(np.arange(grid.n_units), W[b].astype(int))
+        parts = [lag_pairs(df[df.unit_id == grid.units[u]], lag=2).assign(unit_id=f"copy{i}")
+                 for i, u in enumerate(picks)]
+        explicit = rm_corr(pd.concat(parts, ignore_index=True)).r[0]
+        assert boot[b, 1] == pytest.approx(explicit, rel=1e-10)
+
+
+def test_resample_counts_are_uniform_multinomial():
+    W = unit_resample_counts(50, 4000, rng=0)
+    assert W.shape == (4000, 50) and np.all(W.sum(axis=1) == 50)
+    assert W.mean() == pytest.approx(1.0)
+    assert W.var() == pytest.approx(1 - 1 / 50, rel=0.02)  # multinomial variance n p (1 - p)
+    assert np.array_equal(W, unit_resample_counts(50, 4000, rng=0))  # seeded
+
+
+def test_percentile_ci():
+    lo, hi = percentile_ci(np.arange(1001.0)[:, None], ci=0.95)
+    assert (lo[0], hi[0]) == pytest.approx((25.0, 975.0))
+
+
+def test_profile_detects_planted_lag_with_ci():
+    df = _world(4, n_units=60, n_periods=24, lag=2, effect=0.6)
+    prof = lag_profile(df, max_lag=4, n_boot=400, seed=1)
+    assert list(prof.columns) == ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj",
+                                  "dof", "slope"]
+    best = choose_best_lag(prof)
+    assert best == 2
+    row = prof.set_index("lag").loc[2]
+    assert row.ci_low < row.r < row.ci_high and row.ci_low > 0.3
+    assert (prof.p_adj >= prof.p_val).all()
+
+
+def test_seed_reproducible_and_changes_with_seed():
+    df = _world(5)
+    a, b = lag_profile(df, max_lag=1, n_boot=200, seed=3), lag_profile(df, max_lag=1, n_boot=200, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    c = lag_profile(df, max_lag=1, n_boot=200, seed=4)
+    assert not np.allclose(a.ci_low, c.ci_low)
+
+
+def test_period_adjustment_matches_two_way_fixed_effects():
+    from linearmodels import PanelOLS
+
+    df = _world(6, season=2.0)
+    pairs = lag_pairs(df, lag=1)
+    pairs["t"] = pairs["period"].astype(int)
+    fe = PanelOLS(pairs.set_index(["unit_id", "t"]).customer_retention,
+                  pairs.set_index(["unit_id", "t"])[["employee_retention"]],
+                  entity_effects=True, time_effects=True).fit()
+    row = lag_profile(df, lags=[1], n_boot=0, period_adjusted=True).iloc[0]
+    assert row.slope == pytest.approx(fe.params.iloc[0], rel=1e-8)
+    assert row.dof == fe.df_resid
+    # the t-test of r on dof equals the unadjusted FE t-test of the slope
+    t = row.r * np.sqrt(row.dof / (1 - row.r**2))
+    assert t == pytest.approx(fe.tstats.iloc[0], rel=1e-6)
+
+
+def test_shared_calendar_fakes_a_link_until_period_adjusted():
+    df = _world(7, n_units=40, n_periods=24, effect=0.0, season=3.0)
+    plain = lag_profile(df, max_lag=2, n_boot=0)
+    adjusted = lag_profile(df, max_lag=2, n_boot=0, period_adjusted=True)
+    assert (plain.p_adj < 0.05).any()
+    assert choose_best_lag(adjusted) is None
+
+
+def test_holm_matches_statsmodels():
+    p = np.random.default_rng(0).uniform(0, 0.2, size=13)
+    assert np.allclose(holm(p), multipletests(p, method="holm")[1])
+
+
+def test_adjust_none_and_bonferroni():
+    df = _world(8)
+    none = lag_profile(df, max_lag=2, n_boot=0, adjust="none")
+    bonf = lag_profile(df, max_lag=2, n_boot=0, adjust="bonferroni")
+    assert np.allclose(none.p_adj, none.p_val)
+    assert np.allclose(bonf.p_adj, np.minimum(bonf.p_val * 5, 1))
+
+
+def test_best_lag_rule():
+    prof = pd.DataFrame({"lag": [-2, -1, 0, 1, 2], "r": [0.9, -0.4, 0.4, 0.2, -0.3],
+                         "p_adj": [0.2, 0.01, 0.001, 0.001, 0.04]})
+    # -2 has the largest |r| but is not significant; -1 and 0 tie on |r|: the lag nearer 0 wins
+    assert choose_best_lag(prof) == 0
+    assert choose_best_lag(prof, alpha=1e-4) is None
+
+
+@pytest.mark.parametrize("kwargs", [{"max_lag": -1}, {"max_lag": 1.5}, {"lags": []}, {"ci": 1.5},
+                                    {"adjust": "magic"}, {"n_boot": -1}])
+def test_bad_arguments(kwargs):
+    with pytest.raises(InputError):
+        lag_profile(_world(0), **kwargs)
+
+
+def test_duplicate_unit_period_rows_are_refused():
+    df = _world(0)
+    with pytest.raises(InputError, match="more than one row") as err:
+        lag_profile(pd.concat([df, df.iloc[:1]], ignore_index=True))
+    assert err.value.row == len(df) + 1 and err.value.column == "period"
+
+
+def test_input_not_mutated():
+    df = _world(0)
+    before = df.copy()
+    lag_profile(df, max_lag=1, n_boot=10, period_adjusted=True)
+    pd.testing.assert_frame_equal(df, before)
