@@ -221,7 +221,10 @@ def clean_units(
     -------
     CleanResult
         ``data`` with ``unit_id`` (str) then every attribute as trimmed text; a repeated unit id
-        is set aside as ``duplicate_unit`` (the first row is kept).
+        is set aside as ``duplicate_unit`` (the first row is kept). The date attributes
+        ``opened`` and ``closed`` are read with the mapping's date options and written as
+        ``YYYY-MM-DD`` text (a cell that is no date is kept as it is: a unit is never set aside
+        for an attribute).
 
     Examples
     --------

@@ -37,6 +37,9 @@ REASONS: dict[str, str] = {
 
 _RESERVED = ("file", "row", "reason", "column")
 
+#: Unit attributes read as dates (with the mapping's date options) and kept as ISO text.
+UNIT_DATE_ATTRIBUTES = ("opened", "closed")
+
 
 @dataclasses.dataclass(frozen=True)
 class _Spec:
@@ -355,6 +358,13 @@ def clean_table(
     for name in mapped.columns:
         if name not in data_cols:
             data_cols[name] = _text(mapped[name])
+    if table == "units":  # date attributes as ISO text (cells that are no date stay as they are)
+        for name in UNIT_DATE_ATTRIBUTES:
+            if name in data_cols:
+                values, _ = parse_dates(data_cols[name], date_format=fmt, dayfirst=first,
+                                        file=label, column=sources[name])
+                iso = values.dt.strftime("%Y-%m-%d").astype("str")
+                data_cols[name] = iso.where(values.notna(), data_cols[name])
     data = pd.DataFrame(data_cols).loc[keep].reset_index(drop=True)
 
     # the rows set aside, with their original cells
