@@ -1,0 +1,149 @@
+"""analyse() / LinkageResult and the `linkage link` command."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+
+from linkage.cli import main
+from linkage.errors import InputError
+from linkage.simulate import WorldSpec, simulate_panel
+from linkage.stats import LinkageResult, analyse, lag_profile, rm_corr
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate_panel(WorldSpec(n_units=60, months=30, lag=2, seed=11))
+
+
+@pytest.fixture(scope="module")
+def result(world):
+    panel, _ = world
+    return analyse(panel, max_lag=4, n_boot=300, covariates=["employee_start", "region"])
+
+
+def test_result_parts(result, world):
+    panel, truth = world
+    assert isinstance(result, LinkageResult)
+    assert list(result.correlations.method) == ["pooled", "between", "rm_corr"]
+    assert result.correlations.loc[2, "r"] == pytest.approx(rm_corr(panel).r[0])
+    assert list(result.lags.lag) == list(range(-4, 5))
+    assert result.best_lag == truth["facts"]["planted_lag"]
+    assert list(result.partial.method) == ["partial_pooled", "partial_between", "partial_within"]
+    assert result.effect.loc[0, "lag"] == result.best_lag and result.effect.loc[0, "slope"] > 0
+    assert np.isfinite(result.effect.loc[0, "customers_per_year"])
+    assert set(result.summary.columns) == {"method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val",
+                                           "p_adj", "dof"}
+    with pytest.raises(AttributeError):
+        result.best_lag = 3  # frozen
+
+
+def test_lag_tables_equal_lag_profile(result, world):
+    panel, _ = world
+    pd.testing.assert_frame_equal(result.lags, lag_profile(panel, max_lag=4, n_boot=300))
+    pd.testing.assert_frame_equal(result.lags_period_adjusted,
+                                  lag_profile(panel, max_lag=4, n_boot=300, period_adjusted=True))
+
+
+def test_text_states_level_direction_and_caveat(result):
+    text = result.text
+    assert "units" in text and "not people" in text
+    assert "Direction" in text and "employee retention come before" in text
+    assert "caveat" in text.lower() and "observational" in text
+    assert "customers a year" in text
+    assert "median employee_start" in text  # the sample world's units are small: warned
+    assert result.warnings and result.warnings[0] in text
+
+
+def test_to_dict_is_the_issue_3_json(result):
+    d = json.loads(json.dumps(result.to_dict()))
+    for key in ("pooled", "between", "within"):
+        assert {"r", "ci_low", "ci_high", "p_val", "n"} <= set(d[key])
+    assert d["within"]["r"] == pytest.approx(result.correlations.r[2])
+    for key in ("lags", "lags_period_adjusted"):
+        assert len(d[key]) == 9
+        assert all({"lag", "r", "ci_low", "ci_high", "p_val", "p_adj", "n"} <= set(row) for row in d[key])
+    assert d["lags"][4]["r"] == pytest.approx(d["within"]["r"])  # lag 0 is the plain rmcorr
+    assert d["best_lag"] == result.best_lag
+    assert d["text"] == result.text and d["warnings"] == list(result.warnings)
+
+
+def test_html_and_repr(result):
+    html = result._repr_html_()
+    assert "<table" in html and "Lag profile" in html and "not people" in html
+    assert "best_lag=2" in repr(result)
+
+
+def test_null_world_finds_no_lag():
+    panel, truth = simulate_panel(WorldSpec(n_units=80, months=30, effect_staff=0.0, effect_customer=0.0,
+                                            seed=4))
+    assert truth["facts"]["null"]
+    res = analyse(panel, max_lag=3, n_boot=200)
+    assert res.best_lag is None
+    assert "No lag stands out" in res.effect.sentence[0]
+    assert "no lag from -3 to 3" in res.text
+
+
+def test_weights_change_the_estimate_but_not_the_shape(world):
+    panel, _ = world
+    res = analyse(panel, max_lag=1, n_boot=100, weights="customer_start")
+    assert res.settings["weights"] == "customer_start"
+    assert res.correlations.r[2] != pytest.approx(analyse(panel, max_lag=1, n_boot=100).correlations.r[2])
+
+
+def test_few_units_warn():
+    df = pg.read_dataset("rm_corr").assign(period=lambda d: d.groupby("Subject").cumcount())
+    res = analyse(df, x="pH", y="PacO2", unit="Subject", period="period", max_lag=1, n_boot=200)
+    assert res.correlations.r[2] == pytest.approx(-0.50677, abs=5e-6)
+    assert any("Only 8 units" in w for w in res.warnings)
+
+
+def test_bad_column_raises():
+    with pytest.raises(InputError) as err:
+        analyse(pd.DataFrame({"unit_id": ["a"], "period": [1], "employee_retention": [1.0]}))
+    assert err.value.column == "customer_retention"
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+def test_cli_json(tmp_path, world, capsys):
+    panel, _ = world
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    assert main(["link", str(path), "--max-lag", "2", "--boot", "200", "--seed", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"pooled", "between", "within", "lags", "lags_period_adjusted", "best_lag"} <= set(d)
+    assert [row["lag"] for row in d["lags"]] == [-2, -1, 0, 1, 2]
+    assert d["best_lag"] == 2
+    direct = analyse(panel, max_lag=2, n_boot=200, seed=1).to_dict()
+    # the CSV round trip changes nothing: same numbers as analyse() on the DataFrame
+    assert [row["r"] for row in d["lags"]] == pytest.approx([row["r"] for row in direct["lags"]], rel=1e-9)
+    assert [row["ci_low"] for row in d["lags"]] == pytest.approx([row["ci_low"] for row in direct["lags"]],
+                                                                rel=1e-9)
+
+
+def test_cli_report_on_any_panel(tmp_path, capsys):
+    df = pg.read_dataset("rm_corr").assign(visit=lambda d: 2000 + d.groupby("Subject").cumcount())
+    path = tmp_path / "bland.csv"
+    df.to_csv(path, index=False)
+    code = main(["link", str(path), "--x", "pH", "--y", "PacO2", "--unit", "Subject", "--period", "visit",
+                 "--max-lag", "1", "--boot", "100"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rm_corr" in out and "-0.507" in out and "Lag profile" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--x", "nope"], "column 'nope'"),
+    (["--period", "region"], "column 'region'"),
+    (["--y", "region"], "column 'region'"),
+])
+def test_cli_bad_columns_exit_2(tmp_path, world, capsys, argv, needle):
+    panel, _ = world
+    path = tmp_path / "panel.csv"
+    panel.to_csv(path, index=False)
+    assert main(["link", str(path), *argv, "--boot", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "panel.csv" in err and needle in err and len(err.strip().splitlines()) == 1
