@@ -416,7 +416,7 @@ def _oracle_window(window):
     return {"start": a, "end": D(b.year, b.month, 1)}
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
