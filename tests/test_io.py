@@ -349,3 +349,33 @@ def test_written_file_respects_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# -- properties ------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cells = st.text(alphabet=st.sampled_from(list('ab1;,"\t \r\n=é\x00')), max_size=12)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(
+    st.binary(max_size=64),
+    st.lists(st.lists(_cells, min_size=1, max_size=4), min_size=0, max_size=5).map(
+        lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8")),
+))
+def test_property_any_bytes_give_a_table_or_an_input_error(tmp_path, content):
+    """Whatever the file holds, reading it returns a table of strings or raises InputError
+    (never another exception), and never changes the file."""
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(content)
+    try:
+        table = read_table(path)
+    except InputError as err:
+        assert err.file == "fuzz.csv"
+    else:
+        assert len(table) > 0 and table.index.name == "row"
+        assert all(pd.api.types.is_string_dtype(table[c].dtype) for c in table.columns)
+    assert path.read_bytes() == content
