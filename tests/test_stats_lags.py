@@ -75,7 +75,7 @@ def _world(seed=0, n_units=30, n_periods=20, lag=2, effect=0.6, season=0.0):
 
 def test_each_lag_is_rmcorr_on_its_pairs():
     df = _world(1)
-    prof = lag_profile(df, max_lag=3, n_boot=0)
+    prof = lag_profile(df, max_lag=3, n_boot=0, p_method="t")
     for k in (-3, 0, 2):
         pairs = lag_pairs(df, lag=k)
         ref = rm_corr(pairs).iloc[0]
@@ -150,7 +150,7 @@ def test_period_adjustment_matches_two_way_fixed_effects():
     fe = PanelOLS(pairs.set_index(["unit_id", "t"]).customer_retention,
                   pairs.set_index(["unit_id", "t"])[["employee_retention"]],
                   entity_effects=True, time_effects=True).fit()
-    row = lag_profile(df, lags=[1], n_boot=0, period_adjusted=True).iloc[0]
+    row = lag_profile(df, lags=[1], n_boot=0, period_adjusted=True, p_method="t").iloc[0]
     assert row.slope == pytest.approx(fe.params.iloc[0], rel=1e-8)
     assert row.dof == fe.df_resid
     # the t-test of r on dof equals the unadjusted FE t-test of the slope
@@ -206,3 +206,29 @@ def test_input_not_mutated():
     before = df.copy()
     lag_profile(df, max_lag=1, n_boot=10, period_adjusted=True)
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_cluster_p_value_matches_statsmodels_cluster_robust_ols():
+    import statsmodels.api as sm
+
+    df = _world(9, n_units=25, n_periods=12)
+    pairs = lag_pairs(df, lag=1)
+    g = pairs.groupby("unit_id")
+    dx = pairs.employee_retention - g.employee_retention.transform("mean")
+    dy = pairs.customer_retention - g.customer_retention.transform("mean")
+    # OLS through the origin on unit-demeaned pairs, errors clustered by unit, t on G - 1 dof;
+    # statsmodels' correction G/(G-1) * (N-1)/(N-K) is G/(G-1) with K = 1
+    ref = sm.OLS(dy.to_numpy(), dx.to_numpy()[:, None]).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(pairs.unit_id)[0]}, use_t=True)
+    row = lag_profile(df, lags=[1], n_boot=0).iloc[0]
+    assert row.slope == pytest.approx(ref.params[0], rel=1e-10)
+    assert row.p_val == pytest.approx(ref.pvalues[0], rel=1e-8)
+    assert row.dof == 24
+
+
+def test_p_method_t_is_rmcorr_and_bad_p_method_raises():
+    df = _world(10)
+    t = lag_profile(df, lags=[0], n_boot=0, p_method="t").iloc[0]
+    assert t.p_val == pytest.approx(rm_corr(df).p_val[0], rel=1e-9)
+    with pytest.raises(InputError):
+        lag_profile(df, lags=[0], n_boot=0, p_method="z")

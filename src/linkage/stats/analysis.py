@@ -172,6 +172,7 @@ def analyse(
     weights: str | None = None,
     ci: float = 0.95,
     adjust: str = "holm",
+    p_method: str = "cluster",
 ) -> LinkageResult:
     """A full linkage analysis of ``x`` (employee side) against ``y`` (customer side).
 
@@ -197,6 +198,9 @@ def analyse(
         Confidence level; ``1 - ci`` is also the significance level of the best-lag rule.
     adjust : str
         Adjustment of lag p-values for the number of lags ("holm", "bonferroni", "fdr_bh", "none").
+    p_method : str
+        Test behind the lag p-values: "cluster" (unit-clustered, default) or "t" (rmcorr's t-test);
+        see :func:`linkage.stats.lag_profile`.
 
     Returns
     -------
@@ -233,8 +237,8 @@ def analyse(
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     plain = lag_stats(grid, lags, period_adjusted=False)
     adj = lag_stats(grid, lags, period_adjusted=True)
-    lags_plain = profile_table(plain, W, ci=ci, adjust=adjust, method="rm_corr")
-    lags_adj = profile_table(adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted")
+    lags_plain = profile_table(plain, W, ci=ci, adjust=adjust, method="rm_corr", p_method=p_method)
+    lags_adj = profile_table(adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted", p_method=p_method)
     best = choose_best_lag(lags_adj, alpha=1 - ci)
     # direction
     try:
@@ -274,7 +278,7 @@ def analyse(
     ) + warns
     settings = {"x": x, "y": y, "unit": unit, "period": period, "step": grid.step,
                 "min_lag": int(lags.min()), "max_lag": int(lags.max()), "n_boot": int(n_boot), "seed": seed,
-                "ci": ci, "adjust": adjust, "weights": weights,
+                "ci": ci, "adjust": adjust, "p_method": p_method, "weights": weights,
                 "covariates": list(covariates) if covariates else None,
                 "n_units": int((per_unit > 0).sum()), "n_obs": int(both.sum())}
     text = plain_summary(x=x, y=y, step=grid.step, correlations=correlations, lags=lags_plain,

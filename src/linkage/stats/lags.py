@@ -4,10 +4,12 @@ Lag sign (docs/design.md): at lag k, x at period t is paired with y at period t 
 unit, matched by period *value* (a missing month is a gap, not a shift); k > 0 means x (employees)
 leads y (customers).
 
-At each lag the pairs are demeaned within units and correlated (rmcorr, ``dof = n - units - 1``);
-the p-value is rmcorr's t-test, adjusted across lags (Holm by default), and the interval is a
-percentile interval from a bootstrap that resamples whole units (:mod:`linkage.stats.bootstrap`,
-the same resamples for every lag).
+At each lag the pairs are demeaned within units and correlated (rmcorr). The p-value comes from a
+unit-clustered test of the within-unit slope (:func:`cluster_test`; rmcorr's own t-test on
+``n - units - 1`` is available as ``p_method="t"`` but rejects too often on binomial rates of small
+units), adjusted across lags (Holm by default); the interval is a percentile interval from a
+bootstrap that resamples whole units (:mod:`linkage.stats.bootstrap`, the same resamples for every
+lag).
 
 The *period-adjusted* profile removes period effects as well (common trends and seasonality): the
 pairs are demeaned by unit and by period (two-way fixed effects, by alternating projections, exact
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _st
 from statsmodels.stats.multitest import multipletests
 
 from linkage.errors import InputError
@@ -141,11 +144,40 @@ def holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, method: str) -> pd.DataFrame:
+def cluster_test(stats: LagStats) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-clustered test of the within-unit slope (hence of r) at each lag: p-values and dof.
+
+    The slope ``b = sum(Cxy) / sum(Cxx)`` has the cluster-robust variance
+    ``G / (G - 1) * sum_u s_u**2 / sum(Cxx)**2`` with unit scores ``s_u = Cxy_u - b * Cxx_u`` and
+    G units with pairs; ``t = b / se`` on ``G - 1`` degrees of freedom. Unlike the rmcorr t-test it
+    stays valid when small units have noisier rates on both sides and when errors are correlated
+    within a unit (benchmarks/simulation_study.py: 4 % false positives at 5 % where the t-test
+    gives 7 %).
+    """
+    b = stats.slope
+    scores = stats.Cxy - b * stats.Cxx
+    G = stats.n_units.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(G / (G - 1) * (scores**2).sum(0)) / stats.Cxx.sum(0)
+        t = b / se
+    dof = (G - 1).astype(np.int64)
+    ok = (G >= 3) & np.isfinite(t)
+    p = np.where(ok, 2 * _st.t.sf(np.abs(np.where(ok, t, 0.0)), np.maximum(dof, 1)), np.nan)
+    return p, dof
+
+
+def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, method: str,
+                  p_method: str = "cluster") -> pd.DataFrame:
     """The tidy lag table from per-unit sums and a matrix of unit resample counts."""
     r = stats.r
-    p, _, _ = r_inference(r, stats.dof.astype(float), ci)
-    p = np.where(stats.dof >= 1, p, np.nan)
+    if p_method == "cluster":
+        p, dof = cluster_test(stats)
+    elif p_method == "t":
+        p, _, _ = r_inference(r, stats.dof.astype(float), ci)
+        p = np.where(stats.dof >= 1, p, np.nan)
+        dof = stats.dof
+    else:
+        raise InputError(f"p_method must be 'cluster' or 't', got {p_method!r}")
     lo, hi = percentile_ci(boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy), ci)
     return pd.DataFrame({
         "method": method,
@@ -157,7 +189,7 @@ def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, met
         "ci_high": hi,
         "p_val": p,
         "p_adj": _adjust(np.asarray(p, dtype=float), adjust),
-        "dof": stats.dof,
+        "dof": dof,
         "slope": stats.slope,
     })
 
@@ -225,6 +257,7 @@ def lag_profile(
     adjust: str = "holm",
     period_adjusted: bool = False,
     weights: str | None = None,
+    p_method: str = "cluster",
 ) -> pd.DataFrame:
     """Within-unit correlation of ``x`` at t with ``y`` at t + k, for each lag k, with unit-bootstrap CIs.
 
@@ -252,14 +285,19 @@ def lag_profile(
     weights : str, optional
         Column of observation weights (e.g. denominators); a pair weighs the geometric mean of its
         two rows' weights.
+    p_method : str
+        ``"cluster"`` (default): unit-clustered test of the within-unit slope, ``G - 1`` degrees
+        of freedom (G units); ``"t"``: rmcorr's t-test on ``n - units - 1`` (``- periods`` when
+        period-adjusted), as ``pingouin.rm_corr``, which is too liberal when small units have
+        noisy rates or errors are autocorrelated (see :func:`cluster_test`).
 
     Returns
     -------
     DataFrame
         One row per lag: ``method`` ("rm_corr" or "rm_corr_period_adjusted"), ``lag``, ``n``
         (pairs), ``n_units`` (units with pairs), ``r``, ``ci_low``, ``ci_high`` (bootstrap
-        percentile), ``p_val`` (t-test on ``dof``), ``p_adj``, ``dof``, ``slope`` (within-unit
-        slope of y on x).
+        percentile), ``p_val`` (see ``p_method``), ``p_adj``, ``dof`` (of the test in ``p_val``),
+        ``slope`` (within-unit slope of y on x).
 
     Examples
     --------
@@ -280,7 +318,7 @@ def lag_profile(
     stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
-    return profile_table(stats, W, ci=ci, adjust=adjust, method=method)
+    return profile_table(stats, W, ci=ci, adjust=adjust, method=method, p_method=p_method)
 
 
 def choose_best_lag(profile: pd.DataFrame, *, alpha: float = 0.05) -> int | None:
