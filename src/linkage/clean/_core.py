@@ -206,8 +206,9 @@ def _overlaps(person: pd.Series, unit: pd.Series, start: pd.Series, end: pd.Seri
     lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     s = _to_int64(start, lo)
     e = _to_int64(end, hi)
-    key = pd.MultiIndex.from_arrays([person.to_numpy(), unit.to_numpy()])
-    group = pd.factorize(key)[0]
+    person_code, _ = pd.factorize(person)
+    unit_code, unit_levels = pd.factorize(unit)
+    group = person_code.astype(np.int64) * (len(unit_levels) + 1) + unit_code
     order = np.lexsort((tiebreak, e, s, group))
     g, s_, e_ = group[order], s[order], e[order]
     first = np.ones(n, dtype=bool)

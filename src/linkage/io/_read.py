@@ -179,7 +179,7 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     if not text.strip():
         raise InputError("file is empty", file=label)
     text = text.lstrip(" \t\r\n")  # blank lines before the header
-    header_line = text.splitlines()[0]
+    header_line = text.partition("\n")[0].rstrip("\r")
     sep = _sniff_separator(header_line)
     header = next(csv.reader([header_line], delimiter=sep))
     _check_header([h.strip() for h in header], label)
