@@ -14,7 +14,7 @@ from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
 from linkage.io._mapping import apply_mapping, date_options, section
 from linkage.io._read import MISSING_TOKENS, _as_text, read_table
-from linkage.io.schemas import OPTIONAL, REQUIRED, check_columns
+from linkage.io._tables import OPTIONAL, REQUIRED
 
 __all__ = ["CleanResult", "REASONS", "clean_table", "format_report"]
 
@@ -249,6 +249,8 @@ def clean_table(
     dayfirst: bool | None = None,
 ) -> CleanResult:
     """Clean one extract into the canonical ``table`` (see the public ``clean_*`` functions)."""
+    from linkage.io.schemas import check_columns  # pandera: imported when first cleaning
+
     spec = SPECS[table]
     if isinstance(raw, (str, os.PathLike)):
         label = source or Path(raw).name

@@ -9,11 +9,20 @@
   spreadsheet formulas in CSV text cells.
 """
 
-from linkage.io import schemas
+import importlib
+
 from linkage.io._mapping import apply_mapping, load_mapping, validate_mapping
 from linkage.io._read import MISSING_TOKENS, read_table
 from linkage.io._write import neutralise_formulas, write_table
 from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
+
+
+def __getattr__(name: str):
+    # the pandera schemas load on first use: ``import linkage.io`` stays light
+    if name == "schemas":
+        return importlib.import_module("linkage.io.schemas")
+    raise AttributeError(f"module 'linkage.io' has no attribute {name!r}")
+
 
 __all__ = [
     "read_table",

@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 from linkage.errors import InputError
-from linkage.io.schemas import OPTIONAL, REQUIRED
+from linkage.io._tables import OPTIONAL, REQUIRED
 
 __all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options"]
 

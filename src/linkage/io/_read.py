@@ -179,9 +179,12 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     if not text.strip():
         raise InputError("file is empty", file=label)
     text = text.lstrip(" \t\r\n")  # blank lines before the header
-    header_line = text.partition("\n")[0].rstrip("\r")
+    header_line = re.split(r"\r\n|\r|\n", text[:_SNIFF_BYTES], maxsplit=1)[0]
     sep = _sniff_separator(header_line)
-    header = next(csv.reader([header_line], delimiter=sep))
+    try:
+        header = next(csv.reader([header_line], delimiter=sep))
+    except csv.Error as err:
+        raise InputError(f"has an unreadable header line ({err})", file=label) from None
     _check_header([h.strip() for h in header], label)
     try:
         table = pd.read_csv(

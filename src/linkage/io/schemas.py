@@ -20,6 +20,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from linkage.errors import InputError
+from linkage.io._tables import OPTIONAL, REQUIRED, TABLES
 
 __all__ = [
     "TABLES",
@@ -33,26 +34,6 @@ __all__ = [
     "check_columns",
     "check_typed",
 ]
-
-#: The canonical tables, in the order they are cleaned.
-TABLES = ("units", "employees", "customers", "activity")
-
-#: Required canonical columns of each table.
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "employees": ("employee_id", "unit_id", "hire_date", "termination_date"),
-    "customers": ("customer_id", "unit_id", "start_date", "end_date"),
-    "activity": ("customer_id", "unit_id", "activity_date"),
-    "units": ("unit_id",),
-}
-
-#: Optional canonical columns of each table (``units`` also takes any attribute column).
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "employees": ("termination_type",),
-    "customers": (),
-    "activity": ("revenue",),
-    "units": (),
-}
-
 
 class Employees(pa.DataFrameModel):
     """Employment spells: one row per person per spell in a unit."""
