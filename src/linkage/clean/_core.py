@@ -190,25 +190,22 @@ def _to_int64(dates: pd.Series, fill: int) -> np.ndarray:
     return np.where(dates.isna().to_numpy(), fill, values)
 
 
-def _overlaps(person: pd.Series, unit: pd.Series, start: pd.Series, end: pd.Series,
+def _overlaps(group: np.ndarray, start: pd.Series, end: pd.Series,
               tiebreak: np.ndarray) -> np.ndarray:
-    """Spells overlapping an earlier kept spell of the same person in the same unit.
+    """Spells overlapping an earlier kept spell of the same person in the same unit (``group``).
 
     Greedy by start date: the earliest spell is kept, a later one is set aside when it starts on
     the same day as a kept spell or before a kept spell ends (open spells never end); a spell
-    starting on the day another ends is not an overlap. Ties are broken by ``tiebreak`` (a hash
-    of the row's content), so the kept set does not depend on row order. Solved by a few
-    vectorised passes (each pass settles at least one more spell per person and unit).
+    starting on the day another ends is not an overlap. Ties are broken by end date, then by
+    ``tiebreak`` (a hash of the row's content), so the kept set does not depend on row order.
+    Solved by a few vectorised passes (each pass settles at least one more spell per group).
     """
-    n = len(person)
+    n = len(group)
     if n == 0:
         return np.zeros(0, dtype=bool)
     lo, hi = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     s = _to_int64(start, lo)
     e = _to_int64(end, hi)
-    person_code, _ = pd.factorize(person)
-    unit_code, unit_levels = pd.factorize(unit)
-    group = person_code.astype(np.int64) * (len(unit_levels) + 1) + unit_code
     order = np.lexsort((tiebreak, e, s, group))
     g, s_, e_ = group[order], s[order], e[order]
     first = np.ones(n, dtype=bool)
@@ -334,18 +331,21 @@ def clean_table(
         blame[hit] = "" if column is None else sources.get(column, column)
 
     if spec.person is not None:
-        todo = reason == ""
-        tiebreak = pd.util.hash_pandas_object(raw, index=False).to_numpy()
-        over = _overlaps(
-            typed[spec.person][todo],
-            typed["unit_id"][todo],
-            typed[spec.start][todo],
-            typed[spec.end][todo],
-            tiebreak[todo],
-        )
-        idx = np.flatnonzero(todo)[over]
-        reason[idx] = "overlapping_spell"
-        blame[idx] = sources[spec.start]
+        # only people with more than one spell in a unit can overlap: find those groups first
+        todo = np.flatnonzero(reason == "")
+        person_code, _ = pd.factorize(typed[spec.person].iloc[todo])
+        unit_code, unit_levels = pd.factorize(typed["unit_id"].iloc[todo])
+        group = person_code.astype(np.int64) * (len(unit_levels) + 1) + unit_code
+        group_code, _ = pd.factorize(group)
+        shared = np.bincount(group_code)[group_code] > 1
+        rows_in = todo[shared]
+        if rows_in.size:
+            tiebreak = pd.util.hash_pandas_object(raw.iloc[rows_in], index=False).to_numpy()
+            over = _overlaps(group[shared], typed[spec.start].iloc[rows_in],
+                             typed[spec.end].iloc[rows_in], tiebreak)
+            idx = rows_in[over]
+            reason[idx] = "overlapping_spell"
+            blame[idx] = sources[spec.start]
     if spec.table == "units":
         todo = reason == ""
         again = typed["unit_id"].where(todo).duplicated(keep="first").to_numpy() & todo
