@@ -146,3 +146,24 @@ def test_subprocess_exit_code_and_no_traceback(inputs):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == "linkage panel: error: crm_export.csv: has a header but no data rows\n"
+
+
+def test_activity_log_with_window(tmp_path, capsys):
+    (tmp_path / "emp.csv").write_text(
+        "employee_id,unit_id,hire_date,termination_date\na,1,2023-01-01,\n")
+    (tmp_path / "visits.csv").write_text(
+        "customer_id,unit_id,activity_date,revenue\n"
+        "x,1,2023-01-05,10\nx,1,2023-03-05,5\nx,1,2023-03-05,5\n")
+    out = tmp_path / "p.csv"
+    args = ["panel", "--employees", str(tmp_path / "emp.csv"), "--activity",
+            str(tmp_path / "visits.csv"), "--as-of", "2023-12-31", "--start", "2023-01",
+            "--end", "2023-04", "--out", str(out)]
+    assert main([*args, "--activity-window", "2"]) == 0
+    assert "visits.csv: 3 rows read, 2 kept, 1 set aside" in capsys.readouterr().out
+    panel = pd.read_csv(out)
+    # window 2: a visit keeps the customer active that month and the next: Jan-Feb, Mar-Apr
+    assert panel["customer_end"].tolist() == [1, 1, 1, 1]
+    assert panel["customer_revenue"].tolist() == [10.0, 0.0, 5.0, 0.0]
+    assert main([*args, "--activity-window", "1"]) == 0
+    assert pd.read_csv(out)["customer_end"].tolist() == [1, 0, 1, 0]
+    capsys.readouterr()

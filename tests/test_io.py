@@ -379,3 +379,9 @@ def test_property_any_bytes_give_a_table_or_an_input_error(tmp_path, content):
         assert len(table) > 0 and table.index.name == "row"
         assert all(pd.api.types.is_string_dtype(table[c].dtype) for c in table.columns)
     assert path.read_bytes() == content
+
+
+def test_apply_mapping_with_non_text_column_labels():
+    raw = pd.DataFrame({0: ["a"], 1: ["7"]})
+    table, sources = apply_mapping(raw, {"unit_id": "1"}, table="units")
+    assert table["unit_id"].tolist() == ["7"] and sources["0"] == "0"

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", metavar="YYYY-MM", help="last period of the panel")
     parser.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
                         help="date of the extracts; later dates are set aside (default today)")
+    parser.add_argument("--activity-window", dest="activity_window", type=int, default=1,
+                        metavar="N", help="with --activity: a customer stays active N periods "
+                        "after a visit (default 1)")
     parser.add_argument("--out", required=True, metavar="PANEL.csv",
                         help="where to write the panel (.csv or .parquet)")
     parser.add_argument("--rejects", metavar="REJECTS.csv",
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         end=args.end,
         as_of=args.as_of,
+        activity_window=args.activity_window,
     )
     write_table(result.panel, args.out, protect=inputs)
     print(result.report.text)

@@ -246,7 +246,8 @@ def apply_mapping(
     >>> list(table.columns), sources["unit_id"]
     (['unit_id', 'Region', 'Size'], 'Store')
     """
-    present = [str(c) for c in raw.columns]
+    lookup = {str(c): c for c in raw.columns}
+    present = list(lookup)
     for canonical, column in columns.items():
         if column not in present:
             raise InputError(
@@ -260,7 +261,7 @@ def apply_mapping(
     data: dict[str, pd.Series] = {}
     sources: dict[str, str] = {}
     for canonical, column in columns.items():
-        data[canonical] = raw[column]
+        data[canonical] = raw[lookup[column]]
         sources[canonical] = column
     for column in present:
         if column in taken:
@@ -272,6 +273,6 @@ def apply_mapping(
                 file=file,
                 column=column,
             )
-        data[column] = raw[column]
+        data[column] = raw[lookup[column]]
         sources[column] = column
     return pd.DataFrame(data, index=raw.index), sources
