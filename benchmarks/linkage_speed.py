@@ -1,0 +1,100 @@
+"""Speed of the linkage statistics against a plain loop over pingouin calls, in one process.
+
+Run:  .venv/bin/python benchmarks/linkage_speed.py [--units 2000] [--months 60] [--boot 2000]
+
+Workload (issue 3): 2,000 units x 60 months, lags -6..6 (13), 2,000 unit-bootstrap resamples.
+
+- ours: ``linkage.stats.analyse`` (three correlations, plain and period-adjusted lag profiles with
+  bootstrap CIs, cross-lagged direction, business effect, text) and ``lag_profile`` alone.
+- baseline: what an analyst would write with pingouin: for each lag, ``pingouin.rm_corr`` on the
+  lagged pairs, then again on each of the B bootstrap resamples of units, i.e. 13 x (B + 1) calls.
+  One ``pingouin.rm_corr`` call on all 2,000 units takes minutes and several GB (its ANCOVA builds a
+  unit-dummy design), so the baseline is timed on subsets of 25, 50, 100 and 200 units (one call
+  each, best of 3), a power law ``t = a * units**b`` is fitted to those times, and the 2,000-unit
+  call time and the full loop are extrapolated from it. Both the measured subset times and the
+  extrapolation are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+
+from linkage.simulate import WorldSpec, simulate_panel
+from linkage.stats import analyse, lag_pairs, lag_profile
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--units", type=int, default=2000)
+    ap.add_argument("--months", type=int, default=60)
+    ap.add_argument("--boot", type=int, default=2000)
+    args = ap.parse_args()
+    n_lags = 13
+
+    panel, _ = simulate_panel(WorldSpec(n_units=args.units, months=args.months, seed=1))
+    print(f"panel: {args.units} units x {args.months} months = {len(panel):,} rows; {n_lags} lags, "
+          f"{args.boot} resamples")
+
+    t_analyse = best_of(lambda: analyse(panel, max_lag=6, n_boot=args.boot), repeat=2)
+    t_profile = best_of(lambda: lag_profile(panel, max_lag=6, n_boot=args.boot), repeat=2)
+    print(f"ours: analyse() {t_analyse:.2f} s; lag_profile() alone {t_profile:.2f} s")
+
+    # baseline: one pingouin.rm_corr call (lag 1 pairs) on unit subsets
+    units = panel["unit_id"].unique()
+    sizes = [25, 50, 100, 200]
+    call = {}
+    for u in sizes:
+        pairs = lag_pairs(panel[panel["unit_id"].isin(units[:u])], lag=1)
+        pairs = pairs.rename(columns={"employee_retention": "x", "customer_retention": "y"})
+        call[u] = best_of(lambda p=pairs: pg.rm_corr(p, x="x", y="y", subject="unit_id"))
+        ours_sub = best_of(lambda p=panel[panel["unit_id"].isin(units[:u])]: lag_profile(p, lags=[1], n_boot=0))
+        print(f"  {u:4d} units: pingouin.rm_corr {call[u] * 1e3:8.1f} ms per call; "
+              f"our lag_profile for one lag, no bootstrap {ours_sub * 1e3:6.1f} ms")
+    b, log_a = np.polyfit(np.log(sizes), np.log([call[u] for u in sizes]), 1)
+    t_call = float(np.exp(log_a) * args.units**b)
+    n_calls = n_lags * (args.boot + 1)
+    t_loop = n_calls * t_call
+    print(f"pingouin call time ~ units^{b:.2f}: {t_call:.1f} s per call at {args.units} units (extrapolated)")
+    print(f"baseline loop: {n_calls:,} calls x {t_call:.1f} s = {t_loop:,.0f} s = {t_loop / 86400:.1f} days "
+          f"(extrapolated)")
+    print(f"ratio baseline / ours: {t_loop / t_analyse:,.0f}x (full analyse), {t_loop / t_profile:,.0f}x "
+          f"(lag_profile)")
+    # a measured, not extrapolated, ratio at 100 units: the pingouin loop with 5 resamples per lag
+    sub = panel[panel["unit_id"].isin(units[:100])]
+    rng = np.random.default_rng(0)
+
+    def pingouin_loop(n_boot=5):
+        for k in range(-6, 7):
+            pairs = lag_pairs(sub, lag=k).rename(columns={"employee_retention": "x", "customer_retention": "y"})
+            pg.rm_corr(pairs, x="x", y="y", subject="unit_id")
+            groups = dict(tuple(pairs.groupby("unit_id")))
+            keys = list(groups)
+            for _ in range(n_boot):
+                pick = rng.integers(0, len(keys), len(keys))
+                boot = pd.concat([groups[keys[i]].assign(unit_id=j) for j, i in enumerate(pick)])
+                pg.rm_corr(boot, x="x", y="y", subject="unit_id")
+
+    t_pl = best_of(pingouin_loop, repeat=1)
+    t_ours_sub = best_of(lambda: lag_profile(sub, max_lag=6, n_boot=args.boot))
+    per_resample = t_pl / (n_lags * 6)
+    print(f"measured at 100 units: pingouin loop with 5 resamples per lag {t_pl:.1f} s "
+          f"({per_resample * 1e3:.0f} ms per call); ours with {args.boot} resamples {t_ours_sub:.3f} s; "
+          f"per-resample ratio {per_resample * n_lags * (args.boot + 1) / t_ours_sub:,.0f}x")
+
+
+if __name__ == "__main__":
+    main()
