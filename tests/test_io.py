@@ -385,3 +385,12 @@ def test_apply_mapping_with_non_text_column_labels():
     raw = pd.DataFrame({0: ["a"], 1: ["7"]})
     table, sources = apply_mapping(raw, {"unit_id": "1"}, table="units")
     assert table["unit_id"].tolist() == ["7"] and sources["0"] == "0"
+
+
+def test_trailing_separators_are_tolerated_only_when_blank(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a;b;;\r\n1;2;;\r\n3;4;;\r\n", encoding="utf-8")
+    assert read_table(path).to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]}
+    path.write_text("a,b,\n1,2,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="t.csv: column 3 of the header has no name"):
+        read_table(path)

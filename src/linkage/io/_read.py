@@ -185,7 +185,10 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
         header = next(csv.reader([header_line], delimiter=sep))
     except csv.Error as err:
         raise InputError(f"has an unreadable header line ({err})", file=label) from None
-    _check_header([h.strip() for h in header], label)
+    names = [h.strip() for h in header]
+    trailing = len(names) - len("\x00".join(names).rstrip("\x00").split("\x00")) if any(
+        names) else 0  # some exports end every line with a separator: blank last header cells
+    _check_header(names[: len(names) - trailing], label)
     try:
         table = pd.read_csv(
             io.StringIO(text),
@@ -209,6 +212,15 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
         raise InputError(f"is not a readable table ({err})", file=label) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=label) from None
+    if trailing:
+        extra = table.iloc[:, len(names) - trailing:]
+        if all(extra.iloc[:, i].fillna("").astype("str").str.strip().eq("").all()
+               for i in range(extra.shape[1])):
+            table = table.iloc[:, : len(names) - trailing]
+        else:
+            raise InputError(
+                f"column {len(names) - trailing + 1} of the header has no name", file=label
+            )
     # number the data rows as in the file (1-based, header excluded); blank ones are dropped later
     table.index = pd.RangeIndex(1, len(table) + 1)
     return table
