@@ -49,7 +49,7 @@ def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
     return [_jsonable(dict(zip(cols, row, strict=True))) for row in df[cols].itertuples(index=False)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LinkageResult:
     """Everything :func:`analyse` found, as tidy tables plus a plain-language summary.
 
