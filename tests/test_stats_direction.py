@@ -80,3 +80,11 @@ def test_too_short_panel_raises():
                        "customer_retention": [0.9, 0.8, 0.7]})
     with pytest.raises(InputError, match="consecutive periods"):
         cross_lagged(df)
+
+
+def test_customers_lead_in_a_reverse_world():
+    cross, truth = _direction(WorldSpec(n_units=150, months=36, effect_staff=0.0, effect_customer=0.0,
+                                        reverse=1.0, seed=3))
+    assert truth["facts"]["expected_direction"] == "customers_lead"
+    assert cross.loc["employee_retention", "p_val"] < 0.01 and cross.loc["employee_retention", "std_coef"] > 0
+    assert cross.loc["customer_retention", "p_val"] > 0.05
