@@ -144,6 +144,7 @@ def test_inputs_are_not_mutated():
     lambda d: rm_corr(d, x="nope", y="y"),
     lambda d: pooled_corr(d, x="x", y="region"),
     lambda d: partial_corr(d, x="x", y="y", covariates=["x"]),
+    lambda d: partial_corr(d, x="x", y="y", covariates=["nope", "z"]),
     lambda d: partial_corr(d, x="x", y="y", covariates=["z"], level="sideways"),
     lambda d: rm_corr(d.assign(unit_id="one"), x="x", y="y"),
     lambda d: between_corr(d, x="x", y="y", ci=95),

@@ -317,7 +317,9 @@ def partial_corr(
     covariates = list(covariates)
     if not covariates:
         raise InputError("partial_corr needs at least one covariate")
-    check_columns(data, {"x": x, "y": y, "unit": unit, "weights": weights, **{f"covariate": c for c in covariates}})
+    check_columns(data, {"x": x, "y": y, "unit": unit, "weights": weights})
+    for c in covariates:
+        check_columns(data, {"covariate": c})
     for c in covariates:
         if c in (x, y, unit):
             raise InputError(f"covariate {c!r} is also x, y or unit", column=c)
