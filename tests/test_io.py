@@ -95,10 +95,14 @@ def test_excel(tmp_path):
             "Store": [7, 8],
             "Opened": pd.to_datetime(["2020-01-31", "2021-06-01"]),
             "Size": [1.5, np.nan],
+            "Code": ["007", "08"],  # text cells: leading zeros kept
+            "Seen": pd.to_datetime(["2020-01-31 10:30:00", "2020-02-01 00:00:00"]),
         }
     ).to_excel(path, index=False)
     raw = read_table(path)
     assert raw["Store"].tolist() == ["7", "8"]
+    assert raw["Code"].tolist() == ["007", "08"]
+    assert raw["Seen"].tolist() == ["2020-01-31 10:30:00", "2020-02-01"]
     assert raw["Opened"].tolist() == ["2020-01-31", "2021-06-01"]
     assert raw.loc[1, "Size"] == "1.5" and pd.isna(raw.loc[2, "Size"])
     assert raw.index.tolist() == [1, 2]

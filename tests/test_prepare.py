@@ -138,3 +138,19 @@ def test_sample_raw_export_gives_the_sample_panel_and_the_planted_defects(sample
         rejects = result.rejects.loc[result.rejects["file"].eq(name)]
         assert sorted(zip(rejects["row"], rejects["reason"])) == sorted(
             (d["row"], d["reason"]) for d in planted["rows"])
+
+
+def test_excel_and_parquet_extracts_give_the_same_result(tmp_path):
+    """The same extracts saved as .xlsx and .parquet (as a user's tools would) clean and build
+    exactly like the CSV files."""
+    hr = read_table(DATA / "hr_export.csv")
+    stores = read_table(DATA / "stores.csv")
+    hr.to_excel(tmp_path / "hr_export.xlsx", index=False)
+    stores.to_parquet(tmp_path / "stores.parquet", index=False)
+    kwargs = dict(customers=DATA / "crm_export.csv", mapping=DATA / "mapping.yaml", as_of=AS_OF)
+    expected = prepare(employees=DATA / "hr_export.csv", units=DATA / "stores.csv", **kwargs)
+    got = prepare(employees=tmp_path / "hr_export.xlsx", units=tmp_path / "stores.parquet",
+                  **kwargs)
+    pd.testing.assert_frame_equal(got.panel, expected.panel)
+    assert got.report.table["n"].tolist() == expected.report.table["n"].tolist()
+    assert got.rejects[["row", "reason"]].equals(expected.rejects[["row", "reason"]])

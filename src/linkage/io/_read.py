@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
 import os
 import re
@@ -244,14 +245,33 @@ def _read_excel(path: Path, label: str) -> pd.DataFrame:
         with warnings.catch_warnings():
             # openpyxl warns about workbooks without a default style (common in exports)
             warnings.simplefilter("ignore")
-            table = pd.read_excel(path, sheet_name=0, header=0, engine="openpyxl")
+            # dtype=object: cells as openpyxl gives them (text "007" stays text, no inference)
+            table = pd.read_excel(path, sheet_name=0, header=0, engine="openpyxl", dtype=object)
     except Exception as err:  # zip / openpyxl errors for a file that is not a workbook
         raise InputError(f"is not a readable Excel workbook ({err})", file=label) from None
     table.columns = [str(c) for c in table.columns]
+    # date cells as ISO text, whole numbers without ".0" (openpyxl already made one Python
+    # object per cell, so one more call per cell does not change the order of the cost)
+    table = pd.DataFrame(
+        {c: table[c].map(_excel_cell, na_action="ignore") for c in table.columns},
+        index=table.index,
+    )
     # Excel row r+2 holds data row r+1 (header on Excel row 1): keep the data row number
     table.index = pd.RangeIndex(1, len(table) + 1)
     _check_header([c.strip() for c in table.columns], label, unnamed_prefix="Unnamed: ")
     return table
+
+
+def _excel_cell(value: object) -> object:
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time(0):
+            return value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # -- common ----------------------------------------------------------------------------------------
