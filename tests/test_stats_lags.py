@@ -232,3 +232,28 @@ def test_p_method_t_is_rmcorr_and_bad_p_method_raises():
     assert t.p_val == pytest.approx(rm_corr(df).p_val[0], rel=1e-9)
     with pytest.raises(InputError):
         lag_profile(df, lags=[0], n_boot=0, p_method="z")
+
+
+@pytest.mark.parametrize("values, steps, name", [
+    (["1", "2", "4"], [0, 1, 3], "period"),                      # whole numbers read from a CSV
+    ([2012, 2013, 2015], [0, 1, 3], "period"),                   # years as integers
+    (["2023-01", "2023-02", "2023-04"], [0, 1, 3], "month"),
+    (["2024-01-01", "2024-04-01", "2024-10-01"], [0, 1, 3], "quarter"),
+    (pd.to_datetime(["2020-01-01", "2021-01-01", "2023-01-01"]), [0, 1, 3], "year"),
+    (pd.to_datetime(["2024-01-03", "2024-01-10", "2024-01-24"]), [0, 1, 3], "week"),
+])
+def test_period_steps(values, steps, name):
+    from linkage.stats._prep import period_steps
+
+    got, step = period_steps(pd.DataFrame({"p": values}), "p")
+    assert got.tolist() == steps and step == name
+
+
+def test_bad_period_raises():
+    from linkage.stats._prep import period_steps
+
+    with pytest.raises(InputError) as err:
+        period_steps(pd.DataFrame({"p": ["soon", "later"]}), "p", file="panel.csv")
+    assert str(err.value).startswith("panel.csv, column 'p'")
+    with pytest.raises(InputError):
+        period_steps(pd.DataFrame({"p": [1.5, 2.0]}), "p")

@@ -110,6 +110,9 @@ def period_steps(data: pd.DataFrame, period: str, *, file: str | None = None) ->
         g = _gcd(v)
         return (v - v.min()) // g, "period"
     if not pd.api.types.is_datetime64_any_dtype(s):
+        text = s.astype("string").str.strip()
+        if text.str.fullmatch(r"[+-]?\d+").all():  # whole numbers written as text (a CSV column)
+            return period_steps(pd.DataFrame({period: text.astype("int64")}), period, file=file)
         try:
             s = pd.to_datetime(s, format="ISO8601")
         except (ValueError, TypeError):
