@@ -167,3 +167,12 @@ def test_activity_log_with_window(tmp_path, capsys):
     assert main([*args, "--activity-window", "1"]) == 0
     assert pd.read_csv(out)["customer_end"].tolist() == [1, 0, 1, 0]
     capsys.readouterr()
+
+
+def test_outputs_checked_before_any_work(inputs, capsys):
+    assert main(_args(inputs, "--out", str(inputs / "p.csv"), "--rejects",
+                      str(inputs / "nowhere" / "r.csv"))) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (inputs / "p.csv").exists()  # the panel was not written either
+    assert main(_args(inputs, "--out", str(inputs / "p.xlsx"))) == 2
+    assert "can only write .csv or .parquet" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -60,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     for target in outputs:
         if any(_same_path(target, source) for source in inputs):
             raise InputError("refusing to overwrite an input file of this command", file=target)
+        if not target.lower().endswith((".csv", ".parquet", ".pq")):
+            raise InputError("can only write .csv or .parquet files", file=target)
+        folder = os.path.dirname(target) or "."
+        if not os.path.isdir(folder):
+            raise InputError(f"folder {folder!r} does not exist", file=target)
 
     result = prepare(
         employees=args.employees,
@@ -87,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _same_path(a: str, b: str) -> bool:
-    import os
     from pathlib import Path
 
     pa, pb = Path(a), Path(b)
