@@ -187,8 +187,11 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     except csv.Error as err:
         raise InputError(f"has an unreadable header line ({err})", file=label) from None
     names = [h.strip() for h in header]
-    trailing = len(names) - len("\x00".join(names).rstrip("\x00").split("\x00")) if any(
-        names) else 0  # some exports end every line with a separator: blank last header cells
+    # some exports end every line with a separator: blank header cells at the end
+    named = len(names)
+    while named > 1 and not names[named - 1]:
+        named -= 1
+    trailing = len(names) - named
     _check_header(names[: len(names) - trailing], label)
     try:
         table = pd.read_csv(
