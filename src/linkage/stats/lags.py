@@ -151,8 +151,9 @@ def cluster_test(stats: LagStats) -> tuple[np.ndarray, np.ndarray]:
     ``G / (G - 1) * sum_u s_u**2 / sum(Cxx)**2`` with unit scores ``s_u = Cxy_u - b * Cxx_u`` and
     G units with pairs; ``t = b / se`` on ``G - 1`` degrees of freedom. Unlike the rmcorr t-test it
     stays valid when small units have noisier rates on both sides and when errors are correlated
-    within a unit (benchmarks/simulation_study.py: 4 % false positives at 5 % where the t-test
-    gives 7 %).
+    within a unit. In benchmarks/simulation_study.py (400 null worlds of 100 units x 36 months,
+    13 lags, Holm) 6.0 % of worlds show a significant lag with this test and 12.2 % with the
+    rmcorr t-test.
     """
     b = stats.slope
     scores = stats.Cxy - b * stats.Cxx
