@@ -257,3 +257,23 @@ def test_bad_period_raises():
     assert str(err.value).startswith("panel.csv, column 'p'")
     with pytest.raises(InputError):
         period_steps(pd.DataFrame({"p": [1.5, 2.0]}), "p")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_invariance_to_unit_and_period_effects(seed):
+    # unit offsets cannot move a within-unit profile; period offsets (shared trends, seasons)
+    # cannot move the period-adjusted one, even on an unbalanced panel
+    df = _world(seed, n_units=20, n_periods=15)
+    rng = np.random.default_rng(seed)
+    unit_shift = pd.Series(rng.normal(0, 5, 20), index=[f"u{i}" for i in range(20)])
+    period_shift = pd.Series(rng.normal(0, 5, 15))
+    shifted_u = df.assign(employee_retention=df.employee_retention + df.unit_id.map(unit_shift),
+                          customer_retention=df.customer_retention - 2 * df.unit_id.map(unit_shift))
+    shifted_t = df.assign(employee_retention=df.employee_retention + df.period.map(period_shift),
+                          customer_retention=df.customer_retention + 3 * df.period.map(period_shift))
+    base = lag_profile(df, max_lag=3, n_boot=50)
+    pd.testing.assert_frame_equal(lag_profile(shifted_u, max_lag=3, n_boot=50), base, rtol=1e-9)
+    adj = lag_profile(df, max_lag=3, n_boot=50, period_adjusted=True)
+    pd.testing.assert_frame_equal(lag_profile(shifted_t, max_lag=3, n_boot=50, period_adjusted=True), adj,
+                                  rtol=1e-7)
+    assert not np.allclose(lag_profile(shifted_t, max_lag=3, n_boot=0).r, base.r)
