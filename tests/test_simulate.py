@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from linkage.errors import InputError
-from linkage.simulate import WorldSpec, simulate_panel, truth_latent
+from linkage.simulate import SCENARIOS, WorldSpec, scenario, simulate_panel, truth_latent
 
 PANEL_COLUMNS = [
     "unit_id", "period",
@@ -238,3 +238,45 @@ def test_reverse_effect_makes_customers_lead():
     assert truth["facts"]["expected_direction"] == "customers_lead"
     both = simulate_panel(spec.replace(effect_staff=0.5, effect_customer=0.5))[1]
     assert both["facts"]["expected_direction"] == "both"
+
+
+# ---- teaching scenarios ----------------------------------------------------------------------
+
+
+def _scenario_checks(name, panel, facts):
+    prof = profile(panel, 36)
+    adj = profile(panel, 36, period_adjusted=True)
+    best = max(prof, key=prof.get)
+    small = 4 / np.sqrt(len(panel) - 100)  # about 4 standard errors of r under no link (13 lags)
+    if name == "chain":
+        assert best == 2 and between_r(panel) > 0.2 and (facts["between_sign"], facts["within_sign"]) == (1, 1)
+    elif name == "null":
+        assert all(abs(r) < small for r in prof.values()) and facts["null"]
+    elif name == "ecological":
+        assert between_r(panel) > 0.5 and all(abs(r) < small for r in prof.values())
+        assert (facts["between_sign"], facts["within_sign"], facts["null"]) == (1, 0, True)
+    elif name == "simpson":
+        assert between_r(panel) < -0.2 and prof[2] > small and best == 2
+        assert (facts["between_sign"], facts["within_sign"]) == (-1, 1)
+    elif name == "seasonality":
+        assert prof[0] > 0.1 and abs(adj[0]) < small and facts["null"]
+        assert facts["within_r_expected_period_adjusted"] == pytest.approx(0, abs=0.01)
+    elif name == "tiny_units":
+        assert facts["within_r_expected"] < 0.1 and prof[2] == pytest.approx(facts["within_r_expected"], abs=0.05)
+    elif name == "reverse":
+        assert best == -1 and facts["expected_direction"] == "customers_lead" and facts["within_sign"] == 0
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_each_scenario_shows_its_pitfall(name):
+    spec = scenario(name, seed=3)
+    assert spec == WorldSpec().replace(**SCENARIOS[name][1], seed=3)
+    panel, truth = simulate_panel(spec)
+    _scenario_checks(name, panel, truth["facts"])
+
+
+def test_unknown_scenario_is_an_input_error():
+    with pytest.raises(InputError, match="simpson"):
+        scenario("simson")
+    with pytest.raises(InputError, match="no parameter"):
+        scenario("null", effect=1.0)

@@ -5,16 +5,21 @@ month panel straight from the model's hazards (fast, for simulation studies), an
 :func:`simulate` realises the same counts as people: employee spells, customer spells or an
 activity log, a units table, optional defects, and the truth. :func:`write_world` writes the
 extracts (canonical CSVs and, on request, a raw HR/CRM export with its ``mapping.yaml``).
+:func:`scenario` gives the named teaching worlds of :data:`SCENARIOS` (Simpson's paradox, a
+shared season, tiny units, reverse causality, ...).
 """
 
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._panel import simulate_panel, truth_latent
+from linkage.simulate._scenarios import SCENARIOS, scenario
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 from linkage.simulate._write import SAMPLE_DEFECTS, SAMPLE_SPEC, write_sample, write_world
 
 __all__ = [
     "WorldSpec",
+    "scenario",
+    "SCENARIOS",
     "World",
     "simulate_panel",
     "simulate",

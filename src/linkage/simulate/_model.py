@@ -232,12 +232,13 @@ def _within_r(x: np.ndarray, y: np.ndarray, *, period_adjusted: bool = False) ->
 
 
 def _expected_observed_r(
-    ex: np.ndarray, ey: np.ndarray, nx: np.ndarray, ny: np.ndarray
+    ex: np.ndarray, ey: np.ndarray, nx: np.ndarray, ny: np.ndarray, *, period_adjusted: bool = False
 ) -> float:
     """Within-unit r expected for observed rates: latent covariance over latent + binomial variance.
 
     ``ex, ey`` are expected retentions (N x T'), ``nx, ny`` the denominators (start counts). Cells
-    with a zero denominator are left out, as the observed rates are NaN there.
+    with a zero denominator are left out, as the observed rates are NaN there. Demeaning by unit
+    removes about 1/T of the binomial variance; ``period_adjusted`` also demeans by period.
     """
     ok = (nx > 0) & (ny > 0)
     counts = ok.sum(axis=1, keepdims=True)
@@ -249,15 +250,42 @@ def _expected_observed_r(
 
     def demean(v: np.ndarray) -> np.ndarray:
         mean = np.where(ok, v, 0).sum(axis=1, keepdims=True) / counts
-        return np.where(ok, v - mean, 0.0)
+        out = np.where(ok, v - mean, 0.0)
+        if period_adjusted:
+            out = np.where(ok, out - out.sum(axis=0) / np.maximum(ok.sum(axis=0), 1), 0.0)
+        return out
 
     xd, yd = demean(ex), demean(ey)
-    shrink = np.where(ok, (counts - 1) / counts, 0.0)  # demeaning removes 1/T of the noise
+    shrink = np.where(ok, (counts - 1) / counts, 0.0)
     noise_x = np.where(ok, ex * (1 - ex) / np.where(ok, nx, 1), 0.0) * shrink
     noise_y = np.where(ok, ey * (1 - ey) / np.where(ok, ny, 1), 0.0) * shrink
     cov = (xd * yd).sum()
     den = np.sqrt(((xd**2).sum() + noise_x.sum()) * ((yd**2).sum() + noise_y.sum()))
     return float(cov / den) if den > 0 else 0.0
+
+
+def planted_between_cov(spec: WorldSpec) -> float:
+    """Covariance across units of the two hazard logits' unit means, implied by the parameters.
+
+    ``effect_staff * effect_customer * (climate_between_sd**2 + climate_sd**2 * a)`` (better units
+    keep both) ``+ reverse * (effect_customer**2 * climate_sd**2 + shock_sd**2) * a`` (customer
+    churn passed on to staff) ``- confound**2`` (big units: more quits, less churn), where
+    ``a = (1 + phi) / ((1 - phi) * months)`` approximates the variance of a unit's mean AR(1)
+    fluctuation over the window relative to its own. Its sign is the planted between-unit sign of
+    retention on the two sides (both are 1 - hazard, so the sign carries over).
+    """
+    phi = spec.climate_persistence
+    a = (1 + phi) / ((1 - phi) * spec.months)
+    return (
+        spec.effect_staff * spec.effect_customer * (spec.climate_between_sd**2 + spec.climate_sd**2 * a)
+        + spec.reverse * (spec.effect_customer**2 * spec.climate_sd**2 + spec.shock_sd**2) * a
+        - spec.confound**2
+    )
+
+
+def _r6(v: float) -> float:
+    """Round for the truth (6 decimals), with -0.0 made 0.0."""
+    return round(v, 6) + 0.0
 
 
 def _sign(v: float, tol: float = 1e-12) -> int:
@@ -276,14 +304,16 @@ def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
         nx, ny = _paired(counts.employee_start, counts.customer_start, lag)
         profile.append({
             "lag": lag,
-            "r_latent": round(_within_r(x, y), 6),
-            "r_latent_period_adjusted": round(_within_r(x, y, period_adjusted=True), 6),
-            "r_expected": round(_expected_observed_r(x, y, nx, ny), 6),
+            "r_latent": _r6(_within_r(x, y)),
+            "r_latent_period_adjusted": _r6(_within_r(x, y, period_adjusted=True)),
+            "r_expected": _r6(_expected_observed_r(x, y, nx, ny)),
+            "r_expected_period_adjusted": _r6(_expected_observed_r(x, y, nx, ny, period_adjusted=True)),
         })
     at = next(p for p in profile if p["lag"] == k)
     between = float(np.corrcoef(ex.mean(axis=1), ey.mean(axis=1))[0, 1])
 
-    forward = spec.effect_staff != 0 and spec.effect_customer != 0
+    # a within-unit link needs both effects and a climate that moves month to month
+    forward = spec.effect_staff != 0 and spec.effect_customer != 0 and spec.climate_sd > 0
     backward = spec.reverse != 0 and (spec.effect_customer != 0 or spec.shock_sd > 0)
     if forward and backward:
         direction = "both"
@@ -300,12 +330,14 @@ def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
         "window_end": str((end_month + 1).astype("datetime64[D]") - 1),
         "extract_date": str((end_month + 1).astype("datetime64[D]")),
         "planted_lag": k,
-        "within_sign": _sign(spec.effect_staff * spec.effect_customer),
-        "between_sign": _sign(between, 1e-9),
-        "between_r_latent": round(between, 6),
+        "within_sign": _sign(spec.effect_staff * spec.effect_customer) if forward else 0,
+        "between_sign": _sign(planted_between_cov(spec), 1e-9),
+        "between_cov_planted": _r6(planted_between_cov(spec)),
+        "between_r_latent": _r6(between),
         "within_r_latent": at["r_latent"],
         "within_r_latent_period_adjusted": at["r_latent_period_adjusted"],
         "within_r_expected": at["r_expected"],
+        "within_r_expected_period_adjusted": at["r_expected_period_adjusted"],
         "expected_direction": direction,
         "reverse_lag": spec.reverse_lag if backward else None,
         "null": not forward and not backward,

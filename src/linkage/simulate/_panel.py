@@ -42,15 +42,20 @@ def simulate_panel(spec: WorldSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
         (int64), ``employee_retention, employee_turnover`` (float64, NaN when the denominator is
         0), the same seven ``customer_*`` columns, then ``region`` (str).
     truth : dict
-        JSON-serialisable: ``spec`` (the parameters), ``facts`` (``planted_lag``,
-        ``within_sign``, ``between_sign``, ``between_r_latent``, ``within_r_latent``,
-        ``within_r_latent_period_adjusted``, ``within_r_expected`` (the within-unit r that the
-        observed rates should show at the planted lag, allowing for binomial noise),
-        ``expected_direction`` (``"employees_lead"``, ``"customers_lead"``, ``"both"``,
-        ``"simultaneous"`` or ``"none"``), ``null``, the window and ``extract_date``),
-        ``lag_profile`` (per lag: ``r_latent``, ``r_latent_period_adjusted``, ``r_expected``),
-        ``units`` (targets, size, climate level per unit), ``latent`` (the unit x month table of
-        climate, hazards and expected retention; see :func:`truth_latent`) and ``defects``
+        JSON-serialisable: ``spec`` (the parameters); ``facts``: ``planted_lag``,
+        ``within_sign`` (sign of the planted within-unit link, 0 if none), ``between_sign`` (sign
+        of ``between_cov_planted``, the between-unit covariance the parameters imply, see
+        ``linkage.simulate._model.planted_between_cov``), ``between_r_latent`` (correlation of
+        the units' mean expected retentions in this world), ``within_r_latent`` and
+        ``within_r_latent_period_adjusted`` (rmcorr of the expected retentions at the planted
+        lag), ``within_r_expected`` and ``within_r_expected_period_adjusted`` (the within-unit r
+        the *observed* rates should show at the planted lag, allowing for binomial noise: the
+        target for estimators), ``expected_direction`` (``"employees_lead"``,
+        ``"customers_lead"``, ``"both"``, ``"simultaneous"`` or ``"none"``), ``null``, the window
+        and ``extract_date``; ``lag_profile`` (per lag, x at t with y at t + lag: ``r_latent``,
+        ``r_latent_period_adjusted``, ``r_expected``, ``r_expected_period_adjusted``); ``units``
+        (targets, size, climate level per unit); ``latent`` (the unit x month table of climate,
+        hazards and expected retention; see :func:`truth_latent`) and ``defects``
         (empty here).
 
     Raises
