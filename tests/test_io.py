@@ -209,6 +209,7 @@ def test_load_mapping_fixture():
         ("dates: {format: '%m/%d/%Y', dayfirst: true}\n", "section 'dates' must be either"),
         ("dates: {dayfirst: maybe}\n", "section 'dates' must be either"),
         ("dates: {format: mm/dd/yyyy}\n", "section 'dates' must be either"),
+        ("dates: {format: %m/%d/%Y}\n", 'put the date format in quotes: format: "%m/%d/%Y"'),
     ],
 )
 def test_bad_mappings(tmp_path, text, problem):

@@ -177,6 +177,8 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or "cannot be parsed"
+        if "'%'" in problem:
+            problem += ' (put the date format in quotes: format: "%m/%d/%Y")'
         raise InputError(
             f"invalid YAML: {problem}", file=label, row=None if mark is None else mark.line + 1
         ) from None
