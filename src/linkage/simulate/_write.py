@@ -232,6 +232,15 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     -------
     list of pathlib.Path
         The files written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from linkage.simulate import write_sample
+    >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
+    ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
+    ['customers.csv', 'employees.csv', 'panel.csv', 'raw/customers.csv', 'raw/employees.csv',
+     'raw/mapping.yaml', 'raw/units.csv', 'truth.json', 'units.csv']
     """
     clean = simulate(SAMPLE_SPEC)
     defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
