@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.simulate._model import Counts, Latent
+from linkage.simulate._model import Latent
 
 __all__ = ["Spells", "realise_spells", "activity_log", "TERMINATION_TYPES"]
 
