@@ -124,6 +124,12 @@ def test_each_reason(rows, expected):
     _accounting_adds_up(result, len(rows))
 
 
+def test_duplicates_are_judged_on_trimmed_cells():
+    raw = pd.DataFrame({"customer_id": ["c", " c "], "unit_id": ["1", "1 "],
+                        "activity_date": ["2024-01-05", "2024-01-05"], "revenue": ["2", "2"]})
+    assert _reasons(clean_activity(raw, as_of=AS_OF)) == [(2, "duplicate_row")]
+
+
 def test_first_reason_wins():
     # missing id and a bad date: reported once, as the earlier reason in REASONS
     result = clean_employees(_emp([[None, "1", "soon", None]]), as_of=AS_OF)
@@ -384,3 +390,8 @@ def test_property_accounting_and_row_order(rows, seed):
 
     assert kept(again) == kept(result)
     assert again.report["n"].tolist() == result.report["n"].tolist()
+
+    # cleaning is idempotent: the kept table has nothing left to set aside
+    twice = clean_employees(result.data, units=units, as_of=AS_OF)
+    assert len(twice.rejects) == 0
+    pd.testing.assert_frame_equal(twice.data, result.data)

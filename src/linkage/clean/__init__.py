@@ -6,7 +6,8 @@ silently dropped or kept: every input row is either in ``data`` or in ``rejects`
 the first of :data:`REASONS` that applies:
 
 =====================  ======================================================================
-``duplicate_row``      exact copy of an earlier row (all cells equal; the first is kept)
+``duplicate_row``      exact copy of an earlier row (all cells equal once surrounding
+                       whitespace is trimmed; the first is kept)
 ``missing_identifier`` no person / customer id or no unit id (after trimming whitespace)
 ``missing_date``       no start date (hire date, customer start date, activity date)
 ``unparseable_date``   a date cell that is not a date, or a numeric date of unknown order

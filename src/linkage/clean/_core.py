@@ -20,7 +20,7 @@ __all__ = ["CleanResult", "REASONS", "clean_table", "format_report"]
 
 #: Why a row is set aside, in the order the checks run (a row gets the first reason that applies).
 REASONS: dict[str, str] = {
-    "duplicate_row": "exact copy of an earlier row (the first is kept)",
+    "duplicate_row": "exact copy of an earlier row, once cells are trimmed (the first is kept)",
     "missing_identifier": "no person / customer id or no unit id",
     "missing_date": "no start date (hire date, customer start date, activity date)",
     "unparseable_date": "a date cell that is not a date (or a numeric date of unknown order)",
@@ -272,11 +272,15 @@ def clean_table(
     typed: dict[str, pd.Series] = {}
     conditions: list[tuple[str, np.ndarray, str | None]] = []  # (reason, mask, canonical column)
 
-    dup = raw.duplicated(keep="first").to_numpy()
-    conditions.append(("duplicate_row", dup, None))
-
     for name in spec.ids:
         typed[name] = _text(mapped[name])
+    # exact copies, cell by cell, once surrounding whitespace is trimmed (" E1" is "E1")
+    trimmed = pd.DataFrame(
+        {c: typed[c] if c in typed else _text(mapped[c]) for c in mapped.columns},
+        index=mapped.index,
+    )
+    dup = trimmed.duplicated(keep="first").to_numpy()
+    conditions.append(("duplicate_row", dup, None))
     for name in spec.ids:
         conditions.append(("missing_identifier", typed[name].isna().to_numpy(), name))
 
@@ -340,7 +344,7 @@ def clean_table(
         shared = np.bincount(group_code)[group_code] > 1
         rows_in = todo[shared]
         if rows_in.size:
-            tiebreak = pd.util.hash_pandas_object(raw.iloc[rows_in], index=False).to_numpy()
+            tiebreak = pd.util.hash_pandas_object(trimmed.iloc[rows_in], index=False).to_numpy()
             over = _overlaps(group[shared], typed[spec.start].iloc[rows_in],
                              typed[spec.end].iloc[rows_in], tiebreak)
             idx = rows_in[over]
@@ -360,7 +364,7 @@ def clean_table(
         data_cols[name] = typed[name] if name in typed else _text(mapped[name])
     for name in mapped.columns:
         if name not in data_cols:
-            data_cols[name] = _text(mapped[name])
+            data_cols[name] = trimmed[name]
     if table == "units":  # date attributes as ISO text (cells that are no date stay as they are)
         for name in UNIT_DATE_ATTRIBUTES:
             if name in data_cols:
