@@ -147,3 +147,18 @@ def test_cli_bad_columns_exit_2(tmp_path, world, capsys, argv, needle):
     assert main(["link", str(path), *argv, "--boot", "10"]) == 2
     err = capsys.readouterr().err
     assert "panel.csv" in err and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_text_flags_simpsons_paradox():
+    rng = np.random.default_rng(0)
+    U, T = 40, 12
+    level = rng.normal(size=(U, 1))
+    x = level + 0.5 * rng.normal(size=(U, T))
+    y = -3 * level + 0.8 * (x - level) + 0.5 * rng.normal(size=(U, T))  # between negative, within positive
+    df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
+                       "employee_retention": x.ravel(), "customer_retention": y.ravel()})
+    res = analyse(df, max_lag=1, n_boot=100)
+    assert res.correlations.r[1] < 0 < res.correlations.r[2]
+    assert "Simpson" in res.text
+    assert "Simpson" not in analyse(df.assign(customer_retention=y.ravel() + 6 * np.repeat(level, T).ravel()),
+                                    max_lag=1, n_boot=100).text

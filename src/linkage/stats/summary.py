@@ -60,14 +60,18 @@ def plain_summary(
                        f"(between-unit {_fmt_r(b, ci)}).")
     if "rm_corr" in by.index and np.isfinite(by.loc["rm_corr", "r"]):
         w = by.loc["rm_corr"]
-        if w["p_val"] < alpha:
+        # significance from the unit-clustered test of lag 0 (the rmcorr t-test is too liberal on
+        # small units' rates; see linkage.stats.lags.cluster_test)
+        lag0 = lags.loc[lags["lag"] == 0, "p_val"]
+        p_within = float(lag0.iloc[0]) if len(lag0) and np.isfinite(lag0.iloc[0]) else w["p_val"]
+        if p_within < alpha:
             out.append(f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
                        f"(within-unit {_fmt_r(w, ci)}).")
         else:
             out.append(f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
                        f"(within-unit {_fmt_r(w, ci)}).")
         if "between" in by.index and np.sign(by.loc["between", "r"]) != np.sign(w["r"]) \
-                and min(by.loc["between", "p_val"], w["p_val"]) < alpha:
+                and by.loc["between", "p_val"] < alpha and p_within < alpha:
             out.append("The between-unit and within-unit links point in different directions (Simpson's "
                        "paradox): which units are better is not the same question as what happens when a "
                        "unit improves.")
