@@ -176,3 +176,14 @@ def test_outputs_checked_before_any_work(inputs, capsys):
     assert not (inputs / "p.csv").exists()  # the panel was not written either
     assert main(_args(inputs, "--out", str(inputs / "p.xlsx"))) == 2
     assert "can only write .csv or .parquet" in capsys.readouterr().err
+
+
+def test_help_lists_every_reason(capsys):
+    from linkage.clean import REASONS
+
+    with pytest.raises(SystemExit) as info:
+        main(["panel", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for reason in REASONS:
+        assert reason in text

@@ -13,8 +13,24 @@ _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+EPILOG = """\
+Every input row is kept or set aside with one reason (the first that applies):
+  duplicate_row, missing_identifier, missing_date, unparseable_date, impossible_date,
+  unparseable_number, end_before_start, future_date (after --as-of), unknown_unit (not in
+  --units), overlapping_spell (same person, same unit), duplicate_unit (units file).
+The report prints rows read = kept + set aside per file; --rejects writes the set-aside rows
+with their file, row number (header excluded), reason, column and original cells.
+
+example:
+  linkage panel --employees hr.csv --customers crm.csv --units stores.csv --map map.yaml \\
+      --as-of 2026-01-01 --out panel.csv --rejects rejects.csv
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage panel``."""
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--employees", required=True, metavar="FILE",
                         help="employee spells (CSV, Parquet or .xlsx)")
     parser.add_argument("--customers", metavar="FILE", help="customer spells")
