@@ -17,7 +17,7 @@ from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import COLUMNS, between_corr, partial_corr, pooled_corr, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, DIRECTION_COLUMNS, cross_lagged_grid
 from linkage.stats.effect import EFFECT_COLUMNS, customers_per_period, denominator_column, effect_from_stats
-from linkage.stats.lags import LAG_COLUMNS, _check_lags, choose_best_lag, lag_stats, profile_table
+from linkage.stats.lags import _check_lags, choose_best_lag, lag_stats, profile_table
 from linkage.stats.smallunits import size_warnings
 from linkage.stats.summary import plain_summary
 
