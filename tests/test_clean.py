@@ -215,6 +215,16 @@ def test_activity_reasons_and_types():
     assert "end_before_start" not in result.report["reason"].tolist()
 
 
+def test_unit_date_attributes():
+    raw = pd.DataFrame({"unit_id": ["1", "2"], "opened": ["2019-05-01", "long ago"],
+                        "closed": ["03/04/2020", None]})
+    data = clean_units(raw).data  # no date order given: US-style 'closed' stays as it is
+    assert data["opened"].tolist() == ["2019-05-01", "long ago"]
+    assert data["closed"].tolist()[0] == "03/04/2020"
+    data = clean_units(raw, mapping={"dates": {"format": "%m/%d/%Y"}}).data
+    assert data["closed"].tolist()[0] == "2020-03-04"
+
+
 def test_units_duplicates_and_attributes():
     raw = pd.DataFrame({"unit_id": ["007", "008", "007", None, "009", "009"],
                         "region": [" North ", "South", "West", "East", "North", "North"]})

@@ -368,8 +368,11 @@ def clean_table(
     if table == "units":  # date attributes as ISO text (cells that are no date stay as they are)
         for name in UNIT_DATE_ATTRIBUTES:
             if name in data_cols:
-                values, _ = parse_dates(data_cols[name], date_format=fmt, dayfirst=first,
-                                        file=label, column=sources[name])
+                try:
+                    values, _ = parse_dates(data_cols[name], date_format=fmt, dayfirst=first,
+                                            file=label, column=sources[name])
+                except InputError:  # day/month order unknown: an attribute never blocks a unit
+                    continue
                 iso = values.dt.strftime("%Y-%m-%d").astype("str")
                 data_cols[name] = iso.where(values.notna(), data_cols[name])
     data = pd.DataFrame(data_cols).loc[keep].reset_index(drop=True)
