@@ -162,3 +162,13 @@ def test_text_flags_simpsons_paradox():
     assert "Simpson" in res.text
     assert "Simpson" not in analyse(df.assign(customer_retention=y.ravel() + 6 * np.repeat(level, T).ravel()),
                                     max_lag=1, n_boot=100).text
+
+
+def test_few_units_suggest_the_wild_bootstrap():
+    panel, _ = simulate_panel(WorldSpec(n_units=30, months=18, seed=2))
+    res = analyse(panel, max_lag=1, n_boot=200)
+    assert any("p_method='wild'" in w for w in res.warnings)
+    wild = analyse(panel, max_lag=1, n_boot=200, p_method="wild")
+    assert not any("p_method='wild'" in w for w in wild.warnings)
+    assert wild.settings["p_method"] == "wild"
+    assert (wild.lags.p_val >= 1 / 201).all()

@@ -277,3 +277,34 @@ def test_invariance_to_unit_and_period_effects(seed):
     pd.testing.assert_frame_equal(lag_profile(shifted_t, max_lag=3, n_boot=50, period_adjusted=True), adj,
                                   rtol=1e-7)
     assert not np.allclose(lag_profile(shifted_t, max_lag=3, n_boot=0).r, base.r)
+
+
+def test_wild_cluster_bootstrap_equals_explicit_sign_flips():
+    import statsmodels.api as sm
+
+    df = _world(11, n_units=12, n_periods=10, effect=0.3)
+    B, seed = 40, 5
+    row = lag_profile(df, lags=[1], n_boot=B, seed=seed, p_method="wild").iloc[0]
+    pairs = lag_pairs(df, lag=1)
+    g = pairs.groupby("unit_id")
+    dx = (pairs.employee_retention - g.employee_retention.transform("mean")).to_numpy()
+    dy = (pairs.customer_retention - g.customer_retention.transform("mean")).to_numpy()
+    codes = pd.factorize(pairs.unit_id, sort=True)[0]
+
+    def t_of(y):
+        fit = sm.OLS(y, dx[:, None]).fit(cov_type="cluster", cov_kwds={"groups": codes})
+        return fit.tvalues[0]
+
+    # the same Rademacher draws as the library: one sign per unit (grid order = sorted unit ids)
+    V = np.random.default_rng([seed, 1]).integers(0, 2, size=(B, 12)) * 2.0 - 1.0
+    t_obs = t_of(dy)
+    exceed = sum(abs(t_of(V[b][codes] * dy)) >= abs(t_obs) for b in range(B))
+    assert row.p_val == pytest.approx((1 + exceed) / (B + 1))
+
+
+def test_wild_and_clustered_agree_with_many_units():
+    df = _world(12, n_units=150, n_periods=12, effect=0.08)
+    wild = lag_profile(df, lags=[2], n_boot=4000, p_method="wild").p_val.iloc[0]
+    clus = lag_profile(df, lags=[2], n_boot=0).p_val.iloc[0]
+    assert 0.0005 < clus < 0.5
+    assert wild == pytest.approx(clus, rel=0.35)

@@ -167,18 +167,56 @@ def cluster_test(stats: LagStats) -> tuple[np.ndarray, np.ndarray]:
     return p, dof
 
 
+def _cluster_t(stats: LagStats, Cxy: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Clustered t of slopes ``b`` given (possibly sign-flipped) per-unit sums, vectorised."""
+    G = stats.n_units.astype(float)
+    sxx = stats.Cxx.sum(0)
+    # sum_u (Cxy_u - b Cxx_u)^2, expanded so that it needs only sums over units
+    ss = (stats.Cxy**2).sum(0) - 2 * b * Cxy + b * b * (stats.Cxx**2).sum(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return b / (np.sqrt(G / (G - 1) * np.maximum(ss, 0.0)) / sxx)
+
+
+def wild_cluster_test(stats: LagStats, n_boot: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Wild cluster bootstrap-t p-values (Rademacher weights, null imposed) at each lag.
+
+    Under H0 (slope 0) the restricted residuals are the demeaned y values themselves; flipping the
+    sign of a whole unit's residuals (``v_u = +/-1``) gives ``Cxy*_u = v_u * Cxy_u``, from which the
+    bootstrap slope and its clustered t follow without touching the data (Cameron, Gelbach & Miller
+    2008). ``p = (1 + #{|t*| >= |t|}) / (n_boot + 1)``. Better calibrated than :func:`cluster_test`
+    with few units (benchmarks/simulation_study.py, 30 units: about 6 % false positives against
+    9 %), but its p-values cannot go below ``1 / (n_boot + 1)``: use 2,000 resamples or more.
+    """
+    if n_boot < 1:
+        raise InputError("p_method='wild' needs n_boot >= 1 (2,000 or more recommended)")
+    rng = np.random.default_rng(seed)
+    U = stats.Cxx.shape[0]
+    V = rng.integers(0, 2, size=(n_boot, U)).astype(np.float64) * 2.0 - 1.0
+    sxx = stats.Cxx.sum(0)
+    t_obs = _cluster_t(stats, (stats.Cxy * stats.Cxx).sum(0), stats.slope)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b_star = (V @ stats.Cxy) / sxx
+    t_star = _cluster_t(stats, V @ (stats.Cxy * stats.Cxx), b_star)
+    exceed = (np.abs(t_star) >= np.abs(t_obs)[None, :]).sum(axis=0)
+    ok = np.isfinite(t_obs) & (stats.n_units >= 3)
+    p = np.where(ok, (1 + exceed) / (n_boot + 1), np.nan)
+    return p, (stats.n_units - 1).astype(np.int64)
+
+
 def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, method: str,
-                  p_method: str = "cluster") -> pd.DataFrame:
+                  p_method: str = "cluster", seed=None) -> pd.DataFrame:
     """The tidy lag table from per-unit sums and a matrix of unit resample counts."""
     r = stats.r
     if p_method == "cluster":
         p, dof = cluster_test(stats)
+    elif p_method == "wild":
+        p, dof = wild_cluster_test(stats, W.shape[0], [0 if seed is None else seed, 1])
     elif p_method == "t":
         p, _, _ = r_inference(r, stats.dof.astype(float), ci)
         p = np.where(stats.dof >= 1, p, np.nan)
         dof = stats.dof
     else:
-        raise InputError(f"p_method must be 'cluster' or 't', got {p_method!r}")
+        raise InputError(f"p_method must be 'cluster', 'wild' or 't', got {p_method!r}")
     lo, hi = percentile_ci(boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy), ci)
     return pd.DataFrame({
         "method": method,
@@ -288,9 +326,11 @@ def lag_profile(
         two rows' weights.
     p_method : str
         ``"cluster"`` (default): unit-clustered test of the within-unit slope, ``G - 1`` degrees
-        of freedom (G units); ``"t"``: rmcorr's t-test on ``n - units - 1`` (``- periods`` when
-        period-adjusted), as ``pingouin.rm_corr``, which is too liberal when small units have
-        noisy rates or errors are autocorrelated (see :func:`cluster_test`).
+        of freedom (G units); ``"wild"``: wild cluster bootstrap-t with ``n_boot`` resamples,
+        better with few units (under about 50; see :func:`wild_cluster_test`); ``"t"``: rmcorr's
+        t-test on ``n - units - 1`` (``- periods`` when period-adjusted), as ``pingouin.rm_corr``,
+        which is too liberal when small units have noisy rates or errors are autocorrelated (see
+        :func:`cluster_test`).
 
     Returns
     -------
@@ -319,7 +359,7 @@ def lag_profile(
     stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
-    return profile_table(stats, W, ci=ci, adjust=adjust, method=method, p_method=p_method)
+    return profile_table(stats, W, ci=ci, adjust=adjust, method=method, p_method=p_method, seed=seed)
 
 
 def choose_best_lag(profile: pd.DataFrame, *, alpha: float = 0.05) -> int | None:
