@@ -5,15 +5,16 @@ unit, matched by period *value* (a missing month is a gap, not a shift); k > 0 m
 leads y (customers).
 
 At each lag the pairs are demeaned within units and correlated (rmcorr). The p-value comes from a
-unit-clustered test of the within-unit slope (:func:`cluster_test`; rmcorr's own t-test on
-``n - units - 1`` is available as ``p_method="t"`` but rejects too often on binomial rates of small
-units), adjusted across lags (Holm by default); the interval is a percentile interval from a
-bootstrap that resamples whole units (:mod:`linkage.stats.bootstrap`, the same resamples for every
-lag).
+unit-clustered test of the within-unit slope (:func:`cluster_test`; with few units the wild
+cluster bootstrap-t, ``p_method="wild"``, :func:`wild_cluster_test`, is better calibrated; rmcorr's
+own t-test on ``n - units - 1`` is available as ``p_method="t"`` but rejects too often on binomial
+rates of small units), adjusted across lags (Holm by default); the interval is a percentile
+interval from a bootstrap that resamples whole units (:mod:`linkage.stats.bootstrap`, the same
+resamples for every lag).
 
 The *period-adjusted* profile removes period effects as well (common trends and seasonality): the
 pairs are demeaned by unit and by period (two-way fixed effects, by alternating projections, exact
-on unbalanced panels), ``dof = n - units - periods``. Its bootstrap resamples units with the period
+on unbalanced panels; the rmcorr dof becomes ``n - units - periods``). Its bootstrap resamples units with the period
 effects held at their full-sample estimates (the residuals are computed once, then per-unit sums
 are resampled); with many units this costs almost nothing in coverage, with few units the interval
 is slightly too narrow.
