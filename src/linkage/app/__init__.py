@@ -12,6 +12,7 @@ The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call ea
 from linkage.app._data import ALL, PANEL_ENV, DashboardData, Selection, default_panel_path, load_panel
 from linkage.app._safe import guarded
 from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive
+from linkage.app.explorer import UnitExplorer, show_unit_explorer, unit_explorer
 
 __all__ = [
     "ALL",
@@ -24,4 +25,7 @@ __all__ = [
     "guarded",
     "load_panel",
     "show_executive",
+    "show_unit_explorer",
+    "unit_explorer",
+    "UnitExplorer",
 ]

@@ -112,8 +112,8 @@ def lag_png(d: DashboardData, sel: Selection) -> bytes:
 
 def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
     """A unit's two series against its peers (figures from fewer than k people masked)."""
-    fig = Figure(figsize=(9, 3.8))
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.9)
+    fig = Figure(figsize=(9, 4.0))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.92)
     ax = fig.add_subplot()
     unit_plot(d.unit_series, unit_id=unit_id, peers=peers, ax=ax)
     return png(fig)

@@ -13,12 +13,13 @@ and reuses figures already drawn for the same selection.
 from __future__ import annotations
 
 import os
+import uuid
 from collections import OrderedDict
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import HTML, display
 
 from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
 from linkage.app._render import (
@@ -30,7 +31,7 @@ from linkage.app._render import (
     quadrants_png,
     trends_png,
 )
-from linkage.app._safe import guarded, logger, neutral_line
+from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
 from linkage.io import neutralise_formulas
 
 __all__ = ["ExecutiveDashboard", "executive_dashboard", "show_executive", "unit_table_csv", "CSS"]
@@ -294,14 +295,13 @@ def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
     Errors while loading show one neutral line (with a reference to the server log), never a
     traceback. Returns the dashboard (None when it could not be built).
     """
+    display(HTML(SHUTDOWN_FIX))
     box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
                                      "Loading the retention figures&hellip;</div>")])
     display(box)
     try:
         dash = executive_dashboard(panel, **kwargs)
     except Exception:  # noqa: BLE001 - shown as one line, logged in full
-        import uuid
-
         ref = uuid.uuid4().hex[:8]
         logger.exception("executive dashboard failed to load (ref %s)", ref)
         box.children = [widgets.HTML(neutral_line(

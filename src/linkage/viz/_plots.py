@@ -475,6 +475,6 @@ def unit_plot(
     if _is_rate(x) and _is_rate(y):
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("rate")
-    ax.legend(fontsize=8, loc="lower left", ncols=2)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False)
     ax.set_title(f"Unit {unit_id}: its two series against its peers", fontsize=10)
     return ax

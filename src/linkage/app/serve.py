@@ -1,0 +1,107 @@
+"""Serving the dashboards with Voila (what ``linkage dashboard`` runs).
+
+Voila is started on ``notebooks/dashboards/`` (only that folder is served) from inside it, so the
+committed ``voila.json`` there applies: sources stripped, no tracebacks, preheated kernels, kernel
+culling. The panel reaches the kernels through ``$LINKAGE_PANEL``; the disk cache is warmed first so
+the first viewer does not wait for figures to be drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
+from linkage.errors import InputError
+
+__all__ = ["dashboards_dir", "voila_command", "warm_cache", "serve", "LOOPBACK"]
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def dashboards_dir() -> pathlib.Path:
+    """The folder of dashboard notebooks: the repository's ``notebooks/dashboards``.
+
+    Examples
+    --------
+    >>> sorted(p.name for p in dashboards_dir().glob("*.ipynb"))
+    ['executive.ipynb', 'unit_explorer.ipynb']
+    """
+    return pathlib.Path(__file__).resolve().parents[3] / "notebooks" / "dashboards"
+
+
+def voila_command(
+    notebooks: str | os.PathLike[str],
+    *,
+    port: int = 8866,
+    ip: str = "127.0.0.1",
+    open_browser: bool = False,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The Voila command line serving ``notebooks`` (run it with ``cwd=notebooks``).
+
+    Examples
+    --------
+    >>> cmd = voila_command("dash", port=9000)
+    >>> cmd[1:4], "--port=9000" in cmd, "--Voila.ip=127.0.0.1" in cmd
+    (['-m', 'voila', 'dash'], True, True)
+    """
+    cmd = [sys.executable, "-m", "voila", str(notebooks), f"--port={int(port)}", f"--Voila.ip={ip}",
+           "--no-browser" if not open_browser else "--Voila.open_browser=True"]
+    return [*cmd, *extra]
+
+
+def warm_cache(panel: pathlib.Path, *, k: int = 5) -> None:
+    """Draw the executive dashboard's first figures into the shared disk cache."""
+    from linkage.app.executive import executive_dashboard
+
+    executive_dashboard(panel, k=k)
+
+
+def serve(
+    panel: str | os.PathLike[str] | None = None,
+    *,
+    port: int = 8866,
+    ip: str = "127.0.0.1",
+    open_browser: bool = True,
+    notebooks: str | os.PathLike[str] | None = None,
+    warm: bool = True,
+) -> int:
+    """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
+
+    Raises
+    ------
+    InputError
+        Unreadable panel, a missing notebooks folder or a bad port.
+    """
+    path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
+    load_panel(path)  # fail early, with the file and row, before any kernel starts
+    folder = dashboards_dir() if notebooks is None else pathlib.Path(notebooks)
+    folder = folder.resolve()
+    if not (folder / "executive.ipynb").is_file():
+        raise InputError("no executive.ipynb here: pass the dashboards folder of a linkage checkout "
+                         "with --notebooks", file=str(folder))
+    if not 0 < int(port) < 65536:
+        raise InputError(f"port must be between 1 and 65535, got {port}")
+    if ip not in LOOPBACK:
+        print(f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
+              "reach this address sees the dashboards. Put it behind your organisation's "
+              "authentication (see README).", file=sys.stderr)
+    if warm:
+        print("linkage dashboard: preparing figures...", file=sys.stderr)
+        warm_cache(path)
+    env = {**os.environ, PANEL_ENV: str(path)}
+    cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser)
+    proc = subprocess.Popen(cmd, cwd=folder, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()

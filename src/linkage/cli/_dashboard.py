@@ -1,0 +1,31 @@
+"""``linkage dashboard``: serve the Voila dashboards on a panel, on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Serve the executive dashboard and the unit explorer (Voila) on a panel."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``linkage dashboard``."""
+    parser.add_argument("--panel", metavar="FILE",
+                        help="panel CSV/Parquet from 'linkage panel' (default: data/sample/panel.csv)")
+    parser.add_argument("--port", type=int, default=8866, metavar="P", help="port (default 8866)")
+    parser.add_argument("--ip", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; anything else is reachable "
+                             "by others and has no authentication)")
+    parser.add_argument("--no-browser", dest="browser", action="store_false",
+                        help="do not open a browser")
+    parser.add_argument("--notebooks", metavar="DIR",
+                        help="folder of dashboard notebooks (default: the checkout's notebooks/dashboards)")
+    parser.add_argument("--no-warm", dest="warm", action="store_false",
+                        help="do not draw the first figures before serving")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns Voila's exit status."""
+    from linkage.app.serve import serve
+
+    return serve(args.panel, port=args.port, ip=args.ip, open_browser=args.browser,
+                 notebooks=args.notebooks, warm=args.warm)
