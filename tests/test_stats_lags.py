@@ -308,3 +308,37 @@ def test_wild_and_clustered_agree_with_many_units():
     clus = lag_profile(df, lags=[2], n_boot=0).p_val.iloc[0]
     assert 0.0005 < clus < 0.5
     assert wild == pytest.approx(clus, rel=0.35)
+
+
+def _naive_pairs(df, k):
+    """The definition, written the slow obvious way: merge y on (unit, period + k)."""
+    left = df[["unit_id", "period", "employee_retention"]]
+    right = df[["unit_id", "period", "customer_retention"]].assign(period=df["period"] - k)
+    out = left.merge(right, on=["unit_id", "period"]).dropna()
+    return out.sort_values(["unit_id", "period"]).reset_index(drop=True)
+
+
+def test_lag_pairs_equal_the_naive_merge_on_random_ragged_panels():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(st.integers(0, 10_000), st.integers(-4, 4))
+    def check(seed, k):
+        rng = np.random.default_rng(seed)
+        n_units, n_periods = rng.integers(1, 6), rng.integers(1, 12)
+        rows = [(f"u{u}", 2000 + t) for u in range(n_units) for t in range(n_periods) if rng.random() < 0.7]
+        if not rows:
+            return
+        df = pd.DataFrame(rows, columns=["unit_id", "period"])
+        df["employee_retention"] = np.where(rng.random(len(df)) < 0.1, np.nan, rng.normal(size=len(df)))
+        df["customer_retention"] = np.where(rng.random(len(df)) < 0.1, np.nan, rng.normal(size=len(df)))
+        df = df.sample(frac=1.0, random_state=seed)  # row order must not matter
+        got = lag_pairs(df, lag=k)[["unit_id", "period", "employee_retention", "customer_retention"]]
+        want = _naive_pairs(df, k)
+        assert got["unit_id"].tolist() == want["unit_id"].tolist()
+        assert got["period"].tolist() == want["period"].tolist()
+        assert np.allclose(got["employee_retention"], want["employee_retention"])
+        assert np.allclose(got["customer_retention"], want["customer_retention"])
+
+    check()
