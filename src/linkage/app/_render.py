@@ -74,13 +74,13 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
     """Trend small multiples of the selection, one panel per value of its attribute."""
     rows, by = _attr(d, sel)
     n = rows[by].nunique()
-    ncols = min(4, max(n, 1))
+    ncols = max(n, 1) if n <= 5 else 4
     nrows = int(np.ceil(max(n, 1) / ncols))
     height = 2.3 * nrows + 0.7
     fig = Figure(figsize=(13, height))
     trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
-    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.55 / height + 0.08, top=1 - 0.45 / height,
-                        wspace=0.45, hspace=0.35)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.45 / height, top=1 - 0.7 / height,
+                        wspace=0.45, hspace=0.45)
     return png(fig)
 
 

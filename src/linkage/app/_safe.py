@@ -100,9 +100,27 @@ def guarded(status: widgets.HTML, *, message: str = FRIENDLY) -> Callable[[Calla
 #: This script, run once as the page loads, sets a random ``_xsrf`` cookie when there is none (the
 #: double-submit pattern Tornado checks: the beacon's field must equal the cookie, which another
 #: site can neither read nor set), so the beacon is accepted. XSRF checks stay on for everything.
+#: It also sends the same beacon itself on ``pagehide`` (closing a tab in Chromium fires that,
+#: not always ``beforeunload``). Kernel culling (``voila.json``) remains the backstop.
 SHUTDOWN_FIX = """<script>(function () {
-  if (/(^|;\\s*)_xsrf=/.test(document.cookie)) { return; }
-  var a = new Uint8Array(16); window.crypto.getRandomValues(a);
-  var t = Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  document.cookie = "_xsrf=" + t + "; path=/; SameSite=Strict";
+  if (window.__linkageShutdownFix) { return; }
+  window.__linkageShutdownFix = true;
+  if (!/(^|;\\s*)_xsrf=/.test(document.cookie)) {
+    var a = new Uint8Array(16); window.crypto.getRandomValues(a);
+    var t = Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    document.cookie = "_xsrf=" + t + "; path=/; SameSite=Strict";
+  }
+  var sent = false;
+  function shutdown() {
+    if (sent) { return; }
+    try {
+      var cfg = JSON.parse(document.getElementById("jupyter-config-data").textContent);
+      var m = document.cookie.match(/(^|;\\s*)_xsrf=([^;]*)/);
+      if (!cfg.kernelId || !m) { return; }
+      var body = new FormData(); body.append("_xsrf", m[2]);
+      sent = navigator.sendBeacon(cfg.baseUrl + "voila/api/shutdown/" + cfg.kernelId, body);
+    } catch (e) { /* nothing to do: kernel culling frees the kernel later */ }
+  }
+  window.addEventListener("beforeunload", shutdown);
+  window.addEventListener("pagehide", shutdown);
 })();</script>"""
