@@ -471,7 +471,7 @@ def unit_plot(
         q = others.groupby(period)[[x, y]].quantile([0.25, 0.75]).unstack()
         for c in (x, y):
             ax.fill_between(q.index, q[(c, 0.25)], q[(c, 0.75)], color=_color(c), alpha=0.15, lw=0,
-                            label=f"middle half of peers ({_label(c).lower()})")
+                            label=f"peers, middle half ({_label(c).split()[0].lower()})")
     if _is_rate(x) and _is_rate(y):
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylabel("rate")

@@ -1,0 +1,30 @@
+"""``linkage report``: the executive view as one self-contained static HTML file."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Write the executive view of a panel as one self-contained HTML file (figures embedded)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``linkage report``."""
+    parser.add_argument("panel", metavar="PANEL", help="panel CSV/Parquet from 'linkage panel'")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the .html file to write")
+    parser.add_argument("--k", type=int, default=5, metavar="K",
+                        help="suppress figures from fewer than K people (default 5)")
+    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the intervals (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report; prints where."""
+    from linkage.app.report import write_report
+    from linkage.errors import InputError
+
+    if args.k < 1:
+        raise InputError(f"--k must be at least 1, got {args.k}")
+    path = write_report(args.panel, args.out, k=args.k, n_boot=args.n_boot, seed=args.seed)
+    print(f"linkage report: wrote {path}")
+    return 0
