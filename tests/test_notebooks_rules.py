@@ -107,3 +107,17 @@ def test_the_rules_catch_what_they_should(tmp_path):
     for check in (test_valid_and_without_outputs, test_first_cell_is_parameters_of_literals, test_no_def_or_class):
         with pytest.raises(AssertionError):
             check(path)
+
+
+def test_exercise_and_solution_share_parameters_and_questions():
+    # a solution answers the exercise as the learner sees it: same parameters, same questions
+    for solution in sorted(WORKSHOP.glob("*_solution.ipynb")):
+        exercise = solution.with_name(solution.name.replace("_solution.ipynb", ".ipynb"))
+        if not exercise.exists():
+            continue  # reported by test_every_workshop_exercise_has_a_solution
+        ex, so = _read(exercise), _read(solution)
+        assert ex.cells[0].source == so.cells[0].source, f"{solution.name}: parameters differ from the exercise"
+        questions = [c.source for c in ex.cells if c.cell_type == "markdown" and c.source.lstrip().startswith("**Q")]
+        answered = [c.source for c in so.cells if c.cell_type == "markdown"]
+        for q in questions:
+            assert q in answered, f"{solution.name} lacks the exercise's question {q[:40]!r}"
