@@ -171,3 +171,11 @@ def test_panel_with_a_bad_period_names_row_and_column(monkeypatch, tmp_path):
     with pytest.raises(InputError) as err:
         datasets.load_sample_panel()
     assert (err.value.row, err.value.column) == (2, "period")
+
+
+def test_loaders_do_not_depend_on_the_working_directory(monkeypatch, tmp_path):
+    # nbmake runs each notebook with its own folder as cwd; the loaders find data from the package
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert len(load_jolts(industries=[RETAIL])) == 261
+    assert datasets.sample_path("panel.csv").is_absolute()
