@@ -1,0 +1,422 @@
+"""The panel on three engines: pandas (in memory), DuckDB (larger than memory), Spark (a cluster).
+
+:func:`build_panel_engine` takes the same tables as :func:`linkage.panel.build_panel`, as pandas
+DataFrames or as files (CSV, Parquet, a directory of Parquet parts, a glob), and returns the same
+panel, cell by cell, whichever engine builds it:
+
+- ``"pandas"`` reads the files into memory and calls :func:`linkage.panel.build_panel`;
+- ``"duckdb"`` streams the files through an embedded DuckDB database with bounded memory (it
+  spills to disk past ``memory_limit``); the activity log is never copied into pandas;
+- ``"spark"`` runs the same SQL on a Spark session (local, a master URL, or a session you pass).
+
+The two SQL engines share one query generator (:mod:`linkage.panel.engines._sql`): an activity log
+is reduced by one hash aggregation to a bit mask of active periods per (customer, unit), and the
+masks are summed per unit, so the work is one scan of three columns plus a group-by.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from linkage.errors import InputError
+from linkage.panel.build import COUNT_FIELDS, PANEL_COLUMNS, build_panel
+from linkage.panel.engines import _sql
+from linkage.panel.periods import bound_code, normalize_freq, period_starts
+
+__all__ = ["build_panel_engine", "ENGINES"]
+
+#: the engines :func:`build_panel_engine` knows
+ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
+
+_COLUMNS = {
+    "employees": ("employee_id", "unit_id", "hire_date", "termination_date"),
+    "customers": ("customer_id", "unit_id", "start_date", "end_date"),
+    "activity": ("customer_id", "unit_id", "activity_date"),
+}
+
+Source = pd.DataFrame | str | os.PathLike
+
+
+def build_panel_engine(
+    employees: Source,
+    customers: Source | None = None,
+    *,
+    activity: Source | None = None,
+    units: Source | None = None,
+    engine: str = "duckdb",
+    freq: str = "M",
+    start: Any = None,
+    end: Any = None,
+    activity_window: int = 1,
+    spark: Any = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Build the unit x period panel on pandas, DuckDB or Spark, from DataFrames or files.
+
+    Parameters
+    ----------
+    employees : pandas.DataFrame or path
+        Employment spells with the canonical columns (see :func:`linkage.panel.build_panel`).
+        A path names a CSV file, a Parquet file, a directory of Parquet parts or a glob of them.
+    customers : pandas.DataFrame or path, optional
+        Customer spells.
+    activity : pandas.DataFrame or path, optional
+        A customer activity log (``customer_id``, ``unit_id``, ``activity_date``, optional
+        ``revenue``) instead of spells; this is the table that may have hundreds of millions of
+        rows.
+    units : pandas.DataFrame or path, optional
+        Units and their attributes (small: always read into pandas).
+    engine : {"duckdb", "pandas", "spark"}, default "duckdb"
+        Which engine builds the panel. All three give the same panel.
+    freq, start, end, activity_window
+        As in :func:`linkage.panel.build_panel`.
+    spark : pyspark.sql.SparkSession or str, optional
+        For ``engine="spark"``: a session, or a master URL (``"spark://host:7077"``,
+        ``"yarn"``, ``"local[2]"``); default ``"local[*]"``.
+    memory_limit : str, optional
+        For ``engine="duckdb"``: DuckDB's memory limit (e.g. ``"2GB"``); past it DuckDB spills to
+        a temporary directory. Default: DuckDB's own (80 % of RAM).
+    threads : int, optional
+        For ``engine="duckdb"``: number of threads (default: all cores).
+    progress : bool, default False
+        Print the steps, with elapsed times, to standard error (and DuckDB's progress bar).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The panel, exactly as :func:`linkage.panel.build_panel` returns it for the same data.
+
+    Raises
+    ------
+    InputError
+        For an unknown engine, a missing file, a table without its canonical columns, and every
+        input :func:`linkage.panel.build_panel` rejects (missing ids or dates, ends before starts,
+        both customer spells and activity, repeated units).
+
+    Examples
+    --------
+    >>> emp = pd.DataFrame({"employee_id": ["a", "b"], "unit_id": ["s1", "s2"],
+    ...                     "hire_date": pd.to_datetime(["2023-12-01", "2024-01-15"]),
+    ...                     "termination_date": pd.to_datetime(["2024-02-10", None])})
+    >>> act = pd.DataFrame({"customer_id": ["x", "x", "y"], "unit_id": ["s1", "s1", "s2"],
+    ...                     "activity_date": pd.to_datetime(["2024-01-05", "2024-02-07", "2024-02-01"])})
+    >>> panel = build_panel_engine(emp, activity=act, engine="duckdb", start="2024-01", end="2024-03")
+    >>> panel.equals(build_panel(emp, activity=act, start="2024-01", end="2024-03"))
+    True
+    >>> panel[["unit_id", "period", "employee_end", "customer_start", "customer_end"]]
+      unit_id     period  employee_end  customer_start  customer_end
+    0      s1 2024-01-01             1               0             1
+    1      s1 2024-02-01             0               1             1
+    2      s1 2024-03-01             0               1             0
+    3      s2 2024-01-01             1               0             0
+    4      s2 2024-02-01             1               0             1
+    5      s2 2024-03-01             1               1             0
+    """
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    freq = normalize_freq(freq)
+    if isinstance(activity_window, bool) or not isinstance(activity_window, (int, np.integer)) \
+            or activity_window < 1:
+        raise InputError(f"activity_window must be a whole number of periods >= 1, not {activity_window!r}")
+    if customers is not None and activity is not None:
+        raise InputError("give customers either as spells (customers=) or as an activity log (activity=), not both")
+    log = _Log(progress)
+    if engine == "pandas":
+        frames = {k: _read_pandas(v, k) for k, v in
+                  (("employees", employees), ("customers", customers), ("activity", activity),
+                   ("units", units))}
+        log("read the tables into pandas")
+        panel = build_panel(frames["employees"], frames["customers"], activity=frames["activity"],
+                            units=frames["units"], freq=freq, start=start, end=end,
+                            activity_window=int(activity_window))
+        log("built the panel")
+        return panel
+    unit_table = _read_pandas(units, "units")
+    backend = _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
+    try:
+        return _build_sql(backend, log, employees, customers, activity, unit_table, freq, start, end,
+                          int(activity_window))
+    finally:
+        backend.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+class _Log:
+    def __init__(self, on: bool) -> None:
+        self.on, self.t0 = on, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        if self.on:
+            print(f"[linkage panel {time.perf_counter() - self.t0:7.1f} s] {what}", file=sys.stderr, flush=True)
+
+
+def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
+    """("csv" | "parquet", the file list or glob) of a path; InputError when nothing is there."""
+    text = os.fspath(path)
+    if any(ch in text for ch in "*?["):
+        return ("csv" if text.lower().endswith((".csv", ".csv.gz")) else "parquet"), [text]
+    p = Path(text)
+    if p.is_dir():
+        parts = sorted(str(f) for f in p.rglob("*.parquet"))
+        if not parts:
+            raise InputError("is a directory without .parquet files", file=text)
+        return "parquet", parts
+    if not p.is_file():
+        raise InputError("no such file", file=text)
+    low = p.name.lower()
+    if low.endswith((".parquet", ".pq")):
+        return "parquet", [text]
+    if low.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        return "csv", [text]
+    raise InputError("the DuckDB and Spark engines read CSV or Parquet files", file=text)
+
+
+def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
+    if source is None or isinstance(source, pd.DataFrame):
+        return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(f"expected a file path or a DataFrame, not {type(source).__name__}", file=name)
+    kind, files = _kind_of_path(source, name)
+    if kind == "parquet":
+        import pyarrow.dataset as ds
+
+        if any(ch in files[0] for ch in "*?["):
+            files = sorted(glob.glob(files[0], recursive=True))
+        return ds.dataset(files, format="parquet").to_table().to_pandas()
+    from linkage.io import read_table
+
+    return read_table(files[0], name=Path(files[0]).name)
+
+
+# ---------------------------------------------------------------------------------------------------
+class _DuckDB:
+    dialect = _sql.DUCKDB
+
+    def __init__(self, memory_limit, threads, progress) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(":memory:")
+        self.con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'linkage_duckdb'}'")
+        self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
+        if memory_limit is not None:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads is not None:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def register(self, name: str, source: Source) -> None:
+        if isinstance(source, pd.DataFrame):
+            self.con.register(f"{name}_df", source)
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_df")
+            return
+        kind, files = _kind_of_path(source, name)
+        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        reader = (f"read_parquet({listed})" if kind == "parquet"
+                  else f"read_csv({listed}, header = true, all_varchar = true)")
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {reader}")
+
+    def columns(self, name: str) -> list[str]:
+        return [c[0] for c in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
+
+    def query(self, sql: str) -> pd.DataFrame:
+        cur = self.con.execute(sql)
+        names = [c[0] for c in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class _Spark:
+    dialect = _sql.SPARK
+
+    def __init__(self, spark) -> None:
+        with warnings.catch_warnings():  # pyspark 4.x on pandas 3 warns at import
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                    category=FutureWarning)
+            from pyspark.sql import SparkSession
+        if spark is None or isinstance(spark, str):
+            self.session = (SparkSession.builder.master(spark or "local[*]").appName("linkage")
+                            .config("spark.sql.session.timeZone", "UTC")
+                            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        else:
+            self.session = spark
+        self._tmp = None
+
+    def register(self, name: str, source: Source) -> None:
+        if isinstance(source, pd.DataFrame):  # through Parquet: no pandas-version coupling
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="linkage_spark_")
+            path = os.path.join(self._tmp.name, f"{name}.parquet")
+            pq.write_table(pa.Table.from_pandas(source, preserve_index=False), path)
+            frame = self.session.read.parquet(path)
+        else:
+            kind, files = _kind_of_path(source, name)
+            reader = self.session.read
+            frame = reader.parquet(*files) if kind == "parquet" else reader.csv(files, header=True)
+        frame.createOrReplaceTempView(name)
+
+    def columns(self, name: str) -> list[str]:
+        return list(self.session.table(name).columns)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        frame = self.session.sql(sql)
+        rows = frame.collect()
+        return pd.DataFrame.from_records([tuple(r) for r in rows], columns=frame.columns)
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            for name in ("employees", "customers", "activity"):
+                self.session.catalog.dropTempView(name)
+            self._tmp.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------------
+def _build_sql(backend, log, employees, customers, activity, units, freq, start, end, window):
+    d = backend.dialect
+    tables = {"employees": employees}
+    if customers is not None:
+        tables["customers"] = customers
+    if activity is not None:
+        tables["activity"] = activity
+    for name, source in list(tables.items()):
+        if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
+            raise InputError(f"expected a file path or a DataFrame, not {type(source).__name__}", file=name)
+        backend.register(name, source)
+        have = backend.columns(name)
+        if name == "customers" and "start_date" not in have and "activity_date" in have:
+            if "activity" in tables:
+                raise InputError("give customers either as spells or as an activity log, not both")
+            tables["activity"] = tables.pop("customers")
+            backend.register("activity", source)
+            name, have = "activity", backend.columns("activity")
+        missing = [c for c in _COLUMNS[name] if c not in have]
+        if missing:
+            raise InputError(
+                f"missing column(s) {', '.join(map(repr, missing))}; the panel needs the canonical columns "
+                f"{', '.join(_COLUMNS[name])} (map your export's names with linkage.clean)", file=name)
+    has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
+
+    # ---- checks and the data's range: one scan per table ------------------------------------
+    spans = []
+    for name in tables:
+        b = backend.query(_sql.bounds_sql(name, name, freq, d)).iloc[0]
+        log(f"scanned {name}: {int(b['n']):,} rows")
+        start_col = {"employees": "hire_date", "customers": "start_date", "activity": "activity_date"}[name]
+        for count, col, what in ((b["no_unit"], "unit_id", "have no unit_id"),
+                                 (b["no_id"], "customer_id", "have no customer_id"),
+                                 (b["no_start"], start_col, f"have no {start_col}"),
+                                 (b["end_before"], "end", "end before they start")):
+            if count is not None and not pd.isna(count) and int(count) > 0:
+                raise InputError(f"{int(count)} row(s) {what}; set them aside with linkage.clean first",
+                                 file=name, column=col)
+        if int(b["n"]) > 0:
+            spans.append((int(b["lo"]), int(b["hi"])))
+    lo = bound_code(start, freq, side="start", name="start") if start is not None else (
+        min(s[0] for s in spans) if spans else None)
+    hi = bound_code(end, freq, side="end", name="end") if end is not None else (
+        max(s[1] for s in spans) if spans else None)
+    if lo is None and hi is None:
+        lo = hi = 0
+        n_periods = 0
+    else:
+        lo = hi if lo is None else lo
+        hi = lo if hi is None else hi
+        if lo > hi:
+            raise InputError(
+                f"the window starts ({period_starts([lo], freq)[0].astype('datetime64[D]')}) after it "
+                f"ends ({period_starts([hi], freq)[0].astype('datetime64[D]')}); check start= and end="
+                " (by default the window ends with the latest date in the data)")
+        n_periods = hi - lo + 1
+
+    # ---- the aggregations ---------------------------------------------------------------------
+    results = {}
+    q_lo, q_hi = (lo, hi) if n_periods else (lo, lo)
+    for name in ("employees", "customers"):
+        if name in tables:
+            results[name] = backend.query(_sql.spell_hist_sql(name, name, freq, q_lo, q_hi, d))
+            log(f"aggregated {name}")
+    if "activity" in tables:
+        results["activity"] = backend.query(_sql.activity_sql("activity", freq, q_lo, q_hi, window, d))
+        log("aggregated the activity log (one bit mask per customer and unit)")
+        if has_revenue:
+            results["revenue"] = backend.query(_sql.revenue_sql("activity", freq, q_lo, q_hi, d))
+            log("summed revenue")
+
+    # ---- units and assembly (as build_panel does) ---------------------------------------------
+    found = [results[k]["u"] for k in ("employees", "customers", "activity") if k in results]
+    attrs = None
+    if units is not None:
+        if "unit_id" not in units.columns:
+            raise InputError("missing column(s) 'unit_id'", file="units")
+        if units["unit_id"].isna().any():
+            raise InputError("row(s) have no unit_id; set them aside with linkage.clean first",
+                             file="units", column="unit_id")
+        unit_col = units["unit_id"].astype("str")
+        if unit_col.duplicated().any():
+            first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
+            raise InputError(f"unit {unit_col.iloc[first]!r} appears more than once", file="units",
+                             row=first + 1, column="unit_id")
+        attr_names = [c for c in units.columns if c != "unit_id"]
+        clash = [c for c in attr_names if c in PANEL_COLUMNS or c == "customer_revenue"]
+        if clash:
+            raise InputError(f"attribute column {clash[0]!r} has the name of a panel column", file="units",
+                             column=clash[0])
+        attrs = units[attr_names].set_axis(pd.Index(unit_col.to_numpy(), name="unit_id"), axis=0)
+        found.append(unit_col)
+    all_units = pd.concat([pd.Series(f, dtype="str") for f in found], ignore_index=True)
+    unit_index = pd.Index(all_units.unique(), dtype="str").sort_values()
+    n_units = len(unit_index)
+    zeros = {f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS}
+    counts = {"employee": _sql.spell_counts(results["employees"], unit_index, lo, n_periods)}
+    if "customers" in results:
+        counts["customer"] = _sql.spell_counts(results["customers"], unit_index, lo, n_periods)
+    elif "activity" in results and n_periods:
+        counts["customer"] = _sql.activity_counts(results["activity"], unit_index, n_periods)
+    else:
+        counts["customer"] = zeros
+    columns: dict[str, object] = {
+        "unit_id": unit_index.take(np.repeat(np.arange(n_units), n_periods)),
+        "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
+    }
+    for side in ("employee", "customer"):
+        c = counts[side]
+        for field in COUNT_FIELDS:
+            columns[f"{side}_{field}"] = c[field]
+        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
+        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+    if has_revenue:
+        rev = results["revenue"]
+        values = np.zeros(n_units * n_periods)
+        if len(rev):
+            cell = unit_index.get_indexer(rev["u"].astype("str")) * n_periods + (rev["k"].to_numpy(np.int64) - lo)
+            values[cell] = rev["rev"].to_numpy(np.float64)
+        columns["customer_revenue"] = values
+    panel = pd.DataFrame(columns)
+    panel["unit_id"] = panel["unit_id"].astype("str")
+    if attrs is not None and len(attrs.columns):
+        rows = attrs.reindex(unit_index).take(np.repeat(np.arange(n_units), n_periods))
+        panel = pd.concat([panel, rows.reset_index(drop=True)], axis=1)
+    log(f"panel: {n_units:,} units x {n_periods} periods")
+    return panel
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(len(num), np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out

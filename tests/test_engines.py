@@ -1,0 +1,160 @@
+"""linkage.panel.engines: the DuckDB engine gives the pandas panel cell by cell.
+
+The reference is :func:`linkage.panel.build_panel` (itself checked against hand-worked cases in
+tests/test_panel_build.py). Counts must be equal exactly; rates and revenue to float precision
+(revenue is summed in another order, so rtol 1e-12). Spark runs the same SQL: tests/test_engines_spark.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("duckdb")
+
+from linkage.clean import clean_activity, clean_employees, clean_units  # noqa: E402
+from linkage.errors import InputError  # noqa: E402
+from linkage.panel import build_panel  # noqa: E402
+from linkage.panel.engines import build_panel_engine  # noqa: E402
+from linkage.panel.engines._sql import WORD_BITS, n_words  # noqa: E402
+from linkage.simulate import WorldSpec, simulate  # noqa: E402
+
+
+def assert_same_panel(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Same columns, dtypes and rows; counts exactly equal; floats equal to rtol 1e-12."""
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    for col in want.columns:
+        g, w = got[col], want[col]
+        assert g.dtype == w.dtype, col
+        if pd.api.types.is_float_dtype(w.dtype):
+            np.testing.assert_allclose(g.to_numpy(), w.to_numpy(), rtol=1e-12, atol=0, equal_nan=True,
+                                       err_msg=col)
+        else:
+            pd.testing.assert_series_equal(g, w, check_names=True)
+
+
+# ---- the bundled sample (customer spells) ------------------------------------------------------------
+@pytest.mark.parametrize("freq", ["M", "Q", "Y"])
+def test_sample_data_files_give_the_pandas_panel(sample_dir, freq):
+    emp, cus, units = (sample_dir / f for f in ("employees.csv", "customers.csv", "units.csv"))
+    want = build_panel_engine(emp, cus, units=units, engine="pandas", freq=freq)
+    got = build_panel_engine(emp, cus, units=units, engine="duckdb", freq=freq)
+    assert_same_panel(got, want)
+    assert want["customer_start"].sum() > 1000  # a real panel, not an empty one
+
+
+def test_sample_panel_file_is_reproduced_by_duckdb(sample_dir):
+    emp, cus, units = (sample_dir / f for f in ("employees.csv", "customers.csv", "units.csv"))
+    got = build_panel_engine(emp, cus, units=units, engine="duckdb", start="2023-01", end="2025-12")
+    ref = pd.read_csv(sample_dir / "panel.csv", dtype={"unit_id": str})
+    counts = [c for c in ref.columns if c.endswith(("_start", "_joined", "_left", "_retained", "_end"))]
+    merged = got.assign(period=got["period"].dt.strftime("%Y-%m-%d")).merge(
+        ref, on=["unit_id", "period"], suffixes=("", "_ref"), validate="1:1")
+    assert len(merged) == len(ref) > 0
+    for c in counts:
+        assert (merged[c] == merged[f"{c}_ref"]).all(), c
+
+
+# ---- a simulated activity log with defects, cleaned --------------------------------------------------
+@pytest.fixture(scope="module")
+def world_clean():
+    world = simulate(WorldSpec(n_units=12, months=24, seed=5), customers="activity", defects=0.02)
+    units = clean_units(world.units)
+    emp = clean_employees(world.employees, units=units, as_of="2030-01-01")
+    act = clean_activity(world.customers, units=units, as_of="2030-01-01")
+    assert act.rejects.shape[0] > 0  # defects were planted and set aside
+    return emp.data, act.data, units.data
+
+
+@pytest.mark.parametrize("freq,window", [("M", 1), ("M", 3), ("Q", 1), ("Q", 2), ("Y", 1), ("M", 70)])
+def test_activity_log_gives_the_pandas_panel(world_clean, freq, window):
+    emp, act, units = world_clean
+    want = build_panel(emp, activity=act, units=units, freq=freq, activity_window=window)
+    got = build_panel_engine(emp, activity=act, units=units, engine="duckdb", freq=freq,
+                             activity_window=window)
+    assert "customer_revenue" in got.columns
+    assert want["customer_retained"].sum() > 0
+    assert_same_panel(got, want)
+
+
+def test_explicit_window_narrower_and_wider_than_the_data(world_clean):
+    emp, act, _ = world_clean
+    for start, end in (("2023-06", "2023-09"), ("2020-01", "2027-12")):
+        want = build_panel(emp, activity=act, start=start, end=end, activity_window=2)
+        got = build_panel_engine(emp, activity=act, engine="duckdb", start=start, end=end,
+                                 activity_window=2)
+        assert_same_panel(got, want)
+
+
+def test_long_windows_span_several_mask_words():
+    # 20 years of months with a 5-month activity window: bits 0 .. 244 need 4 words of 62 bits
+    # sharing one bit (0-61, 61-122, 122-183, 183-244)
+    assert n_words(240, 5) == 4 and n_words(WORD_BITS - 1, 1) == 1 and n_words(WORD_BITS, 1) == 2
+    rng = np.random.default_rng(3)
+    n = 4000
+    act = pd.DataFrame({
+        "customer_id": rng.integers(0, 150, n).astype(str),
+        "unit_id": rng.choice(["u1", "u2", "u3"], n),
+        "activity_date": pd.Timestamp("2005-01-01") + pd.to_timedelta(rng.integers(0, 7300, n), unit="D"),
+        "revenue": rng.gamma(2.0, 10.0, n)})
+    emp = pd.DataFrame({"employee_id": ["e"], "unit_id": ["u1"], "hire_date": pd.to_datetime(["2004-05-05"]),
+                        "termination_date": pd.to_datetime([None])})
+    for window in (1, 5, 61, 62):
+        want = build_panel(emp, activity=act, activity_window=window)
+        got = build_panel_engine(emp, activity=act, engine="duckdb", activity_window=window)
+        assert_same_panel(got, want)
+
+
+def test_parquet_parts_directory_and_csv(tmp_path, world_clean):
+    emp, act, units = world_clean
+    parts = tmp_path / "activity"
+    parts.mkdir()
+    for i, chunk in enumerate(np.array_split(np.arange(len(act)), 3)):
+        act.iloc[chunk].to_parquet(parts / f"part-{i}.parquet")
+    emp.to_csv(tmp_path / "employees.csv", index=False, date_format="%Y-%m-%d")
+    want = build_panel(emp, activity=act, units=units, freq="Q", activity_window=2)
+    for engine in ("duckdb", "pandas"):
+        got = build_panel_engine(tmp_path / "employees.csv", activity=parts, units=units, engine=engine,
+                                 freq="Q", activity_window=2)
+        assert_same_panel(got, want)
+
+
+def test_leading_zero_unit_ids_survive_csv(tmp_path):
+    (tmp_path / "e.csv").write_text("employee_id,unit_id,hire_date,termination_date\n"
+                                    "a,007,2024-01-03,\nb,7,2024-02-01,2024-03-01\n")
+    got = build_panel_engine(tmp_path / "e.csv", engine="duckdb")
+    assert sorted(got["unit_id"].unique()) == ["007", "7"]
+    assert_same_panel(got, build_panel_engine(tmp_path / "e.csv", engine="pandas"))
+
+
+# ---- errors --------------------------------------------------------------------------------------
+def test_bad_inputs_raise_input_error(tmp_path, world_clean):
+    emp, act, _ = world_clean
+    with pytest.raises(InputError, match="engine must be one of"):
+        build_panel_engine(emp, engine="polars")
+    with pytest.raises(InputError, match="no such file"):
+        build_panel_engine(tmp_path / "nope.parquet", engine="duckdb")
+    with pytest.raises(InputError, match="missing column"):
+        build_panel_engine(emp.drop(columns="hire_date"), engine="duckdb")
+    broken = act.astype({"unit_id": "object"})
+    broken.loc[broken.index[3], "unit_id"] = None
+    with pytest.raises(InputError, match="1 row\\(s\\) have no unit_id"):
+        build_panel_engine(emp, activity=broken, engine="duckdb")
+    backwards = emp.assign(termination_date=emp["hire_date"] - pd.Timedelta(days=1))
+    with pytest.raises(InputError, match="end before they start"):
+        build_panel_engine(backwards, engine="duckdb")
+    with pytest.raises(InputError, match="starts .* after it"):
+        build_panel_engine(emp, engine="duckdb", start="2024-05", end="2024-01")
+    with pytest.raises(InputError, match="not both"):
+        build_panel_engine(emp, act.rename(columns={"activity_date": "start_date"}), activity=act,
+                           engine="duckdb")
+
+
+def test_inputs_are_not_mutated(world_clean):
+    emp, act, units = world_clean
+    before = (emp.copy(), act.copy(), units.copy())
+    build_panel_engine(emp, activity=act, units=units, engine="duckdb")
+    for a, b in zip((emp, act, units), before):
+        pd.testing.assert_frame_equal(a, b)
