@@ -102,8 +102,8 @@ class ExecutiveDashboard:
     --------
     >>> from linkage.app import executive_dashboard
     >>> dash = executive_dashboard(n_boot=200)
-    >>> dash.value.value = dash.value.options[1]
-    >>> dash.value.options[1] in dash.headline.value
+    >>> dash.value.value = "North"
+    >>> "region North" in dash.title.value
     True
     """
 
@@ -143,7 +143,7 @@ class ExecutiveDashboard:
         table_box = widgets.Accordion(children=[widgets.VBox([self.downloads, self.table])],
                                       titles=("Downloads and the unit table",))
         filters = widgets.HBox([self.attribute, self.value, self.periods, self.lag],
-                               layout=widgets.Layout(flex_flow="row wrap", gap="8px"))
+                               layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"))
         self.widget = widgets.VBox([
             widgets.HTML(CSS), self.title, filters, self.status, self.headline, self.trends,
             widgets.HBox([self.quadrants, self.lag_plot]), caveats, table_box,

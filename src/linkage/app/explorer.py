@@ -175,9 +175,14 @@ def unit_explorer(panel=None, *, unit: str | None = None, k: int = 5, n_boot: in
     """
     frame = panel if isinstance(panel, pd.DataFrame) else load_panel(panel)
     data = DashboardData(frame, k=k, n_boot=n_boot, seed=seed)
+    # draw the first unit before waiting for the page's request (a preheated kernel waits in
+    # _query_string until a viewer arrives), so only a different ?unit= costs a redraw
+    explorer = UnitExplorer(data, unit=unit)
     if unit is None:
-        unit = unit_from_query(_query_string(), data.units)
-    return UnitExplorer(data, unit=unit)
+        wanted = unit_from_query(_query_string(), data.units)
+        if wanted is not None and wanted != explorer.unit.value:
+            explorer.unit.value = wanted
+    return explorer
 
 
 def show_unit_explorer(panel=None, *, unit: str | None = None, **kwargs) -> UnitExplorer | None:

@@ -55,10 +55,19 @@ def voila_command(
 
 
 def warm_cache(panel: pathlib.Path, *, k: int = 5) -> None:
-    """Draw the executive dashboard's first figures into the shared disk cache."""
+    """Draw what viewers reach first into the shared disk cache: the executive dashboard's figures
+    for every value of the default attribute over the whole range, at every lag, and the unit
+    explorer's first unit."""
+    from linkage.app._data import Selection
     from linkage.app.executive import executive_dashboard
+    from linkage.app.explorer import UnitExplorer
 
-    executive_dashboard(panel, k=k)
+    dash = executive_dashboard(panel, k=k)
+    sel = dash.selection()
+    for value in dash.value.options:
+        for lag in range(-dash.data.max_lag, dash.data.max_lag + 1):
+            dash.figures(Selection(sel.attribute, value, sel.start, sel.end, lag))
+    UnitExplorer(dash.data)
 
 
 def serve(

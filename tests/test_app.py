@@ -1,0 +1,323 @@
+"""Dashboard logic without a browser: panel loading, precomputed figures, widgets, report, CLI."""
+
+import logging
+import pathlib
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from linkage.app import ALL, DashboardData, Selection, executive_dashboard, load_panel, unit_explorer  # noqa: E402
+from linkage.app import _render  # noqa: E402
+from linkage.app._render import link_words  # noqa: E402
+from linkage.app.explorer import unit_from_query  # noqa: E402
+from linkage.app.report import build_report, write_report  # noqa: E402
+from linkage.cli import main  # noqa: E402
+from linkage.errors import InputError  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PANEL = ROOT / "data" / "sample" / "panel.csv"
+N_BOOT = 200
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    # one cache for the module (figures drawn once), never the user's ~/.cache
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path_factory.getbasetemp() / "linkage-cache"))
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return load_panel(PANEL)
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LINKAGE_CACHE", str(tmp_path_factory.getbasetemp() / "linkage-cache"))
+    d = executive_dashboard(PANEL, n_boot=N_BOOT)
+    yield d
+    mp.undo()
+
+
+# ---- load_panel --------------------------------------------------------------------------------
+
+def test_load_panel_types_and_keeps_leading_zeros(panel):
+    assert panel["unit_id"].iloc[0] == "001"
+    assert str(panel["employee_start"].dtype) == "int64"
+    assert pd.api.types.is_datetime64_any_dtype(panel["period"])
+    assert panel["region"].nunique() == 5
+
+
+def _write(tmp_path, text, name="p.csv"):
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    return f
+
+
+HEADER = "unit_id,period,employee_start,employee_retained,customer_start,customer_retained\n"
+
+
+def test_load_panel_refuses_person_level_rows(tmp_path):
+    f = _write(tmp_path, "employee_id,unit_id,hire_date\nE1,001,2024-01-01\n")
+    with pytest.raises(InputError) as err:
+        load_panel(f)
+    assert err.value.column == "employee_id" and "person-level" in err.value.problem
+
+
+@pytest.mark.parametrize("body, row, column", [
+    ("001,2024-13-01,10,9,100,90\n", 1, "period"),
+    ("001,2024-01-01,10,9,100,90\n002,2024-01-01,ten,9,100,90\n", 2, "employee_start"),
+    ("001,2024-01-01,-1,0,100,90\n", 1, "employee_start"),
+])
+def test_load_panel_names_row_and_column(tmp_path, body, row, column):
+    with pytest.raises(InputError) as err:
+        load_panel(_write(tmp_path, HEADER + body))
+    assert (err.value.row, err.value.column) == (row, column)
+
+
+def test_load_panel_missing_column_and_file(tmp_path):
+    with pytest.raises(InputError) as err:
+        load_panel(_write(tmp_path, "unit_id,period\n001,2024-01-01\n"))
+    assert err.value.column == "employee_start"
+    with pytest.raises(InputError, match="not found"):
+        load_panel(tmp_path / "nope.csv")
+
+
+# ---- figures and sentences ---------------------------------------------------------------------
+
+def test_headline_is_ratio_of_sums_over_last_three_months_and_a_year_earlier(dash, panel):
+    h = dash.data.headline(Selection(attribute="region", value="North"))
+    north = panel[panel["region"] == "North"]
+    last = north[north["period"] >= "2025-10-01"]
+    ago = north[(north["period"] >= "2024-10-01") & (north["period"] <= "2024-12-01")]
+    assert h["employee_now"] == pytest.approx(last["employee_retained"].sum() / last["employee_start"].sum())
+    assert h["customer_year_ago"] == pytest.approx(ago["customer_retained"].sum() / ago["customer_start"].sum())
+
+
+def test_headline_link_is_the_period_adjusted_lag_profile_of_linkage_stats(dash, panel):
+    from linkage.stats import lag_profile
+
+    prof = lag_profile(panel, max_lag=dash.data.max_lag, n_boot=N_BOOT, seed=0, period_adjusted=True)
+    h = dash.data.headline(Selection(lag=2))
+    assert h["r"] == pytest.approx(prof.loc[prof["lag"] == 2, "r"].iloc[0])
+    # the simulator planted the link at lag 2 (data/sample/truth.json: "lag": 2)
+    assert dash.data.best_lag == 2
+
+
+def test_unit_table_suppresses_small_units(dash, panel):
+    t = dash.data.unit_table(Selection(attribute="region"))
+    raw = dash.data.unit_table(Selection(attribute="region"), suppressed=False)
+    small = raw["employees"] < 5
+    assert small.any()
+    assert (t.loc[small.to_numpy(), "employee_retention"] == "suppressed").all()
+    shown = t.loc[~t["suppressed"], "employees"].astype(float)
+    assert (shown >= 5).all()
+    # complementary: every region with a hidden unit hides at least two
+    hidden = t.groupby("region")["suppressed"].sum()
+    assert ((hidden == 0) | (hidden >= 2)).all()
+
+
+@pytest.mark.parametrize("args, words", [
+    ((0.32, 0.2, 0.43, 0.001, 2), ("Moderate link", "2 months later", "unlikely to be chance")),
+    ((0.05, -0.02, 0.12, 0.4, 1), ("No clear link", "could well be chance")),
+    ((-0.2, -0.3, -0.1, 0.01, 0), ("Weak link", "fewer of its customers")),
+    ((0.2, 0.1, 0.3, 0.01, -1), ("customers lead",)),
+    ((np.nan, np.nan, np.nan, np.nan, 0), ("Not enough data",)),
+])
+def test_link_words(args, words):
+    text = link_words(*args)
+    for w in words:
+        assert w in text
+
+
+# ---- the executive dashboard's widgets ---------------------------------------------------------
+
+def _src(html):
+    return re.search(r"src='([^']+)'", html).group(1)
+
+
+def test_region_filter_changes_headline_and_every_figure(dash):
+    before = (dash.headline.value, _src(dash.trends.value), _src(dash.quadrants.value), _src(dash.lag_plot.value))
+    dash.value.value = "North"
+    after = (dash.headline.value, _src(dash.trends.value), _src(dash.quadrants.value), _src(dash.lag_plot.value))
+    assert all(a != b for a, b in zip(before, after))
+    assert "region North" in dash.title.value
+    dash.value.value = ALL
+
+
+def test_lag_filter_changes_link_and_lag_plot_only(dash):
+    trends, headline, lag = dash.trends.value, dash.headline.value, dash.lag_plot.value
+    dash.lag.value = dash.lag.value - 1
+    assert dash.trends.value == trends
+    assert dash.headline.value != headline and dash.lag_plot.value != lag
+    dash.lag.value = dash.lag.value + 1
+    assert dash.lag_plot.value == lag  # back to the cached figure
+
+
+def test_period_filter_moves_the_headline_months(dash):
+    dash.periods.index = (0, 23)
+    assert "Dec 2024" in dash.headline.value
+    dash.periods.index = (0, len(dash.periods.options) - 1)
+
+
+def test_attribute_filter_resets_values(dash):
+    dash.attribute.value = "size_band"
+    assert dash.value.options[0] == ALL and "small" in dash.value.options
+    assert dash.value.value == ALL
+    dash.attribute.value = "region"
+
+
+def test_downloads_are_data_uris_with_suppressed_table(dash):
+    import base64
+
+    href = re.search(r"download='linkage_units.csv' href='([^']+)'", dash.downloads.value).group(1)
+    csv = base64.b64decode(href.split(",", 1)[1]).decode()
+    assert csv.startswith("unit_id,region,district,size_band,employees")
+    assert "suppressed" in csv
+
+
+def test_callback_error_shows_a_neutral_line_and_logs_the_detail(dash, monkeypatch):
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("linkage.app").addHandler(handler)
+
+    def boom(*a, **k):
+        raise RuntimeError("SECRET internal detail /srv/path.py")
+
+    monkeypatch.setattr("linkage.app.executive.headline_sentences", boom)
+    try:
+        old = dash.headline.value
+        dash.value.value = "South"
+        assert "Something went wrong" in dash.status.value
+        assert "SECRET" not in dash.status.value and "Traceback" not in dash.status.value
+        assert dash.headline.value == old
+        assert records and "SECRET" in str(records[-1].exc_info[1])
+        ref = re.search(r"ref ([0-9a-f]{8})", dash.status.value).group(1)
+        assert ref in records[-1].getMessage()
+    finally:
+        logging.getLogger("linkage.app").removeHandler(handler)
+        monkeypatch.undo()
+    dash.value.value = ALL
+    assert dash.status.value == ""  # cleared by the next good update
+
+
+def test_figures_come_from_the_shared_disk_cache(dash, monkeypatch):
+    # a second dashboard on the same panel draws nothing: every first figure is on disk
+    def no_drawing(*a, **k):
+        raise AssertionError("drew a figure that was cached")
+
+    for name in ("trends_png", "quadrants_png", "lag_png"):
+        monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
+    other = executive_dashboard(PANEL, n_boot=N_BOOT)
+    assert _src(other.trends.value) == _src(dash.trends.value)
+
+
+def test_dashboard_does_not_mutate_a_panel_frame(panel):
+    frame = panel.copy()
+    d = DashboardData(frame, n_boot=N_BOOT)
+    d.unit_table(Selection(attribute="region"))
+    pd.testing.assert_frame_equal(frame, panel)
+
+
+# ---- unit explorer -----------------------------------------------------------------------------
+
+def test_unit_from_query_accepts_only_known_units():
+    assert unit_from_query("?unit=010", ["001", "010"]) == "010"
+    assert unit_from_query("unit=999", ["001"]) is None
+    assert unit_from_query("", ["001"]) is None
+    assert unit_from_query(None, ["001"]) is None
+
+
+def test_unit_explorer_peers_and_standing():
+    ex = unit_explorer(PANEL, unit="010", n_boot=N_BOOT)
+    assert "Unit 010" in ex.summary.value and "of its 20 peers" in ex.summary.value
+    old = ex.series.value
+    ex.unit.value = "002"
+    assert ex.series.value != old and "Unit 002" in ex.summary.value
+    ex.peers.value = "__all__"
+    assert "of its 99 peers" in ex.summary.value
+    assert ex.status.value == ""
+
+
+def test_unit_explorer_reads_the_query_string(monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "unit=005")
+    monkeypatch.setattr("linkage.app.explorer._query_string", lambda: "unit=005")
+    ex = unit_explorer(PANEL, n_boot=N_BOOT)
+    assert ex.unit.value == "005"
+
+
+# ---- report and CLI ----------------------------------------------------------------------------
+
+def test_report_is_self_contained_and_suppressed(tmp_path):
+    out = write_report(PANEL, tmp_path / "report.html", n_boot=N_BOOT)
+    text = out.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") == 3
+    body = text.split("<body>", 1)[1]
+    assert "http://" not in body and "https://" not in body and "<script" not in body
+    assert "suppressed" in body and "Read with care" in body
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+def test_report_and_dashboard_carry_no_person_identifiers(dash, tmp_path):
+    # the sample's people are E00001... and C00001...: none may reach a page, a download or a report
+    text = build_report(PANEL, n_boot=N_BOOT)
+    pages = [text, dash.downloads.value, dash.table.value, dash.headline.value]
+    for page in pages:
+        assert re.search(r"\b[EC]\d{5}\b", page) is None
+
+
+def test_report_refuses_to_overwrite_the_panel_and_other_suffixes(tmp_path):
+    panel_copy = tmp_path / "panel.html"
+    panel_copy.write_bytes(PANEL.read_bytes())
+    with pytest.raises(InputError, match="overwrite"):
+        write_report(panel_copy, panel_copy)
+    with pytest.raises(InputError, match=".html"):
+        write_report(PANEL, tmp_path / "report.pdf")
+
+
+def test_cli_report_and_errors(tmp_path, capsys):
+    assert main(["report", str(PANEL), "--out", str(tmp_path / "r.html"), "--n-boot", str(N_BOOT)]) == 0
+    assert (tmp_path / "r.html").is_file()
+    assert main(["report", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.csv: panel file not found" in err and "Traceback" not in err
+
+
+def test_cli_dashboard_fails_early_on_a_bad_panel(tmp_path, capsys):
+    bad = _write(tmp_path, "employee_id,unit_id\nE1,001\n")
+    assert main(["dashboard", "--panel", str(bad), "--no-browser", "--no-warm"]) == 2
+    assert "person-level" in capsys.readouterr().err
+
+
+def test_voila_config_is_hardened():
+    import json
+
+    cfg = json.loads((ROOT / "notebooks" / "dashboards" / "voila.json").read_text())
+    vc = cfg["VoilaConfiguration"]
+    assert vc["strip_sources"] is True and vc["show_tracebacks"] is False and vc["preheat_kernel"] is True
+    assert cfg["MappingKernelManager"]["cull_idle_timeout"] > 0
+    assert cfg["Voila"]["ip"] == "127.0.0.1"
+
+
+def test_dashboard_notebooks_are_thin():
+    import nbformat
+
+    for name in ("executive.ipynb", "unit_explorer.ipynb"):
+        nb = nbformat.read(ROOT / "notebooks" / "dashboards" / name, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", [])
+        assert all(not c.outputs for c in code)
+        assert not any(re.search(r"^\s*(def|class) ", c.source, re.M) for c in code)
+        assert sum(len(c.source.splitlines()) for c in code) <= 10
+
+
+def test_render_png_is_a_png(dash):
+    b = _render.lag_png(dash.data, Selection())
+    assert b[:8] == b"\x89PNG\r\n\x1a\n"
