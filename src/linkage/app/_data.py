@@ -189,7 +189,7 @@ class DashboardData:
     >>> d.attributes
     ['region', 'district', 'size_band']
     >>> h = d.headline(Selection(attribute="region"))
-    >>> 0 < h["employee_now"] < 1
+    >>> bool(0 < h["employee_now"] < 1)
     True
     """
 
