@@ -180,3 +180,11 @@ def test_plots_do_not_mutate_input():
     heatmap(p)
     unit_plot(p, unit_id="u1")
     pd.testing.assert_frame_equal(p, before)
+
+
+def test_trend_grid_hides_points_from_fewer_than_min_n_people():
+    p = toy_panel(units=3, periods=2)
+    p.loc[(p["region"] == "N") & (p["period"] == p["period"].min()), "employee_start"] = 2
+    fig = trend_grid(p, by="region", min_n=5)
+    y = fig.axes[1].lines[0].get_ydata()  # region N, the second panel
+    assert np.isnan(y[0]) and not np.isnan(y[1])
