@@ -158,3 +158,14 @@ def test_inputs_are_not_mutated(world_clean):
     build_panel_engine(emp, activity=act, units=units, engine="duckdb")
     for a, b in zip((emp, act, units), before):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_parquet_metadata_checks_find_missing_values(tmp_path, world_clean):
+    # the activity checks come from the Parquet statistics (no scan): a missing date must still count
+    emp, act, _ = world_clean
+    broken = act.copy()
+    broken["activity_date"] = broken["activity_date"].astype("datetime64[us]")
+    broken.loc[broken.index[5], "activity_date"] = pd.NaT
+    broken.to_parquet(tmp_path / "act.parquet")
+    with pytest.raises(InputError, match="1 row\\(s\\) have no activity_date"):
+        build_panel_engine(emp, activity=tmp_path / "act.parquet", engine="duckdb")

@@ -31,7 +31,7 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.panel.build import COUNT_FIELDS, PANEL_COLUMNS, build_panel
 from linkage.panel.engines import _sql
-from linkage.panel.periods import bound_code, normalize_freq, period_starts
+from linkage.panel.periods import bound_code, date_codes, normalize_freq, period_starts
 
 __all__ = ["build_panel_engine", "ENGINES"]
 
@@ -183,6 +183,13 @@ def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
     raise InputError("the DuckDB and Spark engines read CSV or Parquet files", file=text)
 
 
+def duckdb_error():
+    """DuckDB's base error class (imported lazily)."""
+    import duckdb
+
+    return duckdb.Error
+
+
 def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
@@ -194,7 +201,7 @@ def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
 
         if any(ch in files[0] for ch in "*?["):
             files = sorted(glob.glob(files[0], recursive=True))
-        return ds.dataset(files, format="parquet").to_table().to_pandas()
+        return ds.dataset(files, format="parquet").to_table().to_pandas(date_as_object=False)
     from linkage.io import read_table
 
     return read_table(files[0], name=Path(files[0]).name)
@@ -215,14 +222,51 @@ class _DuckDB:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if threads is not None:
             self.con.execute(f"SET threads = {int(threads)}")
+        self.parquet_files: dict[str, str | None] = {}
+
+    def activity_bounds(self, freq: str) -> pd.Series | None:
+        """The checks and range of a Parquet activity log from its metadata (no scan), or None.
+
+        Parquet writers store per row group the number of nulls and the min and max of each
+        column; when all of them are there, they answer :func:`_sql.bounds_sql` exactly.
+        """
+        listed = self.parquet_files.get("activity")
+        if listed is None:
+            return None
+        try:
+            meta = self.con.execute(
+                f"SELECT path_in_schema AS col, num_values AS n, stats_null_count AS nulls, "
+                f"stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata({listed}) "
+                f"WHERE path_in_schema IN ('customer_id', 'unit_id', 'activity_date')").df()
+            if meta["col"].nunique() != 3 or meta["nulls"].isna().any():
+                return None
+            nulls = meta.groupby("col")["nulls"].sum()
+            dates = meta[meta["col"] == "activity_date"]
+            n = int(dates["n"].sum())
+            if n == 0:
+                return None
+            if dates[["lo", "hi"]].isna().to_numpy().any():
+                return None
+            lo = pd.to_datetime(dates["lo"]).min()
+            hi = pd.to_datetime(dates["hi"]).max()
+        except (ValueError, TypeError, duckdb_error()):
+            return None
+        codes = date_codes(pd.DatetimeIndex([lo, hi]).tz_localize(None) if getattr(lo, "tz", None) else
+                           pd.DatetimeIndex([lo, hi]), freq)
+        return pd.Series({"n": n, "no_unit": nulls["unit_id"], "no_id": nulls["customer_id"],
+                          "no_start": nulls["activity_date"], "end_before": 0,
+                          "lo": int(codes[0]), "hi": int(codes[1])})
 
     def register(self, name: str, source: Source) -> None:
+        self.parquet_files[name] = None
         if isinstance(source, pd.DataFrame):
             self.con.register(f"{name}_df", source)
             self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_df")
             return
         kind, files = _kind_of_path(source, name)
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        if kind == "parquet":
+            self.parquet_files[name] = listed
         reader = (f"read_parquet({listed})" if kind == "parquet"
                   else f"read_csv({listed}, header = true, all_varchar = true)")
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {reader}")
@@ -231,9 +275,7 @@ class _DuckDB:
         return [c[0] for c in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
 
     def query(self, sql: str) -> pd.DataFrame:
-        cur = self.con.execute(sql)
-        names = [c[0] for c in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+        return self.con.execute(sql).df()
 
     def close(self) -> None:
         self.con.close()
@@ -273,6 +315,9 @@ class _Spark:
 
     def columns(self, name: str) -> list[str]:
         return list(self.session.table(name).columns)
+
+    def activity_bounds(self, freq: str) -> None:
+        return None
 
     def query(self, sql: str) -> pd.DataFrame:
         frame = self.session.sql(sql)
@@ -315,8 +360,12 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     # ---- checks and the data's range: one scan per table ------------------------------------
     spans = []
     for name in tables:
-        b = backend.query(_sql.bounds_sql(name, name, freq, d)).iloc[0]
-        log(f"scanned {name}: {int(b['n']):,} rows")
+        b = backend.activity_bounds(freq) if name == "activity" else None
+        if b is None:
+            b = backend.query(_sql.bounds_sql(name, name, freq, d)).iloc[0]
+            log(f"scanned {name}: {int(b['n']):,} rows")
+        else:
+            log(f"checked {name} from its Parquet metadata: {int(b['n']):,} rows")
         start_col = {"employees": "hire_date", "customers": "start_date", "activity": "activity_date"}[name]
         for count, col, what in ((b["no_unit"], "unit_id", "have no unit_id"),
                                  (b["no_id"], "customer_id", "have no customer_id"),

@@ -1,0 +1,185 @@
+"""Panel build at scale: wall time and peak memory of each engine, as ratios to a bare DuckDB scan.
+
+Worlds of 2,000 units x 60 months, ~200k employee spells and an activity log of 1 M, 20 M or 100 M
+rows (Parquet parts, written by :func:`linkage.simulate.big.write_big` under ``--data`` if not
+there yet; never commit them). Every measurement runs in a fresh child process, which reports its
+wall time and its peak resident memory (``ru_maxrss``, plus the JVM's ``VmHWM`` for Spark). The
+baseline is a bare DuckDB scan of the same four activity columns (``max``/``sum`` of each) in the
+same run. Each engine's panel is checked against the DuckDB engine's (counts exactly).
+
+Rows:
+- ``scan``: the baseline;
+- ``duckdb``: :func:`linkage.panel.engines.build_panel_engine` with ``engine="duckdb"``
+  (``--memory-limit``, default 2GB, ``--threads``, default 2);
+- ``sql_window``: the sort-based alternative in hand-written DuckDB SQL (distinct customer-unit-
+  months, then ``lag`` over each customer and unit), the approach the pandas builder uses;
+- ``pandas``: reads the Parquet parts into pandas and calls ``build_panel``;
+- ``spark``: the same SQL as ``duckdb`` on a local Spark session (``local[2]``, 4g driver).
+
+Usage::
+
+    .venv/bin/python benchmarks/panel_scale.py                        # 1 M rows, all engines
+    .venv/bin/python benchmarks/panel_scale.py --rows 20000000 100000000 --engines duckdb pandas
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WINDOW = {"start": "2021-01", "end": "2025-12"}
+
+
+def _peak_mb(extra_kb: int = 0) -> float:
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + extra_kb) / 1024
+
+
+def _jvm_peak_kb() -> int:
+    """VmHWM of the JVM children of this process (the Spark driver), in kB."""
+    import psutil
+
+    total = 0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            with open(f"/proc/{child.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -> dict:
+    """Run one measurement in this (fresh) process."""
+    activity = data / "activity"
+    glob = str(activity / "*.parquet")
+    extra = 0
+    import duckdb  # imports and the Spark session start are outside the timed part
+
+    from linkage.panel.engines import build_panel_engine
+
+    spark, session_s = None, 0.0
+    if engine == "spark":
+        import warnings
+
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        from pyspark.sql import SparkSession
+
+        t0 = time.perf_counter()
+        spark = (SparkSession.builder.master("local[2]").config("spark.driver.memory", "4g")
+                 .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+                 .config("spark.sql.shuffle.partitions", "8")
+                 .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        session_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if engine == "scan":
+        con = duckdb.connect()
+        con.execute(f"SET threads = {threads}")
+        con.execute(f"SELECT max(customer_id), max(unit_id), max(activity_date), sum(revenue) "
+                    f"FROM read_parquet('{glob}')").fetchall()
+        panel = None
+    elif engine == "sql_window":
+        con = duckdb.connect()
+        con.execute(f"SET threads = {threads}")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET preserve_insertion_order = false")
+        code = "((year(activity_date) - 1970) * 12 + month(activity_date) - 1)"
+        con.execute(f"""
+            WITH a AS (SELECT DISTINCT customer_id, unit_id, {code} AS k FROM read_parquet('{glob}')),
+                 r AS (SELECT unit_id AS u, k, lag(k) OVER (PARTITION BY customer_id, unit_id ORDER BY k) AS prev
+                       FROM a)
+            SELECT u, k, count(*) AS active, sum(CASE WHEN prev = k - 1 THEN 1 ELSE 0 END) AS retained
+            FROM r GROUP BY u, k""").fetchall()
+        panel = None
+    else:
+        panel = build_panel_engine(data / "employees.parquet", activity=activity, units=data / "units.parquet",
+                                   engine=engine, spark=spark, memory_limit=memory_limit, threads=threads,
+                                   progress=True, **WINDOW)
+        if spark is not None:
+            extra = _jvm_peak_kb()
+    wall = time.perf_counter() - t0
+    if panel is not None:
+        panel.to_parquet(out)
+    return {"engine": engine, "wall_s": wall, "peak_mb": _peak_mb(extra), "session_s": session_s}
+
+
+def ensure_world(data: Path, rows: int) -> None:
+    marker = data / "rows.txt"
+    if marker.exists() and marker.read_text().strip() == str(rows):
+        return
+    from linkage.simulate.big import write_big
+
+    t0 = time.perf_counter()
+    write_big(data, rows=rows, progress=True)
+    marker.write_text(str(rows))
+    print(f"wrote the {rows:,}-row world to {data} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--engines", nargs="+", default=["duckdb", "sql_window", "pandas", "spark"])
+    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "linkage_scale"))
+    parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", nargs=3, metavar=("ENGINE", "DATA", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, data, out = args.child
+        print(json.dumps(child(engine, Path(data), Path(out), args.memory_limit, args.threads)))
+        return
+
+    import pandas as pd
+
+    lines = []
+    for rows in args.rows:
+        data = Path(args.data) / f"{rows // 1_000_000}M"
+        ensure_world(data, rows)
+        n_rows = sum(__import__("pyarrow.parquet").parquet.ParquetFile(p).metadata.num_rows
+                     for p in (data / "activity").glob("*.parquet"))
+        results, panels = {}, {}
+        for engine in ["scan", *args.engines]:
+            out = Path(tempfile.mkdtemp()) / "panel.parquet"
+            cmd = [sys.executable, __file__, "--child", engine, str(data), str(out),
+                   "--memory-limit", args.memory_limit, "--threads", str(args.threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{engine} at {rows:,} rows failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                results[engine] = None
+                continue
+            results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
+            if out.exists():
+                panels[engine] = pd.read_parquet(out)
+                out.unlink()
+            print(f"{rows:,} rows {engine}: {results[engine]}", file=sys.stderr, flush=True)
+        ref = panels.get("duckdb")
+        for engine, panel in panels.items():
+            if ref is not None and engine != "duckdb":
+                counts = [c for c in ref.columns if c.endswith(("_start", "_joined", "_left", "_retained", "_end"))]
+                same = ref[["unit_id", "period", *counts]].equals(panel[["unit_id", "period", *counts]])
+                print(f"  {engine} panel equals the duckdb panel (counts): {same}", file=sys.stderr)
+                if not same:
+                    raise SystemExit(f"{engine} differs from duckdb at {rows:,} rows")
+        base = results["scan"]
+        for engine in ["scan", *args.engines]:
+            r = results.get(engine)
+            if r is None:
+                lines.append(f"| {n_rows:,} | {engine} | failed | | | |")
+                continue
+            lines.append(f"| {n_rows:,} | {engine} | {r['wall_s']:.2f} | {r['wall_s'] / base['wall_s']:.1f}x | "
+                         f"{r['peak_mb']:,.0f} | {r['peak_mb'] / base['peak_mb']:.1f}x |")
+    print("| activity rows | engine | wall (s) | wall / scan | peak memory (MB) | memory / scan |")
+    print("|---:|---|---:|---:|---:|---:|")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
