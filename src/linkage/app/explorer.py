@@ -147,7 +147,12 @@ class UnitExplorer:
         if key not in self._figs:
             series = d.cache.get(("unit_png", key)) or unit_png(d, u, peers)
             d.cache.put(("unit_png", key), series)
-            standing = quadrants_png(d, sel, highlight=(u,)) if not row["suppressed"] else quadrants_png(d, sel)
+            shown = () if row["suppressed"] else (u,)  # a suppressed unit is not pointed out
+            skey = ("standing_png", shown, start.isoformat())
+            standing = d.cache.get(skey)
+            if standing is None:
+                standing = quadrants_png(d, sel, highlight=shown)
+                d.cache.put(skey, standing)
             self._figs = {key: (series, standing)}
         series, standing = self._figs[key]
         self.series.value = f"<img class='linkage-fig' alt='unit series' src='{data_uri(series)}'/>"
