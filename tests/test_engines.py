@@ -169,3 +169,43 @@ def test_parquet_metadata_checks_find_missing_values(tmp_path, world_clean):
     broken.to_parquet(tmp_path / "act.parquet")
     with pytest.raises(InputError, match="1 row\\(s\\) have no activity_date"):
         build_panel_engine(emp, activity=tmp_path / "act.parquet", engine="duckdb")
+
+
+# ---- the command line ----------------------------------------------------------------------------
+def test_cli_engine_duckdb_writes_the_sample_panel(sample_dir, tmp_path):
+    from linkage.cli import main
+
+    out = tmp_path / "panel.csv"
+    status = main(["panel", "--engine", "duckdb", "--employees", str(sample_dir / "employees.csv"),
+                   "--customers", str(sample_dir / "customers.csv"), "--units", str(sample_dir / "units.csv"),
+                   "--start", "2023-01", "--end", "2025-12", "--out", str(out)])
+    assert status == 0
+    assert out.read_text() == (sample_dir / "panel.csv").read_text()
+
+
+def test_cli_engine_refuses_cleaning_options(sample_dir, tmp_path, capsys):
+    from linkage.cli import main
+
+    status = main(["panel", "--engine", "duckdb", "--employees", str(sample_dir / "employees.csv"),
+                   "--customers", str(sample_dir / "customers.csv"), "--as-of", "2026-01-01",
+                   "--out", str(tmp_path / "p.csv")])
+    assert status == 2
+    assert "--as-of needs the pandas engine" in capsys.readouterr().err
+
+
+def test_cli_simulate_big_then_panel_from_parquet_parts(tmp_path):
+    from linkage.cli import main
+
+    assert main(["simulate", str(tmp_path / "big"), "--big", "30000", "--units", "20", "--months", "12"]) == 0
+    big = tmp_path / "big"
+    assert len(list((big / "activity").glob("part-*.parquet"))) >= 1
+    out = tmp_path / "panel.parquet"
+    assert main(["panel", "--engine", "duckdb", "--employees", str(big / "employees.parquet"),
+                 "--activity", str(big / "activity"), "--units", str(big / "units.parquet"),
+                 "--start", "2021-01", "--end", "2021-12", "--activity-window", "2", "--out", str(out)]) == 0
+    got = pd.read_parquet(out)
+    want = build_panel_engine(big / "employees.parquet", activity=big / "activity", units=big / "units.parquet",
+                              engine="pandas", start="2021-01", end="2021-12", activity_window=2)
+    assert len(got) == 20 * 12 and want["customer_end"].sum() > 1000
+    for col in ("customer_start", "customer_retained", "customer_end", "employee_left"):
+        assert (got[col].to_numpy() == want[col].to_numpy()).all(), col

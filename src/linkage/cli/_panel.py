@@ -52,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the panel (.csv or .parquet)")
     parser.add_argument("--rejects", metavar="REJECTS.csv",
                         help="where to write the set-aside rows with their file and reason")
+    parser.add_argument("--engine", default="pandas", choices=("pandas", "duckdb", "spark"),
+                        help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
+                        "build from canonical, already clean CSV/Parquet files or folders of "
+                        "Parquet parts, larger than memory (see docs/performance.md)")
+    parser.add_argument("--spark-master", dest="spark_master", metavar="URL",
+                        help="with --engine spark: the master (spark://host:7077, yarn, local[*])")
+    parser.add_argument("--memory-limit", dest="memory_limit", metavar="SIZE",
+                        help="with --engine duckdb: memory limit, e.g. 4GB (spills to disk past it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isdir(folder):
             raise InputError(f"folder {folder!r} does not exist", file=target)
 
+    if args.engine != "pandas":
+        return _run_engine(args, inputs)
     result = prepare(
         employees=args.employees,
         customers=args.customers,
@@ -104,6 +114,27 @@ def run(args: argparse.Namespace) -> int:
     if args.rejects is not None:
         write_table(result.rejects, args.rejects, protect=inputs)
         print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
+    sys.stdout.flush()
+    return 0
+
+
+def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
+    """``--engine duckdb|spark``: build from canonical files without reading them into pandas."""
+    from linkage.errors import InputError
+    from linkage.io import write_table
+    from linkage.panel.engines import build_panel_engine
+
+    for flag, value in (("--map", args.mapping), ("--rejects", args.rejects), ("--as-of", args.as_of)):
+        if value is not None:
+            raise InputError(f"{flag} needs the pandas engine (cleaning); --engine {args.engine} reads "
+                             "canonical, already clean extracts")
+    panel = build_panel_engine(args.employees, args.customers, activity=args.activity, units=args.units,
+                               engine=args.engine, freq=args.freq, start=args.start, end=args.end,
+                               activity_window=args.activity_window, spark=args.spark_master,
+                               memory_limit=args.memory_limit, progress=True)
+    write_table(panel, args.out, protect=inputs)
+    print(f"panel ({args.engine}): {panel['unit_id'].nunique():,} units x "
+          f"{panel['period'].nunique():,} periods -> {args.out}")
     sys.stdout.flush()
     return 0
 

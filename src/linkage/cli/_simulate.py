@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plant defective rows: this share of rows per defect kind (e.g. 0.01)")
     parser.add_argument("--raw-export", dest="raw_export", action="store_true", default=None,
                         help="also write OUTDIR/raw/ as an HR/CRM export, with mapping.yaml")
+    parser.add_argument("--big", type=int, metavar="ROWS",
+                        help="write a big benchmark world instead: 2,000 units x 60 months and an "
+                             "activity log of about ROWS rows as Parquet parts (e.g. 20000000); "
+                             "takes --units, --months, --start, --seed")
     parser.add_argument("--sample", action="store_true",
                         help="write exactly the bundled sample (data/sample); takes no other option")
 
@@ -43,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from linkage.errors import InputError
     from linkage.simulate import WorldSpec, simulate, write_sample, write_world
 
+    if args.big is not None:
+        return _run_big(args)
     if args.sample:
         given = [name for name in _WORLD_OPTIONS if getattr(args, name) is not None]
         if given:
@@ -77,4 +83,23 @@ def run(args: argparse.Namespace) -> int:
     for name, info in world.truth.get("defects", {}).items():
         total = sum(info["counts"].values())
         print(f"defects in {name}: {total} rows ({', '.join(f'{k} {v}' for k, v in info['counts'].items())})")
+    return 0
+
+
+def _run_big(args: argparse.Namespace) -> int:
+    """``--big ROWS``: the chunked Parquet world of :func:`linkage.simulate.big.write_big`."""
+    from linkage.errors import InputError
+    from linkage.simulate.big import write_big
+
+    allowed = {"units", "months", "start", "seed"}
+    given = [name for name in _WORLD_OPTIONS if getattr(args, name) is not None and name not in allowed]
+    if given or args.sample:
+        flag = "--sample" if args.sample else "--" + given[0].replace("_", "-")
+        raise InputError(f"--big takes only --units, --months, --start and --seed; drop {flag}")
+    options = {"rows": args.big, "progress": True}
+    for option, field in (("units", "n_units"), ("months", "months"), ("start", "start"), ("seed", "seed")):
+        if getattr(args, option) is not None:
+            options[field] = getattr(args, option)
+    paths = write_big(args.outdir, **options)
+    print(f"wrote the big world to {args.outdir}: {', '.join(str(p) for p in paths.values())}")
     return 0

@@ -3,11 +3,13 @@
 :func:`build_panel` counts, per unit and period, who was there at the start, who joined, who left,
 who stayed and who was there at the end, on the employee and the customer side, and the retention
 and turnover rates from them (definitions in DOMAIN.md and :mod:`linkage.panel.build`).
+:func:`build_panel_engine` builds the same panel on DuckDB or Spark from files larger than memory.
 :func:`rollup` sums the counts to regions or any unit attribute and recomputes the rates.
 """
 
 from linkage.panel.build import PANEL_COLUMNS, build_panel
+from linkage.panel.engines import build_panel_engine
 from linkage.panel.prepare import CleaningReport, Prepared, prepare
 from linkage.panel.rollup import rollup
 
-__all__ = ["build_panel", "rollup", "PANEL_COLUMNS", "prepare", "Prepared", "CleaningReport"]
+__all__ = ["build_panel", "build_panel_engine", "rollup", "PANEL_COLUMNS", "prepare", "Prepared", "CleaningReport"]
