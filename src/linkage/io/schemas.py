@@ -15,9 +15,17 @@ from __future__ import annotations
 
 from typing import Optional
 
+import warnings
+
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+
+# pandera tries to import pyspark.pandas (at import and again while validating) when pyspark is
+# installed (the Spark engine's test extra); pyspark 4.3 then warns, each time, that it does not
+# fully support pandas 3. Not our users' concern: silence exactly that message.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+import pandera.pandas as pa  # noqa: E402
+from pandera.typing import Series  # noqa: E402
 
 from linkage.errors import InputError
 from linkage.io._tables import OPTIONAL, REQUIRED, TABLES
