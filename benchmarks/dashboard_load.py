@@ -3,8 +3,8 @@
 All three notebooks (executive, unit explorer, ``trivial_dropdown.ipynb``) are served by ONE Voila
 process from a temporary folder holding copies of them and the committed ``voila.json`` (preheated
 kernels, pool of 1), on the sample panel, with a fresh figure cache warmed first the way
-``linkage dashboard`` does. Every load waits until the notebook's preheated pool has been refilled,
-so each load is served the same way. Headless Chromium (``/usr/bin/chromium``).
+``linkage dashboard`` does. Before every load all pools are refilled and given ``--settle`` seconds
+to finish running their notebooks, so each load is served the same way (by an idle preheated kernel). Headless Chromium (``/usr/bin/chromium``).
 
 - time to interactive: navigation start to the page's controls and figures visible;
 - round-trip: a filter change to the changed figure or text in the page.
@@ -88,6 +88,12 @@ def filter_trips(page, notebook: str, i: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5, help="page loads per notebook (default 5)")
+    parser.add_argument("--warm-units", action="store_true",
+                        help="also draw every unit's figures first (the state `linkage dashboard` "
+                             "reaches after its background warm-up)")
+    parser.add_argument("--settle", type=float, default=8.0,
+                        help="seconds to wait after the pools are refilled, for their preheated "
+                             "notebooks to finish running (default 8)")
     args = parser.parse_args()
     chromium = chromium_path()
     if chromium is None:
@@ -104,6 +110,12 @@ def main() -> int:
     subprocess.run([sys.executable, "-c", "from linkage.app.serve import warm_cache; import pathlib, sys;"
                     f" warm_cache(pathlib.Path({str(PANEL)!r}))"], env={**os.environ, **env}, check=True)
     print(f"cache warmed in {time.perf_counter() - t0:.1f} s (what `linkage dashboard` does before serving)")
+    if args.warm_units:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "from linkage.app.serve import warm_units; import pathlib;"
+                        f" warm_units(pathlib.Path({str(PANEL)!r}))"], env={**os.environ, **env}, check=True)
+        print(f"unit figures warmed in {time.perf_counter() - t0:.1f} s (what `linkage dashboard` does "
+              "in the background once Voila is up)")
     server = VoilaServer(work, work / "voila.log", env=env)
     tti: dict[str, list[float]] = {n: [] for n in READY}
     trips: dict[str, dict[str, list[float]]] = {n: {} for n in READY}
@@ -113,8 +125,12 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
             for i in range(args.loads):
                 for nb in READY:  # interleaved, so load on the machine hits every page alike
-                    if not server.pool_filled(nb, fills[nb], timeout=180):
-                        raise RuntimeError(f"pool of {nb} not refilled")
+                    # every pool refilled and its preheated notebook run to its end (a refill
+                    # still executing would compete for the CPU with the page being timed)
+                    for other in READY:
+                        if not server.pool_filled(other, fills[other], timeout=180):
+                            raise RuntimeError(f"pool of {other} not refilled")
+                    time.sleep(args.settle)
                     fills[nb] += 1
                     page = browser.new_page(viewport={"width": 1280, "height": 900})
                     start = time.perf_counter()
