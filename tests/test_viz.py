@@ -98,21 +98,25 @@ def test_lag_profile_plot_missing_column():
 
 def test_trend_grid_one_panel_per_region_with_ratio_of_sums():
     p = toy_panel()
+    expect = rate_table(p, by=["region", "period"])
+    e_rows = expect.loc[expect["region"] == "E"]
     fig = trend_grid(p, by="region")
     assert isinstance(fig, Figure)
+    assert [a.get_title() for a in fig.axes] == ["E", "N", "S"]
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), e_rows["employee_retention"])
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), e_rows["customer_retention"])
+    assert fig.axes[0].get_ylim() == fig.axes[2].get_ylim()  # one scale everywhere
     g = 3
+    fig = trend_grid(p, by="region", twin=True)
     assert [a.get_title() for a in fig.axes[:g]] == ["E", "N", "S"]
-    expect = rate_table(p, by=["region", "period"])
-    n_rows = expect.loc[expect["region"] == "E"]
-    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), n_rows["employee_retention"])
-    np.testing.assert_allclose(fig.axes[g].lines[0].get_ydata(), n_rows["customer_retention"])
+    np.testing.assert_allclose(fig.axes[g].lines[0].get_ydata(), e_rows["customer_retention"])
 
 
 def test_trend_grid_redraws_into_given_figure():
     fig = Figure()
     trend_grid(toy_panel(), by="region", fig=fig)
     trend_grid(toy_panel().query("region == 'N'"), by="region", fig=fig)
-    assert [a.get_title() for a in fig.axes[:1]] == ["N"] and len(fig.axes) == 2
+    assert [a.get_title() for a in fig.axes] == ["N"]
 
 
 def test_quadrant_plot_points_and_median_lines():

@@ -80,7 +80,7 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
     fig = Figure(figsize=(13, height))
     trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
     fig.subplots_adjust(left=0.05, right=0.95, bottom=0.45 / height, top=1 - 0.7 / height,
-                        wspace=0.45, hspace=0.45)
+                        wspace=0.12, hspace=0.45)
     return png(fig)
 
 

@@ -131,12 +131,14 @@ def trend_grid(
     y: str = "customer_retention",
     ncols: int = 4,
     min_n: int = 0,
+    twin: bool = False,
     fig: Figure | None = None,
 ) -> Figure:
     """Small multiples: employee and customer retention over time, one panel per group.
 
-    Group rates are ratios of summed counts (see :func:`rate_table`). ``x`` is drawn on the left
-    axis and ``y`` on a twin right axis, each in its own colour, because their levels differ.
+    Group rates are ratios of summed counts (see :func:`rate_table`). Both series share one scale
+    across all panels, each in its own colour; with ``twin=True``, ``y`` gets its own right-hand
+    axis (for series whose levels differ a lot).
 
     Parameters
     ----------
@@ -148,6 +150,8 @@ def trend_grid(
         Column names.
     ncols : int
         Panels per row.
+    twin : bool, default False
+        Draw ``y`` on a twin right-hand axis.
     min_n : int, default 0
         Points whose rate comes from fewer than ``min_n`` people (summed denominators) are not
         drawn (small-group suppression for displays).
@@ -157,8 +161,8 @@ def trend_grid(
     Returns
     -------
     Figure
-        With ``g`` groups, ``fig.axes[:g]`` are the groups' left axes (``lines[0]``: ``x``) and
-        ``fig.axes[g:]`` their twins (``lines[0]``: ``y``), in the same order.
+        ``fig.axes[i]`` is group ``i``'s panel: ``lines[0]`` is ``x``, ``lines[1]`` is ``y``. With
+        ``twin=True`` and ``g`` groups, ``fig.axes[g:]`` are the twins (``lines[0]``: ``y``).
 
     Examples
     --------
@@ -185,30 +189,37 @@ def trend_grid(
         fig = plt.figure(figsize=(3.2 * ncols, 2.4 * nrows + 0.6), layout="constrained")
     else:
         fig.clear()
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=not twin)
     ylo = {c: np.nanmin(agg[c]) if agg[c].notna().any() else 0 for c in (x, y)}
     yhi = {c: np.nanmax(agg[c]) if agg[c].notna().any() else 1 for c in (x, y)}
+    if not twin:  # one scale for both series and every panel
+        lo, hi = min(ylo.values()), max(yhi.values())
+        ylo = {c: lo for c in (x, y)}
+        yhi = {c: hi for c in (x, y)}
     for i, ax in enumerate(axes.ravel()):
         if i >= len(groups):
             ax.remove()
             continue
         g = agg.loc[agg[by] == groups[i]]
         ax.plot(g[period], g[x], color=_color(x), lw=1.6, label=_label(x))
-        ax2 = ax.twinx()
+        ax2 = ax.twinx() if twin else ax
         ax2.plot(g[period], g[y], color=_color(y), lw=1.6, label=_label(y))
-        for a, c in ((ax, x), (ax2, y)):
+        for a, c in ((ax, x), (ax2, y)) if twin else ((ax, x),):
             pad = 0.05 * (yhi[c] - ylo[c]) + 1e-3
             a.set_ylim(ylo[c] - pad, yhi[c] + pad)
             if _is_rate(c):
                 a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-            a.tick_params(axis="y", colors=_color(c), labelsize=8)
+            a.tick_params(axis="y", colors=_color(c) if twin else "#333333", labelsize=8)
         if pd.api.types.is_datetime64_any_dtype(g[period]):
             loc = mdates.AutoDateLocator(minticks=2, maxticks=5)
             ax.xaxis.set_major_locator(loc)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
         ax.tick_params(axis="x", labelsize=8)
         ax.set_title(str(groups[i]), fontsize=10)
-    fig.suptitle(f"{_label(x)} (left, blue) and {_label(y)} (right, orange) by {by}", fontsize=10)
+    if twin:
+        fig.suptitle(f"{_label(x)} (left, blue) and {_label(y)} (right, orange) by {by}", fontsize=10)
+    else:
+        fig.suptitle(f"{_label(x)} (blue) and {_label(y)} (orange) by {by}", fontsize=10)
     return fig
 
 
