@@ -53,6 +53,8 @@ def test_activity_parquet_on_spark_gives_the_pandas_panel(spark, tmp_path):
     # the window of the simulation (the default one reaches back to the first hire, 2006: wide)
     window = {"start": "2023-01", "end": "2024-06", "activity_window": 3}
     want = build_panel(emp, activity=act, units=units.data, **window)
-    got = build_panel_engine(emp, activity=parts, units=units.data, engine="spark", spark=spark, **window)
+    emp.to_parquet(tmp_path / "employees.parquet")
+    emp_frame = spark.read.parquet(str(tmp_path / "employees.parquet"))  # a Spark DataFrame works too
+    got = build_panel_engine(emp_frame, activity=parts, units=units.data, engine="spark", spark=spark, **window)
     assert "customer_revenue" in got.columns and want["customer_retained"].sum() > 0
     assert_same_panel(got, want)

@@ -69,7 +69,9 @@ def build_panel_engine(
     ----------
     employees : pandas.DataFrame or path
         Employment spells with the canonical columns (see :func:`linkage.panel.build_panel`).
-        A path names a CSV file, a Parquet file, a directory of Parquet parts or a glob of them.
+        A path names a CSV file, a Parquet file, a directory of Parquet parts or a glob of them;
+        with ``engine="spark"`` also a URI (``hdfs://``, ``s3a://``, ...) or a Spark DataFrame
+        (``spark.table("crm.visits")``).
     customers : pandas.DataFrame or path, optional
         Customer spells.
     activity : pandas.DataFrame or path, optional
@@ -165,6 +167,8 @@ class _Log:
 def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
     """("csv" | "parquet", the file list or glob) of a path; InputError when nothing is there."""
     text = os.fspath(path)
+    if "://" in text:  # hdfs://, s3a://, abfss://, dbfs:/...: the engine's file system decides
+        return ("csv" if text.lower().endswith((".csv", ".csv.gz")) else "parquet"), [text]
     if any(ch in text for ch in "*?["):
         return ("csv" if text.lower().endswith((".csv", ".csv.gz")) else "parquet"), [text]
     p = Path(text)
@@ -298,6 +302,9 @@ class _Spark:
         self._tmp = None
 
     def register(self, name: str, source: Source) -> None:
+        if hasattr(source, "createOrReplaceTempView"):  # already a Spark DataFrame (a table, a query)
+            source.createOrReplaceTempView(name)
+            return
         if isinstance(source, pd.DataFrame):  # through Parquet: no pandas-version coupling
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -340,7 +347,8 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     if activity is not None:
         tables["activity"] = activity
     for name, source in list(tables.items()):
-        if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
+        if not isinstance(source, (pd.DataFrame, str, os.PathLike)) and not (
+                isinstance(backend, _Spark) and hasattr(source, "createOrReplaceTempView")):
             raise InputError(f"expected a file path or a DataFrame, not {type(source).__name__}", file=name)
         backend.register(name, source)
         have = backend.columns(name)
@@ -358,14 +366,21 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
     # ---- checks and the data's range: one scan per table ------------------------------------
+    # one query (one Spark job) for the tables without Parquet statistics
+    bounds = {}
+    if "activity" in tables:
+        bounds["activity"] = backend.activity_bounds(freq)
+        if bounds["activity"] is not None:
+            log(f"checked activity from its Parquet metadata: {int(bounds['activity']['n']):,} rows")
+    to_scan = [name for name in tables if bounds.get(name) is None]
+    if to_scan:
+        scanned = backend.query(" UNION ALL ".join(_sql.bounds_sql(name, name, freq, d) for name in to_scan))
+        for _, row in scanned.iterrows():
+            bounds[row["tbl"]] = row
+            log(f"scanned {row['tbl']}: {int(row['n']):,} rows")
     spans = []
     for name in tables:
-        b = backend.activity_bounds(freq) if name == "activity" else None
-        if b is None:
-            b = backend.query(_sql.bounds_sql(name, name, freq, d)).iloc[0]
-            log(f"scanned {name}: {int(b['n']):,} rows")
-        else:
-            log(f"checked {name} from its Parquet metadata: {int(b['n']):,} rows")
+        b = bounds[name]
         start_col = {"employees": "hire_date", "customers": "start_date", "activity": "activity_date"}[name]
         for count, col, what in ((b["no_unit"], "unit_id", "have no unit_id"),
                                  (b["no_id"], "customer_id", "have no customer_id"),
@@ -396,10 +411,12 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     # ---- the aggregations ---------------------------------------------------------------------
     results = {}
     q_lo, q_hi = (lo, hi) if n_periods else (lo, lo)
-    for name in ("employees", "customers"):
-        if name in tables:
-            results[name] = backend.query(_sql.spell_hist_sql(name, name, freq, q_lo, q_hi, d))
-            log(f"aggregated {name}")
+    spell_tables = [name for name in ("employees", "customers") if name in tables]
+    hist = backend.query(" UNION ALL ".join(_sql.spell_hist_sql(name, name, freq, q_lo, q_hi, d)
+                                            for name in spell_tables))
+    for name in spell_tables:
+        results[name] = hist[hist["tbl"] == name]
+    log(f"aggregated {' and '.join(spell_tables)}")
     if "activity" in tables:
         results["activity"] = backend.query(_sql.activity_sql("activity", freq, q_lo, q_hi, window, d))
         log("aggregated the activity log (one bit mask per customer and unit)")

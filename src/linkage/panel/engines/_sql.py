@@ -65,17 +65,18 @@ def code_expr(column: str, freq: str) -> str:
 
 
 def bounds_sql(table: str, kind: str, freq: str, d: Dialect) -> str:
-    """Row count, missing-value counts and the code range of one table (one scan)."""
+    """Row count, missing-value counts and the code range of one table (one scan); one row
+    ``tbl, n, no_unit, no_id, no_start, end_before, lo, hi``."""
     if kind == "activity":
         c = code_expr("activity_date", freq)
-        return (f"SELECT count(*) AS n, "
+        return (f"SELECT '{table}' AS tbl, count(*) AS n, "
                 f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, "
                 f"sum(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS no_id, "
                 f"sum(CASE WHEN activity_date IS NULL THEN 1 ELSE 0 END) AS no_start, "
                 f"0 AS end_before, min({c}) AS lo, max({c}) AS hi FROM {table}")
     s_col, e_col = ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
     s, e = code_expr(s_col, freq), code_expr(e_col, freq)
-    return (f"SELECT count(*) AS n, "
+    return (f"SELECT '{table}' AS tbl, count(*) AS n, "
             f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, 0 AS no_id, "
             f"sum(CASE WHEN {s_col} IS NULL THEN 1 ELSE 0 END) AS no_start, "
             f"sum(CASE WHEN CAST({e_col} AS DATE) < CAST({s_col} AS DATE) THEN 1 ELSE 0 END) AS end_before, "
@@ -87,17 +88,18 @@ def spell_hist_sql(table: str, kind: str, freq: str, lo: int, hi: int, d: Dialec
 
     Slot 0 gathers every period before ``lo``, slot ``k`` is period ``lo - 1 + k``; events after
     ``hi`` (and open ends) are left out, but every unit appears (with slot -1 if need be).
+    Columns ``tbl`` (= ``table``), ``u``, ``what`` (S, E or B), ``slot``, ``n``.
     """
     s_col, e_col = ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
     s, e = code_expr(s_col, freq), code_expr(e_col, freq)
+    t = f"(SELECT CAST(unit_id AS {d.string}) AS u, {s} AS s, {e} AS e FROM {table})"
     return (
-        f"WITH t AS (SELECT CAST(unit_id AS {d.string}) AS u, {s} AS s, {e} AS e FROM {table}) "
-        f"SELECT u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) END AS slot, "
-        f"count(*) AS n FROM t GROUP BY 1, 2, 3 "
-        f"UNION ALL SELECT u, 'E', greatest(e - {lo - 1}, 0), count(*) FROM t "
-        f"WHERE e IS NOT NULL AND e <= {hi} GROUP BY 1, 2, 3 "
-        f"UNION ALL SELECT u, 'B', s - {lo - 1}, count(*) FROM t "
-        f"WHERE e = s AND s BETWEEN {lo} AND {hi} GROUP BY 1, 2, 3"
+        f"SELECT '{table}' AS tbl, u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) END "
+        f"AS slot, count(*) AS n FROM {t} t1 GROUP BY 1, 2, 3, 4 "
+        f"UNION ALL SELECT '{table}', u, 'E', greatest(e - {lo - 1}, 0), count(*) FROM {t} t2 "
+        f"WHERE e IS NOT NULL AND e <= {hi} GROUP BY 1, 2, 3, 4 "
+        f"UNION ALL SELECT '{table}', u, 'B', s - {lo - 1}, count(*) FROM {t} t3 "
+        f"WHERE e = s AND s BETWEEN {lo} AND {hi} GROUP BY 1, 2, 3, 4"
     )
 
 
