@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -132,6 +133,14 @@ def serve(
     cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser)
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     helper = _background_warm(path) if warm else None
+
+    def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread
+        pass
     try:
         return proc.wait()
     except KeyboardInterrupt:
