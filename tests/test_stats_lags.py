@@ -342,3 +342,25 @@ def test_lag_pairs_equal_the_naive_merge_on_random_ragged_panels():
         assert np.allclose(got["customer_retention"], want["customer_retention"])
 
     check()
+
+
+@pytest.mark.parametrize("period_adjusted", [False, True])
+def test_n_boot_zero_gives_the_profile_with_nan_intervals(period_adjusted):
+    # n_boot=0 once crashed with a reshape error (reshape(0, -1) of an empty bootstrap)
+    rng = np.random.default_rng(5)
+    e = rng.normal(size=(30, 20))
+    c = np.roll(e, 1, axis=1) + rng.normal(size=(30, 20))
+    df = pd.DataFrame({"unit_id": np.repeat(np.arange(30), 20).astype(str), "period": np.tile(np.arange(20), 30),
+                       "employee_retention": e.ravel(), "customer_retention": c.ravel()})
+    none = lag_profile(df, max_lag=2, n_boot=0, period_adjusted=period_adjusted)
+    boot = lag_profile(df, max_lag=2, n_boot=200, period_adjusted=period_adjusted)
+    assert none["lag"].tolist() == [-2, -1, 0, 1, 2]
+    assert none[["ci_low", "ci_high"]].isna().all().all()
+    assert boot[["ci_low", "ci_high"]].notna().all().all()
+    # everything but the intervals is the same as with a bootstrap
+    cols = ["n", "n_units", "r", "p_val", "p_adj", "dof", "slope"]
+    pd.testing.assert_frame_equal(none[cols], boot[cols])
+    with pytest.raises(InputError, match="n_boot >= 1"):
+        lag_profile(df, max_lag=2, n_boot=0, p_method="wild")
+    with pytest.raises(InputError, match=">= 0"):
+        lag_profile(df, max_lag=2, n_boot=-1)
