@@ -130,11 +130,13 @@ def main() -> None:
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "linkage_scale"))
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per engine, the fastest counts")
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         engine, data, out = args.child
-        print(json.dumps(child(engine, Path(data), Path(out), args.memory_limit, args.threads)))
+        result = child(engine, Path(data), Path(out), args.memory_limit, args.threads)
+        print("\nRESULT " + json.dumps(result), flush=True)
         return
 
     import pandas as pd
@@ -147,19 +149,24 @@ def main() -> None:
                      for p in (data / "activity").glob("*.parquet"))
         results, panels = {}, {}
         for engine in ["scan", *args.engines]:
-            out = Path(tempfile.mkdtemp()) / "panel.parquet"
-            cmd = [sys.executable, __file__, "--child", engine, str(data), str(out),
-                   "--memory-limit", args.memory_limit, "--threads", str(args.threads)]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(f"{engine} at {rows:,} rows failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-                results[engine] = None
-                continue
-            results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
-            if out.exists():
-                panels[engine] = pd.read_parquet(out)
-                out.unlink()
-            print(f"{rows:,} rows {engine}: {results[engine]}", file=sys.stderr, flush=True)
+            runs = []
+            # the cores are shared: best of --repeat runs (Spark once: its runs are long)
+            for _ in range(1 if engine == "spark" else args.repeat):
+                out = Path(tempfile.mkdtemp()) / "panel.parquet"
+                cmd = [sys.executable, __file__, "--child", engine, str(data), str(out),
+                       "--memory-limit", args.memory_limit, "--threads", str(args.threads)]
+                proc = subprocess.run(cmd, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    print(f"{engine} at {rows:,} rows failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                    break
+                marked = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+                runs.append(json.loads(marked[-1].removeprefix("RESULT ")))
+                if out.exists():
+                    panels[engine] = pd.read_parquet(out)
+                    out.unlink()
+                print(f"{rows:,} rows {engine}: {runs[-1]}", file=sys.stderr, flush=True)
+            results[engine] = None if not runs else {
+                "wall_s": min(r["wall_s"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs)}
         ref = panels.get("duckdb")
         for engine, panel in panels.items():
             if ref is not None and engine != "duckdb":

@@ -187,7 +187,7 @@ def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
     raise InputError("the DuckDB and Spark engines read CSV or Parquet files", file=text)
 
 
-def duckdb_error():
+def _duckdb_error():
     """DuckDB's base error class (imported lazily)."""
     import duckdb
 
@@ -253,7 +253,7 @@ class _DuckDB:
                 return None
             lo = pd.to_datetime(dates["lo"]).min()
             hi = pd.to_datetime(dates["hi"]).max()
-        except (ValueError, TypeError, duckdb_error()):
+        except (ValueError, TypeError, _duckdb_error()):
             return None
         codes = date_codes(pd.DatetimeIndex([lo, hi]).tz_localize(None) if getattr(lo, "tz", None) else
                            pd.DatetimeIndex([lo, hi]), freq)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Dialect", "DUCKDB", "SPARK", "code_expr", "bounds_sql", "spell_hist_sql",
-           "activity_sql", "revenue_sql", "WORD_BITS"]
+           "activity_sql", "revenue_sql", "spell_counts", "activity_counts", "n_words", "WORD_BITS"]
 
 #: bits used in one signed 64-bit mask word (62 keeps ``1 << 62`` positive)
 WORD_BITS = 62
