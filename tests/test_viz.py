@@ -192,3 +192,44 @@ def test_trend_grid_hides_points_from_fewer_than_min_n_people():
     fig = trend_grid(p, by="region", min_n=5)
     y = fig.axes[1].lines[0].get_ydata()  # region N, the second panel
     assert np.isnan(y[0]) and not np.isnan(y[1])
+
+
+def _labels(axis, fig) -> list[str]:
+    fig.canvas.draw()
+    return [t.get_text() for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+
+
+def test_percent_ticks_are_distinct_and_evenly_stepped():
+    # a narrow range (98.2%..99.1%) gave "99%, 99%, 98%, 98%" with a 0-decimal PercentFormatter
+    p = pd.DataFrame({"region": ["N"] * 3, "period": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"]),
+                      "employee_retained": [982, 987, 991], "employee_start": [1000] * 3,
+                      "customer_retained": [985, 989, 990], "customer_start": [1000] * 3})
+    fig = trend_grid(p)
+    labels = _labels(fig.axes[0].yaxis, fig)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    values = np.array([float(t.rstrip("%")) for t in labels])
+    steps = np.round(np.diff(values), 6)
+    assert len(set(steps.tolist())) == 1, labels  # labels as printed are evenly spaced
+    plt.close(fig)
+
+
+def test_funnel_percent_ticks_are_distinct_and_evenly_stepped():
+    u = pd.DataFrame({"unit_id": list("abcdef"),
+                      "employee_retention": [0.95, 0.9, 0.87, 0.92, 0.85, 0.94],
+                      "employee_start": [40, 60, 80, 100, 30, 50]})
+    ax = funnel_plot(u)
+    labels = _labels(ax.yaxis, ax.figure)
+    values = np.array([float(t.rstrip("%")) for t in labels])
+    assert len(set(labels)) == len(labels) >= 3, labels
+    assert len(set(np.round(np.diff(values), 6).tolist())) == 1, labels
+    plt.close(ax.figure)
+
+
+def test_step_percent_formatter_decimals_follow_the_step():
+    from linkage.viz._plots import StepPercentFormatter
+
+    f = StepPercentFormatter()
+    assert f.format_ticks([0.9, 0.925, 0.95]) == ["90.0%", "92.5%", "95.0%"]
+    assert f.format_ticks([0.98, 0.985, 0.99]) == ["98.0%", "98.5%", "99.0%"]
+    assert f.format_ticks([0.2, 0.4, 0.6]) == ["20%", "40%", "60%"]
+    assert f.format_ticks([0.9991, 0.9992]) == ["99.91%", "99.92%"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, MaxNLocator
 
 from linkage.errors import InputError
 from linkage.viz._aggregate import SIDES, _check_columns, funnel_limits, rate_table
@@ -59,6 +59,49 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
 
 def _is_rate(col: str) -> bool:
     return col.endswith("_retention") or col.endswith("_turnover")
+
+
+class StepPercentFormatter(Formatter):
+    """Fractions as percentages with as many decimals as the tick step needs.
+
+    ``PercentFormatter(decimals=0)`` prints ticks 0.5 points apart as "99%, 99%, 98%"; this one
+    prints "99.0%, 98.5%, 98.0%": the fewest decimals that show every tick exactly.
+
+    Examples
+    --------
+    >>> StepPercentFormatter().format_ticks([0.98, 0.985, 0.99])
+    ['98.0%', '98.5%', '99.0%']
+    >>> StepPercentFormatter().format_ticks([0.8, 0.9, 1.0])
+    ['80%', '90%', '100%']
+    """
+
+    def __init__(self) -> None:
+        self._ticks = np.array([])
+        self._d = 0
+
+    def set_locs(self, locs) -> None:
+        """Remember the ticks about to be labelled (their step sets the decimals)."""
+        self._ticks = np.asarray(locs, dtype=float)
+        self._d = self._decimals()
+
+    def _decimals(self) -> int:
+        """The fewest decimals (at most 4) that print every tick exactly, hence distinctly."""
+        pct = self._ticks * 100
+        pct = pct[np.isfinite(pct)]
+        for d in range(5):
+            if np.allclose(np.round(pct, d), pct, rtol=0, atol=1e-6):
+                return d
+        return 4
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{100 * x:.{self._d}f}%"
+
+
+def _percent_axis(axis) -> None:
+    """Percent ticks on an axis of fractions: steps of 1, 2 or 5 (x 10^k) points, labelled with the
+    decimals the step needs, so no two ticks read the same."""
+    axis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10]))
+    axis.set_major_formatter(StepPercentFormatter())
 
 
 def lag_profile_plot(
@@ -208,7 +251,7 @@ def trend_grid(
             pad = 0.05 * (yhi[c] - ylo[c]) + 1e-3
             a.set_ylim(ylo[c] - pad, yhi[c] + pad)
             if _is_rate(c):
-                a.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+                _percent_axis(a.yaxis)
             a.tick_params(axis="y", colors=_color(c) if twin else "#333333", labelsize=8)
         if pd.api.types.is_datetime64_any_dtype(g[period]):
             loc = mdates.AutoDateLocator(minticks=2, maxticks=5)
@@ -295,7 +338,7 @@ def quadrant_plot(
                         color="#c0002b", fontsize=9, weight="bold")
     for setter, c in ((ax.xaxis, x), (ax.yaxis, y)):
         if _is_rate(c):
-            setter.set_major_formatter(PercentFormatter(1.0, decimals=1))
+            _percent_axis(setter)
     ax.set_xlabel(f"{_label(x)} (dashed: median unit)")
     ax.set_ylabel(_label(y))
     ax.set_title(f"Where each unit stands ({len(d)} units)", fontsize=10)
@@ -353,7 +396,7 @@ def funnel_plot(
         ax.plot(grid, lo, style, color=NEUTRAL, lw=1, label=f"{cov:.1%} limits")
         ax.plot(grid, hi, style, color=NEUTRAL, lw=1)
     if _is_rate(rate):
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        _percent_axis(ax.yaxis)
     ax.set_xlabel(f"unit size ({n})")
     ax.set_ylabel(_label(rate))
     ax.set_title("Units outside the dashed funnel differ by more than chance", fontsize=10)
@@ -411,8 +454,8 @@ def heatmap(
     cb = ax.figure.colorbar(im, ax=ax, shrink=0.8)
     cb.set_label(_label(value))
     if _is_rate(value):
-        cb.formatter = PercentFormatter(1.0, decimals=0)
-        cb.update_ticks()
+        cb.locator = MaxNLocator(nbins="auto", steps=[1, 2, 5, 10])
+        cb.formatter = StepPercentFormatter()
     cols = pd.to_datetime(pd.Index(wide.columns))
     step = max(1, len(cols) // 12)
     ax.set_xticks(np.arange(0, len(cols), step))
@@ -484,7 +527,7 @@ def unit_plot(
             ax.fill_between(q.index, q[(c, 0.25)], q[(c, 0.75)], color=_color(c), alpha=0.15, lw=0,
                             label=f"peers, middle half ({_label(c).split()[0].lower()})")
     if _is_rate(x) and _is_rate(y):
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        _percent_axis(ax.yaxis)
     ax.set_ylabel("rate")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False)
     ax.set_title(f"Unit {unit_id}: its two series against its peers", fontsize=10)
