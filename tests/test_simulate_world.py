@@ -184,6 +184,43 @@ def test_defects_on_an_activity_log_skip_the_spell_only_reasons():
     assert set(bad.truth["defects"]["employees.csv"]["counts"]) == set(DEFECT_REASONS)
 
 
+def test_activity_log_defects_are_exactly_what_clean_activity_sets_aside():
+    # the reported world: 5,183 rows per reason, where some blanked-id rows used to be copies of
+    # each other and one clean visit a natural duplicate (truth said 5183/5183, the cleaner 5194/5173)
+    from linkage.clean import clean_activity
+
+    bad = simulate(WorldSpec(n_units=30, months=24, seed=0), defects=0.02, customers="activity")
+    info = bad.truth["defects"]["customers.csv"]
+    result = clean_activity(bad.customers, units=bad.units, as_of=bad.truth["facts"]["extract_date"])
+    rejects = result.rejects
+    assert rejects["reason"].astype(str).value_counts().to_dict() == info["counts"]
+    assert info["counts"] == dict.fromkeys(
+        ["duplicate_row", "unparseable_date", "missing_identifier", "unknown_unit", "future_date"], 5183)
+    assert sorted(zip(rejects["row"].astype(int), rejects["reason"].astype(str), strict=True)) == sorted(
+        (r["row"], r["reason"]) for r in info["rows"])
+    assert len(result.data) == info["rows_clean"] == info["rows_total"] - sum(info["counts"].values())
+
+
+def test_colliding_defects_are_recorded_as_realised():
+    # a tiny table where blanked rows must collide: 3 missing identifiers copied from 3 clean rows
+    # that differ only in their id; the truth then counts what a cleaner would see
+    from linkage.simulate._defects import plant_defects
+
+    table = pd.DataFrame({"customer_id": list("abcdef"), "unit_id": ["1"] * 6,
+                          "activity_date": pd.to_datetime(["2024-01-05"] * 6), "revenue": [9.5] * 6})
+    collided = 0
+    for seed in range(5):
+        frame, rows = plant_defects(np.random.default_rng(seed), table, id_col="customer_id",
+                                    start_col="activity_date", end_col=None, counts={"missing_identifier": 6},
+                                    known_units=np.array(["1"]), extract_date=np.datetime64("2024-06-01"),
+                                    new_id_prefix="Y")
+        assert len(rows) == 6
+        dup_rows = sorted(r["row"] for r in rows if r["reason"] == "duplicate_row")
+        assert dup_rows == sorted(int(i) + 1 for i in np.flatnonzero(frame.duplicated().to_numpy()))
+        collided += len(dup_rows) > 0
+    assert collided >= 1
+
+
 @pytest.mark.parametrize("defects", [{"typo_row": 1}, {"duplicate_row": -1}, {"duplicate_row": 1.5}, 0.5, -0.1,
                                      True, "0.01"])
 def test_bad_defects_are_input_errors(defects):

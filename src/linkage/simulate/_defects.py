@@ -115,9 +115,15 @@ def plant_defects(
         new_serial[0] += k
         return np.array(ids, dtype=object)
 
-    def template(k: int) -> dict[str, np.ndarray]:
-        """k fresh, clean-looking rows copied from random clean rows with new identifiers."""
+    def template(k: int, *, distinct: bool = False) -> dict[str, np.ndarray]:
+        """k fresh, clean-looking rows copied from random clean rows with new identifiers.
+
+        ``distinct``: copy k different clean rows (when there are that many), so that rows which
+        lose their new identifier cannot be copies of each other.
+        """
         pick = rng.integers(0, n, size=k)
+        if distinct and k <= n:
+            pick = _distinct(pick, n)
         rows = {c: base[c][pick].copy() for c in cols}
         rows[id_col] = new_ids(k)
         s = np.array(pd.to_datetime(pd.Series(rows[start_col]), format="%Y-%m-%d")).astype("datetime64[D]")
@@ -160,7 +166,7 @@ def plant_defects(
                 rows[end_col] = np.where(which, rows[end_col], garbage)
             add(rows, reason)
         elif reason == "missing_identifier":
-            rows = template(k)
+            rows = template(k, distinct=True)
             blank_unit = rng.random(k) < 0.5
             rows["unit_id"] = np.where(blank_unit, None, rows["unit_id"])
             rows[id_col] = np.where(blank_unit, rows[id_col], None)
@@ -204,12 +210,32 @@ def plant_defects(
     out = {c: v[order] for c, v in out.items()}
     why = why[order]
     frame = _frame(out, cols, date_cols, clean)
-    # duplicates: the planted copy is whichever of the two identical rows comes later
-    if (why == "duplicate_row").any():
-        why = np.where(why == "duplicate_row", None, why)
-        why[frame.duplicated(keep="first").to_numpy()] = "duplicate_row"
+    # what a cleaner sees, duplicates first: the planted copy is whichever of two identical rows
+    # comes later, and any other row identical to an earlier one (rare: two planted rows equal
+    # once their identifiers are blanked) is a duplicate too, whatever else was planted in it
+    why = np.where(why == "duplicate_row", None, why)
+    why[frame.duplicated(keep="first").to_numpy()] = "duplicate_row"
     planted = [{"row": int(i) + 1, "reason": str(why[i])} for i in np.flatnonzero(why != None)]  # noqa: E711
     return frame, planted
+
+
+def _distinct(pick: np.ndarray, n: int) -> np.ndarray:
+    """Repeated picks moved to the next free row (mod ``n``), so all are different; needs ``len(pick) <= n``.
+
+    Deterministic (no draws), so picks that are already distinct, and the random stream after
+    them, are unchanged.
+
+    Examples
+    --------
+    >>> _distinct(np.array([3, 1, 3, 3]), 5).tolist()
+    [3, 1, 4, 0]
+    """
+    pick = pick.copy()
+    dup = pd.Series(pick).duplicated().to_numpy()
+    while dup.any():  # ends as len(pick) <= n; usually one round
+        pick[dup] = (pick[dup] + 1) % n
+        dup = pd.Series(pick).duplicated().to_numpy()
+    return pick
 
 
 def _frame(out: dict[str, np.ndarray], cols: list[str], date_cols: list[str], clean: pd.DataFrame) -> pd.DataFrame:

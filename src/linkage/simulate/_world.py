@@ -10,7 +10,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel import build_panel
-from linkage.simulate._defects import defect_counts, plant_defects
+from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import _check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
@@ -36,7 +36,11 @@ class World:
         ``unit_id, region, district, size_band`` (str) and ``opened`` (datetime64).
     truth : dict
         What was planted (JSON-serialisable): see :func:`linkage.simulate.simulate_panel`;
-        ``truth["defects"]`` counts the planted defects per file and reason and lists their rows.
+        ``truth["defects"]`` records, per file, the defective rows as realised: ``rows`` (1-based
+        data row and reason), ``counts`` per reason, ``rows_total`` and ``rows_clean`` (the rows
+        left once they are set aside, the clean table). Reasons are those a cleaner reports first:
+        a row identical to an earlier one is a ``duplicate_row`` whatever else is wrong with it
+        (planting avoids such collisions, so ``counts`` are the requested ones but by rare chance).
     spec : WorldSpec
         The parameters.
     panel : pandas.DataFrame
@@ -176,10 +180,13 @@ def simulate(
                 rng_defects, table, id_col=id_col, start_col=s_col, end_col=e_col, counts=wanted,
                 known_units=lat.unit_id.astype(str), extract_date=extract, new_id_prefix=prefix,
             )
-            planted = {r: n for r, n in wanted.items() if n > 0}
+            # what is realised (the rows a cleaner sets aside, by its first reason); this is
+            # ``wanted`` unless planted rows happened to collide (see plant_defects)
+            realised = pd.Series([r["reason"] for r in rows], dtype=object).value_counts()
+            planted = {r: int(realised[r]) for r in DEFECT_REASONS if r in realised.index}
             planted_all[name] = {
                 "counts": planted,
-                "rows_clean": len(table),
+                "rows_clean": len(tables[name]) - len(rows),
                 "rows_total": len(tables[name]),
                 "rows": rows,
             }
