@@ -193,6 +193,27 @@ def test_expected_within_r_is_unbiased_over_seeds():
     assert 0.1 < np.mean(exp) < 0.35
 
 
+@pytest.mark.parametrize("period_adjusted", [False, True])
+def test_expected_within_r_of_the_sample_spec_is_the_mean_observed_r(period_adjusted):
+    # the bundled sample shows 0.295 at lag 2 against within_r_expected 0.230: one high draw of the
+    # binomial noise, not a biased formula. Reference: the mean over seeds of the observed r (plain
+    # numpy rmcorr) minus the truth's expectation, paired per world (sd 0.021 per world over 150
+    # seeds, so 16 worlds give a standard error of about 0.005)
+    from linkage.simulate import SAMPLE_SPEC
+
+    key = "within_r_expected_period_adjusted" if period_adjusted else "within_r_expected"
+    diff, exp = [], []
+    for seed in range(16):
+        panel, truth = simulate_panel(SAMPLE_SPEC.replace(seed=seed))
+        obs = within_r(panel, SAMPLE_SPEC.lag, months=SAMPLE_SPEC.months, period_adjusted=period_adjusted)
+        exp.append(truth["facts"][key])
+        diff.append(obs - truth["facts"][key])
+    assert abs(np.mean(diff)) < 0.015
+    assert 0.15 < np.mean(exp) < 0.35 and np.std(diff) < 0.04
+    # the latent r (no binomial noise) is far higher: the expectation must allow for the noise
+    assert truth["facts"]["within_r_latent"] > np.mean(exp) + 0.4
+
+
 def test_zero_effects_give_a_true_null():
     spec = WorldSpec(n_units=200, months=36, effect_staff=0.0, effect_customer=0.0, confound=0.0, seed=21)
     panel, truth = simulate_panel(spec)
