@@ -321,3 +321,55 @@ def test_dashboard_notebooks_are_thin():
 def test_render_png_is_a_png(dash):
     b = _render.lag_png(dash.data, Selection())
     assert b[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plausible_ranges_are_one_step_and_whole_years():
+    from linkage.app.serve import plausible_ranges
+
+    r = plausible_ranges(36)
+    assert r[:2] == [(0, 34), (1, 35)]
+    assert (0, 35) not in r and (0, 11) in r and (24, 35) in r
+    assert plausible_ranges(4) == [(0, 2), (1, 3)]
+
+
+def test_warmed_one_step_ranges_draw_nothing_in_the_callback(tmp_path, monkeypatch):
+    from linkage.app.serve import warm_ranges
+
+    rows = [f"{u:03d},2024-{m:02d}-01,{10 + u},{9 + (u + m) % 2},{100 + u},{90 + (u * m) % 7},"
+            f"{'N' if u % 2 else 'S'}" for u in range(6) for m in range(1, 5)]
+    f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
+               "customer_retained,region\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    warm_ranges(f, n_boot=N_BOOT)
+    d = executive_dashboard(f, n_boot=N_BOOT)
+    d.value.value = "N"
+    d.lag.value = d.lag.value + (1 if d.lag.value < d.lag.max else -1)
+
+    def no_drawing(*a, **k):
+        raise AssertionError("drew a figure that the warm-up should have drawn")
+
+    for name in ("trends_png", "quadrants_png", "lag_png"):
+        monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
+    lo, hi = d.periods.index
+    d.periods.index = (lo, hi - 1)
+    assert d.status.value == ""
+    d.periods.index = (lo + 1, hi)
+    assert d.status.value == ""
+
+
+def test_period_change_sends_the_trends_before_the_lag_profile_is_drawn(dash, monkeypatch):
+    d = dash
+    trends, lag = d.trends.value, d.lag_plot.value
+
+    def boom(*a, **k):
+        raise RuntimeError("lag profile failed")
+
+    monkeypatch.setattr("linkage.app.executive.lag_png", boom)
+    lo, hi = d.periods.index
+    d.periods.index = (lo + 2, hi - 2)  # a range nothing has drawn
+    assert d.trends.value != trends  # already shown
+    assert d.lag_plot.value == lag  # not replaced by anything broken
+    assert d.status.value != ""  # the neutral line
+    monkeypatch.undo()
+    d.periods.index = (lo, hi)
+    assert d.status.value == ""

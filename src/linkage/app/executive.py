@@ -192,30 +192,28 @@ class ExecutiveDashboard:
             self._cache.popitem(last=False)
         return value
 
-    def figures(self, sel: Selection) -> dict[str, bytes]:
-        """PNG bytes of the three figures for a selection, drawn once and cached.
+    def figure(self, name: str, sel: Selection) -> bytes:
+        """PNG bytes of one figure (``trends``, ``quadrants`` or ``lag_profile``), drawn once and cached.
 
         The trends and quadrants depend on the group and period range only; the lag profile also
         rings the chosen lag, so a lag change redraws that one figure alone.
         """
         base = self._base_key(sel)
-        draw = {"trends": lambda: trends_png(self.data, sel),
-                "quadrants": lambda: quadrants_png(self.data, sel),
-                "lag_profile": lambda: lag_png(self.data, sel)}
-        keys = {"trends": base, "quadrants": base, "lag_profile": (*base, "lag", sel.lag)}
-        out = {}
-        for name, key in keys.items():
-            full = ("png", name, *key)
-            if full in self._cache:
-                self._cache.move_to_end(full)
-                out[name] = self._cache[full]
-                continue
-            b = self.data.cache.get(full)
-            if b is None:
-                b = draw[name]()
-                self.data.cache.put(full, b)
-            out[name] = self._remember(full, b)
-        return out
+        key = (*base, "lag", sel.lag) if name == "lag_profile" else base
+        full = ("png", name, *key)
+        if full in self._cache:
+            self._cache.move_to_end(full)
+            return self._cache[full]
+        b = self.data.cache.get(full)
+        if b is None:
+            draw = {"trends": trends_png, "quadrants": quadrants_png, "lag_profile": lag_png}[name]
+            b = draw(self.data, sel)
+            self.data.cache.put(full, b)
+        return self._remember(full, b)
+
+    def figures(self, sel: Selection) -> dict[str, bytes]:
+        """PNG bytes of the three figures for a selection (see :meth:`figure`)."""
+        return {name: self.figure(name, sel) for name in ("trends", "quadrants", "lag_profile")}
 
     def warm(self) -> None:
         """Draw the figures every value of the current attribute shows first (at start)."""
@@ -227,8 +225,10 @@ class ExecutiveDashboard:
     def update(self) -> None:
         """Show the current selection (what each filter change calls); unchanged outputs are not resent."""
         sel = self.selection()
+        # the cheap outputs first, each sent as soon as it is ready (the page updates progressively);
+        # the lag profile, whose bootstrap is the costly part of a new range, last
+        self.trends.value = self._img(self.figure("trends", sel), "Trends by group")
         s = headline_sentences(self.data, sel)
-        figs = self.figures(sel)
         self.title.value = (
             "<div class='linkage-title'>Do units that keep their staff keep their customers?</div>"
             f"<div class='linkage-scope'>{esc(s['scope'])} &middot; {esc(s['n_units'])} units</div>")
@@ -237,9 +237,9 @@ class ExecutiveDashboard:
             f"<div class='linkage-card'><b>Staff</b>{esc(s['employee'])}</div>"
             f"<div class='linkage-card'><b>Customers</b>{esc(s['customer'])}</div>"
             f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>")
-        self.trends.value = self._img(figs["trends"], "Trends by group")
-        self.quadrants.value = self._img(figs["quadrants"], "Units in quadrants")
-        self.lag_plot.value = self._img(figs["lag_profile"], "Lag profile")
+        self.quadrants.value = self._img(self.figure("quadrants", sel), "Units in quadrants")
+        self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
+        figs = self.figures(sel)  # all three now in the in-memory cache
         table = self.data.unit_table(sel)
         table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
         if self.table.value != table_html:

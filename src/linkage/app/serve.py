@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.errors import InputError
 
-__all__ = ["dashboards_dir", "voila_command", "warm_cache", "warm_units", "serve", "LOOPBACK"]
+__all__ = ["dashboards_dir", "voila_command", "warm_cache", "warm_ranges", "warm_units", "serve",
+           "LOOPBACK"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -71,6 +72,51 @@ def warm_cache(panel: pathlib.Path, *, k: int = 5) -> None:
     UnitExplorer(dash.data)
 
 
+def plausible_ranges(n_periods: int, per_year: int = 12) -> list[tuple[int, int]]:
+    """Period ranges (first, last index) a viewer most likely picks after the full range.
+
+    One step in from either end (what a nudge of a slider handle or an arrow key gives) and the
+    ranges between year boundaries (whole years counted back from the last period).
+
+    Examples
+    --------
+    >>> plausible_ranges(36)
+    [(0, 34), (1, 35), (24, 35), (12, 35), (12, 23), (0, 23), (0, 11)]
+    """
+    last = n_periods - 1
+    out = [(0, last - 1), (1, last)]
+    ends = list(range(last, per_year - 2, -per_year))  # year ends counted back from the last period
+    starts = [e - per_year + 1 for e in ends]
+    for a in starts:
+        for b in ends:
+            if 0 <= a < b and (a, b) not in out and (a, b) != (0, last):
+                out.append((a, b))
+    return out
+
+
+def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
+    """Draw the executive dashboard's figures for :func:`plausible_ranges` into the shared disk cache.
+
+    For every value of the default attribute: the one-step ranges at every lag, the whole-year
+    ranges at the best lag. ``linkage dashboard`` runs this in its low-priority background helper
+    once Voila is up, so moving a period handle one step (or to a year boundary) shows figures
+    already drawn; any other range is computed when asked.
+    """
+    from linkage.app._data import Selection
+    from linkage.app.executive import executive_dashboard
+
+    dash = executive_dashboard(panel, k=k, n_boot=n_boot)
+    d = dash.data
+    per_year = {"M": 12, "Q": 4}.get(d._freq(), 1)
+    ranges = plausible_ranges(len(d.periods), per_year)
+    attr = dash.selection().attribute
+    for i, (lo, hi) in enumerate(ranges):
+        lags = range(-d.max_lag, d.max_lag + 1) if i < 2 else (d.best_lag,)
+        for value in dash.value.options:
+            for lag in lags:
+                dash.figures(Selection(attr, value, d.periods[lo], d.periods[hi], lag))
+
+
 def warm_units(panel: pathlib.Path, *, k: int = 5) -> None:
     """Draw every unit's explorer figures (own peers) into the shared disk cache.
 
@@ -87,8 +133,8 @@ def warm_units(panel: pathlib.Path, *, k: int = 5) -> None:
 
 
 def _background_warm(panel: pathlib.Path) -> subprocess.Popen | None:
-    code = ("import pathlib, sys; from linkage.app.serve import warm_units; "
-            "warm_units(pathlib.Path(sys.argv[1]))")
+    code = ("import pathlib, sys; from linkage.app.serve import warm_ranges, warm_units; "
+            "warm_ranges(pathlib.Path(sys.argv[1])); warm_units(pathlib.Path(sys.argv[1]))")
     try:
         return subprocess.Popen([sys.executable, "-c", code, str(panel)],
                                 preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
