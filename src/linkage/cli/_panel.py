@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", default="pandas", choices=("pandas", "duckdb", "spark"),
                         help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
                         "build from canonical, already clean CSV/Parquet files or folders of "
-                        "Parquet parts, larger than memory (see docs/performance.md)")
+                        "Parquet parts, larger than memory (see the README, Performance)")
     parser.add_argument("--spark-master", dest="spark_master", metavar="URL",
                         help="with --engine spark: the master (spark://host:7077, yarn, local[*])")
     parser.add_argument("--memory-limit", dest="memory_limit", metavar="SIZE",
