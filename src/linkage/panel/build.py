@@ -202,24 +202,7 @@ def build_panel(
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
 
     # ---- the window ---------------------------------------------------------------------------
-    spans = [sp for sp in spans if sp is not None]
-    data_lo = min(sp[0] for sp in spans) if spans else None
-    data_hi = max(sp[1] for sp in spans) if spans else None
-    lo = bound_code(start, freq, side="start", name="start") if start is not None else data_lo
-    hi = bound_code(end, freq, side="end", name="end") if end is not None else data_hi
-    if lo is None and hi is None:
-        n_periods = 0
-        lo = hi = 0
-    else:
-        lo = hi if lo is None else lo
-        hi = lo if hi is None else hi
-        if lo > hi:
-            raise InputError(
-                f"the window starts ({period_starts([lo], freq)[0].astype('datetime64[D]')}) after it "
-                f"ends ({period_starts([hi], freq)[0].astype('datetime64[D]')}); check start= and end="
-                " (by default the window ends with the latest date in the data)"
-            )
-        n_periods = int(hi - lo + 1)
+    lo, _, n_periods = _window(spans, start, end, freq)
 
     # ---- units: every unit of the data and of the units table, sorted ---------------------------
     unit_sources = [emp_unit]
@@ -229,17 +212,7 @@ def build_panel(
         unit_sources.append(act_unit)
     attrs = None
     if units is not None:
-        unit_col = _unit_ids(units, "units")
-        if unit_col.duplicated().any():
-            first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
-            raise InputError(f"unit {unit_col.iloc[first]!r} appears more than once", file="units",
-                             row=first + 1, column="unit_id")
-        attr_names = [c for c in units.columns if c != "unit_id"]
-        clash = [c for c in attr_names if c in PANEL_COLUMNS or c == "customer_revenue"]
-        if clash:
-            raise InputError(f"attribute column {clash[0]!r} has the name of a panel column", file="units",
-                             column=clash[0])
-        attrs = units[attr_names].set_axis(pd.Index(unit_col.to_numpy(), name="unit_id"), axis=0)
+        unit_col, attrs = _unit_attributes(units)
         unit_sources.append(unit_col)
     coded = [pd.factorize(u) for u in unit_sources]
     all_units = pd.Index(pd.concat([pd.Series(uniq, dtype="str") for _, uniq in coded], ignore_index=True))
@@ -265,25 +238,7 @@ def build_panel(
     else:
         counts["customer"] = {f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS}
 
-    # ---- assemble -----------------------------------------------------------------------------
-    columns: dict[str, object] = {
-        "unit_id": unit_index.take(np.repeat(np.arange(n_units), n_periods)),
-        "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
-    }
-    for side in ("employee", "customer"):
-        c = counts[side]
-        for field in COUNT_FIELDS:
-            columns[f"{side}_{field}"] = c[field]
-        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
-        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
-    if revenue is not None:
-        columns["customer_revenue"] = revenue
-    panel = pd.DataFrame(columns)
-    panel["unit_id"] = panel["unit_id"].astype("str")
-    if attrs is not None and len(attrs.columns):
-        rows = attrs.reindex(unit_index).take(np.repeat(np.arange(n_units), n_periods))
-        panel = pd.concat([panel, rows.reset_index(drop=True)], axis=1)
-    return panel
+    return _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -337,6 +292,73 @@ class _Grid:
         retained = start - (left - in_and_out)
         grids = {"start": start, "joined": joined, "left": left, "retained": retained, "end": end}
         return {k: np.ascontiguousarray(v, dtype=np.int64).ravel() for k, v in grids.items()}
+
+
+# ---- shared with linkage.panel.engines: the window, the units table, the assembly ---------------
+def _window(spans, start, end, freq: str) -> tuple:
+    """``(lo, hi, n_periods)`` of the window: ``start`` / ``end`` if given, else the data's range.
+
+    ``spans`` holds the ``(lo, hi)`` period codes of each table (``None`` for an empty one). With
+    no bound and no data the window is empty: ``(0, 0, 0)``. One given bound and no data: the
+    window is that one period.
+    """
+    spans = [sp for sp in spans if sp is not None]
+    data_lo = min(sp[0] for sp in spans) if spans else None
+    data_hi = max(sp[1] for sp in spans) if spans else None
+    lo = bound_code(start, freq, side="start", name="start") if start is not None else data_lo
+    hi = bound_code(end, freq, side="end", name="end") if end is not None else data_hi
+    if lo is None and hi is None:
+        return 0, 0, 0
+    lo = hi if lo is None else lo
+    hi = lo if hi is None else hi
+    if lo > hi:
+        raise InputError(
+            f"the window starts ({period_starts([lo], freq)[0].astype('datetime64[D]')}) after it "
+            f"ends ({period_starts([hi], freq)[0].astype('datetime64[D]')}); check start= and end="
+            " (by default the window ends with the latest date in the data)"
+        )
+    return lo, hi, int(hi - lo + 1)
+
+
+def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The checked ``unit_id`` column of a units table (str) and its attributes indexed by it."""
+    _require_table(units, ("unit_id",), "units")
+    unit_col = _unit_ids(units, "units")
+    if unit_col.duplicated().any():
+        first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
+        raise InputError(f"unit {unit_col.iloc[first]!r} appears more than once", file="units",
+                         row=first + 1, column="unit_id")
+    attr_names = [c for c in units.columns if c != "unit_id"]
+    clash = [c for c in attr_names if c in PANEL_COLUMNS or c == "customer_revenue"]
+    if clash:
+        raise InputError(f"attribute column {clash[0]!r} has the name of a panel column", file="units",
+                         column=clash[0])
+    attrs = units[attr_names].set_axis(pd.Index(unit_col.to_numpy(), name="unit_id"), axis=0)
+    return unit_col, attrs
+
+
+def _assemble(unit_index: pd.Index, lo, n_periods: int, freq: str, counts: dict,
+              revenue: np.ndarray | None, attrs: pd.DataFrame | None) -> pd.DataFrame:
+    """The panel from the flat (unit-major) counts of both sides, revenue and unit attributes."""
+    n_units = len(unit_index)
+    columns: dict[str, object] = {
+        "unit_id": unit_index.take(np.repeat(np.arange(n_units), n_periods)),
+        "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
+    }
+    for side in ("employee", "customer"):
+        c = counts[side]
+        for field in COUNT_FIELDS:
+            columns[f"{side}_{field}"] = c[field]
+        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
+        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+    if revenue is not None:
+        columns["customer_revenue"] = revenue
+    panel = pd.DataFrame(columns)
+    panel["unit_id"] = panel["unit_id"].astype("str")
+    if attrs is not None and len(attrs.columns):
+        rows = attrs.reindex(unit_index).take(np.repeat(np.arange(n_units), n_periods))
+        panel = pd.concat([panel, rows.reset_index(drop=True)], axis=1)
+    return panel
 
 
 def _activity_runs(cust, unit, codes, window, n_units):

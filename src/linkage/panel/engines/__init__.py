@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.panel.build import COUNT_FIELDS, PANEL_COLUMNS, build_panel
+from linkage.panel.build import COUNT_FIELDS, _assemble, _unit_attributes, _window, build_panel
 from linkage.panel.engines import _sql
-from linkage.panel.periods import bound_code, date_codes, normalize_freq, period_starts
+from linkage.panel.periods import date_codes, normalize_freq
 
 __all__ = ["build_panel_engine", "ENGINES"]
 
@@ -391,22 +391,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
                                  file=name, column=col)
         if int(b["n"]) > 0:
             spans.append((int(b["lo"]), int(b["hi"])))
-    lo = bound_code(start, freq, side="start", name="start") if start is not None else (
-        min(s[0] for s in spans) if spans else None)
-    hi = bound_code(end, freq, side="end", name="end") if end is not None else (
-        max(s[1] for s in spans) if spans else None)
-    if lo is None and hi is None:
-        lo = hi = 0
-        n_periods = 0
-    else:
-        lo = hi if lo is None else lo
-        hi = lo if hi is None else hi
-        if lo > hi:
-            raise InputError(
-                f"the window starts ({period_starts([lo], freq)[0].astype('datetime64[D]')}) after it "
-                f"ends ({period_starts([hi], freq)[0].astype('datetime64[D]')}); check start= and end="
-                " (by default the window ends with the latest date in the data)")
-        n_periods = hi - lo + 1
+    lo, hi, n_periods = _window(spans, start, end, freq)
 
     # ---- the aggregations ---------------------------------------------------------------------
     results = {}
@@ -428,22 +413,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     found = [results[k]["u"] for k in ("employees", "customers", "activity") if k in results]
     attrs = None
     if units is not None:
-        if "unit_id" not in units.columns:
-            raise InputError("missing column(s) 'unit_id'", file="units")
-        if units["unit_id"].isna().any():
-            raise InputError("row(s) have no unit_id; set them aside with linkage.clean first",
-                             file="units", column="unit_id")
-        unit_col = units["unit_id"].astype("str")
-        if unit_col.duplicated().any():
-            first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
-            raise InputError(f"unit {unit_col.iloc[first]!r} appears more than once", file="units",
-                             row=first + 1, column="unit_id")
-        attr_names = [c for c in units.columns if c != "unit_id"]
-        clash = [c for c in attr_names if c in PANEL_COLUMNS or c == "customer_revenue"]
-        if clash:
-            raise InputError(f"attribute column {clash[0]!r} has the name of a panel column", file="units",
-                             column=clash[0])
-        attrs = units[attr_names].set_axis(pd.Index(unit_col.to_numpy(), name="unit_id"), axis=0)
+        unit_col, attrs = _unit_attributes(units)
         found.append(unit_col)
     all_units = pd.concat([pd.Series(f, dtype="str") for f in found], ignore_index=True)
     unit_index = pd.Index(all_units.unique(), dtype="str").sort_values()
@@ -456,33 +426,14 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         counts["customer"] = _sql.activity_counts(results["activity"], unit_index, n_periods)
     else:
         counts["customer"] = zeros
-    columns: dict[str, object] = {
-        "unit_id": unit_index.take(np.repeat(np.arange(n_units), n_periods)),
-        "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
-    }
-    for side in ("employee", "customer"):
-        c = counts[side]
-        for field in COUNT_FIELDS:
-            columns[f"{side}_{field}"] = c[field]
-        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
-        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+    revenue = None
     if has_revenue:
         rev = results["revenue"]
-        values = np.zeros(n_units * n_periods)
+        revenue = np.zeros(n_units * n_periods)
         if len(rev):
             cell = unit_index.get_indexer(rev["u"].astype("str")) * n_periods + (rev["k"].to_numpy(np.int64) - lo)
-            values[cell] = rev["rev"].to_numpy(np.float64)
-        columns["customer_revenue"] = values
-    panel = pd.DataFrame(columns)
-    panel["unit_id"] = panel["unit_id"].astype("str")
-    if attrs is not None and len(attrs.columns):
-        rows = attrs.reindex(unit_index).take(np.repeat(np.arange(n_units), n_periods))
-        panel = pd.concat([panel, rows.reset_index(drop=True)], axis=1)
+            revenue[cell] = rev["rev"].to_numpy(np.float64)
+    panel = _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel
 
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(len(num), np.nan)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
