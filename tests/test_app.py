@@ -373,3 +373,25 @@ def test_period_change_sends_the_trends_before_the_lag_profile_is_drawn(dash, mo
     monkeypatch.undo()
     d.periods.index = (lo, hi)
     assert d.status.value == ""
+
+
+@pytest.mark.parametrize("value, lo, hi", [(ALL, 0, 35), ("North", 3, 20), ("South", 30, 30), (ALL, 12, 23)])
+def test_unit_table_range_sums_equal_a_direct_groupby(dash, panel, value, lo, hi):
+    # the cumulative-sum differences against a plain groupby of the rows in the range
+    d = dash.data
+    sel = Selection(attribute="region", value=value, start=d.periods[lo], end=d.periods[hi])
+    t = d.unit_table(sel, suppressed=False).set_index("unit_id")
+    rows = panel.loc[panel["period"].between(d.periods[lo], d.periods[hi])]
+    if value != ALL:
+        rows = rows.loc[rows["region"] == value]
+    g = rows.groupby("unit_id")[["employee_start", "employee_retained", "customer_start",
+                                 "customer_retained"]].agg(["sum", "mean"])
+    assert sorted(t.index) == sorted(g.index)
+    g = g.loc[t.index]
+    np.testing.assert_allclose(t["employee_retention"],
+                               g[("employee_retained", "sum")] / g[("employee_start", "sum")], rtol=1e-12)
+    np.testing.assert_allclose(t["customer_retention"],
+                               g[("customer_retained", "sum")] / g[("customer_start", "sum")], rtol=1e-12)
+    np.testing.assert_allclose(t["employees"], g[("employee_start", "mean")].round(1), rtol=1e-12)
+    np.testing.assert_allclose(t["customers"], g[("customer_start", "mean")].round(1), rtol=1e-12)
+    assert (t["region"] == value).all() or value == ALL

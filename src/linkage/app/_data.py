@@ -358,24 +358,35 @@ class DashboardData:
             self._tables[key] = self._unit_table(sel, lo, hi, suppressed)
         return self._tables[key]
 
+    @cached_property
+    def _unit_cumsums(self) -> dict[str, np.ndarray]:
+        """Per unit (rows, in ``self.units`` order) cumulative sums over periods of the counts and of
+        the number of rows present, with a leading zero column: the sum over periods ``lo..hi`` is
+        ``c[:, hi + 1] - c[:, lo]`` (sufficient statistics of any contiguous range)."""
+        n_u, n_p = len(self.units), len(self.periods)
+        uidx = pd.Categorical(self.panel["unit_id"], categories=self.units).codes.astype(np.int64)
+        flat = uidx * n_p + self._period_code
+        out = {}
+        for name, w in (("n", None), ("es", self._arr["employee_start"]), ("er", self._arr["employee_retained"]),
+                        ("cs", self._arr["customer_start"]), ("cr", self._arr["customer_retained"])):
+            per = np.bincount(flat, weights=w, minlength=n_u * n_p).reshape(n_u, n_p)
+            out[name] = np.concatenate([np.zeros((n_u, 1)), np.cumsum(per, axis=1)], axis=1)
+        return out
+
     def _unit_table(self, sel: Selection, lo: int, hi: int, suppressed: bool) -> pd.DataFrame:
-        group = self._group_mask(sel)
-        emp_m = group & (self._period_code >= lo) & (self._period_code <= hi)
-        cus_m = emp_m
-        uid = self.panel["unit_id"].to_numpy()
-        e = pd.DataFrame({"unit_id": uid[emp_m], "s": self._arr["employee_start"][emp_m],
-                          "r": self._arr["employee_retained"][emp_m]}).groupby("unit_id").agg(
-            employees=("s", "mean"), es=("s", "sum"), er=("r", "sum"))
-        c = pd.DataFrame({"unit_id": uid[cus_m], "s": self._arr["customer_start"][cus_m],
-                          "r": self._arr["customer_retained"][cus_m]}).groupby("unit_id").agg(
-            customers=("s", "mean"), cs=("s", "sum"), cr=("r", "sum"))
-        t = e.join(c, how="outer")
+        c = self._unit_cumsums
+        s = {k: v[:, hi + 1] - v[:, lo] for k, v in c.items()}
+        keep = s["n"] > 0
+        if sel.attribute is not None and sel.value != ALL:
+            self._group_mask(sel)  # unknown values raise
+            keep &= (self.unit_attrs[sel.attribute].reindex(self.units) == sel.value).to_numpy()
+        s = {k: v[keep] for k, v in s.items()}
+        t = pd.DataFrame({"unit_id": pd.array(np.asarray(self.units, dtype=object)[keep], dtype="str")})
+        t["employees"] = np.round(s["es"] / s["n"], 1)
+        t["customers"] = np.round(s["cs"] / s["n"], 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            t["employee_retention"] = np.where(t["es"] > 0, t["er"] / t["es"], np.nan)
-            t["customer_retention"] = np.where(t["cs"] > 0, t["cr"] / t["cs"], np.nan)
-        t["employees"] = t["employees"].fillna(0).round(1)
-        t["customers"] = t["customers"].fillna(0).round(1)
-        t = t.drop(columns=["es", "er", "cs", "cr"]).reset_index()
+            t["employee_retention"] = np.where(s["es"] > 0, s["er"] / s["es"], np.nan)
+            t["customer_retention"] = np.where(s["cs"] > 0, s["cr"] / s["cs"], np.nan)
         if self.attributes:
             t = t.join(self.unit_attrs, on="unit_id")
         mx, my = t["employee_retention"].median(), t["customer_retention"].median()
