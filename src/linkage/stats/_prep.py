@@ -66,6 +66,12 @@ def check_columns(data: pd.DataFrame, columns: dict[str, str | None], *, file: s
             raise InputError(f"no {role} column {col!r} (columns: {known})", file=file, column=col)
 
 
+def check_ci(ci: float) -> None:
+    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly between 0 and 1."""
+    if not 0 < ci < 1:
+        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+
+
 def numeric(data: pd.DataFrame, col: str, *, file: str | None = None) -> np.ndarray:
     """Column ``col`` as float64 (missing -> NaN); :class:`InputError` when it is not numeric."""
     s = data[col]

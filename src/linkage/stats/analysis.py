@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, make_grid
+from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, make_grid
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import COLUMNS, between_corr, partial_corr, pooled_corr, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, DIRECTION_COLUMNS, cross_lagged_grid
@@ -224,8 +224,7 @@ def analyse(
     >>> sorted(res.to_dict())[:4]
     ['best_lag', 'between', 'caveats', 'direction']
     """
-    if not 0 < ci < 1:
-        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
     lags = _check_lags(max_lag, None, grid.X.shape[1])
     warns: list[str] = []

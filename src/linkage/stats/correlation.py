@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_columns, numeric
+from linkage.stats._prep import DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, numeric
 
 __all__ = ["pooled_corr", "between_corr", "rm_corr", "partial_corr", "r_inference"]
 
@@ -63,8 +63,7 @@ def r_inference(r: np.ndarray | float, dof: np.ndarray | float, ci: float = 0.95
 
 
 def _check_ci(ci: float) -> None:
-    if not 0 < ci < 1:
-        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    check_ci(ci)
 
 
 def _row(method: str, r: float, n: int, n_units: int, dof: float, ci: float) -> pd.DataFrame:

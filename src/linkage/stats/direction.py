@@ -26,7 +26,16 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._fe import fe_ols
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, Grid, make_grid, shift_pairs
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    Grid,
+    check_ci,
+    make_grid,
+    shift_pairs,
+)
 
 __all__ = ["cross_lagged", "DIRECTION_CAVEATS", "DIRECTION_COLUMNS"]
 
@@ -95,8 +104,7 @@ def cross_lagged(
     >>> cross[["outcome", "p_val"]].assign(p_val=cross.p_val < 0.05).values.tolist()
     [['customer_retention', True], ['employee_retention', False]]
     """
-    if not 0 < ci < 1:
-        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     return cross_lagged_grid(grid, x=x, y=y, period=period, time_effects=time_effects, ci=ci)
 

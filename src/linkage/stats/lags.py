@@ -37,6 +37,7 @@ from linkage.stats._prep import (
     DEFAULT_X,
     DEFAULT_Y,
     Grid,
+    check_ci,
     make_grid,
     shift_pairs,
 )
@@ -353,8 +354,7 @@ def lag_profile(
     >>> int(prof.loc[prof.r.idxmax(), "lag"]), bool(prof.loc[prof.lag == 2, "ci_low"].iloc[0] > 0.6)
     (2, True)
     """
-    if not 0 < ci < 1:
-        raise InputError(f"ci must be between 0 and 1, got {ci!r}")
+    check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
     lags = _check_lags(max_lag, lags, grid.X.shape[1])
     stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
