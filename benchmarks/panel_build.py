@@ -3,7 +3,8 @@
 The world: 2,000 units x 60 months, 200,000 employee spells, ~3,000,000 customer spells and an
 activity log of ~3,000,000 rows, drawn with numpy from a fixed seed. The reference is what one
 would write by hand: a loop over the periods with boolean masks on the dates (the DOMAIN.md
-sentences verbatim) and a ``groupby`` per period. Both results are checked to be equal before the
+sentences verbatim) and a ``groupby`` per period; for spells it is the one tests/test_panel_sample.py
+checks against (tests/panel_reference.py). Both results are checked to be equal before the
 timings are printed.
 
 Run:  .venv/bin/python benchmarks/panel_build.py [--scale 0.1] [--repeat 3]
@@ -12,6 +13,8 @@ Run:  .venv/bin/python benchmarks/panel_build.py [--scale 0.1] [--repeat 3]
 from __future__ import annotations
 
 import argparse
+import pathlib
+import sys
 import time
 
 import numpy as np
@@ -19,7 +22,8 @@ import pandas as pd
 
 from linkage.panel import build_panel
 
-COUNTS = ("start", "joined", "left", "retained", "end")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from tests.panel_reference import COUNTS, reference_spells  # noqa: E402  (the test's reference)
 
 
 def make_world(scale: float = 1.0, seed: int = 2024):
@@ -64,27 +68,6 @@ def make_world(scale: float = 1.0, seed: int = 2024):
 
 def _periods(lo: pd.Timestamp, hi: pd.Timestamp):
     return list(pd.date_range(lo, hi, freq="MS"))
-
-
-def reference_spells(table, start_col, end_col, units, periods):
-    """Plain pandas: for each month, DOMAIN.md's five masks, summed per unit with groupby."""
-    s, e = table[start_col], table[end_col]
-    open_ = e.isna()
-    frames = []
-    for m_start in periods:
-        m_end = m_start + pd.offsets.MonthEnd(0)
-        at_start = (s < m_start) & (open_ | (e >= m_start))
-        masks = pd.DataFrame({
-            "unit_id": table["unit_id"],
-            "start": at_start,
-            "joined": (s >= m_start) & (s <= m_end),
-            "left": (e >= m_start) & (e <= m_end),
-            "retained": at_start & (open_ | (e > m_end)),
-            "end": (s <= m_end) & (open_ | (e > m_end)),
-        })
-        g = masks.groupby("unit_id")[list(COUNTS)].sum().reindex(units, fill_value=0)
-        frames.append(g.assign(period=m_start).reset_index())
-    return pd.concat(frames, ignore_index=True).sort_values(["unit_id", "period"], ignore_index=True)
 
 
 def reference_activity(activity, units, periods, window=1):
@@ -147,11 +130,12 @@ def main(argv=None):
                                args.repeat)
     units = panel["unit_id"].drop_duplicates().to_numpy()
     periods = _periods(panel["period"].min(), panel["period"].max())
+    bounds = [(m, m + pd.offsets.MonthEnd(0)) for m in periods]
     print(f"panel: {len(panel):,} rows = {len(units):,} units x {len(periods)} months")
 
     t0 = time.perf_counter()
-    ref_emp = reference_spells(employees, "hire_date", "termination_date", units, periods)
-    ref_cus = reference_spells(customers, "start_date", "end_date", units, periods)
+    ref_emp = reference_spells(employees, "hire_date", "termination_date", units, bounds)
+    ref_cus = reference_spells(customers, "start_date", "end_date", units, bounds)
     t_ref_spells = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref_act = reference_activity(activity, units, periods)

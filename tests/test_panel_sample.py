@@ -1,8 +1,9 @@
 """build_panel on the bundled sample world against a plain per-period pandas reference.
 
-The reference applies the DOMAIN.md sentences as boolean masks on the dates, one period at a time,
-and sums them per unit with ``groupby``: a second computation, independent of the package's
-period codes and histograms, on realistic data (3,000 employee and 29,000 customer spells).
+The reference (tests/panel_reference.py) applies the DOMAIN.md sentences as boolean masks on the
+dates, one period at a time, and sums them per unit with ``groupby``: a second computation,
+independent of the package's period codes and histograms, on realistic data (3,000 employee and
+29,000 customer spells).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import pandas as pd
 import pytest
 
 from linkage.panel import build_panel, rollup
-
-COUNTS = ("start", "joined", "left", "retained", "end")
+from tests.panel_reference import COUNTS, reference_spells
 
 
 @pytest.fixture(scope="module")
@@ -23,25 +23,6 @@ def world(sample_dir):
     return (read("employees.csv", ["hire_date", "termination_date"]),
             read("customers.csv", ["start_date", "end_date"]),
             read("units.csv", ["opened"]))
-
-
-def reference(table, s_col, e_col, units, bounds):
-    s, e = table[s_col], table[e_col]
-    open_ = e.isna()
-    frames = []
-    for m_start, m_end in bounds:
-        at_start = (s < m_start) & (open_ | (e >= m_start))
-        masks = pd.DataFrame({
-            "unit_id": table["unit_id"],
-            "start": at_start,
-            "joined": (s >= m_start) & (s <= m_end),
-            "left": (e >= m_start) & (e <= m_end),
-            "retained": at_start & (open_ | (e > m_end)),
-            "end": (s <= m_end) & (open_ | (e > m_end)),
-        })
-        g = masks.groupby("unit_id")[list(COUNTS)].sum().reindex(units, fill_value=0)
-        frames.append(g.assign(period=m_start).rename_axis("unit_id").reset_index())
-    return pd.concat(frames, ignore_index=True).sort_values(["unit_id", "period"], ignore_index=True)
 
 
 @pytest.mark.parametrize(("freq", "step"), [("M", pd.offsets.MonthBegin(1)),
@@ -56,7 +37,7 @@ def test_sample_panel_equals_the_plain_reference(world, freq, step):
     assert panel["unit_id"].drop_duplicates().tolist() == unit_ids
     for side, table, s_col, e_col in (("employee", employees, "hire_date", "termination_date"),
                                       ("customer", customers, "start_date", "end_date")):
-        ref = reference(table, s_col, e_col, unit_ids, bounds)
+        ref = reference_spells(table, s_col, e_col, unit_ids, bounds)
         for c in COUNTS:
             np.testing.assert_array_equal(panel[f"{side}_{c}"].to_numpy(), ref[c].to_numpy(), err_msg=c)
     assert panel["employee_start"].sum() > 1000 and panel["customer_left"].sum() > 1000  # not vacuous
