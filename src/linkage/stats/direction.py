@@ -26,16 +26,8 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._fe import fe_ols
-from linkage.stats._prep import (
-    DEFAULT_PERIOD,
-    DEFAULT_UNIT,
-    DEFAULT_X,
-    DEFAULT_Y,
-    Grid,
-    check_ci,
-    make_grid,
-    shift_pairs,
-)
+from linkage.stats._prep import (DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, Grid, check_ci, make_grid,
+                                 shift_pairs)
 
 __all__ = ["cross_lagged", "DIRECTION_CAVEATS", "DIRECTION_COLUMNS"]
 
