@@ -172,3 +172,16 @@ def test_few_units_suggest_the_wild_bootstrap():
     assert not any("p_method='wild'" in w for w in wild.warnings)
     assert wild.settings["p_method"] == "wild"
     assert (wild.lags.p_val >= 1 / 201).all()
+
+
+def test_business_effect_rejects_a_ci_outside_0_1():
+    import pandas as pd
+
+    from linkage.errors import InputError
+    from linkage.stats import business_effect
+
+    panel = pd.DataFrame({"unit_id": ["a"] * 4 + ["b"] * 4, "period": list(range(4)) * 2,
+                          "employee_retention": [0.9, 0.8, 0.95, 0.85, 0.7, 0.75, 0.8, 0.9],
+                          "customer_retention": [0.5, 0.6, 0.55, 0.65, 0.4, 0.45, 0.5, 0.6]})
+    with pytest.raises(InputError, match="ci"):
+        business_effect(panel, lag=0, n_boot=10, ci=95)

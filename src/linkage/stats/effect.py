@@ -21,6 +21,7 @@ from linkage.stats._prep import (
     DEFAULT_X,
     DEFAULT_Y,
     Grid,
+    check_ci,
     check_columns,
     make_grid,
     numeric,
@@ -169,6 +170,7 @@ def business_effect(
     One point more employee retention goes with 0.47 points more customer retention 1 month later
     (95% CI 0.44 to 0.51), about 569 customers a year across these units (528 to 610).
     """
+    check_ci(ci)
     check_columns(data, {"customers": customers})
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     if customers is None:
