@@ -5,6 +5,8 @@ One local session for the whole module (it takes 6-8 s to start); each build is 
 
 from __future__ import annotations
 
+import os
+import shutil
 import warnings
 
 import pytest
@@ -23,6 +25,11 @@ from tests.test_engines import assert_same_panel  # noqa: E402
 
 @pytest.fixture(scope="module")
 def spark():
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        reason = "no Java runtime (java on PATH or JAVA_HOME): Spark needs Java 17 (apt-get install openjdk-17-jre-headless)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     session = (pyspark_sql.SparkSession.builder.master("local[1]").appName("linkage-tests")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
                .config("spark.sql.session.timeZone", "UTC")
