@@ -178,6 +178,10 @@ def serve(
     env = {**os.environ, PANEL_ENV: str(path)}
     cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser)
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
+    host = "127.0.0.1" if ip in LOOPBACK else ip
+    print(f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"
+          f"linkage dashboard: unit explorer at http://{host}:{int(port)}/voila/render/unit_explorer.ipynb"
+          "?unit=ID\nlinkage dashboard: press Ctrl-C to stop", file=sys.stderr, flush=True)
     helper = _background_warm(path) if warm else None
 
     def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too
