@@ -7,13 +7,15 @@ building blocks are exported for analysts and dashboards:
 - :func:`pooled_corr`, :func:`between_corr`, :func:`rm_corr`, :func:`partial_corr` (levels);
 - :func:`lag_profile`, :func:`lag_pairs`, :func:`choose_best_lag` (lead-lag with unit bootstrap);
 - :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
-- :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units).
+- :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
+- :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means).
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
+from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, unit_reliability
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
@@ -36,4 +38,8 @@ __all__ = [
     "beta_binomial_prior",
     "size_warnings",
     "unit_resample_counts",
+    "key_drivers",
+    "relative_weights",
+    "dominance_weights",
+    "unit_reliability",
 ]

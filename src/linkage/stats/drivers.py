@@ -1,0 +1,420 @@
+"""Key drivers: which survey items matter most for a customer outcome, and how reliable the unit means are.
+
+Survey items are correlated (a unit whose staff rate "my manager supports me" high also rates "I
+have the tools I need" high), so regression coefficients split their shared variance arbitrarily
+and can even flip sign. Two methods divide the explained variance R^2 among correlated items in a
+way that does not depend on the order they enter:
+
+- *relative weights* (Johnson 2000): regress the outcome on the orthogonal counterparts of the
+  items (``Z = X R^{-1/2}``, the closest orthogonal set) and give each item back its share through
+  the squared loadings, ``eps_j = sum_k lambda_jk^2 beta_k^2`` with ``lambda = R^{1/2}``;
+- *general dominance* (Budescu 1993; Azen & Budescu 2003): the average increase in R^2 when the item
+  is added to each subset of the other items, averaged first within subset size then over sizes
+  (the same as LMG / Shapley value of R^2). Exact, but it needs all ``2^p`` subsets (up to 12 items).
+
+Both sum to the full model's R^2. Uncertainty comes from a bootstrap that resamples whole units,
+computed for all resamples at once from per-unit sums (as :mod:`linkage.stats.bootstrap` does for
+correlations). Because a weight is never negative, "is it different from zero" is tested as
+Tonidandel, LeBreton & Johnson (2009) do: a seeded random variable joins the items and each item's
+weight is compared with the random variable's in every resample; ``p_val`` is the two-sided
+bootstrap p-value of that difference and ``p_adj`` corrects it over the items (Holm by default).
+
+Reliability: a unit's item mean from a handful of respondents is noisy. :func:`unit_reliability`
+gives ICC(1) (how much of a respondent's answer is the unit's) and ICC(k) (the reliability of the
+unit mean at the average number of respondents, Bliese 2000) from respondent-level answers, and
+:func:`key_drivers` shows correlations corrected for that unreliability (Spearman 1904:
+``r / sqrt(rel_x * rel_y)``) beside the uncorrected ones. The corrected figure estimates what
+perfectly measured unit means would show; it is not a better estimate of what a unit will see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from math import comb
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from linkage.errors import InputError
+from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric
+from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.lags import _adjust
+
+__all__ = ["key_drivers", "relative_weights", "dominance_weights", "unit_reliability", "DRIVER_COLUMNS"]
+
+DRIVER_COLUMNS = ["method", "item", "rank", "n", "n_units", "r", "r_corrected", "reliability", "weight",
+                  "share", "ci_low", "ci_high", "p_val", "p_adj", "r2"]
+
+#: dominance analysis needs 2**p subsets: beyond this many items use relative weights
+MAX_DOMINANCE_ITEMS = 12
+
+_METHODS = ("relative_weights", "dominance")
+
+
+def _split(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Item correlations (..., p, p) and item-outcome correlations (..., p) from (..., p+1, p+1)."""
+    return corr[..., :-1, :-1], corr[..., :-1, -1]
+
+
+def relative_weights(corr: np.ndarray) -> np.ndarray:
+    """Johnson's (2000) raw relative weights from a correlation matrix whose last row is the outcome.
+
+    Parameters
+    ----------
+    corr : ndarray
+        Shape (p + 1, p + 1), or a stack (..., p + 1, p + 1): items first, outcome last.
+
+    Returns
+    -------
+    ndarray
+        Shape (..., p): each item's share of R^2 (they sum to the R^2 of the full regression).
+
+    Examples
+    --------
+    Uncorrelated items: each weight is the item's squared correlation with the outcome.
+
+    >>> c = np.array([[1.0, 0.0, 0.3], [0.0, 1.0, 0.5], [0.3, 0.5, 1.0]])
+    >>> relative_weights(c).round(6).tolist()
+    [0.09, 0.25]
+    """
+    corr = np.asarray(corr, dtype=float)
+    Rxx, rxy = _split(corr)
+    ev, V = np.linalg.eigh(Rxx)
+    ev = np.clip(ev, 1e-12, None)
+    lam = (V * np.sqrt(ev)[..., None, :]) @ np.swapaxes(V, -1, -2)  # R^(1/2)
+    inv_half = (V / np.sqrt(ev)[..., None, :]) @ np.swapaxes(V, -1, -2)  # R^(-1/2)
+    beta = (inv_half @ rxy[..., None])[..., 0]
+    return ((lam**2) @ (beta**2)[..., None])[..., 0]
+
+
+def _subset_r2(corr: np.ndarray) -> np.ndarray:
+    """R^2 of every subset of the items (bit mask index), shape (..., 2**p); loop over subsets only."""
+    Rxx, rxy = _split(corr)
+    p = Rxx.shape[-1]
+    out = np.zeros((*corr.shape[:-2], 2**p))
+    for mask in range(1, 2**p):  # 2**p small regressions, each vectorised over all resamples
+        idx = [j for j in range(p) if mask >> j & 1]
+        A = Rxx[..., idx, :][..., :, idx]
+        b = rxy[..., idx]
+        try:
+            sol = np.linalg.solve(A, b[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            sol = (np.linalg.pinv(A) @ b[..., None])[..., 0]
+        out[..., mask] = (b * sol).sum(-1)
+    return out
+
+
+def dominance_weights(corr: np.ndarray) -> np.ndarray:
+    """General dominance weights (Azen & Budescu 2003) from a correlation matrix, outcome last.
+
+    For item j: the mean over subset sizes k = 0..p-1 of the mean increase in R^2 when j joins a
+    subset of k other items. The weights sum to the full model's R^2.
+
+    Parameters
+    ----------
+    corr : ndarray
+        Shape (p + 1, p + 1) or (..., p + 1, p + 1), items first, outcome last; at most 12 items.
+
+    Returns
+    -------
+    ndarray
+        Shape (..., p).
+
+    Examples
+    --------
+    Two items correlated 0.5, with outcome correlations 0.6 and 0.4: R^2 = 0.373, and item 1
+    adds 0.36 alone and 0.213 after item 2, item 2 adds 0.16 alone and 0.013 after item 1.
+
+    >>> c = np.array([[1.0, 0.5, 0.6], [0.5, 1.0, 0.4], [0.6, 0.4, 1.0]])
+    >>> dominance_weights(c).round(4).tolist()
+    [0.2867, 0.0867]
+    """
+    corr = np.asarray(corr, dtype=float)
+    p = corr.shape[-1] - 1
+    if p > MAX_DOMINANCE_ITEMS:
+        raise InputError(f"dominance analysis of {p} items needs 2^{p} regressions per resample; use at most "
+                         f"{MAX_DOMINANCE_ITEMS} items or method='relative_weights'")
+    r2 = _subset_r2(corr)
+    masks = np.arange(2**p)
+    size = np.array([bin(m).count("1") for m in masks])
+    out = np.zeros((*corr.shape[:-2], p))
+    for j in range(p):  # p items
+        bit = 1 << j
+        without = masks[(masks & bit) == 0]
+        coef = 1.0 / (p * np.array([comb(p - 1, int(k)) for k in size[without]]))
+        out[..., j] = ((r2[..., without | bit] - r2[..., without]) * coef).sum(-1)
+    return out
+
+
+def _weights(corr: np.ndarray, method: str) -> np.ndarray:
+    return relative_weights(corr) if method == "relative_weights" else dominance_weights(corr)
+
+
+def _cov_to_corr(S: np.ndarray) -> np.ndarray:
+    d = np.sqrt(np.clip(np.diagonal(S, axis1=-2, axis2=-1), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return S / (d[..., :, None] * d[..., None, :])
+
+
+def _unit_sums(Z: np.ndarray, codes: np.ndarray, n_units: int, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit pieces whose resample-weighted sums give the covariance matrix.
+
+    ``between``: unit means ``M`` (U, q) and their outer products; ``within``: per-unit centred
+    cross-products (U, q, q) and zeros for the means.
+    """
+    q = Z.shape[1]
+    cnt = np.bincount(codes, minlength=n_units).astype(float)
+    sums = np.stack([np.bincount(codes, Z[:, j], n_units) for j in range(q)], axis=1)
+    means = sums / np.where(cnt > 0, cnt, 1.0)[:, None]
+    if level == "between":
+        return means, means[:, :, None] * means[:, None, :]
+    D = Z - means[codes]
+    outer = (D[:, :, None] * D[:, None, :]).reshape(len(Z), q * q)
+    C = np.stack([np.bincount(codes, outer[:, j], n_units) for j in range(q * q)], axis=1)
+    return np.zeros_like(means), C.reshape(n_units, q, q)
+
+
+def _covariances(W: np.ndarray, M: np.ndarray, P: np.ndarray, level: str) -> np.ndarray:
+    """Covariance matrices of the units drawn in each resample (rows of W), shape (B, q, q)."""
+    B, U = W.shape
+    q = M.shape[1]
+    S = (W @ P.reshape(U, q * q)).reshape(B, q, q)
+    if level == "between":
+        n = W.sum(1)[:, None, None]
+        m = W @ M
+        S = S - m[:, :, None] * m[:, None, :] / n
+    return S
+
+
+def _drivers_frame(data, items, outcome, unit, weights_col):
+    check_columns(data, {"outcome": outcome, "unit": unit})
+    if not items:
+        raise InputError("key drivers need at least one item column")
+    for c in items:
+        check_columns(data, {"item": c})
+    if outcome in items or unit in items:
+        raise InputError(f"the outcome {outcome!r} or unit is also listed as an item", column=outcome)
+    if len(set(items)) != len(items):
+        raise InputError("an item is listed twice")
+    Z = np.column_stack([numeric(data, c) for c in [*items, outcome]])
+    if data[unit].isna().any():
+        row = int(np.flatnonzero(data[unit].isna().to_numpy())[0]) + 1
+        raise InputError("unit is missing", row=row, column=unit)
+    keep = np.isfinite(Z).all(axis=1)
+    codes, labels = pd.factorize(data[unit].astype(str).to_numpy()[keep], sort=True)
+    return Z[keep], codes, len(labels)
+
+
+def key_drivers(
+    data: pd.DataFrame,
+    *,
+    items: Sequence[str],
+    outcome: str,
+    unit: str = DEFAULT_UNIT,
+    level: str = "between",
+    method: str = "relative_weights",
+    reliability: Mapping[str, float] | None = None,
+    outcome_reliability: float = 1.0,
+    n_boot: int = 2000,
+    seed: int | None = 0,
+    ci: float = 0.95,
+    adjust: str = "holm",
+) -> pd.DataFrame:
+    """Rank survey items as drivers of a unit-level outcome, with unit-bootstrap intervals.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per unit, or per unit and period (a panel: the ``between`` level then averages each
+        unit's rows first). Rows with any item or the outcome missing are dropped.
+    items : sequence of str
+        Item columns (e.g. the panel's ``es_<item>`` unit means).
+    outcome : str
+        Outcome column (e.g. ``customer_retention`` or ``cs_csat``).
+    unit : str
+        Unit column (the bootstrap resamples its values).
+    level : str
+        ``"between"`` (default): unit means, n = units (which units do better); ``"within"``: the
+        rows demeaned within each unit (what moves together in a unit over time).
+    method : str
+        ``"relative_weights"`` (Johnson 2000, default) or ``"dominance"`` (general dominance; up to
+        12 items).
+    reliability : mapping, optional
+        Reliability of each item's unit mean (e.g. ``icck`` from :func:`unit_reliability`); gives
+        ``r_corrected``. Items without one are taken as perfectly reliable.
+    outcome_reliability : float
+        Reliability of the outcome's unit values (1 = taken as exact).
+    n_boot : int
+        Unit-bootstrap resamples (0: no intervals or p-values).
+    seed : int or None
+        Seed of the bootstrap and of the random comparison variable.
+    ci : float
+        Confidence level.
+    adjust : str
+        Correction of the p-values over the items ("holm", "fdr_bh", "bonferroni", "none", ...).
+
+    Returns
+    -------
+    DataFrame
+        One row per item, best first: ``method``, ``item``, ``rank`` (1 = largest weight), ``n``
+        (rows used: units for ``between``), ``n_units``, ``r`` (the item's correlation with the
+        outcome at this level), ``r_corrected`` (disattenuated, ``r / sqrt(rel_item *
+        outcome_reliability)``), ``reliability``, ``weight`` (share of R^2, raw), ``share`` (weight
+        / R^2), ``ci_low``, ``ci_high`` (percentile interval of ``weight``), ``p_val`` (two-sided,
+        weight against a random variable's, Tonidandel et al. 2009), ``p_adj``, ``r2`` (full model).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> common = rng.normal(size=120)
+    >>> df = pd.DataFrame({"unit_id": np.arange(120).astype(str),
+    ...                    "es_manager": common + rng.normal(size=120),
+    ...                    "es_tools": common + rng.normal(size=120),
+    ...                    "es_canteen": common + rng.normal(size=120)})
+    >>> df["cs_csat"] = df["es_manager"] + 0.5 * df["es_tools"] + rng.normal(size=120)
+    >>> out = key_drivers(df, items=["es_manager", "es_tools", "es_canteen"], outcome="cs_csat", n_boot=300)
+    >>> out["item"].tolist()
+    ['es_manager', 'es_tools', 'es_canteen']
+    >>> bool(out["share"].sum().round(6) == 1.0), bool(out["p_adj"].iloc[0] < 0.05)
+    (True, True)
+    """
+    check_ci(ci)
+    items = list(items)
+    if level not in ("between", "within"):
+        raise InputError(f"level must be 'between' or 'within', got {level!r}")
+    if method not in _METHODS:
+        raise InputError(f"method must be one of {list(_METHODS)}, got {method!r}")
+    if method == "dominance" and len(items) > MAX_DOMINANCE_ITEMS:
+        raise InputError(f"dominance analysis takes at most {MAX_DOMINANCE_ITEMS} items, got {len(items)}")
+    if not 0 < outcome_reliability <= 1:
+        raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
+    Z, codes, U = _drivers_frame(data, items, outcome, unit, None)
+    p = len(items)
+    n_used = U if level == "between" else len(Z)
+    if n_used < p + 3:
+        raise InputError(f"{n_used} {'units' if level == 'between' else 'rows'} with complete data are too few "
+                         f"for {p} items")
+    # the random comparison variable (Tonidandel et al. 2009): one value per unit (between) or row (within)
+    rng = np.random.default_rng([0 if seed is None else seed, 7])
+    noise = rng.standard_normal(U)[codes] if level == "between" else rng.standard_normal(len(Z))
+    Zr = np.column_stack([Z[:, :p], noise, Z[:, p]])
+    M, P = _unit_sums(Zr, codes, U, level)
+    one = np.ones((1, U))
+    S_full = _covariances(one, M, P, level)[0]
+    corr_r = _cov_to_corr(S_full)
+    keep = np.r_[np.arange(p), p + 1]  # items and outcome, without the random variable
+    corr = corr_r[np.ix_(keep, keep)]
+    if not np.isfinite(corr).all() or (np.diag(S_full) <= 0).any():
+        bad = [c for c, v in zip([*items, "(random)", outcome], np.diag(S_full), strict=True) if not v > 0]
+        raise InputError(f"column {bad[0]!r} does not vary at the {level} level", column=bad[0])
+    w = _weights(corr, method)
+    r2 = float(w.sum())
+    r = corr[:p, p]
+    lo = hi = pv = np.full(p, np.nan)
+    if n_boot > 0:
+        W = unit_resample_counts(U, int(n_boot), seed)
+        Sb = _covariances(W, M, P, level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cb = _cov_to_corr(Sb)
+        ok = np.isfinite(cb).all(axis=(1, 2))
+        cb = cb[ok]
+        wb = _weights(cb[:, keep][:, :, keep], method)
+        lo, hi = percentile_ci(wb, ci)
+        wr = _weights(cb, method)  # with the random variable as item p
+        d = wr[:, :p] - wr[:, [p]]
+        nb = len(d)
+        pv = np.minimum(1.0, 2 * np.minimum((d <= 0).sum(0) + 1, (d >= 0).sum(0) + 1) / (nb + 1))
+    rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
+    if ((rel <= 0) | (rel > 1) | ~np.isfinite(rel)).any():
+        bad = items[int(np.flatnonzero((rel <= 0) | (rel > 1) | ~np.isfinite(rel))[0])]
+        raise InputError(f"reliability of {bad!r} must be in (0, 1]", column=bad)
+    out = pd.DataFrame({
+        "method": method, "item": items, "n": n_used, "n_units": U, "r": r,
+        "r_corrected": r / np.sqrt(rel * outcome_reliability), "reliability": rel, "weight": w,
+        "share": w / r2 if r2 > 0 else np.nan, "ci_low": lo, "ci_high": hi, "p_val": pv,
+        "p_adj": _adjust(np.asarray(pv, dtype=float), adjust), "r2": r2,
+    })
+    out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
+    out["rank"] = np.arange(1, p + 1)
+    return out[DRIVER_COLUMNS]
+
+
+def unit_reliability(
+    data: pd.DataFrame,
+    *,
+    items: Sequence[str],
+    unit: str = DEFAULT_UNIT,
+) -> pd.DataFrame:
+    """ICC(1) and ICC(k) of unit means from respondent-level answers (one-way random-effects ANOVA).
+
+    With group mean squares ``MSB`` and ``MSW`` over G units and N respondents,
+    ``ICC(1) = (MSB - MSW) / (MSB + (k0 - 1) MSW)`` and ``ICC(k) = (MSB - MSW) / MSB``, the
+    reliability of a unit mean at the (adjusted) average group size
+    ``k0 = (N - sum(n_g^2) / N) / (G - 1)`` (Bliese 2000; with equal groups ``k0`` is the group
+    size and these are ``pingouin.intraclass_corr``'s ICC1 and ICC1k). Negative values (less
+    agreement within units than between) are reported as they are.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent: a unit column and one column per item. Missing answers drop out
+        item by item.
+    items : sequence of str
+        Item columns.
+    unit : str
+        Unit column.
+
+    Returns
+    -------
+    DataFrame
+        One row per item: ``item``, ``n`` (answers), ``n_units``, ``k`` (``k0``), ``icc1``,
+        ``icck``, ``f`` (``MSB / MSW``), ``p_val`` (F-test of no unit differences), ``dof_between``,
+        ``dof_within``.
+
+    Examples
+    --------
+    Unit means 4.33, 2.33, 3.33: MSB = 3, MSW = 1/3, so ICC(1) = 2.667 / 3.667 and ICC(k) = 2.667 / 3
+    (pingouin's ICC(1,1) and ICC(1,k) on the same answers):
+
+    >>> df = pd.DataFrame({"unit_id": list("aaabbbccc"),
+    ...                    "es_manager": [4, 5, 4, 2, 3, 2, 3, 3, 4]})
+    >>> unit_reliability(df, items=["es_manager"])[["icc1", "icck", "f"]].round(3).values.tolist()
+    [[0.727, 0.889, 9.0]]
+    """
+    items = list(items)
+    if not items:
+        raise InputError("reliability needs at least one item column")
+    check_columns(data, {"unit": unit})
+    for c in items:
+        check_columns(data, {"item": c})
+    if data[unit].isna().any():
+        row = int(np.flatnonzero(data[unit].isna().to_numpy())[0]) + 1
+        raise InputError("unit is missing", row=row, column=unit)
+    codes_all, _ = pd.factorize(data[unit].astype(str), sort=True)
+    rows = []
+    for c in items:  # a handful of items; each is vectorised over respondents
+        v = numeric(data, c)
+        ok = np.isfinite(v)
+        codes = pd.factorize(codes_all[ok])[0]
+        v = v[ok]
+        G = int(codes.max()) + 1 if len(codes) else 0
+        N = len(v)
+        if G < 2 or N <= G:
+            raise InputError(f"item {c!r} needs at least 2 units and more answers than units (got {G} units, "
+                             f"{N} answers)", column=c)
+        n_g = np.bincount(codes, minlength=G).astype(float)
+        m_g = np.bincount(codes, v, G) / n_g
+        grand = v.mean()
+        ssb = (n_g * (m_g - grand) ** 2).sum()
+        ssw = ((v - m_g[codes]) ** 2).sum()
+        msb, msw = ssb / (G - 1), ssw / (N - G)
+        k0 = (N - (n_g**2).sum() / N) / (G - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            icc1 = (msb - msw) / (msb + (k0 - 1) * msw)
+            icck = (msb - msw) / msb
+            f = msb / msw
+        p = float(_st.f.sf(f, G - 1, N - G)) if np.isfinite(f) else np.nan
+        rows.append({"item": c, "n": N, "n_units": G, "k": k0, "icc1": icc1, "icck": icck, "f": f,
+                     "p_val": p, "dof_between": G - 1, "dof_within": N - G})
+    return pd.DataFrame(rows)
