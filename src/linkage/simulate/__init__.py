@@ -6,9 +6,13 @@ month panel straight from the model's hazards (fast, for simulation studies), an
 activity log, a units table, optional defects, and the truth. :func:`write_world` writes the
 extracts (canonical CSVs and, on request, a raw HR/CRM export with its ``mapping.yaml``).
 :func:`scenario` gives the named teaching worlds of :data:`SCENARIOS` (Simpson's paradox, a
-shared season, tiny units, reverse causality, ...).
+shared season, tiny units, reverse causality, ...). A :class:`ChainSpec` passed to
+:func:`simulate` plants the rest of the chain on streams of its own: an employee survey (items
+that drive retention and items that do not), a customer survey (CSAT, NPS), customer segments
+with their own sensitivity to the climate, and revenue per customer and month.
 """
 
+from linkage.simulate._chain import ChainSpec
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._panel import simulate_panel, truth_latent
 from linkage.simulate._scenarios import SCENARIOS, scenario
@@ -18,6 +22,7 @@ from linkage.simulate._write import SAMPLE_DEFECTS, SAMPLE_SPEC, write_sample, w
 
 __all__ = [
     "WorldSpec",
+    "ChainSpec",
     "scenario",
     "SCENARIOS",
     "World",

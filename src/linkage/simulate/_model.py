@@ -46,6 +46,9 @@ class Latent:
     staff_hazard: np.ndarray  # (N, T) monthly quit probability
     customer_hazard: np.ndarray  # (N, T) monthly churn probability
     months: np.ndarray  # datetime64[M] (T,)
+    #: (N, T) the climate customers respond to: the unit's level plus its fluctuation ``lag``
+    #: months earlier (what the churn logit carries, times ``-effect_customer``)
+    customer_climate: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
         staff_hazard=expit(staff_logit[:, window]),
         customer_hazard=expit(cust_logit[:, window]),
         months=start + np.arange(t),
+        customer_climate=climate_level[:, None] + lagged_climate[:, window],
     )
 
 

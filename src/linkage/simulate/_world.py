@@ -10,6 +10,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel import build_panel
+from linkage.simulate._chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import _check_spec
@@ -50,6 +51,14 @@ class World:
         :func:`linkage.simulate.simulate_panel` for the same spec.
     customers_kind : {"spells", "activity"}
         How customers are recorded.
+    employee_survey, customer_survey, segments, revenue : pandas.DataFrame or None
+        With a :class:`~linkage.simulate.ChainSpec` (``simulate(..., chain=...)``), the chain's
+        tables (None without): the employee survey, one row per respondent and wave
+        (``respondent_id, unit_id, survey_date`` and one int64 column per item, 1-5); the
+        customer survey, one row per response (``response_id, unit_id, response_date, csat``
+        (1-5), ``nps`` (0-10)); the customers' segments (``customer_id, segment``); revenue, one
+        row per customer and month it is active, from the month before the window
+        (``customer_id, unit_id, period, revenue``). Never touched by defects.
     """
 
     employees: pd.DataFrame
@@ -59,6 +68,10 @@ class World:
     spec: WorldSpec
     panel: pd.DataFrame
     customers_kind: Literal["spells", "activity"] = "spells"
+    employee_survey: pd.DataFrame | None = None
+    customer_survey: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
+    revenue: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         return (
@@ -73,6 +86,7 @@ def simulate(
     *,
     customers: Literal["spells", "activity"] = "spells",
     defects: float | dict[str, int] | None = None,
+    chain: ChainSpec | None = None,
 ) -> World:
     """Simulate a world of people: employee spells, customers, units and the planted truth.
 
@@ -100,6 +114,16 @@ def simulate(
         two need spells and are skipped for an activity log). Every defect is an extra row with
         exactly one defect, so removing them gives the clean world. With defects the tables'
         date columns are ISO strings and the rows are shuffled.
+    chain : ChainSpec, optional
+        Also plant the rest of the chain (see :class:`~linkage.simulate.ChainSpec`): an employee
+        survey, a customer survey, customer segments and revenue, drawn on streams of their own,
+        so every other table (and the truth's other keys) is the same as without it. The truth
+        gains ``truth["chain"]``: the chain's spec, the items (``planted_drivers``,
+        ``unplanted_items``, loadings), the planted ``links`` with their signs and lags, the
+        ``mediation`` planted, the segments (shares, sensitivities, ``most_sensitive_segment``)
+        and a unit x month ``latent`` table in the order of ``truth["latent"]``
+        (``customer_climate``, ``other``, ``expected_customer_losses``,
+        ``climate_customer_losses``).
 
     Returns
     -------
@@ -125,10 +149,18 @@ def simulate(
     {'duplicate_row': 2}
     >>> len(bad.employees) - len(world.employees)
     2
+    >>> from linkage.simulate import ChainSpec
+    >>> chained = simulate(WorldSpec(n_units=4, months=12, seed=2), chain=ChainSpec())
+    >>> chained.employees.equals(world.employees), chained.truth["chain"]["planted_drivers"]
+    (True, ['manager_support', 'staffing', 'recognition'])
+    >>> list(chained.customer_survey.columns)
+    ['response_id', 'unit_id', 'response_date', 'csat', 'nps']
     """
     spec = _check_spec(spec)
     if customers not in ("spells", "activity"):
         raise InputError(f"customers must be 'spells' or 'activity', not {customers!r}", column="customers")
+    if chain is not None and not isinstance(chain, ChainSpec):
+        raise InputError(f"chain must be a linkage.simulate.ChainSpec, not {type(chain).__name__}", column="chain")
     rng_latent, rng_counts, rng_people, rng_defects = streams(spec)
     lat = latent_model(spec, rng_latent)
     counts = draw_counts(spec, lat, rng_counts)
@@ -158,6 +190,11 @@ def simulate(
         "opened": pd.DatetimeIndex(lat.opened).as_unit("us"),
     })
     truth["customers_kind"] = customers
+    chained: dict[str, pd.DataFrame | None] = dict.fromkeys(
+        ("employee_survey", "customer_survey", "segments", "revenue"))
+    if chain is not None:
+        chained, other = chain_tables(chain, spec, lat, counts, cus_spells)
+        truth["chain"] = chain_truth(chain, spec, lat, counts, other, truth["facts"]["within_sign"])
     facts = truth["facts"]
     panel = build_panel(
         employees, None if customers == "activity" else cust,
@@ -193,4 +230,4 @@ def simulate(
         employees, cust = tables["employees.csv"], tables["customers.csv"]
         truth["defects"] = planted_all
     return World(employees=employees, customers=cust, units=units, truth=truth, spec=spec,
-                 panel=panel, customers_kind=customers)
+                 panel=panel, customers_kind=customers, **chained)

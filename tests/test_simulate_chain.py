@@ -1,0 +1,218 @@
+"""linkage.simulate with a ChainSpec: surveys, segments and revenue planted around the world.
+
+Reference values are the simulator's own planted truth (loadings, sensitivities, spend medians) and
+statistics computed here with plain numpy / pandas; the existing outputs are checked unchanged
+against the same spec simulated without a chain.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.errors import InputError
+from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
+
+SPEC = WorldSpec(n_units=40, months=24, effect_staff=0.6, effect_customer=0.6, seed=11)
+CHAIN = ChainSpec()
+
+
+@pytest.fixture(scope="module")
+def plain():
+    return simulate(SPEC)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate(SPEC, chain=CHAIN)
+
+
+@pytest.fixture(scope="module")
+def latent(world):
+    return pd.concat([truth_latent(world.truth), pd.DataFrame(world.truth["chain"]["latent"])], axis=1)
+
+
+def _month(dates: pd.Series) -> pd.Series:
+    return dates.dt.to_period("M").dt.to_timestamp().dt.as_unit("us")
+
+
+def test_the_chain_changes_nothing_else(plain, world):
+    for name in ("employees", "customers", "units", "panel"):
+        pd.testing.assert_frame_equal(getattr(world, name), getattr(plain, name))
+    assert {k: v for k, v in world.truth.items() if k != "chain"} == plain.truth
+    assert plain.employee_survey is None and plain.revenue is None and "chain" not in plain.truth
+    # activity logs and defects too
+    a = simulate(SPEC.replace(n_units=6, months=8), customers="activity", defects=0.01)
+    b = simulate(SPEC.replace(n_units=6, months=8), customers="activity", defects=0.01, chain=CHAIN)
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    pd.testing.assert_frame_equal(a.employees, b.employees)
+    assert b.segments is not None and b.revenue is not None
+
+
+def test_same_seed_same_chain(world):
+    again = simulate(SPEC, chain=CHAIN)
+    for name in ("employee_survey", "customer_survey", "segments", "revenue"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(world, name))
+    other = simulate(SPEC.replace(seed=12), chain=CHAIN)
+    assert not other.employee_survey.head(50).equals(world.employee_survey.head(50))
+
+
+def test_employee_survey_shape_and_waves(world):
+    es = world.employee_survey
+    assert list(es.columns) == ["respondent_id", "unit_id", "survey_date", *CHAIN.item_names]
+    assert es["respondent_id"].is_unique
+    for item in CHAIN.item_names:
+        assert es[item].dtype == np.int64 and es[item].between(1, 5).all()
+    months = _month(es["survey_date"])
+    expect = pd.date_range("2023-03-01", periods=8, freq="3MS")  # waves every 3 months from March
+    assert sorted(months.unique()) == list(expect)
+    assert world.truth["chain"]["survey_waves"] == [str(d.date()) for d in expect]
+    # respondents never outnumber the staff at the start of the wave month; about 60 % answer
+    n = es.assign(period=months).groupby(["unit_id", "period"]).size().rename("n").reset_index()
+    cells = world.panel.merge(n, on=["unit_id", "period"], how="inner")
+    assert (cells["n"] <= cells["employee_start"]).all()
+    share = cells["n"].sum() / world.panel.loc[world.panel["period"].isin(expect), "employee_start"].sum()
+    assert 0.55 < share < 0.65
+
+
+def test_planted_drivers_follow_the_climate_and_the_others_do_not(world, latent):
+    es = world.employee_survey.assign(period=_month(world.employee_survey["survey_date"]))
+    means = es.groupby(["unit_id", "period"])[list(CHAIN.item_names)].mean().reset_index()
+    cells = means.merge(latent, on=["unit_id", "period"])
+    r = {i: np.corrcoef(cells[i], cells["climate"])[0, 1] for i in CHAIN.item_names}
+    r_other = {i: np.corrcoef(cells[i], cells["other"])[0, 1] for i in CHAIN.item_names}
+    # planted loadings 0.6 > 0.45 > 0.3 (DEFAULT_ITEMS): correlations in that order, all clear
+    assert r["manager_support"] > r["staffing"] > r["recognition"] > 0.3
+    assert r["engagement"] > 0.3
+    for item in ("pay", "facilities", "commute"):
+        assert abs(r[item]) < 0.15
+    # pay and facilities load on the other factor (0.6, 0.4), commute on nothing
+    assert r_other["pay"] > r_other["facilities"] > 0.3 and abs(r_other["commute"]) < 0.15
+    truth = world.truth["chain"]
+    assert truth["planted_drivers"] == ["manager_support", "staffing", "recognition"]
+    assert truth["unplanted_items"] == ["pay", "facilities", "commute"]
+    assert truth["items"]["pay"] == {"climate_loading": 0.0, "other_loading": 0.6, "driver": False}
+
+
+def test_customer_survey(world, latent):
+    cs = world.customer_survey
+    assert list(cs.columns) == ["response_id", "unit_id", "response_date", "csat", "nps"]
+    assert cs["csat"].between(1, 5).all() and cs["nps"].between(0, 10).all()
+    cs = cs.assign(period=_month(cs["response_date"]))
+    n = cs.groupby(["unit_id", "period"]).size().rename("n").reset_index()
+    cells = world.panel.merge(n, on=["unit_id", "period"])
+    assert (cells["n"] <= cells["customer_start"]).all()
+    assert 0.025 < cells["n"].sum() / world.panel["customer_start"].sum() < 0.035
+    means = cs.groupby(["unit_id", "period"])[["csat", "nps"]].mean().reset_index().merge(
+        latent, on=["unit_id", "period"])
+    # satisfaction follows the climate customers churn on (lag months back), not this month's
+    assert np.corrcoef(means["csat"], means["customer_climate"])[0, 1] > 0.4
+    assert np.corrcoef(means["nps"], means["customer_climate"])[0, 1] > 0.4
+    assert (np.corrcoef(means["csat"], means["customer_climate"])[0, 1]
+            > np.corrcoef(means["csat"], means["climate"])[0, 1] + 0.1)
+
+
+def test_segments_cover_every_customer_and_the_sensitive_one_reacts_most(world, latent):
+    from linkage.panel import build_panel
+
+    seg = world.segments
+    assert list(seg.columns) == ["customer_id", "segment"]
+    assert seg["customer_id"].is_unique and set(seg["customer_id"]) == set(world.customers["customer_id"])
+    shares = seg["segment"].value_counts(normalize=True)
+    assert abs(shares["consumer"] - 0.6) < 0.06 and abs(shares["small_business"] - 0.3) < 0.06
+    truth = world.truth["chain"]
+    assert truth["most_sensitive_segment"] == "small_business"
+    assert truth["segments"]["small_business"]["sensitivity"] == 2.0
+    r = {}
+    cust = world.customers.merge(seg, on="customer_id")
+    for name in ("consumer", "small_business"):
+        part = cust[cust["segment"] == name].drop(columns="segment")
+        p = build_panel(world.employees, part, start="2023-01", end="2024-12").merge(latent, on=["unit_id", "period"])
+        x = p["customer_retention"] - p.groupby("unit_id")["customer_retention"].transform("mean")
+        y = p["customer_climate"] - p.groupby("unit_id")["customer_climate"].transform("mean")
+        ok = x.notna()
+        r[name] = np.corrcoef(x[ok], y[ok])[0, 1]
+    assert r["small_business"] > r["consumer"] > 0.1
+
+
+def test_segment_posterior_on_a_hand_made_case():
+    # a segment that (almost) never churns: every customer who left in the window is in the other
+    chain = ChainSpec(segments=(("stay", 0.5, 1.0, -30.0, 10.0), ("go", 0.5, 1.0, 0.0, 10.0)))
+    w = simulate(WorldSpec(n_units=5, months=12, seed=3), chain=chain)
+    seg = w.customers.merge(w.segments, on="customer_id")
+    left = seg["end_date"].notna()
+    assert (seg.loc[left, "segment"] == "go").all() and left.sum() > 10
+    # those who stayed all window are more often "stay" (their likelihood favours the zero hazard)
+    stayed = seg["end_date"].isna() & (seg["start_date"] < pd.Timestamp("2023-01-01"))
+    assert (seg.loc[stayed, "segment"] == "stay").mean() > 0.5
+
+
+def test_revenue_rows_are_the_active_customer_months(world):
+    rev = world.revenue
+    assert list(rev.columns) == ["customer_id", "unit_id", "period", "revenue"]
+    assert (rev["revenue"] > 0).all() and not rev.duplicated(["customer_id", "period"]).any()
+    n = rev.groupby(["unit_id", "period"]).size()
+    panel = world.panel.set_index(["unit_id", "period"])
+    # active in m = at the end of m (DOMAIN.md), so the rows per unit-month are customer_end ...
+    assert (n.reindex(panel.index, fill_value=0) == panel["customer_end"]).all()
+    # ... and the month before the window has the first month's customer_start
+    first = panel.xs(pd.Timestamp("2023-01-01"), level="period")["customer_start"]
+    before = n.xs(pd.Timestamp("2022-12-01"), level="period").reindex(first.index, fill_value=0)
+    assert (before == first).all()
+    # spend medians by segment: 30, 120, 600 (DEFAULT_SEGMENTS), times the customer's level
+    med = rev.merge(world.segments, on="customer_id").groupby("segment")["revenue"].median()
+    assert med["consumer"] == pytest.approx(30, rel=0.15)
+    assert med["small_business"] == pytest.approx(120, rel=0.15)
+    assert med["enterprise"] == pytest.approx(600, rel=0.2)
+
+
+def test_truth_links_losses_and_json(world):
+    truth = world.truth["chain"]
+    links = {(li["x"], li["y"]): li for li in truth["links"]}
+    assert links[("employee_retention", "customer_retention")] == {
+        "x": "employee_retention", "y": "customer_retention", "lag": SPEC.lag, "sign": 1}
+    assert links[("es_engagement", "employee_retention")]["sign"] == 1
+    assert links[("customer_retention", "revenue_retention")]["sign"] == 1
+    lat = truth_latent(world.truth)
+    start = world.panel["customer_start"].to_numpy()
+    expected = np.array(truth["latent"]["expected_customer_losses"])
+    np.testing.assert_allclose(expected, start * lat["customer_hazard"].to_numpy(), atol=2e-3)
+    excess = np.array(truth["latent"]["climate_customer_losses"])
+    climate = np.array(truth["latent"]["customer_climate"])
+    # the climate's share of the losses is positive where the climate customers feel is bad
+    assert np.corrcoef(excess, climate)[0, 1] < -0.6
+    assert excess[climate < -1].mean() > 0 > excess[climate > 1].mean()
+    assert json.loads(json.dumps(truth)) == truth
+    assert ChainSpec.from_dict(truth["spec"]) == CHAIN
+
+
+def test_null_world_plants_no_links():
+    w = simulate(SPEC.replace(n_units=6, months=8, effect_staff=0.0, effect_customer=0.0), chain=CHAIN)
+    links = {(li["x"], li["y"]): li["sign"] for li in w.truth["chain"]["links"]}
+    assert links[("employee_retention", "customer_retention")] == 0
+    assert links[("es_engagement", "employee_retention")] == 0
+    assert links[("cs_csat", "customer_retention")] == 0
+
+
+@pytest.mark.parametrize(("changes", "column"), [
+    ({"survey_every": 0}, "survey_every"),
+    ({"survey_every": 2.5}, "survey_every"),
+    ({"survey_response": 1.5}, "survey_response"),
+    ({"cs_response": -0.1}, "cs_response"),
+    ({"items": (("pay", 0.0, 0.5),)}, "items"),
+    ({"items": (("engagement", 0.5, 0.0), ("two words", 0.1, 0.0))}, "items"),
+    ({"segments": (("a", 0.0, 1.0, 0.0, 10.0),)}, "segments"),
+    ({"segments": (("a", 0.5, 1.0, 0.0, 10.0), ("a", 0.5, 1.0, 0.0, 10.0))}, "segments"),
+])
+def test_bad_chain_specs_are_input_errors(changes, column):
+    with pytest.raises(InputError) as err:
+        ChainSpec(**changes)
+    assert err.value.column == column
+
+
+def test_chain_must_be_a_chainspec():
+    with pytest.raises(InputError, match="ChainSpec"):
+        simulate(SPEC.replace(n_units=3, months=4), chain={"survey_every": 3})
+    with pytest.raises(InputError, match="no parameter"):
+        CHAIN.replace(survey_waves=2)
