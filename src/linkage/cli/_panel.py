@@ -21,6 +21,11 @@ Every input row is kept or set aside with one reason (the first that applies):
 The report prints rows read = kept + set aside per file; --rejects writes the set-aside rows
 with their file, row number (header excluded), reason, column and original cells.
 
+--pseudonymise replaces employee_id and customer_id (and the columns the mapping's
+'pseudonymise' section names) by keyed-hash pseudonyms as each file is read, so neither the
+rejects nor anything after them holds a raw identifier. The key comes from --pseudonym-key-file
+or the environment variable LINKAGE_PSEUDONYM_KEY (at least 16 bytes; keep it out of the repo).
+
 example:
   linkage panel --employees hr.csv --customers crm.csv --units stores.csv --map map.yaml \\
       --as-of 2026-01-01 --out panel.csv --rejects rejects.csv
@@ -52,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the panel (.csv or .parquet)")
     parser.add_argument("--rejects", metavar="REJECTS.csv",
                         help="where to write the set-aside rows with their file and reason")
+    parser.add_argument("--pseudonymise", "--pseudonymize", dest="pseudonymise",
+                        action="store_true",
+                        help="replace person identifiers by keyed-hash pseudonyms as the files are "
+                        "read (key: --pseudonym-key-file or $LINKAGE_PSEUDONYM_KEY)")
+    parser.add_argument("--pseudonym-key-file", dest="pseudonym_key_file", metavar="FILE",
+                        help="file holding the pseudonymisation key (implies --pseudonymise)")
     parser.add_argument("--engine", default="pandas", choices=("pandas", "duckdb", "spark"),
                         help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
                         "build from canonical, already clean CSV/Parquet files or folders of "
@@ -77,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} {value!r} is not a month (use YYYY-MM)")
     if args.as_of is not None and not _DAY.match(args.as_of):
         raise InputError(f"--as-of {args.as_of!r} is not a date (use YYYY-MM-DD)")
-    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.mapping)
+    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.mapping,
+                          args.pseudonym_key_file)
               if p is not None]
+    pseudonymise = bool(args.pseudonymise or args.pseudonym_key_file)
     outputs = [args.out] + ([args.rejects] if args.rejects else [])
     if args.rejects is not None and _same_path(args.out, args.rejects):
         raise InputError("--out and --rejects name the same file")
@@ -104,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         end=args.end,
         as_of=args.as_of,
         activity_window=args.activity_window,
+        pseudonymise=pseudonymise,
+        pseudonym_key_file=args.pseudonym_key_file,
     )
     write_table(result.panel, args.out, protect=inputs)
     print(result.report.text)
@@ -114,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rejects is not None:
         write_table(result.rejects, args.rejects, protect=inputs)
         print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
+    if pseudonymise:
+        print("person identifiers pseudonymised (keyed hash) as the files were read")
     sys.stdout.flush()
     return 0
 
@@ -124,7 +141,9 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
     from linkage.io import write_table
     from linkage.panel.engines import build_panel_engine
 
-    for flag, value in (("--map", args.mapping), ("--rejects", args.rejects), ("--as-of", args.as_of)):
+    for flag, value in (("--map", args.mapping), ("--rejects", args.rejects), ("--as-of", args.as_of),
+                        ("--pseudonymise", args.pseudonymise or None),
+                        ("--pseudonym-key-file", args.pseudonym_key_file)):
         if value is not None:
             raise InputError(f"{flag} needs the pandas engine (cleaning); --engine {args.engine} reads "
                              "canonical, already clean extracts")

@@ -9,10 +9,13 @@ A mapping is a dict (or a YAML file) of this shape::
     activity:  {customer_id: Account ID, unit_id: Store, activity_date: Visit Date}
     units:     {unit_id: Store, region: Region}
     dates:     {format: "%m/%d/%Y"}      # or {dayfirst: true}; default: ISO and unambiguous formats
+    pseudonymise: {employees: [Manager ID], customers: [Email]}
 
 Every section is optional. Keys are canonical names, values the file's column names. The ``units``
 section may name any attribute (``region: Region``); the other sections only their canonical
-columns. Columns a section does not name keep their names.
+columns. Columns a section does not name keep their names. ``pseudonymise`` names, per table, further
+person identifier columns (file column names) that ``prepare(..., pseudonymise=True)`` hashes besides
+``employee_id`` and ``customer_id``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import yaml
 from linkage.errors import InputError
 from linkage.io._tables import OPTIONAL, REQUIRED
 
-__all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options"]
+__all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options",
+           "pseudonymised_columns"]
 
-_SECTIONS = ("employees", "customers", "activity", "units", "dates")
+_SECTIONS = ("employees", "customers", "activity", "units", "dates", "pseudonymise")
+_PERSON_TABLES = ("employees", "customers", "activity")
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
@@ -71,7 +76,7 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
     >>> validate_mapping({"employee": {"employee_id": "ID"}}, file="map.yaml")
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, dates
+    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, dates, pseudonymise
     """
     if mapping is None:
         mapping = {}
@@ -100,6 +105,9 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
             )
         if section_name == "dates":
             out["dates"] = _validate_dates(body, file)
+            continue
+        if section_name == "pseudonymise":
+            out["pseudonymise"] = _validate_pseudonymise(body, file)
             continue
         allowed = [*REQUIRED[section_name], *OPTIONAL[section_name]]
         clean: dict[str, str] = {}
@@ -135,6 +143,51 @@ def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
         f"or {{dayfirst: true}}, not {body!r}",
         file=file,
     )
+
+
+def _validate_pseudonymise(body: dict[Any, Any], file: str | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for table, columns in body.items():
+        table = str(table)
+        if table not in _PERSON_TABLES:
+            raise InputError(
+                f"section 'pseudonymise': unknown table {table!r}"
+                f"{_did_you_mean(table, list(_PERSON_TABLES))}; it takes {', '.join(_PERSON_TABLES)}",
+                file=file,
+            )
+        if isinstance(columns, (str, int)) and not isinstance(columns, bool):
+            columns = [columns]
+        if not isinstance(columns, list) or not all(
+            isinstance(c, (str, int)) and not isinstance(c, bool) and str(c) for c in columns
+        ):
+            raise InputError(
+                f"section 'pseudonymise': {table} must list column names of the file "
+                f"(like '{table}: [Manager ID]'), not {columns!r}",
+                file=file,
+            )
+        out[table] = [str(c) for c in columns]
+    return out
+
+
+def pseudonymised_columns(mapping: dict[str, Any] | None, table: str) -> list[str]:
+    """The file columns of ``table`` to pseudonymise: its person identifier (as the mapping names
+    it) and the columns the mapping's ``pseudonymise`` section lists for it.
+
+    Examples
+    --------
+    >>> pseudonymised_columns({"employees": {"employee_id": "Emp No"},
+    ...                        "pseudonymise": {"employees": ["Manager"]}}, "employees")
+    ['Emp No', 'Manager']
+    >>> pseudonymised_columns(None, "activity")
+    ['customer_id']
+    """
+    person = {"employees": "employee_id", "customers": "customer_id", "activity": "customer_id"}
+    if table not in person:
+        return []
+    full = validate_mapping(mapping or {})
+    first = full[table].get(person[table], person[table])
+    extra = [c for c in full["pseudonymise"].get(table, []) if c != first]
+    return [first, *dict.fromkeys(extra)]
 
 
 def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls (and other MS Office binary files)
 _SNIFF_BYTES = 64 * 1024
+#: Longest cell accepted, in characters: what a spreadsheet cell holds (Excel's limit). A longer
+#: cell in an extract is nearly always an unclosed quote that swallowed the rows after it.
+MAX_CELL_CHARS = 32_767
 
 
 def read_table(
@@ -70,8 +73,9 @@ def read_table(
     ------
     linkage.errors.InputError
         Missing file, empty file, a file that is not a table (binary content, legacy ``.xls``),
-        ragged rows, duplicated or blank column names, a header without data rows, or text that is
-        not in the expected encoding. The message names the file.
+        ragged rows, duplicated or blank column names, a header without data rows, a cell longer
+        than :data:`MAX_CELL_CHARS` characters, or text that is not in the expected encoding
+        (UTF-16 without a byte-order mark included). The message names the file, on one line.
 
     Examples
     --------
@@ -156,6 +160,29 @@ def _suggest_encoding(raw: bytes) -> str:
     return "cp1252"
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``"utf-16-le"`` / ``"utf-16-be"`` when ``head`` reads as such text (ASCII-range text has a
+    zero byte at every odd / even position), else None."""
+    sample = head[: len(head) - len(head) % 2][:4096]
+    if len(sample) < 4:
+        return None
+    for name, zeros, chars in (("utf-16-le", sample[1::2], sample[0::2]),
+                               ("utf-16-be", sample[0::2], sample[1::2])):
+        if zeros.count(0) >= 0.9 * len(zeros) and chars.count(0) == 0:
+            try:
+                sample.decode(name)
+            except UnicodeDecodeError:
+                continue
+            return name
+    return None
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (third-party messages may span several)."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _sniff_separator(header: str) -> str:
     counts = {sep: 0 for sep in (",", ";", "\t", "|")}
     in_quotes = False
@@ -175,6 +202,13 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     if b"\x00" in head and encoding is None and not head.startswith(
         (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     ):
+        utf16 = _utf16_without_bom(head)
+        if utf16:
+            raise InputError(
+                f"is UTF-16 text without a byte-order mark: save it as UTF-8, or read it with "
+                f"read_table(..., encoding={utf16!r})",
+                file=label,
+            )
         raise InputError("does not look like a table (binary content)", file=label)
     text = _decode(path.read_bytes(), label, encoding)
     if not text.strip():
@@ -185,7 +219,7 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     try:
         header = next(csv.reader([header_line], delimiter=sep))
     except csv.Error as err:
-        raise InputError(f"has an unreadable header line ({err})", file=label) from None
+        raise InputError(f"has an unreadable header line ({_one_line(err)})", file=label) from None
     names = [h.strip() for h in header]
     # some exports end every line with a separator: blank header cells at the end
     named = len(names)
@@ -213,7 +247,7 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
                 f"(separator {sep!r}; is a cell missing its quotes?)",
                 file=label,
             ) from None
-        raise InputError(f"is not a readable table ({err})", file=label) from None
+        raise InputError(f"is not a readable table ({_one_line(err)})", file=label) from None
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=label) from None
     if trailing:
@@ -237,7 +271,7 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
     try:
         table = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
-        raise InputError(f"is not a readable Parquet file ({err})", file=label) from None
+        raise InputError(f"is not a readable Parquet file ({_one_line(err)})", file=label) from None
     table = table.reset_index(drop=True)
     table.index = pd.RangeIndex(1, len(table) + 1)
     return table
@@ -251,7 +285,7 @@ def _read_excel(path: Path, label: str) -> pd.DataFrame:
             # dtype=object: cells as openpyxl gives them (text "007" stays text, no inference)
             table = pd.read_excel(path, sheet_name=0, header=0, engine="openpyxl", dtype=object)
     except Exception as err:  # zip / openpyxl errors for a file that is not a workbook
-        raise InputError(f"is not a readable Excel workbook ({err})", file=label) from None
+        raise InputError(f"is not a readable Excel workbook ({_one_line(err)})", file=label) from None
     table.columns = [str(c) for c in table.columns]
     # date cells as ISO text, whole numbers without ".0" (openpyxl already made one Python
     # object per cell, so one more call per cell does not change the order of the cost)
@@ -285,6 +319,9 @@ def _check_header(names: list[str], label: str, unnamed_prefix: str | None = Non
     for i, name in enumerate(names, start=1):
         if not name or (unnamed_prefix and name.startswith(unnamed_prefix)):
             raise InputError(f"column {i} of the header has no name", file=label)
+        if any(ch in name for ch in "\r\n\x00"):
+            raise InputError(f"column {i} of the header has a line break in its name {name!r}",
+                             file=label)
         if name in seen:
             raise InputError(f"column {name!r} appears twice in the header", file=label)
         seen.add(name)
@@ -324,6 +361,18 @@ def _finish(table: pd.DataFrame, label: str) -> pd.DataFrame:
         col = out[c]
         stripped = col.str.strip()
         out[c] = col.where(~stripped.isin(tokens) & col.notna())
+    for c in out.columns:
+        lengths = out[c].str.len()
+        if lengths.max() > MAX_CELL_CHARS:  # NaN-safe: all-missing columns give NaN > n == False
+            where = lengths.to_numpy(dtype=float)
+            first = int(np.flatnonzero(where > MAX_CELL_CHARS)[0])
+            raise InputError(
+                f"a cell of {int(where[first]):,} characters (a spreadsheet cell holds at most "
+                f"{MAX_CELL_CHARS:,}); is a quote left open?",
+                file=label,
+                row=int(out.index[first]),
+                column=c,
+            )
     blank = out.isna().all(axis=1)
     if blank.any():
         out = out.loc[~blank]

@@ -20,7 +20,9 @@ from linkage.clean import (
 )
 from linkage.errors import InputError
 from linkage.io import load_mapping, read_table, validate_mapping
+from linkage.io._mapping import pseudonymised_columns
 from linkage.panel.build import build_panel
+from linkage.privacy import pseudonym_key, pseudonymise as _pseudonymise
 
 __all__ = ["prepare", "Prepared", "CleaningReport"]
 
@@ -123,6 +125,22 @@ def _load(source: Source | None, table: str) -> tuple[pd.DataFrame | None, str]:
     )
 
 
+def _check_some_kept(result: CleanResult) -> None:
+    """A person extract none of whose rows can be used gives no panel (not one of zeros)."""
+    if result.n_read == 0 or result.n_kept > 0:
+        return
+    file = str(result.report["file"].iloc[0])
+    first = result.rejects.iloc[0]
+    counts = result.report.loc[result.report["n"].gt(0) & result.report["reason"].ne("kept")]
+    reasons = ", ".join(f"{r} {int(n):,}" for r, n in zip(counts["reason"], counts["n"]))
+    blame = f", column {first['column']!r}" if first["column"] else ""
+    raise InputError(
+        f"none of its {result.n_read:,} rows can be used: {reasons} "
+        f"(first: row {int(first['row'])}{blame})",
+        file=file,
+    )
+
+
 def prepare(
     *,
     employees: Source,
@@ -135,6 +153,8 @@ def prepare(
     end: Any = None,
     as_of: Any = None,
     activity_window: int = 1,
+    pseudonymise: bool = False,
+    pseudonym_key_file: str | os.PathLike[str] | None = None,
 ) -> Prepared:
     """Read, map and clean the extracts, then build the unit x period panel.
 
@@ -160,6 +180,14 @@ def prepare(
         Date of the extracts; later dates are set aside as ``future_date`` (default: today).
     activity_window : int, default 1
         For an activity log: periods of inactivity after which a customer counts as lost.
+    pseudonymise : bool, default False
+        Replace ``employee_id`` and ``customer_id`` (and the columns the mapping's ``pseudonymise``
+        section names) by keyed-hash pseudonyms (:func:`linkage.privacy.pseudonymise`) as soon as
+        each extract is read, before cleaning: the cleaned tables and the rejects carry pseudonyms,
+        never the raw identifiers. The key comes from ``pseudonym_key_file``, else from
+        ``$LINKAGE_PSEUDONYM_KEY``. Unit ids are never changed.
+    pseudonym_key_file : path, optional
+        A file holding the pseudonymisation key (needs ``pseudonymise=True``).
 
     Returns
     -------
@@ -170,7 +198,8 @@ def prepare(
     ------
     linkage.errors.InputError
         For a file that cannot be used at all (missing, empty, not a table, no required column,
-        a mapping naming absent columns, invalid YAML). Defective rows are set aside instead.
+        a mapping naming absent columns, invalid YAML), a person extract none of whose rows can be
+        used, or ``pseudonymise`` without a usable key. Defective rows are set aside instead.
 
     Examples
     --------
@@ -203,6 +232,19 @@ def prepare(
         mapping = validate_mapping(mapping)
     if customers is not None and activity is not None:
         raise InputError("give customers either as spells or as an activity log, not both")
+    key = None
+    if pseudonym_key_file is not None and not pseudonymise:
+        raise InputError("a pseudonym key file was given but pseudonymise is off",
+                         file=Path(pseudonym_key_file).name)
+    if pseudonymise:
+        key = pseudonym_key(key_file=pseudonym_key_file)
+
+    def person_table(source: Source | None, table: str) -> tuple[pd.DataFrame | None, str]:
+        raw, name = _load(source, table)
+        if raw is None or key is None:
+            return raw, name
+        present = [c for c in pseudonymised_columns(mapping, table) if c in raw.columns]
+        return _pseudonymise(raw, columns=present, key=key, file=name), name
 
     results: list[CleanResult] = []
     raw_units, label = _load(units, "units")
@@ -212,18 +254,21 @@ def prepare(
         results.append(clean_u)
 
     common = {"mapping": mapping, "units": clean_u, "as_of": as_of}
-    raw_emp, label = _load(employees, "employees")
+    raw_emp, label = person_table(employees, "employees")
     clean_e = clean_employees(raw_emp, source=label, **common)
     results.append(clean_e)
     clean_c = clean_a = None
-    raw_cus, label = _load(customers, "customers")
+    raw_cus, label = person_table(customers, "customers")
     if raw_cus is not None:
         clean_c = clean_customers(raw_cus, source=label, **common)
         results.append(clean_c)
-    raw_act, label = _load(activity, "activity")
+    raw_act, label = person_table(activity, "activity")
     if raw_act is not None:
         clean_a = clean_activity(raw_act, source=label, **common)
         results.append(clean_a)
+
+    for result in results:
+        _check_some_kept(result)
 
     panel = build_panel(
         clean_e.data,
