@@ -182,3 +182,21 @@ def test_bad_input_raises_input_error():
         key_drivers(df, items=["es_a"], outcome="customer_retention", reliability={"es_a": 1.5}, n_boot=0)
     with pytest.raises(InputError, match="at least 2 units"):
         unit_reliability(pd.DataFrame({"unit_id": ["a", "a"], "q": [1.0, 2.0]}), items=["q"])
+
+
+def test_lag_pairs_items_with_the_outcome_later():
+    # the outcome follows es_b two periods (6 period units: a quarter apart) later; matched by period value
+    rng = np.random.default_rng(8)
+    U, T = 50, 10
+    b = rng.normal(size=(U, T))
+    a = rng.normal(size=(U, T))
+    y = np.full((U, T), np.nan)
+    y[:, 2:] = b[:, :-2] + 0.3 * rng.normal(size=(U, T - 2))
+    df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T) * 3, U),
+                       "es_a": a.ravel(), "es_b": b.ravel(), "y": y.ravel()})
+    df = df[df["period"] != 9]  # a missing period: its partner rows drop out instead of shifting
+    out = key_drivers(df, items=["es_a", "es_b"], outcome="y", period="period", lag=2, level="within", n_boot=0)
+    assert out["item"].iloc[0] == "es_b" and out["r2"].iloc[0] > 0.8
+    assert out["n"].iloc[0] == U * (T - 2 - 2)  # pairs (t, t+2) with neither end at the missing period
+    with pytest.raises(InputError, match="period"):
+        key_drivers(df, items=["es_a"], outcome="y", lag=1)

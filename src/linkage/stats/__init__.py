@@ -8,11 +8,13 @@ building blocks are exported for analysts and dashboards:
 - :func:`lag_profile`, :func:`lag_pairs`, :func:`choose_best_lag` (lead-lag with unit bootstrap);
 - :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
+- :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means).
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import unit_resample_counts
+from linkage.stats.chain import ChainResult, chain, mediation
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
 from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, unit_reliability
@@ -38,6 +40,9 @@ __all__ = [
     "beta_binomial_prior",
     "size_warnings",
     "unit_resample_counts",
+    "chain",
+    "mediation",
+    "ChainResult",
     "key_drivers",
     "relative_weights",
     "dominance_weights",

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric
+from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, period_steps
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.lags import _adjust
 
@@ -206,12 +206,28 @@ def _drivers_frame(data, items, outcome, unit, weights_col):
     return Z[keep], codes, len(labels)
 
 
+def _shift_outcome(data: pd.DataFrame, *, outcome: str, unit: str, period: str, lag: int) -> pd.DataFrame:
+    """``data`` with ``outcome`` replaced by the same unit's value ``lag`` periods later (NaN if none)."""
+    check_columns(data, {"outcome": outcome, "unit": unit, "period": period})
+    steps, _ = period_steps(data, period)
+    keys = data[unit].astype(str).to_numpy()
+    later = pd.DataFrame({"_u": keys, "_s": steps - lag, "_y": numeric(data, outcome)})
+    if later.duplicated(["_u", "_s"]).any():
+        row = int(np.flatnonzero(later.duplicated(["_u", "_s"]).to_numpy())[0]) + 1
+        raise InputError("more than one row for this unit in this period", row=row, column=period)
+    here = pd.DataFrame({"_u": keys, "_s": steps})
+    shifted = here.merge(later, on=["_u", "_s"], how="left")["_y"].to_numpy()
+    return data.assign(**{outcome: shifted})
+
+
 def key_drivers(
     data: pd.DataFrame,
     *,
     items: Sequence[str],
     outcome: str,
     unit: str = DEFAULT_UNIT,
+    period: str | None = None,
+    lag: int = 0,
     level: str = "between",
     method: str = "relative_weights",
     reliability: Mapping[str, float] | None = None,
@@ -234,6 +250,12 @@ def key_drivers(
         Outcome column (e.g. ``customer_retention`` or ``cs_csat``).
     unit : str
         Unit column (the bootstrap resamples its values).
+    period : str, optional
+        Period column; needed only with ``lag``.
+    lag : int
+        Pair the items at period t with the outcome at t + ``lag`` of the same unit (matched by
+        period value, as :func:`linkage.stats.lag_pairs`), e.g. a survey wave against customer
+        retention the months after it. Rows without a partner drop out.
     level : str
         ``"between"`` (default): unit means, n = units (which units do better); ``"within"``: the
         rows demeaned within each unit (what moves together in a unit over time).
@@ -289,6 +311,12 @@ def key_drivers(
         raise InputError(f"dominance analysis takes at most {MAX_DOMINANCE_ITEMS} items, got {len(items)}")
     if not 0 < outcome_reliability <= 1:
         raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
+    if isinstance(lag, bool) or int(lag) != lag:
+        raise InputError(f"lag must be a whole number, got {lag!r}")
+    if lag != 0:
+        if period is None:
+            raise InputError("a lag needs the period column (period=...)")
+        data = _shift_outcome(data, outcome=outcome, unit=unit, period=period, lag=int(lag))
     Z, codes, U = _drivers_frame(data, items, outcome, unit, None)
     p = len(items)
     n_used = U if level == "between" else len(Z)

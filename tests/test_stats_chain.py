@@ -1,0 +1,111 @@
+"""The chain link by link and the within-unit mediation."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.errors import InputError
+from linkage.stats import chain, mediation
+from linkage.stats.chain import DEFAULT_LINKS
+
+
+def _world(seed=0, U=60, T=24, lag_ec=2, a=0.6, b=0.7, direct=0.0):
+    """engagement -> employee retention (same period) -> customer retention (lag_ec later) -> revenue."""
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=(U, T + lag_ec))
+    e = 0.8 * g + rng.normal(size=(U, T + lag_ec)) + rng.normal(size=(U, 1))
+    c = a * e[:, :T] + rng.normal(size=(U, T)) + rng.normal(size=(U, 1))
+    r = b * c + direct * e[:, :T] + rng.normal(size=(U, T))
+    e, g = e[:, lag_ec:], g[:, lag_ec:]  # customer retention at t follows employee retention at t - lag_ec
+    return pd.DataFrame({"unit_id": np.repeat([f"u{i:02d}" for i in range(U)], T),
+                         "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
+                         "engagement": g.ravel(), "employee_retention": e.ravel(),
+                         "customer_retention": c.ravel(), "revenue_retention": r.ravel()})
+
+
+def test_mediation_paths_are_pingouins_and_ols_on_demeaned_rows():
+    df = _world(1, lag_ec=0, direct=0.2)
+    med = mediation(df, n_boot=200, period_adjusted=False).set_index("path")
+    # reference: OLS by numpy on the unit-demeaned rows (pingouin's paths are these regressions)
+    d = df[["employee_retention", "customer_retention", "revenue_retention"]].groupby(df["unit_id"]).transform(
+        lambda s: s - s.mean()).to_numpy()
+    x, m, y = d.T
+    a = (x @ m) / (x @ x)
+    bd = np.linalg.lstsq(np.column_stack([m, x]), y, rcond=None)[0]
+    assert med.loc["a", "coef"] == pytest.approx(a, rel=1e-9)
+    assert med.loc["b", "coef"] == pytest.approx(bd[0], rel=1e-9)
+    assert med.loc["direct", "coef"] == pytest.approx(bd[1], rel=1e-9)
+    assert med.loc["total", "coef"] == pytest.approx((x @ y) / (x @ x), rel=1e-9)
+    assert med.loc["total", "coef"] == pytest.approx(med.loc["direct", "coef"] + med.loc["indirect", "coef"])
+    # planted: a = 0.6, b = 0.7 (indirect 0.42), direct 0.2
+    assert med.loc["indirect", "ci_low"] < 0.42 < med.loc["indirect", "ci_high"]
+    assert med.loc["direct", "ci_low"] < 0.2 < med.loc["direct", "ci_high"]
+    assert med.loc["indirect", "p_val"] < 0.01
+    assert (med["n"] == len(df)).all() and (med["n_units"] == 60).all()
+
+
+def test_mediation_aligns_lags_and_finds_no_indirect_path_when_none():
+    df = _world(2, lag_ec=2)
+    med = mediation(df, lag_xm=2, n_boot=300).set_index("path")
+    assert med.loc["a", "ci_low"] < 0.6 < med.loc["a", "ci_high"]
+    assert med["n"].iloc[0] == 60 * 22  # 24 months minus the 2-month lag
+    unaligned = mediation(df, n_boot=0).set_index("path")
+    assert abs(unaligned.loc["a", "coef"]) < 0.1  # at lag 0 employees and customers are unrelated here
+    null = df.assign(revenue_retention=np.random.default_rng(9).normal(size=len(df)))
+    nm = mediation(null, lag_xm=2, n_boot=300).set_index("path")
+    assert nm.loc["indirect", "ci_low"] < 0 < nm.loc["indirect", "ci_high"]
+
+
+def test_mediation_bootstrap_resamples_units():
+    # units with a shared shock in all their months: the unit bootstrap widens the interval of a,
+    # where resampling rows would not; check against a direct loop over resampled units
+    df = _world(3, U=30, T=12, lag_ec=0)
+    out = mediation(df, n_boot=400, seed=5, period_adjusted=False).set_index("path")
+    from linkage.stats import unit_resample_counts
+
+    W = unit_resample_counts(30, 400, 5)
+    units = np.array(sorted(df["unit_id"].unique()))
+    d = df.assign(**{c: df.groupby("unit_id")[c].transform(lambda s: s - s.mean())
+                     for c in ["employee_retention", "customer_retention"]})
+    slopes = []
+    for w in W[:15]:  # the first 15 resamples, rebuilt by hand
+        rows = pd.concat([d[d["unit_id"] == u] for u, k in zip(units, w, strict=True) for _ in range(int(k))])
+        x, m = rows["employee_retention"].to_numpy(), rows["customer_retention"].to_numpy()
+        slopes.append((x @ m) / (x @ x))
+    Sxm = d.groupby("unit_id").apply(lambda g: (g.employee_retention * g.customer_retention).sum()).loc[units]
+    Sxx = d.groupby("unit_id").apply(lambda g: (g.employee_retention**2).sum()).loc[units]
+    np.testing.assert_allclose((W[:15] @ Sxm.to_numpy()) / (W[:15] @ Sxx.to_numpy()), slopes, rtol=1e-10)
+    assert out.loc["a", "ci_low"] < out.loc["a", "coef"] < out.loc["a", "ci_high"]
+
+
+def test_chain_recovers_links_signs_and_lags():
+    df = _world(4, U=80, T=30, lag_ec=2)
+    before = df.copy()
+    res = chain(df, max_lag=3, n_boot=300)
+    pd.testing.assert_frame_equal(df, before)
+    best = res.links[res.links["method"] == "best_lag"].set_index("link")
+    assert best["lag"].tolist() == [0, 2, 0]
+    assert (best["r"] > 0).all() and (best["ci_low"] > 0).all()
+    assert set(res.links["method"]) == {"between", "within", "best_lag"}
+    assert list(res.links["link"].unique()) == [f"{x} -> {y}" for x, y in DEFAULT_LINKS]
+    med = res.mediation.set_index("path")
+    assert res.settings["mediation"] == ["employee_retention", "customer_retention", "revenue_retention"]
+    assert med.loc["indirect", "ci_low"] > 0  # aligned at the found lag 2
+    assert "not show that changing employee retention" in res.text
+    d = json.loads(json.dumps(res.to_dict()))
+    assert len(d["links"]) == 9 and d["mediation"][3]["path"] == "indirect"
+    assert "<table" in res._repr_html_()
+
+
+def test_chain_bad_input():
+    df = _world(0, U=10, T=8)
+    with pytest.raises(InputError, match="no y column 'revenue'"):
+        chain(df, links=[("customer_retention", "revenue")], n_boot=0)
+    with pytest.raises(InputError, match="pair"):
+        chain(df, links=["employee_retention"], n_boot=0)
+    with pytest.raises(InputError, match="whole number"):
+        mediation(df, lag_xm=-1)
+    with pytest.raises(InputError, match="three different"):
+        mediation(df, y="employee_retention")
