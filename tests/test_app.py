@@ -176,6 +176,8 @@ def test_attribute_filter_resets_values(dash):
 def test_downloads_are_data_uris_with_suppressed_table(dash):
     import base64
 
+    dash.table_box.selected_index = 0
+
     href = re.search(r"download='linkage_units.csv' href='([^']+)'", dash.downloads.value).group(1)
     csv = base64.b64decode(href.split(",", 1)[1]).decode()
     assert csv.startswith("unit_id,region,district,size_band,employees")
@@ -268,6 +270,7 @@ def test_report_is_self_contained_and_suppressed(tmp_path):
 def test_report_and_dashboard_carry_no_person_identifiers(dash, tmp_path):
     # the sample's people are E00001... and C00001...: none may reach a page, a download or a report
     text = build_report(PANEL, n_boot=N_BOOT)
+    dash.table_box.selected_index = 0
     pages = [text, dash.downloads.value, dash.table.value, dash.headline.value]
     for page in pages:
         assert re.search(r"\b[EC]\d{5}\b", page) is None
@@ -395,3 +398,19 @@ def test_unit_table_range_sums_equal_a_direct_groupby(dash, panel, value, lo, hi
     np.testing.assert_allclose(t["employees"], g[("employee_start", "mean")].round(1), rtol=1e-12)
     np.testing.assert_allclose(t["customers"], g[("customer_start", "mean")].round(1), rtol=1e-12)
     assert (t["region"] == value).all() or value == ALL
+
+
+def test_trends_show_every_period_with_the_unchosen_ones_greyed(dash):
+    import io
+
+    from PIL import Image
+
+    def grey_share(b: bytes) -> float:
+        px = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=int)
+        # the shade over white: #d9d9d9 at alpha 0.55 -> about (232, 232, 232)
+        return float((np.abs(px - 232).max(axis=2) <= 2).mean())
+
+    d = dash.data
+    whole = _render.trends_png(d, Selection(attribute="region"))
+    part = _render.trends_png(d, Selection(attribute="region", start=d.periods[6], end=d.periods[20]))
+    assert grey_share(whole) < 0.01 < grey_share(part)

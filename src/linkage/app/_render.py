@@ -1,7 +1,10 @@
 """Figures and sentences of the executive view, shared by the dashboards and the static report.
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects (no pyplot state, nothing left open) and
-returned as PNG bytes; :func:`data_uri` turns bytes into the ``data:`` URI an ``<img>`` shows.
+returned as PNG bytes; :func:`data_uri` turns bytes into the ``data:`` URI an ``<img>`` shows. The
+executive figures go through :func:`linkage.app._blit.frame_png`: a frame (axes, ticks, labels) is
+drawn once per process and layout, and only the data of each selection is drawn on it, which keeps a
+filter change well under the time a viewer notices.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ import base64
 import html
 import io
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from linkage.app._blit import DPI, frame_png, snap_limits
 from linkage.app._data import ALL, DashboardData, Selection
 from linkage.viz import lag_profile_plot, quadrant_plot, trend_grid, unit_plot
 
@@ -28,8 +33,6 @@ __all__ = [
     "link_words",
     "CAVEATS",
 ]
-
-DPI = 72
 
 CAVEATS = (
     "A correlation between units' retention figures is not proof that one causes the other; "
@@ -70,18 +73,51 @@ def _attr(d: DashboardData, sel: Selection) -> tuple[pd.DataFrame, str]:
     return rows, sel.attribute
 
 
+OUTSIDE = "#d9d9d9"  # shade over the periods outside the chosen range
+
+
 def trends_png(d: DashboardData, sel: Selection) -> bytes:
-    """Trend small multiples of the selection, one panel per value of its attribute."""
-    rows, by = _attr(d, sel)
+    """Trend small multiples over every period, one panel per value of the selection's attribute.
+
+    The periods outside the selection's range are shaded grey, so the chosen range is seen against
+    the whole history (the lines themselves do not depend on the range, and are drawn once).
+    """
+    whole = Selection(sel.attribute, sel.value, None, None, sel.lag)
+    rows, by = _attr(d, whole)
     n = rows[by].nunique()
     ncols = max(n, 1) if n <= 5 else 4
     nrows = int(np.ceil(max(n, 1) / ncols))
     height = 2.3 * nrows + 0.7
-    fig = Figure(figsize=(13, height))
-    trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
-    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.45 / height, top=1 - 0.7 / height,
-                        wspace=0.12, hspace=0.45)
-    return png(fig)
+    lo, hi = d._range_codes(sel)
+    dates = mdates.date2num(pd.DatetimeIndex(d.periods))
+    half = (dates[1] - dates[0]) / 2 if len(dates) > 1 else 15.0
+    left = dates[lo] - half if lo > 0 else None
+    right = dates[hi] + half if hi < len(dates) - 1 else None
+
+    def build(fig: Figure) -> None:
+        trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
+        fig.subplots_adjust(left=0.05, right=0.95, bottom=0.45 / height, top=1 - 0.7 / height,
+                            wspace=0.12, hspace=0.45)
+        if fig.texts:
+            fig.texts[0].set_text(fig.texts[0].get_text() + "; grey: periods outside the chosen range")
+
+    def draw(fig: Figure) -> None:
+        for ax in fig.axes:
+            x0, x1 = ax.get_xlim()
+            if left is not None:
+                ax.axvspan(x0, left, color=OUTSIDE, alpha=0.55, lw=0, zorder=3)
+            if right is not None:
+                ax.axvspan(right, x1, color=OUTSIDE, alpha=0.55, lw=0, zorder=3)
+
+    key = ("trends", d.fingerprint, sel.attribute, sel.value if sel.attribute is not None else ALL)
+    return frame_png(key, figsize=(13, height), build=build, draw=draw, keep_data=True)
+
+
+def _rate_limits(values: pd.Series) -> tuple[float, float]:
+    """Axis limits for retention rates: whole 5-point steps (so most selections share a frame),
+    never beyond 0 % and 100 % by more than a marker's room."""
+    lo, hi = snap_limits(values.min(), values.max(), steps=(0.05, 0.1, 0.2, 0.5, 1.0))
+    return max(lo, -0.01), min(hi, 1.01)
 
 
 def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] = ()) -> bytes:
@@ -90,24 +126,41 @@ def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] =
     shown = t.loc[~t["suppressed"]].copy()
     for c in ("employee_retention", "customer_retention", "employees"):
         shown[c] = pd.to_numeric(shown[c])
-    fig = Figure(figsize=(6.4, 4.6))
-    fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.92)
-    ax = fig.add_subplot()
-    quadrant_plot(shown, size="employees", highlight=highlight, ax=ax)
     hidden = int(t["suppressed"].sum())
-    if hidden:
-        ax.set_title(f"Where each unit stands ({len(shown)} units; {hidden} small units not shown)",
-                     fontsize=10)
-    return png(fig)
+    xlim, ylim = (_rate_limits(shown[c]) for c in ("employee_retention", "customer_retention"))
+
+    def plot(fig: Figure) -> None:
+        ax = fig.axes[0] if fig.axes else fig.add_subplot()
+        quadrant_plot(shown, size="employees", highlight=highlight, ax=ax)
+        if hidden:
+            ax.set_title(f"Where each unit stands ({len(shown)} units; {hidden} small units not shown)",
+                         fontsize=10, y=1.0)
+
+    def build(fig: Figure) -> None:
+        fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.92)
+        plot(fig)
+
+    return frame_png("quadrants", figsize=(6.4, 4.6), build=build, draw=plot, xlim=xlim, ylim=ylim)
 
 
 def lag_png(d: DashboardData, sel: Selection) -> bytes:
     """The lag profile of the selection, the chosen lag ringed."""
-    fig = Figure(figsize=(6.4, 4.6))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
-    ax = fig.add_subplot()
-    lag_profile_plot(d.profile(sel), best=sel.lag, ax=ax)
-    return png(fig)
+    prof = d.profile(sel)
+    lags = tuple(int(v) for v in prof["lag"])
+    values = prof[["r", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    ylim = snap_limits(min(finite.min(initial=0.0), 0.0), max(finite.max(initial=0.0), 0.0),
+                       steps=(0.1, 0.2, 0.25, 0.5, 1.0), max_ticks=8)
+
+    def plot(fig: Figure) -> None:
+        ax = fig.axes[0] if fig.axes else fig.add_subplot()
+        lag_profile_plot(prof, best=sel.lag, ax=ax)
+
+    def build(fig: Figure) -> None:
+        fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
+        plot(fig)
+
+    return frame_png(("lag", lags), figsize=(6.4, 4.6), build=build, draw=plot, ylim=ylim)
 
 
 def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:

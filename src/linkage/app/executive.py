@@ -140,8 +140,8 @@ class ExecutiveDashboard:
         caveats = widgets.HTML(
             "<div class='linkage-caveats'><h4>Read with care</h4><ul>"
             + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS) + "</ul></div>")
-        table_box = widgets.Accordion(children=[widgets.VBox([self.downloads, self.table])],
-                                      titles=("Downloads and the unit table",))
+        self.table_box = table_box = widgets.Accordion(
+            children=[widgets.VBox([self.downloads, self.table])], titles=("Downloads and the unit table",))
         filters = widgets.HBox([self.attribute, self.value, self.periods, self.lag],
                                layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"))
         self.widget = widgets.VBox([
@@ -155,6 +155,9 @@ class ExecutiveDashboard:
         self.attribute.observe(on_attribute, names="value")
         for w in (self.value, self.periods, self.lag):
             w.observe(on_change, names="value")
+        # the unit table and the downloads (every figure again, as data: URIs) are built and sent
+        # only while their section is open, not with every filter change
+        table_box.observe(guarded(self.status)(self._on_open), names="selected_index")
         self.warm()
         self.update()
 
@@ -181,6 +184,10 @@ class ExecutiveDashboard:
     def _on_change(self, change) -> None:
         if not self._quiet:
             self.update()
+
+    def _on_open(self, change) -> None:
+        if change["new"] is not None:
+            self.update_downloads()
 
     def _base_key(self, sel: Selection) -> tuple:
         lo, hi = self.data._range_codes(sel)
@@ -239,7 +246,13 @@ class ExecutiveDashboard:
             f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>")
         self.quadrants.value = self._img(self.figure("quadrants", sel), "Units in quadrants")
         self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
-        figs = self.figures(sel)  # all three now in the in-memory cache
+        if self.table_box.selected_index is not None:
+            self.update_downloads()
+
+    def update_downloads(self) -> None:
+        """Fill the unit table and the downloads for the current selection (when their section opens)."""
+        sel = self.selection()
+        figs = self.figures(sel)  # all three already in the in-memory cache
         table = self.data.unit_table(sel)
         table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
         if self.table.value != table_html:
