@@ -9,7 +9,8 @@ building blocks are exported for analysts and dashboards:
 - :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
-- :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means).
+- :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
+- :func:`segment_linkage` (per segment or region, corrected over the groups).
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
@@ -20,6 +21,7 @@ from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
 from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, unit_reliability
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
+from linkage.stats.segments import segment_linkage
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "relative_weights",
     "dominance_weights",
     "unit_reliability",
+    "segment_linkage",
 ]
