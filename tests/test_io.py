@@ -143,6 +143,11 @@ def test_parquet(tmp_path):
         (b"id,name\n1,Jos\xe9\n", "encoding='cp1252'"),
         (b"PAR1 not really parquet", "not a readable Parquet file"),
         (b"PK\x03\x04 not really a workbook", "not a readable Excel workbook"),
+        ("id,name\n1,a\n".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+        ("id,name\n1,a\n".encode("utf-16-be"), "encoding='utf-16-be'"),
+        (b'"i\nd",name\n1,a\n', "line break in its name"),
+        (b"id,name\n1,a\n2," + b"x" * 40_000 + b"\n",
+         "row 2, column 'name': a cell of 40,000 characters"),
     ],
 )
 def test_unusable_files_raise_input_error_naming_the_file(tmp_path, content, problem):
@@ -316,6 +321,21 @@ def test_write_csv_is_atomic_and_formats_dates(tmp_path):
     write_table(table, path)
     assert path.read_text() == "unit_id,period,x\n007,2024-03-01,0.5\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.csv"]  # no temp file left
+
+
+def test_write_csv_neutralises_formula_column_names(tmp_path):
+    table = pd.DataFrame({"=HYPERLINK(\"x\")": ["a"], "-3": [1], "@x": ["b"]})
+    path = write_table(table, tmp_path / "out.csv")
+    assert path.read_text().splitlines()[0] == "\"'=HYPERLINK(\"\"x\"\")\",-3,'@x"
+    assert list(table.columns)[0] == "=HYPERLINK(\"x\")"  # input untouched
+
+
+def test_cell_limit_is_the_spreadsheet_cell_limit(tmp_path):
+    from linkage.io._read import MAX_CELL_CHARS
+
+    path = tmp_path / "big.csv"
+    path.write_text("id,note\n1," + "y" * MAX_CELL_CHARS + "\n")
+    assert read_table(path)["note"].str.len().tolist() == [MAX_CELL_CHARS]
 
 
 def test_write_parquet_round_trip(tmp_path):

@@ -154,3 +154,13 @@ def test_excel_and_parquet_extracts_give_the_same_result(tmp_path):
     pd.testing.assert_frame_equal(got.panel, expected.panel)
     assert got.report.table["n"].tolist() == expected.report.table["n"].tolist()
     assert got.rejects[["row", "reason"]].equals(expected.rejects[["row", "reason"]])
+
+
+def test_a_person_extract_with_no_usable_row_is_an_error():
+    """All rows set aside gives no panel of zeros but an error naming the file and why."""
+    employees = pd.DataFrame({"employee_id": ["a", "b"], "unit_id": ["1", "1"],
+                              "hire_date": ["soon", "2024-02-30"], "termination_date": ["", ""]})
+    with pytest.raises(InputError, match=r"^employees: none of its 2 rows can be used: "
+                       r"unparseable_date 1, impossible_date 1 \(first: row 1, column "
+                       r"'hire_date'\)$"):
+        prepare(employees=employees, as_of="2024-06-30")

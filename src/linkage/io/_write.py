@@ -47,6 +47,11 @@ def neutralise_formulas(data: pd.DataFrame) -> pd.DataFrame:
 
 def _for_csv(data: pd.DataFrame) -> pd.DataFrame:
     out = neutralise_formulas(data)
+    # the header row is text too: a column name copied from an extract may be a formula
+    names = pd.Series([str(c) for c in out.columns], dtype="str")
+    risky = names.str.startswith(_FORMULA_START) & ~names.str.match(_PLAIN_NUMBER)
+    if risky.any():
+        out.columns = names.where(~risky, "'" + names).tolist()
     for column in out.columns:
         col = out[column]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -77,7 +82,7 @@ def write_table(
     The table goes to a temporary file in the target folder first, which then replaces ``path`` in
     one step (``os.replace``): a reader never sees half a file, and a failed write leaves the old
     file intact. CSV files are UTF-8 without BOM, comma separated, with dates at midnight written
-    as ``YYYY-MM-DD`` and text cells neutralised against spreadsheet formulas
+    as ``YYYY-MM-DD`` and text cells and column names neutralised against spreadsheet formulas
     (:func:`neutralise_formulas`).
 
     Parameters
