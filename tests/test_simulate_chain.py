@@ -216,3 +216,67 @@ def test_chain_must_be_a_chainspec():
         simulate(SPEC.replace(n_units=3, months=4), chain={"survey_every": 3})
     with pytest.raises(InputError, match="no parameter"):
         CHAIN.replace(survey_waves=2)
+
+
+# ---- writing, the sample, the CLI ------------------------------------------------------------
+
+
+def test_write_world_writes_the_chain_files(tmp_path, world, plain):
+    from linkage.simulate import write_world
+
+    names = {p.name for p in write_world(world, tmp_path / "a")}
+    assert {"employee_survey.csv", "customer_survey.csv", "customer_segments.csv", "revenue.csv"} <= names
+    assert not {"employee_survey.csv", "revenue.csv"} & {p.name for p in write_world(plain, tmp_path / "b")}
+    back = pd.read_csv(tmp_path / "a" / "employee_survey.csv", dtype={"unit_id": str})
+    assert back["unit_id"].str.fullmatch(r"\d{3}").all()
+    assert back[list(CHAIN.item_names)].to_numpy().tolist() == world.employee_survey[
+        list(CHAIN.item_names)].to_numpy().tolist()
+    rev = pd.read_csv(tmp_path / "a" / "revenue.csv")
+    assert list(rev.columns) == ["customer_id", "unit_id", "period", "revenue"] and len(rev) == len(world.revenue)
+
+
+def test_chain_panel_joins_the_world(world):
+    panel = world.chain_panel()
+    pd.testing.assert_frame_equal(panel[world.panel.columns], world.panel)
+    assert {"es_engagement", "es_respondents", "cs_nps", "revenue_retention"} <= set(panel.columns)
+    wave = world.chain_panel(align="wave")
+    assert wave["es_engagement"].notna().sum() < panel["es_engagement"].notna().sum()
+    with pytest.raises(InputError, match="no chain"):
+        simulate(SPEC.replace(n_units=3, months=4)).chain_panel()
+
+
+def test_the_sample_carries_the_chain(sample_dir):
+    from linkage.io.datasets import load_sample_chain, load_sample_panel
+    from linkage.panel import customer_survey_panel, employee_survey_panel, join_chain
+    from linkage.simulate import SAMPLE_CHAIN
+
+    chain = load_sample_chain()
+    truth = json.loads((sample_dir / "truth.json").read_text())["chain"]
+    assert truth["spec"] == SAMPLE_CHAIN.to_dict() and chain.truth == truth
+    assert set(chain.segments["customer_id"]) == set(
+        pd.read_csv(sample_dir / "customers.csv", usecols=["customer_id"])["customer_id"])
+    panel = load_sample_panel()
+    items = list(SAMPLE_CHAIN.item_names)
+    joined = join_chain(
+        panel,
+        employee_survey=employee_survey_panel(chain.employee_survey, items=items, start="2023-01", end="2025-12"),
+        customer_survey=customer_survey_panel(chain.customer_survey, start="2023-01", end="2025-12"),
+        revenue=chain.unit_revenue)
+    assert len(joined) == len(panel) and joined["revenue_retention"].notna().all()
+    # the sample's revenue file is revenue_panel of the world's customer-month revenue (to the cent)
+    assert (chain.unit_revenue[["unit_id", "period"]].to_numpy() == panel[["unit_id", "period"]].to_numpy()).all()
+    # the sample's planted drivers relate to customer retention 2 months on, the others do not
+    nxt = joined.groupby("unit_id")["customer_retention"].shift(-2)
+    r = {i: joined[f"es_{i}"].corr(nxt) for i in items}
+    assert min(r[i] for i in truth["planted_drivers"]) > max(abs(r[i]) for i in truth["unplanted_items"])
+
+
+def test_cli_simulate_chain(tmp_path, capsys):
+    from linkage.cli import main
+
+    assert main(["simulate", str(tmp_path), "--units", "4", "--months", "6", "--chain"]) == 0
+    assert (tmp_path / "employee_survey.csv").is_file() and (tmp_path / "customer_segments.csv").is_file()
+    assert "chain" in json.loads((tmp_path / "truth.json").read_text())
+    assert "survey drivers manager_support" in capsys.readouterr().out
+    assert main(["simulate", str(tmp_path / "s"), "--sample", "--chain"]) == 2
+    assert "--chain" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import argparse
 HELP = "Write a simulated service-profit-chain world with known truth (or the bundled sample)."
 
 _WORLD_OPTIONS = ("units", "months", "start", "lag", "effect", "confound", "seasonality", "reverse",
-                  "seed", "customers", "defects", "raw_export")
+                  "seed", "customers", "defects", "raw_export", "chain")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plant defective rows: this share of rows per defect kind (e.g. 0.01)")
     parser.add_argument("--raw-export", dest="raw_export", action="store_true", default=None,
                         help="also write OUTDIR/raw/ as an HR/CRM export, with mapping.yaml")
+    parser.add_argument("--chain", action="store_true", default=None,
+                        help="also plant the rest of the chain and write employee_survey.csv, "
+                             "customer_survey.csv, customer_segments.csv and revenue.csv")
     parser.add_argument("--big", type=int, metavar="ROWS",
                         help="write a big benchmark world instead: 2,000 units x 60 months and an "
                              "activity log of about ROWS rows as Parquet parts (e.g. 20000000); "
@@ -45,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; print what was written. Returns the exit status."""
     from linkage.errors import InputError
-    from linkage.simulate import WorldSpec, simulate, write_sample, write_world
+    from linkage.simulate import ChainSpec, WorldSpec, simulate, write_sample, write_world
 
     if args.big is not None:
         return _run_big(args)
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         names = {"n_units": "units", "effect_staff": "effect", "effect_customer": "effect"}
         flag = "--" + names.get(err.column or "", err.column or "")
         raise InputError(f"{flag}: {err.problem}") from None
-    world = simulate(spec, customers=args.customers or "spells", defects=args.defects)
+    world = simulate(spec, customers=args.customers or "spells", defects=args.defects,
+                     chain=ChainSpec() if args.chain else None)
     paths = write_world(world, args.outdir, raw_export=bool(args.raw_export))
     facts = world.truth["facts"]
     print(f"wrote {len(paths)} files to {args.outdir}: {world!r}")
@@ -83,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     for name, info in world.truth.get("defects", {}).items():
         total = sum(info["counts"].values())
         print(f"defects in {name}: {total} rows ({', '.join(f'{k} {v}' for k, v in info['counts'].items())})")
+    if "chain" in world.truth:
+        chain = world.truth["chain"]
+        print(f"chain: survey drivers {', '.join(chain['planted_drivers'])}; not drivers "
+              f"{', '.join(chain['unplanted_items'])}; most sensitive segment {chain['most_sensitive_segment']}")
     return 0
 
 

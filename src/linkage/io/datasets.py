@@ -26,6 +26,8 @@ __all__ = [
     "load_sample_panel",
     "load_sample_world",
     "SampleWorld",
+    "load_sample_chain",
+    "SampleChain",
     "load_jolts",
     "jolts_industries",
     "JOLTS_FILE",
@@ -225,6 +227,82 @@ def load_sample_world() -> SampleWorld:
     units = _read_canonical("units.csv", dates=())
     truth = json.loads(sample_path("truth.json").read_text(encoding="utf-8"))
     return SampleWorld(employees=employees, customers=customers, units=units, truth=truth)
+
+
+@dataclass(frozen=True)
+class SampleChain:
+    """The rest of the chain around the sample world (surveys, segments, revenue) and its truth.
+
+    Attributes
+    ----------
+    employee_survey : pandas.DataFrame
+        One row per respondent and quarterly wave: ``respondent_id``, ``unit_id`` (str),
+        ``survey_date`` (datetime64) and one int64 column per item (1-5): ``engagement``, the
+        planted drivers ``manager_support, staffing, recognition`` and ``pay, facilities,
+        commute``, which drive nothing.
+    customer_survey : pandas.DataFrame
+        One row per response: ``response_id``, ``unit_id``, ``response_date``, ``csat`` (1-5),
+        ``nps`` (0-10), int64.
+    segments : pandas.DataFrame
+        ``customer_id, segment`` for every customer of ``customers.csv``.
+    unit_revenue : pandas.DataFrame
+        ``unit_id, period, revenue, revenue_start, revenue_retained, revenue_retention`` per unit
+        and month (the output of ``linkage.panel.revenue_panel``; float64).
+    truth : dict
+        ``truth.json``'s ``chain`` entry: what the simulator planted.
+    """
+
+    employee_survey: pd.DataFrame
+    customer_survey: pd.DataFrame
+    segments: pd.DataFrame
+    unit_revenue: pd.DataFrame
+    truth: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"SampleChain({len(self.employee_survey)} employee survey responses, {len(self.customer_survey)} "
+            f"customer survey responses, {len(self.segments)} customers with a segment)"
+        )
+
+
+def load_sample_chain() -> SampleChain:
+    """The sample world's surveys, segments and revenue (``make sample``), typed.
+
+    Returns
+    -------
+    SampleChain
+        ``employee_survey``, ``customer_survey``, ``segments``, ``unit_revenue`` and ``truth``.
+
+    Raises
+    ------
+    InputError
+        If a file of the sample is missing.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import load_sample_chain
+    >>> chain = load_sample_chain()
+    >>> str(chain.employee_survey["engagement"].dtype), chain.truth["planted_drivers"][0]
+    ('int64', 'manager_support')
+    >>> str(chain.unit_revenue["period"].dtype).startswith("datetime64")
+    True
+    """
+    es = _read_canonical("employee_survey.csv", dates=("survey_date",))
+    for col in es.columns[3:]:
+        es[col] = pd.to_numeric(es[col], errors="raise").astype("int64")
+    cs = _read_canonical("customer_survey.csv", dates=("response_date",))
+    for col in ("csat", "nps"):
+        cs[col] = pd.to_numeric(cs[col], errors="raise").astype("int64")
+    segments = _read_canonical("customer_segments.csv", dates=())
+    revenue = _read_canonical("unit_revenue.csv", dates=("period",))
+    for col in revenue.columns[2:]:
+        revenue[col] = pd.to_numeric(revenue[col], errors="raise").astype("float64")
+    truth = json.loads(sample_path("truth.json").read_text(encoding="utf-8"))
+    if "chain" not in truth:
+        raise InputError("the sample has no chain; run 'make sample' to rebuild data/sample",
+                         file=str(sample_path("truth.json")))
+    return SampleChain(employee_survey=es, customer_survey=cs, segments=segments, unit_revenue=revenue,
+                       truth=truth["chain"])
 
 
 def jolts_industries() -> pd.DataFrame:

@@ -73,6 +73,52 @@ class World:
     segments: pd.DataFrame | None = None
     revenue: pd.DataFrame | None = None
 
+    def chain_panel(self, *, align: Literal["forward", "wave"] = "forward") -> pd.DataFrame:
+        """The world's panel with its chain joined on: survey means, CSAT, NPS, revenue.
+
+        :func:`linkage.panel.join_chain` of :attr:`panel` with
+        :func:`~linkage.panel.employee_survey_panel` (every item, ``align`` as given),
+        :func:`~linkage.panel.customer_survey_panel` (its own month only) and
+        :func:`~linkage.panel.revenue_panel` over the window.
+
+        Parameters
+        ----------
+        align : {"forward", "wave"}, default "forward"
+            How employee survey waves meet the months (see :mod:`linkage.panel.chain`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            :attr:`panel` plus ``es_<item>``, ``es_respondents``, ``es_wave``, ``cs_csat``,
+            ``cs_nps``, ``cs_respondents``, ``cs_wave``, ``revenue``, ``revenue_start``,
+            ``revenue_retained``, ``revenue_retention``.
+
+        Raises
+        ------
+        InputError
+            If the world was simulated without a chain.
+
+        Examples
+        --------
+        >>> from linkage.simulate import ChainSpec, WorldSpec, simulate
+        >>> world = simulate(WorldSpec(n_units=3, months=6, seed=1), chain=ChainSpec())
+        >>> panel = world.chain_panel()
+        >>> panel.shape, bool(panel["revenue_retention"].notna().all())
+        ((18, 37), True)
+        """
+        from linkage.panel import customer_survey_panel, employee_survey_panel, join_chain, revenue_panel
+
+        if self.employee_survey is None:
+            raise InputError("this world has no chain; simulate it with chain=ChainSpec()")
+        window = {"start": self.truth["facts"]["window_start"], "end": self.truth["facts"]["window_end"]}
+        items = [c for c in self.employee_survey.columns if c not in ("respondent_id", "unit_id", "survey_date")]
+        return join_chain(
+            self.panel,
+            employee_survey=employee_survey_panel(self.employee_survey, items=items, align=align, **window),
+            customer_survey=customer_survey_panel(self.customer_survey, **window),
+            revenue=revenue_panel(self.revenue, **window),
+        )
+
     def __repr__(self) -> str:
         return (
             f"World({len(self.units)} units x {self.spec.months} months, {len(self.employees)} employee "

@@ -12,10 +12,12 @@ from typing import Any
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.simulate._chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 
-__all__ = ["write_world", "write_sample", "SAMPLE_SPEC", "SAMPLE_DEFECTS", "RAW_COLUMNS"]
+__all__ = ["write_world", "write_sample", "SAMPLE_SPEC", "SAMPLE_CHAIN", "SAMPLE_DEFECTS", "RAW_COLUMNS",
+           "CHAIN_FILES"]
 
 #: the bundled sample world (``data/sample``): 100 units x 36 months, employees lead by 2 months,
 #: a mild shared season; rebuilt by ``linkage simulate data/sample --sample`` (``make sample``)
@@ -30,6 +32,15 @@ SAMPLE_SPEC = WorldSpec(
     customers_per_employee=10.0,
     seed=20240601,
 )
+#: the chain planted around the sample world (surveys, segments, revenue): the defaults
+SAMPLE_CHAIN = ChainSpec()
+#: the files of a world's chain, by :class:`World` attribute
+CHAIN_FILES: dict[str, str] = {
+    "employee_survey": "employee_survey.csv",
+    "customer_survey": "customer_survey.csv",
+    "segments": "customer_segments.csv",
+    "revenue": "revenue.csv",
+}
 #: defects planted in each raw file of the sample (the canonical files are clean)
 SAMPLE_DEFECTS: dict[str, int] = {
     "duplicate_row": 6,
@@ -148,7 +159,10 @@ def write_world(world: World, outdir: str | os.PathLike[str], *, raw_export: boo
     "Termination Reason", UTF-8 with BOM and CRLF; ``customers.csv``: "Account ID", "Store",
     "Created Date", "Cancel Date" (an activity log: "Visit Date", "Amount"), semicolon separated;
     ``units.csv``: "Store", "Region", "District", "Size Band", "Opened"; dates as ``MM/DD/YYYY``)
-    and the matching ``mapping.yaml``. Writing the same world twice gives identical bytes.
+    and the matching ``mapping.yaml``. A world simulated with a chain also gets
+    ``employee_survey.csv``, ``customer_survey.csv``, ``customer_segments.csv`` and
+    ``revenue.csv`` (one row per customer and active month), see :class:`World`. Writing the same
+    world twice gives identical bytes.
 
     Parameters
     ----------
@@ -193,6 +207,11 @@ def write_world(world: World, outdir: str | os.PathLike[str], *, raw_export: boo
     ):
         _atomic_write(out / name, _csv_bytes(table))
         written.append(out / name)
+    for attr, name in CHAIN_FILES.items():
+        table = getattr(world, attr)
+        if table is not None:
+            _atomic_write(out / name, _csv_bytes(table))
+            written.append(out / name)
     truth = json.dumps(_json_safe(world.truth), indent=1, ensure_ascii=False) + "\n"
     _atomic_write(out / "truth.json", truth.encode("utf-8"))
     written.append(out / "truth.json")
@@ -221,7 +240,13 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC`; the
     raw export under ``raw/`` is the same world with :data:`SAMPLE_DEFECTS` planted in each of its
     employee and customer files. ``truth.json`` is the clean world's truth, with ``defects``
-    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``).
+    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``). The chain of
+    :data:`SAMPLE_CHAIN` adds ``employee_survey.csv``, ``customer_survey.csv``,
+    ``customer_segments.csv`` and ``unit_revenue.csv``: revenue per unit and month with its net
+    revenue retention (:func:`linkage.panel.revenue_panel` over the window; amounts to the cent,
+    the retention to 6 decimals), because the
+    customer-month rows it comes from would be some 14 MB; ``truth["chain"]`` says what the chain
+    planted.
 
     Parameters
     ----------
@@ -239,15 +264,26 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     >>> from linkage.simulate import write_sample
     >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
     ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
-    ['customers.csv', 'employees.csv', 'panel.csv', 'raw/customers.csv', 'raw/employees.csv',
-     'raw/mapping.yaml', 'raw/units.csv', 'truth.json', 'units.csv']
+    ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
+     'employees.csv', 'panel.csv', 'raw/customers.csv', 'raw/employees.csv', 'raw/mapping.yaml',
+     'raw/units.csv', 'truth.json', 'unit_revenue.csv', 'units.csv']
     """
-    clean = simulate(SAMPLE_SPEC)
+    from linkage.panel import revenue_panel
+
+    clean = simulate(SAMPLE_SPEC, chain=SAMPLE_CHAIN)
     defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
     truth = dict(clean.truth)
     truth["defects"] = {f"raw/{name}": v for name, v in defective.truth["defects"].items()}
     world = World(employees=clean.employees, customers=clean.customers, units=clean.units,
-                  truth=truth, spec=clean.spec, customers_kind=clean.customers_kind, panel=clean.panel)
+                  truth=truth, spec=clean.spec, customers_kind=clean.customers_kind, panel=clean.panel,
+                  employee_survey=clean.employee_survey, customer_survey=clean.customer_survey,
+                  segments=clean.segments)
     written = write_world(world, outdir)
+    facts = truth["facts"]
+    unit_revenue = revenue_panel(clean.revenue, start=facts["window_start"], end=facts["window_end"]).round(
+        {"revenue": 2, "revenue_start": 2, "revenue_retained": 2, "revenue_retention": 6})
+    path = pathlib.Path(outdir) / "unit_revenue.csv"
+    _atomic_write(path, _csv_bytes(unit_revenue))
+    written.append(path)
     written += _write_raw(defective, pathlib.Path(outdir) / "raw")
     return written
