@@ -21,7 +21,7 @@ def _world(seed=0, U=60, T=24, lag_ec=2, a=0.6, b=0.7, direct=0.0):
     e, g = e[:, lag_ec:], g[:, lag_ec:]  # customer retention at t follows employee retention at t - lag_ec
     return pd.DataFrame({"unit_id": np.repeat([f"u{i:02d}" for i in range(U)], T),
                          "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
-                         "engagement": g.ravel(), "employee_retention": e.ravel(),
+                         "es_engagement": g.ravel(), "employee_retention": e.ravel(),
                          "customer_retention": c.ravel(), "revenue_retention": r.ravel()})
 
 

@@ -10,7 +10,8 @@ building blocks are exported for analysts and dashboards:
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
-- :func:`segment_linkage` (per segment or region, corrected over the groups).
+- :func:`segment_linkage` (per segment or region, corrected over the groups);
+- :func:`watchlist`, :func:`backtest` (early warning: units whose staff retention dropped).
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
@@ -23,6 +24,7 @@ from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.segments import segment_linkage
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
+from linkage.stats.watchlist import backtest, watchlist
 
 __all__ = [
     "analyse",
@@ -50,4 +52,6 @@ __all__ = [
     "dominance_weights",
     "unit_reliability",
     "segment_linkage",
+    "watchlist",
+    "backtest",
 ]

@@ -1,7 +1,8 @@
 """The service-profit chain, link by link, and whether customer retention carries the employee effect to revenue.
 
 :func:`chain` runs the linkage analysis of :func:`linkage.stats.analyse` on each link of the chain
-(engagement -> employee retention -> customer retention -> revenue retention by default) and puts
+(engagement survey score ``es_engagement`` -> employee retention -> customer retention -> revenue
+retention by default, the column names of :func:`linkage.panel.join_chain`) and puts
 the headline figures of every link in one tidy table: between units, within units in the same
 period, and the best lag once shared trends and seasons are removed, each with its interval.
 
@@ -42,7 +43,7 @@ __all__ = ["chain", "mediation", "ChainResult", "DEFAULT_LINKS", "CHAIN_COLUMNS"
            "MEDIATION_CAVEATS"]
 
 DEFAULT_LINKS: tuple[tuple[str, str], ...] = (
-    ("engagement", "employee_retention"),
+    ("es_engagement", "employee_retention"),
     ("employee_retention", "customer_retention"),
     ("customer_retention", "revenue_retention"),
 )

@@ -1,0 +1,436 @@
+"""Early warning: units whose employee retention dropped, ranked by the customers they may lose next.
+
+:func:`watchlist` compares each unit's employee retention over its last ``recent`` periods with its
+own ``baseline`` periods before them. A drop is *flagged* when it is larger than the unit's
+binomial noise allows (one-sided z above ``z``; rates from the counts, so a store of 8 is not
+flagged for one leaver). Every unit gets an *expected loss*: the measured within-unit effect of
+employee retention on customer retention ``lag`` periods later (:func:`linkage.stats.business_effect`,
+period-adjusted, fitted on the same history), times the drop, times the unit's customers at risk
+per period, times the ``recent`` periods the drop lasted. The interval carries the effect's
+unit-bootstrap interval (the drop itself is taken as measured). With a revenue column, the
+customers become money at the unit's recent revenue per customer.
+
+:func:`backtest` checks the list against what happened: for each cutoff month T it fits and flags
+using only periods before T, then looks at the ``horizon`` periods from T on (by default the
+measured lag): a unit *lost customers* when its customer retention there fell below its own
+baseline by more than ``min_loss`` (points of retention). Precision is the share of flagged units
+that lost customers, recall the share of units that lost customers that were flagged. With a
+simulator truth (``truth_losses``: expected customers lost to the climate per unit and period),
+the outcome is the planted one instead of the noisy observed one.
+
+What the list is not: the expected loss is an association scaled to customers. It ranks where to
+look first; it is not a forecast of any one unit's churn, and acting on it is a test, not a cure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from linkage.errors import InputError
+from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, make_grid
+from linkage.stats.bootstrap import unit_resample_counts
+from linkage.stats.effect import denominator_column, effect_from_stats
+from linkage.stats.lags import lag_stats, profile_table
+
+__all__ = ["watchlist", "backtest", "WATCHLIST_COLUMNS", "BACKTEST_COLUMNS"]
+
+WATCHLIST_COLUMNS = ["rank", "unit", "flag", "baseline", "recent", "drop", "drop_z", "customers_at_risk",
+                     "expected_lost", "expected_lost_low", "expected_lost_high", "revenue_at_risk",
+                     "revenue_at_risk_low", "revenue_at_risk_high", "lag", "slope", "expected_from", "expected_to"]
+
+BACKTEST_COLUMNS = ["cutoff", "lag", "horizon", "n_units", "n_flagged", "n_lost", "n_hit", "precision", "recall",
+                    "outcome"]
+
+
+def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
+    den = denominator_column(data, rate)
+    num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
+    return den, (num if num in data.columns else None)
+
+
+def _grid_of(data, col, unit, period, other):
+    """``col`` on the unit x period grid of ``make_grid`` (paired with ``other`` only for the layout)."""
+    return make_grid(data, x=col, y=other, unit=unit, period=period).X
+
+
+def _window_rates(R, N, K, cols):
+    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean rate."""
+    if N is not None:
+        n = np.nansum(N[:, cols], axis=1)
+        k = np.nansum(K[:, cols], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, k / n, np.nan), n
+    with np.errstate(invalid="ignore"):
+        v = R[:, cols]
+        cnt = np.isfinite(v).sum(axis=1)
+        return np.where(cnt > 0, np.nansum(v, axis=1) / np.maximum(cnt, 1), np.nan), None
+
+
+def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
+    if lag is None:
+        lags = np.arange(0, max_lag + 1)
+        stats = lag_stats(grid, lags, period_adjusted=True)
+        W = unit_resample_counts(grid.n_units, 0, seed)
+        prof = profile_table(stats, W, ci=ci, adjust="holm", method="rm_corr_period_adjusted")
+        sig = prof[(prof["p_adj"] < 1 - ci) & (prof["r"] > 0)]
+        pick = sig if len(sig) else prof[prof["r"] > 0]
+        lag = int(pick.loc[pick["r"].idxmax(), "lag"]) if len(pick) else 0
+        found = len(sig) > 0
+    else:
+        found = True
+    stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=True)
+    W = unit_resample_counts(grid.n_units, int(n_boot), seed)
+    eff = effect_from_stats(stats, W, grid, lag=int(lag), x=x, y=y, customers_per_period=cust_per_period, ci=ci,
+                            method="within_slope_period_adjusted")
+    return int(lag), eff.iloc[0], found
+
+
+def watchlist(
+    data: pd.DataFrame,
+    *,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    as_of=None,
+    lag: int | None = None,
+    max_lag: int = 6,
+    recent: int = 3,
+    baseline: int = 12,
+    z: float = 1.645,
+    revenue: str | None = None,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Units whose employee retention dropped, ranked by the customers expected to be lost.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel (one row per unit and period), ideally with the counts behind the rates
+        (``employee_start``, ``employee_retained``, ``customer_start``): then rates over a window are
+        pooled from the counts and the drop's noise is binomial.
+    x, y, unit, period : str
+        Employee-side rate, customer-side rate and the keys.
+    as_of : period value, optional
+        Last period to use (later rows are ignored); default the last period in ``data``.
+    lag : int, optional
+        Periods from an employee drop to its effect on customers. Default: the lag in 0..``max_lag``
+        with the strongest positive period-adjusted within-unit link on the history (significant
+        after Holm if any is).
+    max_lag : int
+        Largest lag tried when ``lag`` is not given.
+    recent, baseline : int
+        Periods in the recent window (ending at ``as_of``) and in the baseline window just before it.
+    z : float
+        Flag a unit when its drop is more than ``z`` binomial standard errors (one-sided; 1.645 is
+        5 %). Without counts the unit's own period-to-period spread in the baseline is used.
+    revenue : str, optional
+        Revenue per unit and period; with ``customer_start`` it turns customers into money.
+    n_boot, seed, ci :
+        Unit bootstrap of the effect.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit, by ``expected_lost`` (largest first): ``rank``, ``unit``, ``flag``,
+        ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored), ``drop_z``,
+        ``customers_at_risk`` (customers at the start of a recent period, on average),
+        ``expected_lost`` (customers), ``expected_lost_low``, ``expected_lost_high`` (from the
+        effect's interval), ``revenue_at_risk`` (+ ``_low``, ``_high``; NaN without ``revenue``),
+        ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the loss
+        is expected in). ``attrs["lag_found"]`` says whether the lag was significant.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> U, T = 60, 30
+    >>> p = 0.95 + 0.02 * rng.normal(size=(U, T))
+    >>> p[:5, -3:] -= 0.08  # five units lose staff over the last three months
+    >>> staff = np.full((U, T), 200)
+    >>> kept = rng.binomial(staff, np.clip(p, 0, 1))
+    >>> e = kept / staff
+    >>> cust = np.full((U, T), 400)
+    >>> c = np.clip(0.97 + 0.5 * (np.roll(e, 1, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T)), 0, 1)
+    >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+    ...                    "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
+    ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
+    ...                    "employee_retention": e.ravel(), "customer_start": cust.ravel(),
+    ...                    "customer_retention": c.ravel()})
+    >>> wl = watchlist(df, n_boot=200)
+    >>> int(wl["lag"].iloc[0]), sorted(wl.loc[wl["flag"], "unit"])[:5]
+    (1, ['s00', 's01', 's02', 's03', 's04'])
+    >>> wl["unit"].head(5).isin(["s00", "s01", "s02", "s03", "s04"]).all()
+    np.True_
+    """
+    check_ci(ci)
+    check_columns(data, {"x": x, "y": y, "unit": unit, "period": period, "revenue": revenue})
+    for name, v, low in (("recent", recent, 1), ("baseline", baseline, 1), ("max_lag", max_lag, 0)):
+        if isinstance(v, bool) or int(v) != v or v < low:
+            raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
+    if lag is not None and (isinstance(lag, bool) or int(lag) != lag or lag < 0):
+        raise InputError(f"lag must be a whole number >= 0 (employees lead), got {lag!r}")
+    if as_of is not None:
+        per = data[period]
+        try:
+            cut = pd.Timestamp(as_of) if pd.api.types.is_datetime64_any_dtype(per) else as_of
+            data = data[per <= cut]
+        except (TypeError, ValueError):
+            raise InputError(f"as_of {as_of!r} is not comparable with the periods", column=period) from None
+        if data.empty:
+            raise InputError(f"no periods up to as_of {as_of!r}", column=period)
+    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    T = grid.X.shape[1]
+    if T < recent + baseline:
+        raise InputError(f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period)
+    x_den, x_num = _counts(data, x)
+    y_den, _ = _counts(data, y)
+    Nx = _grid_of(data, x_den, unit, period, x) if x_den and x_num else None
+    Kx = _grid_of(data, x_num, unit, period, x) if x_den and x_num else None
+    Ny = _grid_of(data, y_den, unit, period, x) if y_den else None
+    rev = _grid_of(data, revenue, unit, period, x) if revenue else None
+    cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
+    lag, eff, found = _fit_effect(grid, lag, int(max_lag), n_boot, seed, ci, x, y, cust_pp)
+    rc = np.arange(T - recent, T)
+    bc = np.arange(T - recent - baseline, T - recent)
+    base, nb = _window_rates(grid.X, Nx, Kx, bc)
+    now, nr = _window_rates(grid.X, Nx, Kx, rc)
+    drop = base - now
+    if nb is not None:
+        # two-proportion z-test with the pooled rate (+0.5 / +1 so that a window with no leavers
+        # still has a binomial spread)
+        kb = np.nansum(Kx[:, bc], axis=1)
+        kr = np.nansum(Kx[:, rc], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (kb + kr + 0.5) / (nb + nr + 1.0)
+            se = np.sqrt(dispersion(Nx[:, bc], Kx[:, bc]) * p * (1 - p) * (1 / nb + 1 / nr))
+    else:
+        with np.errstate(invalid="ignore"):
+            sd = np.nanstd(grid.X[:, bc], axis=1, ddof=1)
+        se = sd * np.sqrt(1 / recent + 1 / baseline)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dz = np.where(se > 0, drop / se, np.nan)
+    at_risk = np.nanmean(Ny[:, rc], axis=1) if Ny is not None else np.full(grid.n_units, np.nan)
+    scale = drop * at_risk * recent
+    exp_lost = eff["slope"] * scale
+    lo, hi = eff["ci_low"] * scale, eff["ci_high"] * scale
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    if rev is not None and Ny is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_cust = np.nansum(rev[:, rc], axis=1) / np.nansum(Ny[:, rc], axis=1)
+    else:
+        per_cust = np.full(grid.n_units, np.nan)
+    periods = grid.periods
+    fr = T - recent + lag
+    step_off = {"from": fr, "to": T - 1 + lag}
+    out = pd.DataFrame({
+        "unit": grid.units, "flag": (dz > z) & (drop > 0), "baseline": base, "recent": now, "drop": drop,
+        "drop_z": dz, "customers_at_risk": at_risk, "expected_lost": exp_lost, "expected_lost_low": lo,
+        "expected_lost_high": hi, "revenue_at_risk": exp_lost * per_cust, "revenue_at_risk_low": lo * per_cust,
+        "revenue_at_risk_high": hi * per_cust, "lag": lag, "slope": eff["slope"],
+        "expected_from": _period_label(periods, step_off["from"], grid.step),
+        "expected_to": _period_label(periods, step_off["to"], grid.step),
+    })
+    out["flag"] = out["flag"].astype(bool)
+    key = out["expected_lost"].fillna(-np.inf)
+    out = out.iloc[np.argsort(-key.to_numpy(), kind="stable")].reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out = out[WATCHLIST_COLUMNS]
+    out.attrs["lag_found"] = bool(found)
+    return out
+
+
+def dispersion(N: np.ndarray, K: np.ndarray) -> float:
+    """Pooled quasi-binomial dispersion of monthly rates around each unit's own rate (at least 1).
+
+    True rates move from month to month (a good quarter, a bad one), so monthly counts vary more
+    than binomial noise: ``phi = sum_u sum_m n_m (r_m - p_u)^2 / (p_u (1 - p_u)) / sum_u (months_u
+    - 1)`` over the units' baseline months (Pearson's statistic over its degrees of freedom, as in
+    quasi-binomial regression). Standard errors are multiplied by ``sqrt(phi)``.
+
+    Examples
+    --------
+    >>> N = np.full((2, 4), 100.0)
+    >>> K = np.array([[90.0, 90.0, 90.0, 90.0], [80.0, 100.0, 80.0, 100.0]])
+    >>> round(dispersion(N, K), 3)  # unit 2: rates 0.8, 1.0 around 0.9: chi2 = 4 * 100 * 0.01 / 0.09 on 3 + 3 dof
+    7.407
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_u = np.nansum(N, axis=1)
+        p_u = np.nansum(K, axis=1) / n_u
+        r = K / N
+        ok = np.isfinite(r) & (N > 0)
+        var = (p_u * (1 - p_u))[:, None]
+        chi = np.where(ok & (var > 0), N * (r - p_u[:, None]) ** 2 / var, 0.0).sum()
+        dof = np.maximum(ok.sum(axis=1) - 1, 0)[(p_u > 0) & (p_u < 1)].sum()
+    return float(max(1.0, chi / dof)) if dof > 0 else 1.0
+
+
+def _period_label(periods: np.ndarray, idx: int, step: str):
+    """The period value ``idx`` steps from the first grid column (beyond the data: extrapolated)."""
+    if idx < len(periods) and periods[idx] is not None:
+        return periods[idx]
+    last = len(periods) - 1
+    v = periods[last]
+    ahead = idx - last
+    if isinstance(v, pd.Timestamp) or isinstance(v, np.datetime64):
+        months = {"month": 1, "quarter": 3, "year": 12}.get(step)
+        if months:
+            return pd.Timestamp(v) + pd.DateOffset(months=months * ahead)
+        return None
+    try:
+        gap = periods[last] - periods[last - 1] if last >= 1 else 1
+        return v + gap * ahead
+    except TypeError:
+        return None
+
+
+def backtest(
+    data: pd.DataFrame,
+    *,
+    cutoffs=None,
+    n_cutoffs: int = 6,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    lag: int | None = None,
+    max_lag: int = 6,
+    horizon: int | None = None,
+    recent: int = 3,
+    baseline: int = 12,
+    z: float = 1.645,
+    min_loss: float = 0.005,
+    truth_losses: pd.DataFrame | None = None,
+    n_boot: int = 0,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """How often the watchlist was right: flag with the history before T, check what came after.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel, as :func:`watchlist`; needs ``customer_start`` and ``customer_retained`` (or the
+        rate alone) for the observed outcome.
+    cutoffs : sequence of period values, optional
+        Months T to test (the watchlist is built as of the period before T). Default: the last
+        ``n_cutoffs`` months that leave ``horizon`` periods of outcome.
+    n_cutoffs : int
+        Number of default cutoffs.
+    lag, max_lag, recent, baseline, z :
+        As in :func:`watchlist` (the lag is re-chosen at each cutoff when not given).
+    horizon : int, optional
+        Outcome periods from T on; default ``max(lag, 1)`` (the periods the recent drop reaches).
+    min_loss : float
+        A unit lost customers when its customer retention over the horizon is below its baseline
+        by more than this (0.005 = half a point a period), or, with ``truth_losses``, when the
+        planted losses per customer exceed its baseline's by as much.
+    truth_losses : DataFrame, optional
+        Planted truth: ``unit``, ``period`` and ``losses`` (customers lost to the planted cause,
+        e.g. the simulator's ``climate_customer_losses``) with ``customer_start`` in ``data``.
+    n_boot, seed :
+        Bootstrap of the effect (0: point estimate only; flags do not depend on it).
+
+    Returns
+    -------
+    DataFrame
+        One row per cutoff and a final ``cutoff = "all"`` row pooling them: ``cutoff``, ``lag``,
+        ``horizon``, ``n_units``, ``n_flagged``, ``n_lost``, ``n_hit`` (flagged and lost),
+        ``precision`` (n_hit / n_flagged), ``recall`` (n_hit / n_lost), ``outcome`` ("observed" or
+        "truth").
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> U, T = 80, 36
+    >>> p = 0.95 + 0.01 * rng.normal(size=(U, T))
+    >>> for t0 in (24, 28, 32):
+    ...     p[rng.choice(U, 8, replace=False), t0 - 3:t0] -= 0.06   # dips before three cutoffs
+    >>> staff = np.full((U, T), 150)
+    >>> kept = rng.binomial(staff, p)
+    >>> cs = np.full((U, T), 500)
+    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+    ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
+    ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
+    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
+    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
+    >>> bt = backtest(df, cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
+    >>> row = bt.iloc[-1]
+    >>> row["cutoff"], bool(row["precision"] > 0.5), bool(row["recall"] > 0.5)
+    ('all', True, True)
+    """
+    check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
+    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    T = grid.X.shape[1]
+    y_den, y_num = _counts(data, y)
+    Ny = _grid_of(data, y_den, unit, period, x) if y_den else None
+    Ky = _grid_of(data, y_num, unit, period, x) if y_den and y_num else None
+    L = None
+    if truth_losses is not None:
+        check_columns(truth_losses, {"unit": "unit", "period": "period", "losses": "losses"}, file="truth")
+        if Ny is None:
+            raise InputError(f"truth losses need the customer counts ({y_den or 'customer_start'}) in the panel")
+        t = truth_losses.rename(columns={"unit": unit, "period": period})
+        merged = data[[unit, period]].merge(t, on=[unit, period], how="left")
+        L = make_grid(merged.assign(_one=0.0), x="losses", y="_one", unit=unit, period=period).X
+    per = grid.periods
+    if cutoffs is None:
+        h = max(lag or 1, 1) if horizon is None else int(horizon)
+        last = T - h
+        idx = list(range(max(recent + baseline + 2, last - n_cutoffs + 1), last + 1))
+    else:
+        lookup = {pd.Timestamp(v) if isinstance(v, (pd.Timestamp, np.datetime64)) else v: i
+                  for i, v in enumerate(per)}
+        idx = []
+        for c in cutoffs:
+            key = pd.Timestamp(c) if isinstance(c, (pd.Timestamp, np.datetime64, str)) and \
+                pd.api.types.is_datetime64_any_dtype(data[period]) else c
+            if key not in lookup:
+                raise InputError(f"cutoff {c!r} is not a period of the data", column=period)
+            idx.append(lookup[key])
+    if not idx:
+        raise InputError("no cutoff leaves enough history and outcome periods")
+    rows = []
+    for i in idx:  # a handful of cutoffs; each watchlist is vectorised over units
+        hist = data[data[period] < per[i]] if per[i] is not None else data
+        wl = watchlist(hist, x=x, y=y, unit=unit, period=period, lag=lag, max_lag=max_lag, recent=recent,
+                       baseline=baseline, z=z, n_boot=n_boot, seed=seed)
+        k = int(wl["lag"].iloc[0])
+        h = max(k, 1) if horizon is None else int(horizon)
+        oc = np.arange(i, min(i + h, T))
+        bc = np.arange(i - recent - baseline, i - recent)
+        pos = pd.Index(grid.units).get_indexer(wl["unit"].to_numpy())
+        if L is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = L / np.where(Ny > 0, Ny, np.nan)
+                lost = (np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)) > min_loss
+            outcome = "truth"
+        else:
+            if Ny is not None and Ky is not None:
+                base, _ = _window_rates(grid.Y, Ny, Ky, bc)
+                after, _ = _window_rates(grid.Y, Ny, Ky, oc)
+            else:
+                base, _ = _window_rates(grid.Y, None, None, bc)
+                after, _ = _window_rates(grid.Y, None, None, oc)
+            lost = (base - after) > min_loss
+            outcome = "observed"
+        lost_u = lost[pos]
+        flag = wl["flag"].to_numpy()
+        rows.append({"cutoff": per[i], "lag": k, "horizon": h, "n_units": len(wl), "n_flagged": int(flag.sum()),
+                     "n_lost": int(lost_u.sum()), "n_hit": int((flag & lost_u).sum()), "outcome": outcome})
+    out = pd.DataFrame(rows)
+    total = {"cutoff": "all", "lag": out["lag"].iloc[-1], "horizon": out["horizon"].iloc[-1],
+             "n_units": int(out["n_units"].sum()), "n_flagged": int(out["n_flagged"].sum()),
+             "n_lost": int(out["n_lost"].sum()), "n_hit": int(out["n_hit"].sum()), "outcome": out["outcome"].iloc[0]}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out["cutoff"] = out["cutoff"].astype(object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["precision"] = np.where(out["n_flagged"] > 0, out["n_hit"] / out["n_flagged"].where(out["n_flagged"] > 0),
+                                    np.nan)
+        out["recall"] = np.where(out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan)
+    return out[BACKTEST_COLUMNS]
