@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
+from linkage.app import _render
 from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
 from linkage.app._render import (
     CAVEATS,
@@ -223,10 +224,18 @@ class ExecutiveDashboard:
         return {name: self.figure(name, sel) for name in ("trends", "quadrants", "lag_profile")}
 
     def warm(self) -> None:
-        """Draw the figures every value of the current attribute shows first (at start)."""
+        """Get the figures every value of the current attribute shows first (at start), and draw
+        this process's figure frames for the first selection.
+
+        The figures themselves usually come from the disk cache that ``linkage dashboard`` warmed;
+        the frames (axes, ticks, labels: most of a figure's drawing time) live in this kernel, so
+        they are drawn here, while Voila preheats the kernel, not at a viewer's first filter change.
+        """
         sel = self.selection()
         for v in self.value.options:
             self.figures(Selection(sel.attribute, v, sel.start, sel.end, sel.lag))
+        for draw in (_render.trends_png, _render.quadrants_png, _render.lag_png):
+            draw(self.data, sel)
 
     # ---- drawing ---------------------------------------------------------------------------
     def update(self) -> None:
