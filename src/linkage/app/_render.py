@@ -165,11 +165,24 @@ def lag_png(d: DashboardData, sel: Selection) -> bytes:
 
 def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
     """A unit's two series against its peers (figures from fewer than k people masked)."""
-    fig = Figure(figsize=(9, 4.0))
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.92)
-    ax = fig.add_subplot()
-    unit_plot(d.unit_series, unit_id=unit_id, peers=peers, ax=ax)
-    return png(fig)
+    series = d.unit_series
+    cols = ["employee_retention", "customer_retention"]
+    mine = series.loc[series["unit_id"] == unit_id, cols].to_numpy(dtype=float)
+    others = series.loc[series["unit_id"].isin(peers) & (series["unit_id"] != unit_id)]
+    band = others.groupby("period")[cols].quantile([0.25, 0.75]).to_numpy(dtype=float)
+    values = np.concatenate([mine.ravel(), band.ravel()])
+    values = values[np.isfinite(values)]
+    ylim = (_rate_limits(pd.Series(values)) if len(values) else (0.0, 1.0))
+
+    def plot(fig: Figure) -> None:
+        ax = fig.axes[0] if fig.axes else fig.add_subplot()
+        unit_plot(series, unit_id=unit_id, peers=peers, ax=ax)
+
+    def build(fig: Figure) -> None:
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.92)
+        plot(fig)
+
+    return frame_png(("unit", d.fingerprint), figsize=(9, 4.0), build=build, draw=plot, ylim=ylim)
 
 
 def _pct(v: float) -> str:
