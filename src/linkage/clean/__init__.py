@@ -25,6 +25,12 @@ Dates: ISO (``2024-01-31``, a time part is ignored) and other unambiguous forms 
 numeric dates like ``01/31/2024`` need ``date_format`` or ``dayfirst`` (or the mapping's ``dates``
 section). An end date of ``9999-12-31`` (a common "still employed" placeholder) is read as open.
 Identifiers are trimmed and stay strings (``"007"`` stays ``"007"``).
+
+The chain's extracts (issue 7) have cleaners of their own with the same contract and the reasons
+of :data:`CHAIN_REASONS`: :func:`clean_employee_survey`, :func:`clean_customer_survey` (scores off
+their scale are ``out_of_scale``, a response with no answer ``empty_response``),
+:func:`clean_revenue` (customer revenue per period) and :func:`clean_segments` (one segment per
+customer).
 """
 
 from __future__ import annotations
@@ -36,12 +42,24 @@ import pandas as pd
 
 from linkage.clean._core import REASONS, CleanResult, clean_table, format_report
 from linkage.clean._dates import parse_dates
+from linkage.clean._surveys import (
+    CHAIN_REASONS,
+    clean_customer_survey,
+    clean_employee_survey,
+    clean_revenue,
+    clean_segments,
+)
 
 __all__ = [
     "clean_employees",
     "clean_customers",
     "clean_activity",
     "clean_units",
+    "clean_employee_survey",
+    "clean_customer_survey",
+    "clean_revenue",
+    "clean_segments",
+    "CHAIN_REASONS",
     "CleanResult",
     "REASONS",
     "format_report",

@@ -38,6 +38,10 @@ __all__ = [
     "CustomerSpells",
     "Activity",
     "Units",
+    "EmployeeSurvey",
+    "CustomerSurvey",
+    "Revenue",
+    "Segments",
     "SCHEMAS",
     "check_columns",
     "check_typed",
@@ -100,6 +104,68 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
     "activity": Activity,
     "units": Units,
 }
+
+
+# ---- the chain's tables (issue 7): surveys, customer revenue, segments ---------------------------
+
+
+class EmployeeSurvey(pa.DataFrameModel):
+    """Employee survey responses: one row per respondent and wave (item columns are free)."""
+
+    respondent_id: Optional[Series[str]]
+    unit_id: Series[str]
+    survey_date: Series[pd.Timestamp]
+
+    class Config:
+        strict = False
+        name = "employee_survey"
+
+
+class CustomerSurvey(pa.DataFrameModel):
+    """Customer survey responses: one row per response, CSAT and / or NPS (0-10)."""
+
+    response_id: Optional[Series[str]]
+    customer_id: Optional[Series[str]]
+    unit_id: Series[str]
+    response_date: Series[pd.Timestamp]
+    csat: Optional[Series[float]] = pa.Field(nullable=True)
+    nps: Optional[Series[float]] = pa.Field(nullable=True, ge=0, le=10)
+
+    class Config:
+        strict = False
+        name = "customer_survey"
+
+
+class Revenue(pa.DataFrameModel):
+    """Customer revenue: one row per customer and period (or invoice) at a unit."""
+
+    customer_id: Series[str]
+    unit_id: Series[str]
+    period: Series[pd.Timestamp]
+    revenue: Series[float]
+
+    class Config:
+        strict = False
+        name = "revenue"
+
+
+class Segments(pa.DataFrameModel):
+    """Customer segments (or verticals): one row per customer."""
+
+    customer_id: Series[str] = pa.Field(unique=True)
+    segment: Series[str]
+
+    class Config:
+        strict = False
+        name = "segments"
+
+
+SCHEMAS.update({
+    "employee_survey": EmployeeSurvey,
+    "customer_survey": CustomerSurvey,
+    "revenue": Revenue,
+    "segments": Segments,
+})
 
 
 def _raw_schema(table: str) -> pa.DataFrameSchema:
