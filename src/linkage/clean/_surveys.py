@@ -72,6 +72,7 @@ def _clean(
     answers: Sequence[str] = (),
     response_id: str | None = None,
     segment: str | None = None,
+    months: bool = False,
     mapping: dict[str, str] | None,
     source: str | None,
     units: Any = None,
@@ -119,7 +120,11 @@ def _clean(
     for name in ids:
         conditions.append(("missing_identifier", typed[name].isna().to_numpy(), name))
     if date is not None:
-        values, status = parse_dates(mapped[date], date_format=date_format, dayfirst=dayfirst, file=label,
+        cells = mapped[date]
+        if months and not pd.api.types.is_datetime64_any_dtype(cells.dtype):
+            text = _as_text(cells).str.strip()
+            cells = text.where(~text.str.fullmatch(r"\d{4}-\d{1,2}", na=False), text + "-01")
+        values, status = parse_dates(cells, date_format=date_format, dayfirst=dayfirst, file=label,
                                      column=sources[date])
         typed[date] = values
         conditions.append(("missing_date", status == MISSING, date))
@@ -366,7 +371,7 @@ def clean_revenue(
     ----------
     raw : pandas.DataFrame or path
         ``customer_id``, ``unit_id``, ``period`` (any date in the period the revenue belongs
-        to), ``revenue``.
+        to, or a month as ``YYYY-MM``), ``revenue``.
     mapping, source, units, as_of, date_format, dayfirst
         As in :func:`clean_employee_survey`.
 
@@ -394,7 +399,7 @@ def clean_revenue(
     >>> result.data["revenue"].tolist(), result.rejects["reason"].tolist()
     ([120.5, 99.0], ['missing_number'])
     """
-    return _clean(raw, table="revenue", ids=("customer_id", "unit_id"), date="period", amount="revenue",
+    return _clean(raw, table="revenue", ids=("customer_id", "unit_id"), date="period", amount="revenue", months=True,
                   mapping=mapping, source=source, units=units, as_of=as_of, date_format=date_format,
                   dayfirst=dayfirst)
 
