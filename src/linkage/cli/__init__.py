@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from linkage import __version__
 from linkage.errors import LinkageError
 
-COMMANDS = ("simulate", "panel", "link", "dashboard", "report")
+COMMANDS = ("simulate", "panel", "link", "dashboard", "report", "chain", "drivers", "watchlist")
 
 
 def build_parser() -> argparse.ArgumentParser:

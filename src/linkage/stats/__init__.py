@@ -19,7 +19,7 @@ from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.chain import ChainResult, chain, mediation
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
-from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, unit_reliability
+from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, spearman_brown, unit_reliability
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.segments import segment_linkage
@@ -51,6 +51,7 @@ __all__ = [
     "relative_weights",
     "dominance_weights",
     "unit_reliability",
+    "spearman_brown",
     "segment_linkage",
     "watchlist",
     "backtest",

@@ -41,7 +41,8 @@ from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, 
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.lags import _adjust
 
-__all__ = ["key_drivers", "relative_weights", "dominance_weights", "unit_reliability", "DRIVER_COLUMNS"]
+__all__ = ["key_drivers", "relative_weights", "dominance_weights", "unit_reliability", "spearman_brown",
+           "DRIVER_COLUMNS"]
 
 DRIVER_COLUMNS = ["method", "item", "rank", "n", "n_units", "r", "r_corrected", "reliability", "weight",
                   "share", "ci_low", "ci_high", "p_val", "p_adj", "r2"]
@@ -366,6 +367,24 @@ def key_drivers(
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, p + 1)
     return out[DRIVER_COLUMNS]
+
+
+def spearman_brown(icc1, k):
+    """Reliability of a mean of ``k`` answers from the single-answer ICC(1) (Spearman-Brown).
+
+    ``k * icc1 / (1 + (k - 1) * icc1)``: the ICC(k) of :func:`unit_reliability` at another group
+    size, e.g. at the respondents behind each wave's unit mean rather than all of a unit's answers.
+
+    Examples
+    --------
+    >>> round(float(spearman_brown(0.727273, 3)), 3)  # the ICC(k) of unit_reliability's example
+    0.889
+    """
+    icc1 = np.asarray(icc1, dtype=float)
+    k = np.asarray(k, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = k * icc1 / (1 + (k - 1) * icc1)
+    return out if out.ndim else float(out)
 
 
 def unit_reliability(

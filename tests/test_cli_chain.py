@@ -1,0 +1,85 @@
+"""``linkage chain``, ``linkage drivers`` and ``linkage watchlist`` on a small simulated chain panel."""
+
+import json
+
+import pytest
+
+from linkage.cli import main
+from linkage.panel import customer_survey_panel, employee_survey_panel, join_chain, revenue_panel
+from linkage.simulate import ChainSpec, WorldSpec, simulate
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("chain")
+    world = simulate(WorldSpec(n_units=30, months=24, seed=6), chain=ChainSpec())
+    items = list(ChainSpec().item_names)
+    window = {"start": "2023-01", "end": "2024-12"}
+    es = employee_survey_panel(world.employee_survey, items=items, align="wave", **window)
+    cs = customer_survey_panel(world.customer_survey, **window)
+    rv = revenue_panel(world.revenue, **window)
+    panel = join_chain(world.panel, employee_survey=es, customer_survey=cs, revenue=rv)
+    panel.to_csv(tmp / "panel.csv", index=False)
+    world.employee_survey.to_csv(tmp / "respondents.csv", index=False)
+    (tmp / "bad.csv").write_text("unit_id,period,employee_retention,customer_retention\n"
+                                 "a,2024-01-01,0.9,0.8\na,2024-02-01,lots,0.8\n")
+    return tmp
+
+
+def test_chain_json(files, capsys):
+    assert main(["chain", str(files / "panel.csv"), "--boot", "50", "--max-lag", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {d["link"] for d in doc["links"]} == {"es_engagement -> employee_retention",
+                                                 "employee_retention -> customer_retention",
+                                                 "customer_retention -> revenue_retention"}
+    assert [d["path"] for d in doc["mediation"]] == ["a", "b", "direct", "indirect", "total"]
+    assert doc["caveats"] and doc["text"]
+
+
+def test_chain_report_and_links_option(files, capsys):
+    assert main(["chain", str(files / "panel.csv"), "--boot", "20", "--max-lag", "1", "--no-mediation",
+                 "--links", "employee_retention:customer_retention"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("linkage chain: 1 links, 30 units") and "Mediation within units" not in out
+
+
+def test_drivers_json_with_reliability(files, capsys):
+    assert main(["drivers", str(files / "panel.csv"), "--respondents", str(files / "respondents.csv"),
+                 "--level", "within", "--lag", "2", "--boot", "50", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    items = {d["item"] for d in doc["drivers"]}
+    assert items == {f"es_{n}" for n in ChainSpec().item_names if n != "engagement"}
+    assert [d["rank"] for d in doc["drivers"]] == list(range(1, 7))
+    assert {r["item"] for r in doc["reliability"]} == items
+    assert all(d["r_corrected"] is None or abs(d["r_corrected"]) >= abs(d["r"]) - 1e-12 for d in doc["drivers"])
+
+
+def test_drivers_report(files, capsys):
+    assert main(["drivers", str(files / "panel.csv"), "--items", "es_manager_support,es_pay", "--method",
+                 "dominance", "--boot", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "general dominance" not in out and "dominance: R^2" in out and "es_pay" in out
+
+
+def test_watchlist_json_and_report(files, capsys):
+    assert main(["watchlist", str(files / "panel.csv"), "--boot", "30", "--json", "--revenue", "revenue"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["units"]) == 30 and doc["settings"]["lag"] >= 0
+    assert doc["flagged"] == sum(u["flag"] for u in doc["units"])
+    assert main(["watchlist", str(files / "panel.csv"), "--boot", "0", "--backtest", "2", "--as-of",
+                 "2024-10-01", "--baseline", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "Back-test" in out and "all" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["chain", "{d}/bad.csv", "--boot", "0", "--links", "employee_retention:customer_retention"], "bad.csv, row 2, column 'employee_retention'"),
+    (["chain", "{d}/panel.csv", "--links", "employee_retention"], "--links"),
+    (["drivers", "{d}/panel.csv", "--items", "es_nothing"], "panel.csv, column 'es_nothing'"),
+    (["watchlist", "{d}/panel.csv", "--as-of", "soon"], "--as-of"),
+    (["watchlist", "{d}/panel.csv", "--recent", "20", "--baseline", "12", "--boot", "0"], "fewer than recent"),
+])
+def test_bad_input_is_one_line_and_exit_2(files, capsys, argv, message):
+    assert main([a.format(d=files) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
