@@ -280,3 +280,13 @@ def test_cli_simulate_chain(tmp_path, capsys):
     assert "survey drivers manager_support" in capsys.readouterr().out
     assert main(["simulate", str(tmp_path / "s"), "--sample", "--chain"]) == 2
     assert "--chain" in capsys.readouterr().err
+
+
+def test_a_chain_without_respondents_still_joins():
+    w = simulate(WorldSpec(n_units=3, months=3, lag=0, seed=1),
+                 chain=ChainSpec(survey_response=0, cs_response=0, survey_every=6))
+    assert len(w.employee_survey) == 0 and len(w.customer_survey) == 0
+    assert w.truth["chain"]["survey_waves"] == []
+    panel = w.chain_panel()
+    assert panel["es_engagement"].isna().all() and (panel["es_respondents"] == 0).all()
+    assert panel["cs_respondents"].dtype == np.int64 and panel["revenue"].notna().all()

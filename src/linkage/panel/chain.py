@@ -608,13 +608,10 @@ def join_chain(
         where = key.get_indexer(left_key)
         if len(table) and len(out) and not (where >= 0).any():
             raise InputError("shares no unit_id, period with the panel (another freq or window?)", file=name)
-        found = where >= 0
+        joined = table[extra].set_axis(key, axis=0).reindex(left_key).set_axis(out.index, axis=0)
         for col in extra:
-            values = table[col].iloc[np.where(found, where, 0)].to_numpy() if len(table) else \
-                np.empty(len(out), dtype=table[col].dtype)
-            series = pd.Series(values, index=out.index, dtype=table[col].dtype)
             if col.endswith("_respondents"):
-                out[col] = series.where(found, 0).astype(np.int64)
+                out[col] = joined[col].fillna(0).astype(np.int64)
             else:
-                out[col] = series.where(found)
+                out[col] = joined[col]
     return out

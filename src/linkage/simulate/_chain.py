@@ -74,6 +74,11 @@ DEFAULT_SEGMENTS: tuple[tuple[str, float, float, float, float], ...] = (
 _DAY = np.timedelta64(1, "D")
 
 
+def _ids(prefix: str, n: int) -> pd.arrays.ArrowStringArray:
+    """Identifiers ``prefix`` + zero-padded 1..n as a str array (empty for n = 0)."""
+    return pd.array(person_ids(prefix, n) if n else np.array([], dtype=object), dtype="str")
+
+
 @dataclass(frozen=True)
 class ChainSpec:
     """Parameters of the chain around a world: surveys, segments, revenue (validated on creation).
@@ -254,7 +259,7 @@ def employee_survey(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Coun
     date = firsts[cell_wave] + np.floor(rng.random(m) * days[cell_wave]).astype(np.int64) * _DAY
     halo = chain.halo_sd * rng.standard_normal(m)
     cols: dict[str, Any] = {
-        "respondent_id": pd.array(person_ids("R", int(m)), dtype="str"),
+        "respondent_id": _ids("R", int(m)),
         "unit_id": pd.array(lat.unit_id.astype(str)[cell_unit], dtype="str"),
         "survey_date": pd.DatetimeIndex(date).as_unit("us"),
     }
@@ -279,7 +284,7 @@ def customer_survey(chain: ChainSpec, lat: Latent, counts: Counts, rng: np.rando
     e1, e2 = rng.standard_normal(m), rng.standard_normal(m)
     q = chain.cs_loading * lat.customer_climate[cell_unit, cell_month] + e1
     return pd.DataFrame({
-        "response_id": pd.array(person_ids("S", m), dtype="str"),
+        "response_id": _ids("S", m),
         "unit_id": pd.array(lat.unit_id.astype(str)[cell_unit], dtype="str"),
         "response_date": pd.DatetimeIndex(date).as_unit("us"),
         "csat": np.clip(np.rint(3.9 + 0.8 * q), 1, 5).astype(np.int64),
