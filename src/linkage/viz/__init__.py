@@ -2,10 +2,20 @@
 
 Every plot is ``f(data, *, column names..., ax=None) -> Axes`` (grids return their ``Figure``); the
 small computations a plot needs (ratios of summed counts, control limits) live in
-``linkage.viz._aggregate``, apart from the drawing.
+``linkage.viz._aggregate``, apart from the drawing. The chain's plots (links, key drivers, the
+early-warning list) are in ``linkage.viz._chain``.
 """
 
 from linkage.viz._aggregate import funnel_limits, rate_table
+from linkage.viz._chain import (
+    CHAIN_LABELS,
+    chain_plot,
+    drivers_plot,
+    link_label,
+    plain_name,
+    watchlist_plot,
+    watchlist_table,
+)
 from linkage.viz._plots import (
     CUSTOMER_COLOR,
     EMPLOYEE_COLOR,
@@ -19,15 +29,22 @@ from linkage.viz._plots import (
 )
 
 __all__ = [
+    "CHAIN_LABELS",
     "CUSTOMER_COLOR",
     "EMPLOYEE_COLOR",
     "LABELS",
+    "chain_plot",
+    "drivers_plot",
     "funnel_limits",
     "funnel_plot",
     "heatmap",
     "lag_profile_plot",
+    "link_label",
+    "plain_name",
     "quadrant_plot",
     "rate_table",
     "trend_grid",
     "unit_plot",
+    "watchlist_plot",
+    "watchlist_table",
 ]
