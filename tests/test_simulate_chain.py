@@ -92,7 +92,21 @@ def test_planted_drivers_follow_the_climate_and_the_others_do_not(world, latent)
     truth = world.truth["chain"]
     assert truth["planted_drivers"] == ["manager_support", "staffing", "recognition"]
     assert truth["unplanted_items"] == ["pay", "facilities", "commute"]
-    assert truth["items"]["pay"] == {"climate_loading": 0.0, "other_loading": 0.6, "driver": False}
+    # latent ICC: 0.6^2 (0.3^2 + 1) / (0.6^2 (0.3^2 + 1) + 0.5^2 + 1) = 0.3924 / 1.6424 (WorldSpec and
+    # ChainSpec defaults: climate sds 0.3 and 1, other sds 0.3 and 1, halo 0.5, noise 1)
+    assert truth["items"]["pay"] == {"climate_loading": 0.0, "other_loading": 0.6, "driver": False,
+                                     "icc_latent": pytest.approx(0.3924 / 1.6424, abs=1e-6)}
+    assert truth["items"]["commute"]["icc_latent"] == 0.0
+    # the observed ICC(1) of unit-wave means (one-way ANOVA, unequal sizes) is close to the latent one
+    grp = es.groupby(["unit_id", "period"]).ngroup().to_numpy()
+    y = es["manager_support"].to_numpy(dtype=float)
+    sizes = np.bincount(grp)
+    means = np.bincount(grp, weights=y) / sizes
+    msb = (sizes * (means - y.mean()) ** 2).sum() / (sizes.size - 1)
+    msw = ((y - means[grp]) ** 2).sum() / (y.size - sizes.size)
+    k0 = (y.size - (sizes**2).sum() / y.size) / (sizes.size - 1)
+    icc1 = (msb - msw) / (msb + (k0 - 1) * msw)
+    assert icc1 == pytest.approx(truth["items"]["manager_support"]["icc_latent"], abs=0.06)
 
 
 def test_customer_survey(world, latent):

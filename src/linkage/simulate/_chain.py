@@ -382,7 +382,16 @@ def chain_truth(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, 
     k = spec.lag
     climate_moves = spec.climate_sd > 0 or spec.climate_between_sd > 0
     eng = dict((n, a) for n, a, _ in chain.items)["engagement"]
-    items = {name: {"climate_loading": a, "other_loading": g, "driver": name in chain.drivers}
+    var_climate = spec.climate_between_sd**2 + spec.climate_sd**2
+    var_other = chain.other_between_sd**2 + 1.0
+    within = chain.halo_sd**2 + chain.item_noise_sd**2
+
+    def icc(a: float, g: float) -> float:
+        between = a**2 * var_climate + g**2 * var_other
+        return round(between / (between + within), 6) if between + within > 0 else 0.0
+
+    items = {name: {"climate_loading": a, "other_loading": g, "driver": name in chain.drivers,
+                    "icc_latent": icc(a, g)}
              for name, a, g in chain.items}
     links = [
         {"x": "es_engagement", "y": "employee_retention", "lag": 0,
@@ -403,6 +412,9 @@ def chain_truth(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, 
     return {
         "spec": chain.to_dict(),
         "items": items,
+        "icc_note": ("icc_latent: share of an answer's latent variance between unit-waves (before rounding "
+                     "to the 1-5 scale, which lowers the observed ICC(1) a little: 0.228 vs 0.239 for "
+                     "manager_support in the sample)"),
         "planted_drivers": list(chain.drivers),
         "unplanted_items": [n for n, a, _ in chain.items if a == 0 and n != "engagement"],
         "drivers_by_loading": sorted(chain.drivers, key=lambda n: -abs(dict((i[0], i[1]) for i in chain.items)[n])),
