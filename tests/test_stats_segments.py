@@ -95,3 +95,18 @@ def test_bad_input():
         segment_linkage(seg, by="segment", panel=panel, adjust="tukey", n_boot=0)
     with pytest.raises(InputError, match="more than one row"):
         segment_linkage(seg, by="segment", panel=pd.concat([panel, panel]), n_boot=0)
+
+
+def test_most_sensitive_segment_stands_out_in_a_simulated_world():
+    # simulator truth: small_business customers react twice as strongly to the climate
+    from linkage.panel import segment_retention
+    from linkage.simulate import ChainSpec, WorldSpec, simulate
+
+    world = simulate(WorldSpec(n_units=80, months=30, seed=1), chain=ChainSpec())
+    facts = world.truth["facts"]
+    seg = segment_retention(world.customers, segments=world.segments, start=facts["window_start"],
+                            end=facts["window_end"])
+    out = segment_linkage(seg, by="segment", panel=world.panel, lag=facts["planted_lag"], n_boot=0)
+    w = out[(out["method"] == "within_period_adjusted") & (out["group"] != "(all)")].set_index("group")
+    assert w["r"].idxmax() == world.truth["chain"]["most_sensitive_segment"]
+    assert w.loc[["consumer", "small_business"], "p_adj"].lt(0.05).all()  # the two large segments, after Holm
