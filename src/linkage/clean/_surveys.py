@@ -181,7 +181,8 @@ def _clean(
         blame[again] = sources[ids[0]]
 
     keep = reason == ""
-    canonical = [*(c for c in optional_ids if c in mapped.columns), *ids, *([date] if date else []), *scores, *([amount] if amount else []),
+    canonical = [*(c for c in optional_ids if c in mapped.columns), *ids, *([date] if date else []),
+                 *scores, *([amount] if amount else []),
                  *([segment] if segment else [])]
     order = [c for c in mapped.columns if c in canonical]
     order = sorted(order, key=canonical.index)

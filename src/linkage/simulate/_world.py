@@ -58,7 +58,8 @@ class World:
         customer survey, one row per response (``response_id, unit_id, response_date, csat``
         (1-5), ``nps`` (0-10)); the customers' segments (``customer_id, segment``); revenue, one
         row per customer and month it is active, from the month before the window
-        (``customer_id, unit_id, period, revenue``). Never touched by defects.
+        (``customer_id, unit_id, period, revenue``; with an activity log too, drawn apart from
+        the visits' own ``revenue``). Never touched by defects.
     """
 
     employees: pd.DataFrame
