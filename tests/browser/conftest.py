@@ -46,14 +46,15 @@ def free_port() -> int:
 class VoilaServer:
     """A Voila process serving one folder on a free port; its log is kept for assertions."""
 
-    def __init__(self, folder: pathlib.Path, log: pathlib.Path, env: dict[str, str] | None = None):
+    def __init__(self, folder: pathlib.Path, log: pathlib.Path, env: dict[str, str] | None = None,
+                 extra: tuple[str, ...] = ()):
         from linkage.app.serve import voila_command
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         self._log = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(voila_command(folder, port=self.port), cwd=folder,
+        self.proc = subprocess.Popen(voila_command(folder, port=self.port, extra=extra), cwd=folder,
                                      env={**os.environ, **(env or {})}, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -90,6 +91,32 @@ class VoilaServer:
             if self.log().count(needle) >= count:
                 return True
             time.sleep(0.2)
+        return False
+
+    def kernels(self) -> list:
+        """The server's kernel processes (``psutil.Process``), pool and viewers alike."""
+        import psutil
+
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        out = []
+        for child in children:
+            try:
+                if "ipykernel_launcher" in " ".join(child.cmdline()):
+                    out.append(child)
+            except psutil.Error:  # gone in between
+                pass
+        return out
+
+    def wait_for_kernels(self, count: int, timeout: float = 30) -> bool:
+        """Wait until the server runs exactly ``count`` kernels."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.kernels()) == count:
+                return True
+            time.sleep(0.25)
         return False
 
     def stop(self) -> None:

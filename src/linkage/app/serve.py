@@ -41,18 +41,25 @@ def voila_command(
     port: int = 8866,
     ip: str = "127.0.0.1",
     open_browser: bool = False,
+    max_viewers: int | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The Voila command line serving ``notebooks`` (run it with ``cwd=notebooks``).
+    """The command line serving ``notebooks`` (run it with ``cwd=notebooks``).
+
+    It runs Voila through :mod:`linkage.app._voila` (Voila plus a cap on concurrent viewers and the
+    ``linkage`` page template with its watchdog); ``max_viewers`` sets the cap (default: what the
+    machine's memory holds, see :func:`linkage.app._voila.default_max_viewers`).
 
     Examples
     --------
-    >>> cmd = voila_command("dash", port=9000)
-    >>> cmd[1:4], "--port=9000" in cmd, "--Voila.ip=127.0.0.1" in cmd
-    (['-m', 'voila', 'dash'], True, True)
+    >>> cmd = voila_command("dash", port=9000, max_viewers=4)
+    >>> cmd[1:4], "--port=9000" in cmd, "--Voila.ip=127.0.0.1" in cmd, "--LinkageVoila.max_viewers=4" in cmd
+    (['-m', 'linkage.app._voila', 'dash'], True, True, True)
     """
-    cmd = [sys.executable, "-m", "voila", str(notebooks), f"--port={int(port)}", f"--Voila.ip={ip}",
-           "--no-browser" if not open_browser else "--Voila.open_browser=True"]
+    cmd = [sys.executable, "-m", "linkage.app._voila", str(notebooks), f"--port={int(port)}",
+           f"--Voila.ip={ip}", "--no-browser" if not open_browser else "--Voila.open_browser=True"]
+    if max_viewers is not None:
+        cmd.append(f"--LinkageVoila.max_viewers={int(max_viewers)}")
     return [*cmd, *extra]
 
 
@@ -151,13 +158,19 @@ def serve(
     open_browser: bool = True,
     notebooks: str | os.PathLike[str] | None = None,
     warm: bool = True,
+    max_viewers: int | None = None,
 ) -> int:
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
+
+    ``max_viewers`` caps the pages open at once (each holds a kernel of a few hundred MB); a viewer
+    past it gets HTTP 503 and "The dashboard is busy, please try again in a minute". Default:
+    ``$LINKAGE_MAX_VIEWERS``, else what the machine's memory holds, at most 8
+    (:func:`linkage.app._voila.default_max_viewers`).
 
     Raises
     ------
     InputError
-        Unreadable panel, a missing notebooks folder or a bad port.
+        Unreadable panel, a missing notebooks folder, a bad port or ``max_viewers`` below 1.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
     load_panel(path)  # fail early, with the file and row, before any kernel starts
@@ -168,6 +181,8 @@ def serve(
                          "with --notebooks", file=str(folder))
     if not 0 < int(port) < 65536:
         raise InputError(f"port must be between 1 and 65535, got {port}")
+    if max_viewers is not None and int(max_viewers) < 1:
+        raise InputError(f"--max-viewers must be at least 1, got {max_viewers}")
     if ip not in LOOPBACK:
         print(f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
               "reach this address sees the dashboards. Put it behind your organisation's "
@@ -176,7 +191,7 @@ def serve(
         print("linkage dashboard: preparing figures...", file=sys.stderr)
         warm_cache(path)
     env = {**os.environ, PANEL_ENV: str(path)}
-    cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser)
+    cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers)
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     host = "127.0.0.1" if ip in LOOPBACK else ip
     print(f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"

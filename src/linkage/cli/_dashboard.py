@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of dashboard notebooks (default: the checkout's notebooks/dashboards)")
     parser.add_argument("--no-warm", dest="warm", action="store_false",
                         help="do not draw the first figures before serving")
+    parser.add_argument("--max-viewers", type=int, metavar="N",
+                        help="most pages open at once (each holds a kernel of about 250 MB); "
+                             "further viewers get 'The dashboard is busy, please try again in a "
+                             "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
+                             "most 8)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,4 +33,4 @@ def run(args: argparse.Namespace) -> int:
     from linkage.app.serve import serve
 
     return serve(args.panel, port=args.port, ip=args.ip, open_browser=args.browser,
-                 notebooks=args.notebooks, warm=args.warm)
+                 notebooks=args.notebooks, warm=args.warm, max_viewers=args.max_viewers)
