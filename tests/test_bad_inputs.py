@@ -298,3 +298,61 @@ def test_a_child_process_prints_one_line_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "e.csv: does not look like a table" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- property-based: random damage to a good extract, through the whole command ------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_GOOD_EMPLOYEES = (BAD / "good_employees.csv").read_bytes()
+_DAMAGE = st.sampled_from([b",", b";", b'"', b"\n", b"\r\n", b"\x00", b"\xff", b"\xe9", b" ",
+                           b"=", b"@", b"-", b"9999", b"1800-01-01", b"2024-02-30", b"NULL", b"",
+                           b"\t", b"\xef\xbb\xbf", b"E001"])
+
+
+@st.composite
+def _damaged(draw) -> bytes:
+    data = bytearray(_GOOD_EMPLOYEES)
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data)))
+        cut = draw(st.integers(0, 12))
+        data[at:at + cut] = draw(_DAMAGE)
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=_damaged())
+def test_property_damaged_extract_ends_in_a_panel_or_one_line(tmp_path, content):
+    """Whatever the damage: exit 0 with every row accounted for (read = kept + set aside, the
+    rejects file holding the set-aside rows) or exit 2 with one line naming the file; the input is
+    never changed and no exported cell is a live formula."""
+    folder = tmp_path / f"case_{hashlib.sha256(content).hexdigest()[:12]}"
+    folder.mkdir(exist_ok=True)
+    target = folder / "damaged.csv"
+    target.write_bytes(content)
+    for name in ("good_customers.csv", "good_units.csv"):
+        shutil.copy(BAD / name, folder / name)
+    args = ["panel", "--employees", str(target), "--customers", str(folder / "good_customers.csv"),
+            "--units", str(folder / "good_units.csv"), "--as-of", AS_OF,
+            "--out", str(folder / "p.csv"), "--rejects", str(folder / "r.csv")]
+    out, err = io.StringIO(), io.StringIO()
+    with _deadline(TIMEOUT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(args)
+    assert target.read_bytes() == content
+    if status == 2:
+        lines = err.getvalue().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("linkage panel: error: ")
+        assert "damaged.csv" in lines[0] or "good_" in lines[0]
+        return
+    assert status == 0, err.getvalue()
+    report = {m[1]: tuple(int(x.replace(",", "")) for x in m.groups()[1:])
+              for m in map(_REPORT.match, out.getvalue().splitlines()) if m}
+    read, kept, aside = report["damaged.csv"]
+    assert read == kept + aside and kept > 0
+    rejects = pd.read_csv(folder / "r.csv", dtype=str, keep_default_na=False)
+    assert (rejects["file"] == "damaged.csv").sum() == aside
+    for written in ("p.csv", "r.csv"):
+        assert not _live_formulas(folder / written)
