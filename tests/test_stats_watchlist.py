@@ -66,6 +66,13 @@ def test_planted_dips_are_flagged_and_ranked_first():
     assert (wl["expected_lost_low"] <= wl["expected_lost"]).all() and (wl["expected_lost"] <= wl["expected_lost_high"]).all()
 
 
+def test_without_customer_counts_ranks_by_the_drop():
+    df = _dips(5).drop(columns=["customer_start"])
+    wl = watchlist(df, lag=1, n_boot=0)
+    assert wl["expected_lost"].isna().all()
+    assert wl["drop_z"].is_monotonic_decreasing and set(wl["unit"].head(5)) == {f"s0{i}" for i in range(5)}
+
+
 def test_as_of_ignores_later_periods():
     df = _dips(3)
     cut = pd.Timestamp("2023-12-01")

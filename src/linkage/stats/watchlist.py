@@ -136,7 +136,8 @@ def watchlist(
     Returns
     -------
     DataFrame
-        One row per unit, by ``expected_lost`` (largest first): ``rank``, ``unit``, ``flag``,
+        One row per unit, by ``expected_lost`` (largest first; by ``drop_z`` when there are no
+        customer counts to turn the effect into customers): ``rank``, ``unit``, ``flag``,
         ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored), ``drop_z``,
         ``customers_at_risk`` (customers at the start of a recent period, on average),
         ``expected_lost`` (customers), ``expected_lost_low``, ``expected_lost_high`` (from the
@@ -235,7 +236,8 @@ def watchlist(
         "expected_to": _period_label(periods, step_off["to"], grid.step),
     })
     out["flag"] = out["flag"].astype(bool)
-    key = out["expected_lost"].fillna(-np.inf)
+    # without customer counts there is no expected loss: rank by the evidence of a drop instead
+    key = (out["expected_lost"] if out["expected_lost"].notna().any() else out["drop_z"]).fillna(-np.inf)
     out = out.iloc[np.argsort(-key.to_numpy(), kind="stable")].reset_index(drop=True)
     out["rank"] = np.arange(1, len(out) + 1)
     out = out[WATCHLIST_COLUMNS]
