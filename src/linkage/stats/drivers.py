@@ -188,7 +188,7 @@ def _covariances(W: np.ndarray, M: np.ndarray, P: np.ndarray, level: str) -> np.
     return S
 
 
-def _drivers_frame(data, items, outcome, unit, weights_col):
+def _drivers_frame(data, items, outcome, unit):
     check_columns(data, {"outcome": outcome, "unit": unit})
     if not items:
         raise InputError("key drivers need at least one item column")
@@ -318,7 +318,7 @@ def key_drivers(
         if period is None:
             raise InputError("a lag needs the period column (period=...)")
         data = _shift_outcome(data, outcome=outcome, unit=unit, period=period, lag=int(lag))
-    Z, codes, U = _drivers_frame(data, items, outcome, unit, None)
+    Z, codes, U = _drivers_frame(data, items, outcome, unit)
     p = len(items)
     n_used = U if level == "between" else len(Z)
     if n_used < p + 3:
