@@ -332,23 +332,40 @@ def test_report_shows_no_identifier_and_suppresses_small_units(report_html, ids,
     assert unsuppressed(tables[0][1], small) == []
 
 
-def _selection_downloads():
-    """``(attribute, value, CSV bytes)`` of the unit-table download of every selection the
-    executive dashboard offers (every attribute, all units and each value)."""
-    from linkage.app import ALL, DashboardData, Selection, load_panel
-    from linkage.app.executive import unit_table_csv
+@pytest.fixture(scope="module")
+def dash_data():
+    from linkage.app import DashboardData, load_panel
 
-    data = DashboardData(load_panel(PANEL), k=K, n_boot=20)
-    for attribute in data.attributes:
-        for value in [ALL, *data.values[attribute]]:
-            table = data.unit_table(Selection(attribute=attribute, value=value))
-            yield attribute, value, unit_table_csv(table)
+    return DashboardData(load_panel(PANEL), k=K, n_boot=20)
 
 
 @pytest.fixture(scope="module")
-def downloads() -> list[tuple[str, str, pd.DataFrame, bytes]]:
-    return [(a, v, pd.read_csv(io.BytesIO(b), dtype=str, keep_default_na=False), b)
-            for a, v, b in _selection_downloads()]
+def downloads(dash_data) -> list[tuple[str, str, pd.DataFrame, bytes]]:
+    """``(attribute, value, table, CSV bytes)`` of the unit-table download of every selection the
+    executive dashboard offers (every attribute: all units, then each value)."""
+    from linkage.app import ALL, Selection
+    from linkage.app.executive import unit_table_csv
+
+    out = []
+    for attribute in dash_data.attributes:
+        for value in [ALL, *dash_data.values[attribute]]:
+            payload = unit_table_csv(dash_data.unit_table(Selection(attribute=attribute, value=value)))
+            frame = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False)
+            out.append((attribute, value, frame, payload))
+    return out
+
+
+def test_unit_explorer_on_a_small_unit_shows_no_figure_of_it(dash_data, panel, ids):
+    from linkage.app.explorer import WINDOW, UnitExplorer
+
+    recent = panel.loc[panel["period"] >= sorted(panel["period"].unique())[-WINDOW]]
+    small = sorted(small_units(recent))
+    assert small
+    ex = UnitExplorer(dash_data, unit=small[0])
+    text = html.unescape(ex.summary.value)
+    assert f"Unit {small[0]}" in text
+    assert "suppressed" in text and not re.search(r"\d+(\.\d)?% a month", text)
+    assert leaks([ex.summary.value, ex.series.value, ex.standing.value], ids) == []
 
 
 def test_every_selections_download_has_no_identifier(downloads, ids, panel):
