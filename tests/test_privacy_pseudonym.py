@@ -191,6 +191,16 @@ def test_prepare_key_file_and_the_mappings_extra_columns(tmp_path, monkeypatch):
     assert "M77" not in result.rejects.to_csv(index=False)
 
 
+def test_the_unit_id_column_is_never_pseudonymised(monkeypatch):
+    monkeypatch.setenv(PSEUDONYM_ENV, KEY)
+    mapping = {**load_mapping(DATA / "mapping.yaml"), "pseudonymise": {"employees": ["Cost Center"]}}
+    with pytest.raises(InputError, match="'Cost Center', the unit id column"):
+        prepare(employees=DATA / "hr_export.csv", mapping=mapping, as_of=AS_OF, pseudonymise=True)
+    with pytest.raises(InputError, match="unknown table 'units'"):
+        prepare(employees=DATA / "hr_export.csv", as_of=AS_OF, pseudonymise=True,
+                mapping={**load_mapping(DATA / "mapping.yaml"), "pseudonymise": {"units": ["Store"]}})
+
+
 def test_prepare_without_a_key_or_with_a_key_but_no_flag(monkeypatch, tmp_path):
     monkeypatch.delenv(PSEUDONYM_ENV, raising=False)
     with pytest.raises(InputError, match="needs a secret key"):

@@ -187,6 +187,13 @@ def pseudonymised_columns(mapping: dict[str, Any] | None, table: str) -> list[st
     full = validate_mapping(mapping or {})
     first = full[table].get(person[table], person[table])
     extra = [c for c in full["pseudonymise"].get(table, []) if c != first]
+    unit = full[table].get("unit_id", "unit_id")
+    if unit in extra:
+        raise InputError(
+            f"section 'pseudonymise': {table} lists {unit!r}, the unit id column; unit ids are "
+            "not person identifiers and stay as they are (units must match the units table)",
+            column=unit,
+        )
     return [first, *dict.fromkeys(extra)]
 
 
