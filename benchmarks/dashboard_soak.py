@@ -18,6 +18,8 @@ Usage::
 
     .venv/bin/python benchmarks/dashboard_soak.py --loads 100 --notebook executive
     .venv/bin/python benchmarks/dashboard_soak.py --loads 300 --notebook trivial --no-watchdog
+    .venv/bin/python benchmarks/dashboard_soak.py --loads 30 --notebook trivial --no-watchdog \
+        --cull-idle 6 --settle 8 --no-claim-fix     # the cause: kernels culled under loading pages
 
 ``--no-watchdog`` opens the pages with the watchdog switched off (``?linkage_watchdog=0``), to count
 how often Voila itself stalls.
@@ -90,6 +92,13 @@ def main() -> int:
                         help="seconds to wait between loads (default 0: back to back)")
     parser.add_argument("--no-watchdog", dest="watchdog", action="store_false",
                         help="open the pages with the watchdog off (count Voila's own stalls)")
+    parser.add_argument("--cull-idle", type=float, default=None, metavar="S",
+                        help="serve with kernel culling after S idle seconds, checked every S/4 "
+                             "(default: voila.json's 120 s, every 30 s)")
+    parser.add_argument("--no-claim-fix", dest="claim_fix", action="store_false",
+                        help="serve with LinkageVoila.claim_resets_idle=False: a preheated "
+                             "kernel keeps its idle time when handed to a page (reproduces the "
+                             "pages whose kernel is culled while they load)")
     args = parser.parse_args()
     chromium = chromium_path()
     if chromium is None:
@@ -108,7 +117,13 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", "from linkage.app.serve import warm_cache; import pathlib;"
                         f" warm_cache(pathlib.Path({str(PANEL)!r}))"], env={**os.environ, **env},
                        check=True)
-    server = VoilaServer(work, work / "voila.log", env=env)
+    extra: list[str] = []
+    if args.cull_idle is not None:
+        extra += [f"--MappingKernelManager.cull_idle_timeout={int(args.cull_idle)}",
+                  f"--MappingKernelManager.cull_interval={max(1, int(args.cull_idle // 4))}"]
+    if not args.claim_fix:
+        extra.append("--LinkageVoila.claim_resets_idle=False")
+    server = VoilaServer(work, work / "voila.log", env=env, extra=tuple(extra))
     query = "" if args.watchdog else "?linkage_watchdog=0"
     outcome = {"interactive": 0, "recovered": 0, "stuck": 0}
     tti: list[float] = []
@@ -151,14 +166,17 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     wall = time.perf_counter() - t_start
     print(f"\n{args.loads} consecutive loads of {name} ({'watchdog on' if args.watchdog else 'watchdog off'},"
-          f" timeout {args.timeout:.0f} s) in {wall:.0f} s")
+          f" claim fix {'on' if args.claim_fix else 'off'}, culling "
+          f"{'voila.json' if args.cull_idle is None else f'after {args.cull_idle:.0f} s idle'},"
+          f" settle {args.settle:.0f} s, timeout {args.timeout:.0f} s) in {wall:.0f} s")
     print(f"interactive first time: {outcome['interactive']}   recovered by the page's reload: "
           f"{outcome['recovered']}   stuck: {outcome['stuck']}")
     if tti:
         print(f"load to interactive (incl. one filter change): median {statistics.median(tti):.2f} s, "
               f"max {max(tti):.2f} s")
     print(f"server log: {log.count('Kernel shutdown')} kernel shutdowns, "
-          f"{log.count('Traceback')} tracebacks")
+          f"{log.count('Culling')} culling lines, {log.count('Traceback')} tracebacks, "
+          f"{log.count('Kernel does not exist')} requests for a kernel already gone")
     return 0 if outcome["stuck"] == 0 else 1
 
 

@@ -1,0 +1,141 @@
+"""linkage.app.serve and linkage.app._voila without a browser: the command line, the viewer cap's
+arithmetic and bookkeeping, the busy page, the committed Voila configuration, the CLI's checks.
+The served behaviour (busy page past the cap, kernels freed, stalled pages) is in tests/browser/test_load.py."""
+
+import json
+import os
+import pathlib
+
+import pytest
+
+from linkage.app import _voila
+from linkage.app._voila import ViewerGate, busy_page, default_max_viewers
+from linkage.app.serve import dashboards_dir, serve, voila_command
+from linkage.cli import main as cli_main
+from linkage.errors import InputError
+
+GiB = 1024**3
+
+
+def test_voila_command_runs_linkage_voila_with_the_cap():
+    cmd = voila_command("dash", port=9100, max_viewers=3)
+    assert cmd[1:4] == ["-m", "linkage.app._voila", "dash"]
+    assert "--LinkageVoila.max_viewers=3" in cmd and "--port=9100" in cmd
+    assert not any("max_viewers" in c for c in voila_command("dash"))  # default: the app decides
+
+
+def test_default_max_viewers_from_memory(monkeypatch):
+    monkeypatch.delenv(_voila.MAX_VIEWERS_ENV, raising=False)
+    # half the available memory over 300 MB a viewer: 4 GiB -> 2048 MiB / 300 MiB = 6.8 -> 6
+    assert default_max_viewers(4 * GiB, per_viewer_mb=300, ceiling=100) == 6
+    assert default_max_viewers(4 * GiB, per_viewer_mb=300, ceiling=5) == 5  # the CPU ceiling
+    assert default_max_viewers(1, per_viewer_mb=300) == 1  # never 0: one viewer always gets in
+    monkeypatch.setattr(_voila, "_available_bytes", lambda: None)
+    assert default_max_viewers(ceiling=8) == 4  # memory unreadable: a modest fixed number
+
+
+def test_default_max_viewers_from_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv(_voila.MAX_VIEWERS_ENV, "3")
+    assert default_max_viewers(64 * GiB) == 3
+    monkeypatch.setenv(_voila.MAX_VIEWERS_ENV, "lots")
+    assert default_max_viewers(2 * GiB, per_viewer_mb=300, ceiling=8) == 3  # ignored, said so
+    assert "ignoring LINKAGE_MAX_VIEWERS='lots'" in capsys.readouterr().err
+
+
+def test_the_machine_default_is_sane(monkeypatch):
+    monkeypatch.delenv(_voila.MAX_VIEWERS_ENV, raising=False)
+    assert 1 <= default_max_viewers() <= _voila.DEFAULT_CEILING
+
+
+def test_gate_counts_viewers_not_the_pool_and_forgets_closed_kernels():
+    live = {"pool", "a", "b"}
+    gate = ViewerGate(kernels=lambda: live, max_viewers=2)
+    gate.claimed("pool")  # a claim outside a page request (a pool refill) is not a viewer
+    assert gate.count() == 0
+    for kernel in ("a", "b"):
+        token = gate.admit()
+        gate.claimed(kernel)
+        gate.claimed("pool")  # a second kernel in the same request is not counted twice
+        gate.release(token)
+    assert gate.viewers == {"a", "b"} and gate.full()
+    live.discard("a")  # its tab closed (beacon) or culling shut it down
+    assert gate.count() == 1 and not gate.full()
+
+
+def test_gate_counts_requests_on_their_way_to_a_kernel():
+    gate = ViewerGate(kernels=set, max_viewers=2)
+    first, second = gate.admit(), gate.admit()  # admitted, their kernels not yet there
+    assert gate.pending == 2 and gate.full()
+    gate.claimed("k")  # the second request gets its kernel (context: the innermost admission)
+    gate.release(second)
+    gate.release(first)  # the first failed before getting a kernel: its slot frees
+    assert gate.pending == 0
+
+
+def test_busy_page_is_plain_and_retries():
+    page = busy_page(60)
+    assert "The dashboard is busy, please try again in a minute." in page
+    assert 'http-equiv="refresh" content="60"' in page
+    for word in ("kernel", "Traceback", "503", "voila"):
+        assert word.lower() not in page.lower()
+
+
+def test_committed_voila_configuration_frees_closed_tabs_and_uses_the_watchdog_template():
+    conf = json.loads((dashboards_dir() / "voila.json").read_text())
+    assert conf["VoilaConfiguration"]["template"] == "linkage"
+    cull = conf["MappingKernelManager"]
+    assert cull["cull_idle_timeout"] > 0 and cull["cull_interval"] > 0
+    assert cull["cull_interval"] <= cull["cull_idle_timeout"]
+    assert cull["cull_connected"] is False  # an open, idle tab keeps its kernel
+    assert conf["VoilaConfiguration"]["show_tracebacks"] is False
+
+
+def test_linkage_template_extends_voila_lab_and_carries_the_watchdog():
+    folder = _voila.TEMPLATES / "voila" / "templates" / "linkage"
+    assert json.loads((folder / "conf.json").read_text())["base_template"] == "lab"
+    text = (folder / "index.html.j2").read_text()
+    assert "extends 'voila/templates/lab/index.html.j2'" in text
+    for needle in ("linkage_watchdog", "api/kernels/", "voila/api/shutdown/", "pagehide", "sessionStorage"):
+        assert needle in text
+
+
+def test_linkage_template_compiles_against_voilas_templates():
+    # the template compiles against Voila's own templates (a typo in a block name or an extends
+    # path fails here, not in a viewer's browser)
+    import jinja2
+    from voila.paths import collect_template_paths
+
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(_voila.TEMPLATES)
+    try:
+        paths = collect_template_paths(["voila", "nbconvert"], "linkage", prune=True)
+    finally:
+        if old is None:
+            del os.environ["JUPYTER_PATH"]
+        else:
+            os.environ["JUPYTER_PATH"] = old
+    assert str(_voila.TEMPLATES / "voila" / "templates" / "linkage") in paths
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(paths), extensions=["jinja2.ext.i18n"])
+    env.install_null_translations()
+    env.get_template("index.html.j2")  # parses it and the templates it extends
+
+
+def test_serve_refuses_a_cap_below_one_before_starting_anything():
+    with pytest.raises(InputError, match="max-viewers must be at least 1"):
+        serve(max_viewers=0, warm=False, open_browser=False)
+
+
+def test_cli_dashboard_bad_cap_is_one_line_and_exit_2(capsys):
+    assert cli_main(["dashboard", "--max-viewers", "0", "--no-browser", "--no-warm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "max-viewers" in err[0]
+
+
+def test_cli_dashboard_help_mentions_the_cap(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["dashboard", "--help"])
+    assert "--max-viewers" in capsys.readouterr().out
+
+
+def test_templates_folder_is_inside_the_package():
+    assert pathlib.Path(_voila.__file__).parent in _voila.TEMPLATES.parents
