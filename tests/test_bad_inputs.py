@@ -118,6 +118,11 @@ CASES: dict[str, tuple[dict[str, str], tuple]] = {
     # generated at test time (too big, or pointless, to commit)
     "huge_cell": ({"employees": "huge_cell.csv"},
                   (ERR, "huge_cell.csv", "a cell of 10,485,760 characters")),
+    # a real workbook: formulas have no cached value (read as missing), a date cell, an int unit
+    "excel_formulas": ({"employees": "excel_formulas.xlsx"},
+                       (OK, {"excel_formulas.xlsx": {"missing_identifier": 1, "missing_date": 1}})),
+    "parquet_binary": ({"employees": "parquet_binary.parquet"},
+                       (ERR, "parquet_binary.parquet, column 'employee_id'", "not text")),
     "nul_after_64kb": ({"employees": "nul_after_64kb.csv"},
                        (OK, {"nul_after_64kb.csv": {"duplicate_row": 4481, "unparseable_date": 1}})),
 }
@@ -130,6 +135,27 @@ def _generated(name: str) -> bytes:
         text = make_corpus._csv(make_corpus.EMP_HEADER, make_corpus._good_employees() * 250)
         cut = text.rindex("2023-")
         return (text[:cut] + "20\x0023-" + text[cut + 5:]).encode()
+    if name == "excel_formulas.xlsx":
+        import datetime
+
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.append(make_corpus.EMP_HEADER)
+        for row in make_corpus._good_employees():
+            sheet.append([row[0], row[1], datetime.date.fromisoformat(row[2]), row[3] or None])
+        sheet.append(['=HYPERLINK("http://x","click")', "001", "2023-01-01", None])
+        sheet.append(["E099", "001", "=TODAY()", None])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return buffer.getvalue()
+    if name == "parquet_binary.parquet":
+        buffer = io.BytesIO()
+        table = pd.DataFrame({"employee_id": [b"E1", b"\xff\xfe"], "unit_id": ["001", "001"],
+                              "hire_date": ["2023-01-01"] * 2, "termination_date": [None, None]})
+        table.to_parquet(buffer)
+        return buffer.getvalue()
     raise KeyError(name)
 
 
@@ -155,6 +181,12 @@ def _data_rows(path: pathlib.Path) -> int:
     """Data rows of a text extract, counted without linkage: decode (BOM-aware), sniff the
     header's separator, count rows with any non-blank cell."""
     raw = path.read_bytes()
+    if path.suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path, read_only=True).active
+        rows = list(sheet.iter_rows(values_only=True))
+        return sum(1 for r in rows[1:] if any(c is not None and str(c).strip() for c in r))
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         text = raw.decode("utf-16")
     else:

@@ -419,3 +419,13 @@ def test_trailing_separators_are_tolerated_only_when_blank(tmp_path):
     path.write_text("a,b,\n1,2,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="t.csv: column 3 of the header has no name"):
         read_table(path)
+
+
+def test_parquet_column_of_bytes_that_are_not_text(tmp_path):
+    path = tmp_path / "ids.parquet"
+    pd.DataFrame({"id": [b"E1", b"\xff\xfe"], "unit_id": ["1", "2"]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"^ids.parquet, column 'id': holds values that are not "
+                       r"text \(UnicodeDecodeError\)$"):
+        read_table(path)
+    pd.DataFrame({"id": [b"E1", b"E2"], "unit_id": ["1", "2"]}).to_parquet(path)
+    assert read_table(path)["id"].tolist() == ["E1", "E2"]  # UTF-8 bytes are text

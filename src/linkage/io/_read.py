@@ -347,13 +347,23 @@ def _as_text(col: pd.Series) -> pd.Series:
     return col.astype("str").where(col.notna())
 
 
+def _text_column(col: pd.Series, label: str, name: str) -> pd.Series:
+    """:func:`_as_text`, or the package's error for values that have no text form (a Parquet
+    binary column of bytes that are not UTF-8, for instance)."""
+    try:
+        return _as_text(col)
+    except (UnicodeDecodeError, TypeError, ValueError) as err:
+        raise InputError(f"holds values that are not text ({type(err).__name__})", file=label,
+                         column=name) from None
+
+
 def _finish(table: pd.DataFrame, label: str) -> pd.DataFrame:
     table.columns = [str(c).strip() for c in table.columns]
     _check_header(list(table.columns), label)
     if len(table.columns) == 0:
         raise InputError("has no columns", file=label)
     out = pd.DataFrame(
-        {c: _as_text(table[c]) for c in table.columns}, index=table.index
+        {c: _text_column(table[c], label, c) for c in table.columns}, index=table.index
     )
     # missing tokens: blank cells and the usual database spellings of "nothing"
     tokens = set(MISSING_TOKENS)
