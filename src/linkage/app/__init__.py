@@ -5,21 +5,28 @@
 - :func:`load_panel`, :class:`DashboardData`: the panel (never person-level rows) and what is
   precomputed from it once.
 - :func:`guarded`: widget callbacks that show a neutral line instead of a traceback.
+- :class:`ChainView`: the executive dashboard's section "The whole chain" (links, key drivers,
+  units to visit), computed when first opened; :func:`chain_inputs`, :func:`chain_results`.
 
 The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call each.
 """
 
 from linkage.app._data import ALL, PANEL_ENV, DashboardData, Selection, default_panel_path, load_panel
 from linkage.app._safe import guarded
+from linkage.app.chain_view import CHAIN_ENV, ChainView, chain_inputs, chain_results
 from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive
 from linkage.app.explorer import UnitExplorer, show_unit_explorer, unit_explorer
 
 __all__ = [
     "ALL",
+    "CHAIN_ENV",
+    "ChainView",
     "PANEL_ENV",
     "DashboardData",
     "ExecutiveDashboard",
     "Selection",
+    "chain_inputs",
+    "chain_results",
     "default_panel_path",
     "executive_dashboard",
     "guarded",

@@ -33,6 +33,7 @@ from linkage.app._render import (
     trends_png,
 )
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
+from linkage.app.chain_view import ChainView, is_sample_panel
 from linkage.io import neutralise_formulas
 
 __all__ = ["ExecutiveDashboard", "executive_dashboard", "show_executive", "unit_table_csv", "CSS"]
@@ -89,6 +90,9 @@ class ExecutiveDashboard:
         The panel with its precomputations.
     cache_size : int
         How many drawn figure sets to keep (a viewer going back to a selection gets it at once).
+    chain_sample : bool
+        The panel is the repository's sample: the section "The whole chain" joins the sample's
+        surveys and revenue (see :mod:`linkage.app.chain_view`).
 
     Attributes
     ----------
@@ -98,6 +102,8 @@ class ExecutiveDashboard:
         The filters.
     headline, trends, quadrants, lag_plot, downloads, table, status : ipywidgets.HTML
         The outputs (figures are ``<img>`` with ``data:`` URIs).
+    chain_view : ChainView
+        The section "The whole chain" (computed when a viewer first opens it).
 
     Examples
     --------
@@ -108,7 +114,7 @@ class ExecutiveDashboard:
     True
     """
 
-    def __init__(self, data: DashboardData, *, cache_size: int = 64) -> None:
+    def __init__(self, data: DashboardData, *, cache_size: int = 64, chain_sample: bool = False) -> None:
         self.data = data
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
@@ -145,9 +151,11 @@ class ExecutiveDashboard:
             children=[widgets.VBox([self.downloads, self.table])], titles=("Downloads and the unit table",))
         filters = widgets.HBox([self.attribute, self.value, self.periods, self.lag],
                                layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"))
+        # the whole chain (issue 7): its own closed section, computed only when first opened
+        self.chain_view = ChainView(data, sample=chain_sample)
         self.widget = widgets.VBox([
             widgets.HTML(CSS), self.title, filters, self.status, self.headline, self.trends,
-            widgets.HBox([self.quadrants, self.lag_plot]), caveats, table_box,
+            widgets.HBox([self.quadrants, self.lag_plot]), caveats, table_box, self.chain_view.widget,
         ], layout=widgets.Layout(max_width="1200px"))
         self.widget.add_class("linkage-executive")
 
@@ -308,7 +316,7 @@ def executive_dashboard(
     frame = panel if isinstance(panel, pd.DataFrame) else load_panel(panel)
     data = DashboardData(frame, k=k, n_boot=n_boot, seed=seed)
     data.precompute()
-    return ExecutiveDashboard(data)
+    return ExecutiveDashboard(data, chain_sample=is_sample_panel(panel))
 
 
 def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:

@@ -145,8 +145,8 @@ def chain_plot(
     hi = np.nanmax(d[ci_high].to_numpy(dtype=float))
     ax.set_xlim(min(-0.1, lo - 0.05), max(0.1, hi + 0.15))
     ax.set_xlabel("correlation r (line: 95% interval)")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
-    ax.set_title("The chain, link by link: how strongly each step moves with the next", fontsize=10, y=1.0)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(drawn), fontsize=8, frameon=False)
+    ax.set_title("The chain, link by link", fontsize=10, y=1.0)
     return ax
 
 
