@@ -24,6 +24,15 @@ analysed as a user would, and the answers are compared with its truth:
   the default flag (one-sided z > 1.645) and a looser one (z > 1.0), with the simulator's default
   units (median 12 staff) and larger ones (40 staff); beside them the ceiling of a list of the same
   length chosen by the planted (noise-free) staff-retention drop.
+
+Measured 2026-11-23 (30 seeds, 100 units x 36 months, 500 resamples; 482 s on 2 shared cores):
+planted drivers all above all unplanted in 100 % of seeds within units at the planted lag (relative
+weights and dominance; 86.7 % between units at lag 0 with 12 staff per unit, 100 % with 40); the
+three chain links recovered (planted lag, sign, CI excluding 0) in 100 %; indirect path > 0 in 100 %,
+direct path's CI covering 0 in 96.7 % / 93.3 %; most sensitive segment first in 100 %. Watchlist at
+the planted lag against the planted losses, 12 staff: precision 64.5 %, recall 15.5 % (z > 1.645;
+base rate 31.7 %, ceiling with noise-free staff data 98.0 % / 23.5 %), z > 1.0: 56.7 % / 30.2 %;
+40 staff: 79.9 % / 21.8 % and 67.6 % / 39.5 %.
 """
 
 from __future__ import annotations
