@@ -221,6 +221,11 @@ class _DuckDB:
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET temp_directory = '{Path(tempfile.gettempdir()) / 'linkage_duckdb'}'")
         self.con.execute("SET preserve_insertion_order = false")
+        try:  # pre-aggregating the calendar before the join makes the big aggregation merge
+            # aggregate states row by row instead of updating from plain values (slower, measured)
+            self.con.execute("SET disabled_optimizers = 'partial_aggregate_pushdown'")
+        except duckdb.Error:  # an optimizer of another name in another DuckDB version
+            pass
         self.con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
         if memory_limit is not None:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -237,6 +242,10 @@ class _DuckDB:
         listed = self.parquet_files.get("activity")
         if listed is None:
             return None
+        kind = self.con.execute(
+            "SELECT column_type FROM (DESCRIBE activity) WHERE column_name = 'activity_date'").fetchall()
+        if not kind or not str(kind[0][0]).upper().startswith(("DATE", "TIMESTAMP")):
+            return None  # dates kept as text: their minimum and maximum are not the first and last day
         try:
             meta = self.con.execute(
                 f"SELECT path_in_schema AS col, num_values AS n, stats_null_count AS nulls, "
@@ -280,6 +289,9 @@ class _DuckDB:
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
 
     def close(self) -> None:
         self.con.close()
@@ -325,6 +337,9 @@ class _Spark:
 
     def activity_bounds(self, freq: str) -> None:
         return None
+
+    def execute(self, sql: str) -> None:
+        self.session.sql(sql)
 
     def query(self, sql: str) -> pd.DataFrame:
         frame = self.session.sql(sql)
@@ -403,11 +418,24 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         results[name] = hist[hist["tbl"] == name]
     log(f"aggregated {' and '.join(spell_tables)}")
     if "activity" in tables:
-        results["activity"] = backend.query(_sql.activity_sql("activity", freq, q_lo, q_hi, window, d))
-        log("aggregated the activity log (one bit mask per customer and unit)")
-        if has_revenue:
-            results["revenue"] = backend.query(_sql.revenue_sql("activity", freq, q_lo, q_hi, d))
-            log("summed revenue")
+        b = bounds["activity"]
+        known = int(b["n"]) > 0
+        days = _sql.calendar_days(int(b["lo"]) if known else None, int(b["hi"]) if known else None,
+                                  q_lo, q_hi, window, freq)
+        q_n = q_hi - q_lo + 1
+        pairs = _sql.pairs_sql("activity", freq, q_lo, q_hi, window, d, days, has_revenue)
+        if has_revenue:  # one pass for masks and revenue, kept for the two small queries on it
+            name = "linkage_activity_pairs"
+            backend.execute(d.keep.format(name=name, sql=pairs))
+            try:
+                log("aggregated the activity log (one bit mask per customer and unit, revenue per unit and period)")
+                results["activity"] = backend.query(_sql.activity_sql(name, q_n, window, d, revenue=True))
+                results["revenue"] = backend.query(_sql.revenue_sql(name, d))
+            finally:
+                backend.execute(d.drop.format(name=name))
+        else:
+            results["activity"] = backend.query(_sql.activity_sql(f"({pairs})", q_n, window, d, revenue=False))
+            log("aggregated the activity log (one bit mask per customer and unit)")
 
     # ---- units and assembly (as build_panel does) ---------------------------------------------
     found = [results[k]["u"] for k in ("employees", "customers", "activity") if k in results]
@@ -423,7 +451,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     if "customers" in results:
         counts["customer"] = _sql.spell_counts(results["customers"], unit_index, lo, n_periods)
     elif "activity" in results and n_periods:
-        counts["customer"] = _sql.activity_counts(results["activity"], unit_index, n_periods)
+        counts["customer"] = _sql.activity_counts(results["activity"], unit_index, n_periods, window)
     else:
         counts["customer"] = zeros
     revenue = None

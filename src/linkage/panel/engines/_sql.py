@@ -16,6 +16,16 @@ before that cannot make anyone active in the window); a mask word holds 62 bits 
 words share one period, so that the two bits ``m - 1`` and ``m`` always sit in the same word. A
 60-month window needs one word, ten years of months three.
 
+What the engine pays for is the pass over the log, so it makes one and does little per row:
+
+- no date arithmetic per row: a small calendar (one row per day of the data's range, built in SQL
+  by :func:`calendar_sql`) holds each day's period code and mask words, and the log is joined to
+  it on the date (a broadcast of a few thousand rows, cheaper than ``year``/``month`` per row);
+- revenue per unit and period comes out of the same aggregation (``GROUPING SETS``), not from a
+  second scan (:func:`pairs_sql`);
+- one aggregate per row and grouping (each one is a pass of scattered updates over a hash table
+  of a million pairs).
+
 Spells (employees, customer spells) are small: per unit, the histograms of start and end periods
 come out of SQL and their cumulative sums in numpy give the five counts, as in
 ``linkage.panel.build._Grid.spell_counts``.
@@ -27,11 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dialect", "DUCKDB", "SPARK", "code_expr", "bounds_sql", "spell_hist_sql",
-           "activity_sql", "revenue_sql", "spell_counts", "activity_counts", "n_words", "WORD_BITS"]
+__all__ = ["Dialect", "DUCKDB", "SPARK", "Days", "calendar_days", "code_expr", "bounds_sql", "spell_hist_sql",
+           "calendar_sql", "pairs_sql", "activity_sql", "revenue_sql", "spell_counts", "activity_counts", "n_words",
+           "WORD_BITS", "MAX_DAYS"]
 
 #: bits used in one signed 64-bit mask word (62 keeps ``1 << 62`` positive)
 WORD_BITS = 62
+#: the longest calendar joined to an activity log; past it (a log spanning centuries, say a
+#: mistyped year 2202) dates are clamped into a calendar of the window instead
+MAX_DAYS = 100_000
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,9 @@ class Dialect:
     string: str  # the text type
     shl: str  # format with {a}, {b}: a << b
     shr: str  # a >> b
+    days: str  # format with {first}, {n}: a query of one DATE column ``cal_day``, n days from first
+    keep: str  # format with {name}, {sql}: keep a query's result as a table for a few queries
+    drop: str  # format with {name}: drop it (and uncache it)
 
     def lshift(self, a: str, b: str) -> str:
         return self.shl.format(a=a, b=b)
@@ -50,8 +67,12 @@ class Dialect:
         return self.shr.format(a=a, b=b)
 
 
-DUCKDB = Dialect("duckdb", "VARCHAR", "({a} << {b})", "({a} >> {b})")
-SPARK = Dialect("spark", "STRING", "shiftleft({a}, {b})", "shiftright({a}, {b})")
+DUCKDB = Dialect("duckdb", "VARCHAR", "({a} << {b})", "({a} >> {b})",
+                 "SELECT CAST(DATE '{first}' + CAST(range AS INTEGER) AS DATE) AS cal_day FROM range({n})",
+                 "CREATE OR REPLACE TEMP TABLE {name} AS {sql}", "DROP TABLE IF EXISTS {name}")
+SPARK = Dialect("spark", "STRING", "shiftleft({a}, {b})", "shiftright({a}, {b})",
+                "SELECT date_add(DATE'{first}', CAST(id AS INT)) AS cal_day FROM range({n})",
+                "CACHE TABLE {name} AS {sql}", "DROP VIEW IF EXISTS {name}")
 
 _MONTHS = {"M": 1, "Q": 3, "Y": 12}
 
@@ -109,51 +130,126 @@ def n_words(n_periods: int, window: int) -> int:
     return max(1, -(-top // (WORD_BITS - 1)))
 
 
-def activity_sql(table: str, freq: str, lo: int, hi: int, window: int, d: Dialect) -> str:
-    """Per unit: the end and retained counts of every period, and the end count of ``lo - 1``.
+@dataclass(frozen=True)
+class Days:
+    """The calendar an activity log is joined to: ``n`` days from ``first`` (an ISO date).
 
-    Columns ``u``, then ``e0 .. e{n}`` (active in period ``lo - 1 + i``) and ``r1 .. r{n}``
-    (active in ``lo - 2 + i`` and ``lo - 1 + i``).
+    With ``clamp``, every date is first clamped into the calendar, whose first and last days then
+    lie outside the periods that count (so no row is lost to the join whatever its date).
+    """
+
+    first: str
+    n: int
+    clamp: bool = False
+
+    @property
+    def last(self) -> str:
+        return str(np.datetime64(self.first, "D") + np.timedelta64(self.n - 1, "D"))
+
+
+def _period_day(code: int, freq: str) -> np.datetime64:
+    """The first day of period ``code``."""
+    return np.datetime64(int(code) * _MONTHS[freq], "M").astype("datetime64[D]")
+
+
+def calendar_days(data_lo: int | None, data_hi: int | None, lo: int, hi: int, window: int, freq: str) -> Days:
+    """The calendar for an activity log whose dates fall in periods ``data_lo .. data_hi``.
+
+    It covers the data's periods, day by day, and two more days at each end (a date read through
+    another time zone than the range's stays in), so that every row joins; when that is more than
+    :data:`MAX_DAYS` days (or the range is unknown), the window's periods ``lo - window .. hi``
+    plus one outside day at each end, and dates are clamped into it.
+    """
+    if data_lo is not None and data_hi is not None:
+        margin = np.timedelta64(2, "D")
+        first, stop = _period_day(data_lo, freq) - margin, _period_day(data_hi + 1, freq) + margin
+        n = int((stop - first) // np.timedelta64(1, "D"))
+        if 0 < n <= MAX_DAYS:
+            return Days(str(first), n)
+    first = _period_day(lo - window, freq) - np.timedelta64(1, "D")
+    stop = _period_day(hi + 1, freq) + np.timedelta64(1, "D")
+    return Days(str(first), int((stop - first) // np.timedelta64(1, "D")), clamp=True)
+
+
+def _join(table: str, days: Days, freq: str, lo: int, hi: int, window: int, d: Dialect) -> str:
+    """``{table} a JOIN (calendar) c ON <the date> = c.cal_day``."""
+    key = "CAST(a.activity_date AS DATE)"
+    if days.clamp:
+        key = f"greatest(least({key}, DATE '{days.last}'), DATE '{days.first}')"
+    return f"{table} a JOIN ({calendar_sql(days, freq, lo, hi, window, d)}) c ON {key} = c.cal_day"
+
+
+def calendar_sql(days: Days, freq: str, lo: int, hi: int, window: int, d: Dialect) -> str:
+    """One row per day of ``days``: ``cal_day``, ``cal_p`` (its period code when in ``lo .. hi``,
+    else NULL) and the mask words ``cal_w0 ..`` an activity on that day contributes.
+
+    Bit ``i`` of the mask is period ``lo - window + i``; an activity in period ``p`` sets the bits
+    of ``p .. p + window - 1``, clipped to the bits in use and to each word.
     """
     n_periods = hi - lo + 1
     base = lo - window  # bit 0
     top = window + n_periods - 1
-    words = n_words(n_periods, window)
     step = WORD_BITS - 1
-    c = code_expr("activity_date", freq)
     one = "CAST(1 AS BIGINT)"
     masks = []
-    for j in range(words):
+    for j in range(n_words(n_periods, window)):
         off = j * step
         # activity at bit k makes bits k .. k + window - 1 active; clip them to this word
         low = f"greatest(k, {off}) - {off}"
         high = f"least(k + {window - 1}, {off + WORD_BITS - 1}, {top}) - {off}"
         bits = f"({d.lshift(one, f'{high} + 1')} - {d.lshift(one, low)})"
-        masks.append(f"bit_or(CASE WHEN k + {window - 1} >= {off} AND k <= {off + WORD_BITS - 1} "
-                     f"AND k + {window - 1} >= 0 AND k <= {top} THEN {bits} ELSE {one} - 1 END) AS w{j}")
-    inner = (f"SELECT CAST(unit_id AS {d.string}) AS u, {' , '.join(masks)} FROM "
-             f"(SELECT customer_id, unit_id, {c} - {base} AS k FROM {table}) a GROUP BY customer_id, unit_id")
-    sums = []
-
-    def bit(i: int) -> tuple[str, int]:
-        j = max(0, (i - 1) // step)
-        return f"w{j}", i - j * step
-
-    for i in range(n_periods + 1):  # period lo - 1 + i has bit window - 1 + i
-        b = window - 1 + i
-        w, pos = bit(b) if b > 0 else ("w0", 0)
-        sums.append(f"CAST(sum({d.rshift(w, pos)} & 1) AS BIGINT) AS e{i}")
-        if i >= 1:  # b >= 1: bits b - 1 and b sit in the same word
-            sums.append(f"CAST(sum(CASE WHEN ({d.rshift(w, pos - 1)} & 3) = 3 THEN 1 ELSE 0 END) AS BIGINT) AS r{i}")
-    return f"SELECT u, {', '.join(sums)} FROM ({inner}) p GROUP BY u"
+        masks.append(f"CASE WHEN k + {window - 1} >= {off} AND k <= {off + WORD_BITS - 1} "
+                     f"AND k + {window - 1} >= 0 AND k <= {top} THEN {bits} ELSE {one} - 1 END AS cal_w{j}")
+    code = code_expr("cal_day", freq)
+    return (f"SELECT cal_day, CASE WHEN p BETWEEN {lo} AND {hi} THEN p END AS cal_p, {', '.join(masks)} FROM "
+            f"(SELECT cal_day, p, p - {base} AS k FROM (SELECT cal_day, {code} AS p FROM "
+            f"({d.days.format(first=days.first, n=days.n)}) t0) t1) t2")
 
 
-def revenue_sql(table: str, freq: str, lo: int, hi: int, d: Dialect) -> str:
-    """Revenue per unit and period of the window (missing amounts add nothing)."""
-    c = code_expr("activity_date", freq)
-    return (f"SELECT u, k, sum(coalesce(CAST(revenue AS DOUBLE), 0.0)) AS rev FROM "
-            f"(SELECT CAST(unit_id AS {d.string}) AS u, {c} AS k, revenue FROM {table}) a "
-            f"WHERE k BETWEEN {lo} AND {hi} GROUP BY u, k")
+def pairs_sql(table: str, freq: str, lo: int, hi: int, window: int, d: Dialect, days: Days,
+              revenue: bool) -> str:
+    """The one pass over an activity log: a bit mask per (customer, unit), and revenue per unit
+    and period.
+
+    Rows ``uid``, ``w0 ..`` (the mask words of one customer at one unit); with ``revenue`` the
+    same aggregation (``GROUPING SETS``) also gives one row per unit and period code ``p`` (NULL
+    outside the window) with its revenue ``rev``, and ``g`` tells them apart (0: masks, 1: revenue).
+    """
+    words = n_words(hi - lo + 1, window)
+    masks = ", ".join(f"bit_or(c.cal_w{j}) AS w{j}" for j in range(words))
+    join = _join(table, days, freq, lo, hi, window, d)
+    if not revenue:
+        return f"SELECT a.unit_id AS uid, {masks} FROM {join} GROUP BY a.customer_id, a.unit_id"
+    return (f"SELECT a.unit_id AS uid, c.cal_p AS p, GROUPING(a.customer_id) AS g, {masks}, "
+            f"sum(CAST(a.revenue AS DOUBLE)) AS rev FROM {join} "
+            f"GROUP BY GROUPING SETS ((a.customer_id, a.unit_id), (a.unit_id, c.cal_p))")
+
+
+def activity_sql(pairs: str, n_periods: int, window: int, d: Dialect, revenue: bool) -> str:
+    """Per unit, how many pairs have each bit of each mask word set, and each two neighbouring
+    bits, from the masks of :func:`pairs_sql` (a table name or a parenthesised query).
+
+    Two bits are counted by one sum (bits ``l`` and ``l + 31`` of a word, as the low and high
+    31-bit halves of one 64-bit sum; a unit would need 2**31 pairs to carry from one into the
+    other), so a 62-bit word takes 31 sums, and its neighbour pairs (``q = w & (w >> 1)``) 31
+    more. Columns ``u``, ``w{j}_{l}`` and ``q{j}_{l}``; :func:`activity_counts` reads them.
+    """
+    words = n_words(n_periods, window)
+    half = WORD_BITS // 2
+    lanes = (1 << half) | 1
+    cols = ", ".join(f"w{j}, (w{j} & {d.rshift(f'w{j}', '1')}) AS q{j}" for j in range(words))
+    sums = [f"CAST(sum({d.rshift(f'{x}{j}', lane)} & {lanes}) AS BIGINT) AS {x}{j}_{lane}"
+            for j in range(words) for x in ("w", "q") for lane in range(half)]
+    where = " WHERE g = 0" if revenue else ""
+    return (f"SELECT CAST(uid AS {d.string}) AS u, {', '.join(sums)} "
+            f"FROM (SELECT uid, {cols} FROM {pairs} s{where}) t GROUP BY uid")
+
+
+def revenue_sql(pairs: str, d: Dialect) -> str:
+    """Revenue per unit and period of the window from :func:`pairs_sql` (missing amounts add
+    nothing). Columns ``u``, ``k`` (the period code), ``rev``."""
+    return (f"SELECT CAST(uid AS {d.string}) AS u, p AS k, coalesce(rev, 0.0) AS rev FROM {pairs} s "
+            f"WHERE g = 1 AND p IS NOT NULL")
 
 
 def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndarray]:
@@ -179,14 +275,27 @@ def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndar
     return {k: np.ascontiguousarray(v, dtype=np.int64).ravel() for k, v in grids.items()}
 
 
-def activity_counts(table, unit_index, n_periods: int) -> dict[str, np.ndarray]:
-    """The five counts from the per-unit sums of :func:`activity_sql`."""
+def activity_counts(table, unit_index, n_periods: int, window: int) -> dict[str, np.ndarray]:
+    """The five counts from the per-unit sums of :func:`activity_sql`.
+
+    Period ``lo - 1 + i`` is bit ``b = window - 1 + i``: its end count is the pairs with bit ``b``
+    set, its retained count those with bits ``b - 1`` and ``b`` set (bit ``b - 1`` of ``q``).
+    """
     ui = unit_index.get_indexer(table["u"].astype("str"))
-    n_units = len(unit_index)
-    e = np.zeros((n_units, n_periods + 1), dtype=np.int64)
-    r = np.zeros((n_units, n_periods), dtype=np.int64)
-    e[ui] = table[[f"e{i}" for i in range(n_periods + 1)]].to_numpy(np.int64)
-    r[ui] = table[[f"r{i}" for i in range(1, n_periods + 1)]].to_numpy(np.int64)
+    n_units, half, step = len(unit_index), WORD_BITS // 2, WORD_BITS - 1
+    words = n_words(n_periods, window)
+    low = (1 << half) - 1
+    bits = {}  # "w" / "q" -> (units, words, WORD_BITS) pair counts per bit
+    for x in ("w", "q"):
+        sums = np.zeros((n_units, words, half), dtype=np.int64)
+        sums[ui] = table[[f"{x}{j}_{lane}" for j in range(words) for lane in range(half)]].to_numpy(
+            np.int64).reshape(len(ui), words, half)
+        bits[x] = np.concatenate([sums & low, sums >> half], axis=2)
+    b = window - 1 + np.arange(n_periods + 1)  # the bit of period lo - 1 + i
+    j = np.maximum(0, (b - 1) // step)  # its word (b and b - 1 share one)
+    pos = b - j * step
+    e = bits["w"][:, j, pos]
+    r = bits["q"][:, j[1:], pos[1:] - 1]
     start, end = e[:, :-1], e[:, 1:]
     grids = {"start": start, "joined": end - r, "left": start - r, "retained": r, "end": end}
     return {k: np.ascontiguousarray(v, dtype=np.int64).ravel() for k, v in grids.items()}
