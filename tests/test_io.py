@@ -429,3 +429,23 @@ def test_parquet_column_of_bytes_that_are_not_text(tmp_path):
         read_table(path)
     pd.DataFrame({"id": [b"E1", b"E2"], "unit_id": ["1", "2"]}).to_parquet(path)
     assert read_table(path)["id"].tolist() == ["E1", "E2"]  # UTF-8 bytes are text
+
+
+def test_hostile_mappings_fail_fast_on_one_line(tmp_path):
+    """A mapping far too big, nested too deeply, or an alias bomb (9**6 cells if expanded) whose
+    value ends up in the message: one short line each."""
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * 1_100_000 + "\n")
+    with pytest.raises(InputError, match="big.yaml: mapping file is 1,100,003 bytes"):
+        load_mapping(big)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("units: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_mapping(deep)
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["z0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"z{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 7)]
+    bomb.write_text("dates: {" + ", ".join(lines[:-1]) + ", format: *a5}\n")
+    with pytest.raises(InputError) as info:
+        load_mapping(bomb)
+    assert len(str(info.value)) < 400 and "\n" not in str(info.value)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,24 @@ __all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options",
 
 _SECTIONS = ("employees", "customers", "activity", "units", "dates", "pseudonymise")
 _PERSON_TABLES = ("employees", "customers", "activity")
+_MAX_MAPPING_BYTES = 1_000_000  # a mapping is a few lines; anything this big is not one
+
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 80, 80, 2
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 6
+
+
+def _show(value: Any) -> str:
+    """A short repr of a value from a user's file (a YAML alias bomb must not print in full)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _key(value: Any, what: str, file: str | None) -> str:
+    """A mapping key as text; keys that are lists or dicts (YAML allows them) are refused."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{what} {_show(value)} is not a name", file=file)
+    return str(value)
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
@@ -88,10 +107,10 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
         )
     out: dict[str, Any] = {section: {} for section in _SECTIONS}
     for section, body in mapping.items():
-        section_name = str(section)
+        section_name = _key(section, "section", file)
         if section_name not in _SECTIONS:
             raise InputError(
-                f"unknown section {section_name!r}{_did_you_mean(section_name, list(_SECTIONS))}; "
+                f"unknown section {_show(section_name)}{_did_you_mean(section_name, list(_SECTIONS))}; "
                 f"a mapping has the sections {', '.join(_SECTIONS)}",
                 file=file,
             )
@@ -112,17 +131,17 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
         allowed = [*REQUIRED[section_name], *OPTIONAL[section_name]]
         clean: dict[str, str] = {}
         for canonical, column in body.items():
-            canonical = str(canonical)
+            canonical = _key(canonical, f"section {section_name!r}: key", file)
             if section_name != "units" and canonical not in allowed:
                 raise InputError(
-                    f"unknown column {canonical!r} in section {section_name!r}"
+                    f"unknown column {_show(canonical)} in section {section_name!r}"
                     f"{_did_you_mean(canonical, allowed)}; it takes {', '.join(allowed)}",
                     file=file,
                 )
             if isinstance(column, bool) or not isinstance(column, (str, int)) or str(column) == "":
                 raise InputError(
-                    f"section {section_name!r}: {canonical} must name a column of the file, "
-                    f"not {column!r}",
+                    f"section {section_name!r}: {_show(canonical)} must name a column of the file, "
+                    f"not {_show(column)}",
                     file=file,
                 )
             clean[canonical] = str(column)
@@ -131,7 +150,7 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
 
 
 def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
-    keys = set(map(str, body))
+    keys = {_key(k, "section 'dates': key", file) for k in body}
     if not keys:
         return {}
     if keys == {"format"} and isinstance(body["format"], str) and "%" in body["format"]:
@@ -140,7 +159,7 @@ def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
         return {"dayfirst": body["dayfirst"]}
     raise InputError(
         "section 'dates' must be either {format: \"%m/%d/%Y\"} (a strftime format) "
-        f"or {{dayfirst: true}}, not {body!r}",
+        f"or {{dayfirst: true}}, not {_show(body)}",
         file=file,
     )
 
@@ -148,10 +167,10 @@ def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
 def _validate_pseudonymise(body: dict[Any, Any], file: str | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for table, columns in body.items():
-        table = str(table)
+        table = _key(table, "section 'pseudonymise': key", file)
         if table not in _PERSON_TABLES:
             raise InputError(
-                f"section 'pseudonymise': unknown table {table!r}"
+                f"section 'pseudonymise': unknown table {_show(table)}"
                 f"{_did_you_mean(table, list(_PERSON_TABLES))}; it takes {', '.join(_PERSON_TABLES)}",
                 file=file,
             )
@@ -162,7 +181,7 @@ def _validate_pseudonymise(body: dict[Any, Any], file: str | None) -> dict[str, 
         ):
             raise InputError(
                 f"section 'pseudonymise': {table} must list column names of the file "
-                f"(like '{table}: [Manager ID]'), not {columns!r}",
+                f"(like '{table}: [Manager ID]'), not {_show(columns)}",
                 file=file,
             )
         out[table] = [str(c) for c in columns]
@@ -228,12 +247,18 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     label = path.name
     if not path.is_file():
         raise InputError("mapping file not found", file=label)
+    size = path.stat().st_size
+    if size > _MAX_MAPPING_BYTES:
+        raise InputError(f"mapping file is {size:,} bytes; a mapping is a few lines of YAML",
+                         file=label)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("mapping file is not UTF-8 text", file=label) from None
     try:
         body = yaml.safe_load(text)
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", file=label) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or "cannot be parsed"

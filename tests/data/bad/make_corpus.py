@@ -143,6 +143,10 @@ def corpus() -> dict[str, bytes]:
     files["mapping_absent_column.yaml"] = (
         "employees: {employee_id: Person No, unit_id: Store, hire_date: Hire Date,\n"
         "            termination_date: Leaving Date}\n")
+    files["mapping_deep.yaml"] = "employees: " + "[" * 3000 + "]" * 3000 + "\n"
+    bomb = ["units: {z0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    bomb += [f"        z{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    files["mapping_alias_bomb.yaml"] = ",\n".join(bomb) + "}\n"  # 9**9 cells if expanded
     files["mapping_binary.yaml"] = bytes(rng.randrange(256) for _ in range(100))
     return {name: (v.encode() if isinstance(v, str) else v) for name, v in files.items()}
 
