@@ -146,6 +146,7 @@ def test_parquet(tmp_path):
         ("id,name\n1,a\n".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
         ("id,name\n1,a\n".encode("utf-16-be"), "encoding='utf-16-be'"),
         (b'"i\nd",name\n1,a\n', "line break in its name"),
+        (b"id," + b"n" * 2000 + b"\n1,a\n", "column 2 of the header is 2,000 characters long"),
         (b"id,name\n1,a\n2," + b"x" * 40_000 + b"\n",
          "row 2, column 'name': a cell of 40,000 characters"),
     ],

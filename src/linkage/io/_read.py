@@ -33,6 +33,7 @@ _SNIFF_BYTES = 64 * 1024
 #: Longest cell accepted, in characters: what a spreadsheet cell holds (Excel's limit). A longer
 #: cell in an extract is nearly always an unclosed quote that swallowed the rows after it.
 MAX_CELL_CHARS = 32_767
+_MAX_NAME_CHARS = 1_000  # a column name, even a descriptive one
 
 
 def read_table(
@@ -319,6 +320,9 @@ def _check_header(names: list[str], label: str, unnamed_prefix: str | None = Non
     for i, name in enumerate(names, start=1):
         if not name or (unnamed_prefix and name.startswith(unnamed_prefix)):
             raise InputError(f"column {i} of the header has no name", file=label)
+        if len(name) > _MAX_NAME_CHARS:
+            raise InputError(f"column {i} of the header is {len(name):,} characters long (at most "
+                             f"{_MAX_NAME_CHARS:,}): is the first line a header?", file=label)
         if any(ch in name for ch in "\r\n\x00"):
             raise InputError(f"column {i} of the header has a line break in its name {name!r}",
                              file=label)
