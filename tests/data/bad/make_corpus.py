@@ -143,7 +143,7 @@ def corpus() -> dict[str, bytes]:
     files["mapping_absent_column.yaml"] = (
         "employees: {employee_id: Person No, unit_id: Store, hire_date: Hire Date,\n"
         "            termination_date: Leaving Date}\n")
-    files["mapping_deep.yaml"] = "employees: " + "[" * 3000 + "]" * 3000 + "\n"
+    files["mapping_deep.yaml"] = "employees: " + "[" * 1000 + "]" * 1000 + "\n"
     bomb = ["units: {z0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     bomb += [f"        z{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
     files["mapping_alias_bomb.yaml"] = ",\n".join(bomb) + "}\n"  # 9**9 cells if expanded
