@@ -142,10 +142,12 @@ def test_no_person_level_ids_reach_the_page_or_the_csv(view, sample_dir):
 
 def test_small_units_are_suppressed_in_the_table_figure_and_csv(view, panel):
     wl = view.results.watchlist
-    last = panel[panel["period"].isin(np.sort(panel["period"].unique())[-3:])]
-    staff = last.groupby("unit_id")["employee_start"].mean()
-    customers = last.groupby("unit_id")["customer_start"].mean()
-    small = set(staff.index[(staff < 5) | (customers < 5)])
+    # fewer than k = 5 people on average in the recent (3) or the baseline (12) months the figures use
+    per = np.sort(panel["period"].unique())
+    small = set()
+    for window in (per[-3:], per[-15:-3]):
+        means = panel[panel["period"].isin(window)].groupby("unit_id")[["employee_start", "customer_start"]].mean()
+        small |= set(means.index[(means < 5).any(axis=1)])
     primary = set(wl.loc[wl["suppression"] == "primary", "unit"])
     assert small == primary
     if not small:
@@ -248,3 +250,16 @@ def test_link_sentences_words():
                    lag=[0, 1], best_lag=1.0)
     (s,) = link_sentences(neg)
     assert "moderate, clear link" in s and "negative" in s and "1 month later" in s and "opposite" in s
+
+
+def test_report_gains_the_chain_section_when_asked(panel, cache_dir, sample_dir):
+    from linkage.app.report import build_report
+
+    plain = build_report(panel, n_boot=N_BOOT)
+    assert "The whole chain" not in plain
+    text = build_report(sample_dir / "panel.csv", n_boot=N_BOOT, chain=True)
+    assert text.count("data:image/png;base64,") == 6  # the three executive figures and the chain's three
+    for part in ("The whole chain", "Each link of the chain", "Units to visit this month", "not proof"):
+        assert part in text
+    assert not re.findall(r"\bR\d{5}\b", text)  # no respondent id
+    assert "http" not in text.split("<body>")[1]

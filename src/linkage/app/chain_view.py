@@ -45,7 +45,7 @@ from linkage.errors import InputError
 from linkage.io import neutralise_formulas
 
 __all__ = ["CHAIN_ENV", "ChainInputs", "ChainResults", "ChainView", "chain_inputs", "chain_results",
-           "watchlist_csv", "is_sample_panel"]
+           "watchlist_csv", "is_sample_panel", "section_parts", "link_sentences"]
 
 #: Environment variables naming the chain's files for a panel without chain columns.
 #: Employee survey: respondent-level (``unit_id``, ``survey_date``, item columns) or unit x period
@@ -456,12 +456,16 @@ def _reliability(ci: ChainInputs, items: list[str]) -> pd.DataFrame:
                          "reliability": spearman_brown(table["icc1"].to_numpy(), k)})
 
 
-def _watch_counts(panel: pd.DataFrame, wl: pd.DataFrame, recent: int) -> pd.DataFrame:
-    per = np.sort(panel["period"].unique())[-recent:]
-    last = panel[panel["period"].isin(per)]
-    avg = last.groupby("unit_id")[["employee_start", "customer_start"]].mean()
-    return wl.assign(employees=wl["unit"].map(avg["employee_start"]).round(1).to_numpy(),
-                     customers=wl["unit"].map(avg["customer_start"]).round(1).to_numpy())
+def _watch_counts(panel: pd.DataFrame, wl: pd.DataFrame, recent: int, baseline: int) -> pd.DataFrame:
+    """``employees`` and ``customers``: the fewest people a unit had on average in the baseline or the
+    recent window (the two windows its figures come from), unrounded, for suppression."""
+    per = np.sort(panel["period"].unique())
+    windows = (per[-recent:], per[-(recent + baseline):-recent])
+    avgs = [panel[panel["period"].isin(w)].groupby("unit_id")[["employee_start", "customer_start"]].mean()
+            for w in windows]
+    fewest = pd.concat(avgs).groupby(level=0).min()
+    return wl.assign(employees=wl["unit"].map(fewest["employee_start"]).to_numpy(dtype=float),
+                     customers=wl["unit"].map(fewest["customer_start"]).to_numpy(dtype=float))
 
 
 def chain_results(
@@ -504,7 +508,8 @@ def chain_results(
 
     panel = inputs.panel
     links = [(x, y) for x, y in DEFAULT_LINKS if inputs.has(x) and inputs.has(y)]
-    res = chain(panel, links=links, max_lag=max_lag, n_boot=n_boot, seed=seed)
+    cols = list(dict.fromkeys(["unit_id", "period", *(c for link in links for c in link)]))
+    res = chain(panel[cols], links=links, max_lag=max_lag, n_boot=n_boot, seed=seed)
     step = res.settings.get("step", "month")
     step = step if step in ("month", "quarter", "year") else "period"
     items = inputs.items
@@ -515,10 +520,14 @@ def chain_results(
         drivers = key_drivers(panel, items=items, outcome="customer_retention", unit="unit_id",
                               reliability=reliability or None, n_boot=n_boot, seed=seed)
     revenue = "revenue" if inputs.has("revenue") else None
+    # only the columns the list and its back-test read (their row filters copy every column)
+    keep = ["unit_id", "period", "employee_start", "employee_retained", "employee_retention", "customer_start",
+            "customer_retained", "customer_retention", *([revenue] if revenue else [])]
+    panel = panel[[c for c in keep if c in panel.columns]]
     wl = watchlist(panel, revenue=revenue, max_lag=max_lag, recent=recent, baseline=baseline, n_boot=n_boot,
                    seed=seed)
     lag = int(wl["lag"].iloc[0])
-    wl = _watch_counts(panel, wl, recent)
+    wl = _watch_counts(panel, wl, recent, baseline)
     shown = suppress(wl, count_cols=["employees", "customers"], k=k, value_cols=["employees", "customers",
                                                                                   *_WATCH_FIGURES])
     try:
@@ -599,6 +608,42 @@ def watchlist_png(table: pd.DataFrame, top: int = 10) -> bytes:
 
     n = min(top, len(table))
     return _fig_png(lambda fig: watchlist_plot(table, top=top, ax=fig.add_subplot()), (7.0, 1.2 + 0.38 * max(n, 1)))
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, str]:
+    """The section's HTML pieces: ``notes`` (what is missing), ``chain``, ``drivers``, ``watchlist``.
+
+    Shared by the dashboard and the static report (``linkage report``). ``draw(name, function,
+    table)`` returns PNG bytes (the dashboard passes one that reads its disk cache); default: draw.
+    """
+    from linkage.viz import watchlist_table
+
+    if draw is None:
+        def draw(name, function, table):  # noqa: ARG001 - same signature as ChainView._png
+            return function(table)
+    missing = res.settings.get("missing") or []
+    step = res.settings.get("step", "month")
+    out = {"notes": ("<div class='linkage-missing'><b>What is missing</b>" + _paras(missing) + "</div>"
+                     if missing else "")}
+    out["chain"] = ("<h4>Each link of the chain</h4>" + _paras(res.texts["chain"])
+                    + _img(draw("chain", chain_png, res.links), "The chain link by link")
+                    + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT]))
+    head = "<h4>Which survey items matter most for customer retention</h4>"
+    if res.drivers.empty:
+        out["drivers"] = head + "<p>Needs at least two employee-survey items per unit.</p>"
+    else:
+        out["drivers"] = (head + _paras([res.texts["drivers"]])
+                          + _img(draw("drivers", drivers_png, res.drivers), "Key drivers with intervals"))
+    table = watchlist_table(res.watchlist, top=top)
+    out["watchlist"] = (
+        f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"], res.texts["backtest"]])
+        + _img(draw("watchlist", lambda t: watchlist_png(t, top), res.watchlist), "Units to visit first")
+        + "<div class='linkage-table'>" + table.to_html(index=False, escape=True, border=0) + "</div>"
+        + "<p>An expected loss is an association scaled to customers: it says where to look first, not what "
+          "any one unit will lose.</p>")
+    return out
 
 
 # ---- the widget -----------------------------------------------------------------------------
@@ -719,30 +764,9 @@ class ChainView:
 
     def fill(self, res: ChainResults) -> None:
         """Put the results on the page."""
-        missing = res.settings.get("missing") or []
-        self.notes.value = ("<div class='linkage-missing'><b>What is missing</b>" + _paras(missing) + "</div>"
-                            if missing else "")
-        step = res.settings.get("step", "month")
-        self.chain.value = (
-            "<h4>Each link of the chain</h4>" + _paras(res.texts["chain"])
-            + _img(self._png("chain", chain_png, res.links), "The chain link by link")
-            + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT]))
-        if res.drivers.empty:
-            self.drivers.value = ("<h4>Which survey items matter most for customer retention</h4>"
-                                  "<p>Needs at least two employee-survey items per unit.</p>")
-        else:
-            self.drivers.value = ("<h4>Which survey items matter most for customer retention</h4>"
-                                  + _paras([res.texts["drivers"]])
-                                  + _img(self._png("drivers", drivers_png, res.drivers), "Key drivers with intervals"))
-        from linkage.viz import watchlist_table
-
-        table = watchlist_table(res.watchlist, top=self.top)
-        self.watchlist.value = (
-            f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"], res.texts["backtest"]])
-            + _img(self._png("watchlist", lambda t: watchlist_png(t, self.top), res.watchlist), "Units to visit first")
-            + "<div class='linkage-table'>" + table.to_html(index=False, escape=True, border=0) + "</div>"
-            + "<p>An expected loss is an association scaled to customers: it says where to look first, not what "
-              "any one unit will lose.</p>")
+        parts = section_parts(res, top=self.top, draw=self._png)
+        for name in ("notes", "chain", "drivers", "watchlist"):
+            getattr(self, name).value = parts[name]
         self.downloads.value = (
             "<div class='linkage-downloads'>"
             f"<a download='linkage_watchlist.csv' href='{data_uri(watchlist_csv(res.watchlist), 'text/csv')}'>"

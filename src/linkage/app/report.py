@@ -3,8 +3,10 @@
 For people who will never open a dashboard (board packs, email): the headline figures, the link in
 words, the trends, the quadrants and the lag profile (PNG images embedded as ``data:`` URIs, so the
 file needs nothing else), the analysis' plain-language summary (``linkage.stats.analyse``), the
-caveats, and the unit table with small groups suppressed (``linkage.privacy``). It reads the panel
-only, never person-level rows, and is written atomically.
+caveats, and the unit table with small groups suppressed (``linkage.privacy``); then, with
+``chain=True``, the dashboard's section "The whole chain" (``linkage.app.chain_view``: links, key drivers,
+units to visit). It reads the panel (and the chain's unit x period tables) only, never person-level
+rows, and is written atomically.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from linkage.app._render import (
     quadrants_png,
     trends_png,
 )
+from linkage.app.chain_view import ChainView, is_sample_panel, section_parts
 from linkage.app.executive import _table_html
 from linkage.errors import InputError
 from linkage.stats import analyse
@@ -55,6 +58,7 @@ def build_report(
     n_boot: int = 1000,
     seed: int = 0,
     title: str = "Do units that keep their staff keep their customers?",
+    chain: bool = False,
 ) -> str:
     """The report's HTML text.
 
@@ -68,6 +72,10 @@ def build_report(
         Bootstrap settings of the lag profile and the analysis.
     title : str
         The page's heading.
+    chain : bool
+        Add the section "The whole chain" (links, key drivers, units to visit; a few seconds, or
+        none when the dashboards' disk cache holds it; off by default). Its data come from the sample, the panel's
+        chain columns or the files of ``linkage.app.chain_view.CHAIN_ENV``.
 
     Returns
     -------
@@ -86,6 +94,7 @@ def build_report(
             "lag": lag_png(data, sel)}
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     caveats = "".join(f"<li>{esc(c.format(k=k))}</li>" for c in CAVEATS)
+    chain_html = _chain_section(data, panel) if chain else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
@@ -109,10 +118,22 @@ def build_report(
 <p>Figures from fewer than {k} people, and figures that would let them be worked out from a total,
 read &ldquo;suppressed&rdquo;.</p>
 {_table_html(table)}
+{chain_html}
 <footer>linkage {esc(__version__)} &middot; generated {esc(when)} from a unit &times; period panel
 (no person-level data).</footer>
 </body></html>
 """
+
+
+def _chain_section(data: DashboardData, panel) -> str:
+    view = ChainView(data, sample=is_sample_panel(panel))
+    try:
+        res = view.compute()
+    except InputError as err:
+        return f"<h2>The whole chain</h2><p>Not shown: {esc(err.problem)}</p>"
+    parts = section_parts(res, draw=view._png)
+    return ("<h2>The whole chain: survey, staff, customers, revenue</h2>"
+            + "".join(parts[name] for name in ("notes", "chain", "drivers", "watchlist")))
 
 
 def write_report(
