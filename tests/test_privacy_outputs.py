@@ -54,21 +54,24 @@ for _name in ("dashboard", "explorer"):
 # -- the identifiers ---------------------------------------------------------------------------------
 
 
-def _column(path: pathlib.Path, names: tuple[str, ...]) -> set[str]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        text = fh.read()
-    sep = ";" if text.split("\n", 1)[0].count(";") > text.split("\n", 1)[0].count(",") else ","
-    rows = csv.DictReader(io.StringIO(text), delimiter=sep)
-    col = next(n for n in names if n in rows.fieldnames)
-    return {r[col].strip() for r in rows if r[col] and r[col].strip()}
+#: Columns of the sample's files that hold a person (or a person's response) identifier.
+PERSON_COLUMNS = ("employee_id", "customer_id", "respondent_id", "response_id", "Employee ID",
+                  "Account ID")
 
 
 def sample_identifiers() -> set[str]:
-    """Every employee_id and customer_id of the sample (canonical files and the raw export)."""
+    """Every person identifier of the sample: the employee_id and customer_id values of
+    employees.csv and customers.csv (canonical files and the raw export), and those of any other
+    sample file with a person identifier column (survey respondents, customer segments)."""
     ids = set()
-    for folder in (SAMPLE, SAMPLE / "raw"):
-        ids |= _column(folder / "employees.csv", ("employee_id", "Employee ID"))
-        ids |= _column(folder / "customers.csv", ("customer_id", "Account ID"))
+    for path in sorted(SAMPLE.glob("*.csv")) + sorted((SAMPLE / "raw").glob("*.csv")):
+        text = path.read_text(encoding="utf-8-sig")
+        header = text.split("\n", 1)[0]
+        sep = ";" if header.count(";") > header.count(",") else ","
+        rows = csv.DictReader(io.StringIO(text), delimiter=sep)
+        for col in (c for c in rows.fieldnames if c.strip() in PERSON_COLUMNS):
+            rows = csv.DictReader(io.StringIO(text), delimiter=sep)
+            ids |= {r[col].strip() for r in rows if r[col] and r[col].strip()}
     return ids
 
 
@@ -252,7 +255,8 @@ def unsuppressed(table: pd.DataFrame, small: set[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def ids() -> set[str]:
     found = sample_identifiers()
-    assert len(found) > 30_000  # 3,060 employees and 29,036 customers, plus the raw export's
+    # 3,060 employees and 29,036 customers (plus the raw export's), and the survey respondents
+    assert {"E00001", "C00001"} <= found and len(found) > 30_000
     return found
 
 
