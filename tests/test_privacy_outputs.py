@@ -385,10 +385,6 @@ def test_every_selections_download_has_no_identifier(downloads, ids, panel):
             assert unsuppressed(frame, small) == [], (attribute, value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "linkage/app/_data.py DashboardData._unit_table rounds the average head counts to one decimal "
-    "before suppress(): unit 023 averages 4.97 employees (< k = 5), reads 5.0 and is shown when "
-    "one district (East-1) is selected; suppress on the unrounded averages"))
 def test_every_single_group_download_suppresses_small_units(downloads, panel):
     from linkage.app import ALL
 

@@ -382,8 +382,8 @@ class DashboardData:
             keep &= (self.unit_attrs[sel.attribute].reindex(self.units) == sel.value).to_numpy()
         s = {k: v[keep] for k, v in s.items()}
         t = pd.DataFrame({"unit_id": pd.array(np.asarray(self.units, dtype=object)[keep], dtype="str")})
-        t["employees"] = np.round(s["es"] / s["n"], 1)
-        t["customers"] = np.round(s["cs"] / s["n"], 1)
+        t["employees"] = s["es"] / s["n"]  # rounded for display after suppression, not before
+        t["customers"] = s["cs"] / s["n"]
         with np.errstate(invalid="ignore", divide="ignore"):
             t["employee_retention"] = np.where(s["es"] > 0, s["er"] / s["es"], np.nan)
             t["customer_retention"] = np.where(s["cs"] > 0, s["cr"] / s["cs"], np.nan)
@@ -401,11 +401,15 @@ class DashboardData:
                 "customer_retention", "quadrant"]
         t = t[cols]
         if not suppressed:
-            return t
+            return t.assign(employees=t["employees"].round(1), customers=t["customers"].round(1))
         groups = [sel.attribute] if sel.attribute and sel.value == ALL else None
-        return suppress(t, count_cols=["employees", "customers"], k=self.k,
-                        value_cols=["employees", "customers", "employee_retention",
-                                    "customer_retention", "quadrant"], groups=groups)
+        out = suppress(t, count_cols=["employees", "customers"], k=self.k,
+                       value_cols=["employees", "customers", "employee_retention",
+                                   "customer_retention", "quadrant"], groups=groups)
+        for c in ("employees", "customers"):
+            num = pd.to_numeric(out[c], errors="coerce")
+            out[c] = out[c].where(num.isna(), num.round(1))
+        return out
 
     def trend_rows(self, sel: Selection) -> pd.DataFrame:
         """Panel rows of the range for the trend small multiples, grouped by ``sel.attribute``."""
