@@ -21,8 +21,8 @@ What the engine pays for is the pass over the log, so it makes one and does litt
 - no date arithmetic per row: a small calendar (one row per day of the data's range, built in SQL
   by :func:`calendar_sql`) holds each day's period code and mask words, and the log is joined to
   it on the date (a broadcast of a few thousand rows, cheaper than ``year``/``month`` per row);
-- revenue per unit and period comes out of the same aggregation (``GROUPING SETS``), not from a
-  second scan (:func:`pairs_sql`);
+- revenue per unit and period comes out of the same pass, not from a second scan
+  (:func:`pairs_sql`);
 - one aggregate per row and grouping (each one is a pass of scattered updates over a hash table
   of a million pairs).
 
@@ -36,10 +36,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["Dialect", "DUCKDB", "SPARK", "Days", "calendar_days", "code_expr", "bounds_sql", "spell_hist_sql",
-           "calendar_sql", "pairs_sql", "activity_sql", "revenue_sql", "spell_counts", "activity_counts", "n_words",
-           "WORD_BITS", "MAX_DAYS"]
+           "calendar_sql", "pairs_sql", "activity_sql", "revenue_sql", "spell_counts", "activity_counts",
+           "unit_codes", "n_words", "WORD_BITS", "MAX_DAYS"]
 
 #: bits used in one signed 64-bit mask word (62 keeps ``1 << 62`` positive)
 WORD_BITS = 62
@@ -59,6 +60,7 @@ class Dialect:
     days: str  # format with {first}, {n}: a query of one DATE column ``cal_day``, n days from first
     keep: str  # format with {name}, {sql}: keep a query's result as a table for a few queries
     drop: str  # format with {name}: drop it (and uncache it)
+    fanout: bool  # a materialised CTE read by two queries is one pass (DuckDB), not two (Spark)
 
     def lshift(self, a: str, b: str) -> str:
         return self.shl.format(a=a, b=b)
@@ -69,10 +71,10 @@ class Dialect:
 
 DUCKDB = Dialect("duckdb", "VARCHAR", "({a} << {b})", "({a} >> {b})",
                  "SELECT CAST(DATE '{first}' + CAST(range AS INTEGER) AS DATE) AS cal_day FROM range({n})",
-                 "CREATE OR REPLACE TEMP TABLE {name} AS {sql}", "DROP TABLE IF EXISTS {name}")
+                 "CREATE OR REPLACE TEMP TABLE {name} AS {sql}", "DROP TABLE IF EXISTS {name}", True)
 SPARK = Dialect("spark", "STRING", "shiftleft({a}, {b})", "shiftright({a}, {b})",
                 "SELECT date_add(DATE'{first}', CAST(id AS INT)) AS cal_day FROM range({n})",
-                "CACHE TABLE {name} AS {sql}", "DROP VIEW IF EXISTS {name}")
+                "CACHE TABLE {name} AS {sql}", "DROP VIEW IF EXISTS {name}", False)
 
 _MONTHS = {"M": 1, "Q": 3, "Y": 12}
 
@@ -113,14 +115,16 @@ def spell_hist_sql(table: str, kind: str, freq: str, lo: int, hi: int, d: Dialec
     """
     s_col, e_col = ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
     s, e = code_expr(s_col, freq), code_expr(e_col, freq)
-    t = f"(SELECT CAST(unit_id AS {d.string}) AS u, {s} AS s, {e} AS e FROM {table})"
+    codes = f"SELECT CAST(unit_id AS {d.string}) AS u, {s} AS s, {e} AS e FROM {table}"
+    # DuckDB: one read of the table feeding the three counts; Spark: three reads (a CTE is inlined)
+    t, head = ("t", f"SELECT * FROM (WITH t AS MATERIALIZED ({codes}) ") if d.fanout else (f"({codes})", "")
     return (
-        f"SELECT '{table}' AS tbl, u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) END "
-        f"AS slot, count(*) AS n FROM {t} t1 GROUP BY 1, 2, 3, 4 "
+        f"{head}SELECT '{table}' AS tbl, u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) "
+        f"END AS slot, count(*) AS n FROM {t} t1 GROUP BY 1, 2, 3, 4 "
         f"UNION ALL SELECT '{table}', u, 'E', greatest(e - {lo - 1}, 0), count(*) FROM {t} t2 "
         f"WHERE e IS NOT NULL AND e <= {hi} GROUP BY 1, 2, 3, 4 "
         f"UNION ALL SELECT '{table}', u, 'B', s - {lo - 1}, count(*) FROM {t} t3 "
-        f"WHERE e = s AND s BETWEEN {lo} AND {hi} GROUP BY 1, 2, 3, 4"
+        f"WHERE e = s AND s BETWEEN {lo} AND {hi} GROUP BY 1, 2, 3, 4{')' if d.fanout else ''}"
     )
 
 
@@ -212,14 +216,28 @@ def pairs_sql(table: str, freq: str, lo: int, hi: int, window: int, d: Dialect, 
     and period.
 
     Rows ``uid``, ``w0 ..`` (the mask words of one customer at one unit); with ``revenue`` the
-    same aggregation (``GROUPING SETS``) also gives one row per unit and period code ``p`` (NULL
-    outside the window) with its revenue ``rev``, and ``g`` tells them apart (0: masks, 1: revenue).
+    same pass also gives one row per unit and period code ``p`` (NULL outside the window) with its
+    revenue ``rev``, and ``g`` tells them apart (0: masks, 1: revenue). DuckDB feeds the joined
+    rows to both aggregations at once (a materialised CTE with two consumers streams, it is not
+    stored), each with only its own aggregate; Spark gets the same as ``GROUPING SETS`` (its
+    ``Expand``), as a CTE there would be computed twice.
     """
     words = n_words(hi - lo + 1, window)
-    masks = ", ".join(f"bit_or(c.cal_w{j}) AS w{j}" for j in range(words))
     join = _join(table, days, freq, lo, hi, window, d)
     if not revenue:
+        masks = ", ".join(f"bit_or(c.cal_w{j}) AS w{j}" for j in range(words))
         return f"SELECT a.unit_id AS uid, {masks} FROM {join} GROUP BY a.customer_id, a.unit_id"
+    if d.fanout:
+        cal = ", ".join(f"c.cal_w{j} AS m{j}" for j in range(words))
+        masks = ", ".join(f"bit_or(m{j}) AS w{j}" for j in range(words))
+        nulls = ", ".join(f"CAST(NULL AS BIGINT) AS w{j}" for j in range(words))
+        return (f"WITH j AS MATERIALIZED (SELECT a.customer_id AS cid, a.unit_id AS uid, c.cal_p AS p, {cal}, "
+                f"a.revenue AS r FROM {join}) "
+                f"SELECT uid, CAST(NULL AS BIGINT) AS p, 0 AS g, {masks}, CAST(NULL AS DOUBLE) AS rev "
+                f"FROM j GROUP BY cid, uid UNION ALL "
+                f"SELECT uid, CAST(p AS BIGINT) AS p, 1 AS g, {nulls}, sum(CAST(r AS DOUBLE)) AS rev "
+                f"FROM j GROUP BY uid, p")
+    masks = ", ".join(f"bit_or(c.cal_w{j}) AS w{j}" for j in range(words))
     return (f"SELECT a.unit_id AS uid, c.cal_p AS p, GROUPING(a.customer_id) AS g, {masks}, "
             f"sum(CAST(a.revenue AS DOUBLE)) AS rev FROM {join} "
             f"GROUP BY GROUPING SETS ((a.customer_id, a.unit_id), (a.unit_id, c.cal_p))")
@@ -252,6 +270,13 @@ def revenue_sql(pairs: str, d: Dialect) -> str:
             f"WHERE g = 1 AND p IS NOT NULL")
 
 
+def unit_codes(units, unit_index) -> np.ndarray:
+    """The positions of the unit ids ``units`` (a column of a query result) in ``unit_index``
+    (each distinct id looked up once)."""
+    codes, uniques = pd.factorize(units)
+    return unit_index.get_indexer(pd.Index(uniques, dtype="str").astype("str"))[codes]
+
+
 def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndarray]:
     """The five spell counts on the unit x period grid from the histograms of :func:`spell_hist_sql`.
 
@@ -259,12 +284,14 @@ def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndar
     the same period).
     """
     n_units, width = len(unit_index), n_periods + 1
+    ui = unit_codes(hist["u"], unit_index)
+    slot, n = hist["slot"].to_numpy(np.int64), hist["n"].to_numpy(np.float64)
+    kind, kinds = pd.factorize(hist["what"])
+    code_of = {str(w): i for i, w in enumerate(kinds)}
     out = {}
     for what in ("S", "E", "B"):
-        part = hist[(hist["what"] == what) & (hist["slot"] >= 0)]
-        ui = unit_index.get_indexer(part["u"].astype("str"))
-        out[what] = np.bincount(ui * width + part["slot"].to_numpy(np.int64),
-                                weights=part["n"].to_numpy(np.float64),
+        keep = (kind == code_of.get(what, -2)) & (slot >= 0)
+        out[what] = np.bincount(ui[keep] * width + slot[keep], weights=n[keep],
                                 minlength=n_units * width).reshape(n_units, width).astype(np.int64)
     s_upto, e_upto = np.cumsum(out["S"], axis=1), np.cumsum(out["E"], axis=1)
     start = s_upto[:, :-1] - e_upto[:, :-1]
@@ -281,7 +308,7 @@ def activity_counts(table, unit_index, n_periods: int, window: int) -> dict[str,
     Period ``lo - 1 + i`` is bit ``b = window - 1 + i``: its end count is the pairs with bit ``b``
     set, its retained count those with bits ``b - 1`` and ``b`` set (bit ``b - 1`` of ``q``).
     """
-    ui = unit_index.get_indexer(table["u"].astype("str"))
+    ui = unit_codes(table["u"], unit_index)
     n_units, half, step = len(unit_index), WORD_BITS // 2, WORD_BITS - 1
     words = n_words(n_periods, window)
     low = (1 << half) - 1
