@@ -47,6 +47,13 @@ import pandas as pd
 from linkage.panel import segment_retention
 from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
 from linkage.stats import backtest, chain, key_drivers, segment_linkage
+from linkage.stats.watchlist import operating_points
+
+#: list lengths (shares of units) reported as operating points; fixed in advance, not tuned
+SHARES = (0.08, 0.15, 0.25, 0.32, 0.5)
+#: the early-warning variants compared: (label, method, survey columns)
+WATCH_VARIANTS = (("effect", "effect", None), ("forecast_staff", "forecast", None),
+                  ("forecast_survey", "forecast", "all items"))
 
 
 def _pairs_ok(order: list[str], planted: list[str], unplanted: list[str]) -> tuple[bool, float]:
@@ -112,6 +119,16 @@ def one_world(seed: int, *, n_units: int, months: int, n_boot: int, headcount: f
                 out[f"watch_z{z}_{outcome}_{k}"] = int(tot[k])
             if outcome == "truth":
                 out[f"watch_z{z}_oracle_n_hit"] = _oracle_hits(world, lat, bt, lag)
+    # operating points: each variant's own rule and lists of fixed lengths, fitted before each cutoff;
+    # the survey variant gets every item (its weights are learnt, nobody tells it the drivers)
+    for name, method, survey in WATCH_VARIANTS:
+        cols = items + ["es_engagement"] if survey else None
+        for outcome, tl in (("truth", losses), ("observed", None)):
+            op = operating_points(panel, lag=lag, n_cutoffs=6, truth_losses=tl, min_loss=0.005, method=method,
+                                  survey=cols, shares=SHARES)
+            for r in op.itertuples():
+                for k in ("n_flagged", "n_lost", "n_hit", "n_units"):
+                    out[f"op[{name}|{r.rule}|{outcome}]_{k}"] = int(getattr(r, k))
     return out
 
 
@@ -172,6 +189,18 @@ def report(rows: pd.DataFrame, label: str) -> None:
                 print(f"  z > {z:<5} ceiling  precision {oh / fl if fl else float('nan'):6.1%}  recall "
                       f"{oh / lost if lost else float('nan'):6.1%}  (same list length, chosen by the planted "
                       "staff-retention drop: what noise-free employee data would give)")
+    print("Watchlist operating points at the planted lag (operating_points; pooled over seeds x 6 cutoffs; "
+          "share = flagged / unit-cutoffs): precision / recall against the planted | observed outcome")
+    keys = list(dict.fromkeys(c[3:].split("]")[0] for c in rows.columns if c.startswith("op[")))
+    for key in [k for k in keys if k.endswith("|truth")]:
+        name, rule, _ = key.split("|")
+        cells = []
+        for outcome in ("truth", "observed"):
+            p = f"op[{name}|{rule}|{outcome}]_"
+            hit, fl, lost, units = (rows[p + k].sum() for k in ("n_hit", "n_flagged", "n_lost", "n_units"))
+            cells.append(f"{hit / fl if fl else float('nan'):6.1%} / {hit / lost if lost else float('nan'):6.1%}"
+                         f" (base {lost / units:5.1%})")
+        print(f"  {name:<16} {rule:<17} share {fl / units:5.1%}   planted {cells[0]}   observed {cells[1]}")
 
 
 def main(argv=None) -> int:
@@ -180,12 +209,14 @@ def main(argv=None) -> int:
     ap.add_argument("--units", type=int, default=100)
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--boot", type=int, default=500)
+    ap.add_argument("--only-default", action="store_true", help="only the simulator's default unit size")
     args = ap.parse_args(argv)
     print("command: .venv/bin/python benchmarks/chain_study.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"worlds: {args.units} units x {args.months} months, planted lag 2, ChainSpec() defaults, "
           f"{args.boot} unit-bootstrap resamples")
     t0 = time.perf_counter()
-    for headcount, label in ((12.0, "median 12 staff per unit (simulator default)"), (40.0, "median 40 staff per unit")):
+    for headcount, label in ((12.0, "median 12 staff per unit (simulator default)"),
+                             (40.0, "median 40 staff per unit"))[: 1 if args.only_default else 2]:
         rows = pd.DataFrame([one_world(s, n_units=args.units, months=args.months, n_boot=args.boot,
                                        headcount=headcount) for s in range(args.seeds)])
         report(rows, label)

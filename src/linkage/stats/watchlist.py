@@ -18,6 +18,15 @@ that lost customers, recall the share of units that lost customers that were fla
 simulator truth (``truth_losses``: expected customers lost to the climate per unit and period),
 the outcome is the planted one instead of the noisy observed one.
 
+``method="forecast"`` ranks and flags by a forecast instead: the customer-retention drop each unit
+will have over the next ``horizon`` periods (against its baseline), predicted from the drops it has
+just had (staff retention and, with ``survey``, the employee-survey items) by a regression fitted on
+the earlier cutoffs of the same history (each past cutoff's drops against the customer drop that
+followed it: only periods before ``as_of``). It flags the units whose forecast exceeds ``min_loss``
+(the very definition of *lost customers* the back-test scores), or the top ``share``.
+:func:`operating_points` back-tests several list lengths at once (the precision / recall trade-off
+leadership chooses from).
+
 What the list is not: the expected loss is an association scaled to customers. It ranks where to
 look first; it is not a forecast of any one unit's churn, and acting on it is a test, not a cure.
 """
@@ -29,19 +38,29 @@ import pandas as pd
 from scipy import stats as _st
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, make_grid
+from linkage.stats._prep import (DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, make_grid,
+                                  numeric, period_steps)
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.effect import denominator_column, effect_from_stats
 from linkage.stats.lags import lag_stats, profile_table
 
-__all__ = ["watchlist", "backtest", "WATCHLIST_COLUMNS", "BACKTEST_COLUMNS"]
+__all__ = ["watchlist", "backtest", "operating_points", "WATCHLIST_COLUMNS", "BACKTEST_COLUMNS",
+           "OPERATING_COLUMNS", "METHODS"]
 
 WATCHLIST_COLUMNS = ["rank", "unit", "flag", "baseline", "recent", "drop", "drop_z", "customers_at_risk",
                      "expected_lost", "expected_lost_low", "expected_lost_high", "revenue_at_risk",
-                     "revenue_at_risk_low", "revenue_at_risk_high", "lag", "slope", "expected_from", "expected_to"]
+                     "revenue_at_risk_low", "revenue_at_risk_high", "lag", "slope", "expected_from", "expected_to",
+                     "predicted_drop"]
 
 BACKTEST_COLUMNS = ["cutoff", "lag", "horizon", "n_units", "n_flagged", "n_lost", "n_hit", "precision", "recall",
                     "outcome"]
+
+OPERATING_COLUMNS = ["rule", "share", "n_cutoffs", "n_units", "n_flagged", "n_lost", "n_hit", "precision", "recall",
+                     "lag", "horizon", "outcome"]
+
+#: ``effect``: the measured staff -> customer slope times the staff drop (flag by the drop's z);
+#: ``forecast``: the customer drop predicted from the recent drops by a regression on past cutoffs
+METHODS = ("effect", "forecast")
 
 
 def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
@@ -50,9 +69,20 @@ def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
     return den, (num if num in data.columns else None)
 
 
-def _grid_of(data, col, unit, period, other):
-    """``col`` on the unit x period grid of ``make_grid`` (paired with ``other`` only for the layout)."""
-    return make_grid(data, x=col, y=other, unit=unit, period=period).X
+class _Layout:
+    """Where each row of ``data`` sits on the unit x period grid of ``make_grid`` (computed once)."""
+
+    def __init__(self, data, unit, period):
+        steps, _ = period_steps(data, period)
+        codes, units = pd.factorize(data[unit].astype(str), sort=True)
+        self.shape = (len(units), int(steps.max()) + 1 if len(steps) else 0)
+        self.flat = codes.astype(np.int64) * self.shape[1] + steps
+        self.data = data
+
+    def __call__(self, col):
+        out = np.full(self.shape, np.nan)
+        out.flat[self.flat] = numeric(self.data, col)
+        return out
 
 
 def _window_rates(R, N, K, cols):
@@ -87,6 +117,87 @@ def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
     return int(lag), eff.iloc[0], found
 
 
+def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative sums along periods (leading zero column) of the finite values and of their count."""
+    ok = np.isfinite(A)
+    z = np.zeros((A.shape[0], 1))
+    return (np.concatenate([z, np.cumsum(np.where(ok, A, 0.0), axis=1)], axis=1),
+            np.concatenate([z, np.cumsum(ok, axis=1, dtype=float)], axis=1))
+
+
+def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
+    """Rates over the windows ``[s, s + length)`` for every start ``s`` at once: (units, starts).
+
+    Pooled from the counts (``sum(K) / sum(N)``) when there are counts, else the mean of the finite
+    rates; NaN for a window with no denominator (or no rate).
+    """
+    if N is not None:
+        cn, _ = _cumsum0(np.where(np.isfinite(K), N, np.nan))
+        ck, _ = _cumsum0(K)
+        n = cn[:, starts + length] - cn[:, starts]
+        k = ck[:, starts + length] - ck[:, starts]
+    else:
+        k_all, c_all = _cumsum0(R)
+        k = k_all[:, starts + length] - k_all[:, starts]
+        n = c_all[:, starts + length] - c_all[:, starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, k / np.where(n > 0, n, 1.0), np.nan)
+
+
+def _drops_at(R, N, K, cut: np.ndarray, recent: int, baseline: int) -> np.ndarray:
+    """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units, cutoffs)."""
+    return (_rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(R, N, K, cut - recent, recent))
+
+
+def _forecast(features, target, horizon: int, recent: int, baseline: int, n_boot: int, seed, ci: float):
+    """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the next.
+
+    ``features``: list of functions ``cuts -> (units, cuts)`` drops (missing = 0: no measured drop);
+    ``target``: ``cuts -> (units, cuts)`` customer-retention drop over ``[cut, cut + horizon)``.
+    Pooled least squares with an intercept over units x past cutoffs; the interval resamples units.
+    Returns the coefficients, the predicted drop per unit and its interval (NaN without bootstrap).
+    """
+    T = target.T_periods
+    train = np.arange(recent + baseline, T - horizon + 1)
+    if train.size < 3:
+        raise InputError(f"the forecast needs at least 3 past cutoffs: recent + baseline + lag + 2 = "
+                         f"{recent + baseline + horizon + 2} periods, got {T}")
+    now = np.array([T])
+    X = np.stack([np.ones((target.n_units, train.size))] + [np.nan_to_num(f(train)) for f in features], axis=2)
+    y = target(train)
+    ok = np.isfinite(y)
+    Xo = np.where(ok[:, :, None], X, 0.0)
+    yo = np.where(ok, y, 0.0)
+    xtx = np.einsum("ujp,ujq->upq", Xo, Xo)  # per-unit sums: the bootstrap reweights units
+    xty = np.einsum("ujp,uj->up", Xo, yo)
+    coef = np.linalg.pinv(xtx.sum(axis=0)) @ xty.sum(axis=0)
+    Xn = np.stack([np.ones(target.n_units)] + [np.nan_to_num(f(now)[:, 0]) for f in features], axis=1)
+    pred = Xn @ coef
+    lo = hi = np.full(target.n_units, np.nan)
+    if n_boot:
+        W = unit_resample_counts(target.n_units, int(n_boot), seed)
+        p = xtx.shape[1]
+        A = (W @ xtx.reshape(target.n_units, p * p)).reshape(-1, p, p)
+        b = np.einsum("bpq,bq->bp", np.linalg.pinv(A), W @ xty)
+        boot = b @ Xn.T  # (n_boot, units)
+        a = (1 - ci) / 2
+        lo, hi = np.quantile(boot, a, axis=0), np.quantile(boot, 1 - a, axis=0)
+    return coef, pred, lo, hi
+
+
+class _Target:
+    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut - recent``."""
+
+    def __init__(self, R, N, K, recent, baseline, horizon):
+        self.R, self.N, self.K = R, N, K
+        self.recent, self.baseline, self.horizon = recent, baseline, horizon
+        self.n_units, self.T_periods = R.shape
+
+    def __call__(self, cuts):
+        base = _rates_at(self.R, self.N, self.K, cuts - self.recent - self.baseline, self.baseline)
+        return base - _rates_at(self.R, self.N, self.K, cuts, self.horizon)
+
+
 def watchlist(
     data: pd.DataFrame,
     *,
@@ -104,6 +215,10 @@ def watchlist(
     n_boot: int = 1000,
     seed: int | None = 0,
     ci: float = 0.95,
+    method: str = "effect",
+    survey: list[str] | tuple[str, ...] | None = None,
+    share: float | None = None,
+    min_loss: float = 0.005,
 ) -> pd.DataFrame:
     """Units whose employee retention dropped, ranked by the customers expected to be lost.
 
@@ -131,7 +246,29 @@ def watchlist(
     revenue : str, optional
         Revenue per unit and period; with ``customer_start`` it turns customers into money.
     n_boot, seed, ci :
-        Unit bootstrap of the effect.
+        Unit bootstrap of the effect (or of the forecast's regression).
+    method : {"effect", "forecast"}
+        ``"effect"`` (default): expected loss = the within-unit slope of ``y`` on ``x`` at the lag
+        times the staff drop times the customers at risk times ``recent``; flag by the drop's z.
+        ``"forecast"``: predict each unit's drop in ``y`` per period over the next ``horizon =
+        max(lag, 1)`` periods (its ``baseline`` rate minus its rate then) from its recent drops
+        (``x`` and each ``survey`` column: baseline-window mean minus recent-window mean), by least
+        squares over units x every earlier cutoff of the history whose outcome is already known
+        (features built exactly as now, outcome the drop that followed); expected loss = that
+        drop x customers at risk x horizon; flag when the predicted drop exceeds ``min_loss``.
+        The weights are learnt from the data, so items that do not move customers get about 0.
+    survey : list of str, optional
+        Unit x period employee-survey columns (e.g. ``es_engagement``, item means from
+        :func:`linkage.panel.employee_survey_panel`) used as further signals by ``"forecast"``.
+        A window's value is the mean of the column over the window's periods where it is not
+        missing (a wave aligned ``"forward"`` counts once per period it covers).
+    share : float, optional
+        Flag the top ``share`` (0-1) of units by the ranking instead of the rule above: a list
+        of a length chosen for the decision (see :func:`operating_points` for what each length
+        caught in the past).
+    min_loss : float
+        ``"forecast"`` flags a unit when its predicted drop in ``y`` exceeds this (0.005 = half a
+        point a period): the same threshold :func:`backtest` uses to call a unit *lost*.
 
     Returns
     -------
@@ -143,7 +280,10 @@ def watchlist(
         ``expected_lost`` (customers), ``expected_lost_low``, ``expected_lost_high`` (from the
         effect's interval), ``revenue_at_risk`` (+ ``_low``, ``_high``; NaN without ``revenue``),
         ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the loss
-        is expected in). ``attrs["lag_found"]`` says whether the lag was significant.
+        is expected in), ``predicted_drop`` (``"forecast"``: predicted drop in ``y`` per period over
+        the horizon; NaN for ``"effect"``). ``attrs["lag_found"]`` says whether the lag was
+        significant; ``attrs["method"]``; ``attrs["coefficients"]`` the forecast's weights
+        (``intercept``, ``x``, then each ``survey`` column; per point of drop).
 
     Examples
     --------
@@ -166,9 +306,13 @@ def watchlist(
     (1, ['s00', 's01', 's02', 's03', 's04'])
     >>> wl["unit"].head(5).isin(["s00", "s01", "s02", "s03", "s04"]).all()
     np.True_
+    >>> fc = watchlist(df, method="forecast", lag=1, min_loss=0.02, n_boot=0)  # planted slope 0.5
+    >>> sorted(fc["unit"].head(5)), round(fc.attrs["coefficients"]["employee_retention"], 2)
+    (['s00', 's01', 's02', 's03', 's04'], 0.51)
     """
     check_ci(ci)
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period, "revenue": revenue})
+    survey = _check_options(data, method, survey, share, min_loss)
     for name, v, low in (("recent", recent, 1), ("baseline", baseline, 1), ("max_lag", max_lag, 0)):
         if isinstance(v, bool) or int(v) != v or v < low:
             raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
@@ -189,12 +333,14 @@ def watchlist(
         raise InputError(f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period)
     x_den, x_num = _counts(data, x)
     y_den, _ = _counts(data, y)
-    Nx = _grid_of(data, x_den, unit, period, x) if x_den and x_num else None
-    Kx = _grid_of(data, x_num, unit, period, x) if x_den and x_num else None
-    Ny = _grid_of(data, y_den, unit, period, x) if y_den else None
-    rev = _grid_of(data, revenue, unit, period, x) if revenue else None
+    lay = _Layout(data, unit, period)  # the layout of `grid`, for the other columns
+    Nx = lay(x_den) if x_den and x_num else None
+    Kx = lay(x_num) if x_den and x_num else None
+    Ny = lay(y_den) if y_den else None
+    rev = lay(revenue) if revenue else None
     cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
-    lag, eff, found = _fit_effect(grid, lag, int(max_lag), n_boot, seed, ci, x, y, cust_pp)
+    lag, eff, found = _fit_effect(grid, lag, int(max_lag), 0 if method == "forecast" else n_boot, seed, ci, x, y,
+                                  cust_pp)
     rc = np.arange(T - recent, T)
     bc = np.arange(T - recent - baseline, T - recent)
     base, nb = _window_rates(grid.X, Nx, Kx, bc)
@@ -215,9 +361,27 @@ def watchlist(
     with np.errstate(invalid="ignore", divide="ignore"):
         dz = np.where(se > 0, drop / se, np.nan)
     at_risk = np.nanmean(Ny[:, rc], axis=1) if Ny is not None else np.full(grid.n_units, np.nan)
-    scale = drop * at_risk * recent
-    exp_lost = eff["slope"] * scale
-    lo, hi = eff["ci_low"] * scale, eff["ci_high"] * scale
+    pred = np.full(grid.n_units, np.nan)
+    coefs = {}
+    slope = eff["slope"]
+    if method == "forecast":
+        h = max(int(lag), 1)
+        y_den_, y_num_ = _counts(data, y)
+        Ky = lay(y_num_) if y_den_ and y_num_ else None
+        target = _Target(grid.Y, Ny if Ky is not None else None, Ky, recent, baseline, h)
+        feats = [lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)]
+        for col in survey:
+            S = lay(col)
+            feats.append(lambda c, S=S: _drops_at(S, None, None, c, recent, baseline))
+        coef, pred, plo, phi = _forecast(feats, target, h, recent, baseline, n_boot, seed, ci)
+        coefs = dict(zip(["intercept", x, *survey], (float(v) for v in coef), strict=True))
+        slope = coefs[x]
+        scale = at_risk * h
+        exp_lost, lo, hi = pred * scale, plo * scale, phi * scale
+    else:
+        scale = drop * at_risk * recent
+        exp_lost = eff["slope"] * scale
+        lo, hi = eff["ci_low"] * scale, eff["ci_high"] * scale
     lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
     if rev is not None and Ny is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -225,24 +389,53 @@ def watchlist(
     else:
         per_cust = np.full(grid.n_units, np.nan)
     periods = grid.periods
-    fr = T - recent + lag
-    step_off = {"from": fr, "to": T - 1 + lag}
+    step_off = ({"from": T, "to": T + max(lag, 1) - 1} if method == "forecast"
+                else {"from": T - recent + lag, "to": T - 1 + lag})
+    flag = (pred > min_loss) if method == "forecast" else (dz > z) & (drop > 0)
     out = pd.DataFrame({
-        "unit": grid.units, "flag": (dz > z) & (drop > 0), "baseline": base, "recent": now, "drop": drop,
+        "unit": grid.units, "flag": flag, "baseline": base, "recent": now, "drop": drop,
         "drop_z": dz, "customers_at_risk": at_risk, "expected_lost": exp_lost, "expected_lost_low": lo,
         "expected_lost_high": hi, "revenue_at_risk": exp_lost * per_cust, "revenue_at_risk_low": lo * per_cust,
-        "revenue_at_risk_high": hi * per_cust, "lag": lag, "slope": eff["slope"],
+        "revenue_at_risk_high": hi * per_cust, "lag": lag, "slope": slope,
         "expected_from": _period_label(periods, step_off["from"], grid.step),
-        "expected_to": _period_label(periods, step_off["to"], grid.step),
+        "expected_to": _period_label(periods, step_off["to"], grid.step), "predicted_drop": pred,
     })
-    out["flag"] = out["flag"].astype(bool)
-    # without customer counts there is no expected loss: rank by the evidence of a drop instead
-    key = (out["expected_lost"] if out["expected_lost"].notna().any() else out["drop_z"]).fillna(-np.inf)
+    # without customer counts there is no expected loss: rank by the predicted drop (forecast) or by
+    # the evidence of a staff drop (effect) instead
+    fallback = out["predicted_drop"] if method == "forecast" else out["drop_z"]
+    key = (out["expected_lost"] if out["expected_lost"].notna().any() else fallback).fillna(-np.inf)
     out = out.iloc[np.argsort(-key.to_numpy(), kind="stable")].reset_index(drop=True)
+    if share is not None:
+        out["flag"] = np.arange(len(out)) < _top_n(share, len(out))
+    out["flag"] = out["flag"].astype(bool)
     out["rank"] = np.arange(1, len(out) + 1)
     out = out[WATCHLIST_COLUMNS]
     out.attrs["lag_found"] = bool(found)
+    out.attrs["method"] = method
+    out.attrs["coefficients"] = coefs
     return out
+
+
+def _top_n(share: float, n: int) -> int:
+    """Units in a top-``share`` list of ``n`` (rounded, at least 1 when ``share > 0``)."""
+    return int(min(n, max(1 if share > 0 else 0, round(share * n))))
+
+
+def _check_options(data, method, survey, share, min_loss) -> list[str]:
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(survey, str):
+        survey = [survey]
+    survey = list(survey or [])
+    if survey and method != "forecast":
+        raise InputError("survey columns are used by method='forecast' only")
+    for col in survey:
+        check_columns(data, {"survey": col})
+    if share is not None and (isinstance(share, bool) or not np.isfinite(share) or not 0 <= share <= 1):
+        raise InputError(f"share must be a number from 0 to 1, got {share!r}")
+    if isinstance(min_loss, bool) or not np.isfinite(min_loss):
+        raise InputError(f"min_loss must be a number, got {min_loss!r}")
+    return survey
 
 
 def dispersion(N: np.ndarray, K: np.ndarray) -> float:
@@ -309,8 +502,21 @@ def backtest(
     truth_losses: pd.DataFrame | None = None,
     n_boot: int = 0,
     seed: int | None = 0,
+    method: str = "effect",
+    survey: list[str] | tuple[str, ...] | None = None,
+    share: float | None = None,
 ) -> pd.DataFrame:
     """How often the watchlist was right: flag with the history before T, check what came after.
+
+    **What "lost customers" means** (what the list is scored against). At cutoff T (the list is
+    built from the periods before T), unit u *lost customers* when, over the ``horizon`` periods
+    T .. T + horizon - 1, its customer retention (pooled from the counts) was below its own
+    baseline retention (the ``baseline`` periods ending ``recent`` periods before T: the same
+    baseline the list compares staff against) by more than ``min_loss`` per period: observed
+    outcome. With ``truth_losses`` (planted truth), u lost customers when the planted losses per
+    customer at the start of a period (``losses / customer_start``, averaged over the horizon)
+    exceeded their baseline average by more than ``min_loss``: customers lost *to the planted
+    cause*, above the unit's usual, free of the binomial noise of who happened to leave.
 
     Parameters
     ----------
@@ -322,14 +528,16 @@ def backtest(
         ``n_cutoffs`` months that leave ``horizon`` periods of outcome.
     n_cutoffs : int
         Number of default cutoffs.
-    lag, max_lag, recent, baseline, z :
-        As in :func:`watchlist` (the lag is re-chosen at each cutoff when not given).
+    lag, max_lag, recent, baseline, z, method, survey, share :
+        As in :func:`watchlist` (the lag is re-chosen at each cutoff when not given; a
+        ``"forecast"`` is fitted on the history before each cutoff only).
     horizon : int, optional
         Outcome periods from T on; default ``max(lag, 1)`` (the periods the recent drop reaches).
     min_loss : float
         A unit lost customers when its customer retention over the horizon is below its baseline
         by more than this (0.005 = half a point a period), or, with ``truth_losses``, when the
-        planted losses per customer exceed its baseline's by as much.
+        planted losses per customer exceed its baseline's by as much. ``"forecast"`` flags with
+        the same threshold.
     truth_losses : DataFrame, optional
         Planted truth: ``unit``, ``period`` and ``losses`` (customers lost to the planted cause,
         e.g. the simulator's ``climate_customer_losses``) with ``customer_start`` in ``data``.
@@ -366,12 +574,138 @@ def backtest(
     >>> row["cutoff"], bool(row["precision"] > 0.5), bool(row["recall"] > 0.5)
     ('all', True, True)
     """
+    rows = []
+    for cut, k, h, wl, lost_u in _cutoff_lists(
+            data, cutoffs=cutoffs, n_cutoffs=n_cutoffs, x=x, y=y, unit=unit, period=period, lag=lag,
+            max_lag=max_lag, horizon=horizon, recent=recent, baseline=baseline, z=z, min_loss=min_loss,
+            truth_losses=truth_losses, n_boot=n_boot, seed=seed, method=method, survey=survey, share=share):
+        flag = wl["flag"].to_numpy()
+        rows.append({"cutoff": cut, "lag": k, "horizon": h, "n_units": len(wl), "n_flagged": int(flag.sum()),
+                     "n_lost": int(lost_u.sum()), "n_hit": int((flag & lost_u).sum()),
+                     "outcome": "truth" if truth_losses is not None else "observed"})
+    out = pd.DataFrame(rows)
+    total = {"cutoff": "all", "lag": out["lag"].iloc[-1], "horizon": out["horizon"].iloc[-1],
+             "n_units": int(out["n_units"].sum()), "n_flagged": int(out["n_flagged"].sum()),
+             "n_lost": int(out["n_lost"].sum()), "n_hit": int(out["n_hit"].sum()), "outcome": out["outcome"].iloc[0]}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out["cutoff"] = out["cutoff"].astype(object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["precision"] = np.where(out["n_flagged"] > 0, out["n_hit"] / out["n_flagged"].where(out["n_flagged"] > 0),
+                                    np.nan)
+        out["recall"] = np.where(out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan)
+    return out[BACKTEST_COLUMNS]
+
+
+def operating_points(
+    data: pd.DataFrame,
+    *,
+    shares=(0.05, 0.1, 0.2, 0.3, 0.5),
+    cutoffs=None,
+    n_cutoffs: int = 6,
+    x: str = DEFAULT_X,
+    y: str = DEFAULT_Y,
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    lag: int | None = None,
+    max_lag: int = 6,
+    horizon: int | None = None,
+    recent: int = 3,
+    baseline: int = 12,
+    z: float = 1.645,
+    min_loss: float = 0.005,
+    truth_losses: pd.DataFrame | None = None,
+    seed: int | None = 0,
+    method: str = "effect",
+    survey: list[str] | tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """The precision / recall trade-off of the list: its own rule and lists of several lengths.
+
+    The back-test of :func:`backtest` (same cutoffs, same meaning of *lost customers*: see there),
+    pooled over the cutoffs, for the method's own flag rule and for the top ``share`` of units by
+    the ranking, for each share. The ranking and the rule use only the history before each cutoff,
+    and the shares are fixed in advance, so no operating point has seen the months it is scored on.
+    A longer list catches more of the units that go on to lose customers (recall) and is right
+    less often (precision): leadership picks the length it can act on.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel, as :func:`backtest`.
+    shares : sequence of float
+        List lengths as shares of the units (0-1).
+    cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag, horizon, recent, baseline, z, min_loss :
+        As in :func:`backtest`.
+    truth_losses, seed, method, survey :
+        As in :func:`backtest`.
+
+    Returns
+    -------
+    DataFrame
+        ``rule`` ("z > 1.645" or "forecast > 0.005" for the method's own rule, then "top 10%" ...),
+        ``share`` (flagged / unit-cutoffs), ``n_cutoffs``, ``n_units`` (unit-cutoffs), ``n_flagged``,
+        ``n_lost``, ``n_hit``, ``precision``, ``recall``, ``lag``, ``horizon`` (of the last cutoff),
+        ``outcome``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> U, T = 80, 36
+    >>> p = 0.95 + 0.01 * rng.normal(size=(U, T))
+    >>> for t0 in (24, 28, 32):
+    ...     p[rng.choice(U, 8, replace=False), t0 - 3:t0] -= 0.06   # 8 dips before three cutoffs
+    >>> staff = np.full((U, T), 150)
+    >>> kept = rng.binomial(staff, p)
+    >>> cs = np.full((U, T), 500)
+    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+    ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
+    ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
+    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
+    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
+    >>> op = operating_points(df, shares=(0.1, 0.5), cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
+    >>> op["rule"].tolist(), op["n_flagged"].tolist()
+    (['z > 1.645', 'top 10%', 'top 50%'], [34, 24, 120])
+    >>> bool(op["recall"].iloc[2] >= op["recall"].iloc[1])  # a longer list catches at least as many
+    True
+    """
+    shares = [float(s) for s in np.atleast_1d(np.asarray(shares, dtype=float))]
+    if not shares or any(not np.isfinite(s) or not 0 < s <= 1 for s in shares):
+        raise InputError(f"shares must be numbers in (0, 1], got {shares!r}")
+    acc = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
+    n_units = n_cut = 0
+    k = h = None
+    for _cut, k, h, wl, lost_u in _cutoff_lists(
+            data, cutoffs=cutoffs, n_cutoffs=n_cutoffs, x=x, y=y, unit=unit, period=period, lag=lag,
+            max_lag=max_lag, horizon=horizon, recent=recent, baseline=baseline, z=z, min_loss=min_loss,
+            truth_losses=truth_losses, n_boot=0, seed=seed, method=method, survey=survey, share=None):
+        n_units += len(wl)
+        n_cut += 1
+        ranked = np.arange(len(wl))  # the list comes ranked
+        for key in acc:
+            flag = wl["flag"].to_numpy() if key == "rule" else ranked < _top_n(key, len(wl))
+            acc[key][0] += int(flag.sum())
+            acc[key][1] += int(lost_u.sum())
+            acc[key][2] += int((flag & lost_u).sum())
+    own = f"z > {z:g}" if method == "effect" else f"forecast > {min_loss:g}"
+    rows = [{"rule": own if key == "rule" else f"top {key:.0%}", "share": fl / n_units, "n_cutoffs": n_cut,
+             "n_units": n_units, "n_flagged": fl, "n_lost": lost, "n_hit": hit,
+             "precision": hit / fl if fl else np.nan, "recall": hit / lost if lost else np.nan, "lag": k,
+             "horizon": h, "outcome": "truth" if truth_losses is not None else "observed"}
+            for key, (fl, lost, hit) in acc.items()]
+    return pd.DataFrame(rows, columns=OPERATING_COLUMNS)
+
+
+def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag, horizon, recent, baseline, z,
+                  min_loss, truth_losses, n_boot, seed, method, survey, share):
+    """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per its unit)."""
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     T = grid.X.shape[1]
     y_den, y_num = _counts(data, y)
-    Ny = _grid_of(data, y_den, unit, period, x) if y_den else None
-    Ky = _grid_of(data, y_num, unit, period, x) if y_den and y_num else None
+    lay = _Layout(data, unit, period)
+    Ny = lay(y_den) if y_den else None
+    Ky = lay(y_num) if y_den and y_num else None
     L = None
     if truth_losses is not None:
         check_columns(truth_losses, {"unit": "unit", "period": "period", "losses": "losses"}, file="truth")
@@ -397,11 +731,11 @@ def backtest(
             idx.append(lookup[key])
     if not idx:
         raise InputError("no cutoff leaves enough history and outcome periods")
-    rows = []
     for i in idx:  # a handful of cutoffs; each watchlist is vectorised over units
         hist = data[data[period] < per[i]] if per[i] is not None else data
         wl = watchlist(hist, x=x, y=y, unit=unit, period=period, lag=lag, max_lag=max_lag, recent=recent,
-                       baseline=baseline, z=z, n_boot=n_boot, seed=seed)
+                       baseline=baseline, z=z, n_boot=n_boot, seed=seed, method=method, survey=survey,
+                       share=share, min_loss=min_loss)
         k = int(wl["lag"].iloc[0])
         h = max(k, 1) if horizon is None else int(horizon)
         oc = np.arange(i, min(i + h, T))
@@ -411,7 +745,6 @@ def backtest(
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = L / np.where(Ny > 0, Ny, np.nan)
                 lost = (np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)) > min_loss
-            outcome = "truth"
         else:
             if Ny is not None and Ky is not None:
                 base, _ = _window_rates(grid.Y, Ny, Ky, bc)
@@ -420,19 +753,4 @@ def backtest(
                 base, _ = _window_rates(grid.Y, None, None, bc)
                 after, _ = _window_rates(grid.Y, None, None, oc)
             lost = (base - after) > min_loss
-            outcome = "observed"
-        lost_u = lost[pos]
-        flag = wl["flag"].to_numpy()
-        rows.append({"cutoff": per[i], "lag": k, "horizon": h, "n_units": len(wl), "n_flagged": int(flag.sum()),
-                     "n_lost": int(lost_u.sum()), "n_hit": int((flag & lost_u).sum()), "outcome": outcome})
-    out = pd.DataFrame(rows)
-    total = {"cutoff": "all", "lag": out["lag"].iloc[-1], "horizon": out["horizon"].iloc[-1],
-             "n_units": int(out["n_units"].sum()), "n_flagged": int(out["n_flagged"].sum()),
-             "n_lost": int(out["n_lost"].sum()), "n_hit": int(out["n_hit"].sum()), "outcome": out["outcome"].iloc[0]}
-    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-    out["cutoff"] = out["cutoff"].astype(object)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["precision"] = np.where(out["n_flagged"] > 0, out["n_hit"] / out["n_flagged"].where(out["n_flagged"] > 0),
-                                    np.nan)
-        out["recall"] = np.where(out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan)
-    return out[BACKTEST_COLUMNS]
+        yield per[i], k, h, wl, lost[pos]
