@@ -2,16 +2,19 @@
 
 The same contract as the other ``clean_*`` functions: every input row is either in ``data`` (typed,
 canonical columns first) or in ``rejects`` with one reason, the first of :data:`CHAIN_REASONS`
-that applies, and ``report`` accounts for every row. A mapping here is a plain ``{canonical:
-file column}`` dict; dates take ``date_format`` / ``dayfirst`` as elsewhere.
+that applies, and ``report`` accounts for every row. A mapping is a whole mapping (with the
+table's section, ``employee_survey``, ``customer_survey``, ``revenue`` or ``segments``, and maybe
+``dates``; see :mod:`linkage.io._mapping`) or a plain ``{canonical: file column}`` dict for this
+table; dates take ``date_format`` / ``dayfirst`` as elsewhere (they win over the mapping's).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,8 +22,9 @@ import pandas as pd
 from linkage.clean._core import _RESERVED, CleanResult, _as_of, _row_numbers, _text, _unit_set
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
-from linkage.io._mapping import apply_mapping
+from linkage.io._mapping import apply_mapping, date_options, section, table_options
 from linkage.io._read import _as_text, read_table
+from linkage.io._tables import OPTIONAL, REQUIRED
 
 __all__ = [
     "CHAIN_REASONS",
@@ -28,6 +32,7 @@ __all__ = [
     "clean_customer_survey",
     "clean_revenue",
     "clean_segments",
+    "survey_items",
 ]
 
 #: Why a row of a survey, revenue or segments extract is set aside, in the order the checks run.
@@ -46,6 +51,7 @@ CHAIN_REASONS: dict[str, str] = {
     "unknown_unit": "unit id not in the units table (only when one is given)",
     "duplicate_response": "a response id (or respondent id) seen before in the same unit and month (the first is kept)",
     "duplicate_customer": "a customer listed before with a segment (the first is kept)",
+    "duplicate_period": "unit-level revenue: a unit and period listed before (the first is kept)",
 }
 
 Raw = pd.DataFrame | str | os.PathLike[str]
@@ -58,6 +64,102 @@ def _scale(value: Any, name: str) -> tuple[float, float]:
     if not ok:
         raise InputError(f"{name} must be (lowest, highest), e.g. (1, 5), not {value!r}", column=name)
     return float(value[0]), float(value[1])
+
+
+def _read(raw: Raw, table: str, source: str | None) -> tuple[pd.DataFrame, str]:
+    if isinstance(raw, (str, os.PathLike)):
+        label = source or Path(raw).name
+        return read_table(raw, name=label), label
+    if isinstance(raw, pd.DataFrame):
+        return raw, source or table
+    raise InputError(f"expected a DataFrame or a file path for the {table} table, not {type(raw).__name__}",
+                     file=source or table)
+
+
+def _mapped_names(raw: pd.DataFrame, columns: dict[str, str]) -> list[str]:
+    """The column names of ``raw`` once ``columns`` ({canonical: file column}) is applied."""
+    taken = set(columns.values())
+    return [*columns, *(str(c) for c in raw.columns if str(c) not in taken)]
+
+
+def _numeric_share(cells: pd.Series) -> tuple[int, int, np.ndarray]:
+    """Filled cells, how many of them are numbers, and the numbers."""
+    if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(cells.dtype):
+        v = cells.to_numpy(dtype=np.float64, na_value=np.nan)
+        filled = int((~np.isnan(v)).sum())
+        return filled, filled, v[~np.isnan(v)]
+    text = _text(cells)
+    number = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return int(text.notna().sum()), int((~np.isnan(number)).sum()), number[~np.isnan(number)]
+
+
+def survey_items(
+    raw: pd.DataFrame,
+    *,
+    mapping: dict[str, Any] | None = None,
+    scale: tuple[float, float] = (1, 5),
+    file: str | None = None,
+) -> list[str]:
+    """The item columns of an employee survey: the mapping's ``items``, else every column the
+    mapping does not take whose filled cells are mostly (at least half) numbers.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The extract as read (file column names).
+    mapping : dict, optional
+        A whole mapping or the ``employee_survey`` section (``items`` and columns).
+    scale : (lowest, highest), default (1, 5)
+        The answer scale: a numeric column most of whose numbers are off it is refused (it is not
+        an item: list the items in the mapping).
+    file : str, optional
+        The file name for messages.
+
+    Returns
+    -------
+    list of str
+        The item names (canonical: as the mapping's ``items`` names them, else the file's).
+
+    Raises
+    ------
+    InputError
+        No item column, or a numeric column that is not on the scale.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"unit_id": ["7", "7"], "survey_date": ["2024-03-04", "2024-03-05"],
+    ...                     "engagement": ["4", ""], "pay": ["2", "x"], "team": ["a", "b"]})
+    >>> survey_items(raw)
+    ['engagement', 'pay']
+    >>> survey_items(raw, mapping={"items": {"engaged": "engagement"}})
+    ['engaged']
+    """
+    columns, _ = section(mapping, "employee_survey")
+    options = table_options(mapping, "employee_survey")
+    if "items" in options:
+        return list(options["items"])
+    lo, hi = scale
+    fixed = {*REQUIRED["employee_survey"], *OPTIONAL["employee_survey"]}
+    lookup = {str(c): c for c in raw.columns}
+    items = []
+    for name in _mapped_names(raw, columns):
+        if name in fixed:
+            continue
+        filled, numeric, values = _numeric_share(raw[lookup[name]])
+        if numeric == 0 or 2 * numeric < filled:
+            continue
+        off = ((values < lo) | (values > hi) | (values != np.round(values))).sum()
+        if 2 * off > numeric:
+            raise InputError(f"column {name!r} looks numeric but most of its values are off the "
+                             f"{lo:g}-{hi:g} answer scale, so it is not an item: list the items in the "
+                             "mapping (employee_survey: {items: [...]}) or give the scale "
+                             "(employee_survey: {scale: [1, 7]})", file=file, column=name)
+        items.append(name)
+    if not items:
+        raise InputError("no item columns (columns of numbers besides unit_id, survey_date, respondent_id): "
+                         "name them in the mapping (employee_survey: {items: [...]})", file=file)
+    return items
 
 
 def _clean(
@@ -73,37 +175,41 @@ def _clean(
     response_id: str | None = None,
     segment: str | None = None,
     months: bool = False,
-    mapping: dict[str, str] | None,
+    numbers: Sequence[str] = (),
+    unique_period: str | None = None,
+    mapping: dict[str, Any] | None,
     source: str | None,
     units: Any = None,
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    check: Any = None,
+    hint: str = "",
 ) -> CleanResult:
-    """The shared cleaner: identifiers, a date, numeric scores or an amount, segment, duplicates."""
+    """The shared cleaner: identifiers, a date, numeric scores or an amount, segment, duplicates.
+
+    ``numbers``: optional numeric columns (unparseable_number; blank is missing). ``unique_period``:
+    a frequency; a unit listed again in the same period is ``duplicate_period``. ``check``: a
+    callable validating the typed table (default: the pandera schema of ``table``).
+    """
     from linkage.io.schemas import check_typed
 
     scores = scores or {}
-    if isinstance(raw, (str, os.PathLike)):
-        label = source or Path(raw).name
-        raw = read_table(raw, name=label)
-    elif isinstance(raw, pd.DataFrame):
-        label = source or table
-    else:
-        raise InputError(f"expected a DataFrame or a file path for the {table} table, not {type(raw).__name__}",
-                         file=source or table)
-    if mapping is not None and (not isinstance(mapping, dict)
-                                or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())):
-        raise InputError("mapping must be a dict {canonical name: file column}", file=label)
-    mapped, sources = apply_mapping(raw, dict(mapping or {}), table=table, file=label)
+    raw, label = _read(raw, table, source)
+    columns, dates = section(mapping, table)
+    columns = {**columns, **table_options(mapping, table).get("items", {})}
+    date_format, dayfirst = date_options(dates, date_format=date_format, dayfirst=dayfirst)
+    mapped, sources = apply_mapping(raw, columns, table=table, file=label)
     required = [*ids, *([date] if date else []), *scores, *([amount] if amount else []),
                 *([segment] if segment else [])]
     missing = [c for c in required if c not in mapped.columns]
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
         raise InputError(f"missing required {noun} {', '.join(missing)} (the file has: "
-                         f"{', '.join(map(str, raw.columns))}); map the file's columns with mapping=",
+                         f"{', '.join(map(str, raw.columns))}){hint}; name the file's columns in the "
+                         f"mapping's {table!r} section",
                          file=label)
+    numbers = [c for c in numbers if c in mapped.columns]
     stamp = _as_of(as_of)
     known_units = _unit_set(units)
     rows = _row_numbers(raw)
@@ -130,8 +236,8 @@ def _clean(
         conditions.append(("missing_date", status == MISSING, date))
         conditions.append(("unparseable_date", status == UNPARSEABLE, date))
         conditions.append(("impossible_date", status == IMPOSSIBLE, date))
-    numbers = {**scores, **({amount: None} if amount else {})}
-    for name, scale in numbers.items():
+    parsed = {**scores, **({amount: None} if amount else {}), **dict.fromkeys(numbers)}
+    for name, scale in parsed.items():
         column = mapped[name]
         if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
             number = column.astype("float64")
@@ -179,10 +285,20 @@ def _clean(
         again = typed[ids[0]].where(todo).duplicated(keep="first").to_numpy() & todo
         reason[again] = "duplicate_customer"
         blame[again] = sources[ids[0]]
+    if unique_period is not None and date is not None:
+        todo = reason == ""
+        key = pd.DataFrame({"unit": typed["unit_id"], "period": typed[date].dt.to_period(unique_period)})
+        again = key.where(pd.Series(todo, index=mapped.index), None).duplicated(keep="first").to_numpy() & todo
+        reason[again] = "duplicate_period"
+        blame[again] = sources[date]
+        if again.sum() > (reason == "").sum():
+            raise InputError(f"has {int(again.sum()):,} rows for a unit and period already listed: a "
+                             "unit-level table needs one row per unit and period (are its periods "
+                             "shorter than the panel's?)", file=label, column=sources[date])
 
     keep = reason == ""
     canonical = [*(c for c in optional_ids if c in mapped.columns), *ids, *([date] if date else []),
-                 *scores, *([amount] if amount else []),
+                 *scores, *([amount] if amount else []), *numbers,
                  *([segment] if segment else [])]
     order = [c for c in mapped.columns if c in canonical]
     order = sorted(order, key=canonical.index)
@@ -193,7 +309,10 @@ def _clean(
     data = pd.DataFrame(data_cols).loc[keep].reset_index(drop=True)
     for name in present_ids + ([segment] if segment else []):
         data[name] = data[name].astype("str")
-    check_typed(data, table=table, file=label)
+    if check is None:
+        check_typed(data, table=table, file=label)
+    else:
+        check(data, file=label)
 
     gone = ~keep
     original = raw.loc[gone].copy()
@@ -210,7 +329,8 @@ def _clean(
     ], axis=1)
     applies = {why for why, _, _ in conditions} | (
         {"duplicate_response"} if response_id is not None and response_id in typed else set()) | (
-        {"duplicate_customer"} if segment is not None else set())
+        {"duplicate_customer"} if segment is not None else set()) | (
+        {"duplicate_period"} if unique_period is not None else set())
     reasons = [r for r in CHAIN_REASONS if r in applies]
     counts = pd.Series(reason).value_counts()
     report = pd.DataFrame({
@@ -224,9 +344,9 @@ def _clean(
 def clean_employee_survey(
     raw: Raw,
     *,
-    items: Sequence[str],
-    scale: tuple[float, float] = (1, 5),
-    mapping: dict[str, str] | None = None,
+    items: Sequence[str] | None = None,
+    scale: tuple[float, float] | None = None,
+    mapping: dict[str, Any] | None = None,
     source: str | None = None,
     units: pd.DataFrame | CleanResult | None = None,
     as_of: Any = None,
@@ -239,13 +359,17 @@ def clean_employee_survey(
     ----------
     raw : pandas.DataFrame or path
         The extract: ``unit_id``, ``survey_date``, the item columns, optional ``respondent_id``.
-    items : sequence of str
+    items : sequence of str, optional
         The item columns (canonical names, after ``mapping``), e.g. ``["engagement", "pay"]``.
-    scale : (lowest, highest), default (1, 5)
-        The items' answer scale; answers are whole numbers on it. A blank answer is kept as
-        missing for that item (a skipped question).
+        Default: the mapping's ``items``, else every column the mapping does not take whose
+        filled cells are mostly numbers (:func:`survey_items`).
+    scale : (lowest, highest), optional
+        The items' answer scale (default: the mapping's ``scale``, else (1, 5)); answers are
+        whole numbers on it. A blank answer is kept as missing for that item (a skipped
+        question).
     mapping : dict, optional
-        ``{canonical name: file column}``, e.g. ``{"unit_id": "Store", "survey_date": "Date"}``.
+        A whole mapping (section ``employee_survey``, maybe ``dates``) or ``{canonical name: file
+        column}``, e.g. ``{"unit_id": "Store", "survey_date": "Date"}``.
     source : str, optional
         The file name for the report (default: the file's name, or ``"employee_survey"``).
     units : pandas.DataFrame or CleanResult, optional
@@ -284,9 +408,14 @@ def clean_employee_survey(
     >>> result.rejects[["row", "reason", "column"]].to_numpy().tolist()
     [[2, 'out_of_scale', 'engagement'], [3, 'empty_response', ''], [4, 'missing_identifier', 'unit_id']]
     """
+    if scale is None:
+        scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
+    low_high = _scale(scale, "scale")
+    if items is None:
+        raw, source = _read(raw, "employee_survey", source)
+        items = survey_items(raw, mapping=mapping, scale=low_high, file=source)
     if isinstance(items, str) or not isinstance(items, Sequence) or not items:
         raise InputError("items must be a non-empty list of item column names", column="items")
-    low_high = _scale(scale, "scale")
     return _clean(raw, table="employee_survey", ids=("unit_id",), optional_ids=("respondent_id",),
                   date="survey_date", scores=dict.fromkeys(items, low_high), answers=list(items),
                   response_id="respondent_id", mapping=mapping, source=source, units=units, as_of=as_of,
@@ -296,10 +425,10 @@ def clean_employee_survey(
 def clean_customer_survey(
     raw: Raw,
     *,
-    csat: bool = True,
-    nps: bool = True,
-    csat_scale: tuple[float, float] = (1, 5),
-    mapping: dict[str, str] | None = None,
+    csat: bool | None = None,
+    nps: bool | None = None,
+    csat_scale: tuple[float, float] | None = None,
+    mapping: dict[str, Any] | None = None,
     source: str | None = None,
     units: pd.DataFrame | CleanResult | None = None,
     as_of: Any = None,
@@ -313,10 +442,12 @@ def clean_customer_survey(
     raw : pandas.DataFrame or path
         ``unit_id``, ``response_date``, ``csat`` and / or ``nps`` (0-10), optional
         ``response_id`` and ``customer_id``.
-    csat, nps : bool, default True
-        Whether the extract has that question (at least one).
-    csat_scale : (lowest, highest), default (1, 5)
-        The CSAT scale; NPS answers are whole numbers from 0 to 10.
+    csat, nps : bool, optional
+        Whether the extract has that question (at least one); default: whether it has the
+        column (after ``mapping``).
+    csat_scale : (lowest, highest), optional
+        The CSAT scale (default: the mapping's ``csat_scale``, else (1, 5)); NPS answers are
+        whole numbers from 0 to 10.
     mapping, source, units, as_of, date_format, dayfirst
         As in :func:`clean_employee_survey`.
 
@@ -343,6 +474,16 @@ def clean_customer_survey(
     >>> result.data["nps"].tolist(), result.rejects["reason"].tolist()
     ([10.0, 8.0], ['out_of_scale'])
     """
+    if csat_scale is None:
+        csat_scale = table_options(mapping, "customer_survey").get("csat_scale", (1, 5))
+    if csat is None or nps is None:
+        raw, source = _read(raw, "customer_survey", source)
+        names = _mapped_names(raw, section(mapping, "customer_survey")[0])
+        csat = "csat" in names if csat is None else csat
+        nps = "nps" in names if nps is None else nps
+        if not (csat or nps):
+            raise InputError(f"no csat or nps column (the file has: {', '.join(map(str, raw.columns))}); "
+                             "name them in the mapping's 'customer_survey' section", file=source)
     if not (csat or nps):
         raise InputError("the customer survey needs at least one of csat and nps")
     scores = {}
@@ -359,36 +500,49 @@ def clean_customer_survey(
 def clean_revenue(
     raw: Raw,
     *,
-    mapping: dict[str, str] | None = None,
+    mapping: dict[str, Any] | None = None,
     source: str | None = None,
     units: pd.DataFrame | CleanResult | None = None,
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    level: Literal["customer", "unit"] | None = None,
+    freq: str = "M",
 ) -> CleanResult:
-    """Clean a customer revenue table (one row per customer and period, or per invoice).
+    """Clean a revenue table: customer level (per customer and period, or per invoice) or unit level.
 
     Parameters
     ----------
     raw : pandas.DataFrame or path
-        ``customer_id``, ``unit_id``, ``period`` (any date in the period the revenue belongs
-        to, or a month as ``YYYY-MM``), ``revenue``.
+        Customer level: ``customer_id``, ``unit_id``, ``period`` (any date in the period the
+        revenue belongs to, or a month as ``YYYY-MM``), ``revenue``. Unit level: ``unit_id``,
+        ``period``, ``revenue`` and optionally ``revenue_start``, ``revenue_retained``,
+        ``revenue_retention`` (as :func:`linkage.panel.revenue_panel` writes them), one row per
+        unit and period.
     mapping, source, units, as_of, date_format, dayfirst
-        As in :func:`clean_employee_survey`.
+        As in :func:`clean_employee_survey` (mapping section ``revenue``).
+    level : {"customer", "unit"}, optional
+        Default: ``"customer"`` when the table has a ``customer_id`` column (after ``mapping``),
+        else ``"unit"``.
+    freq : {"M", "Q", "Y"}, default "M"
+        Unit level only: the period length; a unit listed again in the same period is set aside
+        as ``duplicate_period``.
 
     Returns
     -------
     CleanResult
-        ``data``: ``customer_id``, ``unit_id`` (str), ``period`` (datetime64), ``revenue``
-        (float64; credits may be negative), then other columns as text. Reasons:
-        ``duplicate_row``, ``missing_identifier``, ``missing_date``, ``unparseable_date``,
-        ``impossible_date``, ``unparseable_number``, ``missing_number`` (no amount),
-        ``future_date``, ``unknown_unit``.
+        ``data``: ``customer_id`` (customer level), ``unit_id`` (str), ``period`` (datetime64),
+        ``revenue`` (float64; credits may be negative), at unit level the optional figures
+        (float64, NaN when blank), then other columns as text. Reasons: ``duplicate_row``,
+        ``missing_identifier``, ``missing_date``, ``unparseable_date``, ``impossible_date``,
+        ``unparseable_number``, ``missing_number`` (no amount), ``future_date``,
+        ``unknown_unit``, and at unit level ``duplicate_period``.
 
     Raises
     ------
     InputError
-        For a missing column or a bad mapping.
+        For a missing column or a bad mapping; a unit-level table with more repeated unit-periods
+        than kept rows (finer periods than ``freq``).
 
     Examples
     --------
@@ -399,16 +553,69 @@ def clean_revenue(
     >>> result = clean_revenue(raw, as_of="2024-12-31")
     >>> result.data["revenue"].tolist(), result.rejects["reason"].tolist()
     ([120.5, 99.0], ['missing_number'])
+    >>> units = pd.DataFrame({"Store": ["7", "7", "7"], "Month": ["2024-01", "2024-02", "2024-02-15"],
+    ...                       "Sales": ["1000", "1200", "1150"]})
+    >>> result = clean_revenue(units, mapping={"unit_id": "Store", "period": "Month", "revenue": "Sales"},
+    ...                        as_of="2024-12-31")
+    >>> result.data
+      unit_id     period  revenue
+    0       7 2024-01-01   1000.0
+    1       7 2024-02-01   1200.0
+    >>> result.rejects[["row", "reason", "column"]].to_numpy().tolist()
+    [[3, 'duplicate_period', 'Month']]
     """
-    return _clean(raw, table="revenue", ids=("customer_id", "unit_id"), date="period", amount="revenue", months=True,
-                  mapping=mapping, source=source, units=units, as_of=as_of, date_format=date_format,
-                  dayfirst=dayfirst)
+    if level is None:
+        raw, source = _read(raw, "revenue", source)
+        level = "customer" if "customer_id" in _mapped_names(raw, section(mapping, "revenue")[0]) else "unit"
+    if level not in ("customer", "unit"):
+        raise InputError(f"level must be 'customer' or 'unit', not {level!r}", column="level")
+    if freq not in ("M", "Q", "Y"):
+        raise InputError(f"freq must be one of M, Q, Y, not {freq!r}", column="freq")
+    common = {"table": "revenue", "date": "period", "amount": "revenue", "months": True, "mapping": mapping,
+              "source": source, "units": units, "as_of": as_of, "date_format": date_format, "dayfirst": dayfirst}
+    if level == "customer":
+        return _clean(raw, ids=("customer_id", "unit_id"), **common,
+                      hint=" (a customer-level revenue table; without customer_id: unit level, unit_id, "
+                      "period, revenue)")
+    return _clean(raw, ids=("unit_id",), numbers=UNIT_REVENUE_FIGURES, unique_period=freq,
+                  check=_check_unit_revenue, **common,
+                  hint=" (a unit-level revenue table; a customer-level one has customer_id, unit_id, "
+                  "period, revenue)")
+
+
+#: The optional figures of a unit-level revenue table (:func:`linkage.panel.revenue_panel`'s).
+UNIT_REVENUE_FIGURES = ("revenue_start", "revenue_retained", "revenue_retention")
+
+
+@functools.cache
+def _unit_revenue_schema():
+    import pandera.pandas as pa
+
+    figures = {name: pa.Column(float, nullable=True, required=False) for name in UNIT_REVENUE_FIGURES}
+    return pa.DataFrameSchema({"unit_id": pa.Column(str), "period": pa.Column("datetime64[ns]", coerce=False,
+                                                                               nullable=False),
+                               "revenue": pa.Column(float), **figures},
+                              name="unit revenue", strict=False)
+
+
+def _check_unit_revenue(data: pd.DataFrame, *, file: str) -> None:
+    """The typed unit-level revenue table (pandera, every problem at once)."""
+    import pandera.pandas as pa
+
+    checked = data.assign(period=data["period"].astype("datetime64[ns]"))
+    try:
+        _unit_revenue_schema().validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        problems = [f"column {c!r} fails {k}" for c, k in
+                    cases[["column", "check"]].drop_duplicates().itertuples(index=False)]
+        raise InputError("does not fit the unit revenue table: " + "; ".join(problems), file=file) from None
 
 
 def clean_segments(
     raw: Raw,
     *,
-    mapping: dict[str, str] | None = None,
+    mapping: dict[str, Any] | None = None,
     source: str | None = None,
 ) -> CleanResult:
     """Clean a customer segments table (``customer_id``, ``segment``: one segment per customer).

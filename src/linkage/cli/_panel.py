@@ -7,7 +7,8 @@ import os
 import re
 import sys
 
-HELP = "Build the unit x period retention panel from employee and customer extracts."
+HELP = ("Build the unit x period retention panel from employee and customer extracts (with surveys, "
+        "revenue and segments: the chain's columns).")
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -18,17 +19,35 @@ Every input row is kept or set aside with one reason (the first that applies):
   duplicate_row, missing_identifier, missing_date, unparseable_date, impossible_date,
   unparseable_number, end_before_start, future_date (after --as-of), unknown_unit (not in
   --units), overlapping_spell (same person, same unit), duplicate_unit (units file).
+Surveys, revenue and segment files add: empty_response (no answer), out_of_scale (an answer off
+its scale or not whole), missing_number (no revenue), missing_segment, duplicate_response
+(a respondent / response id again in one unit and month), duplicate_customer (segments),
+duplicate_period (unit-level revenue: a unit and period again).
 The report prints rows read = kept + set aside per file; --rejects writes the set-aside rows
-with their file, row number (header excluded), reason, column and original cells.
+of every file with their file, row number (header excluded), reason, column and original cells.
+
+The chain (optional): --employee-survey adds es_<item> means, es_respondents, es_wave; the items
+are the mapping's 'employee_survey: items' list, else every numeric column the mapping does not
+take (the run prints which). --customer-survey adds cs_csat / cs_nps, cs_respondents, cs_wave.
+--survey-align: 'forward' (default) carries a survey wave into the unit's following periods
+until its next wave; 'wave' gives it to its own period only (the customer survey: own period).
+--revenue takes customer-level revenue (customer_id, unit_id, period, revenue) and adds revenue,
+revenue_start, revenue_retained, revenue_retention (net revenue retention), or a unit-level table
+without customer_id (unit_id, period, revenue[, revenue_start, revenue_retained,
+revenue_retention]). --segments (customer_id, segment) with --segments-out writes customer
+retention per unit, period and segment; customers without a segment are '(no segment)'.
 
 --pseudonymise replaces employee_id and customer_id (and the columns the mapping's
 'pseudonymise' section names) by keyed-hash pseudonyms as each file is read, so neither the
 rejects nor anything after them holds a raw identifier. The key comes from --pseudonym-key-file
 or the environment variable LINKAGE_PSEUDONYM_KEY (at least 16 bytes; keep it out of the repo).
 
-example:
+examples:
   linkage panel --employees hr.csv --customers crm.csv --units stores.csv --map map.yaml \\
       --as-of 2026-01-01 --out panel.csv --rejects rejects.csv
+  linkage panel --employees hr.csv --customers crm.csv --units stores.csv --map map.yaml \\
+      --employee-survey pulse.csv --customer-survey csat.csv --revenue invoices.csv \\
+      --segments tiers.csv --segments-out segments.csv --out panel.csv --rejects rejects.csv
 """
 
 
@@ -42,6 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activity", metavar="FILE",
                         help="customer activity log (instead of --customers)")
     parser.add_argument("--units", metavar="FILE", help="units and their attributes (region, ...)")
+    parser.add_argument("--employee-survey", dest="employee_survey", metavar="FILE",
+                        help="employee survey answers, one row per respondent and wave")
+    parser.add_argument("--customer-survey", dest="customer_survey", metavar="FILE",
+                        help="customer survey responses (CSAT and / or NPS)")
+    parser.add_argument("--revenue", metavar="FILE",
+                        help="revenue: customer level (per customer and period or invoice) or unit level")
+    parser.add_argument("--segments", metavar="FILE", help="customer segments (customer_id, segment)")
+    parser.add_argument("--survey-align", dest="survey_align", default="forward", choices=("forward", "wave"),
+                        help="employee survey waves: carried 'forward' to the following periods "
+                        "(default) or in their own 'wave' period only")
+    parser.add_argument("--segments-out", dest="segments_out", metavar="FILE",
+                        help="where to write customer retention per unit, period and segment")
     parser.add_argument("--map", dest="mapping", metavar="MAP.yaml",
                         help="column mapping and date format (YAML)")
     parser.add_argument("--freq", default="M", choices=("M", "Q", "Y"),
@@ -88,13 +119,18 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} {value!r} is not a month (use YYYY-MM)")
     if args.as_of is not None and not _DAY.match(args.as_of):
         raise InputError(f"--as-of {args.as_of!r} is not a date (use YYYY-MM-DD)")
-    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.mapping,
+    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.employee_survey,
+                          args.customer_survey, args.revenue, args.segments, args.mapping,
                           args.pseudonym_key_file)
               if p is not None]
     pseudonymise = bool(args.pseudonymise or args.pseudonym_key_file)
-    outputs = [args.out] + ([args.rejects] if args.rejects else [])
-    if args.rejects is not None and _same_path(args.out, args.rejects):
-        raise InputError("--out and --rejects name the same file")
+    named = [("--out", args.out), ("--rejects", args.rejects), ("--segments-out", args.segments_out)]
+    named = [(flag, path) for flag, path in named if path is not None]
+    outputs = [path for _, path in named]
+    for i, (flag, path) in enumerate(named):
+        for other, path2 in named[i + 1:]:
+            if _same_path(path, path2):
+                raise InputError(f"{flag} and {other} name the same file")
     for target in outputs:
         if any(_same_path(target, source) for source in inputs):
             raise InputError("refusing to overwrite an input file of this command", file=target)
@@ -111,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         customers=args.customers,
         activity=args.activity,
         units=args.units,
+        employee_survey=args.employee_survey,
+        customer_survey=args.customer_survey,
+        revenue=args.revenue,
+        segments=args.segments,
+        survey_align=args.survey_align,
         mapping=args.mapping,
         freq=args.freq,
         start=args.start,
@@ -120,12 +161,24 @@ def run(args: argparse.Namespace) -> int:
         pseudonymise=pseudonymise,
         pseudonym_key_file=args.pseudonym_key_file,
     )
+    if args.segments_out is not None and result.segments is None:
+        raise InputError("--segments-out: no segments to write (give --segments, or map a segment column "
+                         "of the customers: customers: {segment: Vertical})")
     write_table(result.panel, args.out, protect=inputs)
     print(result.report.text)
     print(
         f"panel: {result.panel['unit_id'].nunique():,} units x "
         f"{result.panel['period'].nunique():,} periods -> {args.out}"
     )
+    if result.items:
+        from linkage.io._mapping import table_options
+
+        how = ("the mapping's items" if "items" in table_options(_mapping_of(args), "employee_survey")
+               else "every numeric column the mapping does not take")
+        print(f"employee survey items ({how}, aligned {args.survey_align}): {', '.join(result.items)}")
+    if args.segments_out is not None and result.segments is not None:
+        write_table(result.segments, args.segments_out, protect=inputs)
+        print(f"segments: {result.segments['segment'].nunique():,} segments -> {args.segments_out}")
     if args.rejects is not None:
         write_table(result.rejects, args.rejects, protect=inputs)
         print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
@@ -142,6 +195,8 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
     from linkage.panel.engines import build_panel_engine
 
     for flag, value in (("--map", args.mapping), ("--rejects", args.rejects), ("--as-of", args.as_of),
+                        ("--employee-survey", args.employee_survey), ("--customer-survey", args.customer_survey),
+                        ("--revenue", args.revenue), ("--segments", args.segments),
                         ("--pseudonymise", args.pseudonymise or None),
                         ("--pseudonym-key-file", args.pseudonym_key_file)):
         if value is not None:
@@ -156,6 +211,13 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
           f"{panel['period'].nunique():,} periods -> {args.out}")
     sys.stdout.flush()
     return 0
+
+
+def _mapping_of(args: argparse.Namespace) -> dict | None:
+    """The run's mapping (already validated by ``prepare``), or None."""
+    from linkage.io import load_mapping
+
+    return None if args.mapping is None else load_mapping(args.mapping)
 
 
 def _same_path(a: str, b: str) -> bool:

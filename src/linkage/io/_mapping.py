@@ -8,14 +8,31 @@ A mapping is a dict (or a YAML file) of this shape::
                 end_date: Cancel Date}
     activity:  {customer_id: Account ID, unit_id: Store, activity_date: Visit Date}
     units:     {unit_id: Store, region: Region}
+    employee_survey: {unit_id: Store, survey_date: Survey Date, respondent_id: Resp ID,
+                      items: [Q1 Engaged, Q2 Manager], scale: [1, 5]}
+    customer_survey: {unit_id: Store, response_date: Date, csat: CSAT, nps: Recommend}
+    revenue:   {customer_id: Account ID, unit_id: Store, period: Month, revenue: Amount}
+    segments:  {customer_id: Account ID, segment: Vertical}
     dates:     {format: "%m/%d/%Y"}      # or {dayfirst: true}; default: ISO and unambiguous formats
     pseudonymise: {employees: [Manager ID], customers: [Email]}
 
 Every section is optional. Keys are canonical names, values the file's column names. The ``units``
 section may name any attribute (``region: Region``); the other sections only their canonical
-columns. Columns a section does not name keep their names. ``pseudonymise`` names, per table, further
+columns (:data:`linkage.io._tables.REQUIRED` and ``OPTIONAL``) and a few settings:
+
+- ``employee_survey: items``: the survey's item columns, as a list of file columns (the items keep
+  those names) or as ``{item name: file column}``. Without ``items`` the items are every column
+  the section does not take whose filled cells are mostly numbers.
+- ``employee_survey: scale`` and ``customer_survey: csat_scale``: the answer scale,
+  ``[lowest, highest]`` (default ``[1, 5]``; NPS answers are always 0-10).
+- ``revenue``: customer level (``customer_id``, ``unit_id``, ``period``, ``revenue``: one row per
+  customer and period, or per invoice) or, without ``customer_id``, unit level (``unit_id``,
+  ``period``, ``revenue`` and optionally ``revenue_start``, ``revenue_retained``,
+  ``revenue_retention``: one row per unit and period).
+
+Columns a section does not name keep their names. ``pseudonymise`` names, per table, further
 person identifier columns (file column names) that ``prepare(..., pseudonymise=True)`` hashes besides
-``employee_id`` and ``customer_id``.
+the table's own identifiers (``employee_id``, ``customer_id``, ``respondent_id``, ``response_id``).
 """
 
 from __future__ import annotations
@@ -30,13 +47,13 @@ import pandas as pd
 import yaml
 
 from linkage.errors import InputError
-from linkage.io._tables import OPTIONAL, REQUIRED
+from linkage.io._tables import CHAIN_TABLES, OPTIONAL, OPTIONS, PERSON_COLUMNS, REQUIRED
 
 __all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options",
-           "pseudonymised_columns"]
+           "pseudonymised_columns", "section", "table_options"]
 
-_SECTIONS = ("employees", "customers", "activity", "units", "dates", "pseudonymise")
-_PERSON_TABLES = ("employees", "customers", "activity")
+_SECTIONS = ("employees", "customers", "activity", "units", *CHAIN_TABLES, "dates", "pseudonymise")
+_PERSON_TABLES = tuple(PERSON_COLUMNS)
 _MAX_MAPPING_BYTES = 1_000_000  # a mapping is a few lines; anything this big is not one
 
 _REPR = reprlib.Repr()
@@ -95,7 +112,9 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
     >>> validate_mapping({"employee": {"employee_id": "ID"}}, file="map.yaml")
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, dates, pseudonymise
+    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, employee_survey, customer_survey, revenue, segments, dates, pseudonymise
+    >>> validate_mapping({"employee_survey": {"unit_id": "Store", "items": ["Q1", "Q2"]}})["employee_survey"]
+    {'unit_id': 'Store', 'items': {'Q1': 'Q1', 'Q2': 'Q2'}}
     """
     if mapping is None:
         mapping = {}
@@ -128,10 +147,14 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
         if section_name == "pseudonymise":
             out["pseudonymise"] = _validate_pseudonymise(body, file)
             continue
-        allowed = [*REQUIRED[section_name], *OPTIONAL[section_name]]
-        clean: dict[str, str] = {}
+        options = OPTIONS.get(section_name, ())
+        allowed = [*REQUIRED[section_name], *OPTIONAL[section_name], *options]
+        clean: dict[str, Any] = {}
         for canonical, column in body.items():
             canonical = _key(canonical, f"section {section_name!r}: key", file)
+            if canonical in options:
+                clean[canonical] = _validate_option(section_name, canonical, column, file)
+                continue
             if section_name != "units" and canonical not in allowed:
                 raise InputError(
                     f"unknown column {_show(canonical)} in section {section_name!r}"
@@ -145,8 +168,45 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
                     file=file,
                 )
             clean[canonical] = str(column)
+        items = clean.get("items", {}) if "items" in options else {}
+        for name, column in items.items():
+            if name in clean and name not in options:
+                raise InputError(f"section {section_name!r}: item {name!r} has the name of a canonical "
+                                 "column; give the item another name (items: {new name: column})",
+                                 file=file)
+            taken = [c for c, v in clean.items() if c not in options and v == column]
+            if taken:
+                raise InputError(f"section {section_name!r}: item column {column!r} is already taken as "
+                                 f"{taken[0]}", file=file)
         out[section_name] = clean
     return out
+
+
+def _validate_option(table: str, key: str, value: Any, file: str | None) -> Any:
+    """A setting of a table section: ``items`` (list or dict of file columns) or a scale."""
+    if key == "items":
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, list):
+            value = {c: c for c in value}
+        ok = isinstance(value, dict) and bool(value) and all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != ""
+            for pair in value.items() for v in pair)
+        if not ok:
+            raise InputError(f"section {table!r}: items must list the item columns of the file (like "
+                             f"'items: [Q1, Q2]' or 'items: {{engagement: Q1}}'), not {_show(value)}",
+                             file=file)
+        out = {str(k): str(v) for k, v in value.items()}
+        if len(set(out.values())) < len(out):
+            raise InputError(f"section {table!r}: items name a column twice", file=file)
+        return out
+    ok = (isinstance(value, (list, tuple)) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+          and value[0] < value[1])
+    if not ok:
+        raise InputError(f"section {table!r}: {key} must be [lowest, highest], like [1, 5], "
+                         f"not {_show(value)}", file=file)
+    return (float(value[0]), float(value[1]))
 
 
 def _validate_dates(body: dict[Any, Any], file: str | None) -> dict[str, Any]:
@@ -199,13 +259,14 @@ def pseudonymised_columns(mapping: dict[str, Any] | None, table: str) -> list[st
     ['Emp No', 'Manager']
     >>> pseudonymised_columns(None, "activity")
     ['customer_id']
+    >>> pseudonymised_columns({"customer_survey": {"customer_id": "Account"}}, "customer_survey")
+    ['response_id', 'Account']
     """
-    person = {"employees": "employee_id", "customers": "customer_id", "activity": "customer_id"}
-    if table not in person:
+    if table not in PERSON_COLUMNS:
         return []
     full = validate_mapping(mapping or {})
-    first = full[table].get(person[table], person[table])
-    extra = [c for c in full["pseudonymise"].get(table, []) if c != first]
+    first = [full[table].get(c, c) for c in PERSON_COLUMNS[table]]
+    extra = [c for c in full["pseudonymise"].get(table, []) if c not in first]
     unit = full[table].get("unit_id", "unit_id")
     if unit in extra:
         raise InputError(
@@ -213,7 +274,7 @@ def pseudonymised_columns(mapping: dict[str, Any] | None, table: str) -> list[st
             "not person identifiers and stay as they are (units must match the units table)",
             column=unit,
         )
-    return [first, *dict.fromkeys(extra)]
+    return [*first, *dict.fromkeys(extra)]
 
 
 def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -275,15 +336,52 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
 def section(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str], dict[str, Any]]:
     """The column section for ``table`` and the date options of a mapping.
 
-    Accepts a whole mapping (with table sections) or a bare ``{canonical: file column}`` dict.
+    Accepts a whole mapping (with table sections) or a bare ``{canonical: file column}`` dict;
+    settings (``items``, ``scale``, see :func:`table_options`) are left out.
+
+    Examples
+    --------
+    >>> section({"revenue": "Amount", "unit_id": "Store"}, "revenue")  # bare: 'revenue' is a column
+    ({'revenue': 'Amount', 'unit_id': 'Store'}, {})
+    >>> section({"revenue": {"revenue": "Amount"}, "dates": {"dayfirst": True}}, "revenue")
+    ({'revenue': 'Amount'}, {'dayfirst': True})
     """
+    columns, _, dates = _split(mapping, table)
+    return columns, dates
+
+
+def table_options(mapping: dict[str, Any] | None, table: str) -> dict[str, Any]:
+    """The settings of ``table``'s section (``items``, ``scale``, ``csat_scale``), validated.
+
+    Examples
+    --------
+    >>> table_options({"employee_survey": {"items": {"engagement": "Q1"}, "scale": [1, 7]}},
+    ...               "employee_survey")
+    {'items': {'engagement': 'Q1'}, 'scale': (1.0, 7.0)}
+    >>> table_options({"unit_id": "Store"}, "employee_survey")
+    {}
+    """
+    return _split(mapping, table)[1]
+
+
+def _is_whole(mapping: dict[str, Any]) -> bool:
+    """A whole mapping has section keys whose bodies are dicts (a bare one maps names to names)."""
+    return any(str(k) in _SECTIONS and (v is None or isinstance(v, dict)) for k, v in mapping.items())
+
+
+def _split(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
     if not mapping:
-        return {}, {}
-    if any(str(k) in _SECTIONS for k in mapping):
+        return {}, {}, {}
+    if not isinstance(mapping, dict):
+        raise InputError(f"a mapping must be a dict, not {type(mapping).__name__}", file=table)
+    if _is_whole(mapping):
         full = validate_mapping(mapping)
-        return full[table], full["dates"]
-    full = validate_mapping({table: mapping})
-    return full[table], {}
+        body, dates = full[table], full["dates"]
+    else:
+        body, dates = validate_mapping({table: mapping})[table], {}
+    options = OPTIONS.get(table, ())
+    return ({k: v for k, v in body.items() if k not in options},
+            {k: v for k, v in body.items() if k in options}, dates)
 
 
 def date_options(

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-__all__ = ["TABLES", "REQUIRED", "OPTIONAL"]
+__all__ = ["TABLES", "CHAIN_TABLES", "REQUIRED", "OPTIONAL", "OPTIONS", "PERSON_COLUMNS"]
+
+#: The chain's tables (issue 7): surveys, revenue, segments.
+CHAIN_TABLES = ("employee_survey", "customer_survey", "revenue", "segments")
 
 #: The canonical tables, in the order they are cleaned.
-TABLES = ("units", "employees", "customers", "activity")
+TABLES = ("units", "employees", "customers", "activity", *CHAIN_TABLES)
 
-#: Required canonical columns of each table.
+#: Required canonical columns of each table. A customer survey also needs one of ``csat`` and
+#: ``nps``; a revenue table is customer level with ``customer_id``, unit level without it.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "employees": ("employee_id", "unit_id", "hire_date", "termination_date"),
     "customers": ("customer_id", "unit_id", "start_date", "end_date"),
     "activity": ("customer_id", "unit_id", "activity_date"),
     "units": ("unit_id",),
+    "employee_survey": ("unit_id", "survey_date"),
+    "customer_survey": ("unit_id", "response_date"),
+    "revenue": ("unit_id", "period", "revenue"),
+    "segments": ("customer_id", "segment"),
 }
 
 #: Optional canonical columns of each table (``units`` also takes any attribute column).
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "employees": ("termination_type",),
-    "customers": (),
-    "activity": ("revenue",),
+    "customers": ("segment",),
+    "activity": ("revenue", "segment"),
     "units": (),
+    "employee_survey": ("respondent_id",),
+    "customer_survey": ("csat", "nps", "response_id", "customer_id"),
+    "revenue": ("customer_id", "revenue_start", "revenue_retained", "revenue_retention"),
+    "segments": (),
+}
+
+#: Mapping-section keys that are settings, not columns: the employee survey's ``items`` (a list of
+#: file columns, or ``{item name: file column}``) and answer ``scale`` ([lowest, highest]); the
+#: customer survey's ``csat_scale``.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "employee_survey": ("items", "scale"),
+    "customer_survey": ("csat_scale",),
+}
+
+#: The person (or response) identifier columns of each table: what pseudonymisation replaces.
+PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
+    "employees": ("employee_id",),
+    "customers": ("customer_id",),
+    "activity": ("customer_id",),
+    "employee_survey": ("respondent_id",),
+    "customer_survey": ("response_id", "customer_id"),
+    "revenue": ("customer_id",),
+    "segments": ("customer_id",),
 }

@@ -8,23 +8,37 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from linkage.clean import (
     CleanResult,
     clean_activity,
+    clean_customer_survey,
     clean_customers,
+    clean_employee_survey,
     clean_employees,
+    clean_revenue,
+    clean_segments,
     clean_units,
     format_report,
 )
+from linkage.clean._surveys import UNIT_REVENUE_FIGURES, survey_items
 from linkage.errors import InputError
 from linkage.io import load_mapping, read_table, validate_mapping
-from linkage.io._mapping import pseudonymised_columns
+from linkage.io._mapping import pseudonymised_columns, table_options
 from linkage.panel.build import build_panel
+from linkage.panel.chain import (
+    customer_survey_panel,
+    employee_survey_panel,
+    join_chain,
+    revenue_panel,
+    segment_retention,
+)
+from linkage.panel.periods import date_codes, period_starts
 from linkage.privacy import pseudonym_key, pseudonymise as _pseudonymise
 
-__all__ = ["prepare", "Prepared", "CleaningReport"]
+__all__ = ["prepare", "Prepared", "CleaningReport", "NO_SEGMENT"]
 
 Source = pd.DataFrame | str | os.PathLike[str]
 
@@ -94,11 +108,20 @@ class Prepared:
     rejects : pandas.DataFrame
         Every set-aside row of every input: ``file, row, reason, column`` and its original cells
         (person-level data: keep it inside the analysis team).
+    segments : pandas.DataFrame or None
+        Customer retention per unit, period and segment (:func:`linkage.panel.segment_retention`)
+        when segments were given (a segments table, or a ``segment`` column on the customers);
+        customers without a segment are in the segment ``"(no segment)"``, so the counts sum to the
+        panel's.
+    items : tuple of str
+        The employee survey's items (its panel columns are ``es_<item>``); empty without a survey.
     """
 
     panel: pd.DataFrame
     report: CleaningReport
     rejects: pd.DataFrame
+    segments: pd.DataFrame | None = None
+    items: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         units = self.panel["unit_id"].nunique() if "unit_id" in self.panel else 0
@@ -141,22 +164,32 @@ def _check_some_kept(result: CleanResult) -> None:
     )
 
 
+NO_SEGMENT = "(no segment)"
+_ALIGNS = ("forward", "wave")
+
+
 def prepare(
     *,
     employees: Source,
     customers: Source | None = None,
     activity: Source | None = None,
     units: Source | None = None,
+    employee_survey: Source | None = None,
+    customer_survey: Source | None = None,
+    revenue: Source | None = None,
+    segments: Source | None = None,
     mapping: dict[str, Any] | str | os.PathLike[str] | None = None,
     freq: str = "M",
     start: Any = None,
     end: Any = None,
     as_of: Any = None,
     activity_window: int = 1,
+    survey_align: str = "forward",
+    customer_survey_align: str = "wave",
     pseudonymise: bool = False,
     pseudonym_key_file: str | os.PathLike[str] | None = None,
 ) -> Prepared:
-    """Read, map and clean the extracts, then build the unit x period panel.
+    """Read, map and clean the extracts, then build the unit x period panel (and the chain's columns).
 
     Parameters
     ----------
@@ -169,9 +202,28 @@ def prepare(
     units : path or pandas.DataFrame, optional
         Units and their attributes; when given, rows of other units are set aside
         (``unknown_unit``) and the attributes are joined onto the panel.
+    employee_survey : path or pandas.DataFrame, optional
+        Employee survey answers, one row per respondent and wave (``unit_id``, ``survey_date``,
+        optional ``respondent_id``, the items; :func:`linkage.clean.clean_employee_survey`). The
+        items are the mapping's ``employee_survey: items`` when given, else every column the
+        mapping does not take whose cells are mostly numbers (``Prepared.items`` says which).
+        Adds ``es_<item>``, ``es_respondents``, ``es_wave`` to the panel.
+    customer_survey : path or pandas.DataFrame, optional
+        Customer survey responses (``unit_id``, ``response_date``, ``csat`` and / or ``nps``).
+        Adds ``cs_csat`` / ``cs_nps``, ``cs_respondents``, ``cs_wave``.
+    revenue : path or pandas.DataFrame, optional
+        Customer-level revenue (``customer_id``, ``unit_id``, ``period``, ``revenue``) or, without
+        a ``customer_id`` column, a unit-level table (``unit_id``, ``period``, ``revenue`` and
+        optionally ``revenue_start``, ``revenue_retained``, ``revenue_retention``, one row per unit
+        and period). Adds ``revenue``, ``revenue_start``, ``revenue_retained``,
+        ``revenue_retention`` (:func:`linkage.panel.revenue_panel`; from a unit-level table its
+        figures as given, the retention computed when absent and the other two are there).
+    segments : path or pandas.DataFrame, optional
+        ``customer_id, segment``: gives ``Prepared.segments``, retention per segment.
     mapping : dict or path, optional
         Column mapping (a dict or a YAML file, see :mod:`linkage.io`), sections ``employees``,
-        ``customers``, ``activity``, ``units``, ``dates``.
+        ``customers``, ``activity``, ``units``, ``employee_survey``, ``customer_survey``,
+        ``revenue``, ``segments``, ``dates``, ``pseudonymise``.
     freq : {"M", "Q", "Y"}, default "M"
         Period length.
     start, end : str or date-like, optional
@@ -180,9 +232,15 @@ def prepare(
         Date of the extracts; later dates are set aside as ``future_date`` (default: today).
     activity_window : int, default 1
         For an activity log: periods of inactivity after which a customer counts as lost.
+    survey_align : {"forward", "wave"}, default "forward"
+        The employee survey's alignment (:mod:`linkage.panel.chain`): a wave's figures hold in its
+        period and the unit's following periods until its next wave, or in its own period only.
+    customer_survey_align : {"wave", "forward"}, default "wave"
+        The same for the customer survey.
     pseudonymise : bool, default False
-        Replace ``employee_id`` and ``customer_id`` (and the columns the mapping's ``pseudonymise``
-        section names) by keyed-hash pseudonyms (:func:`linkage.privacy.pseudonymise`) as soon as
+        Replace the person identifiers (``employee_id``, ``customer_id``, the surveys'
+        ``respondent_id`` and ``response_id``) and the columns the mapping's ``pseudonymise``
+        section names by keyed-hash pseudonyms (:func:`linkage.privacy.pseudonymise`) as soon as
         each extract is read, before cleaning: the cleaned tables and the rejects carry pseudonyms,
         never the raw identifiers. The key comes from ``pseudonym_key_file``, else from
         ``$LINKAGE_PSEUDONYM_KEY``. Unit ids are never changed.
@@ -192,7 +250,9 @@ def prepare(
     Returns
     -------
     Prepared
-        ``panel``, ``report`` (:class:`CleaningReport`) and ``rejects``.
+        ``panel`` (with the chain's columns appended, :func:`linkage.panel.join_chain`),
+        ``report`` (:class:`CleaningReport`, every file), ``rejects`` (every file), ``segments``
+        and ``items``.
 
     Raises
     ------
@@ -225,6 +285,23 @@ def prepare(
     0 2024-01-01               1                 1.0             2
     1 2024-02-01               1                 0.0             2
     2 2024-03-01               1                 1.0             1
+
+    An employee survey in January (one answer out of scale) joins the panel, carried forward:
+
+    >>> survey = pd.DataFrame({"Store": ["s1", "s1", "s1"], "Date": ["2024-01-09"] * 3,
+    ...                        "engagement": ["4", "2", "9"], "pay": ["3", "", "3"]})
+    >>> result = prepare(employees=employees, customers=customers, units=units, employee_survey=survey,
+    ...                  mapping={"employee_survey": {"unit_id": "Store", "survey_date": "Date"}},
+    ...                  start="2024-01", end="2024-03", as_of="2024-04-01")
+    >>> print(result.report.text.splitlines()[-2:])
+    ['employee_survey: 3 rows read, 2 kept, 1 set aside', '  out_of_scale            1']
+    >>> result.items
+    ('engagement', 'pay')
+    >>> result.panel[["period", "es_engagement", "es_pay", "es_respondents", "es_wave"]]
+          period  es_engagement  es_pay  es_respondents    es_wave
+    0 2024-01-01            3.0     3.0               2 2024-01-01
+    1 2024-02-01            3.0     3.0               2 2024-01-01
+    2 2024-03-01            3.0     3.0               2 2024-01-01
     """
     if isinstance(mapping, (str, os.PathLike)):
         mapping = load_mapping(mapping)
@@ -232,6 +309,10 @@ def prepare(
         mapping = validate_mapping(mapping)
     if customers is not None and activity is not None:
         raise InputError("give customers either as spells or as an activity log, not both")
+    for name, value in (("survey_align", survey_align), ("customer_survey_align", customer_survey_align)):
+        if value not in _ALIGNS:
+            raise InputError(f"{name} must be 'forward' (carry a wave to the following periods) or "
+                             f"'wave' (its own period only), not {value!r}")
     key = None
     if pseudonym_key_file is not None and not pseudonymise:
         raise InputError("a pseudonym key file was given but pseudonymise is off",
@@ -267,6 +348,29 @@ def prepare(
         clean_a = clean_activity(raw_act, source=label, **common)
         results.append(clean_a)
 
+    chain = {"units": clean_u, "as_of": as_of}
+    clean_es = clean_cs = clean_rev = clean_seg = None
+    items: tuple[str, ...] = ()
+    raw_es, label = person_table(employee_survey, "employee_survey")
+    if raw_es is not None:
+        scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
+        items = tuple(survey_items(raw_es, mapping=mapping, scale=scale, file=label))
+        clean_es = clean_employee_survey(raw_es, items=list(items), scale=scale, mapping=mapping,
+                                         source=label, **chain)
+        results.append(clean_es)
+    raw_cs, label = person_table(customer_survey, "customer_survey")
+    if raw_cs is not None:
+        clean_cs = clean_customer_survey(raw_cs, mapping=mapping, source=label, **chain)
+        results.append(clean_cs)
+    raw_rev, label = person_table(revenue, "revenue")
+    if raw_rev is not None:
+        clean_rev = clean_revenue(raw_rev, mapping=mapping, source=label, freq=freq, **chain)
+        results.append(clean_rev)
+    raw_seg, label = person_table(segments, "segments")
+    if raw_seg is not None:
+        clean_seg = clean_segments(raw_seg, mapping=mapping, source=label)
+        results.append(clean_seg)
+
     for result in results:
         _check_some_kept(result)
 
@@ -280,6 +384,61 @@ def prepare(
         end=end,
         activity_window=activity_window,
     )
+    # the chain's tables on the panel's periods
+    if len(panel):
+        window = {"freq": freq, "start": panel["period"].min(), "end": panel["period"].max()}
+    else:
+        window = {"freq": freq, "start": start, "end": end}
+    tables: dict[str, pd.DataFrame] = {}
+    if clean_es is not None:
+        tables["employee_survey"] = employee_survey_panel(clean_es.data, items=list(items), align=survey_align,
+                                                          **window)
+    if clean_cs is not None:
+        cs = clean_cs.data
+        tables["customer_survey"] = customer_survey_panel(
+            cs, csat="csat" if "csat" in cs.columns else None, nps="nps" if "nps" in cs.columns else None,
+            align=customer_survey_align, **window)
+    if clean_rev is not None:
+        if "customer_id" in clean_rev.data.columns:
+            tables["revenue"] = revenue_panel(clean_rev.data, **window)
+        else:
+            tables["revenue"] = _unit_revenue(clean_rev.data, freq)
+    if tables:
+        panel = join_chain(panel, **tables)
+    per_segment = None
+    spells = clean_c if clean_c is not None else clean_a
+    if spells is not None and (clean_seg is not None or "segment" in spells.data.columns):
+        per_segment = _segments(spells.data, None if clean_seg is None else clean_seg.data,
+                                activity_window=activity_window, **window)
+
     report = pd.concat([r.report for r in results], ignore_index=True)
     rejects = pd.concat([r.rejects for r in results], ignore_index=True)
-    return Prepared(panel=panel, report=CleaningReport(report), rejects=rejects)
+    return Prepared(panel=panel, report=CleaningReport(report), rejects=rejects, segments=per_segment,
+                    items=items)
+
+
+def _unit_revenue(data: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """A cleaned unit-level revenue table keyed like the panel (``period`` = first day)."""
+    out = pd.DataFrame({"unit_id": data["unit_id"].astype("str"),
+                        "period": period_starts(date_codes(data["period"], freq), freq)})
+    for name in ("revenue", *UNIT_REVENUE_FIGURES):
+        if name in data.columns:
+            out[name] = data[name].to_numpy(dtype=np.float64)
+    if "revenue_retention" not in out and {"revenue_start", "revenue_retained"} <= set(out.columns):
+        start = out["revenue_start"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["revenue_retention"] = np.where(start != 0, out["revenue_retained"].to_numpy() / start, np.nan)
+    return out
+
+
+def _segments(customers: pd.DataFrame, segments: pd.DataFrame | None, **options: Any) -> pd.DataFrame:
+    """Retention per segment; customers without a segment are in :data:`NO_SEGMENT`."""
+    dates = ["activity_date"] if "activity_date" in customers.columns else ["start_date", "end_date"]
+    base = customers[["customer_id", "unit_id", *dates]]
+    if segments is None:
+        labels = customers["segment"]
+    else:
+        lookup = pd.Series(segments["segment"].to_numpy(), index=pd.Index(segments["customer_id"].to_numpy()))
+        labels = pd.Series(lookup.reindex(customers["customer_id"].to_numpy()).to_numpy(), index=customers.index)
+    labels = labels.astype("str").where(labels.notna(), NO_SEGMENT)
+    return segment_retention(base.assign(segment=labels), **options)
