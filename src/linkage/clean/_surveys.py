@@ -151,7 +151,7 @@ def survey_items(
             continue
         off = ((values < lo) | (values > hi) | (values != np.round(values))).sum()
         if 2 * off > numeric:
-            raise InputError(f"column {name!r} looks numeric but most of its values are off the "
+            raise InputError("looks numeric but most of its values are off the "
                              f"{lo:g}-{hi:g} answer scale, so it is not an item: list the items in the "
                              "mapping (employee_survey: {items: [...]}) or give the scale "
                              "(employee_survey: {scale: [1, 7]})", file=file, column=name)
