@@ -40,14 +40,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from linkage.panel import segment_retention
 from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
-from linkage.stats import backtest, chain, key_drivers, segment_linkage
-from linkage.stats.watchlist import operating_points
+from linkage.stats import backtest, chain, key_drivers, segment_linkage, shrink_rates
+from linkage.stats.watchlist import operating_points, watchlist
 
 #: list lengths (shares of units) reported as operating points; fixed in advance, not tuned
 SHARES = (0.08, 0.15, 0.25, 0.32, 0.5)
@@ -129,7 +130,65 @@ def one_world(seed: int, *, n_units: int, months: int, n_boot: int, headcount: f
             for r in op.itertuples():
                 for k in ("n_flagged", "n_lost", "n_hit", "n_units"):
                     out[f"op[{name}|{r.rule}|{outcome}]_{k}"] = int(getattr(r, k))
+    out.update(_signal_ranks(panel, losses, lag, items + ["es_engagement"]))
     return out
+
+
+#: single signals whose ranking of units is compared (AUC against the planted outcome)
+SIGNALS = ("staff drop", "staff drop, EB-shrunk rates", "staff drop z", "staff drop, last 2 periods",
+           "es_engagement drop", "es_manager_support drop", "es_pay drop", "forecast: staff",
+           "forecast: staff + all items")
+
+
+def _signal_ranks(panel, losses, lag, items, recent=3, baseline=12, min_loss=0.005, n_cutoffs=6) -> dict:
+    """AUC of single early-warning signals at the back-test's cutoffs (ranking quality, any list length).
+
+    AUC = chance that a unit that goes on to lose customers (planted outcome, as :func:`backtest`)
+    ranks above one that does not. The EB variant shrinks each unit's baseline and recent staff
+    retention to the units' beta-binomial prior (:func:`linkage.stats.shrink_rates`, one prior per
+    window) before taking the drop.
+    """
+    from scipy.stats import rankdata
+
+    units = sorted(panel["unit_id"].unique())
+    per = sorted(panel["period"].unique())
+    piv = {c: panel.pivot(index="unit_id", columns="period", values=c).reindex(index=units, columns=per)
+           .to_numpy(float) for c in ("employee_start", "employee_retained", "customer_start", *items)}
+    L = losses.pivot(index="unit", columns="period", values="losses").reindex(index=units, columns=per).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lrate = L / np.where(piv["customer_start"] > 0, piv["customer_start"], np.nan)
+    T, h = len(per), max(lag, 1)
+    out: dict = {}
+    for i in range(T - h - n_cutoffs + 1, T - h + 1):
+        bc, rc = slice(i - recent - baseline, i - recent), slice(i - recent, i)
+        lost = (np.nanmean(lrate[:, i:i + h], 1) - np.nanmean(lrate[:, bc], 1)) > min_loss
+        n, k = piv["employee_start"], piv["employee_retained"]
+
+        def rate(w, n=n, k=k):
+            return np.nansum(k[:, w], 1) / np.maximum(np.nansum(n[:, w], 1), 1)
+
+        def shrunk(w, n=n, k=k):
+            df = pd.DataFrame({"k": np.nansum(k[:, w], 1), "n": np.nansum(n[:, w], 1)})
+            return shrink_rates(df, numerator="k", denominator="n")["rate_shrunk"].to_numpy()
+
+        hist = panel[panel["period"] < per[i]]
+        wl_e = watchlist(hist, lag=lag, n_boot=0).set_index("unit").reindex(units)
+        wl_s = watchlist(hist, lag=lag, n_boot=0, method="forecast").set_index("unit").reindex(units)
+        wl_v = watchlist(hist, lag=lag, n_boot=0, method="forecast", survey=items).set_index("unit").reindex(units)
+        with np.errstate(invalid="ignore"):
+            sig = {"staff drop": rate(bc) - rate(rc), "staff drop, EB-shrunk rates": shrunk(bc) - shrunk(rc),
+                   "staff drop z": wl_e["drop_z"].to_numpy(), "staff drop, last 2 periods": rate(bc) - rate(
+                       slice(i - 2, i)), "forecast: staff": wl_s["predicted_drop"].to_numpy(),
+                   "forecast: staff + all items": wl_v["predicted_drop"].to_numpy()}
+            for it in ("es_engagement", "es_manager_support", "es_pay"):
+                with warnings.catch_warnings():  # a unit without respondents in a window: NaN, ranked last
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    sig[f"{it} drop"] = np.nanmean(piv[it][:, bc], 1) - np.nanmean(piv[it][:, rc], 1)
+        n1, n0 = lost.sum(), (~lost).sum()
+        for name in SIGNALS:
+            r = rankdata(np.nan_to_num(sig[name], nan=-np.inf))
+            out.setdefault(f"auc[{name}]", []).append((r[lost].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return {k: float(np.mean(v)) for k, v in out.items()}
 
 
 def _oracle_hits(world, lat, bt, lag, recent=3, baseline=12, min_loss=0.005) -> int:
@@ -201,6 +260,10 @@ def report(rows: pd.DataFrame, label: str) -> None:
             cells.append(f"{hit / fl if fl else float('nan'):6.1%} / {hit / lost if lost else float('nan'):6.1%}"
                          f" (base {lost / units:5.1%})")
         print(f"  {name:<16} {rule:<17} share {fl / units:5.1%}   planted {cells[0]}   observed {cells[1]}")
+    print("Watchlist signals: AUC against the planted outcome (chance a unit that goes on to lose customers ranks "
+          "above one that does not; 0.5 = no better than chance), mean over seeds x 6 cutoffs")
+    for name in SIGNALS:
+        print(f"  {name:<30} {rows[f'auc[{name}]'].mean():.3f}")
 
 
 def main(argv=None) -> int:
