@@ -187,3 +187,27 @@ def test_help_lists_every_reason(capsys):
     text = capsys.readouterr().out
     for reason in REASONS:
         assert reason in text
+
+
+def test_help_lists_the_chain_options_and_reasons(capsys):
+    from linkage.clean import CHAIN_REASONS
+
+    with pytest.raises(SystemExit):
+        main(["panel", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--employee-survey", "--customer-survey", "--revenue", "--segments", "--survey-align",
+                   "--segments-out"):
+        assert option in text
+    for reason in CHAIN_REASONS:
+        assert reason in text
+
+
+def test_engines_refuse_the_chain_files(inputs, capsys):
+    assert main(_args(inputs, "--engine", "duckdb", "--employee-survey", str(inputs / "stores.csv"),
+                      "--out", str(inputs / "p.csv"))) == 2
+    assert "--map needs the pandas engine" in capsys.readouterr().err
+    args = ["panel", "--employees", str(inputs / "hr_export.csv"), "--customers", str(inputs / "crm_export.csv"),
+            "--engine", "duckdb", "--revenue", str(inputs / "stores.csv"), "--out", str(inputs / "p.csv")]
+    assert main(args) == 2
+    assert capsys.readouterr().err == ("linkage panel: error: --revenue needs the pandas engine (cleaning); "
+                                       "--engine duckdb reads canonical, already clean extracts\n")
