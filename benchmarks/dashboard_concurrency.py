@@ -16,7 +16,8 @@ trend figure, all at once again. Printed per N:
 
 After each N the pages close (``run_before_unload``, the way a tab closes) and the script waits for
 the kernels to fall back to the pool. The ramp stops at the first N with a failure or a median over
-budget (``--tti-budget``, ``--trip-budget``). The browsers run on the same machine as the server, so
+budget (``--tti-budget``, ``--trip-budget``); if it stopped before passing the cap, one more round
+of cap + 2 viewers shows what the viewers past it get. The browsers run on the same machine as the server, so
 the CPU they use is CPU the kernels do not get: figures here are a lower bound of what a server
 whose viewers sit elsewhere holds.
 
@@ -167,8 +168,9 @@ async def main_async(args) -> int:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=chromium_path(), headless=True,
                                               args=CHROMIUM_ARGS)
-            n = 1
-            while n <= args.max_n:
+
+            async def one_round(n: int) -> tuple[bool, bool]:
+                """N viewers at once; returns (failed or over budget, someone got the busy page)."""
                 results, mem = await run_n(browser, server, n, args.timeout)
                 admitted = [r for r in results if not r.get("busy")]
                 busy = [r for r in results if r.get("busy")]
@@ -185,21 +187,34 @@ async def main_async(args) -> int:
                     print(f"    viewer {r['i']}: {r['error']}")
                 if busy:
                     print(f"    past the cap: HTTP {busy[0]['status']}, page says {busy[0]['busy_text']!r}")
-                if not server.wait_for_kernels(pool, timeout=60):
+                if not server.wait_for_kernels(pool, timeout=90):
                     print(f"    kernels did not fall back to the pool: {len(server.kernels())} live")
                 else:
                     print(f"    pages closed: kernels back to {pool} (the pool)", flush=True)
-                over = (tti and statistics.median(tti) > args.tti_budget) or \
-                       (trip and statistics.median(trip) > args.trip_budget)
-                if fails or over:
-                    print(f"    stop: {'failures' if fails else 'over budget'}")
-                    break
+                over = bool((tti and statistics.median(tti) > args.tti_budget) or
+                            (trip and statistics.median(trip) > args.trip_budget))
                 time.sleep(args.settle)
+                return bool(fails) or over, bool(busy)
+
+            past_cap_shown = False
+            n = 1
+            while n <= args.max_n:
+                stop, busy = await one_round(n)
+                past_cap_shown = past_cap_shown or busy
+                if stop:
+                    print("    ramp stops: failures or over budget")
+                    break
                 n *= 2
+            if not past_cap_shown:
+                print(f"past the cap: {args.cap + 2} viewers at once against a cap of {args.cap}")
+                await one_round(args.cap + 2)
             await browser.close()
     finally:
         server.stop()
         log = server.log()
+        keep = pathlib.Path(tempfile.gettempdir()) / f"{work.name}.voila.log"
+        keep.write_text(log, encoding="utf-8")
+        print(f"server log kept in {keep}")
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{'N':>3s} {'in':>3s} {'busy':>4s} {'fail':>4s} {'TTI med':>8s} {'TTI max':>8s} "

@@ -163,6 +163,9 @@ def main() -> int:
     finally:
         server.stop()
         log = server.log()
+        keep = pathlib.Path(tempfile.gettempdir()) / f"{work.name}.voila.log"
+        keep.write_text(log, encoding="utf-8")
+        print(f"server log kept in {keep}")
         shutil.rmtree(work, ignore_errors=True)
     wall = time.perf_counter() - t_start
     print(f"\n{args.loads} consecutive loads of {name} ({'watchdog on' if args.watchdog else 'watchdog off'},"
