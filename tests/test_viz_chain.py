@@ -49,8 +49,7 @@ def test_chain_plot_draws_each_method_link_by_link_with_intervals():
     t = links_table()
     ax = chain_plot(t)
     labels = [ln.get_label() for ln in ax.lines if not ln.get_label().startswith("_")]
-    assert labels == ["between units (unit averages)", "within units, same period",
-                      "within units, at the strongest lag"]
+    assert labels == ["between units", "within units, same period", "within units, strongest lag"]
     for line, m in zip(ax.lines[:3], ("between", "within", "best_lag"), strict=True):
         want = t.loc[t["method"] == m, "r"].to_numpy()
         np.testing.assert_allclose(line.get_xdata(), want)

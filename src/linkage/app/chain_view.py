@@ -440,6 +440,34 @@ def _drivers_sentence(kd: pd.DataFrame, outcome: str, corrected: bool) -> str:
             "unit results need not matter to any one person.")
 
 
+def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lost: float, n_flagged: int,
+             step: str) -> dict[str, str]:
+    """Three card texts an executive reads in ten seconds: ``chain``, ``drivers``, ``visit``."""
+    from linkage.viz import link_label, plain_name
+
+    best = links[links["method"] == "best_lag"]
+    clear = best[(best["ci_low"] > 0) | (best["ci_high"] < 0)]
+    if len(best) and len(clear) == len(best):
+        chain_text = f"All {len(best)} links hold within units: " + "; ".join(
+            link_label(r.link) + (f" ({int(r.lag)} {step}{'s' if abs(r.lag) != 1 else ''} later)" if r.lag > 0 else "")
+            for r in best.itertuples()) + "."
+    else:
+        chain_text = (f"{len(clear)} of {len(best)} links hold within units"
+                      + (": " + "; ".join(link_label(lk) for lk in clear["link"]) if len(clear) else "") + ".")
+    if drivers.empty:
+        drivers_text = "No survey items to rank."
+    else:
+        sure = drivers[drivers["p_adj"] < 0.05]
+        if len(sure):
+            drivers_text = "Matter most for customer retention: " + ", ".join(plain_name(i) for i in sure["item"]) + "."
+        else:
+            drivers_text = ("No survey item stands out clearly; largest: "
+                            + ", ".join(plain_name(i) for i in drivers["item"].head(2)) + ".")
+    visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit: staff retention clearly dropped, about "
+             f"{lost:,.0f} customers expected to be lost." if n_flagged else "No unit's staff retention clearly dropped.")
+    return {"chain": chain_text, "drivers": drivers_text, "visit": visit}
+
+
 def _reliability(ci: ChainInputs, items: list[str]) -> pd.DataFrame:
     from linkage.stats import spearman_brown, unit_reliability
 
@@ -552,6 +580,7 @@ def chain_results(
                        f"{row['precision']:.0%}), and the lists caught {int(row['n_hit'])} of {int(row['n_lost'])} "
                        f"units that did (recall {row['recall']:.0%}).")
     texts = {
+        "summary": _summary(res.links, drivers, shown, lost.sum(), len(flagged), step),
         "chain": link_sentences(res.links, step=step),
         "mediation": _mediation_sentence(res.mediation, res.settings),
         "drivers": _drivers_sentence(drivers, "customer_retention", bool(len(rel))),
@@ -613,7 +642,8 @@ def watchlist_png(table: pd.DataFrame, top: int = 10) -> bytes:
 # ---- the page ---------------------------------------------------------------------------------
 
 def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, str]:
-    """The section's HTML pieces: ``notes`` (what is missing), ``chain``, ``drivers``, ``watchlist``.
+    """The section's HTML pieces: ``summary`` (three cards), ``notes`` (what is missing), ``chain``,
+    ``drivers``, ``watchlist``.
 
     Shared by the dashboard and the static report (``linkage report``). ``draw(name, function,
     table)`` returns PNG bytes (the dashboard passes one that reads its disk cache); default: draw.
@@ -627,6 +657,11 @@ def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, s
     step = res.settings.get("step", "month")
     out = {"notes": ("<div class='linkage-missing'><b>What is missing</b>" + _paras(missing) + "</div>"
                      if missing else "")}
+    cards = res.texts.get("summary") or {}
+    out["summary"] = ("<div class='linkage-cards'>" + "".join(
+        f"<div class='linkage-card'><b>{title}</b>{esc(cards[key])}</div>"
+        for key, title in (("chain", "The chain"), ("drivers", "Drivers"), ("visit", "Units to visit"))
+        if key in cards) + "</div>") if cards else ""
     out["chain"] = ("<h4>Each link of the chain</h4>" + _paras(res.texts["chain"])
                     + _img(draw("chain", chain_png, res.links), "The chain link by link")
                     + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT]))
@@ -678,7 +713,7 @@ class ChainView:
     ----------
     widget : ipywidgets.Accordion
         Closed at start; opening it computes (or reads from the cache) and fills the parts.
-    status, chain, drivers, watchlist, downloads, notes : ipywidgets.HTML
+    status, summary, notes, chain, drivers, watchlist, downloads : ipywidgets.HTML
 
     Examples
     --------
@@ -700,12 +735,13 @@ class ChainView:
         self.results: ChainResults | None = None
         self._results_key: tuple | None = None
         self.status = widgets.HTML()
+        self.summary = widgets.HTML()
         self.notes = widgets.HTML()
         self.chain = widgets.HTML()
         self.drivers = widgets.HTML()
         self.watchlist = widgets.HTML()
         self.downloads = widgets.HTML()
-        body = widgets.VBox([self.status, self.notes, self.chain, self.drivers, self.watchlist, self.downloads])
+        body = widgets.VBox([self.status, self.summary, self.notes, self.chain, self.drivers, self.watchlist, self.downloads])
         self.widget = widgets.Accordion(children=[body], titles=(TITLE,))
         self.widget.add_class("linkage-chain")
         self.widget.observe(guarded(self.status)(self._on_open), names="selected_index")
@@ -765,7 +801,7 @@ class ChainView:
     def fill(self, res: ChainResults) -> None:
         """Put the results on the page."""
         parts = section_parts(res, top=self.top, draw=self._png)
-        for name in ("notes", "chain", "drivers", "watchlist"):
+        for name in ("summary", "notes", "chain", "drivers", "watchlist"):
             getattr(self, name).value = parts[name]
         self.downloads.value = (
             "<div class='linkage-downloads'>"

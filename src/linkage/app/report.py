@@ -48,6 +48,9 @@ img {max-width: 100%; height: auto;} .pair {display: flex; gap: 8px; flex-wrap: 
 .pair img {flex: 1 1 460px; max-width: 540px;}
 table {border-collapse: collapse; font-size: 12px;} td, th {padding: 2px 8px; border-bottom: 1px solid #eee;}
 .summary p {margin: 6px 0;} footer {color: #777; font-size: 12px; margin-top: 24px;}
+.linkage-cards {display: flex; gap: 12px; flex-wrap: wrap;}
+.linkage-card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; background: #fafafa;}
+.linkage-card b {display: block; font-size: 12px; text-transform: uppercase; color: #666; margin-bottom: 3px;}
 """
 
 
@@ -133,7 +136,7 @@ def _chain_section(data: DashboardData, panel) -> str:
         return f"<h2>The whole chain</h2><p>Not shown: {esc(err.problem)}</p>"
     parts = section_parts(res, draw=view._png)
     return ("<h2>The whole chain: survey, staff, customers, revenue</h2>"
-            + "".join(parts[name] for name in ("notes", "chain", "drivers", "watchlist")))
+            + "".join(parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")))
 
 
 def write_report(

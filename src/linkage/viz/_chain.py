@@ -37,9 +37,9 @@ CHAIN_LABELS = {
 
 #: How each row of ``chain(...).links`` is described.
 METHOD_LABELS = {
-    "between": "between units (unit averages)",
+    "between": "between units",
     "within": "within units, same period",
-    "best_lag": "within units, at the strongest lag",
+    "best_lag": "within units, strongest lag",
 }
 
 _METHOD_STYLE = {"between": ("s", NEUTRAL), "within": ("o", EMPLOYEE_COLOR), "best_lag": ("D", CUSTOMER_COLOR)}
@@ -145,7 +145,8 @@ def chain_plot(
     hi = np.nanmax(d[ci_high].to_numpy(dtype=float))
     ax.set_xlim(min(-0.1, lo - 0.05), max(0.1, hi + 0.15))
     ax.set_xlabel("correlation r (line: 95% interval)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(drawn), fontsize=8, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.2), ncol=len(drawn), fontsize=8, frameon=False,
+              handletextpad=0.2, columnspacing=1.0)
     ax.set_title("The chain, link by link", fontsize=10, y=1.0)
     return ax
 
