@@ -377,3 +377,52 @@ def test_inputs_untouched(planted):
     folder, before = planted[0], planted[4]
     assert {n: (folder / n).read_bytes() for n in before} == before
     assert np.isfinite(_read_panel(folder / "run" / "p.csv")["revenue_retention"]).any()
+
+
+def _people() -> tuple[pd.DataFrame, pd.DataFrame]:
+    employees = pd.DataFrame({"employee_id": ["e"], "unit_id": ["s1"], "hire_date": ["2023-01-01"],
+                              "termination_date": [""]})
+    customers = pd.DataFrame({"Account": ["a", "b", "c"], "unit_id": ["s1"] * 3,
+                              "start_date": ["2023-06-01", "2023-06-01", "2023-06-01"],
+                              "end_date": ["", "2024-02-10", ""], "Vertical": ["retail", "retail", " "]})
+    return employees, customers
+
+
+def test_segment_column_on_the_customers():
+    employees, customers = _people()
+    mapping = {"customers": {"customer_id": "Account", "segment": "Vertical"}}
+    result = prepare(employees=employees, customers=customers, mapping=mapping, start="2024-02", end="2024-02",
+                     as_of="2024-06-30")
+    seg = result.segments.set_index("segment")
+    # a and b are retail (b leaves in February), c has a blank vertical: "(no segment)", still counted
+    assert seg.loc["retail", ["customer_start", "customer_left"]].tolist() == [2, 1]
+    assert seg.loc["(no segment)", "customer_start"] == 1
+    assert seg["customer_start"].sum() == result.panel["customer_start"].iloc[0] == 3
+    no_segments = prepare(employees=employees, customers=customers.drop(columns="Vertical"),
+                          mapping={"customers": {"customer_id": "Account"}}, as_of="2024-06-30")
+    assert no_segments.segments is None and no_segments.items == ()
+
+
+def test_unit_revenue_retention_computed_when_absent():
+    employees, customers = _people()
+    revenue = pd.DataFrame({"unit_id": ["s1", "s1", "s1"], "period": ["2024-01", "2024-02", "2024-03"],
+                            "revenue": ["100", "90", "0"], "revenue_start": ["80", "100", "0"],
+                            "revenue_retained": ["76", "85", "0"]})
+    result = prepare(employees=employees, customers=customers, revenue=revenue,
+                     mapping={"customers": {"customer_id": "Account"}}, start="2024-01", end="2024-04",
+                     as_of="2024-06-30")
+    got = result.panel["revenue_retention"].to_numpy()
+    np.testing.assert_allclose(got[:2], [76 / 80, 85 / 100])  # retained / start
+    assert np.isnan(got[2]) and np.isnan(got[3])  # start 0: NaN; April: no row
+    only = prepare(employees=employees, customers=customers, revenue=revenue[["unit_id", "period", "revenue"]],
+                   mapping={"customers": {"customer_id": "Account"}}, start="2024-01", end="2024-02",
+                   as_of="2024-06-30")
+    assert only.panel["revenue"].tolist() == [100.0, 90.0] and "revenue_retention" not in only.panel
+
+
+def test_reserved_item_names():
+    employees, customers = _people()
+    survey = pd.DataFrame({"unit_id": ["s1"], "survey_date": ["2024-01-05"], "respondents": ["3"]})
+    with pytest.raises(InputError, match="an item may not be called 'respondents'"):
+        prepare(employees=employees, customers=customers, employee_survey=survey,
+                mapping={"customers": {"customer_id": "Account"}}, as_of="2024-06-30")

@@ -416,6 +416,10 @@ def clean_employee_survey(
         items = survey_items(raw, mapping=mapping, scale=low_high, file=source)
     if isinstance(items, str) or not isinstance(items, Sequence) or not items:
         raise InputError("items must be a non-empty list of item column names", column="items")
+    reserved = [i for i in items if i in ("respondents", "wave")]
+    if reserved:  # es_respondents and es_wave are the survey panel's own columns
+        raise InputError(f"an item may not be called {reserved[0]!r} (es_{reserved[0]} is taken); rename it "
+                         "in the mapping (employee_survey: {items: {new name: column}})", column=reserved[0])
     return _clean(raw, table="employee_survey", ids=("unit_id",), optional_ids=("respondent_id",),
                   date="survey_date", scores=dict.fromkeys(items, low_high), answers=list(items),
                   response_id="respondent_id", mapping=mapping, source=source, units=units, as_of=as_of,

@@ -284,7 +284,8 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
     ----------
     path : str or path-like
         A YAML file shaped as described in :mod:`linkage.io` (sections ``employees``,
-        ``customers``, ``activity``, ``units``, ``dates``).
+        ``customers``, ``activity``, ``units``, ``employee_survey``, ``customer_survey``,
+        ``revenue``, ``segments``, ``dates``, ``pseudonymise``).
 
     Returns
     -------
