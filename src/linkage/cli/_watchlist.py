@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         bt = bt.assign(cutoff=[c.date().isoformat() if isinstance(c, pd.Timestamp) else c for c in bt["cutoff"]])
         lines += ["", "Back-test (lists built before each cutoff; lost = customer retention below baseline by more than "
                   f"{args.min_loss:g} a period over the horizon)", fmt(bt, BACKTEST_COLUMNS[:-1])]
-    lines += ["", "The expected loss is an association scaled to customers: a reason to look, not a forecast."]
+    lines += ["", "The expected loss is an association scaled to customers: a reason to look, not a forecast."
+              if args.method == "effect" else "The forecast is an association learnt from this history: a reason "
+              "to look first, not a prediction about any one unit's customers."]
     print("\n".join(lines).rstrip())
     return 0

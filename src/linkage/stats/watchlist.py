@@ -261,7 +261,8 @@ def watchlist(
         Unit x period employee-survey columns (e.g. ``es_engagement``, item means from
         :func:`linkage.panel.employee_survey_panel`) used as further signals by ``"forecast"``.
         A window's value is the mean of the column over the window's periods where it is not
-        missing (a wave aligned ``"forward"`` counts once per period it covers).
+        missing: with ``align="wave"`` each wave counts once, with ``"forward"`` once per period
+        it covers (which blurs a fresh wave in the recent window with the previous one).
     share : float, optional
         Flag the top ``share`` (0-1) of units by the ranking instead of the rule above: a list
         of a length chosen for the decision (see :func:`operating_points` for what each length
