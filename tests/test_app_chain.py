@@ -283,3 +283,12 @@ def test_report_gains_the_chain_section_when_asked(panel, cache_dir, sample_dir)
         assert part in text
     assert not re.findall(r"\bR\d{5}\b", text)  # no respondent id
     assert "http" not in text.split("<body>")[1]
+
+
+def test_a_short_panel_keeps_the_chain_and_says_why_there_is_no_list(panel, cache_dir):
+    recent = panel[panel["period"] >= panel["period"].max() - pd.DateOffset(months=9)]  # 10 months < 3 + 12
+    v = ChainView(DashboardData(recent.reset_index(drop=True), n_boot=N_BOOT), env={})
+    v.widget.selected_index = 0
+    assert v.status.value == "" and "Employee retention \u2192 customer retention" in v.chain.value
+    assert "No list:" in v.watchlist.value and "fewer than recent + baseline" in v.watchlist.value
+    assert v.downloads.value == "" and "No list:" in v.summary.value

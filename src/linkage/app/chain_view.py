@@ -441,13 +441,15 @@ def _drivers_sentence(kd: pd.DataFrame, outcome: str, corrected: bool) -> str:
 
 
 def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lost: float, n_flagged: int,
-             step: str) -> dict[str, str]:
+             step: str, no_list: str | None = None) -> dict[str, str]:
     """Three card texts an executive reads in ten seconds: ``chain``, ``drivers``, ``visit``."""
     from linkage.viz import link_label, plain_name
 
     best = links[links["method"] == "best_lag"]
     clear = best[(best["ci_low"] > 0) | (best["ci_high"] < 0)]
-    if len(best) and len(clear) == len(best):
+    if best.empty:
+        chain_text = "The chain could not be measured on these data."
+    elif len(clear) == len(best):
         chain_text = f"All {len(best)} links hold within units: " + "; ".join(
             link_label(r.link) + (f" ({int(r.lag)} {step}{'s' if abs(r.lag) != 1 else ''} later)" if r.lag > 0 else "")
             for r in best.itertuples()) + "."
@@ -463,8 +465,13 @@ def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lo
         else:
             drivers_text = ("No survey item stands out clearly; largest: "
                             + ", ".join(plain_name(i) for i in drivers["item"].head(2)) + ".")
-    visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit: staff retention clearly dropped, about "
-             f"{lost:,.0f} customers expected to be lost." if n_flagged else "No unit's staff retention clearly dropped.")
+    if no_list:
+        visit = f"No list: {no_list}."
+    elif n_flagged:
+        visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit: staff retention clearly dropped, about "
+                 f"{lost:,.0f} customers expected to be lost.")
+    else:
+        visit = "No unit's staff retention clearly dropped."
     return {"chain": chain_text, "drivers": drivers_text, "visit": visit}
 
 
@@ -532,45 +539,68 @@ def chain_results(
     """
     from linkage.privacy import suppress
     from linkage.stats import backtest, chain, key_drivers, watchlist
-    from linkage.stats.chain import DEFAULT_LINKS
+    from linkage.stats.chain import CHAIN_COLUMNS, DEFAULT_LINKS, MEDIATION_COLUMNS
+    from linkage.stats.watchlist import WATCHLIST_COLUMNS
 
+    # each part on its own: data too thin for one part (too few periods for the list, say) leaves
+    # the others standing, and the part says why
     panel = inputs.panel
+    problems: dict[str, str] = {}
     links = [(x, y) for x, y in DEFAULT_LINKS if inputs.has(x) and inputs.has(y)]
     cols = list(dict.fromkeys(["unit_id", "period", *(c for link in links for c in link)]))
-    res = chain(panel[cols], links=links, max_lag=max_lag, n_boot=n_boot, seed=seed)
-    step = res.settings.get("step", "month")
+    links_t, med, warns, med_cols, step = (pd.DataFrame(columns=CHAIN_COLUMNS), pd.DataFrame(columns=MEDIATION_COLUMNS),
+                                           [], None, "period")
+    try:
+        res = chain(panel[cols], links=links, max_lag=max_lag, n_boot=n_boot, seed=seed)
+        links_t, med, warns = res.links, res.mediation, list(res.warnings)
+        med_cols, step = res.settings.get("mediation"), res.settings.get("step", "period")
+    except InputError as err:
+        problems["chain"] = err.problem
     step = step if step in ("month", "quarter", "year") else "period"
     items = inputs.items
-    rel = _reliability(inputs, items)
+    rel = pd.DataFrame(columns=["item", "icc1", "k", "reliability"])
     drivers = pd.DataFrame()
     if len(items) >= 2:
-        reliability = {r.item: float(r.reliability) for r in rel.itertuples() if 0 < r.reliability <= 1}
-        drivers = key_drivers(panel, items=items, outcome="customer_retention", unit="unit_id",
-                              reliability=reliability or None, n_boot=n_boot, seed=seed)
+        try:
+            rel = _reliability(inputs, items)
+            reliability = {r.item: float(r.reliability) for r in rel.itertuples() if 0 < r.reliability <= 1}
+            drivers = key_drivers(panel, items=items, outcome="customer_retention", unit="unit_id",
+                                  reliability=reliability or None, n_boot=n_boot, seed=seed)
+        except InputError as err:
+            problems["drivers"] = err.problem
     revenue = "revenue" if inputs.has("revenue") else None
     # only the columns the list and its back-test read (their row filters copy every column)
     keep = ["unit_id", "period", "employee_start", "employee_retained", "employee_retention", "customer_start",
             "customer_retained", "customer_retention", *([revenue] if revenue else [])]
     panel = panel[[c for c in keep if c in panel.columns]]
-    wl = watchlist(panel, revenue=revenue, max_lag=max_lag, recent=recent, baseline=baseline, n_boot=n_boot,
-                   seed=seed)
-    lag = int(wl["lag"].iloc[0])
-    wl = _watch_counts(panel, wl, recent, baseline)
-    shown = suppress(wl, count_cols=["employees", "customers"], k=k, value_cols=["employees", "customers",
-                                                                                  *_WATCH_FIGURES])
+    lag = None
+    bt = pd.DataFrame()
     try:
-        bt = backtest(panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed)
-    except InputError:
-        bt = pd.DataFrame()
+        wl = watchlist(panel, revenue=revenue, max_lag=max_lag, recent=recent, baseline=baseline, n_boot=n_boot,
+                       seed=seed)
+        lag = int(wl["lag"].iloc[0])
+        wl = _watch_counts(panel, wl, recent, baseline)
+        shown = suppress(wl, count_cols=["employees", "customers"], k=k,
+                         value_cols=["employees", "customers", *_WATCH_FIGURES])
+        try:
+            bt = backtest(panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed)
+        except InputError:
+            pass
+    except InputError as err:
+        problems["watchlist"] = err.problem
+        shown = pd.DataFrame(columns=[*WATCHLIST_COLUMNS, "employees", "customers", "suppressed", "suppression"])
     flagged = shown[shown["flag"].astype(bool)]
-    visible = flagged[~flagged["suppressed"]]
-    lost = pd.to_numeric(visible["expected_lost"], errors="coerce")
-    watch_text = (f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the last "
-                  f"{recent} {step}s than in the {baseline} before. At the measured lag ({lag} {step}"
-                  f"{'s' if lag != 1 else ''}), the list's flagged units stand to lose about {lost.sum():,.0f} "
-                  "customers between them (each unit's interval in the table).")
-    if shown["suppressed"].any():
-        watch_text += f" Figures of units with fewer than {k} people are suppressed."
+    visible = flagged[~flagged["suppressed"].astype(bool)]
+    lost = float(pd.to_numeric(visible["expected_lost"], errors="coerce").sum())
+    if "watchlist" in problems:
+        watch_text = f"No list: {problems['watchlist']}."
+    else:
+        watch_text = (f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the last "
+                      f"{recent} {step}s than in the {baseline} before. At the measured lag ({lag} {step}"
+                      f"{'s' if lag != 1 else ''}), the list's flagged units stand to lose about {lost:,.0f} "
+                      "customers between them (each unit's interval in the table).")
+        if shown["suppressed"].any():
+            watch_text += f" Figures of units with fewer than {k} people are suppressed."
     bt_text = ""
     if len(bt):
         row = bt.iloc[-1]
@@ -579,19 +609,23 @@ def chain_results(
                        f"{int(row['n_flagged'])} flagged units went on to lose customers (precision "
                        f"{row['precision']:.0%}), and the lists caught {int(row['n_hit'])} of {int(row['n_lost'])} "
                        f"units that did (recall {row['recall']:.0%}).")
+    chain_text = (link_sentences(links_t, step=step) if len(links_t)
+                  else [f"The chain could not be measured: {problems.get('chain', 'no links')}."])
+    drivers_text = (_drivers_sentence(drivers, "customer_retention", bool(len(rel))) if "drivers" not in problems
+                    else f"The drivers could not be ranked: {problems['drivers']}.")
     texts = {
-        "summary": _summary(res.links, drivers, shown, lost.sum(), len(flagged), step),
-        "chain": link_sentences(res.links, step=step),
-        "mediation": _mediation_sentence(res.mediation, res.settings),
-        "drivers": _drivers_sentence(drivers, "customer_retention", bool(len(rel))),
+        "summary": _summary(links_t, drivers, shown, lost, len(flagged), step, problems.get("watchlist")),
+        "chain": chain_text,
+        "mediation": _mediation_sentence(med, {"mediation": med_cols}),
+        "drivers": drivers_text,
         "watchlist": watch_text,
         "backtest": bt_text,
-        "warnings": list(res.warnings),
+        "warnings": warns,
     }
     settings = {"k": k, "n_boot": n_boot, "seed": seed, "max_lag": max_lag, "recent": recent, "baseline": baseline,
                 "lag": lag, "step": step, "source": inputs.source, "missing": list(inputs.missing),
-                "mediation": res.settings.get("mediation")}
-    return ChainResults(links=res.links, mediation=res.mediation, drivers=drivers, reliability=rel,
+                "mediation": med_cols, "problems": problems}
+    return ChainResults(links=links_t, mediation=med, drivers=drivers, reliability=rel,
                         watchlist=shown, backtest=bt, texts=texts, settings=settings)
 
 
@@ -663,14 +697,19 @@ def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, s
         for key, title in (("chain", "The chain"), ("drivers", "Drivers"), ("visit", "Units to visit"))
         if key in cards) + "</div>") if cards else ""
     out["chain"] = ("<h4>Each link of the chain</h4>" + _paras(res.texts["chain"])
-                    + _img(draw("chain", chain_png, res.links), "The chain link by link")
+                    + (_img(draw("chain", chain_png, res.links), "The chain link by link") if len(res.links) else "")
                     + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT]))
     head = "<h4>Which survey items matter most for customer retention</h4>"
     if res.drivers.empty:
-        out["drivers"] = head + "<p>Needs at least two employee-survey items per unit.</p>"
+        why = (res.settings.get("problems") or {}).get("drivers")
+        out["drivers"] = head + (_paras([res.texts["drivers"]]) if why else
+                                 "<p>Needs at least two employee-survey items per unit.</p>")
     else:
         out["drivers"] = (head + _paras([res.texts["drivers"]])
                           + _img(draw("drivers", drivers_png, res.drivers), "Key drivers with intervals"))
+    if res.watchlist.empty:
+        out["watchlist"] = f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"]])
+        return out
     table = watchlist_table(res.watchlist, top=top)
     out["watchlist"] = (
         f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"], res.texts["backtest"]])
@@ -803,7 +842,7 @@ class ChainView:
         parts = section_parts(res, top=self.top, draw=self._png)
         for name in ("summary", "notes", "chain", "drivers", "watchlist"):
             getattr(self, name).value = parts[name]
-        self.downloads.value = (
+        self.downloads.value = "" if res.watchlist.empty else (
             "<div class='linkage-downloads'>"
             f"<a download='linkage_watchlist.csv' href='{data_uri(watchlist_csv(res.watchlist), 'text/csv')}'>"
             "Units to visit (CSV, small units suppressed)</a></div>")
