@@ -426,3 +426,20 @@ def test_reserved_item_names():
     with pytest.raises(InputError, match="an item may not be called 'respondents'"):
         prepare(employees=employees, customers=customers, employee_survey=survey,
                 mapping={"customers": {"customer_id": "Account"}}, as_of="2024-06-30")
+
+
+def test_a_section_can_have_its_own_date_format(tmp_path):
+    (tmp_path / "hr.csv").write_text("employee_id,unit_id,hire_date,termination_date\ne,s1,01/02/2023,\n")
+    (tmp_path / "crm.csv").write_text("customer_id,unit_id,start_date,end_date\nc,s1,01/02/2023,\n")
+    (tmp_path / "pulse.csv").write_text("Store;Datum;engagement\ns1;03.02.2024;4\ns1;13.02.2024;2\n")
+    (tmp_path / "map.yaml").write_text(
+        'employee_survey: {unit_id: Store, survey_date: Datum, dates: {format: "%d.%m.%Y"}}\n'
+        'dates: {format: "%m/%d/%Y"}\n')
+    result = prepare(employees=tmp_path / "hr.csv", customers=tmp_path / "crm.csv",
+                     employee_survey=tmp_path / "pulse.csv", mapping=tmp_path / "map.yaml",
+                     start="2024-02", end="2024-02", as_of="2024-06-30")
+    assert result.report.n_set_aside == 0
+    assert result.panel[["es_engagement", "es_respondents"]].iloc[0].tolist() == [3.0, 2]
+    (tmp_path / "map.yaml").write_text('employee_survey: {dates: "%d.%m.%Y"}\n')
+    with pytest.raises(InputError, match="map.yaml: section 'employee_survey': dates must be"):
+        prepare(employees=tmp_path / "hr.csv", customers=tmp_path / "crm.csv", mapping=tmp_path / "map.yaml")

@@ -25,6 +25,8 @@ columns (:data:`linkage.io._tables.REQUIRED` and ``OPTIONAL``) and a few setting
   the section does not take whose filled cells are mostly numbers.
 - ``employee_survey: scale`` and ``customer_survey: csat_scale``: the answer scale,
   ``[lowest, highest]`` (default ``[1, 5]``; NPS answers are always 0-10).
+- ``dates`` inside a table's section (``employee_survey: {dates: {format: "%d.%m.%Y"}}``): that
+  file's date format, instead of the mapping's ``dates`` section (not in ``units``).
 - ``revenue``: customer level (``customer_id``, ``unit_id``, ``period``, ``revenue``: one row per
   customer and period, or per invoice) or, without ``customer_id``, unit level (``unit_id``,
   ``period``, ``revenue`` and optionally ``revenue_start``, ``revenue_retained``,
@@ -184,6 +186,11 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
 
 def _validate_option(table: str, key: str, value: Any, file: str | None) -> Any:
     """A setting of a table section: ``items`` (list or dict of file columns) or a scale."""
+    if key == "dates":
+        if not isinstance(value, dict):
+            raise InputError(f"section {table!r}: dates must be {{format: \"%d.%m.%Y\"}} or {{dayfirst: true}}, "
+                             f"not {_show(value)}", file=file)
+        return _validate_dates(value, file)
     if key == "items":
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = [value]
@@ -346,6 +353,8 @@ def section(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str],
     ({'revenue': 'Amount', 'unit_id': 'Store'}, {})
     >>> section({"revenue": {"revenue": "Amount"}, "dates": {"dayfirst": True}}, "revenue")
     ({'revenue': 'Amount'}, {'dayfirst': True})
+    >>> section({"revenue": {"dates": {"format": "%Y%m"}}, "dates": {"dayfirst": True}}, "revenue")
+    ({}, {'format': '%Y%m'})
     """
     columns, _, dates = _split(mapping, table)
     return columns, dates
@@ -381,8 +390,11 @@ def _split(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str], 
     else:
         body, dates = validate_mapping({table: mapping})[table], {}
     options = OPTIONS.get(table, ())
-    return ({k: v for k, v in body.items() if k not in options},
-            {k: v for k, v in body.items() if k in options}, dates)
+    settings = {k: v for k, v in body.items() if k in options}
+    if settings.get("dates"):
+        dates = settings["dates"]
+    settings.pop("dates", None)
+    return ({k: v for k, v in body.items() if k not in options}, settings, dates)
 
 
 def date_options(

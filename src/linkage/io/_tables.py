@@ -35,12 +35,18 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "segments": (),
 }
 
-#: Mapping-section keys that are settings, not columns: the employee survey's ``items`` (a list of
-#: file columns, or ``{item name: file column}``) and answer ``scale`` ([lowest, highest]); the
-#: customer survey's ``csat_scale``.
+#: Mapping-section keys that are settings, not columns: ``dates`` (this table's date format,
+#: overriding the mapping's ``dates`` section: files from different systems write dates
+#: differently), the employee survey's ``items`` (a list of file columns, or ``{item name: file
+#: column}``) and answer ``scale`` ([lowest, highest]); the customer survey's ``csat_scale``.
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "employee_survey": ("items", "scale"),
-    "customer_survey": ("csat_scale",),
+    "employees": ("dates",),
+    "customers": ("dates",),
+    "activity": ("dates",),
+    "employee_survey": ("items", "scale", "dates"),
+    "customer_survey": ("csat_scale", "dates"),
+    "revenue": ("dates",),
+    "segments": (),
 }
 
 #: The person (or response) identifier columns of each table: what pseudonymisation replaces.
