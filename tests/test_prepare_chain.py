@@ -422,10 +422,11 @@ def test_unit_revenue_retention_computed_when_absent():
 
 def test_reserved_item_names():
     employees, customers = _people()
-    survey = pd.DataFrame({"unit_id": ["s1"], "survey_date": ["2024-01-05"], "respondents": ["3"]})
-    with pytest.raises(InputError, match="an item may not be called 'respondents'"):
+    survey = pd.DataFrame({"unit_id": ["s1"], "survey_date": ["2024-01-05"], "Q1": ["3"]})
+    with pytest.raises(InputError, match="an item may not be called 'wave'"):
         prepare(employees=employees, customers=customers, employee_survey=survey,
-                mapping={"customers": {"customer_id": "Account"}}, as_of="2024-06-30")
+                mapping={"customers": {"customer_id": "Account"}, "employee_survey": {"items": {"wave": "Q1"}}},
+                as_of="2024-06-30")
 
 
 def test_a_section_can_have_its_own_date_format(tmp_path):
@@ -443,3 +444,32 @@ def test_a_section_can_have_its_own_date_format(tmp_path):
     (tmp_path / "map.yaml").write_text('employee_survey: {dates: "%d.%m.%Y"}\n')
     with pytest.raises(InputError, match="map.yaml: section 'employee_survey': dates must be"):
         prepare(employees=tmp_path / "hr.csv", customers=tmp_path / "crm.csv", mapping=tmp_path / "map.yaml")
+
+
+def test_unit_level_survey_means_with_respondent_counts():
+    # the sample's respondents averaged by unit and month by hand (pandas groupby) give the same
+    # es_ columns as the respondent-level file
+    employees, customers = _people()
+    sample = load_sample_chain().employee_survey
+    sample = sample.loc[sample["unit_id"].isin(["001", "002"])]
+    items = ["engagement", "pay"]
+    month = sample["survey_date"].dt.to_period("M").dt.to_timestamp()
+    means = sample.groupby(["unit_id", month])[items].mean().reset_index()
+    means["respondents"] = sample.groupby(["unit_id", month]).size().to_numpy()
+    means = means.rename(columns={"survey_date": "period"}).astype("str")  # text, as a file gives it
+    means.loc[len(means)] = ["001", "2023-03-01", "4", "4", "4"]  # duplicate_period
+    means.loc[len(means)] = ["002", "2023-07-01", "3.5", "3", ""]  # missing_number: no count
+    means.loc[len(means)] = ["002", "2023-08-01", "5.5", "3", "2"]  # out_of_scale: a mean above 5
+    employees = pd.DataFrame({"employee_id": ["e", "f"], "unit_id": ["001", "002"],
+                              "hire_date": ["2020-01-01"] * 2, "termination_date": ["", ""]})
+    customers = customers.assign(unit_id="001")
+    common = {"employees": employees, "customers": customers, "start": "2023-01", "end": "2024-06",
+              "as_of": AS_OF}
+    mapping = {"customers": {"customer_id": "Account"}, "employee_survey": {"items": items}}
+    got = prepare(employee_survey=means, mapping=mapping, **common)
+    assert got.rejects["reason"].tolist() == ["duplicate_period", "missing_number", "out_of_scale"]
+    want = prepare(employee_survey=sample[["unit_id", "survey_date", *items]].astype("str"),
+                   mapping=mapping, **common)
+    cols = ["es_engagement", "es_pay", "es_respondents", "es_wave"]
+    assert got.panel["es_respondents"].max() > 1
+    pd.testing.assert_frame_equal(got.panel[cols], want.panel[cols], check_exact=False, rtol=1e-12)

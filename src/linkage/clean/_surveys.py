@@ -93,6 +93,11 @@ def _numeric_share(cells: pd.Series) -> tuple[int, int, np.ndarray]:
     return int(text.notna().sum()), int((~np.isnan(number)).sum()), number[~np.isnan(number)]
 
 
+def _unit_level_survey(names: Sequence[str]) -> bool:
+    """An employee survey of item means per unit and period (``period``, no ``survey_date``)."""
+    return "period" in names and "survey_date" not in names
+
+
 def survey_items(
     raw: pd.DataFrame,
     *,
@@ -140,6 +145,7 @@ def survey_items(
     if "items" in options:
         return list(options["items"])
     lo, hi = scale
+    whole = not _unit_level_survey(_mapped_names(raw, columns))
     fixed = {*REQUIRED["employee_survey"], *OPTIONAL["employee_survey"]}
     lookup = {str(c): c for c in raw.columns}
     items = []
@@ -149,7 +155,7 @@ def survey_items(
         filled, numeric, values = _numeric_share(raw[lookup[name]])
         if numeric == 0 or 2 * numeric < filled:
             continue
-        off = ((values < lo) | (values > hi) | (values != np.round(values))).sum()
+        off = ((values < lo) | (values > hi) | (whole & (values != np.round(values)))).sum()
         if 2 * off > numeric:
             raise InputError("looks numeric but most of its values are off the "
                              f"{lo:g}-{hi:g} answer scale, so it is not an item: list the items in the "
@@ -176,6 +182,8 @@ def _clean(
     segment: str | None = None,
     months: bool = False,
     numbers: Sequence[str] = (),
+    required_numbers: Sequence[str] = (),
+    fractional: Sequence[str] = (),
     unique_period: str | None = None,
     mapping: dict[str, Any] | None,
     source: str | None,
@@ -251,10 +259,11 @@ def _clean(
         v = number.to_numpy()
         if scale is not None:
             with np.errstate(invalid="ignore"):
-                off = ~np.isnan(v) & ((v < scale[0]) | (v > scale[1]) | (v != np.round(v)))
+                off = ~np.isnan(v) & ((v < scale[0]) | (v > scale[1])
+                                      | ((v != np.round(v)) & (name not in fractional)))
             conditions.append(("out_of_scale", off, name))
-    if amount is not None:
-        conditions.append(("missing_number", (typed[amount].isna().to_numpy()), amount))
+    for name in ([amount] if amount is not None else []) + list(required_numbers):
+        conditions.append(("missing_number", (typed[name].isna().to_numpy()), name))
     if answers:
         none = np.all([typed[a].isna().to_numpy() for a in answers], axis=0) if n else np.zeros(0, dtype=bool)
         conditions.append(("empty_response", none, None))
@@ -352,13 +361,18 @@ def clean_employee_survey(
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    freq: str = "M",
 ) -> CleanResult:
-    """Clean an employee survey extract (one row per respondent and wave).
+    """Clean an employee survey extract (one row per respondent and wave, or item means per unit).
 
     Parameters
     ----------
     raw : pandas.DataFrame or path
-        The extract: ``unit_id``, ``survey_date``, the item columns, optional ``respondent_id``.
+        The extract: ``unit_id``, ``survey_date``, the item columns, optional ``respondent_id``;
+        or, unit level (a ``period`` column and no ``survey_date``), one row per unit and period
+        with ``respondents`` (a whole number >= 1) and the item means (on the scale, not
+        necessarily whole; a unit and period listed again is ``duplicate_period``, a missing
+        ``respondents`` ``missing_number``).
     items : sequence of str, optional
         The item columns (canonical names, after ``mapping``), e.g. ``["engagement", "pay"]``.
         Default: the mapping's ``items``, else every column the mapping does not take whose
@@ -378,6 +392,8 @@ def clean_employee_survey(
         The extract date: later dates are ``future_date`` (default: today).
     date_format, dayfirst
         How to read numeric dates (see :func:`linkage.clean.parse_dates`).
+    freq : {"M", "Q", "Y"}, default "M"
+        Unit level only: the period length (for ``duplicate_period``).
 
     Returns
     -------
@@ -420,6 +436,14 @@ def clean_employee_survey(
     if reserved:  # es_respondents and es_wave are the survey panel's own columns
         raise InputError(f"an item may not be called {reserved[0]!r} (es_{reserved[0]} is taken); rename it "
                          "in the mapping (employee_survey: {items: {new name: column}})", column=reserved[0])
+    raw, source = _read(raw, "employee_survey", source)
+    if _unit_level_survey(_mapped_names(raw, section(mapping, "employee_survey")[0])):
+        scores = {**dict.fromkeys(items, low_high), "respondents": (1.0, np.inf)}
+        return _clean(raw, table="employee_survey", ids=("unit_id",), date="period", months=True, scores=scores,
+                      fractional=list(items), required_numbers=["respondents"], answers=list(items),
+                      unique_period=freq, mapping=mapping, source=source, units=units, as_of=as_of,
+                      date_format=date_format, dayfirst=dayfirst, check=_check_unit_survey,
+                      hint=" (a unit-level survey: unit_id, period, respondents and the item means)")
     return _clean(raw, table="employee_survey", ids=("unit_id",), optional_ids=("respondent_id",),
                   date="survey_date", scores=dict.fromkeys(items, low_high), answers=list(items),
                   response_id="respondent_id", mapping=mapping, source=source, units=units, as_of=as_of,
@@ -600,6 +624,33 @@ def _unit_revenue_schema():
                                                                                nullable=False),
                                "revenue": pa.Column(float), **figures},
                               name="unit revenue", strict=False)
+
+
+@functools.cache
+def _unit_survey_schema():
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema({"unit_id": pa.Column(str), "period": pa.Column("datetime64[ns]", nullable=False),
+                               "respondents": pa.Column(float, pa.Check.ge(1))},
+                              name="unit survey", strict=False)
+
+
+def _check_unit_survey(data: pd.DataFrame, *, file: str) -> None:
+    """The typed unit-level employee survey (pandera, every problem at once)."""
+    _check_schema(_unit_survey_schema(), data, file, "unit-level employee survey")
+
+
+def _check_schema(schema: Any, data: pd.DataFrame, file: str, what: str) -> None:
+    import pandera.pandas as pa
+
+    checked = data.assign(period=data["period"].astype("datetime64[ns]"))
+    try:
+        schema.validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        problems = [f"column {c!r} fails {k}" for c, k in
+                    cases[["column", "check"]].drop_duplicates().itertuples(index=False)]
+        raise InputError(f"does not fit the {what} table: " + "; ".join(problems), file=file) from None
 
 
 def _check_unit_revenue(data: pd.DataFrame, *, file: str) -> None:

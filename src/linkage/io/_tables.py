@@ -11,7 +11,9 @@ CHAIN_TABLES = ("employee_survey", "customer_survey", "revenue", "segments")
 TABLES = ("units", "employees", "customers", "activity", *CHAIN_TABLES)
 
 #: Required canonical columns of each table. A customer survey also needs one of ``csat`` and
-#: ``nps``; a revenue table is customer level with ``customer_id``, unit level without it.
+#: ``nps``; a revenue table is customer level with ``customer_id``, unit level without it; an
+#: employee survey is respondent level (``survey_date``) or unit level (``period`` and
+#: ``respondents`` instead: item means per unit and period).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "employees": ("employee_id", "unit_id", "hire_date", "termination_date"),
     "customers": ("customer_id", "unit_id", "start_date", "end_date"),
@@ -29,7 +31,7 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "customers": ("segment",),
     "activity": ("revenue", "segment"),
     "units": (),
-    "employee_survey": ("respondent_id",),
+    "employee_survey": ("respondent_id", "period", "respondents"),
     "customer_survey": ("csat", "nps", "response_id", "customer_id"),
     "revenue": ("customer_id", "revenue_start", "revenue_retained", "revenue_retention"),
     "segments": (),
@@ -54,7 +56,7 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "employees": ("employee_id",),
     "customers": ("customer_id",),
     "activity": ("customer_id",),
-    "employee_survey": ("respondent_id",),
+    "employee_survey": ("respondent_id", "period", "respondents"),
     "customer_survey": ("response_id", "customer_id"),
     "revenue": ("customer_id",),
     "segments": ("customer_id",),

@@ -204,7 +204,8 @@ def prepare(
         (``unknown_unit``) and the attributes are joined onto the panel.
     employee_survey : path or pandas.DataFrame, optional
         Employee survey answers, one row per respondent and wave (``unit_id``, ``survey_date``,
-        optional ``respondent_id``, the items; :func:`linkage.clean.clean_employee_survey`). The
+        optional ``respondent_id``, the items; :func:`linkage.clean.clean_employee_survey`), or
+        item means per unit and period (``unit_id``, ``period``, ``respondents``, the items). The
         items are the mapping's ``employee_survey: items`` when given, else every column the
         mapping does not take whose cells are mostly numbers (``Prepared.items`` says which).
         Adds ``es_<item>``, ``es_respondents``, ``es_wave`` to the panel.
@@ -356,7 +357,7 @@ def prepare(
         scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
         items = tuple(survey_items(raw_es, mapping=mapping, scale=scale, file=label))
         clean_es = clean_employee_survey(raw_es, items=list(items), scale=scale, mapping=mapping,
-                                         source=label, **chain)
+                                         source=label, freq=freq, **chain)
         results.append(clean_es)
     raw_cs, label = person_table(customer_survey, "customer_survey")
     if raw_cs is not None:
@@ -391,8 +392,7 @@ def prepare(
         window = {"freq": freq, "start": start, "end": end}
     tables: dict[str, pd.DataFrame] = {}
     if clean_es is not None:
-        tables["employee_survey"] = employee_survey_panel(clean_es.data, items=list(items), align=survey_align,
-                                                          **window)
+        tables["employee_survey"] = _employee_survey(clean_es.data, list(items), align=survey_align, **window)
     if clean_cs is not None:
         cs = clean_cs.data
         tables["customer_survey"] = customer_survey_panel(
@@ -415,6 +415,18 @@ def prepare(
     rejects = pd.concat([r.rejects for r in results], ignore_index=True)
     return Prepared(panel=panel, report=CleaningReport(report), rejects=rejects, segments=per_segment,
                     items=items)
+
+
+def _employee_survey(data: pd.DataFrame, items: list[str], **options: Any) -> pd.DataFrame:
+    """The employee survey panel, from respondents or from unit-level means with respondent counts."""
+    if "survey_date" in data.columns or "period" not in data.columns:
+        return employee_survey_panel(data, items=items, **options)
+    # one row per unit and period: its means are the wave's; the count rides along as an item
+    count = "__respondents__"
+    out = employee_survey_panel(data.rename(columns={"respondents": count}), items=[*items, count],
+                                date="period", **options)
+    out["es_respondents"] = out.pop(f"es_{count}").fillna(0).to_numpy(dtype=np.int64)
+    return out
 
 
 def _unit_revenue(data: pd.DataFrame, freq: str) -> pd.DataFrame:
