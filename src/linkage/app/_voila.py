@@ -38,11 +38,13 @@ __all__ = ["LinkageVoila", "ViewerGate", "default_max_viewers", "busy_page", "TE
            "MAX_VIEWERS_ENV", "VIEWER_MB"]
 
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
-#: Memory one viewer of the executive dashboard costs: its kernel's resident set after a few filter
-#: changes, about 250 MB here (benchmarks/dashboard_concurrency.py), rounded up for headroom.
+#: Memory one viewer of the executive dashboard costs, rounded up for headroom: its kernel measured
+#: 245 MB resident (155 MB of it its own, USS) on the sample panel after a filter change
+#: (benchmarks/dashboard_concurrency.py, 2026-11-23).
 VIEWER_MB = 300
-#: The most viewers the default allows whatever the memory: the kernels share the CPU, and on two
-#: cores more than this many active viewers make filter changes slow (dashboard_concurrency.py).
+#: The most viewers the default admits whatever the memory: the kernels share the CPU. On two
+#: (shared) cores, 8 viewers arriving at the same moment all got a working page, but after 77 s,
+#: and their filter changes took 1 s (dashboard_concurrency.py); more would only queue longer.
 DEFAULT_CEILING = 8
 #: Root of the Jupyter data folder holding the ``linkage`` Voila template.
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "share"
