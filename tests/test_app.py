@@ -414,3 +414,18 @@ def test_trends_show_every_period_with_the_unchosen_ones_greyed(dash):
     whole = _render.trends_png(d, Selection(attribute="region"))
     part = _render.trends_png(d, Selection(attribute="region", start=d.periods[6], end=d.periods[20]))
     assert grey_share(whole) < 0.01 < grey_share(part)
+
+
+def test_load_panel_types_the_chain_columns(tmp_path):
+    # a join_chain panel (linkage.panel.chain): survey means and revenue are numbers with their
+    # decimals, respondents whole counts, waves dates; other columns stay unit attributes
+    f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
+               "customer_retained,es_engagement,es_respondents,es_wave,cs_nps,revenue,revenue_start,"
+               "revenue_retained,revenue_retention,region\n"
+               "001,2024-01-01,10,9,100,90,3.75,8,2024-01-01,12.5,1234.56,1100.25,1000.10,0.909,N\n"
+               "001,2024-02-01,10,9,100,90,,0,,,,,,,N\n")
+    p = load_panel(f)
+    assert p["revenue_start"].tolist()[0] == 1100.25 and p["revenue"].dtype == "float64"
+    assert p["es_engagement"].dtype == "float64" and np.isnan(p["es_engagement"].iloc[1])
+    assert p["es_respondents"].dtype == "int64" and p["cs_nps"].iloc[0] == 12.5
+    assert str(p["es_wave"].dtype).startswith("datetime64") and p["region"].tolist() == ["N", "N"]

@@ -62,6 +62,19 @@ def default_panel_path() -> pathlib.Path:
     return pathlib.Path(__file__).resolve().parents[3] / "data" / "sample" / "panel.csv"
 
 
+def _is_count_column(col: str) -> bool:
+    """People counts: the panel's ``employee_*`` / ``customer_*`` counts and survey respondents."""
+    return (col.startswith(("employee_", "customer_")) and col.endswith(_COUNT_SUFFIXES)) or \
+        col.endswith("_respondents")
+
+
+def _is_numeric_column(col: str) -> bool:
+    """Counts, rates, revenue and the chain's survey columns (``es_*``, ``cs_*``; see
+    ``linkage.panel.chain.join_chain``); anything else is a unit attribute."""
+    return (_is_count_column(col) or col.endswith(_RATE_SUFFIXES) or col.startswith(("es_", "cs_"))
+            or col in ("customer_revenue", "revenue", "revenue_start", "revenue_retained"))
+
+
 def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Read a unit x period panel for the dashboards and the report.
 
@@ -127,12 +140,14 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     for col in raw.columns:
         if col in ("unit_id", "period"):
             continue
-        if col.endswith(_COUNT_SUFFIXES) or col.endswith(_RATE_SUFFIXES) or col == "customer_revenue":
+        if col.endswith("_wave"):  # the chain's survey wave a row's figures come from
+            typed[col] = pd.to_datetime(raw[col], format="%Y-%m-%d", errors="coerce")
+        elif _is_numeric_column(col):
             num = pd.to_numeric(raw[col], errors="coerce")
             bad = np.flatnonzero(num.isna().to_numpy() & raw[col].notna().to_numpy())
             if bad.size:
                 raise InputError("not a number", file=label, row=int(bad[0]) + 1, column=col)
-            if col.endswith(_COUNT_SUFFIXES):
+            if _is_count_column(col):
                 if num.isna().any() or (num < 0).any():
                     row = int(np.flatnonzero((num.isna() | (num < 0)).to_numpy())[0]) + 1
                     raise InputError("a count must be a whole number >= 0", file=label, row=row,
