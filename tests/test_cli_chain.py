@@ -83,3 +83,20 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, argv, message):
     assert main([a.format(d=files) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_between_reliability_counts_each_wave_once_whatever_the_alignment(files, tmp_path, capsys):
+    # forward alignment repeats a wave's respondents in the months it is carried to; the
+    # respondents behind a unit's mean are those of its waves, counted once (k_means equal for both)
+    world = simulate(WorldSpec(n_units=30, months=24, seed=6), chain=ChainSpec())
+    items = list(ChainSpec().item_names)
+    window = {"start": "2023-01", "end": "2024-12"}
+    ks = []
+    for align in ("wave", "forward"):
+        es = employee_survey_panel(world.employee_survey, items=items, align=align, **window)
+        path = tmp_path / f"{align}.csv"
+        join_chain(world.panel, employee_survey=es).to_csv(path, index=False)
+        assert main(["drivers", str(path), "--respondents", str(files / "respondents.csv"),
+                     "--boot", "20", "--json"]) == 0
+        ks.append([r["k_means"] for r in json.loads(capsys.readouterr().out)["reliability"]])
+    assert ks[0] == pytest.approx(ks[1])

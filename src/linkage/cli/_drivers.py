@@ -84,7 +84,12 @@ def _reliability(path: str, items: list[str], unit: str, date: str | None, data,
         if level == "within":
             k = np.full(len(table), float(n[n > 0].mean()))
         else:
-            per_unit = n.groupby(data[unit]).sum()
+            # with forward alignment a wave's respondents repeat in the periods it is carried
+            # to: count each (unit, wave) once
+            waves = data.assign(_n=n)
+            if "es_wave" in data.columns:
+                waves = waves.loc[waves["es_wave"].notna()].drop_duplicates([unit, "es_wave"])
+            per_unit = waves["_n"].groupby(waves[unit]).sum()
             k = np.full(len(table), float(per_unit[per_unit > 0].mean()))
     table["k_means"] = k
     table["reliability"] = spearman_brown(table["icc1"].to_numpy(), k)
