@@ -51,7 +51,7 @@ CHAIN_REASONS: dict[str, str] = {
     "unknown_unit": "unit id not in the units table (only when one is given)",
     "duplicate_response": "a response id (or respondent id) seen before in the same unit and month (the first is kept)",
     "duplicate_customer": "a customer listed before with a segment (the first is kept)",
-    "duplicate_period": "unit-level revenue: a unit and period listed before (the first is kept)",
+    "duplicate_period": "unit-level revenue or survey: a unit and period listed before (the first is kept)",
 }
 
 Raw = pd.DataFrame | str | os.PathLike[str]

@@ -22,13 +22,15 @@ Every input row is kept or set aside with one reason (the first that applies):
 Surveys, revenue and segment files add: empty_response (no answer), out_of_scale (an answer off
 its scale or not whole), missing_number (no revenue), missing_segment, duplicate_response
 (a respondent / response id again in one unit and month), duplicate_customer (segments),
-duplicate_period (unit-level revenue: a unit and period again).
+duplicate_period (unit-level revenue or survey: a unit and period again).
 The report prints rows read = kept + set aside per file; --rejects writes the set-aside rows
 of every file with their file, row number (header excluded), reason, column and original cells.
 
 The chain (optional): --employee-survey adds es_<item> means, es_respondents, es_wave; the items
 are the mapping's 'employee_survey: items' list, else every numeric column the mapping does not
-take (the run prints which). --customer-survey adds cs_csat / cs_nps, cs_respondents, cs_wave.
+take (the run prints which). A survey file with 'period' and 'respondents' instead of
+survey_date holds item means per unit and period. --customer-survey adds cs_csat / cs_nps,
+cs_respondents, cs_wave. Each mapping section may carry its own dates: {format: ...}.
 --survey-align: 'forward' (default) carries a survey wave into the unit's following periods
 until its next wave; 'wave' gives it to its own period only (the customer survey: own period).
 --revenue takes customer-level revenue (customer_id, unit_id, period, revenue) and adds revenue,
@@ -37,8 +39,9 @@ without customer_id (unit_id, period, revenue[, revenue_start, revenue_retained,
 revenue_retention]). --segments (customer_id, segment) with --segments-out writes customer
 retention per unit, period and segment; customers without a segment are '(no segment)'.
 
---pseudonymise replaces employee_id and customer_id (and the columns the mapping's
-'pseudonymise' section names) by keyed-hash pseudonyms as each file is read, so neither the
+--pseudonymise replaces employee_id, customer_id, the surveys' respondent_id and response_id (and
+the columns the mapping's 'pseudonymise' section names) by keyed-hash pseudonyms (one key for
+all files, so segments still match customers) as each file is read, so neither the
 rejects nor anything after them holds a raw identifier. The key comes from --pseudonym-key-file
 or the environment variable LINKAGE_PSEUDONYM_KEY (at least 16 bytes; keep it out of the repo).
 

@@ -22,7 +22,8 @@ columns (:data:`linkage.io._tables.REQUIRED` and ``OPTIONAL``) and a few setting
 
 - ``employee_survey: items``: the survey's item columns, as a list of file columns (the items keep
   those names) or as ``{item name: file column}``. Without ``items`` the items are every column
-  the section does not take whose filled cells are mostly numbers.
+  the section does not take whose filled cells are mostly numbers. A survey with ``period`` and
+  ``respondents`` (and no ``survey_date``) holds item means per unit and period.
 - ``employee_survey: scale`` and ``customer_survey: csat_scale``: the answer scale,
   ``[lowest, highest]`` (default ``[1, 5]``; NPS answers are always 0-10).
 - ``dates`` inside a table's section (``employee_survey: {dates: {format: "%d.%m.%Y"}}``): that
