@@ -67,7 +67,7 @@ import pandas as pd
 from linkage.panel import segment_retention
 from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
 from linkage.stats import backtest, chain, key_drivers, segment_linkage, shrink_rates
-from linkage.stats.watchlist import operating_points, watchlist
+from linkage.stats.early_warning import operating_points, watchlist
 
 #: list lengths (shares of units) reported as operating points; fixed in advance, not tuned
 SHARES = (0.08, 0.15, 0.25, 0.32, 0.5)

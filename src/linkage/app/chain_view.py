@@ -539,8 +539,8 @@ def chain_results(
     """
     from linkage.privacy import suppress
     from linkage.stats import backtest, chain, key_drivers, watchlist
-    from linkage.stats.chain import CHAIN_COLUMNS, DEFAULT_LINKS, MEDIATION_COLUMNS
-    from linkage.stats.watchlist import WATCHLIST_COLUMNS
+    from linkage.stats.service_chain import CHAIN_COLUMNS, DEFAULT_LINKS, MEDIATION_COLUMNS
+    from linkage.stats.early_warning import WATCHLIST_COLUMNS
 
     # each part on its own: data too thin for one part (too few periods for the list, say) leaves
     # the others standing, and the part says why

@@ -81,7 +81,7 @@ def fmt(df, columns) -> str:
 
 def _links(text: str | None):
     from linkage.errors import InputError
-    from linkage.stats.chain import DEFAULT_LINKS
+    from linkage.stats.service_chain import DEFAULT_LINKS
 
     if text is None:
         return list(DEFAULT_LINKS)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     from linkage.errors import InputError
     from linkage.stats import chain
-    from linkage.stats.chain import MEDIATION_CAVEATS
+    from linkage.stats.service_chain import MEDIATION_CAVEATS
 
     links = _links(args.links)
     if args.boot < 0:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from linkage.cli._chain import fmt, read_panel, with_file
     from linkage.errors import InputError
     from linkage.stats.analysis import _jsonable, _records
-    from linkage.stats.watchlist import BACKTEST_COLUMNS, WATCHLIST_COLUMNS, backtest, watchlist
+    from linkage.stats.early_warning import BACKTEST_COLUMNS, WATCHLIST_COLUMNS, backtest, watchlist
 
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")

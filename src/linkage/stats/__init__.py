@@ -11,12 +11,12 @@ building blocks are exported for analysts and dashboards:
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
 - :func:`segment_linkage` (per segment or region, corrected over the groups);
-- :func:`watchlist`, :func:`backtest` (early warning: units whose staff retention dropped).
+- :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff retention dropped).
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import unit_resample_counts
-from linkage.stats.chain import ChainResult, chain, mediation
+from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
 from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, spearman_brown, unit_reliability
@@ -24,7 +24,7 @@ from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.segments import segment_linkage
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
-from linkage.stats.watchlist import backtest, watchlist
+from linkage.stats.early_warning import backtest, operating_points, watchlist
 
 __all__ = [
     "analyse",
@@ -55,4 +55,5 @@ __all__ = [
     "segment_linkage",
     "watchlist",
     "backtest",
+    "operating_points",
 ]

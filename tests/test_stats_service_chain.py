@@ -8,7 +8,7 @@ import pytest
 
 from linkage.errors import InputError
 from linkage.stats import chain, mediation
-from linkage.stats.chain import DEFAULT_LINKS
+from linkage.stats.service_chain import DEFAULT_LINKS
 
 
 def _world(seed=0, U=60, T=24, lag_ec=2, a=0.6, b=0.7, direct=0.0):

@@ -7,9 +7,7 @@ import pytest
 from linkage.errors import InputError
 from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
 from linkage.stats import business_effect
-# from the module itself: `linkage.stats.watchlist` is also the module's name, and an importer that
-# sets it on the package (pytest's importlib mode collecting the doctests) would shadow the function
-from linkage.stats.watchlist import WATCHLIST_COLUMNS, backtest, operating_points, watchlist
+from linkage.stats.early_warning import WATCHLIST_COLUMNS, backtest, operating_points, watchlist
 
 
 def _dips(seed=1, U=60, T=30, dip_units=5, lag=1):
