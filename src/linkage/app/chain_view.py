@@ -468,10 +468,10 @@ def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lo
     if no_list:
         visit = f"No list: {no_list}."
     elif n_flagged:
-        visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit: staff retention clearly dropped, about "
-                 f"{lost:,.0f} customers expected to be lost.")
+        visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit, most at risk first: staff signals "
+                 f"dropped, about {lost:,.0f} customers expected to be lost.")
     else:
-        visit = "No unit's staff retention clearly dropped."
+        visit = "No unit's staff signals point to lost customers."
     return {"chain": chain_text, "drivers": drivers_text, "visit": visit}
 
 
@@ -570,20 +570,28 @@ def chain_results(
             problems["drivers"] = err.problem
     revenue = "revenue" if inputs.has("revenue") else None
     # only the columns the list and its back-test read (their row filters copy every column)
+    # with an employee survey the list forecasts each unit's customer drop from its recent staff and
+    # survey drops (the survey reads a unit's climate far better than a dozen people's quits: in the
+    # chain study it caught about 63% of the units that went on to lose customers, against 16% from
+    # staff retention alone; benchmarks/chain_study.py)
+    survey = [c for c in panel.columns if c.startswith("es_") and c not in ("es_respondents", "es_wave")
+              and pd.api.types.is_numeric_dtype(panel[c])]
+    method = "forecast" if survey else "effect"
+    how = {"method": method, "survey": survey or None}
     keep = ["unit_id", "period", "employee_start", "employee_retained", "employee_retention", "customer_start",
-            "customer_retained", "customer_retention", *([revenue] if revenue else [])]
+            "customer_retained", "customer_retention", *([revenue] if revenue else []), *survey]
     panel = panel[[c for c in keep if c in panel.columns]]
     lag = None
     bt = pd.DataFrame()
     try:
         wl = watchlist(panel, revenue=revenue, max_lag=max_lag, recent=recent, baseline=baseline, n_boot=n_boot,
-                       seed=seed)
+                       seed=seed, **how)
         lag = int(wl["lag"].iloc[0])
         wl = _watch_counts(panel, wl, recent, baseline)
         shown = suppress(wl, count_cols=["employees", "customers"], k=k,
                          value_cols=["employees", "customers", *_WATCH_FIGURES])
         try:
-            bt = backtest(panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed)
+            bt = backtest(panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed, **how)
         except InputError:
             pass
     except InputError as err:
@@ -595,10 +603,17 @@ def chain_results(
     if "watchlist" in problems:
         watch_text = f"No list: {problems['watchlist']}."
     else:
-        watch_text = (f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the last "
-                      f"{recent} {step}s than in the {baseline} before. At the measured lag ({lag} {step}"
-                      f"{'s' if lag != 1 else ''}), the list's flagged units stand to lose about {lost:,.0f} "
-                      "customers between them (each unit's interval in the table).")
+        if method == "forecast":
+            watch_text = (f"{len(flagged)} of {len(shown)} units are forecast to lose customers: their staff "
+                          f"retention and survey scores over the last {recent} {step}s fell below the {baseline} "
+                          f"before, in the way that, in this data's past, came before lost customers. At the "
+                          f"measured lag ({lag} {step}{'s' if lag != 1 else ''}), they stand to lose about "
+                          f"{lost:,.0f} customers between them (each unit's interval in the table).")
+        else:
+            watch_text = (f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the "
+                          f"last {recent} {step}s than in the {baseline} before. At the measured lag ({lag} "
+                          f"{step}{'s' if lag != 1 else ''}), the list's flagged units stand to lose about "
+                          f"{lost:,.0f} customers between them (each unit's interval in the table).")
         if shown["suppressed"].any():
             watch_text += f" Figures of units with fewer than {k} people are suppressed."
     bt_text = ""
