@@ -17,6 +17,7 @@ from linkage.clean import clean_activity, clean_employees, clean_units  # noqa: 
 from linkage.errors import InputError  # noqa: E402
 from linkage.panel import build_panel  # noqa: E402
 from linkage.panel.engines import build_panel_engine  # noqa: E402
+from linkage.panel.engines import _sql  # noqa: E402
 from linkage.panel.engines._sql import WORD_BITS, n_words  # noqa: E402
 from linkage.simulate import WorldSpec, simulate  # noqa: E402
 
@@ -105,6 +106,75 @@ def test_long_windows_span_several_mask_words():
         want = build_panel(emp, activity=act, activity_window=window)
         got = build_panel_engine(emp, activity=act, engine="duckdb", activity_window=window)
         assert_same_panel(got, want)
+
+
+# ---- the calendar the activity log is joined to -------------------------------------------------------
+def test_calendar_covers_the_data_or_clamps_into_the_window():
+    # hand-worked: data in 2021-01 .. 2021-02 (codes 612, 613): 31 + 28 days, two more at each end
+    days = _sql.calendar_days(612, 613, 612, 613, 1, "M")
+    assert (days.first, days.n, days.last, days.clamp) == ("2020-12-30", 63, "2021-03-02", False)
+    # range unknown: the window's periods from lo - window (2020-12) to hi (2021-02), with one
+    # outside day at each end (2020-11-30 and 2021-03-01): 1 + 31 + 31 + 28 + 1 days
+    days = _sql.calendar_days(None, None, 612, 613, 1, "M")
+    assert (days.first, days.n, days.last, days.clamp) == ("2020-11-30", 92, "2021-03-01", True)
+    # a log spanning centuries (a mistyped year) is clamped too
+    assert _sql.calendar_days(0, 12 * 400, 612, 613, 1, "M").clamp
+
+
+@pytest.mark.parametrize("freq,window", [("M", 1), ("Q", 2)])
+def test_dates_clamped_into_a_short_calendar_give_the_pandas_panel(world_clean, monkeypatch, freq, window):
+    emp, act, units = world_clean
+    monkeypatch.setattr(_sql, "MAX_DAYS", 40)  # every calendar of the data is too long: clamp
+    assert _sql.calendar_days(0, 24, 5, 8, window, freq).clamp
+    # a unit seen only long before the window still gets its rows (its date is clamped, not lost)
+    early = act.iloc[:1].assign(unit_id="zz-early", activity_date=pd.Timestamp("2019-03-04"))
+    act = pd.concat([act, early.astype(act.dtypes.to_dict())], ignore_index=True)
+    for start, end in ((None, None), ("2023-06", "2023-12")):
+        want = build_panel(emp, activity=act, units=units, freq=freq, start=start, end=end,
+                           activity_window=window)
+        got = build_panel_engine(emp, activity=act, units=units, engine="duckdb", freq=freq, start=start,
+                                 end=end, activity_window=window)
+        assert (got["unit_id"] == "zz-early").any()
+        assert_same_panel(got, want)
+
+
+def test_grouping_sets_form_gives_what_the_streamed_form_gives(world_clean):
+    # Spark runs the one pass as GROUPING SETS, DuckDB as a streamed CTE: both forms on DuckDB
+    import dataclasses
+
+    import duckdb
+
+    emp, act, _ = world_clean
+    con = duckdb.connect()
+    con.register("activity", act)
+    con.register("employees", emp)
+    lo, hi, window = 640, 660, 2
+    days = _sql.calendar_days(600, 700, lo, hi, window, "M")
+    got = {}
+    for fanout in (True, False):
+        d = dataclasses.replace(_sql.DUCKDB, fanout=fanout)
+        pairs = f"({_sql.pairs_sql('activity', 'M', lo, hi, window, d, days, revenue=True)})"
+        counts = con.sql(_sql.activity_sql(pairs, hi - lo + 1, window, d, revenue=True)).df()
+        revenue = con.sql(_sql.revenue_sql(pairs, d)).df()
+        hist = con.sql(_sql.spell_hist_sql("employees", "employees", "M", lo, hi, d)).df()
+        got[fanout] = [t.sort_values(list(t.columns)).reset_index(drop=True) for t in (counts, revenue, hist)]
+    assert len(got[True][0]) == act["unit_id"].nunique() and got[True][0]["w0_5"].sum() > 0
+    for a, b in zip(got[True], got[False]):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_text_dates_in_parquet_are_not_ranged_from_their_statistics(tmp_path, world_clean):
+    # "2023-10-02" < "2023-9-30" as text: the Parquet min/max of text dates are not the first and
+    # last day, so the range must come from a scan (else the calendar would miss months)
+    emp, act, _ = world_clean
+    act = act[act["activity_date"] < "2025-01-01"]  # ends in 2024-11: "2024-9-30" is the greatest text
+    text = act.assign(activity_date=act["activity_date"].map(lambda t: f"{t.year}-{t.month}-{t.day}"))
+    last = act["activity_date"].max()
+    assert text["activity_date"].max() != f"{last.year}-{last.month}-{last.day}"  # the trap is there
+    text.to_parquet(tmp_path / "act.parquet")
+    want = build_panel(emp, activity=act, activity_window=2)
+    got = build_panel_engine(emp, activity=tmp_path / "act.parquet", engine="duckdb", activity_window=2)
+    assert_same_panel(got, want)
 
 
 def test_parquet_parts_directory_and_csv(tmp_path, world_clean):

@@ -10,8 +10,9 @@ panel, cell by cell, whichever engine builds it:
 - ``"spark"`` runs the same SQL on a Spark session (local, a master URL, or a session you pass).
 
 The two SQL engines share one query generator (:mod:`linkage.panel.engines._sql`): an activity log
-is reduced by one hash aggregation to a bit mask of active periods per (customer, unit), and the
-masks are summed per unit, so the work is one scan of three columns plus a group-by.
+is joined to a small calendar (each day's period and mask bits) and reduced by one hash aggregation
+to a bit mask of active periods per (customer, unit), which are then summed per unit; revenue per
+unit and period comes out of the same pass. The work is one scan of the log plus two group-bys.
 """
 
 from __future__ import annotations
