@@ -47,16 +47,18 @@ def voila_command(
     """The command line serving ``notebooks`` (run it with ``cwd=notebooks``).
 
     It runs Voila through :mod:`linkage.app._voila` (Voila plus a cap on concurrent viewers and the
-    ``linkage`` page template with its watchdog); ``max_viewers`` sets the cap (default: what the
-    machine's memory holds, see :func:`linkage.app._voila.default_max_viewers`).
+    ``linkage`` page template with its watchdog), as a script so that the server does not import
+    the ``linkage`` package; ``max_viewers`` sets the cap (default: what the machine's memory holds,
+    see :func:`linkage.app._voila.default_max_viewers`).
 
     Examples
     --------
     >>> cmd = voila_command("dash", port=9000, max_viewers=4)
-    >>> cmd[1:4], "--port=9000" in cmd, "--Voila.ip=127.0.0.1" in cmd, "--LinkageVoila.max_viewers=4" in cmd
-    (['-m', 'linkage.app._voila', 'dash'], True, True, True)
+    >>> cmd[1].endswith("_voila.py"), cmd[2], "--port=9000" in cmd, "--LinkageVoila.max_viewers=4" in cmd
+    (True, 'dash', True, True)
     """
-    cmd = [sys.executable, "-m", "linkage.app._voila", str(notebooks), f"--port={int(port)}",
+    app = pathlib.Path(__file__).with_name("_voila.py")
+    cmd = [sys.executable, str(app), str(notebooks), f"--port={int(port)}",
            f"--Voila.ip={ip}", "--no-browser" if not open_browser else "--Voila.open_browser=True"]
     if max_viewers is not None:
         cmd.append(f"--LinkageVoila.max_viewers={int(max_viewers)}")
