@@ -139,3 +139,53 @@ def test_cli_dashboard_help_mentions_the_cap(capsys):
 
 def test_templates_folder_is_inside_the_package():
     assert pathlib.Path(_voila.__file__).parent in _voila.TEMPLATES.parents
+
+
+def test_cli_dashboard_missing_chain_file_is_one_line_and_exit_2(tmp_path, capsys):
+    missing = tmp_path / "pulse.csv"
+    assert cli_main(["dashboard", "--employee-survey", str(missing), "--no-browser", "--no-warm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pulse.csv" in err[0] and "not found" in err[0]
+
+
+def test_serve_hands_the_chain_files_to_the_kernels_and_the_warm_up(tmp_path, monkeypatch):
+    # the kernels (Voila's environment) and the background warm-up both see CHAIN_ENV
+    from linkage.app import serve as serve_module
+    from linkage.app.chain_view import CHAIN_ENV
+
+    pulse = tmp_path / "pulse.csv"
+    pulse.write_text("unit_id,survey_date,engagement\n001,2024-01-15,4\n")
+    seen = {}
+
+    class FakeVoila:
+        def __init__(self, cmd, cwd, env):
+            seen["voila"] = env
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(serve_module.subprocess, "Popen", FakeVoila)
+    monkeypatch.setattr(serve_module, "_background_warm", lambda path, env: seen.update(warm=env))
+    monkeypatch.setattr(serve_module.signal, "signal", lambda *a: None)
+    monkeypatch.setattr(serve_module, "warm_cache", lambda path: None)
+    assert serve(open_browser=False, chain_files={"employee_survey": pulse, "revenue": None}) == 0
+    for env in (seen["voila"], seen["warm"]):
+        assert env[CHAIN_ENV["employee_survey"]] == str(pulse.resolve())
+        assert CHAIN_ENV["revenue"] not in env or env[CHAIN_ENV["revenue"]] == os.environ.get(CHAIN_ENV["revenue"])
+
+
+def test_warm_chain_leaves_the_section_in_the_shared_cache(tmp_path, monkeypatch):
+    from linkage.app import chain_view
+    from linkage.app.executive import executive_dashboard
+    from linkage.app.serve import warm_chain
+    from linkage.io.datasets import sample_path
+
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    panel = sample_path("panel.csv")
+    warm_chain(panel)
+
+    def no_computing(*a, **k):
+        raise AssertionError("computed what the warm-up should have left in the cache")
+
+    monkeypatch.setattr(chain_view, "chain_results", no_computing)
+    assert executive_dashboard(panel, n_boot=1000).chain_view.compute().texts["chain"]

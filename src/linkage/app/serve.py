@@ -16,9 +16,10 @@ import sys
 from collections.abc import Sequence
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
+from linkage.app.chain_view import CHAIN_ENV
 from linkage.errors import InputError
 
-__all__ = ["dashboards_dir", "voila_command", "warm_cache", "warm_ranges", "warm_units", "serve",
+__all__ = ["dashboards_dir", "voila_command", "warm_cache", "warm_chain", "warm_ranges", "warm_units", "serve",
            "LOOPBACK"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -141,11 +142,23 @@ def warm_units(panel: pathlib.Path, *, k: int = 5) -> None:
         explorer.unit.value = unit
 
 
-def _background_warm(panel: pathlib.Path) -> subprocess.Popen | None:
-    code = ("import pathlib, sys; from linkage.app.serve import warm_ranges, warm_units; "
-            "warm_ranges(pathlib.Path(sys.argv[1])); warm_units(pathlib.Path(sys.argv[1]))")
+def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
+    """Compute the executive dashboard's section "The whole chain" into the shared disk cache.
+
+    ``linkage dashboard`` runs this first in its low-priority background helper, so the first viewer
+    who opens the section reads it from the cache instead of waiting for the chain's statistics.
+    The chain's files come from :data:`linkage.app.chain_view.CHAIN_ENV` as in the dashboard.
+    """
+    from linkage.app.executive import executive_dashboard
+
+    executive_dashboard(panel, k=k).chain_view.compute()
+
+
+def _background_warm(panel: pathlib.Path, env: dict[str, str] | None = None) -> subprocess.Popen | None:
+    code = ("import pathlib, sys; from linkage.app.serve import warm_chain, warm_ranges, warm_units; "
+            "p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_units(p)")
     try:
-        return subprocess.Popen([sys.executable, "-c", code, str(panel)],
+        return subprocess.Popen([sys.executable, "-c", code, str(panel)], env=env,
                                 preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
@@ -161,8 +174,13 @@ def serve(
     notebooks: str | os.PathLike[str] | None = None,
     warm: bool = True,
     max_viewers: int | None = None,
+    chain_files: dict[str, str | os.PathLike[str]] | None = None,
 ) -> int:
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
+
+    ``chain_files`` names the files of the section "The whole chain" for a panel without the
+    chain's columns: keys ``employee_survey``, ``customer_survey``, ``revenue``
+    (:data:`linkage.app.chain_view.CHAIN_ENV`); the kernels find them in their environment.
 
     ``max_viewers`` caps the pages open at once (each holds a kernel of a few hundred MB); a viewer
     past it gets HTTP 503 and "The dashboard is busy, please try again in a minute". Default:
@@ -185,6 +203,16 @@ def serve(
         raise InputError(f"port must be between 1 and 65535, got {port}")
     if max_viewers is not None and int(max_viewers) < 1:
         raise InputError(f"--max-viewers must be at least 1, got {max_viewers}")
+    chain_env = {}
+    for name, file in (chain_files or {}).items():
+        if file is None:
+            continue
+        if name not in CHAIN_ENV:
+            raise InputError(f"unknown chain file kind {name!r} (one of {', '.join(CHAIN_ENV)})")
+        where = pathlib.Path(file).expanduser().resolve()
+        if not where.is_file():
+            raise InputError("file not found", file=str(file))
+        chain_env[CHAIN_ENV[name]] = str(where)
     if ip not in LOOPBACK:
         print(f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
               "reach this address sees the dashboards. Put it behind your organisation's "
@@ -192,14 +220,14 @@ def serve(
     if warm:
         print("linkage dashboard: preparing figures...", file=sys.stderr)
         warm_cache(path)
-    env = {**os.environ, PANEL_ENV: str(path)}
+    env = {**os.environ, PANEL_ENV: str(path), **chain_env}
     cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers)
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     host = "127.0.0.1" if ip in LOOPBACK else ip
     print(f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"
           f"linkage dashboard: unit explorer at http://{host}:{int(port)}/voila/render/unit_explorer.ipynb"
           "?unit=ID\nlinkage dashboard: press Ctrl-C to stop", file=sys.stderr, flush=True)
-    helper = _background_warm(path) if warm else None
+    helper = _background_warm(path, env) if warm else None
 
     def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too
         raise KeyboardInterrupt

@@ -26,6 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "further viewers get 'The dashboard is busy, please try again in a "
                              "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
                              "most 8)")
+    for flag, what in (("--employee-survey", "employee survey answers (respondent level, or item means "
+                                             "per unit and period)"),
+                       ("--customer-survey", "customer survey answers (CSAT and/or NPS)"),
+                       ("--revenue", "revenue (customer or unit level)")):
+        parser.add_argument(flag, metavar="FILE",
+                            help=f"{what} for the section 'The whole chain' when the panel has no "
+                                 "chain columns (see 'linkage panel --employee-survey ...')")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,4 +40,6 @@ def run(args: argparse.Namespace) -> int:
     from linkage.app.serve import serve
 
     return serve(args.panel, port=args.port, ip=args.ip, open_browser=args.browser,
-                 notebooks=args.notebooks, warm=args.warm, max_viewers=args.max_viewers)
+                 notebooks=args.notebooks, warm=args.warm, max_viewers=args.max_viewers,
+                 chain_files={"employee_survey": args.employee_survey,
+                              "customer_survey": args.customer_survey, "revenue": args.revenue})
