@@ -18,6 +18,7 @@ fake output and show that the checks catch them. Figures drawn inside PNG images
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import base64
 import binascii
 import csv
@@ -285,7 +286,10 @@ def executed(tmp_path_factory) -> dict[str, nbformat.NotebookNode]:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LINKAGE_PANEL", str(PANEL))
-        asyncio.run(run_all())
+        # in a thread of its own: a session-wide Playwright (tests/browser) keeps an event loop
+        # running in the main thread, where asyncio.run() refuses to start another
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run_all()).result()
     return books
 
 
