@@ -133,29 +133,30 @@ def suppress(
         return out
 
     # the row's governing head count: the smallest of its count columns (missing = 0 people)
-    people = out[counts].apply(pd.to_numeric).fillna(0).min(axis=1).to_numpy(dtype=float)
+    people = np.nan_to_num(
+        np.column_stack([pd.to_numeric(out[c]).to_numpy(dtype=float) for c in counts]).min(axis=1), nan=0.0)
     primary = people < k
 
     # complementary suppression, vectorised: within each group, order the rows by head count and
     # hide the smallest unsuppressed rows until >= 2 rows are hidden and they cover >= k people
-    pos = np.arange(n)
-    gkey = (out[group_cols].astype(str).agg("\x1f".join, axis=1).to_numpy()
-            if group_cols else np.zeros(n, dtype=int))
-    gcodes = pd.factorize(pd.Series(gkey))[0]
-    frame = pd.DataFrame({"g": gcodes, "people": people, "primary": primary, "pos": pos})
-    gstats = pd.DataFrame({
-        "n_prim": frame.groupby("g")["primary"].sum(),
-        "sum_prim": (frame["people"] * frame["primary"]).groupby(frame["g"]).sum(),
-    })
-    cand = frame.loc[~frame["primary"]].sort_values(["g", "people", "pos"], kind="stable")
-    cand = cand.join(gstats, on="g")
-    rank = cand.groupby("g").cumcount()                    # 0 for the smallest unsuppressed row
-    cum_before = cand.groupby("g")["people"].cumsum() - cand["people"]
-    hidden_before = cand["n_prim"] + rank                  # rows hidden before this one is considered
-    people_before = cand["sum_prim"] + cum_before
-    need = (cand["n_prim"] > 0) & ((hidden_before < 2) | (people_before < k))
+    gcodes = (out.groupby(group_cols, sort=False, dropna=False).ngroup().to_numpy()
+              if group_cols else np.zeros(n, dtype=np.int64))
+    n_groups = int(gcodes.max()) + 1
+    n_prim = np.bincount(gcodes, weights=primary, minlength=n_groups)
+    sum_prim = np.bincount(gcodes, weights=people * primary, minlength=n_groups)
+    cand = np.flatnonzero(~primary)
+    cand = cand[np.lexsort((cand, people[cand], gcodes[cand]))]  # by group, head count, position
+    g = gcodes[cand]
+    first = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(cand) else np.zeros(0, dtype=np.int64)
+    start_of = np.repeat(first, np.diff(np.r_[first, len(cand)]))  # each candidate's group start
+    rank = np.arange(len(cand)) - start_of                  # 0 for the smallest unsuppressed row
+    cum = np.cumsum(people[cand])
+    cum_before = cum - people[cand] - np.where(start_of > 0, cum[start_of - 1], 0.0)
+    hidden_before = n_prim[g] + rank                        # rows hidden before this one is considered
+    people_before = sum_prim[g] + cum_before
+    need = (n_prim[g] > 0) & ((hidden_before < 2) | (people_before < k))
     secondary = np.zeros(n, dtype=bool)
-    secondary[cand.loc[need, "pos"].to_numpy()] = True
+    secondary[cand[need]] = True
 
     hide = primary | secondary
     for col in values:

@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation, Text
 from PIL import Image
 
 __all__ = ["frame_png", "snap_limits", "clear_frames", "DPI"]
@@ -69,9 +70,15 @@ def _children(fig: Figure) -> list[Artist]:
     return [c for ax in fig.axes for c in ax.get_children()] + list(fig.texts)
 
 
+def _fixed_note(a: Artist, ax) -> bool:
+    """A text placed in axes coordinates (a corner label such as "employees lead"): it reads the
+    same for every selection, so it belongs to the frame, drawn once."""
+    return isinstance(a, Text) and not isinstance(a, Annotation) and a.get_transform() == ax.transAxes
+
+
 def _data_artists(fig: Figure) -> list[Artist]:
     return [a for ax in fig.axes for a in (*ax.lines, *ax.collections, *ax.patches, *ax.texts,
-                                           *ax.images, *ax.artists)]
+                                           *ax.images, *ax.artists) if not _fixed_note(a, ax)]
 
 
 def _remember(store: OrderedDict, key: Hashable, value: object, size: int) -> None:
@@ -101,11 +108,13 @@ def frame_png(
     build : callable(fig)
         Draws the frame on an empty figure: axes and labels. Unless ``keep_data``, the data artists
         it leaves (lines, collections, patches, texts of the axes) are removed before the frame is
-        kept, so ``build`` may simply call the plot with this call's data.
+        kept, so ``build`` may simply call the plot with this call's data. Texts placed in axes
+        coordinates (corner labels) stay in the frame, and ``draw``'s copies of them are not drawn
+        again.
     draw : callable(fig)
         Adds this call's artists to the axes (autoscaling is off, so limits stay). They are drawn
         over the frame in z-order and removed again afterwards; each axes' title is drawn after
-        them, so ``draw`` may set titles.
+        them, so ``draw`` may set titles (unless ``keep_data``: then titles are part of the frame).
     xlim, ylim : (float, float), optional
         Limits of the first axes. The frame's pixels are kept per layout and limits; changing them
         redraws the frame once (ticks and labels), not the figure.
@@ -134,7 +143,8 @@ def frame_png(
                     a.remove()
             for ax in fig.axes:
                 ax.set_autoscale_on(False)
-                ax.title.set_animated(True)
+                if not keep_data:  # titles may change with the data; with keep_data they are fixed
+                    ax.title.set_animated(True)
             entry = (fig, canvas)
             _remember(_LAYOUTS, layout, entry, _MAX_LAYOUTS)
         else:
@@ -156,13 +166,16 @@ def frame_png(
         before = {id(c) for c in _children(fig)}
         try:
             draw(fig)
-            new = [c for c in _children(fig) if id(c) not in before]
+            new = [c for ax in fig.axes for c in ax.get_children()
+                   if id(c) not in before and not _fixed_note(c, ax)]
+            new += [c for c in fig.texts if id(c) not in before]
             canvas.restore_region(background)
             for a in sorted(new, key=lambda a: a.get_zorder()):
                 a.set_animated(True)
                 fig.draw_artist(a)
             for ax in fig.axes:
-                fig.draw_artist(ax.title)
+                if ax.title.get_animated():
+                    fig.draw_artist(ax.title)
             pixels = np.asarray(canvas.buffer_rgba())
             buf = io.BytesIO()
             Image.fromarray(pixels).save(buf, format="png", compress_level=3)
