@@ -57,7 +57,8 @@ def test_blitted_figure_has_the_pixels_of_a_full_draw():
         fig.add_subplot()
         draw(fig)
 
-    got = _pixels(frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1)))
+    got = _pixels(frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1),
+                               colors=None))
     want = _full(draw, (0, 1), (0, 1))
     assert got.shape == want.shape
     assert (np.abs(got - want).max(axis=2) > 8).mean() < 0.002  # anti-aliasing of overlaps at most
@@ -74,7 +75,8 @@ def test_a_second_selection_reuses_the_frame_and_leaves_nothing_behind():
     frame_png("t", figsize=(3, 2), build=build, draw=first, xlim=(0, 1), ylim=(0, 1))
     fig, _ = _blit._LAYOUTS["t"]
     n_children = len(fig.axes[0].get_children())
-    got = _pixels(frame_png("t", figsize=(3, 2), build=build, draw=second, xlim=(0, 1), ylim=(0, 1)))
+    got = _pixels(frame_png("t", figsize=(3, 2), build=build, draw=second, xlim=(0, 1), ylim=(0, 1),
+                            colors=None))
     assert len(_blit._LAYOUTS) == 1 and len(_blit._BACKGROUNDS) == 1  # no new frame drawn
     assert len(fig.axes[0].get_children()) == n_children  # this call's artists were removed
     want = _full(second, (0, 1), (0, 1))
@@ -87,8 +89,8 @@ def test_new_limits_redraw_the_frame_with_their_ticks():
     def build(fig):
         fig.add_subplot()
 
-    a = frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1))
-    b = frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 0.5), ylim=(0, 1))
+    a = frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1), colors=None)
+    b = frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 0.5), ylim=(0, 1), colors=None)
     assert len(_blit._BACKGROUNDS) == 2 and a != b
     assert (np.abs(_pixels(b) - _full(draw, (0, 0.5), (0, 1))).max(axis=2) > 8).mean() < 0.002
 
@@ -100,3 +102,17 @@ def test_snapped_limits_contain_the_data_on_a_round_step(a, b):
     assert lo <= min(a, b) and hi >= max(a, b) and lo < hi
     steps = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
     assert any(abs(lo / s - round(lo / s)) < 1e-6 and abs(hi / s - round(hi / s)) < 1e-6 for s in steps)
+
+
+def test_palette_encoding_is_smaller_and_looks_the_same():
+    rng = np.random.default_rng(3)
+    draw = _scatter(rng.uniform(0.1, 0.9, 60), rng.uniform(0.1, 0.9, 60), "sixty units")
+
+    def build(fig):
+        fig.add_subplot()
+
+    full = frame_png("t", figsize=(4, 3), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1), colors=None)
+    small = frame_png("t", figsize=(4, 3), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1))
+    assert len(small) < 0.7 * len(full)
+    a, b = _pixels(full)[..., :3], _pixels(small)[..., :3]
+    assert np.abs(a - b).mean() < 2 and (np.abs(a - b).max(axis=2) > 24).mean() < 0.01

@@ -96,6 +96,7 @@ def frame_png(
     xlim: Limits = None,
     ylim: Limits = None,
     keep_data: bool = False,
+    colors: int | None = 128,
 ) -> bytes:
     """PNG bytes of a figure whose frame is drawn once per layout and limits, its data per call.
 
@@ -121,6 +122,10 @@ def frame_png(
     keep_data : bool
         Keep what ``build`` drew as part of the frame (for figures whose data does not change with
         the selection, only an overlay does).
+    colors : int or None, default 128
+        Encode with a palette of this many colours (a dashboard figure has a handful of colours
+        plus their anti-aliasing: the PNG is about a third the size, so it reaches the browser
+        sooner, and looks the same); None keeps full RGBA.
 
     Examples
     --------
@@ -177,8 +182,11 @@ def frame_png(
                 if ax.title.get_animated():
                     fig.draw_artist(ax.title)
             pixels = np.asarray(canvas.buffer_rgba())
+            image = Image.fromarray(pixels)
+            if colors is not None:
+                image = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
             buf = io.BytesIO()
-            Image.fromarray(pixels).save(buf, format="png", compress_level=3)
+            image.save(buf, format="png", compress_level=3)
             return buf.getvalue()
         finally:
             for c in _children(fig):
