@@ -221,6 +221,37 @@ def test_figures_come_from_the_shared_disk_cache(dash, monkeypatch):
     assert _src(other.trends.value) == _src(dash.trends.value)
 
 
+def test_frames_of_every_value_are_drawn_before_the_first_viewer(dash):
+    # a viewer who picks a region, then a period range nobody drew, meets a frame already built
+    # in this kernel (the trend grid of that region): only the data is drawn at the change
+    from linkage.app import _blit
+
+    sel = dash.selection()
+    trends = {k for k in _blit._LAYOUTS if isinstance(k, tuple) and k[0] == "trends"}
+    assert {("trends", dash.data.fingerprint, sel.attribute, v) for v in dash.value.options} <= trends
+    dash.value.value = dash.value.options[2]
+    n_layouts = len(_blit._LAYOUTS)
+    lo, hi = dash.periods.index
+    dash.periods.index = (lo, hi - 2)
+    assert len(_blit._LAYOUTS) == n_layouts  # no figure built from scratch
+    dash.periods.index = (lo, hi)
+    dash.value.value = ALL
+
+
+def test_dashboard_kernels_run_blas_on_one_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from linkage.app import _kernel
+
+    monkeypatch.setattr(_kernel, "_LIMITS", None)
+    _kernel.one_blas_thread()
+    try:
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
+    finally:
+        _kernel._LIMITS.restore_original_limits()
+        monkeypatch.setattr(_kernel, "_LIMITS", None)
+
+
 def test_dashboard_does_not_mutate_a_panel_frame(panel):
     frame = panel.copy()
     d = DashboardData(frame, n_boot=N_BOOT)

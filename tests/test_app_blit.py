@@ -95,6 +95,26 @@ def test_new_limits_redraw_the_frame_with_their_ticks():
     assert (np.abs(_pixels(b) - _full(draw, (0, 0.5), (0, 1))).max(axis=2) > 8).mean() < 0.002
 
 
+def test_titles_come_from_kept_pixels_and_leave_nothing_behind():
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(0.1, 0.9, 20), rng.uniform(0.1, 0.9, 20)
+    long = _scatter(xs, ys, "a long title that covers most of the width")
+    short = _scatter(xs, ys, "short")
+
+    def build(fig):
+        fig.add_subplot()
+
+    def png(draw):
+        return frame_png("t", figsize=(3, 2), build=build, draw=draw, xlim=(0, 1), ylim=(0, 1), colors=None)
+
+    first = png(long)
+    assert len(_blit._TITLES) == 1
+    got = _pixels(png(short))  # after the long title: none of it left over the short one
+    assert (np.abs(got - _full(short, (0, 1), (0, 1))).max(axis=2) > 8).mean() < 0.002
+    again = png(long)  # from the kept pixels, not rendered again
+    assert len(_blit._TITLES) == 2 and again == first
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.floats(-1, 1), st.floats(-1, 1))
 def test_snapped_limits_contain_the_data_on_a_round_step(a, b):

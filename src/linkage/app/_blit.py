@@ -33,6 +33,8 @@ _MAX_BACKGROUNDS = 256
 _LAYOUTS: OrderedDict[Hashable, tuple[Figure, FigureCanvasAgg]] = OrderedDict()
 #: (layout key, limits) -> the frame's pixels at those axis limits
 _BACKGROUNDS: OrderedDict[Hashable, object] = OrderedDict()
+#: (layout key, limits, axes number, text) -> the pixels of an axes title drawn over that frame
+_TITLES: OrderedDict[Hashable, object] = OrderedDict()
 _LOCK = threading.Lock()
 
 Limits = tuple[float, float] | None
@@ -114,8 +116,9 @@ def frame_png(
         again.
     draw : callable(fig)
         Adds this call's artists to the axes (autoscaling is off, so limits stay). They are drawn
-        over the frame in z-order and removed again afterwards; each axes' title is drawn after
-        them, so ``draw`` may set titles (unless ``keep_data``: then titles are part of the frame).
+        over the frame in z-order and removed again afterwards; each axes' title is drawn with
+        them (under them: it sits above the axes, the data inside), so ``draw`` may set titles (unless ``keep_data``: then titles are part of the frame);
+        each title's pixels are kept per frame and text, so a title seen before is not rendered again.
     xlim, ylim : (float, float), optional
         Limits of the first axes. The frame's pixels are kept per layout and limits; changing them
         redraws the frame once (ticks and labels), not the figure.
@@ -175,12 +178,12 @@ def frame_png(
                    if id(c) not in before and not _fixed_note(c, ax)]
             new += [c for c in fig.texts if id(c) not in before]
             canvas.restore_region(background)
+            for i, ax in enumerate(fig.axes):
+                if ax.title.get_animated() and ax.title.get_text():
+                    _title(canvas, fig, ax.title, (key, i, ax.title.get_text()))
             for a in sorted(new, key=lambda a: a.get_zorder()):
                 a.set_animated(True)
                 fig.draw_artist(a)
-            for ax in fig.axes:
-                if ax.title.get_animated():
-                    fig.draw_artist(ax.title)
             pixels = np.asarray(canvas.buffer_rgba())
             image = Image.fromarray(pixels)
             if colors is not None:
@@ -194,8 +197,26 @@ def frame_png(
                     c.remove()
 
 
+def _title(canvas: FigureCanvasAgg, fig: Figure, title: Text, key: Hashable) -> None:
+    """Draw an axes title over the frame: the first time rendered (laying out and rasterising a
+    line of text costs about as much as the rest of a redraw), then from its kept pixels.
+
+    The title sits above the axes and the data is clipped to the axes, so the title is put down
+    before the data without anything of the data being hidden."""
+    region = _TITLES.get(key)
+    if region is None:
+        fig.draw_artist(title)
+        box = title.get_window_extent(canvas.get_renderer()).padded(2)
+        region = canvas.copy_from_bbox(box)
+        _remember(_TITLES, key, region, _MAX_BACKGROUNDS)
+    else:
+        _TITLES.move_to_end(key)
+        canvas.restore_region(region)
+
+
 def clear_frames() -> None:
     """Forget every kept frame (tests; memory)."""
     with _LOCK:
         _LAYOUTS.clear()
         _BACKGROUNDS.clear()
+        _TITLES.clear()

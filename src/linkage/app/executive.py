@@ -32,6 +32,7 @@ from linkage.app._render import (
     quadrants_png,
     trends_png,
 )
+from linkage.app._kernel import one_blas_thread
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
 from linkage.app.chain_view import ChainView, is_sample_panel
 from linkage.io import neutralise_formulas
@@ -233,17 +234,20 @@ class ExecutiveDashboard:
 
     def warm(self) -> None:
         """Get the figures every value of the current attribute shows first (at start), and draw
-        this process's figure frames for the first selection.
+        this process's figure frames for each of them.
 
         The figures themselves usually come from the disk cache that ``linkage dashboard`` warmed;
         the frames (axes, ticks, labels: most of a figure's drawing time) live in this kernel, so
-        they are drawn here, while Voila preheats the kernel, not at a viewer's first filter change.
+        they are drawn here, while Voila preheats the kernel, not at a viewer's first filter change
+        (a viewer who picks a region and then a period range no warm-up drew would otherwise wait
+        for that region's trend grid to be built).
         """
         sel = self.selection()
         for v in self.value.options:
-            self.figures(Selection(sel.attribute, v, sel.start, sel.end, sel.lag))
-        for draw in (_render.trends_png, _render.quadrants_png, _render.lag_png):
-            draw(self.data, sel)
+            one = Selection(sel.attribute, v, sel.start, sel.end, sel.lag)
+            self.figures(one)
+            for draw in (_render.trends_png, _render.quadrants_png, _render.lag_png):
+                draw(self.data, one)
 
     # ---- drawing ---------------------------------------------------------------------------
     def update(self) -> None:
@@ -325,6 +329,7 @@ def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
     Errors while loading show one neutral line (with a reference to the server log), never a
     traceback. Returns the dashboard (None when it could not be built).
     """
+    one_blas_thread()
     display(HTML(SHUTDOWN_FIX))
     box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
                                      "Loading the retention figures&hellip;</div>")])

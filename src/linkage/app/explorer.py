@@ -18,6 +18,7 @@ from IPython.display import HTML, display
 
 from linkage.app._data import DashboardData, Selection, load_panel
 from linkage.app._render import data_uri, esc, quadrants_png, unit_png
+from linkage.app._kernel import one_blas_thread
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
 from linkage.app.executive import CSS
 
@@ -192,6 +193,7 @@ def unit_explorer(panel=None, *, unit: str | None = None, k: int = 5, n_boot: in
 
 def show_unit_explorer(panel=None, *, unit: str | None = None, **kwargs) -> UnitExplorer | None:
     """Display a loading line, then the explorer (or one neutral line if it cannot load)."""
+    one_blas_thread()
     display(HTML(SHUTDOWN_FIX))
     box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
                                      "Loading the unit&rsquo;s figures&hellip;</div>")])
