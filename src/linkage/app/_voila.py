@@ -49,7 +49,8 @@ __all__ = ["LinkageVoila", "ViewerGate", "default_max_viewers", "busy_page", "TE
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
 #: Memory one viewer of the executive dashboard costs, rounded up for headroom: its kernel measured
 #: 245 MB resident (155 MB of it its own, USS) on the sample panel after a filter change
-#: (benchmarks/dashboard_concurrency.py, 2026-11-23).
+#: (benchmarks/dashboard_concurrency.py, 2026-11-23), about 15 MB more since every region's figure
+#: frames are drawn while the kernel preheats (229 -> 243 MB in one process).
 VIEWER_MB = 300
 #: The most viewers the default admits whatever the memory: the kernels share the CPU. On two
 #: (shared) cores, 8 viewers arriving at the same moment all got a working page, but after 77 s,

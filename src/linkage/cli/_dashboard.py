@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm", dest="warm", action="store_false",
                         help="do not draw the first figures before serving")
     parser.add_argument("--max-viewers", type=int, metavar="N",
-                        help="most pages open at once (each holds a kernel of about 250 MB); "
+                        help="most pages open at once (each holds a kernel of about 260 MB); "
                              "further viewers get 'The dashboard is busy, please try again in a "
                              "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
                              "most 8)")
