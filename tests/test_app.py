@@ -391,6 +391,32 @@ def test_warmed_one_step_ranges_draw_nothing_in_the_callback(tmp_path, monkeypat
     assert d.status.value == ""
 
 
+def test_warmed_attributes_draw_nothing_in_the_callback_then_frames_follow(tmp_path, monkeypatch):
+    from linkage.app import _blit
+    from linkage.app.serve import warm_attributes
+
+    rows = [f"{u:03d},2024-{m:02d}-01,{10 + u},{9 + (u + m) % 2},{100 + u},{90 + (u * m) % 7},"
+            f"{'N' if u % 2 else 'S'},{'big' if u < 3 else 'small'}" for u in range(6) for m in range(1, 5)]
+    f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
+               "customer_retained,region,size_band\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    warm_attributes(f, n_boot=N_BOOT)
+    d = executive_dashboard(f, n_boot=N_BOOT)
+    assert d.attribute.value == "region"
+
+    def no_drawing(*a, **k):
+        raise AssertionError("drew a figure that the warm-up should have drawn")
+
+    for name in ("trends_png", "quadrants_png", "lag_png"):
+        monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
+    d.attribute.value = "size_band"
+    d.value.value = "big"
+    assert d.status.value == ""
+    # after sending the figures, the kernel drew the frames of the groups it was shown
+    trends = {k[2:] for k in _blit._LAYOUTS if isinstance(k, tuple) and k[0] == "trends"}
+    assert {("size_band", ALL), ("size_band", "big")} <= trends
+
+
 def test_period_change_sends_the_trends_before_the_lag_profile_is_drawn(dash, monkeypatch):
     d = dash
     trends, lag = d.trends.value, d.lag_plot.value

@@ -120,6 +120,7 @@ class ExecutiveDashboard:
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._quiet = False
+        self._framed: set[tuple] = set()  # groups whose figure frames this kernel has drawn
         d = data
         attr = d.default_attribute()
         lay = widgets.Layout(width="auto")
@@ -246,8 +247,15 @@ class ExecutiveDashboard:
         for v in self.value.options:
             one = Selection(sel.attribute, v, sel.start, sel.end, sel.lag)
             self.figures(one)
+            self._draw_frames(one)
+
+    def _draw_frames(self, sel: Selection) -> None:
+        """Draw this kernel's figure frames for the selection's group, once per group."""
+        group = (sel.attribute, sel.value)
+        if group not in self._framed:
+            self._framed.add(group)
             for draw in (_render.trends_png, _render.quadrants_png, _render.lag_png):
-                draw(self.data, one)
+                draw(self.data, sel)
 
     # ---- drawing ---------------------------------------------------------------------------
     def update(self) -> None:
@@ -269,6 +277,9 @@ class ExecutiveDashboard:
         self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
         if self.table_box.selected_index is not None:
             self.update_downloads()
+        # a group first shown from the disk cache (another attribute's value, say) gets its frames
+        # now, after the page has its figures, so the viewer's next period range is quick too
+        self._draw_frames(sel)
 
     def update_downloads(self) -> None:
         """Fill the unit table and the downloads for the current selection (when their section opens)."""

@@ -19,8 +19,8 @@ from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.app.chain_view import CHAIN_ENV
 from linkage.errors import InputError
 
-__all__ = ["dashboards_dir", "voila_command", "warm_cache", "warm_chain", "warm_ranges", "warm_units", "serve",
-           "LOOPBACK"]
+__all__ = ["dashboards_dir", "voila_command", "warm_attributes", "warm_cache", "warm_chain", "warm_ranges",
+           "warm_units", "serve", "LOOPBACK"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -127,6 +127,26 @@ def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
                 dash.figures(Selection(attr, value, d.periods[lo], d.periods[hi], lag))
 
 
+def warm_attributes(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
+    """Draw the executive dashboard's figures for every value of every other attribute (whole range,
+    the default lag) into the shared disk cache.
+
+    ``linkage dashboard`` runs this in its low-priority background helper after
+    :func:`warm_ranges`, so switching "Split by" to another attribute (a trend grid of, say, every
+    district) and picking one of its values shows figures already drawn.
+    """
+    from linkage.app._data import Selection
+    from linkage.app.executive import executive_dashboard
+
+    dash = executive_dashboard(panel, k=k, n_boot=n_boot)
+    sel = dash.selection()
+    for attr in dash.data.attributes:
+        if attr == sel.attribute:
+            continue
+        for value in dash._value_options(attr):
+            dash.figures(Selection(attr, value, sel.start, sel.end, sel.lag))
+
+
 def warm_units(panel: pathlib.Path, *, k: int = 5) -> None:
     """Draw every unit's explorer figures (own peers) into the shared disk cache.
 
@@ -155,8 +175,9 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
 
 
 def _background_warm(panel: pathlib.Path, env: dict[str, str] | None = None) -> subprocess.Popen | None:
-    code = ("import pathlib, sys; from linkage.app.serve import warm_chain, warm_ranges, warm_units; "
-            "p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_units(p)")
+    code = ("import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, warm_ranges, "
+            "warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_attributes(p); "
+            "warm_units(p)")
     try:
         return subprocess.Popen([sys.executable, "-c", code, str(panel)], env=env,
                                 preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
