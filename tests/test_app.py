@@ -366,24 +366,32 @@ def test_plausible_ranges_are_one_step_and_whole_years():
     assert plausible_ranges(4) == [(0, 2), (1, 3)]
 
 
-def test_warmed_one_step_ranges_draw_nothing_in_the_callback(tmp_path, monkeypatch):
-    from linkage.app.serve import warm_ranges
-
+def _six_units(tmp_path, monkeypatch):
+    """Six units over four months with a region and a size band; the disk cache in tmp_path."""
     rows = [f"{u:03d},2024-{m:02d}-01,{10 + u},{9 + (u + m) % 2},{100 + u},{90 + (u * m) % 7},"
-            f"{'N' if u % 2 else 'S'}" for u in range(6) for m in range(1, 5)]
-    f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
-               "customer_retained,region\n" + "\n".join(rows) + "\n")
+            f"{'N' if u % 2 else 'S'},{'big' if u < 3 else 'small'}" for u in range(6) for m in range(1, 5)]
     monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
-    warm_ranges(f, n_boot=N_BOOT)
-    d = executive_dashboard(f, n_boot=N_BOOT)
-    d.value.value = "N"
-    d.lag.value = d.lag.value + (1 if d.lag.value < d.lag.max else -1)
+    return _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
+                  "customer_retained,region,size_band\n" + "\n".join(rows) + "\n")
 
+
+def _forbid_drawing(monkeypatch):
     def no_drawing(*a, **k):
         raise AssertionError("drew a figure that the warm-up should have drawn")
 
     for name in ("trends_png", "quadrants_png", "lag_png"):
         monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
+
+
+def test_warmed_one_step_ranges_draw_nothing_in_the_callback(tmp_path, monkeypatch):
+    from linkage.app.serve import warm_ranges
+
+    f = _six_units(tmp_path, monkeypatch)
+    warm_ranges(f, n_boot=N_BOOT)
+    d = executive_dashboard(f, n_boot=N_BOOT)
+    d.value.value = "N"
+    d.lag.value = d.lag.value + (1 if d.lag.value < d.lag.max else -1)
+    _forbid_drawing(monkeypatch)
     lo, hi = d.periods.index
     d.periods.index = (lo, hi - 1)
     assert d.status.value == ""
@@ -395,20 +403,11 @@ def test_warmed_attributes_draw_nothing_in_the_callback_then_frames_follow(tmp_p
     from linkage.app import _blit
     from linkage.app.serve import warm_attributes
 
-    rows = [f"{u:03d},2024-{m:02d}-01,{10 + u},{9 + (u + m) % 2},{100 + u},{90 + (u * m) % 7},"
-            f"{'N' if u % 2 else 'S'},{'big' if u < 3 else 'small'}" for u in range(6) for m in range(1, 5)]
-    f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
-               "customer_retained,region,size_band\n" + "\n".join(rows) + "\n")
-    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    f = _six_units(tmp_path, monkeypatch)
     warm_attributes(f, n_boot=N_BOOT)
     d = executive_dashboard(f, n_boot=N_BOOT)
     assert d.attribute.value == "region"
-
-    def no_drawing(*a, **k):
-        raise AssertionError("drew a figure that the warm-up should have drawn")
-
-    for name in ("trends_png", "quadrants_png", "lag_png"):
-        monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
+    _forbid_drawing(monkeypatch)
     d.attribute.value = "size_band"
     d.value.value = "big"
     assert d.status.value == ""
