@@ -201,7 +201,7 @@ def main() -> None:
             if r is None:
                 lines.append(f"| {n_rows:,} | {engine} | failed | | | | | |")
                 continue
-            cpu = ("| |" if r["cpu_s"] is None else
+            cpu = ("| | |" if r["cpu_s"] is None else
                    f"| {r['cpu_s']:.2f} | {r['cpu_s'] / base['cpu_s']:.1f}x |")
             lines.append(f"| {n_rows:,} | {engine} | {r['wall_s']:.2f} | {r['wall_s'] / base['wall_s']:.1f}x {cpu} "
                          f"{r['peak_mb']:,.0f} | {r['peak_mb'] / base['peak_mb']:.1f}x |")

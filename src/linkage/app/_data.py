@@ -450,6 +450,21 @@ class DashboardData:
         return [u for u in same if u != unit_id]
 
 
-def labels_of(periods: Sequence[pd.Timestamp]) -> list[str]:
-    """Month labels ``YYYY-MM`` for slider options."""
-    return [pd.Timestamp(p).strftime("%Y-%m") for p in periods]
+def labels_of(periods: Sequence[pd.Timestamp], freq: str = "M") -> list[str]:
+    """Period labels for slider options, as people write them: ``Jan 2024``, ``2024 Q1``, ``2024``.
+
+    (The range slider shows its two ends joined by a dash; ``2023-01-2025-12`` was hard to read.)
+
+    Examples
+    --------
+    >>> labels_of(pd.to_datetime(["2024-01-01", "2024-04-01"]), "Q")
+    ['2024 Q1', '2024 Q2']
+    >>> labels_of(pd.to_datetime(["2024-01-01"]))
+    ['Jan 2024']
+    """
+    stamps = [pd.Timestamp(p) for p in periods]
+    if freq == "Q":
+        return [f"{t.year} Q{t.quarter}" for t in stamps]
+    if freq == "Y":
+        return [str(t.year) for t in stamps]
+    return [t.strftime("%b %Y") for t in stamps]

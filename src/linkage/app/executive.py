@@ -130,7 +130,7 @@ class ExecutiveDashboard:
                                           disabled=not d.attributes)
         self.value = widgets.Dropdown(options=self._value_options(attr), value=ALL, description="Show",
                                       style=style, layout=lay)
-        labels = labels_of(d.periods)
+        labels = labels_of(d.periods, d._freq())
         self.periods = widgets.SelectionRangeSlider(options=labels, index=(0, len(labels) - 1),
                                                     description="Periods", style=style,
                                                     continuous_update=False,
