@@ -138,3 +138,31 @@ def test_stalled_page_reloads_itself_once_and_frees_the_stuck_kernel(capped, bro
         assert capped.wait_for_log(f"Kernel shutdown: {used[0]}", timeout=10)
     finally:
         page.close(run_before_unload=True)
+
+
+def test_a_page_whose_kernel_is_busy_is_not_reloaded(tmp_path, browser):
+    # a crowded server runs the notebook slowly: the page sees no new output for longer than the
+    # watchdog's 6 x S while its kernel works; reloading it would only lose the page its place.
+    # No preheated pool here, so the page streams while its kernel runs the slow cell.
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+        "import ipywidgets as widgets", "import time\ntime.sleep(10)",
+        "widgets.Dropdown(options=['a', 'b'], description='Pick')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    shutil.copy(DASHBOARDS / "voila.json", tmp_path / "voila.json")
+    server = VoilaServer(tmp_path, tmp_path / "voila.log", extra=("--VoilaConfiguration.preheat_kernel=False",))
+    page = browser.new_page()
+    navigations = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+    try:
+        # S = 1: idle rule after 1 s, the 6 s rule long before the 10 s cell ends
+        page.goto(f"{server.url}/voila/render/slow.ipynb?linkage_watchdog=1", wait_until="commit")
+        page.wait_for_selector(READY, state="visible", timeout=90_000)
+        page.wait_for_function("() => window.__linkageWatchdog && window.__linkageWatchdog.state === 'done'",
+                               timeout=10_000)
+        assert len(navigations) == 1, navigations
+        assert page.evaluate("window.__linkageWatchdog.reloads") == 0
+    finally:
+        page.close(run_before_unload=True)
+        server.stop()

@@ -14,9 +14,9 @@ On top of Voila:
   culling (``voila.json``) shuts an abandoned kernel down.
 - **The ``linkage`` page template** (``share/voila/templates/linkage``, chosen in ``voila.json``):
   Voila's ``lab`` template plus a watchdog script in the page head. A page that makes no progress
-  before its widgets show (12 s with its kernel idle, or 72 s whatever the kernel says; the URL
-  parameter ``?linkage_watchdog=S`` changes the 12, 0 turns it off) shuts its kernel down and
-  reloads itself, once.
+  before its widgets show (12 s with its kernel idle, 72 s unless its kernel is busy or starting,
+  6 minutes whatever the kernel says; the URL parameter ``?linkage_watchdog=S`` changes the 12,
+  0 turns it off) shuts its kernel down and reloads itself, once.
 
 The default cap is :func:`default_max_viewers`: ``$LINKAGE_MAX_VIEWERS`` when set, else what the
 machine's available memory holds.
