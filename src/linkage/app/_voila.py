@@ -49,12 +49,12 @@ __all__ = ["LinkageVoila", "ViewerGate", "default_max_viewers", "busy_page", "TE
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
 #: Memory one viewer of the executive dashboard costs, rounded up for headroom: its kernel measured
 #: 245 MB resident (155 MB of it its own, USS) on the sample panel after a filter change
-#: (benchmarks/dashboard_concurrency.py, 2026-11-23), about 15 MB more since every region's figure
-#: frames are drawn while the kernel preheats (229 -> 243 MB in one process).
+#: (benchmarks/dashboard_concurrency.py, 2026-11-23); 258 MB (169 MB USS) since every region's
+#: figure frames are drawn while the kernel preheats.
 VIEWER_MB = 300
 #: The most viewers the default admits whatever the memory: the kernels share the CPU. On two
-#: (shared) cores, 8 viewers arriving at the same moment all got a working page, but after 77 s,
-#: and their filter changes took 1 s (dashboard_concurrency.py); more would only queue longer.
+#: (shared) cores, 8 viewers arriving at the same moment all got a working page, but after 62-77 s,
+#: and their filter changes took 0.5-1 s (dashboard_concurrency.py); more would only queue longer.
 DEFAULT_CEILING = 8
 #: Root of the Jupyter data folder holding the ``linkage`` Voila template.
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "share"
