@@ -190,6 +190,19 @@ def _to_int64(dates: pd.Series, fill: int) -> np.ndarray:
     return np.where(dates.isna().to_numpy(), fill, values)
 
 
+def _first_reasons(conditions: list[tuple[str, np.ndarray, str | None]], n: int,
+                   sources: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's reason to be set aside and the input column to blame: the first of ``conditions``
+    (reason, row mask, canonical column or None) that holds for it, "" where none does."""
+    reason = np.full(n, "", dtype=object)
+    blame = np.full(n, "", dtype=object)
+    for why, mask, column in conditions:
+        hit = mask & (reason == "")
+        reason[hit] = why
+        blame[hit] = "" if column is None else sources.get(column, column)
+    return reason, blame
+
+
 def _overlaps(group: np.ndarray, start: pd.Series, end: pd.Series,
               tiebreak: np.ndarray) -> np.ndarray:
     """Spells overlapping an earlier kept spell of the same person in the same unit (``group``).
@@ -327,12 +340,7 @@ def clean_table(
         unknown = (~typed["unit_id"].isin(known_units) & typed["unit_id"].notna()).to_numpy()
         conditions.append(("unknown_unit", unknown, "unit_id"))
 
-    reason = np.full(n, "", dtype=object)
-    blame = np.full(n, "", dtype=object)
-    for why, mask, column in conditions:
-        hit = mask & (reason == "")
-        reason[hit] = why
-        blame[hit] = "" if column is None else sources.get(column, column)
+    reason, blame = _first_reasons(conditions, n, sources)
 
     if spec.person is not None:
         # only people with more than one spell in a unit can overlap: find those groups first

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from linkage.clean._core import _RESERVED, CleanResult, _as_of, _row_numbers, _text, _unit_set
+from linkage.clean._core import _RESERVED, CleanResult, _as_of, _first_reasons, _row_numbers, _text, _unit_set
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
 from linkage.io._mapping import apply_mapping, date_options, section, table_options
@@ -276,12 +276,7 @@ def _clean(
         unknown = (~typed["unit_id"].isin(known_units) & typed["unit_id"].notna()).to_numpy()
         conditions.append(("unknown_unit", unknown, "unit_id"))
 
-    reason = np.full(n, "", dtype=object)
-    blame = np.full(n, "", dtype=object)
-    for why, mask, column in conditions:
-        hit = mask & (reason == "")
-        reason[hit] = why
-        blame[hit] = "" if column is None else sources.get(column, column)
+    reason, blame = _first_reasons(conditions, n, sources)
     if response_id is not None and response_id in typed and date is not None:
         todo = (reason == "") & typed[response_id].notna().to_numpy()
         key = pd.DataFrame({"id": typed[response_id], "unit": typed["unit_id"],
