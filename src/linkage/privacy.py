@@ -1,6 +1,6 @@
 """Privacy: small-group suppression of published figures, pseudonymisation of person identifiers.
 
-**Suppression.** 
+**Suppression.**
 A figure computed from fewer than ``k`` people is not shown: its cells read ``"suppressed"`` (never
 0 or blank). Because a table's total is often published too (a region's total, the company's), one
 suppressed row could be recovered by subtracting the others from the total; so within each group that
@@ -31,8 +31,14 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.io._read import MISSING_TOKENS, _as_text
 
-__all__ = ["SUPPRESSED", "suppress", "PSEUDONYM_ENV", "MIN_KEY_BYTES", "pseudonym_key",
-           "pseudonymise"]
+__all__ = [
+    "SUPPRESSED",
+    "suppress",
+    "PSEUDONYM_ENV",
+    "MIN_KEY_BYTES",
+    "pseudonym_key",
+    "pseudonymise",
+]
 
 #: The text shown in place of a suppressed figure.
 SUPPRESSED = "suppressed"
@@ -116,12 +122,19 @@ def suppress(
             raise InputError("a count column must be numeric", file="table", column=col)
     reserved = {"suppressed", "suppression"} & set(table.columns)
     if reserved:
-        raise InputError("column name is reserved for the suppression flags", file="table",
-                         column=sorted(reserved)[0])
+        raise InputError(
+            "column name is reserved for the suppression flags",
+            file="table",
+            column=sorted(reserved)[0],
+        )
     if value_cols is None:
-        values = [c for c in table.columns
-                  if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-                  and c not in group_cols]
+        values = [
+            c
+            for c in table.columns
+            if pd.api.types.is_numeric_dtype(table[c])
+            and not pd.api.types.is_bool_dtype(table[c])
+            and c not in group_cols
+        ]
     else:
         values = _as_list(value_cols)
 
@@ -134,13 +147,18 @@ def suppress(
 
     # the row's governing head count: the smallest of its count columns (missing = 0 people)
     people = np.nan_to_num(
-        np.column_stack([pd.to_numeric(out[c]).to_numpy(dtype=float) for c in counts]).min(axis=1), nan=0.0)
+        np.column_stack([pd.to_numeric(out[c]).to_numpy(dtype=float) for c in counts]).min(axis=1),
+        nan=0.0,
+    )
     primary = people < k
 
     # complementary suppression, vectorised: within each group, order the rows by head count and
     # hide the smallest unsuppressed rows until >= 2 rows are hidden and they cover >= k people
-    gcodes = (out.groupby(group_cols, sort=False, dropna=False).ngroup().to_numpy()
-              if group_cols else np.zeros(n, dtype=np.int64))
+    gcodes = (
+        out.groupby(group_cols, sort=False, dropna=False).ngroup().to_numpy()
+        if group_cols
+        else np.zeros(n, dtype=np.int64)
+    )
     n_groups = int(gcodes.max()) + 1
     n_prim = np.bincount(gcodes, weights=primary, minlength=n_groups)
     sum_prim = np.bincount(gcodes, weights=people * primary, minlength=n_groups)
@@ -149,10 +167,10 @@ def suppress(
     g = gcodes[cand]
     first = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(cand) else np.zeros(0, dtype=np.int64)
     start_of = np.repeat(first, np.diff(np.r_[first, len(cand)]))  # each candidate's group start
-    rank = np.arange(len(cand)) - start_of                  # 0 for the smallest unsuppressed row
+    rank = np.arange(len(cand)) - start_of  # 0 for the smallest unsuppressed row
     cum = np.cumsum(people[cand])
     cum_before = cum - people[cand] - np.where(start_of > 0, cum[start_of - 1], 0.0)
-    hidden_before = n_prim[g] + rank                        # rows hidden before this one is considered
+    hidden_before = n_prim[g] + rank  # rows hidden before this one is considered
     people_before = sum_prim[g] + cum_before
     need = (n_prim[g] > 0) & ((hidden_before < 2) | (people_before < k))
     secondary = np.zeros(n, dtype=bool)
@@ -176,8 +194,10 @@ PSEUDONYM_ENV = "LINKAGE_PSEUDONYM_KEY"
 #: Shortest key accepted, in bytes (128 bits: out of reach of guessing).
 MIN_KEY_BYTES = 16
 
-_KEY_HINT = ('make one with: python -c "import secrets; print(secrets.token_hex(32))" and keep it '
-             "outside the repository")
+_KEY_HINT = (
+    'make one with: python -c "import secrets; print(secrets.token_hex(32))" and keep it '
+    "outside the repository"
+)
 
 
 def pseudonym_key(
@@ -230,7 +250,9 @@ def pseudonym_key(
         if env is None:
             raise InputError(
                 f"pseudonymising needs a secret key: set the environment variable {PSEUDONYM_ENV} "
-                f"or give a key file (--pseudonym-key-file); {_KEY_HINT}", file=where)
+                f"or give a key file (--pseudonym-key-file); {_KEY_HINT}",
+                file=where,
+            )
         where = f"${PSEUDONYM_ENV}"
         key = env.strip()
     if isinstance(key, str):
@@ -240,8 +262,10 @@ def pseudonym_key(
     if len(key) == 0:
         raise InputError(f"the key is empty; {_KEY_HINT}", file=where)
     if len(key) < MIN_KEY_BYTES:
-        raise InputError(f"the key is {len(key)} bytes long; it needs at least {MIN_KEY_BYTES} "
-                         f"({_KEY_HINT})", file=where)
+        raise InputError(
+            f"the key is {len(key)} bytes long; it needs at least {MIN_KEY_BYTES} ({_KEY_HINT})",
+            file=where,
+        )
     return bytes(key)
 
 
@@ -324,9 +348,14 @@ def pseudonymise(
         raise InputError(f"expected a DataFrame, got {type(data).__name__}", file=file or "table")
     label = file or "table"
     secret = pseudonym_key(key)
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 8 <= length <= 64:
-        raise InputError(f"length must be a whole number of hex digits in 8..64, got {length!r}",
-                         file=label)
+    if (
+        isinstance(length, bool)
+        or not isinstance(length, (int, np.integer))
+        or not 8 <= length <= 64
+    ):
+        raise InputError(
+            f"length must be a whole number of hex digits in 8..64, got {length!r}", file=label
+        )
     cols = _as_list(columns)
     for col in cols:
         if col not in data.columns:
@@ -336,11 +365,17 @@ def pseudonymise(
         text = _as_text(out[col]).str.strip()
         text = text.where(text.notna() & ~text.isin(MISSING_TOKENS))
         codes, uniques = pd.factorize(text)  # missing -> -1
-        digests = np.asarray([prefix + h[:length] for h in
-                              _hmac_sha256_hex(secret, uniques.astype(str).tolist())], dtype=object)
+        digests = np.asarray(
+            [prefix + h[:length] for h in _hmac_sha256_hex(secret, uniques.astype(str).tolist())],
+            dtype=object,
+        )
         if len(set(digests.tolist())) < len(digests):
-            raise InputError(f"two different identifiers got the same pseudonym; use a larger "
-                             f"length than {length}", file=label, column=col)
+            raise InputError(
+                f"two different identifiers got the same pseudonym; use a larger "
+                f"length than {length}",
+                file=label,
+                column=col,
+            )
         values = np.where(codes >= 0, digests[np.maximum(codes, 0)] if len(digests) else "", None)
         out[col] = pd.Series(values, index=out.index, dtype="str")
     return out

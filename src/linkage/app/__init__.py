@@ -11,7 +11,14 @@
 The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call each.
 """
 
-from linkage.app._data import ALL, PANEL_ENV, DashboardData, Selection, default_panel_path, load_panel
+from linkage.app._data import (
+    ALL,
+    PANEL_ENV,
+    DashboardData,
+    Selection,
+    default_panel_path,
+    load_panel,
+)
 from linkage.app._safe import guarded
 from linkage.app.chain_view import CHAIN_ENV, ChainView, chain_inputs, chain_results
 from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive

@@ -40,8 +40,14 @@ _LOCK = threading.Lock()
 Limits = tuple[float, float] | None
 
 
-def snap_limits(lo: float, hi: float, *, steps: Sequence[float] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
-                pad: float = 0.06, max_ticks: int = 6) -> tuple[float, float]:
+def snap_limits(
+    lo: float,
+    hi: float,
+    *,
+    steps: Sequence[float] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+    pad: float = 0.06,
+    max_ticks: int = 6,
+) -> tuple[float, float]:
     """Axis limits around ``[lo, hi]``, padded and widened to multiples of a round step.
 
     The step is the smallest of ``steps`` that spans the padded range in at most ``max_ticks``
@@ -75,12 +81,18 @@ def _children(fig: Figure) -> list[Artist]:
 def _fixed_note(a: Artist, ax) -> bool:
     """A text placed in axes coordinates (a corner label such as "employees lead"): it reads the
     same for every selection, so it belongs to the frame, drawn once."""
-    return isinstance(a, Text) and not isinstance(a, Annotation) and a.get_transform() == ax.transAxes
+    return (
+        isinstance(a, Text) and not isinstance(a, Annotation) and a.get_transform() == ax.transAxes
+    )
 
 
 def _data_artists(fig: Figure) -> list[Artist]:
-    return [a for ax in fig.axes for a in (*ax.lines, *ax.collections, *ax.patches, *ax.texts,
-                                           *ax.images, *ax.artists) if not _fixed_note(a, ax)]
+    return [
+        a
+        for ax in fig.axes
+        for a in (*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images, *ax.artists)
+        if not _fixed_note(a, ax)
+    ]
 
 
 def _remember(store: OrderedDict, key: Hashable, value: object, size: int) -> None:
@@ -174,8 +186,12 @@ def frame_png(
         before = {id(c) for c in _children(fig)}
         try:
             draw(fig)
-            new = [c for ax in fig.axes for c in ax.get_children()
-                   if id(c) not in before and not _fixed_note(c, ax)]
+            new = [
+                c
+                for ax in fig.axes
+                for c in ax.get_children()
+                if id(c) not in before and not _fixed_note(c, ax)
+            ]
             new += [c for c in fig.texts if id(c) not in before]
             canvas.restore_region(background)
             for i, ax in enumerate(fig.axes):
@@ -187,7 +203,9 @@ def frame_png(
             pixels = np.asarray(canvas.buffer_rgba())
             image = Image.fromarray(pixels)
             if colors is not None:
-                image = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
+                image = image.convert("RGB").quantize(
+                    colors=colors, method=Image.Quantize.FASTOCTREE
+                )
             buf = io.BytesIO()
             image.save(buf, format="png", compress_level=3)
             return buf.getvalue()

@@ -30,8 +30,13 @@ def _code_version() -> str:
     """Hash of the modules that draw and compute cached entries: new code never reads old entries."""
     here = pathlib.Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in (here / "_render.py", here / "_data.py", here.parent / "viz" / "_plots.py",
-                 here.parent / "viz" / "_aggregate.py", here.parent / "stats" / "lags.py"):
+    for path in (
+        here / "_render.py",
+        here / "_data.py",
+        here.parent / "viz" / "_plots.py",
+        here.parent / "viz" / "_aggregate.py",
+        here.parent / "stats" / "lags.py",
+    ):
         try:
             h.update(path.read_bytes())
         except OSError:
@@ -82,7 +87,9 @@ class DiskCache:
         env = os.environ.get(CACHE_ENV)
         if env and env.lower() == "off":
             return cls(None, fingerprint)
-        root = pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "linkage" / "dashboards"
+        root = (
+            pathlib.Path(env) if env else pathlib.Path.home() / ".cache" / "linkage" / "dashboards"
+        )
         return cls(root, fingerprint)
 
     def _path(self, key: object) -> pathlib.Path | None:

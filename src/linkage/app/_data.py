@@ -36,16 +36,31 @@ __all__ = [
 #: Environment variable naming the panel the dashboards read (set by ``linkage dashboard``).
 PANEL_ENV = "LINKAGE_PANEL"
 #: Panel columns the dashboards need.
-REQUIRED = ("unit_id", "period", "employee_start", "employee_retained", "customer_start",
-            "customer_retained")
+REQUIRED = (
+    "unit_id",
+    "period",
+    "employee_start",
+    "employee_retained",
+    "customer_start",
+    "customer_retained",
+)
 #: Option meaning "every unit".
 ALL = "All units"
 
 _COUNT_SUFFIXES = ("_start", "_joined", "_left", "_retained", "_end")
 _RATE_SUFFIXES = ("_retention", "_turnover")
 # columns that only person-level tables carry: a file holding any of them never reaches a dashboard
-_PERSON_LEVEL = ("employee_id", "customer_id", "hire_date", "termination_date", "start_date",
-                 "end_date", "activity_date", "name", "email")
+_PERSON_LEVEL = (
+    "employee_id",
+    "customer_id",
+    "hire_date",
+    "termination_date",
+    "start_date",
+    "end_date",
+    "activity_date",
+    "name",
+    "email",
+)
 
 
 def default_panel_path() -> pathlib.Path:
@@ -64,15 +79,20 @@ def default_panel_path() -> pathlib.Path:
 
 def _is_count_column(col: str) -> bool:
     """People counts: the panel's ``employee_*`` / ``customer_*`` counts and survey respondents."""
-    return (col.startswith(("employee_", "customer_")) and col.endswith(_COUNT_SUFFIXES)) or \
-        col.endswith("_respondents")
+    return (
+        col.startswith(("employee_", "customer_")) and col.endswith(_COUNT_SUFFIXES)
+    ) or col.endswith("_respondents")
 
 
 def _is_numeric_column(col: str) -> bool:
     """Counts, rates, revenue and the chain's survey columns (``es_*``, ``cs_*``; see
     ``linkage.panel.chain.join_chain``); anything else is a unit attribute."""
-    return (_is_count_column(col) or col.endswith(_RATE_SUFFIXES) or col.startswith(("es_", "cs_"))
-            or col in ("customer_revenue", "revenue", "revenue_start", "revenue_retained"))
+    return (
+        _is_count_column(col)
+        or col.endswith(_RATE_SUFFIXES)
+        or col.startswith(("es_", "cs_"))
+        or col in ("customer_revenue", "revenue", "revenue_start", "revenue_retained")
+    )
 
 
 def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -114,17 +134,21 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             raw = pd.read_parquet(where).astype(str)
         elif suffix == ".csv":
-            raw = pd.read_csv(where, dtype=str, keep_default_na=False, na_values=[""],
-                              encoding="utf-8-sig")
+            raw = pd.read_csv(
+                where, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+            )
         else:
             raise InputError("a panel must be a .csv or .parquet file", file=label)
     except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as err:
         raise InputError(f"cannot read the panel ({type(err).__name__})", file=label) from None
     person = [c for c in raw.columns if c.strip().lower() in _PERSON_LEVEL]
     if person:
-        raise InputError("this is a person-level table; dashboards and reports read the unit x "
-                         "period panel only (build it with 'linkage panel')", file=label,
-                         column=person[0])
+        raise InputError(
+            "this is a person-level table; dashboards and reports read the unit x "
+            "period panel only (build it with 'linkage panel')",
+            file=label,
+            column=person[0],
+        )
     for col in REQUIRED:
         if col not in raw.columns:
             raise InputError("the panel has no such column", file=label, column=col)
@@ -134,8 +158,9 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
     bad = np.flatnonzero(period.isna().to_numpy())
     if bad.size:
-        raise InputError("period is not a YYYY-MM-DD date", file=label, row=int(bad[0]) + 1,
-                         column="period")
+        raise InputError(
+            "period is not a YYYY-MM-DD date", file=label, row=int(bad[0]) + 1, column="period"
+        )
     typed["period"] = period
     for col in raw.columns:
         if col in ("unit_id", "period"):
@@ -150,8 +175,9 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             if _is_count_column(col):
                 if num.isna().any() or (num < 0).any():
                     row = int(np.flatnonzero((num.isna() | (num < 0)).to_numpy())[0]) + 1
-                    raise InputError("a count must be a whole number >= 0", file=label, row=row,
-                                     column=col)
+                    raise InputError(
+                        "a count must be a whole number >= 0", file=label, row=row, column=col
+                    )
                 typed[col] = num.astype("int64")
             else:
                 typed[col] = num.astype("float64")
@@ -217,14 +243,19 @@ class DashboardData:
     _tables: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.fingerprint = panel_fingerprint(self.panel, self.k, self.max_lag, self.n_boot, self.seed)
+        self.fingerprint = panel_fingerprint(
+            self.panel, self.k, self.max_lag, self.n_boot, self.seed
+        )
         self.cache = DiskCache.default(self.fingerprint)
         self.periods = pd.DatetimeIndex(np.sort(self.panel["period"].unique()))
         if len(self.periods) < 3:
             raise InputError("the panel needs at least 3 periods for a dashboard", file="panel")
         self.max_lag = int(max(1, min(self.max_lag, len(self.periods) // 3)))
-        attrs = [c for c in self.panel.columns if c not in ("unit_id", "period")
-                 and not pd.api.types.is_numeric_dtype(self.panel[c])]
+        attrs = [
+            c
+            for c in self.panel.columns
+            if c not in ("unit_id", "period") and not pd.api.types.is_numeric_dtype(self.panel[c])
+        ]
         # a unit attribute is constant within a unit and has 2..50 values
         self.attributes: list[str] = []
         for c in attrs:
@@ -234,15 +265,21 @@ class DashboardData:
                 self.attributes.append(c)
         self.values = {a: sorted(self.panel[a].unique().tolist()) for a in self.attributes}
         self.units = sorted(self.panel["unit_id"].unique().tolist())
-        self.unit_attrs = (self.panel.drop_duplicates("unit_id").set_index("unit_id")[self.attributes]
-                           if self.attributes else pd.DataFrame(index=pd.Index(self.units, name="unit_id")))
+        self.unit_attrs = (
+            self.panel.drop_duplicates("unit_id").set_index("unit_id")[self.attributes]
+            if self.attributes
+            else pd.DataFrame(index=pd.Index(self.units, name="unit_id"))
+        )
         codes = pd.Categorical(self.panel["period"], categories=self.periods).codes
         self._period_code = np.asarray(codes)
         # counts as numpy arrays for fast slicing in callbacks
-        self._arr = {c: self.panel[c].to_numpy(dtype=float) for c in
-                     ("employee_start", "employee_retained", "customer_start", "customer_retained")}
-        self._masks = {(a, v): (self.panel[a] == v).to_numpy() for a in self.attributes
-                       for v in self.values[a]}
+        self._arr = {
+            c: self.panel[c].to_numpy(dtype=float)
+            for c in ("employee_start", "employee_retained", "customer_start", "customer_retained")
+        }
+        self._masks = {
+            (a, v): (self.panel[a] == v).to_numpy() for a in self.attributes for v in self.values[a]
+        }
         self.full_profile = self.profile(Selection())
         best = choose_best_lag(self.full_profile)
         self.best_lag = 0 if best is None else int(best)
@@ -263,8 +300,11 @@ class DashboardData:
 
     def _range_codes(self, sel: Selection) -> tuple[int, int]:
         lo = 0 if sel.start is None else int(self.periods.searchsorted(pd.Timestamp(sel.start)))
-        hi = (len(self.periods) - 1 if sel.end is None
-              else int(self.periods.searchsorted(pd.Timestamp(sel.end), side="right")) - 1)
+        hi = (
+            len(self.periods) - 1
+            if sel.end is None
+            else int(self.periods.searchsorted(pd.Timestamp(sel.end), side="right")) - 1
+        )
         if hi < lo:
             raise InputError("the period range is empty", column="period")
         return lo, hi
@@ -336,16 +376,24 @@ class DashboardData:
                     return self._profiles[key]
                 except (ValueError, pd.errors.ParserError):
                     pass
-            data = self.rows(Selection(attribute=sel.attribute, value=sel.value,
-                                       start=self.periods[lo], end=self.periods[hi]))
+            data = self.rows(
+                Selection(
+                    attribute=sel.attribute,
+                    value=sel.value,
+                    start=self.periods[lo],
+                    end=self.periods[hi],
+                )
+            )
             n_per = hi - lo + 1
             max_lag = int(min(self.max_lag, max(n_per // 3, 1)))
             try:
-                prof = lag_profile(data, max_lag=max_lag, n_boot=self.n_boot, seed=self.seed,
-                                   period_adjusted=True)
+                prof = lag_profile(
+                    data, max_lag=max_lag, n_boot=self.n_boot, seed=self.seed, period_adjusted=True
+                )
             except InputError:
                 prof = pd.DataFrame({"lag": np.arange(-max_lag, max_lag + 1)}).assign(
-                    r=np.nan, ci_low=np.nan, ci_high=np.nan, p_adj=np.nan, n_units=0, n=0)
+                    r=np.nan, ci_low=np.nan, ci_high=np.nan, p_adj=np.nan, n_units=0, n=0
+                )
             self._profiles[key] = prof
             self.cache.put(("profile", key), prof.to_csv(index=False).encode())
         return self._profiles[key]
@@ -382,8 +430,13 @@ class DashboardData:
         uidx = pd.Categorical(self.panel["unit_id"], categories=self.units).codes.astype(np.int64)
         flat = uidx * n_p + self._period_code
         out = {}
-        for name, w in (("n", None), ("es", self._arr["employee_start"]), ("er", self._arr["employee_retained"]),
-                        ("cs", self._arr["customer_start"]), ("cr", self._arr["customer_retained"])):
+        for name, w in (
+            ("n", None),
+            ("es", self._arr["employee_start"]),
+            ("er", self._arr["employee_retained"]),
+            ("cs", self._arr["customer_start"]),
+            ("cr", self._arr["customer_retained"]),
+        ):
             per = np.bincount(flat, weights=w, minlength=n_u * n_p).reshape(n_u, n_p)
             out[name] = np.concatenate([np.zeros((n_u, 1)), np.cumsum(per, axis=1)], axis=1)
         return out
@@ -396,7 +449,9 @@ class DashboardData:
             self._group_mask(sel)  # unknown values raise
             keep &= (self.unit_attrs[sel.attribute].reindex(self.units) == sel.value).to_numpy()
         s = {k: v[keep] for k, v in s.items()}
-        t = pd.DataFrame({"unit_id": pd.array(np.asarray(self.units, dtype=object)[keep], dtype="str")})
+        t = pd.DataFrame(
+            {"unit_id": pd.array(np.asarray(self.units, dtype=object)[keep], dtype="str")}
+        )
         t["employees"] = s["es"] / s["n"]  # rounded for display after suppression, not before
         t["customers"] = s["cs"] / s["n"]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -409,18 +464,43 @@ class DashboardData:
         hi_c = t["customer_retention"] >= my
         t["quadrant"] = np.select(
             [hi_e & hi_c, ~hi_e & hi_c, ~hi_e & ~hi_c, hi_e & ~hi_c],
-            ["staff stay, customers stay", "staff leave, customers stay",
-             "staff leave, customers leave", "staff stay, customers leave"], default="no data")
-        t.loc[t["employee_retention"].isna() | t["customer_retention"].isna(), "quadrant"] = "no data"
-        cols = ["unit_id", *self.attributes, "employees", "customers", "employee_retention",
-                "customer_retention", "quadrant"]
+            [
+                "staff stay, customers stay",
+                "staff leave, customers stay",
+                "staff leave, customers leave",
+                "staff stay, customers leave",
+            ],
+            default="no data",
+        )
+        t.loc[t["employee_retention"].isna() | t["customer_retention"].isna(), "quadrant"] = (
+            "no data"
+        )
+        cols = [
+            "unit_id",
+            *self.attributes,
+            "employees",
+            "customers",
+            "employee_retention",
+            "customer_retention",
+            "quadrant",
+        ]
         t = t[cols]
         if not suppressed:
             return t.assign(employees=t["employees"].round(1), customers=t["customers"].round(1))
         groups = [sel.attribute] if sel.attribute and sel.value == ALL else None
-        out = suppress(t, count_cols=["employees", "customers"], k=self.k,
-                       value_cols=["employees", "customers", "employee_retention",
-                                   "customer_retention", "quadrant"], groups=groups)
+        out = suppress(
+            t,
+            count_cols=["employees", "customers"],
+            k=self.k,
+            value_cols=[
+                "employees",
+                "customers",
+                "employee_retention",
+                "customer_retention",
+                "quadrant",
+            ],
+            groups=groups,
+        )
         for c in ("employees", "customers"):
             num = pd.to_numeric(out[c], errors="coerce")
             out[c] = out[c].where(num.isna(), num.round(1))
@@ -433,8 +513,16 @@ class DashboardData:
     @cached_property
     def unit_series(self) -> pd.DataFrame:
         """Per unit and period, the two rates with figures from fewer than ``k`` people masked."""
-        p = self.panel[["unit_id", "period", "employee_start", "customer_start",
-                        "employee_retention", "customer_retention"]].copy()
+        p = self.panel[
+            [
+                "unit_id",
+                "period",
+                "employee_start",
+                "customer_start",
+                "employee_retention",
+                "customer_retention",
+            ]
+        ].copy()
         p.loc[p["employee_start"] < self.k, "employee_retention"] = np.nan
         p.loc[p["customer_start"] < self.k, "customer_retention"] = np.nan
         return p

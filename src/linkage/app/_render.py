@@ -43,7 +43,7 @@ CAVEATS = (
     "Customers can also drive staff: a unit losing customers can demoralise its staff. The lag "
     "profile shows both directions; positive lags mean employee changes come first.",
     "Small units swing widely by chance: figures from fewer than {k} people are not shown "
-    "(\"suppressed\"), nor any figure that would let them be worked out from a total.",
+    '("suppressed"), nor any figure that would let them be worked out from a total.',
     "Published studies report corrected correlations around 0.3 (Harter et al. 2002); an observed "
     "correlation in one company's own data is usually smaller.",
 )
@@ -97,10 +97,18 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
 
     def build(fig: Figure) -> None:
         trend_grid(rows, by=by, ncols=ncols, min_n=d.k, fig=fig)
-        fig.subplots_adjust(left=0.05, right=0.95, bottom=0.45 / height, top=1 - 0.7 / height,
-                            wspace=0.12, hspace=0.45)
+        fig.subplots_adjust(
+            left=0.05,
+            right=0.95,
+            bottom=0.45 / height,
+            top=1 - 0.7 / height,
+            wspace=0.12,
+            hspace=0.45,
+        )
         if fig.texts:
-            fig.texts[0].set_text(fig.texts[0].get_text() + "; grey: periods outside the chosen range")
+            fig.texts[0].set_text(
+                fig.texts[0].get_text() + "; grey: periods outside the chosen range"
+            )
 
     def draw(fig: Figure) -> None:
         # what axvspan draws, without its bookkeeping of the data limits (a third of the redraw)
@@ -108,8 +116,18 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
             x0, x1 = ax.get_xlim()
             for a, b in ((x0, left), (right, x1)):
                 if a is not None and b is not None:
-                    ax.add_artist(Rectangle((a, 0), b - a, 1, transform=ax.get_xaxis_transform(),
-                                            color=OUTSIDE, alpha=0.55, lw=0, zorder=3))
+                    ax.add_artist(
+                        Rectangle(
+                            (a, 0),
+                            b - a,
+                            1,
+                            transform=ax.get_xaxis_transform(),
+                            color=OUTSIDE,
+                            alpha=0.55,
+                            lw=0,
+                            zorder=3,
+                        )
+                    )
 
     key = ("trends", d.fingerprint, sel.attribute, sel.value if sel.attribute is not None else ALL)
     return frame_png(key, figsize=(13, height), build=build, draw=draw, keep_data=True)
@@ -135,8 +153,11 @@ def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] =
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
         quadrant_plot(shown, size="employees", highlight=highlight, ax=ax)
         if hidden:
-            ax.set_title(f"Where each unit stands ({len(shown)} units; {hidden} small units not shown)",
-                         fontsize=10, y=1.0)
+            ax.set_title(
+                f"Where each unit stands ({len(shown)} units; {hidden} small units not shown)",
+                fontsize=10,
+                y=1.0,
+            )
 
     def build(fig: Figure) -> None:
         fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.92)
@@ -151,8 +172,12 @@ def lag_png(d: DashboardData, sel: Selection) -> bytes:
     lags = tuple(int(v) for v in prof["lag"])
     values = prof[["r", "ci_low", "ci_high"]].to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
-    ylim = snap_limits(min(finite.min(initial=0.0), 0.0), max(finite.max(initial=0.0), 0.0),
-                       steps=(0.1, 0.2, 0.25, 0.5, 1.0), max_ticks=8)
+    ylim = snap_limits(
+        min(finite.min(initial=0.0), 0.0),
+        max(finite.max(initial=0.0), 0.0),
+        steps=(0.1, 0.2, 0.25, 0.5, 1.0),
+        max_ticks=8,
+    )
 
     def plot(fig: Figure) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
@@ -174,7 +199,7 @@ def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
     band = others.groupby("period")[cols].quantile([0.25, 0.75]).to_numpy(dtype=float)
     values = np.concatenate([mine.ravel(), band.ravel()])
     values = values[np.isfinite(values)]
-    ylim = (_rate_limits(pd.Series(values)) if len(values) else (0.0, 1.0))
+    ylim = _rate_limits(pd.Series(values)) if len(values) else (0.0, 1.0)
 
     def plot(fig: Figure) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
@@ -198,7 +223,9 @@ def _span(a, b) -> str:
     return a.strftime("%b %Y") if a == b else f"{a.strftime('%b %Y')}\u2013{b.strftime('%b %Y')}"
 
 
-def link_words(r: float, ci_low: float, ci_high: float, p_adj: float, lag: int, unit: str = "month") -> str:
+def link_words(
+    r: float, ci_low: float, ci_high: float, p_adj: float, lag: int, unit: str = "month"
+) -> str:
     """An executive's sentence for a within-unit correlation at a lag.
 
     Examples
@@ -212,22 +239,39 @@ def link_words(r: float, ci_low: float, ci_high: float, p_adj: float, lag: int, 
         return "Not enough data in this selection to measure the link."
     size = abs(r)
     clear = np.isfinite(p_adj) and p_adj < 0.05 and (ci_low > 0 or ci_high < 0)
-    strength = ("Strong" if size >= 0.5 else "Moderate" if size >= 0.3 else "Weak" if size >= 0.1
-                else "Very weak")
-    when = ("in the same " + unit if lag == 0
-            else f"{lag} {unit}{'s' if lag != 1 else ''} later" if lag > 0
-            else f"{-lag} {unit}{'s' if lag != -1 else ''} earlier")
+    strength = (
+        "Strong"
+        if size >= 0.5
+        else "Moderate"
+        if size >= 0.3
+        else "Weak"
+        if size >= 0.1
+        else "Very weak"
+    )
+    when = (
+        "in the same " + unit
+        if lag == 0
+        else f"{lag} {unit}{'s' if lag != 1 else ''} later"
+        if lag > 0
+        else f"{-lag} {unit}{'s' if lag != -1 else ''} earlier"
+    )
     numbers = f"r = {r:.2f}, 95% interval {ci_low:.2f} to {ci_high:.2f}"
     if not clear:
-        return (f"No clear link: a unit keeping more of its staff does not reliably keep more of its "
-                f"customers {when} ({numbers}; could well be chance).")
+        return (
+            f"No clear link: a unit keeping more of its staff does not reliably keep more of its "
+            f"customers {when} ({numbers}; could well be chance)."
+        )
     if r > 0 and lag > 0:
         what = f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers {when}"
     elif r > 0 and lag == 0:
-        what = f"in {unit}s when a unit keeps more of its staff, it also keeps more of its customers"
+        what = (
+            f"in {unit}s when a unit keeps more of its staff, it also keeps more of its customers"
+        )
     elif r > 0:
-        what = (f"a unit keeps more of its staff {-lag} {unit}{'s' if lag != -1 else ''} after it "
-                f"keeps more of its customers (customers lead)")
+        what = (
+            f"a unit keeps more of its staff {-lag} {unit}{'s' if lag != -1 else ''} after it "
+            f"keeps more of its customers (customers lead)"
+        )
     else:
         what = f"when a unit keeps more of its staff, it keeps fewer of its customers {when}"
     return f"{strength} link: {what} ({numbers}; unlikely to be chance)."

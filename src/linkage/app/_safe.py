@@ -53,7 +53,9 @@ def neutral_line(text: str) -> str:
     return f'<div class="linkage-error" role="status" style="color:#8a4b00">{text}</div>'
 
 
-def guarded(status: widgets.HTML, *, message: str = FRIENDLY) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def guarded(
+    status: widgets.HTML, *, message: str = FRIENDLY
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a widget callback so an exception shows ``message`` in ``status`` and is logged.
 
     Parameters

@@ -36,15 +36,23 @@ import os
 import pathlib
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import tornado.web
 from traitlets import Bool, Int, default
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 
-__all__ = ["LinkageVoila", "ViewerGate", "default_max_viewers", "busy_page", "TEMPLATES", "main",
-           "MAX_VIEWERS_ENV", "VIEWER_MB"]
+__all__ = [
+    "LinkageVoila",
+    "ViewerGate",
+    "default_max_viewers",
+    "busy_page",
+    "TEMPLATES",
+    "main",
+    "MAX_VIEWERS_ENV",
+    "VIEWER_MB",
+]
 
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
 #: Memory one viewer of the executive dashboard costs, rounded up for headroom: its kernel measured
@@ -77,8 +85,9 @@ def _available_bytes() -> int | None:
     return None
 
 
-def default_max_viewers(available: int | None = None, *, per_viewer_mb: int = VIEWER_MB,
-                        ceiling: int = DEFAULT_CEILING) -> int:
+def default_max_viewers(
+    available: int | None = None, *, per_viewer_mb: int = VIEWER_MB, ceiling: int = DEFAULT_CEILING
+) -> int:
     """How many viewers to admit at once: ``$LINKAGE_MAX_VIEWERS``, else what memory holds.
 
     Half of the available memory (``available`` bytes; default: the machine's, from psutil or
@@ -102,7 +111,10 @@ def default_max_viewers(available: int | None = None, *, per_viewer_mb: int = VI
             value = 0
         if value >= 1:
             return value
-        print(f"linkage: ignoring {MAX_VIEWERS_ENV}={env!r} (not a whole number >= 1)", file=sys.stderr)
+        print(
+            f"linkage: ignoring {MAX_VIEWERS_ENV}={env!r} (not a whole number >= 1)",
+            file=sys.stderr,
+        )
     if available is None:
         available = _available_bytes()
     if available is None:
@@ -135,8 +147,9 @@ class _Admission:
     kernel_id: str | None = None
 
 
-_ADMISSION: contextvars.ContextVar[_Admission | None] = contextvars.ContextVar("linkage_admission",
-                                                                              default=None)
+_ADMISSION: contextvars.ContextVar[_Admission | None] = contextvars.ContextVar(
+    "linkage_admission", default=None
+)
 
 
 class ViewerGate:
@@ -202,8 +215,13 @@ class CappedVoilaHandler(TornadoVoilaHandler):
         gate: ViewerGate = self.settings["linkage_gate"]
         if gate.full():
             gate.refused += 1
-            self.log.warning("linkage: busy: %d of %d viewers, answered 503 to %s (%d refused so far)",
-                             gate.count(), gate.max_viewers, self.request.path, gate.refused)
+            self.log.warning(
+                "linkage: busy: %d of %d viewers, answered 503 to %s (%d refused so far)",
+                gate.count(),
+                gate.max_viewers,
+                self.request.path,
+                gate.refused,
+            )
             self.set_status(503)
             self.set_header("Retry-After", "60")
             self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -224,13 +242,20 @@ class LinkageVoila(Voila):
     name = "linkage-voila"
     description = "Voila serving the linkage dashboards, with a cap on concurrent viewers."
 
-    max_viewers = Int(config=True, help="Most viewers (kernels serving pages) at once; "
-                      "further page requests get HTTP 503 and a 'busy, try again' page. "
-                      f"Default: ${MAX_VIEWERS_ENV}, else what the available memory holds.")
+    max_viewers = Int(
+        config=True,
+        help="Most viewers (kernels serving pages) at once; "
+        "further page requests get HTTP 503 and a 'busy, try again' page. "
+        f"Default: ${MAX_VIEWERS_ENV}, else what the available memory holds.",
+    )
 
-    claim_resets_idle = Bool(True, config=True, help="Count a preheated kernel's hand-over to a "
-                             "page as activity, so kernel culling cannot shut it down before the "
-                             "page connects (False only to reproduce the stuck pages it prevents).")
+    claim_resets_idle = Bool(
+        True,
+        config=True,
+        help="Count a preheated kernel's hand-over to a "
+        "page as activity, so kernel culling cannot shut it down before the "
+        "page connects (False only to reproduce the stuck pages it prevents).",
+    )
 
     @default("max_viewers")
     def _default_max_viewers(self) -> int:
@@ -267,7 +292,7 @@ class LinkageVoila(Voila):
                     # cull_idle_timeout and the next cull pass shut it down under the page: a page
                     # whose widgets never come. Its idle time starts now instead.
                     kernel = km.get_kernel(kernel_id)
-                    kernel.last_activity = datetime.now(timezone.utc)
+                    kernel.last_activity = datetime.now(UTC)
                 return task, cache, kernel_id
 
             km.get_rendered_notebook = get_rendered_notebook
@@ -279,13 +304,19 @@ class LinkageVoila(Voila):
             return kernel_id
 
         km.start_kernel = start_kernel
-        self.log.info("linkage: at most %d viewers at once (kernel culling frees closed pages)",
-                      self.max_viewers)
+        self.log.info(
+            "linkage: at most %d viewers at once (kernel culling frees closed pages)",
+            self.max_viewers,
+        )
         return settings
 
     def init_handlers(self):
-        return [(route, CappedVoilaHandler, *rest) if handler is TornadoVoilaHandler
-                else (route, handler, *rest) for route, handler, *rest in super().init_handlers()]
+        return [
+            (route, CappedVoilaHandler, *rest)
+            if handler is TornadoVoilaHandler
+            else (route, handler, *rest)
+            for route, handler, *rest in super().init_handlers()
+        ]
 
 
 main = LinkageVoila.launch_instance

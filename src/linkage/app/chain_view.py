@@ -44,8 +44,18 @@ from linkage.app._safe import guarded, logger
 from linkage.errors import InputError
 from linkage.io import neutralise_formulas
 
-__all__ = ["CHAIN_ENV", "ChainInputs", "ChainResults", "ChainView", "chain_inputs", "chain_results",
-           "watchlist_csv", "is_sample_panel", "section_parts", "link_sentences"]
+__all__ = [
+    "CHAIN_ENV",
+    "ChainInputs",
+    "ChainResults",
+    "ChainView",
+    "chain_inputs",
+    "chain_results",
+    "watchlist_csv",
+    "is_sample_panel",
+    "section_parts",
+    "link_sentences",
+]
 
 #: Environment variables naming the chain's files for a panel without chain columns.
 #: Employee survey: respondent-level (``unit_id``, ``survey_date``, item columns) or unit x period
@@ -61,13 +71,35 @@ CHAIN_ENV = {
 
 _NOT_ITEMS = {"es_respondents", "es_wave", "es_engagement"}
 _ID_COLUMNS = ("respondent_id", "response_id", "customer_id", "employee_id")
-_WATCH_FIGURES = ["baseline", "recent", "drop", "drop_z", "expected_lost", "expected_lost_low", "expected_lost_high",
-                  "revenue_at_risk", "revenue_at_risk_low", "revenue_at_risk_high"]
-_WATCH_CSV = ["rank", "unit", "flag", "employees", "customers", *_WATCH_FIGURES, "lag", "expected_from", "expected_to"]
+_WATCH_FIGURES = [
+    "baseline",
+    "recent",
+    "drop",
+    "drop_z",
+    "expected_lost",
+    "expected_lost_low",
+    "expected_lost_high",
+    "revenue_at_risk",
+    "revenue_at_risk_low",
+    "revenue_at_risk_high",
+]
+_WATCH_CSV = [
+    "rank",
+    "unit",
+    "flag",
+    "employees",
+    "customers",
+    *_WATCH_FIGURES,
+    "lag",
+    "expected_from",
+    "expected_to",
+]
 
-CAUSAL_CAVEAT = ("Each link is an association between units' figures over time, not proof that improving one "
-                 "step will move the next: shared causes (local labour markets, management, prices) can move "
-                 "several steps at once, and customers can also drive staff.")
+CAUSAL_CAVEAT = (
+    "Each link is an association between units' figures over time, not proof that improving one "
+    "step will move the next: shared causes (local labour markets, management, prices) can move "
+    "several steps at once, and customers can also drive staff."
+)
 
 
 def is_sample_panel(panel: str | os.PathLike[str] | None) -> bool:
@@ -116,8 +148,11 @@ class ChainInputs:
     @property
     def items(self) -> list[str]:
         """Employee-survey item columns (``es_<item>``) other than engagement."""
-        return [c for c in self.panel.columns if c.startswith("es_") and c not in _NOT_ITEMS
-                and self.panel[c].notna().any()]
+        return [
+            c
+            for c in self.panel.columns
+            if c.startswith("es_") and c not in _NOT_ITEMS and self.panel[c].notna().any()
+        ]
 
     def has(self, column: str) -> bool:
         """Whether ``column`` is in the panel with at least one number."""
@@ -128,8 +163,11 @@ def _numeric_chain_columns(panel: pd.DataFrame) -> pd.DataFrame:
     """es_*, cs_* and revenue* columns as numbers (a panel file read as text keeps them as strings)."""
     cols = {}
     for c in panel.columns:
-        if (c.startswith(("es_", "cs_", "revenue")) and not c.endswith("_wave")
-                and not pd.api.types.is_numeric_dtype(panel[c])):
+        if (
+            c.startswith(("es_", "cs_", "revenue"))
+            and not c.endswith("_wave")
+            and not pd.api.types.is_numeric_dtype(panel[c])
+        ):
             cols[c] = pd.to_numeric(panel[c].where(panel[c] != "(none)"), errors="coerce")
     return panel.assign(**cols) if cols else panel
 
@@ -154,7 +192,9 @@ def _employee_survey_file(path: str, panel: pd.DataFrame):
     raw = read_table(path)
     if "period" in raw.columns:  # already unit x period
         table = raw.assign(period=pd.to_datetime(raw["period"], format="ISO8601"))
-        return _numeric_chain_columns(table.drop(columns=[c for c in _ID_COLUMNS if c in table.columns])), None
+        return _numeric_chain_columns(
+            table.drop(columns=[c for c in _ID_COLUMNS if c in table.columns])
+        ), None
     items = [c for c in raw.columns if c not in ("unit_id", "survey_date", *_ID_COLUMNS)]
     es = clean_employee_survey(raw, items=items, source=pathlib.Path(path).name).data
     es = es.drop(columns=[c for c in _ID_COLUMNS if c in es.columns])
@@ -170,12 +210,17 @@ def _customer_survey_file(path: str, panel: pd.DataFrame) -> pd.DataFrame:
     raw = read_table(path)
     if "period" in raw.columns:
         table = raw.assign(period=pd.to_datetime(raw["period"], format="ISO8601"))
-        return _numeric_chain_columns(table.drop(columns=[c for c in _ID_COLUMNS if c in table.columns]))
+        return _numeric_chain_columns(
+            table.drop(columns=[c for c in _ID_COLUMNS if c in table.columns])
+        )
     has_csat, has_nps = "csat" in raw.columns, "nps" in raw.columns
     cs = clean_customer_survey(raw, csat=has_csat, nps=has_nps, source=pathlib.Path(path).name).data
-    cs = cs.assign(**{c: pd.to_numeric(cs[c], errors="coerce") for c in ("csat", "nps") if c in cs.columns})
-    return customer_survey_panel(cs, csat="csat" if has_csat else None, nps="nps" if has_nps else None,
-                                 **_window(panel))
+    cs = cs.assign(
+        **{c: pd.to_numeric(cs[c], errors="coerce") for c in ("csat", "nps") if c in cs.columns}
+    )
+    return customer_survey_panel(
+        cs, csat="csat" if has_csat else None, nps="nps" if has_nps else None, **_window(panel)
+    )
 
 
 def _revenue_file(path: str, panel: pd.DataFrame) -> pd.DataFrame:
@@ -235,20 +280,32 @@ def chain_inputs(
         from linkage.io.datasets import load_sample_chain
 
         sc = load_sample_chain()
-        items = [c for c in sc.employee_survey.columns if c not in ("respondent_id", "unit_id", "survey_date")]
+        items = [
+            c
+            for c in sc.employee_survey.columns
+            if c not in ("respondent_id", "unit_id", "survey_date")
+        ]
         es = sc.employee_survey.drop(columns=["respondent_id"])
-        cs = sc.customer_survey.drop(columns=[c for c in _ID_COLUMNS if c in sc.customer_survey.columns])
-        joined = join_chain(base, employee_survey=employee_survey_panel(es, items=items, **_window(base)),
-                            customer_survey=customer_survey_panel(cs, **_window(base)),
-                            revenue=sc.unit_revenue)
+        cs = sc.customer_survey.drop(
+            columns=[c for c in _ID_COLUMNS if c in sc.customer_survey.columns]
+        )
+        joined = join_chain(
+            base,
+            employee_survey=employee_survey_panel(es, items=items, **_window(base)),
+            customer_survey=customer_survey_panel(cs, **_window(base)),
+            revenue=sc.unit_revenue,
+        )
         out = ChainInputs(panel=joined, respondents=_respondents(es, items), source="sample")
     else:
         tables: dict[str, pd.DataFrame] = {}
         have_es = any(c.startswith("es_") for c in base.columns)
         have_cs = any(c.startswith("cs_") for c in base.columns)
         have_rev = "revenue_retention" in base.columns
-        readers = {"employee_survey": (have_es, _employee_survey_file), "customer_survey": (have_cs, _customer_survey_file),
-                   "revenue": (have_rev, _revenue_file)}
+        readers = {
+            "employee_survey": (have_es, _employee_survey_file),
+            "customer_survey": (have_cs, _customer_survey_file),
+            "revenue": (have_rev, _revenue_file),
+        }
         for name, (present, reader) in readers.items():
             path = env.get(CHAIN_ENV[name])
             if present or not path:
@@ -256,8 +313,13 @@ def chain_inputs(
             try:
                 got = reader(path, base)
             except InputError as err:
-                raise err if err.file else InputError(err.problem, file=pathlib.Path(path).name, row=err.row,
-                                                      column=err.column) from None
+                raise (
+                    err
+                    if err.file
+                    else InputError(
+                        err.problem, file=pathlib.Path(path).name, row=err.row, column=err.column
+                    )
+                ) from None
             if name == "employee_survey":
                 got, respondents = got
             tables[name] = got
@@ -265,18 +327,25 @@ def chain_inputs(
         joined = join_chain(base, **tables) if tables else base
         out = ChainInputs(panel=joined, respondents=respondents, source=source)
     if not out.has("es_engagement") and not out.items:
-        out.missing.append("No employee survey: the chain starts at employee retention, and the drivers view "
-                           f"needs survey items (panel columns es_<item>, or a file in ${CHAIN_ENV['employee_survey']}).")
+        out.missing.append(
+            "No employee survey: the chain starts at employee retention, and the drivers view "
+            f"needs survey items (panel columns es_<item>, or a file in ${CHAIN_ENV['employee_survey']})."
+        )
     elif out.respondents is None:
-        out.missing.append("No respondent-level survey answers: the reliability of unit means cannot be measured, "
-                           "so the drivers' correlations are shown uncorrected.")
+        out.missing.append(
+            "No respondent-level survey answers: the reliability of unit means cannot be measured, "
+            "so the drivers' correlations are shown uncorrected."
+        )
     if not out.has("revenue_retention"):
-        out.missing.append("No revenue: the chain stops at customer retention and the list counts customers, not "
-                           f"money (panel column revenue_retention, or a file in ${CHAIN_ENV['revenue']}).")
+        out.missing.append(
+            "No revenue: the chain stops at customer retention and the list counts customers, not "
+            f"money (panel column revenue_retention, or a file in ${CHAIN_ENV['revenue']})."
+        )
     return out
 
 
 # ---- the computations ------------------------------------------------------------------------
+
 
 @dataclass
 class ChainResults:
@@ -318,8 +387,11 @@ class ChainResults:
         tables = {}
         for name in cls._TABLES:
             text = doc[name]
-            tables[name] = _restore(pd.read_csv(io.StringIO(text), dtype={"unit": str})) if text.strip() \
+            tables[name] = (
+                _restore(pd.read_csv(io.StringIO(text), dtype={"unit": str}))
+                if text.strip()
                 else pd.DataFrame()
+            )
         return cls(**tables, texts=doc["texts"], settings=doc["settings"])
 
 
@@ -335,8 +407,11 @@ def _restore(table: pd.DataFrame) -> pd.DataFrame:
         text = col.astype("string")
         num = pd.to_numeric(text.where(text != SUPPRESSED), errors="coerce")
         if (text == SUPPRESSED).any() and (num.notna() | col.isna() | (text == SUPPRESSED)).all():
-            out[c] = pd.Series(np.where(text == SUPPRESSED, SUPPRESSED, num.astype(object)), index=col.index,
-                               dtype=object)
+            out[c] = pd.Series(
+                np.where(text == SUPPRESSED, SUPPRESSED, num.astype(object)),
+                index=col.index,
+                dtype=object,
+            )
     return table.assign(**out) if out else table
 
 
@@ -383,15 +458,21 @@ def link_sentences(links: pd.DataFrame, *, step: str = "month") -> list[str]:
         if clear:
             sign = "" if b["r"] > 0 else " (negative: more of one goes with less of the other)"
             found = np.isfinite(b.get("best_lag", np.nan))
-            when = _lag_words(int(b["lag"]), plain_name(x), plain_name(y), step) if found else f"in the same {step}"
+            when = (
+                _lag_words(int(b["lag"]), plain_name(x), plain_name(y), step)
+                if found
+                else f"in the same {step}"
+            )
             text = f"{label}: {_strength(b['r'])}, clear link within units{sign} ({numbers}), strongest {when}"
         else:
             text = f"{label}: no clear link within units ({numbers}; could be chance)"
         if "between" in rows.index and np.isfinite(rows.loc["between", "r"]):
             rb = rows.loc["between"]
             if rb["ci_low"] > 0:
-                text += (f"; units that do better on the first also do better on the second (r = {rb['r']:.2f} "
-                         "between units)")
+                text += (
+                    f"; units that do better on the first also do better on the second (r = {rb['r']:.2f} "
+                    "between units)"
+                )
             elif rb["ci_high"] < 0:
                 text += f"; between units the two go opposite ways (r = {rb['r']:.2f})"
         out.append(text + ".")
@@ -414,9 +495,11 @@ def _mediation_sentence(med: pd.DataFrame, settings: dict) -> str:
         how = f"part of the link from {x} to {y} runs through {m}, part does not"
     else:
         how = f"no clear sign that {m} carries a link from {x} to {y}"
-    return (f"Within units, {how} (indirect path {ind['coef']:.3g}, 95% interval {ind['ci_low']:.3g} to "
-            f"{ind['ci_high']:.3g}; direct {direct['coef']:.3g}). This splits an association into parts; it "
-            "assumes nothing unmeasured drives both, and does not show that changing one would change the other.")
+    return (
+        f"Within units, {how} (indirect path {ind['coef']:.3g}, 95% interval {ind['ci_low']:.3g} to "
+        f"{ind['ci_high']:.3g}; direct {direct['coef']:.3g}). This splits an association into parts; it "
+        "assumes nothing unmeasured drives both, and does not show that changing one would change the other."
+    )
 
 
 def _drivers_sentence(kd: pd.DataFrame, outcome: str, corrected: bool) -> str:
@@ -425,23 +508,40 @@ def _drivers_sentence(kd: pd.DataFrame, outcome: str, corrected: bool) -> str:
     if kd.empty:
         return ""
     clear = kd[kd["p_adj"] < 0.05]
-    top = ", ".join(f"{plain_name(r.item)} ({r.share:.0%} of what the items explain)" for r in kd.head(3).itertuples())
+    top = ", ".join(
+        f"{plain_name(r.item)} ({r.share:.0%} of what the items explain)"
+        for r in kd.head(3).itertuples()
+    )
     n = len(kd)
     if len(clear):
-        lead = ("Clearly above chance after correcting for looking at "
-                f"{n} items: {', '.join(plain_name(i) for i in clear['item'])}. ")
+        lead = (
+            "Clearly above chance after correcting for looking at "
+            f"{n} items: {', '.join(plain_name(i) for i in clear['item'])}. "
+        )
     else:
         lead = f"No item stands out clearly once we correct for looking at {n} items. "
     r2 = float(kd["r2"].iloc[0])
-    tail = (" Corrected correlations estimate what perfectly measured unit averages would show."
-            if corrected else "")
-    return (f"{lead}Largest weights for {plain_name(outcome).lower()} across units: {top}; together the items "
-            f"explain {r2:.0%} of the differences between units.{tail} Units, not people: an item that goes with "
-            "unit results need not matter to any one person.")
+    tail = (
+        " Corrected correlations estimate what perfectly measured unit averages would show."
+        if corrected
+        else ""
+    )
+    return (
+        f"{lead}Largest weights for {plain_name(outcome).lower()} across units: {top}; together the items "
+        f"explain {r2:.0%} of the differences between units.{tail} Units, not people: an item that goes with "
+        "unit results need not matter to any one person."
+    )
 
 
-def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lost: float, n_flagged: int,
-             step: str, no_list: str | None = None) -> dict[str, str]:
+def _summary(
+    links: pd.DataFrame,
+    drivers: pd.DataFrame,
+    shown: pd.DataFrame,
+    lost: float,
+    n_flagged: int,
+    step: str,
+    no_list: str | None = None,
+) -> dict[str, str]:
     """Three card texts an executive reads in ten seconds: ``chain``, ``drivers``, ``visit``."""
     from linkage.viz import link_label, plain_name
 
@@ -450,26 +550,48 @@ def _summary(links: pd.DataFrame, drivers: pd.DataFrame, shown: pd.DataFrame, lo
     if best.empty:
         chain_text = "The chain could not be measured on these data."
     elif len(clear) == len(best):
-        chain_text = f"All {len(best)} links hold within units: " + "; ".join(
-            link_label(r.link) + (f" ({int(r.lag)} {step}{'s' if abs(r.lag) != 1 else ''} later)" if r.lag > 0 else "")
-            for r in best.itertuples()) + "."
+        chain_text = (
+            f"All {len(best)} links hold within units: "
+            + "; ".join(
+                link_label(r.link)
+                + (
+                    f" ({int(r.lag)} {step}{'s' if abs(r.lag) != 1 else ''} later)"
+                    if r.lag > 0
+                    else ""
+                )
+                for r in best.itertuples()
+            )
+            + "."
+        )
     else:
-        chain_text = (f"{len(clear)} of {len(best)} links hold within units"
-                      + (": " + "; ".join(link_label(lk) for lk in clear["link"]) if len(clear) else "") + ".")
+        chain_text = (
+            f"{len(clear)} of {len(best)} links hold within units"
+            + (": " + "; ".join(link_label(lk) for lk in clear["link"]) if len(clear) else "")
+            + "."
+        )
     if drivers.empty:
         drivers_text = "No survey items to rank."
     else:
         sure = drivers[drivers["p_adj"] < 0.05]
         if len(sure):
-            drivers_text = "Matter most for customer retention: " + ", ".join(plain_name(i) for i in sure["item"]) + "."
+            drivers_text = (
+                "Matter most for customer retention: "
+                + ", ".join(plain_name(i) for i in sure["item"])
+                + "."
+            )
         else:
-            drivers_text = ("No survey item stands out clearly; largest: "
-                            + ", ".join(plain_name(i) for i in drivers["item"].head(2)) + ".")
+            drivers_text = (
+                "No survey item stands out clearly; largest: "
+                + ", ".join(plain_name(i) for i in drivers["item"].head(2))
+                + "."
+            )
     if no_list:
         visit = f"No list: {no_list}."
     elif n_flagged:
-        visit = (f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit, most at risk first: staff signals "
-                 f"dropped, about {lost:,.0f} customers expected to be lost.")
+        visit = (
+            f"{n_flagged} unit{'s' if n_flagged != 1 else ''} to visit, most at risk first: staff signals "
+            f"dropped, about {lost:,.0f} customers expected to be lost."
+        )
     else:
         visit = "No unit's staff signals point to lost customers."
     return {"chain": chain_text, "drivers": drivers_text, "visit": visit}
@@ -484,23 +606,39 @@ def _reliability(ci: ChainInputs, items: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=["item", "icc1", "k", "reliability"])
     # ICC(1) within a survey month (units answer in waves), then the reliability of a unit's mean
     # over all its respondents (the between-unit level the drivers use), Spearman-Brown
-    groups = resp.assign(_g=resp["unit_id"] + "|" + pd.DatetimeIndex(resp["wave"]).strftime("%Y-%m"))
+    groups = resp.assign(
+        _g=resp["unit_id"] + "|" + pd.DatetimeIndex(resp["wave"]).strftime("%Y-%m")
+    )
     table = unit_reliability(groups, items=usable, unit="_g")
     k = float(resp.groupby("unit_id").size().mean())
-    return pd.DataFrame({"item": table["item"], "icc1": table["icc1"], "k": k,
-                         "reliability": spearman_brown(table["icc1"].to_numpy(), k)})
+    return pd.DataFrame(
+        {
+            "item": table["item"],
+            "icc1": table["icc1"],
+            "k": k,
+            "reliability": spearman_brown(table["icc1"].to_numpy(), k),
+        }
+    )
 
 
-def _watch_counts(panel: pd.DataFrame, wl: pd.DataFrame, recent: int, baseline: int) -> pd.DataFrame:
+def _watch_counts(
+    panel: pd.DataFrame, wl: pd.DataFrame, recent: int, baseline: int
+) -> pd.DataFrame:
     """``employees`` and ``customers``: the fewest people a unit had on average in the baseline or the
     recent window (the two windows its figures come from), unrounded, for suppression."""
     per = np.sort(panel["period"].unique())
-    windows = (per[-recent:], per[-(recent + baseline):-recent])
-    avgs = [panel[panel["period"].isin(w)].groupby("unit_id")[["employee_start", "customer_start"]].mean()
-            for w in windows]
+    windows = (per[-recent:], per[-(recent + baseline) : -recent])
+    avgs = [
+        panel[panel["period"].isin(w)]
+        .groupby("unit_id")[["employee_start", "customer_start"]]
+        .mean()
+        for w in windows
+    ]
     fewest = pd.concat(avgs).groupby(level=0).min()
-    return wl.assign(employees=wl["unit"].map(fewest["employee_start"]).to_numpy(dtype=float),
-                     customers=wl["unit"].map(fewest["customer_start"]).to_numpy(dtype=float))
+    return wl.assign(
+        employees=wl["unit"].map(fewest["employee_start"]).to_numpy(dtype=float),
+        customers=wl["unit"].map(fewest["customer_start"]).to_numpy(dtype=float),
+    )
 
 
 def chain_results(
@@ -539,8 +677,8 @@ def chain_results(
     """
     from linkage.privacy import suppress
     from linkage.stats import backtest, chain, key_drivers, watchlist
-    from linkage.stats.service_chain import CHAIN_COLUMNS, DEFAULT_LINKS, MEDIATION_COLUMNS
     from linkage.stats.early_warning import WATCHLIST_COLUMNS
+    from linkage.stats.service_chain import CHAIN_COLUMNS, DEFAULT_LINKS, MEDIATION_COLUMNS
 
     # each part on its own: data too thin for one part (too few periods for the list, say) leaves
     # the others standing, and the part says why
@@ -548,8 +686,13 @@ def chain_results(
     problems: dict[str, str] = {}
     links = [(x, y) for x, y in DEFAULT_LINKS if inputs.has(x) and inputs.has(y)]
     cols = list(dict.fromkeys(["unit_id", "period", *(c for link in links for c in link)]))
-    links_t, med, warns, med_cols, step = (pd.DataFrame(columns=CHAIN_COLUMNS), pd.DataFrame(columns=MEDIATION_COLUMNS),
-                                           [], None, "period")
+    links_t, med, warns, med_cols, step = (
+        pd.DataFrame(columns=CHAIN_COLUMNS),
+        pd.DataFrame(columns=MEDIATION_COLUMNS),
+        [],
+        None,
+        "period",
+    )
     try:
         res = chain(panel[cols], links=links, max_lag=max_lag, n_boot=n_boot, seed=seed)
         links_t, med, warns = res.links, res.mediation, list(res.warnings)
@@ -563,9 +706,18 @@ def chain_results(
     if len(items) >= 2:
         try:
             rel = _reliability(inputs, items)
-            reliability = {r.item: float(r.reliability) for r in rel.itertuples() if 0 < r.reliability <= 1}
-            drivers = key_drivers(panel, items=items, outcome="customer_retention", unit="unit_id",
-                                  reliability=reliability or None, n_boot=n_boot, seed=seed)
+            reliability = {
+                r.item: float(r.reliability) for r in rel.itertuples() if 0 < r.reliability <= 1
+            }
+            drivers = key_drivers(
+                panel,
+                items=items,
+                outcome="customer_retention",
+                unit="unit_id",
+                reliability=reliability or None,
+                n_boot=n_boot,
+                seed=seed,
+            )
         except InputError as err:
             problems["drivers"] = err.problem
     revenue = "revenue" if inputs.has("revenue") else None
@@ -574,29 +726,60 @@ def chain_results(
     # survey drops (the survey reads a unit's climate far better than a dozen people's quits: in the
     # chain study it caught about 63% of the units that went on to lose customers, against 16% from
     # staff retention alone; benchmarks/chain_study.py)
-    survey = [c for c in panel.columns if c.startswith("es_") and c not in ("es_respondents", "es_wave")
-              and pd.api.types.is_numeric_dtype(panel[c])]
+    survey = [
+        c
+        for c in panel.columns
+        if c.startswith("es_")
+        and c not in ("es_respondents", "es_wave")
+        and pd.api.types.is_numeric_dtype(panel[c])
+    ]
     method = "forecast" if survey else "effect"
     how = {"method": method, "survey": survey or None}
-    keep = ["unit_id", "period", "employee_start", "employee_retained", "employee_retention", "customer_start",
-            "customer_retained", "customer_retention", *([revenue] if revenue else []), *survey]
+    keep = [
+        "unit_id",
+        "period",
+        "employee_start",
+        "employee_retained",
+        "employee_retention",
+        "customer_start",
+        "customer_retained",
+        "customer_retention",
+        *([revenue] if revenue else []),
+        *survey,
+    ]
     panel = panel[[c for c in keep if c in panel.columns]]
     lag = None
     bt = pd.DataFrame()
     try:
-        wl = watchlist(panel, revenue=revenue, max_lag=max_lag, recent=recent, baseline=baseline, n_boot=n_boot,
-                       seed=seed, **how)
+        wl = watchlist(
+            panel,
+            revenue=revenue,
+            max_lag=max_lag,
+            recent=recent,
+            baseline=baseline,
+            n_boot=n_boot,
+            seed=seed,
+            **how,
+        )
         lag = int(wl["lag"].iloc[0])
         wl = _watch_counts(panel, wl, recent, baseline)
-        shown = suppress(wl, count_cols=["employees", "customers"], k=k,
-                         value_cols=["employees", "customers", *_WATCH_FIGURES])
+        shown = suppress(
+            wl,
+            count_cols=["employees", "customers"],
+            k=k,
+            value_cols=["employees", "customers", *_WATCH_FIGURES],
+        )
         try:
-            bt = backtest(panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed, **how)
+            bt = backtest(
+                panel, lag=lag, recent=recent, baseline=baseline, n_boot=0, seed=seed, **how
+            )
         except InputError:
             pass
     except InputError as err:
         problems["watchlist"] = err.problem
-        shown = pd.DataFrame(columns=[*WATCHLIST_COLUMNS, "employees", "customers", "suppressed", "suppression"])
+        shown = pd.DataFrame(
+            columns=[*WATCHLIST_COLUMNS, "employees", "customers", "suppressed", "suppression"]
+        )
     flagged = shown[shown["flag"].astype(bool)]
     visible = flagged[~flagged["suppressed"].astype(bool)]
     lost = float(pd.to_numeric(visible["expected_lost"], errors="coerce").sum())
@@ -604,32 +787,46 @@ def chain_results(
         watch_text = f"No list: {problems['watchlist']}."
     else:
         if method == "forecast":
-            watch_text = (f"{len(flagged)} of {len(shown)} units are forecast to lose customers: their staff "
-                          f"retention and survey scores over the last {recent} {step}s fell below the {baseline} "
-                          f"before, in the way that, in this data's past, came before lost customers. At the "
-                          f"measured lag ({lag} {step}{'s' if lag != 1 else ''}), they stand to lose about "
-                          f"{lost:,.0f} customers between them (each unit's interval in the table).")
+            watch_text = (
+                f"{len(flagged)} of {len(shown)} units are forecast to lose customers: their staff "
+                f"retention and survey scores over the last {recent} {step}s fell below the {baseline} "
+                f"before, in the way that, in this data's past, came before lost customers. At the "
+                f"measured lag ({lag} {step}{'s' if lag != 1 else ''}), they stand to lose about "
+                f"{lost:,.0f} customers between them (each unit's interval in the table)."
+            )
         else:
-            watch_text = (f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the "
-                          f"last {recent} {step}s than in the {baseline} before. At the measured lag ({lag} "
-                          f"{step}{'s' if lag != 1 else ''}), the list's flagged units stand to lose about "
-                          f"{lost:,.0f} customers between them (each unit's interval in the table).")
+            watch_text = (
+                f"{len(flagged)} of {len(shown)} units have clearly lower staff retention over the "
+                f"last {recent} {step}s than in the {baseline} before. At the measured lag ({lag} "
+                f"{step}{'s' if lag != 1 else ''}), the list's flagged units stand to lose about "
+                f"{lost:,.0f} customers between them (each unit's interval in the table)."
+            )
         if shown["suppressed"].any():
             watch_text += f" Figures of units with fewer than {k} people are suppressed."
     bt_text = ""
     if len(bt):
         row = bt.iloc[-1]
         if np.isfinite(row["precision"]):
-            bt_text = (f"How often past lists were right: over {len(bt) - 1} past months, {int(row['n_hit'])} of "
-                       f"{int(row['n_flagged'])} flagged units went on to lose customers (precision "
-                       f"{row['precision']:.0%}), and the lists caught {int(row['n_hit'])} of {int(row['n_lost'])} "
-                       f"units that did (recall {row['recall']:.0%}).")
-    chain_text = (link_sentences(links_t, step=step) if len(links_t)
-                  else [f"The chain could not be measured: {problems.get('chain', 'no links')}."])
-    drivers_text = (_drivers_sentence(drivers, "customer_retention", bool(len(rel))) if "drivers" not in problems
-                    else f"The drivers could not be ranked: {problems['drivers']}.")
+            bt_text = (
+                f"How often past lists were right: over {len(bt) - 1} past months, {int(row['n_hit'])} of "
+                f"{int(row['n_flagged'])} flagged units went on to lose customers (precision "
+                f"{row['precision']:.0%}), and the lists caught {int(row['n_hit'])} of {int(row['n_lost'])} "
+                f"units that did (recall {row['recall']:.0%})."
+            )
+    chain_text = (
+        link_sentences(links_t, step=step)
+        if len(links_t)
+        else [f"The chain could not be measured: {problems.get('chain', 'no links')}."]
+    )
+    drivers_text = (
+        _drivers_sentence(drivers, "customer_retention", bool(len(rel)))
+        if "drivers" not in problems
+        else f"The drivers could not be ranked: {problems['drivers']}."
+    )
     texts = {
-        "summary": _summary(links_t, drivers, shown, lost, len(flagged), step, problems.get("watchlist")),
+        "summary": _summary(
+            links_t, drivers, shown, lost, len(flagged), step, problems.get("watchlist")
+        ),
         "chain": chain_text,
         "mediation": _mediation_sentence(med, {"mediation": med_cols}),
         "drivers": drivers_text,
@@ -637,11 +834,30 @@ def chain_results(
         "backtest": bt_text,
         "warnings": warns,
     }
-    settings = {"k": k, "n_boot": n_boot, "seed": seed, "max_lag": max_lag, "recent": recent, "baseline": baseline,
-                "lag": lag, "step": step, "source": inputs.source, "missing": list(inputs.missing),
-                "mediation": med_cols, "problems": problems}
-    return ChainResults(links=links_t, mediation=med, drivers=drivers, reliability=rel,
-                        watchlist=shown, backtest=bt, texts=texts, settings=settings)
+    settings = {
+        "k": k,
+        "n_boot": n_boot,
+        "seed": seed,
+        "max_lag": max_lag,
+        "recent": recent,
+        "baseline": baseline,
+        "lag": lag,
+        "step": step,
+        "source": inputs.source,
+        "missing": list(inputs.missing),
+        "mediation": med_cols,
+        "problems": problems,
+    }
+    return ChainResults(
+        links=links_t,
+        mediation=med,
+        drivers=drivers,
+        reliability=rel,
+        watchlist=shown,
+        backtest=bt,
+        texts=texts,
+        settings=settings,
+    )
 
 
 def watchlist_csv(table: pd.DataFrame) -> bytes:
@@ -658,6 +874,7 @@ def watchlist_csv(table: pd.DataFrame) -> bytes:
 
 
 # ---- figures --------------------------------------------------------------------------------
+
 
 def _fig_png(draw, figsize) -> bytes:
     fig = Figure(figsize=figsize, layout="constrained")
@@ -685,10 +902,14 @@ def watchlist_png(table: pd.DataFrame, top: int = 10) -> bytes:
     from linkage.viz import watchlist_plot
 
     n = min(top, len(table))
-    return _fig_png(lambda fig: watchlist_plot(table, top=top, ax=fig.add_subplot()), (7.0, 1.2 + 0.38 * max(n, 1)))
+    return _fig_png(
+        lambda fig: watchlist_plot(table, top=top, ax=fig.add_subplot()),
+        (7.0, 1.2 + 0.38 * max(n, 1)),
+    )
 
 
 # ---- the page ---------------------------------------------------------------------------------
+
 
 def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, str]:
     """The section's HTML pieces: ``summary`` (three cards), ``notes`` (what is missing), ``chain``,
@@ -700,38 +921,80 @@ def section_parts(res: ChainResults, *, top: int = 10, draw=None) -> dict[str, s
     from linkage.viz import watchlist_table
 
     if draw is None:
+
         def draw(name, function, table):  # noqa: ARG001 - same signature as ChainView._png
             return function(table)
+
     missing = res.settings.get("missing") or []
     step = res.settings.get("step", "month")
-    out = {"notes": ("<div class='linkage-missing'><b>What is missing</b>" + _paras(missing) + "</div>"
-                     if missing else "")}
+    out = {
+        "notes": (
+            "<div class='linkage-missing'><b>What is missing</b>" + _paras(missing) + "</div>"
+            if missing
+            else ""
+        )
+    }
     cards = res.texts.get("summary") or {}
-    out["summary"] = ("<div class='linkage-cards'>" + "".join(
-        f"<div class='linkage-card'><b>{title}</b>{esc(cards[key])}</div>"
-        for key, title in (("chain", "The chain"), ("drivers", "Drivers"), ("visit", "Units to visit"))
-        if key in cards) + "</div>") if cards else ""
-    out["chain"] = ("<h4>Each link of the chain</h4>" + _paras(res.texts["chain"])
-                    + (_img(draw("chain", chain_png, res.links), "The chain link by link") if len(res.links) else "")
-                    + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT]))
+    out["summary"] = (
+        (
+            "<div class='linkage-cards'>"
+            + "".join(
+                f"<div class='linkage-card'><b>{title}</b>{esc(cards[key])}</div>"
+                for key, title in (
+                    ("chain", "The chain"),
+                    ("drivers", "Drivers"),
+                    ("visit", "Units to visit"),
+                )
+                if key in cards
+            )
+            + "</div>"
+        )
+        if cards
+        else ""
+    )
+    out["chain"] = (
+        "<h4>Each link of the chain</h4>"
+        + _paras(res.texts["chain"])
+        + (
+            _img(draw("chain", chain_png, res.links), "The chain link by link")
+            if len(res.links)
+            else ""
+        )
+        + _paras([res.texts.get("mediation", ""), CAUSAL_CAVEAT])
+    )
     head = "<h4>Which survey items matter most for customer retention</h4>"
     if res.drivers.empty:
         why = (res.settings.get("problems") or {}).get("drivers")
-        out["drivers"] = head + (_paras([res.texts["drivers"]]) if why else
-                                 "<p>Needs at least two employee-survey items per unit.</p>")
+        out["drivers"] = head + (
+            _paras([res.texts["drivers"]])
+            if why
+            else "<p>Needs at least two employee-survey items per unit.</p>"
+        )
     else:
-        out["drivers"] = (head + _paras([res.texts["drivers"]])
-                          + _img(draw("drivers", drivers_png, res.drivers), "Key drivers with intervals"))
+        out["drivers"] = (
+            head
+            + _paras([res.texts["drivers"]])
+            + _img(draw("drivers", drivers_png, res.drivers), "Key drivers with intervals")
+        )
     if res.watchlist.empty:
-        out["watchlist"] = f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"]])
+        out["watchlist"] = f"<h4>Units to visit this {esc(step)}</h4>" + _paras(
+            [res.texts["watchlist"]]
+        )
         return out
     table = watchlist_table(res.watchlist, top=top)
     out["watchlist"] = (
-        f"<h4>Units to visit this {esc(step)}</h4>" + _paras([res.texts["watchlist"], res.texts["backtest"]])
-        + _img(draw("watchlist", lambda t: watchlist_png(t, top), res.watchlist), "Units to visit first")
-        + "<div class='linkage-table'>" + table.to_html(index=False, escape=True, border=0) + "</div>"
+        f"<h4>Units to visit this {esc(step)}</h4>"
+        + _paras([res.texts["watchlist"], res.texts["backtest"]])
+        + _img(
+            draw("watchlist", lambda t: watchlist_png(t, top), res.watchlist),
+            "Units to visit first",
+        )
+        + "<div class='linkage-table'>"
+        + table.to_html(index=False, escape=True, border=0)
+        + "</div>"
         + "<p>An expected loss is an association scaled to customers: it says where to look first, not what "
-          "any one unit will lose.</p>")
+        "any one unit will lose.</p>"
+    )
     return out
 
 
@@ -780,8 +1043,14 @@ class ChainView:
     True
     """
 
-    def __init__(self, data: DashboardData, *, sample: bool = False, env: Mapping[str, str] | None = None,
-                 top: int = 10) -> None:
+    def __init__(
+        self,
+        data: DashboardData,
+        *,
+        sample: bool = False,
+        env: Mapping[str, str] | None = None,
+        top: int = 10,
+    ) -> None:
         self.data = data
         self.sample = sample
         self.env = env
@@ -795,7 +1064,17 @@ class ChainView:
         self.drivers = widgets.HTML()
         self.watchlist = widgets.HTML()
         self.downloads = widgets.HTML()
-        body = widgets.VBox([self.status, self.summary, self.notes, self.chain, self.drivers, self.watchlist, self.downloads])
+        body = widgets.VBox(
+            [
+                self.status,
+                self.summary,
+                self.notes,
+                self.chain,
+                self.drivers,
+                self.watchlist,
+                self.downloads,
+            ]
+        )
         self.widget = widgets.Accordion(children=[body], titles=(TITLE,))
         self.widget.add_class("linkage-chain")
         self.widget.observe(guarded(self.status)(self._on_open), names="selected_index")
@@ -809,7 +1088,9 @@ class ChainView:
         h.update(pd.util.hash_pandas_object(inputs.panel, index=False).to_numpy().tobytes())
         h.update(",".join(inputs.panel.columns).encode())
         if inputs.respondents is not None:
-            h.update(pd.util.hash_pandas_object(inputs.respondents, index=False).to_numpy().tobytes())
+            h.update(
+                pd.util.hash_pandas_object(inputs.respondents, index=False).to_numpy().tobytes()
+            )
         here = pathlib.Path(__file__).resolve()
         for path in (here, here.parents[1] / "viz" / "_chain.py"):
             h.update(path.read_bytes())
@@ -836,8 +1117,10 @@ class ChainView:
             res = self.compute()
         except InputError as err:
             self.chain.value = ""
-            self.notes.value = ("<div class='linkage-missing'><p>The chain could not be computed from these data: "
-                                f"{esc(err.problem)}</p></div>")
+            self.notes.value = (
+                "<div class='linkage-missing'><p>The chain could not be computed from these data: "
+                f"{esc(err.problem)}</p></div>"
+            )
             logger.info("chain section: %s", err)
             return
         self.results = res
@@ -857,10 +1140,15 @@ class ChainView:
         parts = section_parts(res, top=self.top, draw=self._png)
         for name in ("summary", "notes", "chain", "drivers", "watchlist"):
             getattr(self, name).value = parts[name]
-        self.downloads.value = "" if res.watchlist.empty else (
-            "<div class='linkage-downloads'>"
-            f"<a download='linkage_watchlist.csv' href='{data_uri(watchlist_csv(res.watchlist), 'text/csv')}'>"
-            "Units to visit (CSV, small units suppressed)</a></div>")
+        self.downloads.value = (
+            ""
+            if res.watchlist.empty
+            else (
+                "<div class='linkage-downloads'>"
+                f"<a download='linkage_watchlist.csv' href='{data_uri(watchlist_csv(res.watchlist), 'text/csv')}'>"
+                "Units to visit (CSV, small units suppressed)</a></div>"
+            )
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

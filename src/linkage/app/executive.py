@@ -23,6 +23,7 @@ from IPython.display import HTML, display
 
 from linkage.app import _render
 from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
+from linkage.app._kernel import one_blas_thread
 from linkage.app._render import (
     CAVEATS,
     data_uri,
@@ -32,7 +33,6 @@ from linkage.app._render import (
     quadrants_png,
     trends_png,
 )
-from linkage.app._kernel import one_blas_thread
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
 from linkage.app.chain_view import ChainView, is_sample_panel
 from linkage.io import neutralise_formulas
@@ -74,8 +74,10 @@ def unit_table_csv(table: pd.DataFrame) -> bytes:
 def _table_html(t: pd.DataFrame) -> str:
     show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
     for c in ("employee_retention", "customer_retention"):
-        show[c] = [v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
-                   for v in show[c]]
+        show[c] = [
+            v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
+            for v in show[c]
+        ]
     for c in ("employees", "customers"):
         show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
     show.columns = [c.replace("_", " ") for c in show.columns]
@@ -115,7 +117,9 @@ class ExecutiveDashboard:
     True
     """
 
-    def __init__(self, data: DashboardData, *, cache_size: int = 64, chain_sample: bool = False) -> None:
+    def __init__(
+        self, data: DashboardData, *, cache_size: int = 64, chain_sample: bool = False
+    ) -> None:
         self.data = data
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
@@ -125,19 +129,39 @@ class ExecutiveDashboard:
         attr = d.default_attribute()
         lay = widgets.Layout(width="auto")
         style = {"description_width": "initial"}
-        self.attribute = widgets.Dropdown(options=d.attributes or ["(none)"], value=attr or "(none)",
-                                          description="Split by", style=style, layout=lay,
-                                          disabled=not d.attributes)
-        self.value = widgets.Dropdown(options=self._value_options(attr), value=ALL, description="Show",
-                                      style=style, layout=lay)
+        self.attribute = widgets.Dropdown(
+            options=d.attributes or ["(none)"],
+            value=attr or "(none)",
+            description="Split by",
+            style=style,
+            layout=lay,
+            disabled=not d.attributes,
+        )
+        self.value = widgets.Dropdown(
+            options=self._value_options(attr),
+            value=ALL,
+            description="Show",
+            style=style,
+            layout=lay,
+        )
         labels = labels_of(d.periods, d._freq())
-        self.periods = widgets.SelectionRangeSlider(options=labels, index=(0, len(labels) - 1),
-                                                    description="Periods", style=style,
-                                                    continuous_update=False,
-                                                    layout=widgets.Layout(width="420px"))
-        self.lag = widgets.IntSlider(value=d.best_lag, min=-d.max_lag, max=d.max_lag,
-                                     description="Employees lead by (periods)", style=style,
-                                     continuous_update=False, layout=widgets.Layout(width="360px"))
+        self.periods = widgets.SelectionRangeSlider(
+            options=labels,
+            index=(0, len(labels) - 1),
+            description="Periods",
+            style=style,
+            continuous_update=False,
+            layout=widgets.Layout(width="420px"),
+        )
+        self.lag = widgets.IntSlider(
+            value=d.best_lag,
+            min=-d.max_lag,
+            max=d.max_lag,
+            description="Employees lead by (periods)",
+            style=style,
+            continuous_update=False,
+            layout=widgets.Layout(width="360px"),
+        )
         self.status = widgets.HTML()
         self.title = widgets.HTML()
         self.headline = widgets.HTML()
@@ -148,17 +172,34 @@ class ExecutiveDashboard:
         self.table = widgets.HTML()
         caveats = widgets.HTML(
             "<div class='linkage-caveats'><h4>Read with care</h4><ul>"
-            + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS) + "</ul></div>")
+            + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS)
+            + "</ul></div>"
+        )
         self.table_box = table_box = widgets.Accordion(
-            children=[widgets.VBox([self.downloads, self.table])], titles=("Downloads and the unit table",))
-        filters = widgets.HBox([self.attribute, self.value, self.periods, self.lag],
-                               layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"))
+            children=[widgets.VBox([self.downloads, self.table])],
+            titles=("Downloads and the unit table",),
+        )
+        filters = widgets.HBox(
+            [self.attribute, self.value, self.periods, self.lag],
+            layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"),
+        )
         # the whole chain (issue 7): its own closed section, computed only when first opened
         self.chain_view = ChainView(data, sample=chain_sample)
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS), self.title, filters, self.status, self.headline, self.trends,
-            widgets.HBox([self.quadrants, self.lag_plot]), caveats, table_box, self.chain_view.widget,
-        ], layout=widgets.Layout(max_width="1200px"))
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(CSS),
+                self.title,
+                filters,
+                self.status,
+                self.headline,
+                self.trends,
+                widgets.HBox([self.quadrants, self.lag_plot]),
+                caveats,
+                table_box,
+                self.chain_view.widget,
+            ],
+            layout=widgets.Layout(max_width="1200px"),
+        )
         self.widget.add_class("linkage-executive")
 
         on_change = guarded(self.status)(self._on_change)
@@ -180,8 +221,13 @@ class ExecutiveDashboard:
         """The viewer's current choice as a :class:`Selection`."""
         attr = self.attribute.value if self.data.attributes else None
         lo, hi = self.periods.index
-        return Selection(attribute=attr, value=self.value.value, start=self.data.periods[lo],
-                         end=self.data.periods[hi], lag=int(self.lag.value))
+        return Selection(
+            attribute=attr,
+            value=self.value.value,
+            start=self.data.periods[lo],
+            end=self.data.periods[hi],
+            lag=int(self.lag.value),
+        )
 
     def _on_attribute(self, change) -> None:
         self._quiet = True
@@ -267,12 +313,14 @@ class ExecutiveDashboard:
         s = headline_sentences(self.data, sel)
         self.title.value = (
             "<div class='linkage-title'>Do units that keep their staff keep their customers?</div>"
-            f"<div class='linkage-scope'>{esc(s['scope'])} &middot; {esc(s['n_units'])} units</div>")
+            f"<div class='linkage-scope'>{esc(s['scope'])} &middot; {esc(s['n_units'])} units</div>"
+        )
         self.headline.value = (
             "<div class='linkage-cards'>"
             f"<div class='linkage-card'><b>Staff</b>{esc(s['employee'])}</div>"
             f"<div class='linkage-card'><b>Customers</b>{esc(s['customer'])}</div>"
-            f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>")
+            f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>"
+        )
         self.quadrants.value = self._img(self.figure("quadrants", sel), "Units in quadrants")
         self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
         if self.table_box.selected_index is not None:
@@ -289,12 +337,24 @@ class ExecutiveDashboard:
         table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
         if self.table.value != table_html:
             self.table.value = table_html
-        links = [("linkage_units.csv", data_uri(unit_table_csv(table), "text/csv"),
-                  "Unit table (CSV, small groups suppressed)")]
-        links += [(f"linkage_{name}.png", data_uri(b), f"Figure: {name.replace('_', ' ')} (PNG)")
-                  for name, b in figs.items()]
-        self.downloads.value = "<div class='linkage-downloads'>" + "".join(
-            f"<a download='{esc(fn)}' href='{uri}'>{esc(text)}</a>" for fn, uri, text in links) + "</div>"
+        links = [
+            (
+                "linkage_units.csv",
+                data_uri(unit_table_csv(table), "text/csv"),
+                "Unit table (CSV, small groups suppressed)",
+            )
+        ]
+        links += [
+            (f"linkage_{name}.png", data_uri(b), f"Figure: {name.replace('_', ' ')} (PNG)")
+            for name, b in figs.items()
+        ]
+        self.downloads.value = (
+            "<div class='linkage-downloads'>"
+            + "".join(
+                f"<a download='{esc(fn)}' href='{uri}'>{esc(text)}</a>" for fn, uri, text in links
+            )
+            + "</div>"
+        )
 
     @staticmethod
     def _img(b: bytes, alt: str) -> str:
@@ -342,17 +402,28 @@ def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
     """
     one_blas_thread()
     display(HTML(SHUTDOWN_FIX))
-    box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
-                                     "Loading the retention figures&hellip;</div>")])
+    box = widgets.VBox(
+        [
+            widgets.HTML(
+                "<div class='linkage-loading' style='font-size:16px;color:#555'>"
+                "Loading the retention figures&hellip;</div>"
+            )
+        ]
+    )
     display(box)
     try:
         dash = executive_dashboard(panel, **kwargs)
     except Exception:  # noqa: BLE001 - shown as one line, logged in full
         ref = uuid.uuid4().hex[:8]
         logger.exception("executive dashboard failed to load (ref %s)", ref)
-        box.children = [widgets.HTML(neutral_line(
-            f"The dashboard's data could not be loaded (ref {ref}); whoever runs the dashboard can "
-            "find the detail in the server log."))]
+        box.children = [
+            widgets.HTML(
+                neutral_line(
+                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the dashboard can "
+                    "find the detail in the server log."
+                )
+            )
+        ]
         return None
     box.children = [dash.widget]
     return dash

@@ -17,8 +17,8 @@ import pandas as pd
 from IPython.display import HTML, display
 
 from linkage.app._data import DashboardData, Selection, load_panel
-from linkage.app._render import data_uri, esc, quadrants_png, unit_png
 from linkage.app._kernel import one_blas_thread
+from linkage.app._render import data_uri, esc, quadrants_png, unit_png
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
 from linkage.app.executive import CSS
 
@@ -85,18 +85,27 @@ class UnitExplorer:
         self.unit = widgets.Dropdown(options=labels, value=first, description="Unit", style=style)
         peer_opts = [(f"same {a}", a) for a in d.attributes] + [("all units", "__all__")]
         default_peer = d.default_attribute() or "__all__"
-        self.peers = widgets.Dropdown(options=peer_opts, value=default_peer, description="Compare with",
-                                      style=style)
+        self.peers = widgets.Dropdown(
+            options=peer_opts, value=default_peer, description="Compare with", style=style
+        )
         self.status = widgets.HTML()
         self.summary = widgets.HTML()
         self.series = widgets.HTML()
         self.standing = widgets.HTML()
-        self.widget = widgets.VBox([
-            widgets.HTML(CSS),
-            widgets.HTML("<div class='linkage-title'>One unit: its staff and its customers</div>"),
-            widgets.HBox([self.unit, self.peers]), self.status, self.summary, self.series,
-            self.standing,
-        ], layout=widgets.Layout(max_width="1100px"))
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(CSS),
+                widgets.HTML(
+                    "<div class='linkage-title'>One unit: its staff and its customers</div>"
+                ),
+                widgets.HBox([self.unit, self.peers]),
+                self.status,
+                self.summary,
+                self.series,
+                self.standing,
+            ],
+            layout=widgets.Layout(max_width="1100px"),
+        )
         on_change = guarded(self.status)(lambda change: self.update())
         self.unit.observe(on_change, names="value")
         self.peers.observe(on_change, names="value")
@@ -122,8 +131,10 @@ class UnitExplorer:
         raw = d.unit_table(sel, suppressed=False).set_index("unit_id")
         peer_raw = raw.loc[raw.index.isin(peers)]
         lines = []
-        for col, name in (("employee_retention", "Employee retention"),
-                          ("customer_retention", "Customer retention")):
+        for col, name in (
+            ("employee_retention", "Employee retention"),
+            ("customer_retention", "Customer retention"),
+        ):
             v = row[col]
             if isinstance(v, str) or not np.isfinite(v):
                 lines.append(f"{name}: suppressed (fewer than {d.k} people behind the figure).")
@@ -133,17 +144,24 @@ class UnitExplorer:
             med = float(np.median(vals)) if len(vals) else np.nan
             text = f"{name}: {100 * v:.1f}% a month"
             if np.isfinite(share):
-                text += (f", higher than {100 * share:.0f}% of its {len(vals)} peers "
-                         f"(peer median {100 * med:.1f}%)")
+                text += (
+                    f", higher than {100 * share:.0f}% of its {len(vals)} peers "
+                    f"(peer median {100 * med:.1f}%)"
+                )
             lines.append(text + ".")
         attrs = ", ".join(f"{a} {d.unit_attrs.at[u, a]}" for a in d.attributes)
-        size = (f"about {row['employees']:.0f} staff and {row['customers']:.0f} customers"
-                if not isinstance(row["employees"], str) else "a small unit (size suppressed)")
+        size = (
+            f"about {row['employees']:.0f} staff and {row['customers']:.0f} customers"
+            if not isinstance(row["employees"], str)
+            else "a small unit (size suppressed)"
+        )
         span = f"{start.strftime('%b %Y')}\u2013{d.periods[-1].strftime('%b %Y')}"
         self.summary.value = (
             f"<div class='linkage-cards'><div class='linkage-card'><b>Unit {esc(u)}</b>{esc(attrs)}; "
             f"{esc(size)}.</div><div class='linkage-card link'><b>Where it stands ({esc(span)})</b>"
-            + "<br>".join(esc(x) for x in lines) + "</div></div>")
+            + "<br>".join(esc(x) for x in lines)
+            + "</div></div>"
+        )
         key = (u, tuple(peers))
         if key not in self._figs:
             series = d.cache.get(("unit_png", key)) or unit_png(d, u, peers)
@@ -157,15 +175,18 @@ class UnitExplorer:
             self._figs = {key: (series, standing)}
         series, standing = self._figs[key]
         self.series.value = f"<img class='linkage-fig' alt='unit series' src='{data_uri(series)}'/>"
-        self.standing.value = (f"<img class='linkage-fig' style='max-width:640px' alt='unit standing' "
-                               f"src='{data_uri(standing)}'/>")
+        self.standing.value = (
+            f"<img class='linkage-fig' style='max-width:640px' alt='unit standing' "
+            f"src='{data_uri(standing)}'/>"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def unit_explorer(panel=None, *, unit: str | None = None, k: int = 5, n_boot: int = 1000,
-                  seed: int = 0) -> UnitExplorer:
+def unit_explorer(
+    panel=None, *, unit: str | None = None, k: int = 5, n_boot: int = 1000, seed: int = 0
+) -> UnitExplorer:
     """Build the unit explorer for a panel (file, DataFrame or the default panel).
 
     Parameters
@@ -195,17 +216,28 @@ def show_unit_explorer(panel=None, *, unit: str | None = None, **kwargs) -> Unit
     """Display a loading line, then the explorer (or one neutral line if it cannot load)."""
     one_blas_thread()
     display(HTML(SHUTDOWN_FIX))
-    box = widgets.VBox([widgets.HTML("<div class='linkage-loading' style='font-size:16px;color:#555'>"
-                                     "Loading the unit&rsquo;s figures&hellip;</div>")])
+    box = widgets.VBox(
+        [
+            widgets.HTML(
+                "<div class='linkage-loading' style='font-size:16px;color:#555'>"
+                "Loading the unit&rsquo;s figures&hellip;</div>"
+            )
+        ]
+    )
     display(box)
     try:
         ex = unit_explorer(panel, unit=unit, **kwargs)
     except Exception:  # noqa: BLE001 - shown as one line, logged in full
         ref = uuid.uuid4().hex[:8]
         logger.exception("unit explorer failed to load (ref %s)", ref)
-        box.children = [widgets.HTML(neutral_line(
-            f"The unit explorer's data could not be loaded (ref {ref}); whoever runs the dashboard "
-            "can find the detail in the server log."))]
+        box.children = [
+            widgets.HTML(
+                neutral_line(
+                    f"The unit explorer's data could not be loaded (ref {ref}); whoever runs the dashboard "
+                    "can find the detail in the server log."
+                )
+            )
+        ]
         return None
     box.children = [ex.widget]
     return ex

@@ -93,9 +93,12 @@ def build_report(
     result = analyse(frame, n_boot=n_boot, seed=seed)
     summary = "".join(f"<p>{esc(p)}</p>" for p in str(result.text).split("\n") if p.strip())
     table = data.unit_table(sel)
-    figs = {"trends": trends_png(data, sel), "quadrants": quadrants_png(data, sel),
-            "lag": lag_png(data, sel)}
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    figs = {
+        "trends": trends_png(data, sel),
+        "quadrants": quadrants_png(data, sel),
+        "lag": lag_png(data, sel),
+    }
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     caveats = "".join(f"<li>{esc(c.format(k=k))}</li>" for c in CAVEATS)
     chain_html = _chain_section(data, panel) if chain else ""
     return f"""<!DOCTYPE html>
@@ -103,17 +106,17 @@ def build_report(
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
 <body>
 <h1>{esc(title)}</h1>
-<p class="scope">{esc(s['scope'])} &middot; {esc(s['n_units'])} units</p>
+<p class="scope">{esc(s["scope"])} &middot; {esc(s["n_units"])} units</p>
 <div class="cards">
-<div class="card"><b>Staff</b>{esc(s['employee'])}</div>
-<div class="card"><b>Customers</b>{esc(s['customer'])}</div>
-<div class="card link"><b>The link</b>{esc(s['link'])}</div>
+<div class="card"><b>Staff</b>{esc(s["employee"])}</div>
+<div class="card"><b>Customers</b>{esc(s["customer"])}</div>
+<div class="card link"><b>The link</b>{esc(s["link"])}</div>
 </div>
 <h2>Trends</h2>
-<img alt="Employee and customer retention by {esc(attr or 'group')}" src="{data_uri(figs['trends'])}">
+<img alt="Employee and customer retention by {esc(attr or "group")}" src="{data_uri(figs["trends"])}">
 <h2>Where units stand, and which way the link runs</h2>
-<div class="pair"><img alt="Units in quadrants" src="{data_uri(figs['quadrants'])}">
-<img alt="Lag profile" src="{data_uri(figs['lag'])}"></div>
+<div class="pair"><img alt="Units in quadrants" src="{data_uri(figs["quadrants"])}">
+<img alt="Lag profile" src="{data_uri(figs["lag"])}"></div>
 <h2>What the analysis says</h2>
 <div class="summary">{summary}</div>
 <h2>Read with care</h2><ul>{caveats}</ul>
@@ -135,8 +138,9 @@ def _chain_section(data: DashboardData, panel) -> str:
     except InputError as err:
         return f"<h2>The whole chain</h2><p>Not shown: {esc(err.problem)}</p>"
     parts = section_parts(res, draw=view._png)
-    return ("<h2>The whole chain: survey, staff, customers, revenue</h2>"
-            + "".join(parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")))
+    return "<h2>The whole chain: survey, staff, customers, revenue</h2>" + "".join(
+        parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")
+    )
 
 
 def write_report(

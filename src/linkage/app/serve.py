@@ -19,8 +19,17 @@ from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.app.chain_view import CHAIN_ENV
 from linkage.errors import InputError
 
-__all__ = ["dashboards_dir", "voila_command", "warm_attributes", "warm_cache", "warm_chain", "warm_ranges",
-           "warm_units", "serve", "LOOPBACK"]
+__all__ = [
+    "dashboards_dir",
+    "voila_command",
+    "warm_attributes",
+    "warm_cache",
+    "warm_chain",
+    "warm_ranges",
+    "warm_units",
+    "serve",
+    "LOOPBACK",
+]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -59,8 +68,14 @@ def voila_command(
     (True, 'dash', True, True)
     """
     app = pathlib.Path(__file__).with_name("_voila.py")
-    cmd = [sys.executable, str(app), str(notebooks), f"--port={int(port)}",
-           f"--Voila.ip={ip}", "--no-browser" if not open_browser else "--Voila.open_browser=True"]
+    cmd = [
+        sys.executable,
+        str(app),
+        str(notebooks),
+        f"--port={int(port)}",
+        f"--Voila.ip={ip}",
+        "--no-browser" if not open_browser else "--Voila.open_browser=True",
+    ]
     if max_viewers is not None:
         cmd.append(f"--LinkageVoila.max_viewers={int(max_viewers)}")
     return [*cmd, *extra]
@@ -174,14 +189,22 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
     executive_dashboard(panel, k=k).chain_view.compute()
 
 
-def _background_warm(panel: pathlib.Path, env: dict[str, str] | None = None) -> subprocess.Popen | None:
-    code = ("import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, warm_ranges, "
-            "warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_attributes(p); "
-            "warm_units(p)")
+def _background_warm(
+    panel: pathlib.Path, env: dict[str, str] | None = None
+) -> subprocess.Popen | None:
+    code = (
+        "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, warm_ranges, "
+        "warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_attributes(p); "
+        "warm_units(p)"
+    )
     try:
-        return subprocess.Popen([sys.executable, "-c", code, str(panel)], env=env,
-                                preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-c", code, str(panel)],
+            env=env,
+            preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError:
         return None
 
@@ -218,8 +241,11 @@ def serve(
     folder = dashboards_dir() if notebooks is None else pathlib.Path(notebooks)
     folder = folder.resolve()
     if not (folder / "executive.ipynb").is_file():
-        raise InputError("no executive.ipynb here: pass the dashboards folder of a linkage checkout "
-                         "with --notebooks", file=str(folder))
+        raise InputError(
+            "no executive.ipynb here: pass the dashboards folder of a linkage checkout "
+            "with --notebooks",
+            file=str(folder),
+        )
     if not 0 < int(port) < 65536:
         raise InputError(f"port must be between 1 and 65535, got {port}")
     if max_viewers is not None and int(max_viewers) < 1:
@@ -235,19 +261,28 @@ def serve(
             raise InputError("file not found", file=str(file))
         chain_env[CHAIN_ENV[name]] = str(where)
     if ip not in LOOPBACK:
-        print(f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
-              "reach this address sees the dashboards. Put it behind your organisation's "
-              "authentication (see README).", file=sys.stderr)
+        print(
+            f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
+            "reach this address sees the dashboards. Put it behind your organisation's "
+            "authentication (see README).",
+            file=sys.stderr,
+        )
     if warm:
         print("linkage dashboard: preparing figures...", file=sys.stderr)
         warm_cache(path)
     env = {**os.environ, PANEL_ENV: str(path), **chain_env}
-    cmd = voila_command(folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers)
+    cmd = voila_command(
+        folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers
+    )
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     host = "127.0.0.1" if ip in LOOPBACK else ip
-    print(f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"
-          f"linkage dashboard: unit explorer at http://{host}:{int(port)}/voila/render/unit_explorer.ipynb"
-          "?unit=ID\nlinkage dashboard: press Ctrl-C to stop", file=sys.stderr, flush=True)
+    print(
+        f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"
+        f"linkage dashboard: unit explorer at http://{host}:{int(port)}/voila/render/unit_explorer.ipynb"
+        "?unit=ID\nlinkage dashboard: press Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
     helper = _background_warm(path, env) if warm else None
 
     def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too

@@ -139,8 +139,16 @@ def clean_employees(
       impossible_date         1
       end_before_start        1
     """
-    return clean_table(raw, table="employees", mapping=mapping, source=source, units=units,
-                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+    return clean_table(
+        raw,
+        table="employees",
+        mapping=mapping,
+        source=source,
+        units=units,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
 
 
 def clean_customers(
@@ -176,8 +184,16 @@ def clean_customers(
     0    2  overlapping_spell  start_date
     1    3       unknown_unit     unit_id
     """
-    return clean_table(raw, table="customers", mapping=mapping, source=source, units=units,
-                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+    return clean_table(
+        raw,
+        table="customers",
+        mapping=mapping,
+        source=source,
+        units=units,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
 
 
 def clean_activity(
@@ -214,8 +230,16 @@ def clean_activity(
     >>> result.rejects["reason"].tolist()
     ['duplicate_row', 'unparseable_number']
     """
-    return clean_table(raw, table="activity", mapping=mapping, source=source, units=units,
-                       as_of=as_of, date_format=date_format, dayfirst=dayfirst)
+    return clean_table(
+        raw,
+        table="activity",
+        mapping=mapping,
+        source=source,
+        units=units,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
 
 
 def clean_units(

@@ -69,12 +69,15 @@ class _Spec:
 
 
 SPECS = {
-    "employees": _Spec("employees", ("employee_id", "unit_id"), "hire_date", "termination_date",
-                       "employee_id"),
-    "customers": _Spec("customers", ("customer_id", "unit_id"), "start_date", "end_date",
-                       "customer_id"),
-    "activity": _Spec("activity", ("customer_id", "unit_id"), "activity_date",
-                      numbers=("revenue",)),
+    "employees": _Spec(
+        "employees", ("employee_id", "unit_id"), "hire_date", "termination_date", "employee_id"
+    ),
+    "customers": _Spec(
+        "customers", ("customer_id", "unit_id"), "start_date", "end_date", "customer_id"
+    ),
+    "activity": _Spec(
+        "activity", ("customer_id", "unit_id"), "activity_date", numbers=("revenue",)
+    ),
     "units": _Spec("units", ("unit_id",)),
 }
 
@@ -169,7 +172,9 @@ def _unit_set(units: Any) -> pd.Index | None:
     if isinstance(units, CleanResult):
         units = units.data
     if not isinstance(units, pd.DataFrame) or "unit_id" not in units.columns:
-        raise InputError("the units table must be a DataFrame with a 'unit_id' column", file="units")
+        raise InputError(
+            "the units table must be a DataFrame with a 'unit_id' column", file="units"
+        )
     return pd.Index(_text(units["unit_id"]).dropna().unique())
 
 
@@ -190,8 +195,9 @@ def _to_int64(dates: pd.Series, fill: int) -> np.ndarray:
     return np.where(dates.isna().to_numpy(), fill, values)
 
 
-def _first_reasons(conditions: list[tuple[str, np.ndarray, str | None]], n: int,
-                   sources: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def _first_reasons(
+    conditions: list[tuple[str, np.ndarray, str | None]], n: int, sources: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's reason to be set aside and the input column to blame: the first of ``conditions``
     (reason, row mask, canonical column or None) that holds for it, "" where none does."""
     reason = np.full(n, "", dtype=object)
@@ -203,8 +209,9 @@ def _first_reasons(conditions: list[tuple[str, np.ndarray, str | None]], n: int,
     return reason, blame
 
 
-def _overlaps(group: np.ndarray, start: pd.Series, end: pd.Series,
-              tiebreak: np.ndarray) -> np.ndarray:
+def _overlaps(
+    group: np.ndarray, start: pd.Series, end: pd.Series, tiebreak: np.ndarray
+) -> np.ndarray:
     """Spells overlapping an earlier kept spell of the same person in the same unit (``group``).
 
     Greedy by start date: the earliest spell is kept, a later one is set aside when it starts on
@@ -353,8 +360,12 @@ def clean_table(
         rows_in = todo[shared]
         if rows_in.size:
             tiebreak = pd.util.hash_pandas_object(trimmed.iloc[rows_in], index=False).to_numpy()
-            over = _overlaps(group[shared], typed[spec.start].iloc[rows_in],
-                             typed[spec.end].iloc[rows_in], tiebreak)
+            over = _overlaps(
+                group[shared],
+                typed[spec.start].iloc[rows_in],
+                typed[spec.end].iloc[rows_in],
+                tiebreak,
+            )
             idx = rows_in[over]
             reason[idx] = "overlapping_spell"
             blame[idx] = sources[spec.start]
@@ -377,8 +388,13 @@ def clean_table(
         for name in UNIT_DATE_ATTRIBUTES:
             if name in data_cols:
                 try:
-                    values, _ = parse_dates(data_cols[name], date_format=fmt, dayfirst=first,
-                                            file=label, column=sources[name])
+                    values, _ = parse_dates(
+                        data_cols[name],
+                        date_format=fmt,
+                        dayfirst=first,
+                        file=label,
+                        column=sources[name],
+                    )
                 except InputError:  # day/month order unknown: an attribute never blocks a unit
                     continue
                 iso = values.dt.strftime("%Y-%m-%d").astype("str")

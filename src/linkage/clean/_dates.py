@@ -143,7 +143,7 @@ def parse_dates(
                 example = sub[numeric].iloc[0]
                 raise InputError(
                     f"dates such as {example!r} could be day/month or month/day: give the order "
-                    "in the mapping, dates: {format: \"%m/%d/%Y\"} or dates: {dayfirst: true}",
+                    'in the mapping, dates: {format: "%m/%d/%Y"} or dates: {dayfirst: true}',
                     file=file,
                     column=column,
                 )

@@ -19,7 +19,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from linkage.clean._core import _RESERVED, CleanResult, _as_of, _first_reasons, _row_numbers, _text, _unit_set
+from linkage.clean._core import (
+    _RESERVED,
+    CleanResult,
+    _as_of,
+    _first_reasons,
+    _row_numbers,
+    _text,
+    _unit_set,
+)
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
 from linkage.io._mapping import apply_mapping, date_options, section, table_options
@@ -58,11 +66,16 @@ Raw = pd.DataFrame | str | os.PathLike[str]
 
 
 def _scale(value: Any, name: str) -> tuple[float, float]:
-    ok = (isinstance(value, (tuple, list)) and len(value) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-          and value[0] < value[1])
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    )
     if not ok:
-        raise InputError(f"{name} must be (lowest, highest), e.g. (1, 5), not {value!r}", column=name)
+        raise InputError(
+            f"{name} must be (lowest, highest), e.g. (1, 5), not {value!r}", column=name
+        )
     return float(value[0]), float(value[1])
 
 
@@ -72,8 +85,10 @@ def _read(raw: Raw, table: str, source: str | None) -> tuple[pd.DataFrame, str]:
         return read_table(raw, name=label), label
     if isinstance(raw, pd.DataFrame):
         return raw, source or table
-    raise InputError(f"expected a DataFrame or a file path for the {table} table, not {type(raw).__name__}",
-                     file=source or table)
+    raise InputError(
+        f"expected a DataFrame or a file path for the {table} table, not {type(raw).__name__}",
+        file=source or table,
+    )
 
 
 def _mapped_names(raw: pd.DataFrame, columns: dict[str, str]) -> list[str]:
@@ -157,14 +172,21 @@ def survey_items(
             continue
         off = ((values < lo) | (values > hi) | (whole & (values != np.round(values)))).sum()
         if 2 * off > numeric:
-            raise InputError("looks numeric but most of its values are off the "
-                             f"{lo:g}-{hi:g} answer scale, so it is not an item: list the items in the "
-                             "mapping (employee_survey: {items: [...]}) or give the scale "
-                             "(employee_survey: {scale: [1, 7]})", file=file, column=name)
+            raise InputError(
+                "looks numeric but most of its values are off the "
+                f"{lo:g}-{hi:g} answer scale, so it is not an item: list the items in the "
+                "mapping (employee_survey: {items: [...]}) or give the scale "
+                "(employee_survey: {scale: [1, 7]})",
+                file=file,
+                column=name,
+            )
         items.append(name)
     if not items:
-        raise InputError("no item columns (columns of numbers besides unit_id, survey_date, respondent_id): "
-                         "name them in the mapping (employee_survey: {items: [...]})", file=file)
+        raise InputError(
+            "no item columns (columns of numbers besides unit_id, survey_date, respondent_id): "
+            "name them in the mapping (employee_survey: {items: [...]})",
+            file=file,
+        )
     return items
 
 
@@ -208,15 +230,22 @@ def _clean(
     columns = {**columns, **table_options(mapping, table).get("items", {})}
     date_format, dayfirst = date_options(dates, date_format=date_format, dayfirst=dayfirst)
     mapped, sources = apply_mapping(raw, columns, table=table, file=label)
-    required = [*ids, *([date] if date else []), *scores, *([amount] if amount else []),
-                *([segment] if segment else [])]
+    required = [
+        *ids,
+        *([date] if date else []),
+        *scores,
+        *([amount] if amount else []),
+        *([segment] if segment else []),
+    ]
     missing = [c for c in required if c not in mapped.columns]
     if missing:
         noun = "column" if len(missing) == 1 else "columns"
-        raise InputError(f"missing required {noun} {', '.join(missing)} (the file has: "
-                         f"{', '.join(map(str, raw.columns))}){hint}; name the file's columns in the "
-                         f"mapping's {table!r} section",
-                         file=label)
+        raise InputError(
+            f"missing required {noun} {', '.join(missing)} (the file has: "
+            f"{', '.join(map(str, raw.columns))}){hint}; name the file's columns in the "
+            f"mapping's {table!r} section",
+            file=label,
+        )
     numbers = [c for c in numbers if c in mapped.columns]
     stamp = _as_of(as_of)
     known_units = _unit_set(units)
@@ -228,8 +257,10 @@ def _clean(
     present_ids = [*ids, *(c for c in optional_ids if c in mapped.columns)]
     for name in present_ids:
         typed[name] = _text(mapped[name])
-    trimmed = pd.DataFrame({c: typed[c] if c in typed else _text(mapped[c]) for c in mapped.columns},
-                           index=mapped.index)
+    trimmed = pd.DataFrame(
+        {c: typed[c] if c in typed else _text(mapped[c]) for c in mapped.columns},
+        index=mapped.index,
+    )
     conditions.append(("duplicate_row", trimmed.duplicated(keep="first").to_numpy(), None))
     for name in ids:
         conditions.append(("missing_identifier", typed[name].isna().to_numpy(), name))
@@ -238,8 +269,9 @@ def _clean(
         if months and not pd.api.types.is_datetime64_any_dtype(cells.dtype):
             text = _as_text(cells).str.strip()
             cells = text.where(~text.str.fullmatch(r"\d{4}-\d{1,2}", na=False), text + "-01")
-        values, status = parse_dates(cells, date_format=date_format, dayfirst=dayfirst, file=label,
-                                     column=sources[date])
+        values, status = parse_dates(
+            cells, date_format=date_format, dayfirst=dayfirst, file=label, column=sources[date]
+        )
         typed[date] = values
         conditions.append(("missing_date", status == MISSING, date))
         conditions.append(("unparseable_date", status == UNPARSEABLE, date))
@@ -247,7 +279,9 @@ def _clean(
     parsed = {**scores, **({amount: None} if amount else {}), **dict.fromkeys(numbers)}
     for name, scale in parsed.items():
         column = mapped[name]
-        if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+            column.dtype
+        ):
             number = column.astype("float64")
             bad = np.zeros(n, dtype=bool)
         else:
@@ -259,13 +293,20 @@ def _clean(
         v = number.to_numpy()
         if scale is not None:
             with np.errstate(invalid="ignore"):
-                off = ~np.isnan(v) & ((v < scale[0]) | (v > scale[1])
-                                      | ((v != np.round(v)) & (name not in fractional)))
+                off = ~np.isnan(v) & (
+                    (v < scale[0])
+                    | (v > scale[1])
+                    | ((v != np.round(v)) & (name not in fractional))
+                )
             conditions.append(("out_of_scale", off, name))
     for name in ([amount] if amount is not None else []) + list(required_numbers):
         conditions.append(("missing_number", (typed[name].isna().to_numpy()), name))
     if answers:
-        none = np.all([typed[a].isna().to_numpy() for a in answers], axis=0) if n else np.zeros(0, dtype=bool)
+        none = (
+            np.all([typed[a].isna().to_numpy() for a in answers], axis=0)
+            if n
+            else np.zeros(0, dtype=bool)
+        )
         conditions.append(("empty_response", none, None))
     if segment is not None:
         typed[segment] = _text(mapped[segment])
@@ -279,8 +320,13 @@ def _clean(
     reason, blame = _first_reasons(conditions, n, sources)
     if response_id is not None and response_id in typed and date is not None:
         todo = (reason == "") & typed[response_id].notna().to_numpy()
-        key = pd.DataFrame({"id": typed[response_id], "unit": typed["unit_id"],
-                            "month": typed[date].dt.to_period("M")}).where(pd.Series(todo, index=mapped.index), None)
+        key = pd.DataFrame(
+            {
+                "id": typed[response_id],
+                "unit": typed["unit_id"],
+                "month": typed[date].dt.to_period("M"),
+            }
+        ).where(pd.Series(todo, index=mapped.index), None)
         again = key.duplicated(keep="first").to_numpy() & todo
         reason[again] = "duplicate_response"
         blame[again] = sources[response_id]
@@ -291,19 +337,34 @@ def _clean(
         blame[again] = sources[ids[0]]
     if unique_period is not None and date is not None:
         todo = reason == ""
-        key = pd.DataFrame({"unit": typed["unit_id"], "period": typed[date].dt.to_period(unique_period)})
-        again = key.where(pd.Series(todo, index=mapped.index), None).duplicated(keep="first").to_numpy() & todo
+        key = pd.DataFrame(
+            {"unit": typed["unit_id"], "period": typed[date].dt.to_period(unique_period)}
+        )
+        again = (
+            key.where(pd.Series(todo, index=mapped.index), None).duplicated(keep="first").to_numpy()
+            & todo
+        )
         reason[again] = "duplicate_period"
         blame[again] = sources[date]
         if again.sum() > (reason == "").sum():
-            raise InputError(f"has {int(again.sum()):,} rows for a unit and period already listed: a "
-                             "unit-level table needs one row per unit and period (are its periods "
-                             "shorter than the panel's?)", file=label, column=sources[date])
+            raise InputError(
+                f"has {int(again.sum()):,} rows for a unit and period already listed: a "
+                "unit-level table needs one row per unit and period (are its periods "
+                "shorter than the panel's?)",
+                file=label,
+                column=sources[date],
+            )
 
     keep = reason == ""
-    canonical = [*(c for c in optional_ids if c in mapped.columns), *ids, *([date] if date else []),
-                 *scores, *([amount] if amount else []), *numbers,
-                 *([segment] if segment else [])]
+    canonical = [
+        *(c for c in optional_ids if c in mapped.columns),
+        *ids,
+        *([date] if date else []),
+        *scores,
+        *([amount] if amount else []),
+        *numbers,
+        *([segment] if segment else []),
+    ]
     order = [c for c in mapped.columns if c in canonical]
     order = sorted(order, key=canonical.index)
     data_cols: dict[str, pd.Series] = {name: typed[name] for name in order}
@@ -320,28 +381,41 @@ def _clean(
 
     gone = ~keep
     original = raw.loc[gone].copy()
-    original.columns = [f"{c} (original)" if str(c) in _RESERVED else str(c) for c in original.columns]
+    original.columns = [
+        f"{c} (original)" if str(c) in _RESERVED else str(c) for c in original.columns
+    ]
     original = pd.DataFrame({c: _as_text(original[c]) for c in original.columns})
-    rejects = pd.concat([
-        pd.DataFrame({
-            "file": pd.Series([label] * int(gone.sum()), dtype="str"),
-            "row": rows[gone],
-            "reason": pd.Series(reason[gone], dtype="str"),
-            "column": pd.Series(blame[gone], dtype="str"),
-        }),
-        original.reset_index(drop=True),
-    ], axis=1)
-    applies = {why for why, _, _ in conditions} | (
-        {"duplicate_response"} if response_id is not None and response_id in typed else set()) | (
-        {"duplicate_customer"} if segment is not None else set()) | (
-        {"duplicate_period"} if unique_period is not None else set())
+    rejects = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "file": pd.Series([label] * int(gone.sum()), dtype="str"),
+                    "row": rows[gone],
+                    "reason": pd.Series(reason[gone], dtype="str"),
+                    "column": pd.Series(blame[gone], dtype="str"),
+                }
+            ),
+            original.reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    applies = (
+        {why for why, _, _ in conditions}
+        | ({"duplicate_response"} if response_id is not None and response_id in typed else set())
+        | ({"duplicate_customer"} if segment is not None else set())
+        | ({"duplicate_period"} if unique_period is not None else set())
+    )
     reasons = [r for r in CHAIN_REASONS if r in applies]
     counts = pd.Series(reason).value_counts()
-    report = pd.DataFrame({
-        "file": pd.Series([label] * (1 + len(reasons)), dtype="str"),
-        "reason": pd.Series(["kept", *reasons], dtype="str"),
-        "n": np.array([int(keep.sum()), *(int(counts.get(r, 0)) for r in reasons)], dtype=np.int64),
-    })
+    report = pd.DataFrame(
+        {
+            "file": pd.Series([label] * (1 + len(reasons)), dtype="str"),
+            "reason": pd.Series(["kept", *reasons], dtype="str"),
+            "n": np.array(
+                [int(keep.sum()), *(int(counts.get(r, 0)) for r in reasons)], dtype=np.int64
+            ),
+        }
+    )
     return CleanResult(data=data, rejects=rejects, report=report)
 
 
@@ -429,20 +503,50 @@ def clean_employee_survey(
         raise InputError("items must be a non-empty list of item column names", column="items")
     reserved = [i for i in items if i in ("respondents", "wave")]
     if reserved:  # es_respondents and es_wave are the survey panel's own columns
-        raise InputError(f"an item may not be called {reserved[0]!r} (es_{reserved[0]} is taken); rename it "
-                         "in the mapping (employee_survey: {items: {new name: column}})", column=reserved[0])
+        raise InputError(
+            f"an item may not be called {reserved[0]!r} (es_{reserved[0]} is taken); rename it "
+            "in the mapping (employee_survey: {items: {new name: column}})",
+            column=reserved[0],
+        )
     raw, source = _read(raw, "employee_survey", source)
     if _unit_level_survey(_mapped_names(raw, section(mapping, "employee_survey")[0])):
         scores = {**dict.fromkeys(items, low_high), "respondents": (1.0, np.inf)}
-        return _clean(raw, table="employee_survey", ids=("unit_id",), date="period", months=True, scores=scores,
-                      fractional=list(items), required_numbers=["respondents"], answers=list(items),
-                      unique_period=freq, mapping=mapping, source=source, units=units, as_of=as_of,
-                      date_format=date_format, dayfirst=dayfirst, check=_check_unit_survey,
-                      hint=" (a unit-level survey: unit_id, period, respondents and the item means)")
-    return _clean(raw, table="employee_survey", ids=("unit_id",), optional_ids=("respondent_id",),
-                  date="survey_date", scores=dict.fromkeys(items, low_high), answers=list(items),
-                  response_id="respondent_id", mapping=mapping, source=source, units=units, as_of=as_of,
-                  date_format=date_format, dayfirst=dayfirst)
+        return _clean(
+            raw,
+            table="employee_survey",
+            ids=("unit_id",),
+            date="period",
+            months=True,
+            scores=scores,
+            fractional=list(items),
+            required_numbers=["respondents"],
+            answers=list(items),
+            unique_period=freq,
+            mapping=mapping,
+            source=source,
+            units=units,
+            as_of=as_of,
+            date_format=date_format,
+            dayfirst=dayfirst,
+            check=_check_unit_survey,
+            hint=" (a unit-level survey: unit_id, period, respondents and the item means)",
+        )
+    return _clean(
+        raw,
+        table="employee_survey",
+        ids=("unit_id",),
+        optional_ids=("respondent_id",),
+        date="survey_date",
+        scores=dict.fromkeys(items, low_high),
+        answers=list(items),
+        response_id="respondent_id",
+        mapping=mapping,
+        source=source,
+        units=units,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
 
 
 def clean_customer_survey(
@@ -505,8 +609,11 @@ def clean_customer_survey(
         csat = "csat" in names if csat is None else csat
         nps = "nps" in names if nps is None else nps
         if not (csat or nps):
-            raise InputError(f"no csat or nps column (the file has: {', '.join(map(str, raw.columns))}); "
-                             "name them in the mapping's 'customer_survey' section", file=source)
+            raise InputError(
+                f"no csat or nps column (the file has: {', '.join(map(str, raw.columns))}); "
+                "name them in the mapping's 'customer_survey' section",
+                file=source,
+            )
     if not (csat or nps):
         raise InputError("the customer survey needs at least one of csat and nps")
     scores = {}
@@ -514,10 +621,22 @@ def clean_customer_survey(
         scores["csat"] = _scale(csat_scale, "csat_scale")
     if nps:
         scores["nps"] = (0.0, 10.0)
-    return _clean(raw, table="customer_survey", ids=("unit_id",), optional_ids=("response_id", "customer_id"),
-                  date="response_date", scores=scores, answers=list(scores), response_id="response_id",
-                  mapping=mapping, source=source, units=units, as_of=as_of, date_format=date_format,
-                  dayfirst=dayfirst)
+    return _clean(
+        raw,
+        table="customer_survey",
+        ids=("unit_id",),
+        optional_ids=("response_id", "customer_id"),
+        date="response_date",
+        scores=scores,
+        answers=list(scores),
+        response_id="response_id",
+        mapping=mapping,
+        source=source,
+        units=units,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+    )
 
 
 def clean_revenue(
@@ -589,21 +708,45 @@ def clean_revenue(
     """
     if level is None:
         raw, source = _read(raw, "revenue", source)
-        level = "customer" if "customer_id" in _mapped_names(raw, section(mapping, "revenue")[0]) else "unit"
+        level = (
+            "customer"
+            if "customer_id" in _mapped_names(raw, section(mapping, "revenue")[0])
+            else "unit"
+        )
     if level not in ("customer", "unit"):
         raise InputError(f"level must be 'customer' or 'unit', not {level!r}", column="level")
     if freq not in ("M", "Q", "Y"):
         raise InputError(f"freq must be one of M, Q, Y, not {freq!r}", column="freq")
-    common = {"table": "revenue", "date": "period", "amount": "revenue", "months": True, "mapping": mapping,
-              "source": source, "units": units, "as_of": as_of, "date_format": date_format, "dayfirst": dayfirst}
+    common = {
+        "table": "revenue",
+        "date": "period",
+        "amount": "revenue",
+        "months": True,
+        "mapping": mapping,
+        "source": source,
+        "units": units,
+        "as_of": as_of,
+        "date_format": date_format,
+        "dayfirst": dayfirst,
+    }
     if level == "customer":
-        return _clean(raw, ids=("customer_id", "unit_id"), **common,
-                      hint=" (a customer-level revenue table; without customer_id: unit level, unit_id, "
-                      "period, revenue)")
-    return _clean(raw, ids=("unit_id",), numbers=UNIT_REVENUE_FIGURES, unique_period=freq,
-                  check=_check_unit_revenue, **common,
-                  hint=" (a unit-level revenue table; a customer-level one has customer_id, unit_id, "
-                  "period, revenue)")
+        return _clean(
+            raw,
+            ids=("customer_id", "unit_id"),
+            **common,
+            hint=" (a customer-level revenue table; without customer_id: unit level, unit_id, "
+            "period, revenue)",
+        )
+    return _clean(
+        raw,
+        ids=("unit_id",),
+        numbers=UNIT_REVENUE_FIGURES,
+        unique_period=freq,
+        check=_check_unit_revenue,
+        **common,
+        hint=" (a unit-level revenue table; a customer-level one has customer_id, unit_id, "
+        "period, revenue)",
+    )
 
 
 #: The optional figures of a unit-level revenue table (:func:`linkage.panel.revenue_panel`'s).
@@ -614,20 +757,34 @@ UNIT_REVENUE_FIGURES = ("revenue_start", "revenue_retained", "revenue_retention"
 def _unit_revenue_schema():
     import pandera.pandas as pa
 
-    figures = {name: pa.Column(float, nullable=True, required=False) for name in UNIT_REVENUE_FIGURES}
-    return pa.DataFrameSchema({"unit_id": pa.Column(str), "period": pa.Column("datetime64[ns]", coerce=False,
-                                                                               nullable=False),
-                               "revenue": pa.Column(float), **figures},
-                              name="unit revenue", strict=False)
+    figures = {
+        name: pa.Column(float, nullable=True, required=False) for name in UNIT_REVENUE_FIGURES
+    }
+    return pa.DataFrameSchema(
+        {
+            "unit_id": pa.Column(str),
+            "period": pa.Column("datetime64[ns]", coerce=False, nullable=False),
+            "revenue": pa.Column(float),
+            **figures,
+        },
+        name="unit revenue",
+        strict=False,
+    )
 
 
 @functools.cache
 def _unit_survey_schema():
     import pandera.pandas as pa
 
-    return pa.DataFrameSchema({"unit_id": pa.Column(str), "period": pa.Column("datetime64[ns]", nullable=False),
-                               "respondents": pa.Column(float, pa.Check.ge(1))},
-                              name="unit survey", strict=False)
+    return pa.DataFrameSchema(
+        {
+            "unit_id": pa.Column(str),
+            "period": pa.Column("datetime64[ns]", nullable=False),
+            "respondents": pa.Column(float, pa.Check.ge(1)),
+        },
+        name="unit survey",
+        strict=False,
+    )
 
 
 def _check_unit_survey(data: pd.DataFrame, *, file: str) -> None:
@@ -643,9 +800,13 @@ def _check_schema(schema: Any, data: pd.DataFrame, file: str, what: str) -> None
         schema.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-        problems = [f"column {c!r} fails {k}" for c, k in
-                    cases[["column", "check"]].drop_duplicates().itertuples(index=False)]
-        raise InputError(f"does not fit the {what} table: " + "; ".join(problems), file=file) from None
+        problems = [
+            f"column {c!r} fails {k}"
+            for c, k in cases[["column", "check"]].drop_duplicates().itertuples(index=False)
+        ]
+        raise InputError(
+            f"does not fit the {what} table: " + "; ".join(problems), file=file
+        ) from None
 
 
 def _check_unit_revenue(data: pd.DataFrame, *, file: str) -> None:
@@ -657,9 +818,13 @@ def _check_unit_revenue(data: pd.DataFrame, *, file: str) -> None:
         _unit_revenue_schema().validate(checked, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-        problems = [f"column {c!r} fails {k}" for c, k in
-                    cases[["column", "check"]].drop_duplicates().itertuples(index=False)]
-        raise InputError("does not fit the unit revenue table: " + "; ".join(problems), file=file) from None
+        problems = [
+            f"column {c!r} fails {k}"
+            for c, k in cases[["column", "check"]].drop_duplicates().itertuples(index=False)
+        ]
+        raise InputError(
+            "does not fit the unit revenue table: " + "; ".join(problems), file=file
+        ) from None
 
 
 def clean_segments(
@@ -697,5 +862,11 @@ def clean_segments(
     >>> result.rejects["reason"].tolist()
     ['duplicate_customer', 'missing_segment']
     """
-    return _clean(raw, table="segments", ids=("customer_id",), segment="segment", mapping=mapping,
-                  source=source)
+    return _clean(
+        raw,
+        table="segments",
+        ids=("customer_id",),
+        segment="segment",
+        mapping=mapping,
+        source=source,
+    )

@@ -4,23 +4,49 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("The chain link by link (engagement -> employee retention -> customer retention -> revenue retention): "
-        "between, within and lagged, with a within-unit mediation.")
+HELP = (
+    "The chain link by link (engagement -> employee retention -> customer retention -> revenue retention): "
+    "between, within and lagged, with a within-unit mediation."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage chain``."""
-    parser.add_argument("panel", metavar="PANEL", help="panel file with the chain's columns (CSV, Parquet, Excel)")
-    parser.add_argument("--links", default=None, metavar="X:Y,...",
-                        help="links in chain order, e.g. es_engagement:employee_retention,employee_retention:"
-                             "customer_retention (default: the four-step chain)")
-    parser.add_argument("--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)")
-    parser.add_argument("--period", default="period", metavar="COL", help="period column (default period)")
-    parser.add_argument("--max-lag", dest="max_lag", type=int, default=6, metavar="K", help="lags -K..K (default 6)")
-    parser.add_argument("--boot", type=int, default=2000, metavar="N", help="unit-bootstrap resamples (default 2000)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
-    parser.add_argument("--no-mediation", dest="mediate", action="store_false", help="skip the mediation analysis")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    parser.add_argument(
+        "panel", metavar="PANEL", help="panel file with the chain's columns (CSV, Parquet, Excel)"
+    )
+    parser.add_argument(
+        "--links",
+        default=None,
+        metavar="X:Y,...",
+        help="links in chain order, e.g. es_engagement:employee_retention,employee_retention:"
+        "customer_retention (default: the four-step chain)",
+    )
+    parser.add_argument(
+        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
+    )
+    parser.add_argument(
+        "--period", default="period", metavar="COL", help="period column (default period)"
+    )
+    parser.add_argument(
+        "--max-lag", dest="max_lag", type=int, default=6, metavar="K", help="lags -K..K (default 6)"
+    )
+    parser.add_argument(
+        "--boot",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="unit-bootstrap resamples (default 2000)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
+    )
+    parser.add_argument(
+        "--no-mediation", dest="mediate", action="store_false", help="skip the mediation analysis"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a report"
+    )
 
 
 def read_panel(path: str, *, numeric_columns, period: str, unit: str):
@@ -51,9 +77,21 @@ def read_panel(path: str, *, numeric_columns, period: str, unit: str):
         try:
             typed[period] = pd.to_datetime(text, format="ISO8601")
         except (ValueError, TypeError):
-            bad = int(pd.to_datetime(text, format="ISO8601", errors="coerce").isna().to_numpy().argmax()) + 1
-            raise InputError("period is neither a date (YYYY-MM-DD) nor a whole number", file=label, row=bad,
-                             column=period) from None
+            bad = (
+                int(
+                    pd.to_datetime(text, format="ISO8601", errors="coerce")
+                    .isna()
+                    .to_numpy()
+                    .argmax()
+                )
+                + 1
+            )
+            raise InputError(
+                "period is neither a date (YYYY-MM-DD) nor a whole number",
+                file=label,
+                row=bad,
+                column=period,
+            ) from None
     return typed, label
 
 
@@ -74,8 +112,10 @@ def fmt(df, columns) -> str:
     out = df[cols].copy()
     for c in cols:
         if out[c].dtype.kind == "f":
-            out[c] = [("" if not np.isfinite(v) else f"{v:.3g}" if c.startswith("p_") else f"{v:.3f}")
-                      for v in out[c]]
+            out[c] = [
+                ("" if not np.isfinite(v) else f"{v:.3g}" if c.startswith("p_") else f"{v:.3f}")
+                for v in out[c]
+            ]
     return out.to_string(index=False)
 
 
@@ -110,20 +150,40 @@ def run(args: argparse.Namespace) -> int:
     cols = [c for link in links for c in link]
     data, label = read_panel(args.panel, numeric_columns=cols, period=args.period, unit=args.unit)
     try:
-        res = chain(data, links=links, unit=args.unit, period=args.period, max_lag=args.max_lag, n_boot=args.boot,
-                    seed=args.seed, mediate=args.mediate)
+        res = chain(
+            data,
+            links=links,
+            unit=args.unit,
+            period=args.period,
+            max_lag=args.max_lag,
+            n_boot=args.boot,
+            seed=args.seed,
+            mediate=args.mediate,
+        )
     except InputError as err:
         raise with_file(err, label) from None
     if args.json:
         print(json.dumps(res.to_dict(), indent=1))
         return 0
-    lines = [f"linkage chain: {len(links)} links, {res.settings['n_units']} units", "", res.text, "",
-             "Links (between: Fisher-z interval; within and best_lag: unit-bootstrap interval, clustered p)",
-             fmt(res.links, ["link", "method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj"]), ""]
+    lines = [
+        f"linkage chain: {len(links)} links, {res.settings['n_units']} units",
+        "",
+        res.text,
+        "",
+        "Links (between: Fisher-z interval; within and best_lag: unit-bootstrap interval, clustered p)",
+        fmt(
+            res.links,
+            ["link", "method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj"],
+        ),
+        "",
+    ]
     if len(res.mediation):
         x, m, y = res.settings["mediation"]
-        lines += [f"Mediation within units: {x} -> {m} -> {y} (unit-bootstrap intervals and p-values)",
-                  fmt(res.mediation, ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units"]),
-                  *(f"  - {c}" for c in MEDIATION_CAVEATS), ""]
+        lines += [
+            f"Mediation within units: {x} -> {m} -> {y} (unit-bootstrap intervals and p-values)",
+            fmt(res.mediation, ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units"]),
+            *(f"  - {c}" for c in MEDIATION_CAVEATS),
+            "",
+        ]
     print("\n".join(lines).rstrip())
     return 0

@@ -9,37 +9,72 @@ HELP = "Serve the executive dashboard and the unit explorer (Voila) on a panel."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage dashboard``."""
-    parser.add_argument("--panel", metavar="FILE",
-                        help="panel CSV/Parquet from 'linkage panel' (default: data/sample/panel.csv)")
+    parser.add_argument(
+        "--panel",
+        metavar="FILE",
+        help="panel CSV/Parquet from 'linkage panel' (default: data/sample/panel.csv)",
+    )
     parser.add_argument("--port", type=int, default=8866, metavar="P", help="port (default 8866)")
-    parser.add_argument("--ip", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1; anything else is reachable "
-                             "by others and has no authentication)")
-    parser.add_argument("--no-browser", dest="browser", action="store_false",
-                        help="do not open a browser")
-    parser.add_argument("--notebooks", metavar="DIR",
-                        help="folder of dashboard notebooks (default: the checkout's notebooks/dashboards)")
-    parser.add_argument("--no-warm", dest="warm", action="store_false",
-                        help="do not draw the first figures before serving")
-    parser.add_argument("--max-viewers", type=int, metavar="N",
-                        help="most pages open at once (each holds a kernel of about 260 MB); "
-                             "further viewers get 'The dashboard is busy, please try again in a "
-                             "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
-                             "most 8)")
-    for flag, what in (("--employee-survey", "employee survey answers (respondent level, or item means "
-                                             "per unit and period)"),
-                       ("--customer-survey", "customer survey answers (CSAT and/or NPS)"),
-                       ("--revenue", "revenue (customer or unit level)")):
-        parser.add_argument(flag, metavar="FILE",
-                            help=f"{what} for the section 'The whole chain' when the panel has no "
-                                 "chain columns (see 'linkage panel --employee-survey ...')")
+    parser.add_argument(
+        "--ip",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; anything else is reachable "
+        "by others and has no authentication)",
+    )
+    parser.add_argument(
+        "--no-browser", dest="browser", action="store_false", help="do not open a browser"
+    )
+    parser.add_argument(
+        "--notebooks",
+        metavar="DIR",
+        help="folder of dashboard notebooks (default: the checkout's notebooks/dashboards)",
+    )
+    parser.add_argument(
+        "--no-warm",
+        dest="warm",
+        action="store_false",
+        help="do not draw the first figures before serving",
+    )
+    parser.add_argument(
+        "--max-viewers",
+        type=int,
+        metavar="N",
+        help="most pages open at once (each holds a kernel of about 260 MB); "
+        "further viewers get 'The dashboard is busy, please try again in a "
+        "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
+        "most 8)",
+    )
+    for flag, what in (
+        (
+            "--employee-survey",
+            "employee survey answers (respondent level, or item means per unit and period)",
+        ),
+        ("--customer-survey", "customer survey answers (CSAT and/or NPS)"),
+        ("--revenue", "revenue (customer or unit level)"),
+    ):
+        parser.add_argument(
+            flag,
+            metavar="FILE",
+            help=f"{what} for the section 'The whole chain' when the panel has no "
+            "chain columns (see 'linkage panel --employee-survey ...')",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns Voila's exit status."""
     from linkage.app.serve import serve
 
-    return serve(args.panel, port=args.port, ip=args.ip, open_browser=args.browser,
-                 notebooks=args.notebooks, warm=args.warm, max_viewers=args.max_viewers,
-                 chain_files={"employee_survey": args.employee_survey,
-                              "customer_survey": args.customer_survey, "revenue": args.revenue})
+    return serve(
+        args.panel,
+        port=args.port,
+        ip=args.ip,
+        open_browser=args.browser,
+        notebooks=args.notebooks,
+        warm=args.warm,
+        max_viewers=args.max_viewers,
+        chain_files={
+            "employee_survey": args.employee_survey,
+            "customer_survey": args.customer_survey,
+            "revenue": args.revenue,
+        },
+    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("Key drivers of a unit-level outcome among correlated survey items (relative weights or dominance), "
-        "unit-bootstrap intervals, Holm-adjusted p-values, ICC reliability.")
+HELP = (
+    "Key drivers of a unit-level outcome among correlated survey items (relative weights or dominance), "
+    "unit-bootstrap intervals, Holm-adjusted p-values, ICC reliability."
+)
 
 #: panel columns of the employee survey that are not items
 _NOT_ITEMS = {"es_respondents", "es_wave", "es_engagement"}
@@ -13,30 +15,80 @@ _NOT_ITEMS = {"es_respondents", "es_wave", "es_engagement"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage drivers``."""
-    parser.add_argument("panel", metavar="PANEL", help="panel (or unit) file with item and outcome columns")
-    parser.add_argument("--items", default=None, metavar="COL,...",
-                        help="item columns (default: every es_<item> column except es_engagement)")
-    parser.add_argument("--outcome", default="customer_retention", metavar="COL",
-                        help="outcome column (default customer_retention)")
-    parser.add_argument("--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)")
-    parser.add_argument("--period", default="period", metavar="COL", help="period column (default period)")
-    parser.add_argument("--lag", type=int, default=0, metavar="K",
-                        help="pair items at t with the outcome at t+K (default 0)")
-    parser.add_argument("--level", choices=["between", "within"], default="between",
-                        help="between: unit means (default); within: changes inside units over time")
-    parser.add_argument("--method", choices=["relative_weights", "dominance"], default="relative_weights",
-                        help="relative weights (Johnson 2000, default) or general dominance")
-    parser.add_argument("--respondents", default=None, metavar="FILE",
-                        help="respondent-level survey file (unit column and item columns, named as in the panel or "
-                             "without the es_ prefix): ICC(1), ICC(k) and corrected correlations")
-    parser.add_argument("--respondent-date", dest="respondent_date", default="survey_date", metavar="COL",
-                        help="date column of the respondent file: answers are grouped by unit and month (default "
-                             "survey_date; without it, by unit)")
-    parser.add_argument("--adjust", default="holm", metavar="METHOD",
-                        help="p-value correction over the items: holm (default), fdr_bh, bonferroni, none")
-    parser.add_argument("--boot", type=int, default=2000, metavar="N", help="unit-bootstrap resamples (default 2000)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    parser.add_argument(
+        "panel", metavar="PANEL", help="panel (or unit) file with item and outcome columns"
+    )
+    parser.add_argument(
+        "--items",
+        default=None,
+        metavar="COL,...",
+        help="item columns (default: every es_<item> column except es_engagement)",
+    )
+    parser.add_argument(
+        "--outcome",
+        default="customer_retention",
+        metavar="COL",
+        help="outcome column (default customer_retention)",
+    )
+    parser.add_argument(
+        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
+    )
+    parser.add_argument(
+        "--period", default="period", metavar="COL", help="period column (default period)"
+    )
+    parser.add_argument(
+        "--lag",
+        type=int,
+        default=0,
+        metavar="K",
+        help="pair items at t with the outcome at t+K (default 0)",
+    )
+    parser.add_argument(
+        "--level",
+        choices=["between", "within"],
+        default="between",
+        help="between: unit means (default); within: changes inside units over time",
+    )
+    parser.add_argument(
+        "--method",
+        choices=["relative_weights", "dominance"],
+        default="relative_weights",
+        help="relative weights (Johnson 2000, default) or general dominance",
+    )
+    parser.add_argument(
+        "--respondents",
+        default=None,
+        metavar="FILE",
+        help="respondent-level survey file (unit column and item columns, named as in the panel or "
+        "without the es_ prefix): ICC(1), ICC(k) and corrected correlations",
+    )
+    parser.add_argument(
+        "--respondent-date",
+        dest="respondent_date",
+        default="survey_date",
+        metavar="COL",
+        help="date column of the respondent file: answers are grouped by unit and month (default "
+        "survey_date; without it, by unit)",
+    )
+    parser.add_argument(
+        "--adjust",
+        default="holm",
+        metavar="METHOD",
+        help="p-value correction over the items: holm (default), fdr_bh, bonferroni, none",
+    )
+    parser.add_argument(
+        "--boot",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="unit-bootstrap resamples (default 2000)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a report"
+    )
 
 
 def _reliability(path: str, items: list[str], unit: str, date: str | None, data, level: str):
@@ -62,7 +114,9 @@ def _reliability(path: str, items: list[str], unit: str, date: str | None, data,
         if bare in resp.columns:
             rename[bare] = item
         else:
-            raise InputError(f"no column {item!r} or {bare!r} for item {item!r}", file=label, column=item)
+            raise InputError(
+                f"no column {item!r} or {bare!r} for item {item!r}", file=label, column=item
+            )
     resp = resp.rename(columns=rename)
     group = unit
     if date is not None and date in resp.columns:
@@ -117,37 +171,92 @@ def run(args: argparse.Namespace) -> int:
         header = read_table(args.panel).columns
         items = [c for c in header if str(c).startswith("es_") and c not in _NOT_ITEMS]
         if not items:
-            raise InputError("no es_<item> columns: name the items with --items", file=pathlib.Path(args.panel).name)
-    data, label = read_panel(args.panel, numeric_columns=[*items, args.outcome], period=args.period, unit=args.unit)
+            raise InputError(
+                "no es_<item> columns: name the items with --items",
+                file=pathlib.Path(args.panel).name,
+            )
+    data, label = read_panel(
+        args.panel, numeric_columns=[*items, args.outcome], period=args.period, unit=args.unit
+    )
     reliability = None
     rel_table = None
     if args.respondents:
-        rel_table = _reliability(args.respondents, items, args.unit, args.respondent_date, data, args.level)
-        reliability = {r.item: float(r.reliability) for r in rel_table.itertuples() if 0 < r.reliability <= 1}
+        rel_table = _reliability(
+            args.respondents, items, args.unit, args.respondent_date, data, args.level
+        )
+        reliability = {
+            r.item: float(r.reliability) for r in rel_table.itertuples() if 0 < r.reliability <= 1
+        }
     try:
-        out = key_drivers(data, items=items, outcome=args.outcome, unit=args.unit, period=args.period, lag=args.lag,
-                          level=args.level, method=args.method, reliability=reliability, n_boot=args.boot,
-                          seed=args.seed, adjust=args.adjust)
+        out = key_drivers(
+            data,
+            items=items,
+            outcome=args.outcome,
+            unit=args.unit,
+            period=args.period,
+            lag=args.lag,
+            level=args.level,
+            method=args.method,
+            reliability=reliability,
+            n_boot=args.boot,
+            seed=args.seed,
+            adjust=args.adjust,
+        )
     except InputError as err:
         raise with_file(err, label) from None
     if args.json:
-        doc = {"settings": {"items": items, "outcome": args.outcome, "level": args.level, "method": args.method,
-                            "lag": args.lag, "n_boot": args.boot, "seed": args.seed, "adjust": args.adjust},
-               "r2": float(out["r2"].iloc[0]), "drivers": _records(out, DRIVER_COLUMNS),
-               "reliability": _records(rel_table, list(rel_table.columns)) if rel_table is not None else None}
+        doc = {
+            "settings": {
+                "items": items,
+                "outcome": args.outcome,
+                "level": args.level,
+                "method": args.method,
+                "lag": args.lag,
+                "n_boot": args.boot,
+                "seed": args.seed,
+                "adjust": args.adjust,
+            },
+            "r2": float(out["r2"].iloc[0]),
+            "drivers": _records(out, DRIVER_COLUMNS),
+            "reliability": _records(rel_table, list(rel_table.columns))
+            if rel_table is not None
+            else None,
+        }
         print(json.dumps(_jsonable(doc), indent=1))
         return 0
-    lines = [f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, lag {args.lag}, "
-             f"{out['n_units'].iloc[0]} units), {args.method.replace('_', ' ')}: R^2 = {out['r2'].iloc[0]:.3f}", "",
-             "weight: share of R^2 (interval: unit bootstrap); p: weight against a random variable's "
-             f"(Tonidandel et al. 2009), {args.adjust}-adjusted over the items",
-             fmt(out, ["rank", "item", "weight", "share", "ci_low", "ci_high", "p_adj", "r", "r_corrected",
-                       "reliability"]), ""]
+    lines = [
+        f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, lag {args.lag}, "
+        f"{out['n_units'].iloc[0]} units), {args.method.replace('_', ' ')}: R^2 = {out['r2'].iloc[0]:.3f}",
+        "",
+        "weight: share of R^2 (interval: unit bootstrap); p: weight against a random variable's "
+        f"(Tonidandel et al. 2009), {args.adjust}-adjusted over the items",
+        fmt(
+            out,
+            [
+                "rank",
+                "item",
+                "weight",
+                "share",
+                "ci_low",
+                "ci_high",
+                "p_adj",
+                "r",
+                "r_corrected",
+                "reliability",
+            ],
+        ),
+        "",
+    ]
     if rel_table is not None:
-        lines += ["Reliability (ICC(1): share of an answer that is the unit's, per unit and survey month; reliability: "
-                  "of the unit means used, at k_means respondents, Spearman-Brown; items without a positive one are "
-                  "taken as exact)",
-                  fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]), ""]
-    lines.append("Units, not people: an item that drives unit outcomes need not drive any one person's.")
+        lines += [
+            "Reliability (ICC(1): share of an answer that is the unit's, per unit and survey month; reliability: "
+            "of the unit means used, at k_means respondents, Spearman-Brown; items without a positive one are "
+            "taken as exact)",
+            fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]),
+            "",
+        ]
+    lines.append(
+        "Units, not people: an item that drives unit outcomes need not drive any one person's."
+    )
     print("\n".join(lines).rstrip())
     return 0

@@ -7,8 +7,10 @@ import os
 import re
 import sys
 
-HELP = ("Build the unit x period retention panel from employee and customer extracts (with surveys, "
-        "revenue and segments: the chain's columns).")
+HELP = (
+    "Build the unit x period retention panel from employee and customer extracts (with surveys, "
+    "revenue and segments: the chain's columns)."
+)
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,53 +60,118 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage panel``."""
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--employees", required=True, metavar="FILE",
-                        help="employee spells (CSV, Parquet or .xlsx)")
+    parser.add_argument(
+        "--employees", required=True, metavar="FILE", help="employee spells (CSV, Parquet or .xlsx)"
+    )
     parser.add_argument("--customers", metavar="FILE", help="customer spells")
-    parser.add_argument("--activity", metavar="FILE",
-                        help="customer activity log (instead of --customers)")
+    parser.add_argument(
+        "--activity", metavar="FILE", help="customer activity log (instead of --customers)"
+    )
     parser.add_argument("--units", metavar="FILE", help="units and their attributes (region, ...)")
-    parser.add_argument("--employee-survey", dest="employee_survey", metavar="FILE",
-                        help="employee survey answers, one row per respondent and wave")
-    parser.add_argument("--customer-survey", dest="customer_survey", metavar="FILE",
-                        help="customer survey responses (CSAT and / or NPS)")
-    parser.add_argument("--revenue", metavar="FILE",
-                        help="revenue: customer level (per customer and period or invoice) or unit level")
-    parser.add_argument("--segments", metavar="FILE", help="customer segments (customer_id, segment)")
-    parser.add_argument("--survey-align", dest="survey_align", default="forward", choices=("forward", "wave"),
-                        help="employee survey waves: carried 'forward' to the following periods "
-                        "(default) or in their own 'wave' period only")
-    parser.add_argument("--segments-out", dest="segments_out", metavar="FILE",
-                        help="where to write customer retention per unit, period and segment")
-    parser.add_argument("--map", dest="mapping", metavar="MAP.yaml",
-                        help="column mapping and date format (YAML)")
-    parser.add_argument("--freq", default="M", choices=("M", "Q", "Y"),
-                        help="period length: M(onth), Q(uarter), Y(ear) (default M)")
+    parser.add_argument(
+        "--employee-survey",
+        dest="employee_survey",
+        metavar="FILE",
+        help="employee survey answers, one row per respondent and wave",
+    )
+    parser.add_argument(
+        "--customer-survey",
+        dest="customer_survey",
+        metavar="FILE",
+        help="customer survey responses (CSAT and / or NPS)",
+    )
+    parser.add_argument(
+        "--revenue",
+        metavar="FILE",
+        help="revenue: customer level (per customer and period or invoice) or unit level",
+    )
+    parser.add_argument(
+        "--segments", metavar="FILE", help="customer segments (customer_id, segment)"
+    )
+    parser.add_argument(
+        "--survey-align",
+        dest="survey_align",
+        default="forward",
+        choices=("forward", "wave"),
+        help="employee survey waves: carried 'forward' to the following periods "
+        "(default) or in their own 'wave' period only",
+    )
+    parser.add_argument(
+        "--segments-out",
+        dest="segments_out",
+        metavar="FILE",
+        help="where to write customer retention per unit, period and segment",
+    )
+    parser.add_argument(
+        "--map", dest="mapping", metavar="MAP.yaml", help="column mapping and date format (YAML)"
+    )
+    parser.add_argument(
+        "--freq",
+        default="M",
+        choices=("M", "Q", "Y"),
+        help="period length: M(onth), Q(uarter), Y(ear) (default M)",
+    )
     parser.add_argument("--start", metavar="YYYY-MM", help="first period of the panel")
     parser.add_argument("--end", metavar="YYYY-MM", help="last period of the panel")
-    parser.add_argument("--as-of", dest="as_of", metavar="YYYY-MM-DD",
-                        help="date of the extracts; later dates are set aside (default today)")
-    parser.add_argument("--activity-window", dest="activity_window", type=int, default=1,
-                        metavar="N", help="with --activity: a customer stays active N periods "
-                        "after a visit (default 1)")
-    parser.add_argument("--out", required=True, metavar="PANEL.csv",
-                        help="where to write the panel (.csv or .parquet)")
-    parser.add_argument("--rejects", metavar="REJECTS.csv",
-                        help="where to write the set-aside rows with their file and reason")
-    parser.add_argument("--pseudonymise", "--pseudonymize", dest="pseudonymise",
-                        action="store_true",
-                        help="replace person identifiers by keyed-hash pseudonyms as the files are "
-                        "read (key: --pseudonym-key-file or $LINKAGE_PSEUDONYM_KEY)")
-    parser.add_argument("--pseudonym-key-file", dest="pseudonym_key_file", metavar="FILE",
-                        help="file holding the pseudonymisation key (implies --pseudonymise)")
-    parser.add_argument("--engine", default="pandas", choices=("pandas", "duckdb", "spark"),
-                        help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
-                        "build from canonical, already clean CSV/Parquet files or folders of "
-                        "Parquet parts, larger than memory (see the README, Performance)")
-    parser.add_argument("--spark-master", dest="spark_master", metavar="URL",
-                        help="with --engine spark: the master (spark://host:7077, yarn, local[*])")
-    parser.add_argument("--memory-limit", dest="memory_limit", metavar="SIZE",
-                        help="with --engine duckdb: memory limit, e.g. 4GB (spills to disk past it)")
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="YYYY-MM-DD",
+        help="date of the extracts; later dates are set aside (default today)",
+    )
+    parser.add_argument(
+        "--activity-window",
+        dest="activity_window",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --activity: a customer stays active N periods after a visit (default 1)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="PANEL.csv",
+        help="where to write the panel (.csv or .parquet)",
+    )
+    parser.add_argument(
+        "--rejects",
+        metavar="REJECTS.csv",
+        help="where to write the set-aside rows with their file and reason",
+    )
+    parser.add_argument(
+        "--pseudonymise",
+        "--pseudonymize",
+        dest="pseudonymise",
+        action="store_true",
+        help="replace person identifiers by keyed-hash pseudonyms as the files are "
+        "read (key: --pseudonym-key-file or $LINKAGE_PSEUDONYM_KEY)",
+    )
+    parser.add_argument(
+        "--pseudonym-key-file",
+        dest="pseudonym_key_file",
+        metavar="FILE",
+        help="file holding the pseudonymisation key (implies --pseudonymise)",
+    )
+    parser.add_argument(
+        "--engine",
+        default="pandas",
+        choices=("pandas", "duckdb", "spark"),
+        help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
+        "build from canonical, already clean CSV/Parquet files or folders of "
+        "Parquet parts, larger than memory (see the README, Performance)",
+    )
+    parser.add_argument(
+        "--spark-master",
+        dest="spark_master",
+        metavar="URL",
+        help="with --engine spark: the master (spark://host:7077, yarn, local[*])",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        dest="memory_limit",
+        metavar="SIZE",
+        help="with --engine duckdb: memory limit, e.g. 4GB (spills to disk past it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,16 +189,32 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{flag} {value!r} is not a month (use YYYY-MM)")
     if args.as_of is not None and not _DAY.match(args.as_of):
         raise InputError(f"--as-of {args.as_of!r} is not a date (use YYYY-MM-DD)")
-    inputs = [p for p in (args.employees, args.customers, args.activity, args.units, args.employee_survey,
-                          args.customer_survey, args.revenue, args.segments, args.mapping,
-                          args.pseudonym_key_file)
-              if p is not None]
+    inputs = [
+        p
+        for p in (
+            args.employees,
+            args.customers,
+            args.activity,
+            args.units,
+            args.employee_survey,
+            args.customer_survey,
+            args.revenue,
+            args.segments,
+            args.mapping,
+            args.pseudonym_key_file,
+        )
+        if p is not None
+    ]
     pseudonymise = bool(args.pseudonymise or args.pseudonym_key_file)
-    named = [("--out", args.out), ("--rejects", args.rejects), ("--segments-out", args.segments_out)]
+    named = [
+        ("--out", args.out),
+        ("--rejects", args.rejects),
+        ("--segments-out", args.segments_out),
+    ]
     named = [(flag, path) for flag, path in named if path is not None]
     outputs = [path for _, path in named]
     for i, (flag, path) in enumerate(named):
-        for other, path2 in named[i + 1:]:
+        for other, path2 in named[i + 1 :]:
             if _same_path(path, path2):
                 raise InputError(f"{flag} and {other} name the same file")
     for target in outputs:
@@ -165,8 +248,10 @@ def run(args: argparse.Namespace) -> int:
         pseudonym_key_file=args.pseudonym_key_file,
     )
     if args.segments_out is not None and result.segments is None:
-        raise InputError("--segments-out: no segments to write (give --segments, or map a segment column "
-                         "of the customers: customers: {segment: Vertical})")
+        raise InputError(
+            "--segments-out: no segments to write (give --segments, or map a segment column "
+            "of the customers: customers: {segment: Vertical})"
+        )
     write_table(result.panel, args.out, protect=inputs)
     print(result.report.text)
     print(
@@ -176,9 +261,14 @@ def run(args: argparse.Namespace) -> int:
     if result.items:
         from linkage.io._mapping import table_options
 
-        how = ("the mapping's items" if "items" in table_options(_mapping_of(args), "employee_survey")
-               else "every numeric column the mapping does not take")
-        print(f"employee survey items ({how}, aligned {args.survey_align}): {', '.join(result.items)}")
+        how = (
+            "the mapping's items"
+            if "items" in table_options(_mapping_of(args), "employee_survey")
+            else "every numeric column the mapping does not take"
+        )
+        print(
+            f"employee survey items ({how}, aligned {args.survey_align}): {', '.join(result.items)}"
+        )
     if args.segments_out is not None and result.segments is not None:
         write_table(result.segments, args.segments_out, protect=inputs)
         print(f"segments: {result.segments['segment'].nunique():,} segments -> {args.segments_out}")
@@ -197,21 +287,41 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
     from linkage.io import write_table
     from linkage.panel.engines import build_panel_engine
 
-    for flag, value in (("--map", args.mapping), ("--rejects", args.rejects), ("--as-of", args.as_of),
-                        ("--employee-survey", args.employee_survey), ("--customer-survey", args.customer_survey),
-                        ("--revenue", args.revenue), ("--segments", args.segments),
-                        ("--pseudonymise", args.pseudonymise or None),
-                        ("--pseudonym-key-file", args.pseudonym_key_file)):
+    for flag, value in (
+        ("--map", args.mapping),
+        ("--rejects", args.rejects),
+        ("--as-of", args.as_of),
+        ("--employee-survey", args.employee_survey),
+        ("--customer-survey", args.customer_survey),
+        ("--revenue", args.revenue),
+        ("--segments", args.segments),
+        ("--pseudonymise", args.pseudonymise or None),
+        ("--pseudonym-key-file", args.pseudonym_key_file),
+    ):
         if value is not None:
-            raise InputError(f"{flag} needs the pandas engine (cleaning); --engine {args.engine} reads "
-                             "canonical, already clean extracts")
-    panel = build_panel_engine(args.employees, args.customers, activity=args.activity, units=args.units,
-                               engine=args.engine, freq=args.freq, start=args.start, end=args.end,
-                               activity_window=args.activity_window, spark=args.spark_master,
-                               memory_limit=args.memory_limit, progress=True)
+            raise InputError(
+                f"{flag} needs the pandas engine (cleaning); --engine {args.engine} reads "
+                "canonical, already clean extracts"
+            )
+    panel = build_panel_engine(
+        args.employees,
+        args.customers,
+        activity=args.activity,
+        units=args.units,
+        engine=args.engine,
+        freq=args.freq,
+        start=args.start,
+        end=args.end,
+        activity_window=args.activity_window,
+        spark=args.spark_master,
+        memory_limit=args.memory_limit,
+        progress=True,
+    )
     write_table(panel, args.out, protect=inputs)
-    print(f"panel ({args.engine}): {panel['unit_id'].nunique():,} units x "
-          f"{panel['period'].nunique():,} periods -> {args.out}")
+    print(
+        f"panel ({args.engine}): {panel['unit_id'].nunique():,} units x "
+        f"{panel['period'].nunique():,} periods -> {args.out}"
+    )
     sys.stdout.flush()
     return 0
 

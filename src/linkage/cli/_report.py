@@ -11,10 +11,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage report``."""
     parser.add_argument("panel", metavar="PANEL", help="panel CSV/Parquet from 'linkage panel'")
     parser.add_argument("--out", required=True, metavar="FILE", help="the .html file to write")
-    parser.add_argument("--k", type=int, default=5, metavar="K",
-                        help="suppress figures from fewer than K people (default 5)")
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples for the intervals (default 1000)")
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=5,
+        metavar="K",
+        help="suppress figures from fewer than K people (default 5)",
+    )
+    parser.add_argument(
+        "--n-boot",
+        dest="n_boot",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap resamples for the intervals (default 1000)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 

@@ -6,43 +6,101 @@ import argparse
 
 HELP = "Write a simulated service-profit-chain world with known truth (or the bundled sample)."
 
-_WORLD_OPTIONS = ("units", "months", "start", "lag", "effect", "confound", "seasonality", "reverse",
-                  "seed", "customers", "defects", "raw_export", "chain")
+_WORLD_OPTIONS = (
+    "units",
+    "months",
+    "start",
+    "lag",
+    "effect",
+    "confound",
+    "seasonality",
+    "reverse",
+    "seed",
+    "customers",
+    "defects",
+    "raw_export",
+    "chain",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage simulate``."""
-    parser.add_argument("outdir", metavar="OUTDIR", help="folder to write the files to (created if missing)")
+    parser.add_argument(
+        "outdir", metavar="OUTDIR", help="folder to write the files to (created if missing)"
+    )
     parser.add_argument("--units", type=int, metavar="N", help="number of units (default 100)")
     parser.add_argument("--months", type=int, metavar="N", help="number of months (default 36)")
     parser.add_argument("--start", metavar="YYYY-MM", help="first month (default 2023-01)")
-    parser.add_argument("--lag", type=int, metavar="K",
-                        help="months after which customers respond to the climate (default 2)")
-    parser.add_argument("--effect", type=float, metavar="X",
-                        help="climate effect on staff quits and on customer churn, logit per sd "
-                             "(default 0.5; 0 = no link)")
-    parser.add_argument("--confound", type=float, metavar="X",
-                        help="big units lose more staff yet keep more customers (default 0 = off)")
-    parser.add_argument("--seasonality", type=float, metavar="X",
-                        help="amplitude of a season shared by both sides (default 0)")
-    parser.add_argument("--reverse", type=float, metavar="X",
-                        help="customer churn raising staff quits a month later (default 0 = off)")
+    parser.add_argument(
+        "--lag",
+        type=int,
+        metavar="K",
+        help="months after which customers respond to the climate (default 2)",
+    )
+    parser.add_argument(
+        "--effect",
+        type=float,
+        metavar="X",
+        help="climate effect on staff quits and on customer churn, logit per sd "
+        "(default 0.5; 0 = no link)",
+    )
+    parser.add_argument(
+        "--confound",
+        type=float,
+        metavar="X",
+        help="big units lose more staff yet keep more customers (default 0 = off)",
+    )
+    parser.add_argument(
+        "--seasonality",
+        type=float,
+        metavar="X",
+        help="amplitude of a season shared by both sides (default 0)",
+    )
+    parser.add_argument(
+        "--reverse",
+        type=float,
+        metavar="X",
+        help="customer churn raising staff quits a month later (default 0 = off)",
+    )
     parser.add_argument("--seed", type=int, metavar="S", help="random seed (default 0)")
-    parser.add_argument("--customers", choices=("spells", "activity"),
-                        help="customers as spells (default) or as an activity log of visits")
-    parser.add_argument("--defects", type=float, metavar="RATE",
-                        help="plant defective rows: this share of rows per defect kind (e.g. 0.01)")
-    parser.add_argument("--raw-export", dest="raw_export", action="store_true", default=None,
-                        help="also write OUTDIR/raw/ as an HR/CRM export, with mapping.yaml")
-    parser.add_argument("--chain", action="store_true", default=None,
-                        help="also plant the rest of the chain and write employee_survey.csv, "
-                             "customer_survey.csv, customer_segments.csv and revenue.csv")
-    parser.add_argument("--big", type=int, metavar="ROWS",
-                        help="write a big benchmark world instead: 2,000 units x 60 months and an "
-                             "activity log of about ROWS rows as Parquet parts (e.g. 20000000); "
-                             "takes --units, --months, --start, --seed")
-    parser.add_argument("--sample", action="store_true",
-                        help="write exactly the bundled sample (data/sample); takes no other option")
+    parser.add_argument(
+        "--customers",
+        choices=("spells", "activity"),
+        help="customers as spells (default) or as an activity log of visits",
+    )
+    parser.add_argument(
+        "--defects",
+        type=float,
+        metavar="RATE",
+        help="plant defective rows: this share of rows per defect kind (e.g. 0.01)",
+    )
+    parser.add_argument(
+        "--raw-export",
+        dest="raw_export",
+        action="store_true",
+        default=None,
+        help="also write OUTDIR/raw/ as an HR/CRM export, with mapping.yaml",
+    )
+    parser.add_argument(
+        "--chain",
+        action="store_true",
+        default=None,
+        help="also plant the rest of the chain and write employee_survey.csv, "
+        "customer_survey.csv, customer_segments.csv and revenue.csv",
+    )
+    parser.add_argument(
+        "--big",
+        type=int,
+        metavar="ROWS",
+        help="write a big benchmark world instead: 2,000 units x 60 months and an "
+        "activity log of about ROWS rows as Parquet parts (e.g. 20000000); "
+        "takes --units, --months, --start, --seed",
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="write exactly the bundled sample (data/sample); takes no other option",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,9 +120,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     params = {}
-    for option, field in (("units", "n_units"), ("months", "months"), ("start", "start"),
-                          ("lag", "lag"), ("confound", "confound"), ("seasonality", "seasonality"),
-                          ("reverse", "reverse"), ("seed", "seed")):
+    for option, field in (
+        ("units", "n_units"),
+        ("months", "months"),
+        ("start", "start"),
+        ("lag", "lag"),
+        ("confound", "confound"),
+        ("seasonality", "seasonality"),
+        ("reverse", "reverse"),
+        ("seed", "seed"),
+    ):
         value = getattr(args, option)
         if value is not None:
             params[field] = value
@@ -76,21 +141,31 @@ def run(args: argparse.Namespace) -> int:
         names = {"n_units": "units", "effect_staff": "effect", "effect_customer": "effect"}
         flag = "--" + names.get(err.column or "", err.column or "")
         raise InputError(f"{flag}: {err.problem}") from None
-    world = simulate(spec, customers=args.customers or "spells", defects=args.defects,
-                     chain=ChainSpec() if args.chain else None)
+    world = simulate(
+        spec,
+        customers=args.customers or "spells",
+        defects=args.defects,
+        chain=ChainSpec() if args.chain else None,
+    )
     paths = write_world(world, args.outdir, raw_export=bool(args.raw_export))
     facts = world.truth["facts"]
     print(f"wrote {len(paths)} files to {args.outdir}: {world!r}")
-    print(f"planted: lag {facts['planted_lag']}, direction {facts['expected_direction']}, "
-          f"within-unit r about {facts['within_r_expected']:+.2f} at the planted lag, "
-          f"between-unit sign {facts['between_sign']:+d}")
+    print(
+        f"planted: lag {facts['planted_lag']}, direction {facts['expected_direction']}, "
+        f"within-unit r about {facts['within_r_expected']:+.2f} at the planted lag, "
+        f"between-unit sign {facts['between_sign']:+d}"
+    )
     for name, info in world.truth.get("defects", {}).items():
         total = sum(info["counts"].values())
-        print(f"defects in {name}: {total} rows ({', '.join(f'{k} {v}' for k, v in info['counts'].items())})")
+        print(
+            f"defects in {name}: {total} rows ({', '.join(f'{k} {v}' for k, v in info['counts'].items())})"
+        )
     if "chain" in world.truth:
         chain = world.truth["chain"]
-        print(f"chain: survey drivers {', '.join(chain['planted_drivers'])}; not drivers "
-              f"{', '.join(chain['unplanted_items'])}; most sensitive segment {chain['most_sensitive_segment']}")
+        print(
+            f"chain: survey drivers {', '.join(chain['planted_drivers'])}; not drivers "
+            f"{', '.join(chain['unplanted_items'])}; most sensitive segment {chain['most_sensitive_segment']}"
+        )
     return 0
 
 
@@ -100,12 +175,19 @@ def _run_big(args: argparse.Namespace) -> int:
     from linkage.simulate.big import write_big
 
     allowed = {"units", "months", "start", "seed"}
-    given = [name for name in _WORLD_OPTIONS if getattr(args, name) is not None and name not in allowed]
+    given = [
+        name for name in _WORLD_OPTIONS if getattr(args, name) is not None and name not in allowed
+    ]
     if given or args.sample:
         flag = "--sample" if args.sample else "--" + given[0].replace("_", "-")
         raise InputError(f"--big takes only --units, --months, --start and --seed; drop {flag}")
     options = {"rows": args.big, "progress": True}
-    for option, field in (("units", "n_units"), ("months", "months"), ("start", "start"), ("seed", "seed")):
+    for option, field in (
+        ("units", "n_units"),
+        ("months", "months"),
+        ("start", "start"),
+        ("seed", "seed"),
+    ):
         if getattr(args, option) is not None:
             options[field] = getattr(args, option)
     paths = write_big(args.outdir, **options)

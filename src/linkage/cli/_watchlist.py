@@ -4,44 +4,122 @@ from __future__ import annotations
 
 import argparse
 
-HELP = ("Early warning: units whose employee retention dropped against their own baseline, ranked by the "
-        "customers (and revenue) expected to be lost at the measured lag; --backtest checks past lists.")
+HELP = (
+    "Early warning: units whose employee retention dropped against their own baseline, ranked by the "
+    "customers (and revenue) expected to be lost at the measured lag; --backtest checks past lists."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage watchlist``."""
-    parser.add_argument("panel", metavar="PANEL", help="panel file (with employee_start/_retained and customer_start)")
-    parser.add_argument("--x", default="employee_retention", metavar="COL", help="employee-side rate")
-    parser.add_argument("--y", default="customer_retention", metavar="COL", help="customer-side rate")
-    parser.add_argument("--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)")
-    parser.add_argument("--period", default="period", metavar="COL", help="period column (default period)")
-    parser.add_argument("--as-of", dest="as_of", default=None, metavar="PERIOD",
-                        help="last period to use, e.g. 2025-06-01 (default: the last one)")
-    parser.add_argument("--lag", type=int, default=None, metavar="K",
-                        help="periods from a staff drop to customers (default: measured, 0..--max-lag)")
-    parser.add_argument("--max-lag", dest="max_lag", type=int, default=6, metavar="K", help="largest lag tried")
-    parser.add_argument("--recent", type=int, default=3, metavar="N", help="recent periods (default 3)")
-    parser.add_argument("--baseline", type=int, default=12, metavar="N", help="baseline periods before them (default 12)")
-    parser.add_argument("--z", type=float, default=1.645, metavar="Z", help="flag above this one-sided z (default 1.645)")
-    parser.add_argument("--revenue", default=None, metavar="COL", help="revenue column: also revenue at risk")
-    parser.add_argument("--method", choices=("effect", "forecast"), default="effect",
-                        help="effect: measured slope x staff drop, flag by the drop's z (default); forecast: "
-                             "customer drop predicted from the recent drops by a regression on past cutoffs, "
-                             "flag when above --min-loss")
-    parser.add_argument("--survey", default=None, metavar="COLS",
-                        help="comma-separated employee-survey columns, further signals for --method forecast "
-                             "(e.g. es_engagement,es_manager_support)")
-    parser.add_argument("--share", type=float, default=None, metavar="S",
-                        help="flag the top share S (0-1) of units instead of the rule")
-    parser.add_argument("--min-loss", dest="min_loss", type=float, default=0.005, metavar="D",
-                        help="a unit lost customers when its customer retention fell more than D a period "
-                             "below its baseline (default 0.005); --method forecast flags above it")
-    parser.add_argument("--top", type=int, default=20, metavar="N", help="rows in the report (default 20)")
-    parser.add_argument("--backtest", type=int, default=0, metavar="N",
-                        help="also back-test the list on the last N cutoffs (observed outcomes)")
-    parser.add_argument("--boot", type=int, default=1000, metavar="N", help="unit-bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    parser.add_argument(
+        "panel",
+        metavar="PANEL",
+        help="panel file (with employee_start/_retained and customer_start)",
+    )
+    parser.add_argument(
+        "--x", default="employee_retention", metavar="COL", help="employee-side rate"
+    )
+    parser.add_argument(
+        "--y", default="customer_retention", metavar="COL", help="customer-side rate"
+    )
+    parser.add_argument(
+        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
+    )
+    parser.add_argument(
+        "--period", default="period", metavar="COL", help="period column (default period)"
+    )
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        default=None,
+        metavar="PERIOD",
+        help="last period to use, e.g. 2025-06-01 (default: the last one)",
+    )
+    parser.add_argument(
+        "--lag",
+        type=int,
+        default=None,
+        metavar="K",
+        help="periods from a staff drop to customers (default: measured, 0..--max-lag)",
+    )
+    parser.add_argument(
+        "--max-lag", dest="max_lag", type=int, default=6, metavar="K", help="largest lag tried"
+    )
+    parser.add_argument(
+        "--recent", type=int, default=3, metavar="N", help="recent periods (default 3)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=int,
+        default=12,
+        metavar="N",
+        help="baseline periods before them (default 12)",
+    )
+    parser.add_argument(
+        "--z",
+        type=float,
+        default=1.645,
+        metavar="Z",
+        help="flag above this one-sided z (default 1.645)",
+    )
+    parser.add_argument(
+        "--revenue", default=None, metavar="COL", help="revenue column: also revenue at risk"
+    )
+    parser.add_argument(
+        "--method",
+        choices=("effect", "forecast"),
+        default="effect",
+        help="effect: measured slope x staff drop, flag by the drop's z (default); forecast: "
+        "customer drop predicted from the recent drops by a regression on past cutoffs, "
+        "flag when above --min-loss",
+    )
+    parser.add_argument(
+        "--survey",
+        default=None,
+        metavar="COLS",
+        help="comma-separated employee-survey columns, further signals for --method forecast "
+        "(e.g. es_engagement,es_manager_support)",
+    )
+    parser.add_argument(
+        "--share",
+        type=float,
+        default=None,
+        metavar="S",
+        help="flag the top share S (0-1) of units instead of the rule",
+    )
+    parser.add_argument(
+        "--min-loss",
+        dest="min_loss",
+        type=float,
+        default=0.005,
+        metavar="D",
+        help="a unit lost customers when its customer retention fell more than D a period "
+        "below its baseline (default 0.005); --method forecast flags above it",
+    )
+    parser.add_argument(
+        "--top", type=int, default=20, metavar="N", help="rows in the report (default 20)"
+    )
+    parser.add_argument(
+        "--backtest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also back-test the list on the last N cutoffs (observed outcomes)",
+    )
+    parser.add_argument(
+        "--boot",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="unit-bootstrap resamples (default 1000)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a report"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,11 +142,18 @@ def run(args: argparse.Namespace) -> int:
     from linkage.io import read_table
 
     header = set(read_table(args.panel).columns)
-    counts = [c for c in ("employee_start", "employee_retained", "customer_start", "customer_retained")
-              if c in header]
+    counts = [
+        c
+        for c in ("employee_start", "employee_retained", "customer_start", "customer_retained")
+        if c in header
+    ]
     survey = [c.strip() for c in args.survey.split(",") if c.strip()] if args.survey else []
-    data, label = read_panel(args.panel, numeric_columns=[args.x, args.y, *counts, args.revenue, *survey],
-                             period=args.period, unit=args.unit)
+    data, label = read_panel(
+        args.panel,
+        numeric_columns=[args.x, args.y, *counts, args.revenue, *survey],
+        period=args.period,
+        unit=args.unit,
+    )
     as_of = None
     if args.as_of is not None:
         as_of = args.as_of
@@ -76,67 +161,151 @@ def run(args: argparse.Namespace) -> int:
             try:
                 as_of = pd.Timestamp(args.as_of)
             except ValueError:
-                raise InputError(f"--as-of {args.as_of!r} is not a date", file=pathlib.Path(args.panel).name) from None
+                raise InputError(
+                    f"--as-of {args.as_of!r} is not a date", file=pathlib.Path(args.panel).name
+                ) from None
         else:
             try:
                 as_of = int(args.as_of)
             except ValueError:
-                raise InputError(f"--as-of {args.as_of!r} is not a period number", file=label) from None
+                raise InputError(
+                    f"--as-of {args.as_of!r} is not a period number", file=label
+                ) from None
     rule = dict(method=args.method, survey=survey or None, share=args.share, min_loss=args.min_loss)
     try:
-        wl = watchlist(data, x=args.x, y=args.y, unit=args.unit, period=args.period, as_of=as_of, lag=args.lag,
-                       max_lag=args.max_lag, recent=args.recent, baseline=args.baseline, z=args.z,
-                       revenue=args.revenue, n_boot=args.boot, seed=args.seed, **rule)
+        wl = watchlist(
+            data,
+            x=args.x,
+            y=args.y,
+            unit=args.unit,
+            period=args.period,
+            as_of=as_of,
+            lag=args.lag,
+            max_lag=args.max_lag,
+            recent=args.recent,
+            baseline=args.baseline,
+            z=args.z,
+            revenue=args.revenue,
+            n_boot=args.boot,
+            seed=args.seed,
+            **rule,
+        )
         bt = None
         if args.backtest:
             hist = data if as_of is None else data[data[args.period] <= as_of]
-            bt = backtest(hist, n_cutoffs=args.backtest, x=args.x, y=args.y, unit=args.unit, period=args.period,
-                          lag=args.lag, max_lag=args.max_lag, recent=args.recent, baseline=args.baseline, z=args.z,
-                          **rule)
+            bt = backtest(
+                hist,
+                n_cutoffs=args.backtest,
+                x=args.x,
+                y=args.y,
+                unit=args.unit,
+                period=args.period,
+                lag=args.lag,
+                max_lag=args.max_lag,
+                recent=args.recent,
+                baseline=args.baseline,
+                z=args.z,
+                **rule,
+            )
     except InputError as err:
         raise with_file(err, label) from None
     lag = int(wl["lag"].iloc[0])
     if args.json:
-        doc = {"settings": {"x": args.x, "y": args.y, "as_of": as_of, "lag": lag, "lag_found": wl.attrs["lag_found"],
-                            "recent": args.recent, "baseline": args.baseline, "z": args.z, "n_boot": args.boot,
-                            "method": args.method, "survey": survey, "share": args.share, "min_loss": args.min_loss,
-                            "coefficients": wl.attrs["coefficients"]},
-               "flagged": int(wl["flag"].sum()), "units": _records(wl, WATCHLIST_COLUMNS),
-               "backtest": _records(bt, BACKTEST_COLUMNS) if bt is not None else None}
+        doc = {
+            "settings": {
+                "x": args.x,
+                "y": args.y,
+                "as_of": as_of,
+                "lag": lag,
+                "lag_found": wl.attrs["lag_found"],
+                "recent": args.recent,
+                "baseline": args.baseline,
+                "z": args.z,
+                "n_boot": args.boot,
+                "method": args.method,
+                "survey": survey,
+                "share": args.share,
+                "min_loss": args.min_loss,
+                "coefficients": wl.attrs["coefficients"],
+            },
+            "flagged": int(wl["flag"].sum()),
+            "units": _records(wl, WATCHLIST_COLUMNS),
+            "backtest": _records(bt, BACKTEST_COLUMNS) if bt is not None else None,
+        }
         print(json.dumps(_jsonable(doc), indent=1, default=str))
         return 0
     flagged = wl[wl["flag"]]
     if args.share is not None:
         why = f"the top {args.share:.0%} by customers expected to be lost"
     elif args.method == "forecast":
-        why = (f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over the next "
-               f"{max(lag, 1)} period(s)")
+        why = (
+            f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over the next "
+            f"{max(lag, 1)} period(s)"
+        )
     else:
-        why = (f"employee retention down over the last {args.recent} periods against the {args.baseline} before, "
-               f"one-sided z > {args.z:g}")
+        why = (
+            f"employee retention down over the last {args.recent} periods against the {args.baseline} before, "
+            f"one-sided z > {args.z:g}"
+        )
     if args.method == "forecast":
-        weights = ", ".join(f"{k} {v:.3f}" for k, v in wl.attrs["coefficients"].items() if k != "intercept")
-        how = (f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per point of "
-               f"drop in {weights}")
+        weights = ", ".join(
+            f"{k} {v:.3f}" for k, v in wl.attrs["coefficients"].items() if k != "intercept"
+        )
+        how = (
+            f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per point of "
+            f"drop in {weights}"
+        )
     else:
-        how = (f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, {lag} period(s) "
-               "later")
-    lines = [f"linkage watchlist: {len(wl)} units, {len(flagged)} flagged ({why})",
-             how + ("" if wl.attrs["lag_found"] else " (no lag was significant: the strongest positive one is used)"),
-             "", "Visit first (flagged units by customers expected to be lost; interval from the unit bootstrap):"]
-    cols = ["rank", "unit", "baseline", "recent", "drop", "drop_z", "customers_at_risk", "expected_lost",
-            "expected_lost_low", "expected_lost_high"]
+        how = (
+            f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, {lag} period(s) "
+            "later"
+        )
+    lines = [
+        f"linkage watchlist: {len(wl)} units, {len(flagged)} flagged ({why})",
+        how
+        + (
+            ""
+            if wl.attrs["lag_found"]
+            else " (no lag was significant: the strongest positive one is used)"
+        ),
+        "",
+        "Visit first (flagged units by customers expected to be lost; interval from the unit bootstrap):",
+    ]
+    cols = [
+        "rank",
+        "unit",
+        "baseline",
+        "recent",
+        "drop",
+        "drop_z",
+        "customers_at_risk",
+        "expected_lost",
+        "expected_lost_low",
+        "expected_lost_high",
+    ]
     if args.method == "forecast":
         cols.insert(6, "predicted_drop")
     if args.revenue:
         cols += ["revenue_at_risk"]
     lines.append(fmt(flagged.head(args.top), cols) if len(flagged) else "(no unit flagged)")
     if bt is not None:
-        bt = bt.assign(cutoff=[c.date().isoformat() if isinstance(c, pd.Timestamp) else c for c in bt["cutoff"]])
-        lines += ["", "Back-test (lists built before each cutoff; lost = customer retention below baseline by more than "
-                  f"{args.min_loss:g} a period over the horizon)", fmt(bt, BACKTEST_COLUMNS[:-1])]
-    lines += ["", "The expected loss is an association scaled to customers: a reason to look, not a forecast."
-              if args.method == "effect" else "The forecast is an association learnt from this history: a reason "
-              "to look first, not a prediction about any one unit's customers."]
+        bt = bt.assign(
+            cutoff=[
+                c.date().isoformat() if isinstance(c, pd.Timestamp) else c for c in bt["cutoff"]
+            ]
+        )
+        lines += [
+            "",
+            "Back-test (lists built before each cutoff; lost = customer retention below baseline by more than "
+            f"{args.min_loss:g} a period over the horizon)",
+            fmt(bt, BACKTEST_COLUMNS[:-1]),
+        ]
+    lines += [
+        "",
+        "The expected loss is an association scaled to customers: a reason to look, not a forecast."
+        if args.method == "effect"
+        else "The forecast is an association learnt from this history: a reason "
+        "to look first, not a prediction about any one unit's customers.",
+    ]
     print("\n".join(lines).rstrip())
     return 0

@@ -52,8 +52,15 @@ import yaml
 from linkage.errors import InputError
 from linkage.io._tables import CHAIN_TABLES, OPTIONAL, OPTIONS, PERSON_COLUMNS, REQUIRED
 
-__all__ = ["load_mapping", "validate_mapping", "apply_mapping", "date_options",
-           "pseudonymised_columns", "section", "table_options"]
+__all__ = [
+    "load_mapping",
+    "validate_mapping",
+    "apply_mapping",
+    "date_options",
+    "pseudonymised_columns",
+    "section",
+    "table_options",
+]
 
 _SECTIONS = ("employees", "customers", "activity", "units", *CHAIN_TABLES, "dates", "pseudonymise")
 _PERSON_TABLES = tuple(PERSON_COLUMNS)
@@ -174,13 +181,18 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
         items = clean.get("items", {}) if "items" in options else {}
         for name, column in items.items():
             if name in clean and name not in options:
-                raise InputError(f"section {section_name!r}: item {name!r} has the name of a canonical "
-                                 "column; give the item another name (items: {new name: column})",
-                                 file=file)
+                raise InputError(
+                    f"section {section_name!r}: item {name!r} has the name of a canonical "
+                    "column; give the item another name (items: {new name: column})",
+                    file=file,
+                )
             taken = [c for c, v in clean.items() if c not in options and v == column]
             if taken:
-                raise InputError(f"section {section_name!r}: item column {column!r} is already taken as "
-                                 f"{taken[0]}", file=file)
+                raise InputError(
+                    f"section {section_name!r}: item column {column!r} is already taken as "
+                    f"{taken[0]}",
+                    file=file,
+                )
         out[section_name] = clean
     return out
 
@@ -189,31 +201,47 @@ def _validate_option(table: str, key: str, value: Any, file: str | None) -> Any:
     """A setting of a table section: ``items`` (list or dict of file columns) or a scale."""
     if key == "dates":
         if not isinstance(value, dict):
-            raise InputError(f"section {table!r}: dates must be {{format: \"%d.%m.%Y\"}} or {{dayfirst: true}}, "
-                             f"not {_show(value)}", file=file)
+            raise InputError(
+                f'section {table!r}: dates must be {{format: "%d.%m.%Y"}} or {{dayfirst: true}}, '
+                f"not {_show(value)}",
+                file=file,
+            )
         return _validate_dates(value, file)
     if key == "items":
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = [value]
         if isinstance(value, list):
             value = {c: c for c in value}
-        ok = isinstance(value, dict) and bool(value) and all(
-            isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != ""
-            for pair in value.items() for v in pair)
+        ok = (
+            isinstance(value, dict)
+            and bool(value)
+            and all(
+                isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != ""
+                for pair in value.items()
+                for v in pair
+            )
+        )
         if not ok:
-            raise InputError(f"section {table!r}: items must list the item columns of the file (like "
-                             f"'items: [Q1, Q2]' or 'items: {{engagement: Q1}}'), not {_show(value)}",
-                             file=file)
+            raise InputError(
+                f"section {table!r}: items must list the item columns of the file (like "
+                f"'items: [Q1, Q2]' or 'items: {{engagement: Q1}}'), not {_show(value)}",
+                file=file,
+            )
         out = {str(k): str(v) for k, v in value.items()}
         if len(set(out.values())) < len(out):
             raise InputError(f"section {table!r}: items name a column twice", file=file)
         return out
-    ok = (isinstance(value, (list, tuple)) and len(value) == 2
-          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-          and value[0] < value[1])
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    )
     if not ok:
-        raise InputError(f"section {table!r}: {key} must be [lowest, highest], like [1, 5], "
-                         f"not {_show(value)}", file=file)
+        raise InputError(
+            f"section {table!r}: {key} must be [lowest, highest], like [1, 5], not {_show(value)}",
+            file=file,
+        )
     return (float(value[0]), float(value[1]))
 
 
@@ -319,8 +347,9 @@ def load_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError("mapping file not found", file=label)
     size = path.stat().st_size
     if size > _MAX_MAPPING_BYTES:
-        raise InputError(f"mapping file is {size:,} bytes; a mapping is a few lines of YAML",
-                         file=label)
+        raise InputError(
+            f"mapping file is {size:,} bytes; a mapping is a few lines of YAML", file=label
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -377,10 +406,14 @@ def table_options(mapping: dict[str, Any] | None, table: str) -> dict[str, Any]:
 
 def _is_whole(mapping: dict[str, Any]) -> bool:
     """A whole mapping has section keys whose bodies are dicts (a bare one maps names to names)."""
-    return any(str(k) in _SECTIONS and (v is None or isinstance(v, dict)) for k, v in mapping.items())
+    return any(
+        str(k) in _SECTIONS and (v is None or isinstance(v, dict)) for k, v in mapping.items()
+    )
 
 
-def _split(mapping: dict[str, Any] | None, table: str) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+def _split(
+    mapping: dict[str, Any] | None, table: str
+) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
     if not mapping:
         return {}, {}, {}
     if not isinstance(mapping, dict):

@@ -167,8 +167,10 @@ def _utf16_without_bom(head: bytes) -> str | None:
     sample = head[: len(head) - len(head) % 2][:4096]
     if len(sample) < 4:
         return None
-    for name, zeros, chars in (("utf-16-le", sample[1::2], sample[0::2]),
-                               ("utf-16-be", sample[0::2], sample[1::2])):
+    for name, zeros, chars in (
+        ("utf-16-le", sample[1::2], sample[0::2]),
+        ("utf-16-be", sample[0::2], sample[1::2]),
+    ):
         if zeros.count(0) >= 0.9 * len(zeros) and chars.count(0) == 0:
             try:
                 sample.decode(name)
@@ -200,8 +202,10 @@ _TOKENIZE_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.DataFrame:
-    if b"\x00" in head and encoding is None and not head.startswith(
-        (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if (
+        b"\x00" in head
+        and encoding is None
+        and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     ):
         utf16 = _utf16_without_bom(head)
         if utf16:
@@ -252,9 +256,11 @@ def _read_text(path: Path, label: str, head: bytes, encoding: str | None) -> pd.
     except pd.errors.EmptyDataError:
         raise InputError("file is empty", file=label) from None
     if trailing:
-        extra = table.iloc[:, len(names) - trailing:]
-        if all(extra.iloc[:, i].fillna("").astype("str").str.strip().eq("").all()
-               for i in range(extra.shape[1])):
+        extra = table.iloc[:, len(names) - trailing :]
+        if all(
+            extra.iloc[:, i].fillna("").astype("str").str.strip().eq("").all()
+            for i in range(extra.shape[1])
+        ):
             table = table.iloc[:, : len(names) - trailing]
         else:
             raise InputError(
@@ -286,7 +292,9 @@ def _read_excel(path: Path, label: str) -> pd.DataFrame:
             # dtype=object: cells as openpyxl gives them (text "007" stays text, no inference)
             table = pd.read_excel(path, sheet_name=0, header=0, engine="openpyxl", dtype=object)
     except Exception as err:  # zip / openpyxl errors for a file that is not a workbook
-        raise InputError(f"is not a readable Excel workbook ({_one_line(err)})", file=label) from None
+        raise InputError(
+            f"is not a readable Excel workbook ({_one_line(err)})", file=label
+        ) from None
     table.columns = [str(c) for c in table.columns]
     # date cells as ISO text, whole numbers without ".0" (openpyxl already made one Python
     # object per cell, so one more call per cell does not change the order of the cost)
@@ -321,11 +329,15 @@ def _check_header(names: list[str], label: str, unnamed_prefix: str | None = Non
         if not name or (unnamed_prefix and name.startswith(unnamed_prefix)):
             raise InputError(f"column {i} of the header has no name", file=label)
         if len(name) > _MAX_NAME_CHARS:
-            raise InputError(f"column {i} of the header is {len(name):,} characters long (at most "
-                             f"{_MAX_NAME_CHARS:,}): is the first line a header?", file=label)
+            raise InputError(
+                f"column {i} of the header is {len(name):,} characters long (at most "
+                f"{_MAX_NAME_CHARS:,}): is the first line a header?",
+                file=label,
+            )
         if any(ch in name for ch in "\r\n\x00"):
-            raise InputError(f"column {i} of the header has a line break in its name {name!r}",
-                             file=label)
+            raise InputError(
+                f"column {i} of the header has a line break in its name {name!r}", file=label
+            )
         if name in seen:
             raise InputError(f"column {name!r} appears twice in the header", file=label)
         seen.add(name)
@@ -357,8 +369,9 @@ def _text_column(col: pd.Series, label: str, name: str) -> pd.Series:
     try:
         return _as_text(col)
     except (UnicodeDecodeError, TypeError, ValueError) as err:
-        raise InputError(f"holds values that are not text ({type(err).__name__})", file=label,
-                         column=name) from None
+        raise InputError(
+            f"holds values that are not text ({type(err).__name__})", file=label, column=name
+        ) from None
 
 
 def _finish(table: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -126,7 +126,9 @@ def write_table(
         raise InputError("can only write .csv or .parquet files", file=target.name)
     for other in protect:
         if _same_file(target, Path(other)):
-            raise InputError("refusing to overwrite an input file of this command", file=target.name)
+            raise InputError(
+                "refusing to overwrite an input file of this command", file=target.name
+            )
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"folder {str(folder)!r} does not exist", file=target.name)

@@ -119,7 +119,9 @@ def _type_panel(raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
     period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
     bad = period.isna().to_numpy().nonzero()[0]
     if bad.size:
-        raise InputError("period is not a YYYY-MM-DD date", file=file, row=int(bad[0]) + 1, column="period")
+        raise InputError(
+            "period is not a YYYY-MM-DD date", file=file, row=int(bad[0]) + 1, column="period"
+        )
     typed: dict[str, pd.Series] = {"unit_id": raw["unit_id"].astype("str"), "period": period}
     for col in raw.columns[2:]:
         if col.endswith(_COUNT_SUFFIXES):
@@ -299,10 +301,17 @@ def load_sample_chain() -> SampleChain:
         revenue[col] = pd.to_numeric(revenue[col], errors="raise").astype("float64")
     truth = json.loads(sample_path("truth.json").read_text(encoding="utf-8"))
     if "chain" not in truth:
-        raise InputError("the sample has no chain; run 'make sample' to rebuild data/sample",
-                         file=str(sample_path("truth.json")))
-    return SampleChain(employee_survey=es, customer_survey=cs, segments=segments, unit_revenue=revenue,
-                       truth=truth["chain"])
+        raise InputError(
+            "the sample has no chain; run 'make sample' to rebuild data/sample",
+            file=str(sample_path("truth.json")),
+        )
+    return SampleChain(
+        employee_survey=es,
+        customer_survey=cs,
+        segments=segments,
+        unit_revenue=revenue,
+        truth=truth["chain"],
+    )
 
 
 def jolts_industries() -> pd.DataFrame:
@@ -373,11 +382,15 @@ def load_jolts(
     if not path.is_file():
         raise InputError("the JOLTS file is missing", file=str(path))
     codes = jolts_industries()
-    raw = pd.read_csv(path, dtype={"date": str, "industry_code": str, "seasonal": str, "quits_rate": float})
+    raw = pd.read_csv(
+        path, dtype={"date": str, "industry_code": str, "seasonal": str, "quits_rate": float}
+    )
     raw = raw[raw["seasonal"] == seasonal]
     if industries is not None:
         by_code = dict(zip(codes["industry_code"], codes["industry_code"], strict=True))
-        by_code |= dict(zip(codes["industry_text"].str.lower(), codes["industry_code"], strict=True))
+        by_code |= dict(
+            zip(codes["industry_text"].str.lower(), codes["industry_code"], strict=True)
+        )
         wanted = []
         for item in industries:
             code = by_code.get(str(item).strip().lower())
@@ -399,7 +412,9 @@ def load_jolts(
         try:
             when = pd.to_datetime(bound, format="%Y-%m")
         except (ValueError, TypeError):
-            raise InputError(f"{name} must be a month as 'YYYY-MM', not {bound!r}", column=name) from None
+            raise InputError(
+                f"{name} must be a month as 'YYYY-MM', not {bound!r}", column=name
+            ) from None
         keep &= (period >= when) if name == "start" else (period <= when)
     names = dict(zip(codes["industry_code"], codes["industry_text"], strict=True))
     long = pd.DataFrame(

@@ -13,8 +13,6 @@ aside with a reason.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import warnings
 
 import pandas as pd
@@ -22,7 +20,9 @@ import pandas as pd
 # pandera tries to import pyspark.pandas (at import and again while validating) when pyspark is
 # installed (the Spark engine's test extra); pyspark 4.3 then warns, each time, that it does not
 # fully support pandas 3. Not our users' concern: silence exactly that message.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 import pandera.pandas as pa  # noqa: E402
 from pandera.typing import Series  # noqa: E402
@@ -47,6 +47,7 @@ __all__ = [
     "check_typed",
 ]
 
+
 class Employees(pa.DataFrameModel):
     """Employment spells: one row per person per spell in a unit."""
 
@@ -54,7 +55,7 @@ class Employees(pa.DataFrameModel):
     unit_id: Series[str]
     hire_date: Series[pd.Timestamp]
     termination_date: Series[pd.Timestamp] = pa.Field(nullable=True)
-    termination_type: Optional[Series[str]] = pa.Field(nullable=True)
+    termination_type: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         strict = False
@@ -80,7 +81,7 @@ class Activity(pa.DataFrameModel):
     customer_id: Series[str]
     unit_id: Series[str]
     activity_date: Series[pd.Timestamp]
-    revenue: Optional[Series[float]] = pa.Field(nullable=True)
+    revenue: Series[float] | None = pa.Field(nullable=True)
 
     class Config:
         strict = False
@@ -112,7 +113,7 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 class EmployeeSurvey(pa.DataFrameModel):
     """Employee survey responses: one row per respondent and wave (item columns are free)."""
 
-    respondent_id: Optional[Series[str]]
+    respondent_id: Series[str] | None
     unit_id: Series[str]
     survey_date: Series[pd.Timestamp]
 
@@ -124,12 +125,12 @@ class EmployeeSurvey(pa.DataFrameModel):
 class CustomerSurvey(pa.DataFrameModel):
     """Customer survey responses: one row per response, CSAT and / or NPS (0-10)."""
 
-    response_id: Optional[Series[str]]
-    customer_id: Optional[Series[str]]
+    response_id: Series[str] | None
+    customer_id: Series[str] | None
     unit_id: Series[str]
     response_date: Series[pd.Timestamp]
-    csat: Optional[Series[float]] = pa.Field(nullable=True)
-    nps: Optional[Series[float]] = pa.Field(nullable=True, ge=0, le=10)
+    csat: Series[float] | None = pa.Field(nullable=True)
+    nps: Series[float] | None = pa.Field(nullable=True, ge=0, le=10)
 
     class Config:
         strict = False
@@ -160,12 +161,14 @@ class Segments(pa.DataFrameModel):
         name = "segments"
 
 
-SCHEMAS.update({
-    "employee_survey": EmployeeSurvey,
-    "customer_survey": CustomerSurvey,
-    "revenue": Revenue,
-    "segments": Segments,
-})
+SCHEMAS.update(
+    {
+        "employee_survey": EmployeeSurvey,
+        "customer_survey": CustomerSurvey,
+        "revenue": Revenue,
+        "segments": Segments,
+    }
+)
 
 
 def _raw_schema(table: str) -> pa.DataFrameSchema:

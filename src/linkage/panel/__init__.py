@@ -23,5 +23,17 @@ from linkage.panel.engines import build_panel_engine
 from linkage.panel.prepare import CleaningReport, Prepared, prepare
 from linkage.panel.rollup import rollup
 
-__all__ = ["build_panel", "build_panel_engine", "rollup", "PANEL_COLUMNS", "prepare", "Prepared", "CleaningReport",
-           "employee_survey_panel", "customer_survey_panel", "revenue_panel", "segment_retention", "join_chain"]
+__all__ = [
+    "build_panel",
+    "build_panel_engine",
+    "rollup",
+    "PANEL_COLUMNS",
+    "prepare",
+    "Prepared",
+    "CleaningReport",
+    "employee_survey_panel",
+    "customer_survey_panel",
+    "revenue_panel",
+    "segment_retention",
+    "join_chain",
+]

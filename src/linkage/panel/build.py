@@ -47,7 +47,11 @@ RATE_FIELDS: tuple[str, ...] = ("retention", "turnover")
 PANEL_COLUMNS: tuple[str, ...] = (
     "unit_id",
     "period",
-    *(f"{side}_{field}" for side in ("employee", "customer") for field in (*COUNT_FIELDS, *RATE_FIELDS)),
+    *(
+        f"{side}_{field}"
+        for side in ("employee", "customer")
+        for field in (*COUNT_FIELDS, *RATE_FIELDS)
+    ),
 )
 
 _EMPLOYEE_COLUMNS = ("employee_id", "unit_id", "hire_date", "termination_date")
@@ -163,21 +167,29 @@ def build_panel(
     """
     freq = normalize_freq(freq)
     if isinstance(activity_window, bool) or not isinstance(activity_window, (int, np.integer)):
-        raise InputError(f"activity_window must be a whole number of periods >= 1, not {activity_window!r}")
+        raise InputError(
+            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
+        )
     if activity_window < 1:
-        raise InputError(f"activity_window must be a whole number of periods >= 1, not {activity_window!r}")
+        raise InputError(
+            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
+        )
     activity_window = int(activity_window)
 
     _require_table(employees, _EMPLOYEE_COLUMNS, "employees")
     if customers is not None:
         if not isinstance(customers, pd.DataFrame):
-            raise InputError(f"must be a pandas DataFrame, not {type(customers).__name__}", file="customers")
+            raise InputError(
+                f"must be a pandas DataFrame, not {type(customers).__name__}", file="customers"
+            )
         if "start_date" not in customers.columns and "activity_date" in customers.columns:
             if activity is not None:
                 raise InputError("give customers either as spells or as an activity log, not both")
             customers, activity = None, customers
     if customers is not None and activity is not None:
-        raise InputError("give customers either as spells (customers=) or as an activity log (activity=), not both")
+        raise InputError(
+            "give customers either as spells (customers=) or as an activity log (activity=), not both"
+        )
     if customers is not None:
         _require_table(customers, _SPELL_COLUMNS, "customers")
     if activity is not None:
@@ -187,17 +199,28 @@ def build_panel(
 
     # ---- dates to period codes --------------------------------------------------------------
     emp_unit = _unit_ids(employees, "employees")
-    emp_s, emp_e, emp_span = _spell_codes(employees, "hire_date", "termination_date", "employees", freq)
+    emp_s, emp_e, emp_span = _spell_codes(
+        employees, "hire_date", "termination_date", "employees", freq
+    )
     spans = [emp_span]
     if customers is not None:
         cus_unit = _unit_ids(customers, "customers")
-        cus_s, cus_e, cus_span = _spell_codes(customers, "start_date", "end_date", "customers", freq)
+        cus_s, cus_e, cus_span = _spell_codes(
+            customers, "start_date", "end_date", "customers", freq
+        )
         spans.append(cus_span)
     if activity is not None:
         act_unit = _unit_ids(activity, "activity")
         act_dates = _dates(activity, "activity_date", "activity")
-        _no_missing(act_dates.isna().to_numpy(), "activity", "activity_date", "have no activity_date")
-        _no_missing(activity["customer_id"].isna().to_numpy(), "activity", "customer_id", "have no customer_id")
+        _no_missing(
+            act_dates.isna().to_numpy(), "activity", "activity_date", "have no activity_date"
+        )
+        _no_missing(
+            activity["customer_id"].isna().to_numpy(),
+            "activity",
+            "customer_id",
+            "have no customer_id",
+        )
         act_codes = date_codes(act_dates, freq)
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
 
@@ -215,7 +238,9 @@ def build_panel(
         unit_col, attrs = _unit_attributes(units)
         unit_sources.append(unit_col)
     coded = [pd.factorize(u) for u in unit_sources]
-    all_units = pd.Index(pd.concat([pd.Series(uniq, dtype="str") for _, uniq in coded], ignore_index=True))
+    all_units = pd.Index(
+        pd.concat([pd.Series(uniq, dtype="str") for _, uniq in coded], ignore_index=True)
+    )
     unit_index = pd.Index(all_units.unique(), dtype="str").sort_values()
     n_units = len(unit_index)
     unit_codes = [unit_index.get_indexer(uniq)[codes] for codes, uniq in coded]
@@ -230,13 +255,17 @@ def build_panel(
         k += 1
     elif activity is not None:
         cust = pd.factorize(activity["customer_id"])[0].astype(np.int64)
-        s_run, e_run, u_run = _activity_runs(cust, unit_codes[k], act_codes, activity_window, n_units)
+        s_run, e_run, u_run = _activity_runs(
+            cust, unit_codes[k], act_codes, activity_window, n_units
+        )
         counts["customer"] = grid.spell_counts(u_run, s_run, e_run)
         if "revenue" in activity.columns:
             revenue = grid.sums(unit_codes[k], act_codes, _revenue(activity))
         k += 1
     else:
-        counts["customer"] = {f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS}
+        counts["customer"] = {
+            f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS
+        }
 
     return _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
 
@@ -252,14 +281,19 @@ class _Grid:
     def points(self, unit: np.ndarray, code: np.ndarray) -> np.ndarray:
         """How many of the events at period ``code`` fall in each cell."""
         ok = (code >= self.lo) & (code <= self.hi)
-        return np.bincount(unit[ok] * self.n_periods + (code[ok] - self.lo),
-                           minlength=self.n_units * self.n_periods).astype(np.int64)
+        return np.bincount(
+            unit[ok] * self.n_periods + (code[ok] - self.lo),
+            minlength=self.n_units * self.n_periods,
+        ).astype(np.int64)
 
     def sums(self, unit: np.ndarray, code: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Sum of ``weights`` of the events at period ``code`` in each cell (float64)."""
         ok = (code >= self.lo) & (code <= self.hi)
-        return np.bincount(unit[ok] * self.n_periods + (code[ok] - self.lo), weights=weights[ok],
-                           minlength=self.n_units * self.n_periods).astype(np.float64)
+        return np.bincount(
+            unit[ok] * self.n_periods + (code[ok] - self.lo),
+            weights=weights[ok],
+            minlength=self.n_units * self.n_periods,
+        ).astype(np.float64)
 
     def cumulative(self, unit: np.ndarray, code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per unit, events at each period of the window and events up to each period.
@@ -326,19 +360,33 @@ def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     unit_col = _unit_ids(units, "units")
     if unit_col.duplicated().any():
         first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
-        raise InputError(f"unit {unit_col.iloc[first]!r} appears more than once", file="units",
-                         row=first + 1, column="unit_id")
+        raise InputError(
+            f"unit {unit_col.iloc[first]!r} appears more than once",
+            file="units",
+            row=first + 1,
+            column="unit_id",
+        )
     attr_names = [c for c in units.columns if c != "unit_id"]
     clash = [c for c in attr_names if c in PANEL_COLUMNS or c == "customer_revenue"]
     if clash:
-        raise InputError(f"attribute column {clash[0]!r} has the name of a panel column", file="units",
-                         column=clash[0])
+        raise InputError(
+            f"attribute column {clash[0]!r} has the name of a panel column",
+            file="units",
+            column=clash[0],
+        )
     attrs = units[attr_names].set_axis(pd.Index(unit_col.to_numpy(), name="unit_id"), axis=0)
     return unit_col, attrs
 
 
-def _assemble(unit_index: pd.Index, lo, n_periods: int, freq: str, counts: dict,
-              revenue: np.ndarray | None, attrs: pd.DataFrame | None) -> pd.DataFrame:
+def _assemble(
+    unit_index: pd.Index,
+    lo,
+    n_periods: int,
+    freq: str,
+    counts: dict,
+    revenue: np.ndarray | None,
+    attrs: pd.DataFrame | None,
+) -> pd.DataFrame:
     """The panel from the flat (unit-major) counts of both sides, revenue and unit attributes."""
     n_units = len(unit_index)
     columns: dict[str, object] = {
@@ -400,14 +448,20 @@ def _require_table(table, columns, name: str) -> None:
     if missing:
         raise InputError(
             f"missing column(s) {', '.join(map(repr, missing))}; the panel needs the canonical columns "
-            f"{', '.join(columns)} (map your export's names with linkage.clean)", file=name)
+            f"{', '.join(columns)} (map your export's names with linkage.clean)",
+            file=name,
+        )
 
 
 def _no_missing(mask: np.ndarray, table: str, column: str, what: str) -> None:
     if mask.any():
         first = int(np.flatnonzero(mask)[0])
-        raise InputError(f"{mask.sum()} row(s) {what}; set them aside with linkage.clean first",
-                         file=table, row=first + 1, column=column)
+        raise InputError(
+            f"{mask.sum()} row(s) {what}; set them aside with linkage.clean first",
+            file=table,
+            row=first + 1,
+            column=column,
+        )
 
 
 def _unit_ids(table: pd.DataFrame, name: str) -> pd.Series:
@@ -427,8 +481,11 @@ def _dates(table: pd.DataFrame, column: str, name: str) -> pd.Series:
     try:
         return pd.to_datetime(col, format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise InputError(f"does not hold dates ({exc}); parse dates with linkage.clean first",
-                         file=name, column=column) from None
+        raise InputError(
+            f"does not hold dates ({exc}); parse dates with linkage.clean first",
+            file=name,
+            column=column,
+        ) from None
 
 
 def _spell_codes(table, start_col, end_col, name, freq):
@@ -455,5 +512,7 @@ def _revenue(activity: pd.DataFrame) -> np.ndarray:
     try:
         values = pd.to_numeric(activity["revenue"]).to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"does not hold numbers ({exc})", file="activity", column="revenue") from None
+        raise InputError(
+            f"does not hold numbers ({exc})", file="activity", column="revenue"
+        ) from None
     return np.nan_to_num(values, nan=0.0)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel.build import _activity_runs, _Grid, _ratio, _spell_codes, _window
-from linkage.panel.periods import MISSING, date_codes, normalize_freq, period_starts
+from linkage.panel.periods import date_codes, normalize_freq, period_starts
 
 __all__ = [
     "employee_survey_panel",
@@ -60,15 +60,22 @@ def _frame(data: object, name: str) -> pd.DataFrame:
 def _need(data: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(map(repr, missing))} (the table has: "
-                         f"{', '.join(map(str, data.columns))})", file=name)
+        raise InputError(
+            f"missing column(s) {', '.join(map(repr, missing))} (the table has: "
+            f"{', '.join(map(str, data.columns))})",
+            file=name,
+        )
 
 
 def _first_bad(mask: np.ndarray, problem: str, name: str, column: str) -> None:
     if mask.any():
         row = int(np.flatnonzero(mask)[0])
-        raise InputError(f"{int(mask.sum())} row(s) {problem}; set them aside with linkage.clean first",
-                         file=name, row=row + 1, column=column)
+        raise InputError(
+            f"{int(mask.sum())} row(s) {problem}; set them aside with linkage.clean first",
+            file=name,
+            row=row + 1,
+            column=column,
+        )
 
 
 def _texts(data: pd.DataFrame, column: str, name: str) -> pd.Series:
@@ -85,8 +92,11 @@ def _date_col(data: pd.DataFrame, column: str, name: str) -> pd.Series:
         try:
             col = pd.to_datetime(col, format="ISO8601")
         except (ValueError, TypeError) as exc:
-            raise InputError(f"does not hold dates ({exc}); parse dates with linkage.clean first",
-                             file=name, column=column) from None
+            raise InputError(
+                f"does not hold dates ({exc}); parse dates with linkage.clean first",
+                file=name,
+                column=column,
+            ) from None
     _first_bad(col.isna().to_numpy(), f"have no {column}", name, column)
     return col
 
@@ -98,14 +108,19 @@ def _numbers(data: pd.DataFrame, column: str, name: str) -> np.ndarray:
     try:
         return pd.to_numeric(col).to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError) as exc:
-        raise InputError(f"does not hold numbers ({exc}); clean it with linkage.clean first",
-                         file=name, column=column) from None
+        raise InputError(
+            f"does not hold numbers ({exc}); clean it with linkage.clean first",
+            file=name,
+            column=column,
+        ) from None
 
 
 def _align(align: object) -> str:
     if align not in ("forward", "wave"):
-        raise InputError(f"align must be 'forward' (carry a wave to the following periods) or 'wave' "
-                         f"(its own period only), not {align!r}")
+        raise InputError(
+            f"align must be 'forward' (carry a wave to the following periods) or 'wave' "
+            f"(its own period only), not {align!r}"
+        )
     return str(align)
 
 
@@ -128,8 +143,17 @@ def nps_score(values: np.ndarray | pd.Series) -> np.ndarray:
 # ---- surveys ---------------------------------------------------------------------------------------
 
 
-def _survey_grid(units: pd.Series, dates: pd.Series, values: dict[str, np.ndarray], *, freq: str,
-                 start, end, align: str, prefix: str) -> pd.DataFrame:
+def _survey_grid(
+    units: pd.Series,
+    dates: pd.Series,
+    values: dict[str, np.ndarray],
+    *,
+    freq: str,
+    start,
+    end,
+    align: str,
+    prefix: str,
+) -> pd.DataFrame:
     """Means per unit and period of ``values`` (NaN skipped), respondents, aligned by ``align``."""
     codes = date_codes(dates, freq)
     span = (int(codes.min()), int(codes.max())) if len(codes) else None
@@ -164,7 +188,9 @@ def _survey_grid(units: pd.Series, dates: pd.Series, values: dict[str, np.ndarra
     }
     for name, grid in means.items():
         columns[f"{prefix}{name}"] = np.where(has.ravel(), grid[rows, at], np.nan)
-    columns[f"{prefix}respondents"] = np.where(has.ravel(), respondents[rows, at], 0).astype(np.int64)
+    columns[f"{prefix}respondents"] = np.where(has.ravel(), respondents[rows, at], 0).astype(
+        np.int64
+    )
     wave_codes = np.where(has.ravel(), g_lo + at, 0)
     wave = period_starts(wave_codes, freq)
     columns[f"{prefix}wave"] = np.where(has.ravel(), wave, np.datetime64("NaT", "us"))
@@ -241,8 +267,16 @@ def employee_survey_panel(
     _need(data, [unit, date, *items], "employee survey")
     freq, align = normalize_freq(freq), _align(align)
     values = {item: _numbers(data, item, "employee survey") for item in items}
-    return _survey_grid(_texts(data, unit, "employee survey"), _date_col(data, date, "employee survey"),
-                        values, freq=freq, start=start, end=end, align=align, prefix="es_")
+    return _survey_grid(
+        _texts(data, unit, "employee survey"),
+        _date_col(data, date, "employee survey"),
+        values,
+        freq=freq,
+        start=start,
+        end=end,
+        align=align,
+        prefix="es_",
+    )
 
 
 def customer_survey_panel(
@@ -310,11 +344,23 @@ def customer_survey_panel(
         values["csat"] = _numbers(data, csat, "customer survey")
     if nps is not None:
         raw = _numbers(data, nps, "customer survey")
-        _first_bad(~np.isnan(raw) & ((raw < 0) | (raw > 10)), "have a recommendation answer outside 0-10",
-                   "customer survey", nps)
+        _first_bad(
+            ~np.isnan(raw) & ((raw < 0) | (raw > 10)),
+            "have a recommendation answer outside 0-10",
+            "customer survey",
+            nps,
+        )
         values["nps"] = nps_score(raw)
-    return _survey_grid(_texts(data, unit, "customer survey"), _date_col(data, date, "customer survey"),
-                        values, freq=freq, start=start, end=end, align=align, prefix="cs_")
+    return _survey_grid(
+        _texts(data, unit, "customer survey"),
+        _date_col(data, date, "customer survey"),
+        values,
+        freq=freq,
+        start=start,
+        end=end,
+        align=align,
+        prefix="cs_",
+    )
 
 
 # ---- revenue ---------------------------------------------------------------------------------------
@@ -403,23 +449,35 @@ def revenue_panel(
     stayed = np.r_[False, (k_pair[1:] == k_pair[:-1]) & (k_code[1:] == k_code[:-1] + 1)]
     cell = k_unit * width + k_code
     total = np.bincount(cell, weights=per_key, minlength=n_units * width).reshape(n_units, width)
-    kept = np.bincount(cell[stayed], weights=per_key[stayed], minlength=n_units * width).reshape(n_units, width)
+    kept = np.bincount(cell[stayed], weights=per_key[stayed], minlength=n_units * width).reshape(
+        n_units, width
+    )
     rows = np.repeat(np.arange(n_units), n_periods)
-    out = pd.DataFrame({
-        "unit_id": pd.array(np.asarray(unit_index, dtype=object)[rows], dtype="str"),
-        "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
-        "revenue": total[:, 1:].ravel(),
-        "revenue_start": total[:, :-1].ravel(),
-        "revenue_retained": kept[:, 1:].ravel(),
-    })
-    out["revenue_retention"] = _ratio(out["revenue_retained"].to_numpy(), out["revenue_start"].to_numpy())
+    out = pd.DataFrame(
+        {
+            "unit_id": pd.array(np.asarray(unit_index, dtype=object)[rows], dtype="str"),
+            "period": np.tile(period_starts(np.arange(lo, lo + n_periods), freq), n_units),
+            "revenue": total[:, 1:].ravel(),
+            "revenue_start": total[:, :-1].ravel(),
+            "revenue_retained": kept[:, 1:].ravel(),
+        }
+    )
+    out["revenue_retention"] = _ratio(
+        out["revenue_retained"].to_numpy(), out["revenue_start"].to_numpy()
+    )
     out["unit_id"] = out["unit_id"].astype("str")
     return out
 
 
 # ---- segments --------------------------------------------------------------------------------------
 
-_SEGMENT_COUNTS = ("customer_start", "customer_joined", "customer_left", "customer_retained", "customer_end")
+_SEGMENT_COUNTS = (
+    "customer_start",
+    "customer_joined",
+    "customer_left",
+    "customer_retained",
+    "customer_end",
+)
 
 
 def segment_retention(
@@ -478,17 +536,31 @@ def segment_retention(
     """
     customers = _frame(customers, "customers")
     freq = normalize_freq(freq)
-    if isinstance(activity_window, bool) or not isinstance(activity_window, (int, np.integer)) \
-            or activity_window < 1:
-        raise InputError(f"activity_window must be a whole number of periods >= 1, not {activity_window!r}")
+    if (
+        isinstance(activity_window, bool)
+        or not isinstance(activity_window, (int, np.integer))
+        or activity_window < 1
+    ):
+        raise InputError(
+            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
+        )
     is_activity = "start_date" not in customers.columns and "activity_date" in customers.columns
-    needed = ["customer_id", "unit_id", *(["activity_date"] if is_activity else ["start_date", "end_date"])]
+    needed = [
+        "customer_id",
+        "unit_id",
+        *(["activity_date"] if is_activity else ["start_date", "end_date"]),
+    ]
     _need(customers, needed, "customers")
     if segments is not None:
         segments = _frame(segments, "segments")
         _need(segments, ["customer_id", segment], "segments")
         ids = _texts(segments, "customer_id", "segments")
-        _first_bad(ids.duplicated().to_numpy(), "repeat a customer_id already listed", "segments", "customer_id")
+        _first_bad(
+            ids.duplicated().to_numpy(),
+            "repeat a customer_id already listed",
+            "segments",
+            "customer_id",
+        )
         labels = pd.Series(segments[segment].to_numpy(), index=pd.Index(ids.to_numpy()))
         seg_values = labels.reindex(_texts(customers, "customer_id", "customers").to_numpy())
         seg_values = pd.Series(seg_values.to_numpy(), index=customers.index)
@@ -497,8 +569,12 @@ def segment_retention(
         _need(customers, [segment], "customers")
         seg_values = customers[segment]
         where = "customers"
-    _first_bad(seg_values.isna().to_numpy(), f"have no {segment} (a customer missing from {where})",
-               "customers", segment)
+    _first_bad(
+        seg_values.isna().to_numpy(),
+        f"have no {segment} (a customer missing from {where})",
+        "customers",
+        segment,
+    )
     seg_code, seg_index = pd.factorize(seg_values.astype("str"), sort=True)
     n_seg = len(seg_index)
     unit_code, unit_index = pd.factorize(_texts(customers, "unit_id", "customers"), sort=True)
@@ -520,18 +596,28 @@ def segment_retention(
     # grid rows are (unit, segment) x period; reorder to unit, period, segment
     shape = (n_units, n_seg, n_periods)
     cols: dict[str, object] = {}
-    u_idx, s_idx, p_idx = (a.ravel() for a in np.meshgrid(np.arange(n_units), np.arange(n_seg),
-                                                           np.arange(n_periods), indexing="ij"))
+    u_idx, s_idx, p_idx = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(n_units), np.arange(n_seg), np.arange(n_periods), indexing="ij"
+        )
+    )
     order = np.lexsort((s_idx, p_idx, u_idx))
     cols["unit_id"] = pd.array(np.asarray(unit_index, dtype=object)[u_idx[order]], dtype="str")
     cols["period"] = period_starts(lo + p_idx[order], freq)
     cols["segment"] = pd.array(np.asarray(seg_index, dtype=object)[s_idx[order]], dtype="str")
-    for field, name in zip(("start", "joined", "left", "retained", "end"), _SEGMENT_COUNTS, strict=True):
+    for field, name in zip(
+        ("start", "joined", "left", "retained", "end"), _SEGMENT_COUNTS, strict=True
+    ):
         cols[name] = counts[field].reshape(shape).ravel()[order]
     out = pd.DataFrame(cols)
-    out["customer_retention"] = _ratio(out["customer_retained"].to_numpy(), out["customer_start"].to_numpy())
-    out["customer_turnover"] = _ratio(out["customer_left"].to_numpy(),
-                                      (out["customer_start"] + out["customer_end"]).to_numpy() / 2.0)
+    out["customer_retention"] = _ratio(
+        out["customer_retained"].to_numpy(), out["customer_start"].to_numpy()
+    )
+    out["customer_turnover"] = _ratio(
+        out["customer_left"].to_numpy(),
+        (out["customer_start"] + out["customer_end"]).to_numpy() / 2.0,
+    )
     return out
 
 
@@ -585,13 +671,17 @@ def join_chain(
     """
     panel = _frame(panel, "panel")
     _need(panel, ["unit_id", "period"], "panel")
-    left_key = pd.MultiIndex.from_arrays([panel["unit_id"].astype("str"),
-                                          pd.DatetimeIndex(panel["period"]).as_unit("us")])
+    left_key = pd.MultiIndex.from_arrays(
+        [panel["unit_id"].astype("str"), pd.DatetimeIndex(panel["period"]).as_unit("us")]
+    )
     if left_key.has_duplicates:
         raise InputError("repeats a unit_id, period pair", file="panel")
     out = panel.copy()
-    for name, table in (("employee survey", employee_survey), ("customer survey", customer_survey),
-                        ("revenue", revenue)):
+    for name, table in (
+        ("employee survey", employee_survey),
+        ("customer survey", customer_survey),
+        ("revenue", revenue),
+    ):
         if table is None:
             continue
         table = _frame(table, name)
@@ -599,15 +689,22 @@ def join_chain(
         extra = [c for c in table.columns if c not in ("unit_id", "period")]
         clash = [c for c in extra if c in out.columns]
         if clash:
-            raise InputError(f"brings column {clash[0]!r}, which the panel already has", file=name, column=clash[0])
-        key = pd.MultiIndex.from_arrays([table["unit_id"].astype("str"),
-                                         pd.DatetimeIndex(table["period"]).as_unit("us")])
+            raise InputError(
+                f"brings column {clash[0]!r}, which the panel already has",
+                file=name,
+                column=clash[0],
+            )
+        key = pd.MultiIndex.from_arrays(
+            [table["unit_id"].astype("str"), pd.DatetimeIndex(table["period"]).as_unit("us")]
+        )
         if key.has_duplicates:
             row = int(np.flatnonzero(key.duplicated())[0])
             raise InputError("repeats a unit_id, period pair", file=name, row=row + 1)
         where = key.get_indexer(left_key)
         if len(table) and len(out) and not (where >= 0).any():
-            raise InputError("shares no unit_id, period with the panel (another freq or window?)", file=name)
+            raise InputError(
+                "shares no unit_id, period with the panel (another freq or window?)", file=name
+            )
         joined = table[extra].set_axis(key, axis=0).reindex(left_key).set_axis(out.index, axis=0)
         for col in extra:
             if col.endswith("_respondents"):

@@ -26,9 +26,24 @@ __all__ = ["FREQS", "normalize_freq", "date_codes", "period_starts", "bound_code
 FREQS: dict[str, int] = {"M": 1, "Q": 3, "Y": 12}
 
 _ALIASES = {
-    "M": "M", "MS": "M", "ME": "M", "MONTH": "M", "MONTHLY": "M",
-    "Q": "Q", "QS": "Q", "QE": "Q", "QUARTER": "Q", "QUARTERLY": "Q",
-    "Y": "Y", "YS": "Y", "YE": "Y", "A": "Y", "AS": "Y", "YEAR": "Y", "YEARLY": "Y", "ANNUAL": "Y",
+    "M": "M",
+    "MS": "M",
+    "ME": "M",
+    "MONTH": "M",
+    "MONTHLY": "M",
+    "Q": "Q",
+    "QS": "Q",
+    "QE": "Q",
+    "QUARTER": "Q",
+    "QUARTERLY": "Q",
+    "Y": "Y",
+    "YS": "Y",
+    "YE": "Y",
+    "A": "Y",
+    "AS": "Y",
+    "YEAR": "Y",
+    "YEARLY": "Y",
+    "ANNUAL": "Y",
 }
 
 #: the code given to a missing date (NaT): below every real code, so it never counts
@@ -64,7 +79,9 @@ def normalize_freq(freq: str) -> str:
     """
     key = freq.strip().upper() if isinstance(freq, str) else None
     if key not in _ALIASES:
-        raise InputError(f"freq must be 'M' (monthly), 'Q' (quarterly) or 'Y' (yearly), not {freq!r}")
+        raise InputError(
+            f"freq must be 'M' (monthly), 'Q' (quarterly) or 'Y' (yearly), not {freq!r}"
+        )
     return _ALIASES[key]
 
 
@@ -118,7 +135,9 @@ def _months_since_1970(raw: np.ndarray, nat: np.ndarray) -> np.ndarray:
         valid = days[~nat]
         if valid.size and int(valid.max()) - int(valid.min()) < 2_000_000:
             first = valid.min()
-            table = np.arange(first, valid.max() + 1).astype("datetime64[D]").astype("datetime64[M]")
+            table = (
+                np.arange(first, valid.max() + 1).astype("datetime64[D]").astype("datetime64[M]")
+            )
             return table.astype(np.int64)[np.where(nat, first, days) - first]
     return raw.astype("datetime64[M]").astype(np.int64)
 
@@ -204,7 +223,9 @@ def bound_code(value, freq: str, *, side: str, name: str) -> int:
         else:
             raise TypeError(type(value).__name__)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise InputError(f"{name}={value!r} is not a date or period (e.g. '2023-01'): {exc}") from None
+        raise InputError(
+            f"{name}={value!r} is not a date or period (e.g. '2023-01'): {exc}"
+        ) from None
     if pd.isna(day):
         raise InputError(f"{name}={value!r} is not a date or period (e.g. '2023-01')")
     return int(date_codes([day.tz_localize(None) if day.tz is not None else day], freq)[0])

@@ -36,7 +36,8 @@ from linkage.panel.chain import (
     segment_retention,
 )
 from linkage.panel.periods import date_codes, period_starts
-from linkage.privacy import pseudonym_key, pseudonymise as _pseudonymise
+from linkage.privacy import pseudonym_key
+from linkage.privacy import pseudonymise as _pseudonymise
 
 __all__ = ["prepare", "Prepared", "CleaningReport", "NO_SEGMENT"]
 
@@ -89,10 +90,7 @@ class CleaningReport:
 
     def _repr_html_(self) -> str:
         shown = self.table.loc[self.table["reason"].eq("kept") | self.table["n"].gt(0)]
-        return (
-            f"<p>{html.escape(repr(self))}</p>"
-            + shown.to_html(index=False, escape=True)
-        )
+        return f"<p>{html.escape(repr(self))}</p>" + shown.to_html(index=False, escape=True)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -310,14 +308,21 @@ def prepare(
         mapping = validate_mapping(mapping)
     if customers is not None and activity is not None:
         raise InputError("give customers either as spells or as an activity log, not both")
-    for name, value in (("survey_align", survey_align), ("customer_survey_align", customer_survey_align)):
+    for name, value in (
+        ("survey_align", survey_align),
+        ("customer_survey_align", customer_survey_align),
+    ):
         if value not in _ALIGNS:
-            raise InputError(f"{name} must be 'forward' (carry a wave to the following periods) or "
-                             f"'wave' (its own period only), not {value!r}")
+            raise InputError(
+                f"{name} must be 'forward' (carry a wave to the following periods) or "
+                f"'wave' (its own period only), not {value!r}"
+            )
     key = None
     if pseudonym_key_file is not None and not pseudonymise:
-        raise InputError("a pseudonym key file was given but pseudonymise is off",
-                         file=Path(pseudonym_key_file).name)
+        raise InputError(
+            "a pseudonym key file was given but pseudonymise is off",
+            file=Path(pseudonym_key_file).name,
+        )
     if pseudonymise:
         key = pseudonym_key(key_file=pseudonym_key_file)
 
@@ -356,8 +361,15 @@ def prepare(
     if raw_es is not None:
         scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
         items = tuple(survey_items(raw_es, mapping=mapping, scale=scale, file=label))
-        clean_es = clean_employee_survey(raw_es, items=list(items), scale=scale, mapping=mapping,
-                                         source=label, freq=freq, **chain)
+        clean_es = clean_employee_survey(
+            raw_es,
+            items=list(items),
+            scale=scale,
+            mapping=mapping,
+            source=label,
+            freq=freq,
+            **chain,
+        )
         results.append(clean_es)
     raw_cs, label = person_table(customer_survey, "customer_survey")
     if raw_cs is not None:
@@ -392,12 +404,18 @@ def prepare(
         window = {"freq": freq, "start": start, "end": end}
     tables: dict[str, pd.DataFrame] = {}
     if clean_es is not None:
-        tables["employee_survey"] = _employee_survey(clean_es.data, list(items), align=survey_align, **window)
+        tables["employee_survey"] = _employee_survey(
+            clean_es.data, list(items), align=survey_align, **window
+        )
     if clean_cs is not None:
         cs = clean_cs.data
         tables["customer_survey"] = customer_survey_panel(
-            cs, csat="csat" if "csat" in cs.columns else None, nps="nps" if "nps" in cs.columns else None,
-            align=customer_survey_align, **window)
+            cs,
+            csat="csat" if "csat" in cs.columns else None,
+            nps="nps" if "nps" in cs.columns else None,
+            align=customer_survey_align,
+            **window,
+        )
     if clean_rev is not None:
         if "customer_id" in clean_rev.data.columns:
             tables["revenue"] = revenue_panel(clean_rev.data, **window)
@@ -408,13 +426,22 @@ def prepare(
     per_segment = None
     spells = clean_c if clean_c is not None else clean_a
     if spells is not None and (clean_seg is not None or "segment" in spells.data.columns):
-        per_segment = _segments(spells.data, None if clean_seg is None else clean_seg.data,
-                                activity_window=activity_window, **window)
+        per_segment = _segments(
+            spells.data,
+            None if clean_seg is None else clean_seg.data,
+            activity_window=activity_window,
+            **window,
+        )
 
     report = pd.concat([r.report for r in results], ignore_index=True)
     rejects = pd.concat([r.rejects for r in results], ignore_index=True)
-    return Prepared(panel=panel, report=CleaningReport(report), rejects=rejects, segments=per_segment,
-                    items=items)
+    return Prepared(
+        panel=panel,
+        report=CleaningReport(report),
+        rejects=rejects,
+        segments=per_segment,
+        items=items,
+    )
 
 
 def _employee_survey(data: pd.DataFrame, items: list[str], **options: Any) -> pd.DataFrame:
@@ -423,34 +450,49 @@ def _employee_survey(data: pd.DataFrame, items: list[str], **options: Any) -> pd
         return employee_survey_panel(data, items=items, **options)
     # one row per unit and period: its means are the wave's; the count rides along as an item
     count = "__respondents__"
-    out = employee_survey_panel(data.rename(columns={"respondents": count}), items=[*items, count],
-                                date="period", **options)
+    out = employee_survey_panel(
+        data.rename(columns={"respondents": count}), items=[*items, count], date="period", **options
+    )
     out["es_respondents"] = out.pop(f"es_{count}").fillna(0).to_numpy(dtype=np.int64)
     return out
 
 
 def _unit_revenue(data: pd.DataFrame, freq: str) -> pd.DataFrame:
     """A cleaned unit-level revenue table keyed like the panel (``period`` = first day)."""
-    out = pd.DataFrame({"unit_id": data["unit_id"].astype("str"),
-                        "period": period_starts(date_codes(data["period"], freq), freq)})
+    out = pd.DataFrame(
+        {
+            "unit_id": data["unit_id"].astype("str"),
+            "period": period_starts(date_codes(data["period"], freq), freq),
+        }
+    )
     for name in ("revenue", *UNIT_REVENUE_FIGURES):
         if name in data.columns:
             out[name] = data[name].to_numpy(dtype=np.float64)
     if "revenue_retention" not in out and {"revenue_start", "revenue_retained"} <= set(out.columns):
         start = out["revenue_start"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["revenue_retention"] = np.where(start != 0, out["revenue_retained"].to_numpy() / start, np.nan)
+            out["revenue_retention"] = np.where(
+                start != 0, out["revenue_retained"].to_numpy() / start, np.nan
+            )
     return out
 
 
-def _segments(customers: pd.DataFrame, segments: pd.DataFrame | None, **options: Any) -> pd.DataFrame:
+def _segments(
+    customers: pd.DataFrame, segments: pd.DataFrame | None, **options: Any
+) -> pd.DataFrame:
     """Retention per segment; customers without a segment are in :data:`NO_SEGMENT`."""
-    dates = ["activity_date"] if "activity_date" in customers.columns else ["start_date", "end_date"]
+    dates = (
+        ["activity_date"] if "activity_date" in customers.columns else ["start_date", "end_date"]
+    )
     base = customers[["customer_id", "unit_id", *dates]]
     if segments is None:
         labels = customers["segment"]
     else:
-        lookup = pd.Series(segments["segment"].to_numpy(), index=pd.Index(segments["customer_id"].to_numpy()))
-        labels = pd.Series(lookup.reindex(customers["customer_id"].to_numpy()).to_numpy(), index=customers.index)
+        lookup = pd.Series(
+            segments["segment"].to_numpy(), index=pd.Index(segments["customer_id"].to_numpy())
+        )
+        labels = pd.Series(
+            lookup.reindex(customers["customer_id"].to_numpy()).to_numpy(), index=customers.index
+        )
     labels = labels.astype("str").where(labels.notna(), NO_SEGMENT)
     return segment_retention(base.assign(segment=labels), **options)

@@ -73,11 +73,15 @@ def rollup(panel: pd.DataFrame, *, by: str | list[str] = "region") -> pd.DataFra
     needed = [*keys, "period", *counts]
     missing = [c for c in needed if c not in panel.columns]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(map(repr, missing))}", file="panel",
-                         column=missing[0])
+        raise InputError(
+            f"missing column(s) {', '.join(map(repr, missing))}", file="panel", column=missing[0]
+        )
     summed = counts + (["customer_revenue"] if "customer_revenue" in panel.columns else [])
-    grouped = (panel.groupby([*keys, "period"], dropna=False, sort=True, observed=True)[summed]
-               .sum().reset_index())
+    grouped = (
+        panel.groupby([*keys, "period"], dropna=False, sort=True, observed=True)[summed]
+        .sum()
+        .reset_index()
+    )
     out = {k: grouped[k] for k in [*keys, "period"]}
     for side in _SIDES:
         c = {f: grouped[f"{side}_{f}"].to_numpy(dtype="int64") for f in COUNT_FIELDS}

@@ -18,7 +18,13 @@ from linkage.simulate._panel import simulate_panel, truth_latent
 from linkage.simulate._scenarios import SCENARIOS, scenario
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
-from linkage.simulate._write import SAMPLE_CHAIN, SAMPLE_DEFECTS, SAMPLE_SPEC, write_sample, write_world
+from linkage.simulate._write import (
+    SAMPLE_CHAIN,
+    SAMPLE_DEFECTS,
+    SAMPLE_SPEC,
+    write_sample,
+    write_world,
+)
 
 __all__ = [
     "WorldSpec",

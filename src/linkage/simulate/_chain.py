@@ -51,7 +51,14 @@ from linkage.simulate._model import Counts, Latent, _ar1, _sign
 from linkage.simulate._people import Spells, person_ids
 from linkage.simulate._spec import WorldSpec
 
-__all__ = ["ChainSpec", "chain_streams", "chain_tables", "chain_truth", "DEFAULT_ITEMS", "DEFAULT_SEGMENTS"]
+__all__ = [
+    "ChainSpec",
+    "chain_streams",
+    "chain_tables",
+    "chain_truth",
+    "DEFAULT_ITEMS",
+    "DEFAULT_SEGMENTS",
+]
 
 #: employee survey items: (name, loading on the service climate, loading on the other factor).
 #: ``engagement`` is the index; the next three are planted drivers (strongest first), the last
@@ -149,30 +156,66 @@ class ChainSpec:
 
     def __post_init__(self) -> None:
         value = self.survey_every
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= 24:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or not 1 <= value <= 24
+        ):
             _bad("survey_every", f"must be a whole number from 1 to 24, not {value!r}")
         object.__setattr__(self, "survey_every", int(value))
-        for name, low, high in (("survey_response", 0.0, 1.0), ("cs_response", 0.0, 1.0),
-                                ("survey_centre", 1.0, 5.0), ("halo_sd", 0.0, 3.0),
-                                ("item_noise_sd", 0.0, 3.0), ("other_between_sd", 0.0, 3.0),
-                                ("cs_loading", -5.0, 5.0), ("spend_sigma", 0.0, 3.0),
-                                ("spend_monthly_sigma", 0.0, 3.0)):
+        for name, low, high in (
+            ("survey_response", 0.0, 1.0),
+            ("cs_response", 0.0, 1.0),
+            ("survey_centre", 1.0, 5.0),
+            ("halo_sd", 0.0, 3.0),
+            ("item_noise_sd", 0.0, 3.0),
+            ("other_between_sd", 0.0, 3.0),
+            ("cs_loading", -5.0, 5.0),
+            ("spend_sigma", 0.0, 3.0),
+            ("spend_monthly_sigma", 0.0, 3.0),
+        ):
             _real(self, name, low, high)
-        items = tuple(tuple(i) for i in self.items) if isinstance(self.items, (tuple, list)) else None
-        if not items or any(len(i) != 3 or not isinstance(i[0], str) or not i[0].isidentifier()
-                            or not all(_finite(v) for v in i[1:]) for i in items):
-            _bad("items", "must be (name, climate loading, other loading) triples with identifier names")
+        items = (
+            tuple(tuple(i) for i in self.items) if isinstance(self.items, (tuple, list)) else None
+        )
+        if not items or any(
+            len(i) != 3
+            or not isinstance(i[0], str)
+            or not i[0].isidentifier()
+            or not all(_finite(v) for v in i[1:])
+            for i in items
+        ):
+            _bad(
+                "items",
+                "must be (name, climate loading, other loading) triples with identifier names",
+            )
         names = [i[0] for i in items]
         if len(set(names)) != len(names) or "engagement" not in names:
             _bad("items", "item names must be unique and include 'engagement'")
         object.__setattr__(self, "items", tuple((str(n), float(a), float(g)) for n, a, g in items))
-        segs = tuple(tuple(s) for s in self.segments) if isinstance(self.segments, (tuple, list)) else None
-        if not segs or any(len(s) != 5 or not isinstance(s[0], str) or not s[0]
-                           or not all(_finite(v) for v in s[1:]) or s[1] <= 0 or s[4] <= 0 for s in segs):
-            _bad("segments", "must be (name, share > 0, sensitivity, base logit, spend median > 0) tuples")
+        segs = (
+            tuple(tuple(s) for s in self.segments)
+            if isinstance(self.segments, (tuple, list))
+            else None
+        )
+        if not segs or any(
+            len(s) != 5
+            or not isinstance(s[0], str)
+            or not s[0]
+            or not all(_finite(v) for v in s[1:])
+            or s[1] <= 0
+            or s[4] <= 0
+            for s in segs
+        ):
+            _bad(
+                "segments",
+                "must be (name, share > 0, sensitivity, base logit, spend median > 0) tuples",
+            )
         if len({s[0] for s in segs}) != len(segs):
             _bad("segments", "segment names must be unique")
-        object.__setattr__(self, "segments", tuple((str(s[0]), *(float(v) for v in s[1:])) for s in segs))
+        object.__setattr__(
+            self, "segments", tuple((str(s[0]), *(float(v) for v in s[1:])) for s in segs)
+        )
 
     @property
     def item_names(self) -> tuple[str, ...]:
@@ -239,12 +282,14 @@ def _wave_months(t: int, every: int) -> np.ndarray:
     return np.arange(every - 1, t, every)
 
 
-def employee_survey(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts,
-                    rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+def employee_survey(
+    chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Respondent rows ``respondent_id, unit_id, survey_date, <items>`` and the other factor (N x T)."""
     n, t = lat.climate.shape
     other = chain.other_between_sd * rng.standard_normal(n)[:, None] + _ar1(
-        rng, n, t, spec.climate_persistence, 1.0)
+        rng, n, t, spec.climate_persistence, 1.0
+    )
     climate = lat.climate_level[:, None] + lat.climate
     waves = _wave_months(t, chain.survey_every)
     staff = counts.employee_start[:, waves]  # (N, W)
@@ -265,12 +310,16 @@ def employee_survey(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Coun
     }
     noise = chain.item_noise_sd * rng.standard_normal((m, len(chain.items)))
     for k, (name, a, g) in enumerate(chain.items):
-        latent = a * climate[cell_unit, cell_wave] + g * other[cell_unit, cell_wave] + halo + noise[:, k]
+        latent = (
+            a * climate[cell_unit, cell_wave] + g * other[cell_unit, cell_wave] + halo + noise[:, k]
+        )
         cols[name] = np.clip(np.rint(chain.survey_centre + latent), 1, 5).astype(np.int64)
     return pd.DataFrame(cols), other
 
 
-def customer_survey(chain: ChainSpec, lat: Latent, counts: Counts, rng: np.random.Generator) -> pd.DataFrame:
+def customer_survey(
+    chain: ChainSpec, lat: Latent, counts: Counts, rng: np.random.Generator
+) -> pd.DataFrame:
     """Respondent rows ``response_id, unit_id, response_date, csat, nps`` (every month)."""
     n, t = lat.climate.shape
     answered = rng.binomial(counts.customer_start, chain.cs_response)  # (N, T)
@@ -283,13 +332,15 @@ def customer_survey(chain: ChainSpec, lat: Latent, counts: Counts, rng: np.rando
     date = firsts[cell_month] + np.floor(rng.random(m) * days[cell_month]).astype(np.int64) * _DAY
     e1, e2 = rng.standard_normal(m), rng.standard_normal(m)
     q = chain.cs_loading * lat.customer_climate[cell_unit, cell_month] + e1
-    return pd.DataFrame({
-        "response_id": _ids("S", m),
-        "unit_id": pd.array(lat.unit_id.astype(str)[cell_unit], dtype="str"),
-        "response_date": pd.DatetimeIndex(date).as_unit("us"),
-        "csat": np.clip(np.rint(3.9 + 0.8 * q), 1, 5).astype(np.int64),
-        "nps": np.clip(np.rint(7.3 + 1.8 * (0.8 * q + 0.6 * e2)), 0, 10).astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "response_id": _ids("S", m),
+            "unit_id": pd.array(lat.unit_id.astype(str)[cell_unit], dtype="str"),
+            "response_date": pd.DatetimeIndex(date).as_unit("us"),
+            "csat": np.clip(np.rint(3.9 + 0.8 * q), 1, 5).astype(np.int64),
+            "nps": np.clip(np.rint(7.3 + 1.8 * (0.8 * q + 0.6 * e2)), 0, 10).astype(np.int64),
+        }
+    )
 
 
 def _segment_logits(chain: ChainSpec, spec: WorldSpec, lat: Latent) -> np.ndarray:
@@ -299,14 +350,17 @@ def _segment_logits(chain: ChainSpec, spec: WorldSpec, lat: Latent) -> np.ndarra
     return np.stack([base + b + (sens - 1.0) * climate_part for _, _, sens, b, _ in chain.segments])
 
 
-def assign_segments(chain: ChainSpec, spec: WorldSpec, lat: Latent, spells: Spells,
-                    rng: np.random.Generator) -> np.ndarray:
+def assign_segments(
+    chain: ChainSpec, spec: WorldSpec, lat: Latent, spells: Spells, rng: np.random.Generator
+) -> np.ndarray:
     """Segment index per customer spell, drawn from its posterior given its history in the window."""
     n, t = lat.customer_hazard.shape
     seg_logit = _segment_logits(chain, spec, lat)
     log_stay = -np.logaddexp(0.0, seg_logit)  # log(1 - h)
     log_odds = seg_logit  # log(h / (1 - h))
-    cum = np.concatenate([np.zeros((len(chain.segments), n, 1)), np.cumsum(log_stay, axis=2)], axis=2)
+    cum = np.concatenate(
+        [np.zeros((len(chain.segments), n, 1)), np.cumsum(log_stay, axis=2)], axis=2
+    )
     first_m = lat.months[0]
     s_idx = (spells.start.astype("datetime64[M]") - first_m).astype(np.int64)
     ended = ~np.isnat(spells.end)
@@ -326,8 +380,9 @@ def assign_segments(chain: ChainSpec, spec: WorldSpec, lat: Latent, spells: Spel
     return np.argmax(logpost + gumbel, axis=0)
 
 
-def customer_revenue(chain: ChainSpec, lat: Latent, spells: Spells, segment: np.ndarray,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def customer_revenue(
+    chain: ChainSpec, lat: Latent, spells: Spells, segment: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
     """Revenue rows ``customer_id, unit_id, period, revenue``, one per customer and active month."""
     t = lat.months.size
     first_m = lat.months[0] - 1  # the month before the window
@@ -347,16 +402,19 @@ def customer_revenue(chain: ChainSpec, lat: Latent, spells: Spells, segment: np.
     units = pd.array(lat.unit_id.astype(str), dtype="str")
     person = spells.person[spell]
     order = np.argsort(person * (t + 2) + rel_s[spell] + offset, kind="stable")
-    return pd.DataFrame({
-        "customer_id": ids.take(person[order]),
-        "unit_id": units.take(spells.unit[spell[order]]),
-        "period": pd.DatetimeIndex(month[order].astype("datetime64[D]")).as_unit("us"),
-        "revenue": revenue[order],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": ids.take(person[order]),
+            "unit_id": units.take(spells.unit[spell[order]]),
+            "period": pd.DatetimeIndex(month[order].astype("datetime64[D]")).as_unit("us"),
+            "revenue": revenue[order],
+        }
+    )
 
 
-def chain_tables(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts,
-                 spells: Spells) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+def chain_tables(
+    chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, spells: Spells
+) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
     """The four chain tables of a world and the other factor (N x T) for the truth."""
     rng_es, rng_cs, rng_seg, rng_rev = chain_streams(spec)
     es, other = employee_survey(chain, spec, lat, counts, rng_es)
@@ -365,19 +423,32 @@ def chain_tables(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts,
     names = np.array([s[0] for s in chain.segments], dtype=object)
     ids = person_ids("C", int(spells.person.max(initial=-1)) + 1)
     order = np.argsort(spells.person, kind="stable")
-    segments = pd.DataFrame({
-        "customer_id": pd.array(ids[spells.person[order]], dtype="str"),
-        "segment": pd.array(names[seg[order]], dtype="str"),
-    }).drop_duplicates("customer_id", ignore_index=True)
+    segments = pd.DataFrame(
+        {
+            "customer_id": pd.array(ids[spells.person[order]], dtype="str"),
+            "segment": pd.array(names[seg[order]], dtype="str"),
+        }
+    ).drop_duplicates("customer_id", ignore_index=True)
     revenue = customer_revenue(chain, lat, spells, seg, rng_rev)
-    return {"employee_survey": es, "customer_survey": cs, "segments": segments, "revenue": revenue}, other
+    return {
+        "employee_survey": es,
+        "customer_survey": cs,
+        "segments": segments,
+        "revenue": revenue,
+    }, other
 
 
 # ---- truth ---------------------------------------------------------------------------------------
 
 
-def chain_truth(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, other: np.ndarray,
-                within_sign: int) -> dict[str, Any]:
+def chain_truth(
+    chain: ChainSpec,
+    spec: WorldSpec,
+    lat: Latent,
+    counts: Counts,
+    other: np.ndarray,
+    within_sign: int,
+) -> dict[str, Any]:
     """What the chain planted (JSON-serialisable); see :func:`linkage.simulate.simulate`."""
     k = spec.lag
     climate_moves = spec.climate_sd > 0 or spec.climate_between_sd > 0
@@ -390,21 +461,41 @@ def chain_truth(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, 
         between = a**2 * var_climate + g**2 * var_other
         return round(between / (between + within), 6) if between + within > 0 else 0.0
 
-    items = {name: {"climate_loading": a, "other_loading": g, "driver": name in chain.drivers,
-                    "icc_latent": icc(a, g)}
-             for name, a, g in chain.items}
+    items = {
+        name: {
+            "climate_loading": a,
+            "other_loading": g,
+            "driver": name in chain.drivers,
+            "icc_latent": icc(a, g),
+        }
+        for name, a, g in chain.items
+    }
     links = [
-        {"x": "es_engagement", "y": "employee_retention", "lag": 0,
-         "sign": _sign(eng * spec.effect_staff) if climate_moves else 0},
+        {
+            "x": "es_engagement",
+            "y": "employee_retention",
+            "lag": 0,
+            "sign": _sign(eng * spec.effect_staff) if climate_moves else 0,
+        },
         {"x": "employee_retention", "y": "customer_retention", "lag": k, "sign": within_sign},
-        {"x": "es_engagement", "y": "customer_retention", "lag": k,
-         "sign": _sign(eng * spec.effect_customer) if climate_moves else 0},
-        {"x": "cs_csat", "y": "customer_retention", "lag": 0,
-         "sign": _sign(chain.cs_loading * spec.effect_customer) if climate_moves else 0},
+        {
+            "x": "es_engagement",
+            "y": "customer_retention",
+            "lag": k,
+            "sign": _sign(eng * spec.effect_customer) if climate_moves else 0,
+        },
+        {
+            "x": "cs_csat",
+            "y": "customer_retention",
+            "lag": 0,
+            "sign": _sign(chain.cs_loading * spec.effect_customer) if climate_moves else 0,
+        },
         {"x": "customer_retention", "y": "revenue_retention", "lag": 0, "sign": 1},
     ]
-    segments = {name: {"share": share, "sensitivity": sens, "base_logit": b, "spend_median": spend}
-                for name, share, sens, b, spend in chain.segments}
+    segments = {
+        name: {"share": share, "sensitivity": sens, "base_logit": b, "spend_median": spend}
+        for name, share, sens, b, spend in chain.segments
+    }
     sens = {name: v["sensitivity"] for name, v in segments.items()}
     hazard = lat.customer_hazard
     no_climate = expit(logit(hazard) + spec.effect_customer * lat.customer_climate)
@@ -412,29 +503,43 @@ def chain_truth(chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, 
     return {
         "spec": chain.to_dict(),
         "items": items,
-        "icc_note": ("icc_latent: share of an answer's latent variance between unit-waves (before rounding "
-                     "to the 1-5 scale, which lowers the observed ICC(1) a little: 0.228 vs 0.239 for "
-                     "manager_support in the sample)"),
+        "icc_note": (
+            "icc_latent: share of an answer's latent variance between unit-waves (before rounding "
+            "to the 1-5 scale, which lowers the observed ICC(1) a little: 0.228 vs 0.239 for "
+            "manager_support in the sample)"
+        ),
         "planted_drivers": list(chain.drivers),
         "unplanted_items": [n for n, a, _ in chain.items if a == 0 and n != "engagement"],
-        "drivers_by_loading": sorted(chain.drivers, key=lambda n: -abs(dict((i[0], i[1]) for i in chain.items)[n])),
-        "survey_waves": [str(m) for m in lat.months[_wave_months(lat.months.size, chain.survey_every)]
-                         .astype("datetime64[D]")],
+        "drivers_by_loading": sorted(
+            chain.drivers, key=lambda n: -abs(dict((i[0], i[1]) for i in chain.items)[n])
+        ),
+        "survey_waves": [
+            str(m)
+            for m in lat.months[_wave_months(lat.months.size, chain.survey_every)].astype(
+                "datetime64[D]"
+            )
+        ],
         "links": links,
-        "mediation": ("revenue depends on the climate only through which customers stay: customer "
-                      "retention fully mediates employee retention -> revenue (no direct path planted)"),
+        "mediation": (
+            "revenue depends on the climate only through which customers stay: customer "
+            "retention fully mediates employee retention -> revenue (no direct path planted)"
+        ),
         "segments": segments,
         "most_sensitive_segment": max(sens, key=sens.get) if len(set(sens.values())) > 1 else None,
-        "latent_note": ("unit x month rows in the order of truth['latent'] (unit_id, period): "
-                        "customer_climate = the climate customers churn on (lag months back); other = the "
-                        "survey factor that reaches no retention; expected_customer_losses = "
-                        "customer_start * customer_hazard; climate_customer_losses = the part of them due to "
-                        "the climate (start * (hazard - hazard with the climate at 0)), negative when the "
-                        "climate is good"),
+        "latent_note": (
+            "unit x month rows in the order of truth['latent'] (unit_id, period): "
+            "customer_climate = the climate customers churn on (lag months back); other = the "
+            "survey factor that reaches no retention; expected_customer_losses = "
+            "customer_start * customer_hazard; climate_customer_losses = the part of them due to "
+            "the climate (start * (hazard - hazard with the climate at 0)), negative when the "
+            "climate is good"
+        ),
         "latent": {
             "customer_climate": np.round(lat.customer_climate.reshape(-1), 4).tolist(),
             "other": np.round(other.reshape(-1), 4).tolist(),
             "expected_customer_losses": np.round((start * hazard).reshape(-1), 3).tolist(),
-            "climate_customer_losses": np.round((start * (hazard - no_climate)).reshape(-1), 3).tolist(),
+            "climate_customer_losses": np.round(
+                (start * (hazard - no_climate)).reshape(-1), 3
+            ).tolist(),
         },
     }

@@ -51,7 +51,9 @@ def defect_counts(defects: Any, n_rows: int, *, spells: bool) -> dict[str, int]:
     if isinstance(defects, (int, float, np.integer, np.floating)):
         rate = float(defects)
         if not 0.0 <= rate <= 0.2:
-            raise InputError(f"a defect rate must be from 0 to 0.2, not {defects!r}", column="defects")
+            raise InputError(
+                f"a defect rate must be from 0 to 0.2, not {defects!r}", column="defects"
+            )
         reasons = [r for r in DEFECT_REASONS if spells or r not in _SPELL_ONLY]
         return {r: max(1, int(round(rate * n_rows))) if rate > 0 else 0 for r in reasons}
     if isinstance(defects, dict):
@@ -59,20 +61,28 @@ def defect_counts(defects: Any, n_rows: int, *, spells: bool) -> dict[str, int]:
         for reason, count in defects.items():
             if reason not in DEFECT_REASONS:
                 raise InputError(
-                    f"unknown defect {reason!r}; known: {', '.join(DEFECT_REASONS)}", column="defects"
+                    f"unknown defect {reason!r}; known: {', '.join(DEFECT_REASONS)}",
+                    column="defects",
                 )
             if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-                raise InputError(f"the number of {reason!r} defects must be a whole number >= 0, not {count!r}",
-                                 column="defects")
+                raise InputError(
+                    f"the number of {reason!r} defects must be a whole number >= 0, not {count!r}",
+                    column="defects",
+                )
             if spells or reason not in _SPELL_ONLY:
                 out[reason] = int(count)
         return out
-    raise InputError(f"defects must be a rate or a dict of counts, not {type(defects).__name__}", column="defects")
+    raise InputError(
+        f"defects must be a rate or a dict of counts, not {type(defects).__name__}",
+        column="defects",
+    )
 
 
 def _iso(values: pd.Series) -> np.ndarray:
     """Dates as ISO strings (None where missing), as an object array."""
-    out = np.array(values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None), dtype=object)
+    out = np.array(
+        values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None), dtype=object
+    )
     return out
 
 
@@ -126,7 +136,9 @@ def plant_defects(
             pick = _distinct(pick, n)
         rows = {c: base[c][pick].copy() for c in cols}
         rows[id_col] = new_ids(k)
-        s = np.array(pd.to_datetime(pd.Series(rows[start_col]), format="%Y-%m-%d")).astype("datetime64[D]")
+        s = np.array(pd.to_datetime(pd.Series(rows[start_col]), format="%Y-%m-%d")).astype(
+            "datetime64[D]"
+        )
         if end_col is not None:
             # a closed spell well inside the past: start, then end 30 to 400 days later
             end = s + rng.integers(30, 400, size=k) * _DAY
@@ -175,8 +187,9 @@ def plant_defects(
             rows = template(k)
             width = len(known_units[0])
             top = max(int(u) for u in known_units)
-            rows["unit_id"] = np.array([f"{top + 1 + int(i):0{width}d}" for i in rng.integers(0, 50, size=k)],
-                                       dtype=object)
+            rows["unit_id"] = np.array(
+                [f"{top + 1 + int(i):0{width}d}" for i in rng.integers(0, 50, size=k)], dtype=object
+            )
             add(rows, reason)
         elif reason == "future_date":
             rows = template(k)
@@ -189,11 +202,15 @@ def plant_defects(
             add(rows, reason)
         elif reason == "overlapping_spell":
             s = np.array(base[start_col], dtype="datetime64[D]")
-            e = np.array(np.where(base[end_col] == None, str(extract_date), base[end_col]),  # noqa: E711
-                         dtype="datetime64[D]")
+            e = np.array(
+                np.where(base[end_col] == None, str(extract_date), base[end_col]),  # noqa: E711
+                dtype="datetime64[D]",
+            )
             eligible = np.flatnonzero((e - s) >= np.timedelta64(3, "D"))
             if eligible.size == 0:
-                raise InputError("no spell is long enough to plant an overlapping spell", column="defects")
+                raise InputError(
+                    "no spell is long enough to plant an overlapping spell", column="defects"
+                )
             pick = rng.choice(eligible, size=k, replace=k > eligible.size)
             rows = {c: base[c][pick].copy() for c in cols}
             length = (e[pick] - s[pick]).astype(np.int64)
@@ -238,7 +255,9 @@ def _distinct(pick: np.ndarray, n: int) -> np.ndarray:
     return pick
 
 
-def _frame(out: dict[str, np.ndarray], cols: list[str], date_cols: list[str], clean: pd.DataFrame) -> pd.DataFrame:
+def _frame(
+    out: dict[str, np.ndarray], cols: list[str], date_cols: list[str], clean: pd.DataFrame
+) -> pd.DataFrame:
     data: dict[str, Any] = {}
     for c in cols:
         if c not in date_cols and pd.api.types.is_float_dtype(clean[c]):

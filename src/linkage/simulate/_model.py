@@ -17,7 +17,15 @@ from scipy.special import expit, logit
 
 from linkage.simulate._spec import REGIONS, WorldSpec
 
-__all__ = ["Latent", "Counts", "latent_model", "draw_counts", "panel_frame", "truth_dict", "streams"]
+__all__ = [
+    "Latent",
+    "Counts",
+    "latent_model",
+    "draw_counts",
+    "panel_frame",
+    "truth_dict",
+    "streams",
+]
 
 #: extra months simulated before the window so the climate is stationary and lags are defined
 BURN_IN = 24
@@ -87,18 +95,26 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
     district_no = rng.integers(1, 4, size=n)  # 3 districts per region
     regions = np.array(REGIONS[: spec.n_regions], dtype=object)
     region = regions[region_idx]
-    district = np.array([f"{r}-{d}" for r, d in zip(region, district_no, strict=True)], dtype=object)
+    district = np.array(
+        [f"{r}-{d}" for r, d in zip(region, district_no, strict=True)], dtype=object
+    )
     log_size = rng.standard_normal(n)
     headcount = np.maximum(
         spec.min_headcount, np.rint(spec.headcount_median * np.exp(spec.headcount_sigma * log_size))
     ).astype(np.int64)
-    per_employee = spec.customers_per_employee * np.exp(spec.customers_sigma * rng.standard_normal(n))
+    per_employee = spec.customers_per_employee * np.exp(
+        spec.customers_sigma * rng.standard_normal(n)
+    )
     customers = np.maximum(1, np.rint(headcount * per_employee)).astype(np.int64)
     lh = np.log(headcount)
     size_z = (lh - lh.mean()) / lh.std() if lh.std() > 0 else np.zeros(n)
-    size_band = np.where(headcount < 8, "small", np.where(headcount < 20, "medium", "large")).astype(object)
+    size_band = np.where(
+        headcount < 8, "small", np.where(headcount < 20, "medium", "large")
+    ).astype(object)
     start = np.datetime64(spec.start, "M")
-    opened = (start.astype("datetime64[D]") - rng.integers(2 * 365, 25 * 365, size=n)).astype("datetime64[D]")
+    opened = (start.astype("datetime64[D]") - rng.integers(2 * 365, 25 * 365, size=n)).astype(
+        "datetime64[D]"
+    )
 
     # ---- latent climate and shocks (burn-in months before the window) ------------------------
     climate_level = spec.climate_between_sd * rng.standard_normal(n)
@@ -127,7 +143,9 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
         + calendar[None, :]
     )
     r = spec.reverse_lag
-    reverse_term = spec.reverse * np.concatenate([np.zeros((n, r)), cust_dev[:, : burn + t - r]], axis=1)
+    reverse_term = spec.reverse * np.concatenate(
+        [np.zeros((n, r)), cust_dev[:, : burn + t - r]], axis=1
+    )
     staff_logit = (
         logit(spec.staff_quit_rate)
         + region_staff[:, None]
@@ -189,8 +207,13 @@ def _rates(start: np.ndarray, left: np.ndarray, joined: np.ndarray) -> dict[str,
         avg = (start + end) / 2.0
         turnover = np.where(avg > 0, left / np.where(avg > 0, avg, 1), np.nan)
     return {
-        "start": start, "joined": joined, "left": left, "retained": retained, "end": end,
-        "retention": retention, "turnover": turnover,
+        "start": start,
+        "joined": joined,
+        "left": left,
+        "retained": retained,
+        "end": end,
+        "retention": retention,
+        "turnover": turnover,
     }
 
 
@@ -203,7 +226,9 @@ def panel_frame(lat: Latent, counts: Counts) -> pd.DataFrame:
     }
     for side in ("employee", "customer"):
         parts = _rates(
-            getattr(counts, f"{side}_start"), getattr(counts, f"{side}_left"), getattr(counts, f"{side}_joined")
+            getattr(counts, f"{side}_start"),
+            getattr(counts, f"{side}_left"),
+            getattr(counts, f"{side}_joined"),
         )
         for name in ("start", "joined", "left", "retained", "end"):
             cols[f"{side}_{name}"] = parts[name].reshape(-1).astype(np.int64)
@@ -287,7 +312,9 @@ def planted_between_cov(spec: WorldSpec) -> float:
     phi = spec.climate_persistence
     a = (1 + phi) / ((1 - phi) * spec.months)
     return (
-        spec.effect_staff * spec.effect_customer * (spec.climate_between_sd**2 + spec.climate_sd**2 * a)
+        spec.effect_staff
+        * spec.effect_customer
+        * (spec.climate_between_sd**2 + spec.climate_sd**2 * a)
         + spec.reverse * (spec.effect_customer**2 * spec.climate_sd**2 + spec.shock_sd**2) * a
         - spec.confound**2
     )
@@ -312,13 +339,17 @@ def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
     for lag in range(-max_lag, max_lag + 1):
         x, y = _paired(ex, ey, lag)
         nx, ny = _paired(counts.employee_start, counts.customer_start, lag)
-        profile.append({
-            "lag": lag,
-            "r_latent": _r6(_within_r(x, y)),
-            "r_latent_period_adjusted": _r6(_within_r(x, y, period_adjusted=True)),
-            "r_expected": _r6(_expected_observed_r(x, y, nx, ny)),
-            "r_expected_period_adjusted": _r6(_expected_observed_r(x, y, nx, ny, period_adjusted=True)),
-        })
+        profile.append(
+            {
+                "lag": lag,
+                "r_latent": _r6(_within_r(x, y)),
+                "r_latent_period_adjusted": _r6(_within_r(x, y, period_adjusted=True)),
+                "r_expected": _r6(_expected_observed_r(x, y, nx, ny)),
+                "r_expected_period_adjusted": _r6(
+                    _expected_observed_r(x, y, nx, ny, period_adjusted=True)
+                ),
+            }
+        )
     at = next(p for p in profile if p["lag"] == k)
     between = float(np.corrcoef(ex.mean(axis=1), ey.mean(axis=1))[0, 1])
 

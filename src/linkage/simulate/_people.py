@@ -43,7 +43,9 @@ def _month_bounds(months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, days
 
 
-def _uniform_day(rng: np.random.Generator, first: np.datetime64, days: int, size: int) -> np.ndarray:
+def _uniform_day(
+    rng: np.random.Generator, first: np.datetime64, days: int, size: int
+) -> np.ndarray:
     return first + rng.integers(0, days, size=size) * _DAY
 
 
@@ -83,7 +85,9 @@ def realise_spells(
         # leavers: exactly left[i, j] of the unit's active spells, chosen at random
         a_unit = unit[active]
         # sort by unit, at random within a unit (one float key: 4x faster than lexsort)
-        order = np.argsort(a_unit + 0.5 * rng.random(active.size))  # 0.5: never rounds up to unit + 1
+        order = np.argsort(
+            a_unit + 0.5 * rng.random(active.size)
+        )  # 0.5: never rounds up to unit + 1
         sorted_units = a_unit[order]
         first_pos = np.searchsorted(sorted_units, np.arange(n))
         rank = np.arange(active.size) - first_pos[sorted_units]
@@ -142,12 +146,14 @@ def spells_table(
     """Spells as a canonical table sorted by identifier and start date."""
     ids = person_ids(prefix, int(spells.person.max(initial=-1)) + 1)
     order = np.lexsort((spells.start, spells.person))
-    return pd.DataFrame({
-        id_col: pd.array(ids[spells.person[order]], dtype="str"),
-        "unit_id": pd.array(lat.unit_id.astype(str)[spells.unit[order]], dtype="str"),
-        start_col: pd.DatetimeIndex(spells.start[order]).as_unit("us"),
-        end_col: pd.DatetimeIndex(spells.end[order]).as_unit("us"),
-    })
+    return pd.DataFrame(
+        {
+            id_col: pd.array(ids[spells.person[order]], dtype="str"),
+            "unit_id": pd.array(lat.unit_id.astype(str)[spells.unit[order]], dtype="str"),
+            start_col: pd.DatetimeIndex(spells.start[order]).as_unit("us"),
+            end_col: pd.DatetimeIndex(spells.end[order]).as_unit("us"),
+        }
+    )
 
 
 def termination_types(rng: np.random.Generator, ended: np.ndarray) -> pd.Series:
@@ -200,11 +206,13 @@ def activity_log(
     v_person = spells.person[v_spell]
     order = np.lexsort((date, v_person))
     revenue = revenue[order]
-    log = pd.DataFrame({
-        "customer_id": pd.array(ids[v_person[order]], dtype="str"),
-        "unit_id": pd.array(lat.unit_id.astype(str)[spells.unit[v_spell[order]]], dtype="str"),
-        "activity_date": pd.DatetimeIndex(date[order]).as_unit("us"),
-    })
+    log = pd.DataFrame(
+        {
+            "customer_id": pd.array(ids[v_person[order]], dtype="str"),
+            "unit_id": pd.array(lat.unit_id.astype(str)[spells.unit[v_spell[order]]], dtype="str"),
+            "activity_date": pd.DatetimeIndex(date[order]).as_unit("us"),
+        }
+    )
     # two visits of a customer on one day with the same revenue would be an exact duplicate row,
     # which a cleaner sets aside: the later one costs a cent more (about 1 visit in 300,000)
     dup = log.assign(revenue=revenue).duplicated().to_numpy()

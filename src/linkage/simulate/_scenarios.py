@@ -79,5 +79,7 @@ def scenario(name: str, **changes: Any) -> WorldSpec:
     (-1, 1)
     """
     if name not in SCENARIOS:
-        raise InputError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}", column="scenario")
+        raise InputError(
+            f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}", column="scenario"
+        )
     return WorldSpec().replace(**{**SCENARIOS[name][1], **changes})

@@ -153,13 +153,28 @@ class WorldSpec:
         _whole(self, "min_headcount", 1, 100_000)
         _whole(self, "n_regions", 4, len(REGIONS))
         _whole(self, "seed", 0, 2**63 - 1)
-        if not isinstance(self.start, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.start):
+        if not isinstance(self.start, str) or not re.fullmatch(
+            r"\d{4}-(0[1-9]|1[0-2])", self.start
+        ):
             _bad("start", f"must be a month as 'YYYY-MM', not {self.start!r}")
-        for name in ("effect_staff", "effect_customer", "confound", "seasonality", "trend", "reverse"):
+        for name in (
+            "effect_staff",
+            "effect_customer",
+            "confound",
+            "seasonality",
+            "trend",
+            "reverse",
+        ):
             _real(self, name, -5.0, 5.0)
         _real(self, "climate_persistence", 0.0, 0.99)
-        for name in ("climate_sd", "climate_between_sd", "shock_sd", "unit_baseline_sd",
-                     "headcount_sigma", "customers_sigma"):
+        for name in (
+            "climate_sd",
+            "climate_between_sd",
+            "shock_sd",
+            "unit_baseline_sd",
+            "headcount_sigma",
+            "customers_sigma",
+        ):
             _real(self, name, 0.0, 3.0)
         for name in ("staff_quit_rate", "customer_churn_rate"):
             _real(self, name, 1e-4, 0.5)
@@ -195,7 +210,11 @@ def _bad(name: str, problem: str) -> None:
 
 def _whole(spec: WorldSpec, name: str, low: int, high: int) -> None:
     value = getattr(spec, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not low <= value <= high
+    ):
         _bad(name, f"must be a whole number from {low} to {high}, not {value!r}")
     object.__setattr__(spec, name, int(value))
 

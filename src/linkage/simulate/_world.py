@@ -107,15 +107,29 @@ class World:
         >>> panel.shape, bool(panel["revenue_retention"].notna().all())
         ((18, 37), True)
         """
-        from linkage.panel import customer_survey_panel, employee_survey_panel, join_chain, revenue_panel
+        from linkage.panel import (
+            customer_survey_panel,
+            employee_survey_panel,
+            join_chain,
+            revenue_panel,
+        )
 
         if self.employee_survey is None:
             raise InputError("this world has no chain; simulate it with chain=ChainSpec()")
-        window = {"start": self.truth["facts"]["window_start"], "end": self.truth["facts"]["window_end"]}
-        items = [c for c in self.employee_survey.columns if c not in ("respondent_id", "unit_id", "survey_date")]
+        window = {
+            "start": self.truth["facts"]["window_start"],
+            "end": self.truth["facts"]["window_end"],
+        }
+        items = [
+            c
+            for c in self.employee_survey.columns
+            if c not in ("respondent_id", "unit_id", "survey_date")
+        ]
         return join_chain(
             self.panel,
-            employee_survey=employee_survey_panel(self.employee_survey, items=items, align=align, **window),
+            employee_survey=employee_survey_panel(
+                self.employee_survey, items=items, align=align, **window
+            ),
             customer_survey=customer_survey_panel(self.customer_survey, **window),
             revenue=revenue_panel(self.revenue, **window),
         )
@@ -205,48 +219,82 @@ def simulate(
     """
     spec = _check_spec(spec)
     if customers not in ("spells", "activity"):
-        raise InputError(f"customers must be 'spells' or 'activity', not {customers!r}", column="customers")
+        raise InputError(
+            f"customers must be 'spells' or 'activity', not {customers!r}", column="customers"
+        )
     if chain is not None and not isinstance(chain, ChainSpec):
-        raise InputError(f"chain must be a linkage.simulate.ChainSpec, not {type(chain).__name__}", column="chain")
+        raise InputError(
+            f"chain must be a linkage.simulate.ChainSpec, not {type(chain).__name__}",
+            column="chain",
+        )
     rng_latent, rng_counts, rng_people, rng_defects = streams(spec)
     lat = latent_model(spec, rng_latent)
     counts = draw_counts(spec, lat, rng_counts)
     truth = truth_dict(spec, lat, counts)
 
     emp_spells = realise_spells(
-        rng_people, lat, counts.employee_start, counts.employee_left, counts.employee_joined,
-        base_hazard=spec.staff_quit_rate, rehire_share=spec.rehire_share,
+        rng_people,
+        lat,
+        counts.employee_start,
+        counts.employee_left,
+        counts.employee_joined,
+        base_hazard=spec.staff_quit_rate,
+        rehire_share=spec.rehire_share,
     )
-    employees = spells_table(emp_spells, lat, id_col="employee_id", prefix="E",
-                             start_col="hire_date", end_col="termination_date")
-    employees["termination_type"] = termination_types(rng_people, employees["termination_date"].notna().to_numpy())
+    employees = spells_table(
+        emp_spells,
+        lat,
+        id_col="employee_id",
+        prefix="E",
+        start_col="hire_date",
+        end_col="termination_date",
+    )
+    employees["termination_type"] = termination_types(
+        rng_people, employees["termination_date"].notna().to_numpy()
+    )
     cus_spells = realise_spells(
-        rng_people, lat, counts.customer_start, counts.customer_left, counts.customer_joined,
+        rng_people,
+        lat,
+        counts.customer_start,
+        counts.customer_left,
+        counts.customer_joined,
         base_hazard=spec.customer_churn_rate,
     )
     if customers == "spells":
-        cust = spells_table(cus_spells, lat, id_col="customer_id", prefix="C",
-                            start_col="start_date", end_col="end_date")
+        cust = spells_table(
+            cus_spells,
+            lat,
+            id_col="customer_id",
+            prefix="C",
+            start_col="start_date",
+            end_col="end_date",
+        )
     else:
         cust = activity_log(rng_people, cus_spells, lat)
-    units = pd.DataFrame({
-        "unit_id": pd.array(lat.unit_id.astype(str), dtype="str"),
-        "region": pd.array(lat.region.astype(str), dtype="str"),
-        "district": pd.array(lat.district.astype(str), dtype="str"),
-        "size_band": pd.array(lat.size_band.astype(str), dtype="str"),
-        "opened": pd.DatetimeIndex(lat.opened).as_unit("us"),
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": pd.array(lat.unit_id.astype(str), dtype="str"),
+            "region": pd.array(lat.region.astype(str), dtype="str"),
+            "district": pd.array(lat.district.astype(str), dtype="str"),
+            "size_band": pd.array(lat.size_band.astype(str), dtype="str"),
+            "opened": pd.DatetimeIndex(lat.opened).as_unit("us"),
+        }
+    )
     truth["customers_kind"] = customers
     chained: dict[str, pd.DataFrame | None] = dict.fromkeys(
-        ("employee_survey", "customer_survey", "segments", "revenue"))
+        ("employee_survey", "customer_survey", "segments", "revenue")
+    )
     if chain is not None:
         chained, other = chain_tables(chain, spec, lat, counts, cus_spells)
         truth["chain"] = chain_truth(chain, spec, lat, counts, other, truth["facts"]["within_sign"])
     facts = truth["facts"]
     panel = build_panel(
-        employees, None if customers == "activity" else cust,
+        employees,
+        None if customers == "activity" else cust,
         activity=cust if customers == "activity" else None,
-        units=units, start=facts["window_start"], end=facts["window_end"],
+        units=units,
+        start=facts["window_start"],
+        end=facts["window_end"],
     )
 
     if defects is not None:
@@ -255,14 +303,26 @@ def simulate(
         tables = {}
         for name, table, id_col, s_col, e_col, prefix in (
             ("employees.csv", employees, "employee_id", "hire_date", "termination_date", "X"),
-            ("customers.csv", cust, "customer_id",
-             "start_date" if customers == "spells" else "activity_date",
-             "end_date" if customers == "spells" else None, "Y"),
+            (
+                "customers.csv",
+                cust,
+                "customer_id",
+                "start_date" if customers == "spells" else "activity_date",
+                "end_date" if customers == "spells" else None,
+                "Y",
+            ),
         ):
             wanted = defect_counts(defects, len(table), spells=e_col is not None)
             tables[name], rows = plant_defects(
-                rng_defects, table, id_col=id_col, start_col=s_col, end_col=e_col, counts=wanted,
-                known_units=lat.unit_id.astype(str), extract_date=extract, new_id_prefix=prefix,
+                rng_defects,
+                table,
+                id_col=id_col,
+                start_col=s_col,
+                end_col=e_col,
+                counts=wanted,
+                known_units=lat.unit_id.astype(str),
+                extract_date=extract,
+                new_id_prefix=prefix,
             )
             # what is realised (the rows a cleaner sets aside, by its first reason); this is
             # ``wanted`` unless planted rows happened to collide (see plant_defects)
@@ -276,5 +336,13 @@ def simulate(
             }
         employees, cust = tables["employees.csv"], tables["customers.csv"]
         truth["defects"] = planted_all
-    return World(employees=employees, customers=cust, units=units, truth=truth, spec=spec,
-                 panel=panel, customers_kind=customers, **chained)
+    return World(
+        employees=employees,
+        customers=cust,
+        units=units,
+        truth=truth,
+        spec=spec,
+        panel=panel,
+        customers_kind=customers,
+        **chained,
+    )

@@ -16,8 +16,15 @@ from linkage.simulate._chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 
-__all__ = ["write_world", "write_sample", "SAMPLE_SPEC", "SAMPLE_CHAIN", "SAMPLE_DEFECTS", "RAW_COLUMNS",
-           "CHAIN_FILES"]
+__all__ = [
+    "write_world",
+    "write_sample",
+    "SAMPLE_SPEC",
+    "SAMPLE_CHAIN",
+    "SAMPLE_DEFECTS",
+    "RAW_COLUMNS",
+    "CHAIN_FILES",
+]
 
 #: the bundled sample world (``data/sample``): 100 units x 36 months, employees lead by 2 months,
 #: a mild shared season; rebuilt by ``linkage simulate data/sample --sample`` (``make sample``)
@@ -82,7 +89,14 @@ RAW_COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 _US = "%m/%d/%Y"
-_DATE_COLUMNS = ("hire_date", "termination_date", "start_date", "end_date", "activity_date", "opened")
+_DATE_COLUMNS = (
+    "hire_date",
+    "termination_date",
+    "start_date",
+    "end_date",
+    "activity_date",
+    "opened",
+)
 
 
 def _atomic_write(path: pathlib.Path, data: bytes) -> None:
@@ -97,10 +111,21 @@ def _atomic_write(path: pathlib.Path, data: bytes) -> None:
         raise
 
 
-def _csv_bytes(table: pd.DataFrame, *, sep: str = ",", crlf: bool = False, bom: bool = False,
-               date_format: str = "%Y-%m-%d") -> bytes:
-    text = table.to_csv(index=False, sep=sep, lineterminator="\r\n" if crlf else "\n",
-                        date_format=date_format, na_rep="")
+def _csv_bytes(
+    table: pd.DataFrame,
+    *,
+    sep: str = ",",
+    crlf: bool = False,
+    bom: bool = False,
+    date_format: str = "%Y-%m-%d",
+) -> bytes:
+    text = table.to_csv(
+        index=False,
+        sep=sep,
+        lineterminator="\r\n" if crlf else "\n",
+        date_format=date_format,
+        na_rep="",
+    )
     return ("\ufeff" + text if bom else text).encode("utf-8")
 
 
@@ -142,13 +167,19 @@ def _mapping_yaml(customers_kind: str) -> str:
         "# How the raw export in this folder maps onto linkage's canonical columns.\n"
         "# employees.csv: UTF-8 with BOM, CRLF line endings; customers.csv: semicolon separated.\n"
         + line("employees", "employees")
-        + (line("customers", "customers") if customers_kind == "spells" else line("activity", "activity"))
+        + (
+            line("customers", "customers")
+            if customers_kind == "spells"
+            else line("activity", "activity")
+        )
         + line("units", "units")
         + 'dates: {format: "%m/%d/%Y"}\n'
     )
 
 
-def write_world(world: World, outdir: str | os.PathLike[str], *, raw_export: bool = False) -> list[pathlib.Path]:
+def write_world(
+    world: World, outdir: str | os.PathLike[str], *, raw_export: bool = False
+) -> list[pathlib.Path]:
     """Write a simulated world as CSV extracts plus its truth.
 
     Files in ``outdir`` (created if missing): ``employees.csv``, ``customers.csv`` (spells or an
@@ -274,14 +305,23 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
     truth = dict(clean.truth)
     truth["defects"] = {f"raw/{name}": v for name, v in defective.truth["defects"].items()}
-    world = World(employees=clean.employees, customers=clean.customers, units=clean.units,
-                  truth=truth, spec=clean.spec, customers_kind=clean.customers_kind, panel=clean.panel,
-                  employee_survey=clean.employee_survey, customer_survey=clean.customer_survey,
-                  segments=clean.segments)
+    world = World(
+        employees=clean.employees,
+        customers=clean.customers,
+        units=clean.units,
+        truth=truth,
+        spec=clean.spec,
+        customers_kind=clean.customers_kind,
+        panel=clean.panel,
+        employee_survey=clean.employee_survey,
+        customer_survey=clean.customer_survey,
+        segments=clean.segments,
+    )
     written = write_world(world, outdir)
     facts = truth["facts"]
-    unit_revenue = revenue_panel(clean.revenue, start=facts["window_start"], end=facts["window_end"]).round(
-        {"revenue": 2, "revenue_start": 2, "revenue_retained": 2, "revenue_retention": 6})
+    unit_revenue = revenue_panel(
+        clean.revenue, start=facts["window_start"], end=facts["window_end"]
+    ).round({"revenue": 2, "revenue_start": 2, "revenue_retained": 2, "revenue_retention": 6})
     path = pathlib.Path(outdir) / "unit_revenue.csv"
     _atomic_write(path, _csv_bytes(unit_revenue))
     written.append(path)

@@ -89,7 +89,12 @@ def write_big(
     >>> emp["unit_id"].nunique(), str(act["activity_date"].min()) >= "2021-01-01"
     (10, True)
     """
-    for name, value in (("rows", rows), ("n_units", n_units), ("months", months), ("chunk_rows", chunk_rows)):
+    for name, value in (
+        ("rows", rows),
+        ("n_units", n_units),
+        ("months", months),
+        ("chunk_rows", chunk_rows),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name} must be a positive whole number, not {value!r}")
     import pyarrow as pa
@@ -103,8 +108,9 @@ def write_big(
         old.unlink()
     first = pd.Period(start, freq="M")
     month0 = np.datetime64(first.start_time.date(), "D")
-    month_starts = (np.arange(months + 1).astype("timedelta64[M]") + month0.astype("datetime64[M]")).astype(
-        "datetime64[D]")
+    month_starts = (
+        np.arange(months + 1).astype("timedelta64[M]") + month0.astype("datetime64[M]")
+    ).astype("datetime64[D]")
     month_days = np.diff(month_starts).astype(np.int64)
     extract_day = month_starts[-1]
     rng = np.random.default_rng(seed)
@@ -113,10 +119,16 @@ def write_big(
 
     # ---- units and employees (small) --------------------------------------------------------
     regions = np.array(["North", "South", "East", "West", "Central"], dtype=object)
-    units = pd.DataFrame({"unit_id": pd.array(unit_ids, dtype="str"),
-                          "region": pd.array(regions[rng.integers(0, len(regions), n_units)], dtype="str")})
+    units = pd.DataFrame(
+        {
+            "unit_id": pd.array(unit_ids, dtype="str"),
+            "region": pd.array(regions[rng.integers(0, len(regions), n_units)], dtype="str"),
+        }
+    )
     pq.write_table(pa.Table.from_pandas(units, preserve_index=False), out / "units.parquet")
-    pq.write_table(_employees(rng, unit_ids, month0, extract_day, months), out / "employees.parquet")
+    pq.write_table(
+        _employees(rng, unit_ids, month0, extract_day, months), out / "employees.parquet"
+    )
 
     # ---- customers per unit, so that the log has about `rows` rows ---------------------------
     probe = _customers(np.random.default_rng(seed + 1), 200_000, months)
@@ -131,27 +143,41 @@ def write_big(
         cust_unit = np.repeat(np.arange(lo, hi), per_unit)
         # customer-months, then visits
         cm_cust = np.repeat(np.arange(n_cust), n_active)
-        cm_month = first_m[cm_cust] + (np.arange(len(cm_cust)) - np.repeat(np.cumsum(n_active) - n_active, n_active))
+        cm_month = first_m[cm_cust] + (
+            np.arange(len(cm_cust)) - np.repeat(np.cumsum(n_active) - n_active, n_active)
+        )
         visits = rng.poisson(rate[cm_cust])
         row_cm = np.repeat(np.arange(len(cm_cust)), visits)
         row_cust, row_month = cm_cust[row_cm], cm_month[row_cm]
         day = (rng.random(len(row_cm)) * month_days[row_month]).astype(np.int64)
         dates = month_starts[row_month] + day.astype("timedelta64[D]")
-        ids = pc.binary_join_element_wise("C", pc.cast(pa.array(next_id + row_cust), pa.string()), "")
-        table = pa.table({
-            "customer_id": ids,
-            "unit_id": pa.array(unit_ids[cust_unit[row_cust]].tolist(), pa.string()),
-            "activity_date": pa.array(dates, pa.date32()),
-            "revenue": pa.array(np.round(rng.gamma(2.0, 15.0, len(row_cm)), 2)),
-        })
+        ids = pc.binary_join_element_wise(
+            "C", pc.cast(pa.array(next_id + row_cust), pa.string()), ""
+        )
+        table = pa.table(
+            {
+                "customer_id": ids,
+                "unit_id": pa.array(unit_ids[cust_unit[row_cust]].tolist(), pa.string()),
+                "activity_date": pa.array(dates, pa.date32()),
+                "revenue": pa.array(np.round(rng.gamma(2.0, 15.0, len(row_cm)), 2)),
+            }
+        )
         pq.write_table(table, parts_dir / f"part-{part:05d}.parquet")
         written += table.num_rows
         part += 1
         next_id += n_cust
         if progress:
-            print(f"[write_big {time.perf_counter() - t0:6.1f} s] part {part}: {written:,} rows "
-                  f"(units {hi}/{n_units})", file=sys.stderr, flush=True)
-    return {"units": out / "units.parquet", "employees": out / "employees.parquet", "activity": parts_dir}
+            print(
+                f"[write_big {time.perf_counter() - t0:6.1f} s] part {part}: {written:,} rows "
+                f"(units {hi}/{n_units})",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {
+        "units": out / "units.parquet",
+        "employees": out / "employees.parquet",
+        "activity": parts_dir,
+    }
 
 
 def _customers(rng, n: int, months: int):
@@ -184,9 +210,11 @@ def _employees(rng, unit_ids, month0, extract_day, months):
     term = (month0 + term_days.astype("timedelta64[D]")).astype("datetime64[D]")
     units = np.broadcast_to(slot_unit[:, None], starts.shape)[keep]
     term_mask = term_days >= horizon  # still employed at the extract date
-    return pa.table({
-        "employee_id": pa.array([f"E{i:07d}" for i in range(int(keep.sum()))], pa.string()),
-        "unit_id": pa.array(unit_ids[units].tolist(), pa.string()),
-        "hire_date": pa.array(hire, pa.date32()),
-        "termination_date": pa.array(term, pa.date32(), mask=term_mask),
-    })
+    return pa.table(
+        {
+            "employee_id": pa.array([f"E{i:07d}" for i in range(int(keep.sum()))], pa.string()),
+            "unit_id": pa.array(unit_ids[units].tolist(), pa.string()),
+            "hire_date": pa.array(hire, pa.date32()),
+            "termination_date": pa.array(term, pa.date32(), mask=term_mask),
+        }
+    )

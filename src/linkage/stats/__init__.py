@@ -16,15 +16,21 @@ building blocks are exported for analysts and dashboards:
 
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import unit_resample_counts
-from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
-from linkage.stats.drivers import dominance_weights, key_drivers, relative_weights, spearman_brown, unit_reliability
+from linkage.stats.drivers import (
+    dominance_weights,
+    key_drivers,
+    relative_weights,
+    spearman_brown,
+    unit_reliability,
+)
+from linkage.stats.early_warning import backtest, operating_points, watchlist
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.segments import segment_linkage
+from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
-from linkage.stats.early_warning import backtest, operating_points, watchlist
 
 __all__ = [
     "analyse",

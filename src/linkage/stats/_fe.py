@@ -11,8 +11,15 @@ import numpy as np
 from scipy import stats as _st
 
 
-def demean_grid(V: np.ndarray, w: np.ndarray, mask: np.ndarray, *, two_way: bool,
-                tol: float = 1e-11, max_iter: int = 5000) -> tuple[np.ndarray, int]:
+def demean_grid(
+    V: np.ndarray,
+    w: np.ndarray,
+    mask: np.ndarray,
+    *,
+    two_way: bool,
+    tol: float = 1e-11,
+    max_iter: int = 5000,
+) -> tuple[np.ndarray, int]:
     """Remove unit (rows) and optionally period (columns) means from each ``V[i]`` on ``mask``.
 
     ``V`` has shape (k, units, periods); ``w`` are cell weights (0 off the mask). Two-way demeaning
@@ -46,7 +53,9 @@ def demean_grid(V: np.ndarray, w: np.ndarray, mask: np.ndarray, *, two_way: bool
     return V, absorbed + int(col_ok.sum()) - 1
 
 
-def fe_ols(y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95) -> dict:
+def fe_ols(
+    y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95
+) -> dict:
     """OLS of ``y`` on ``X`` with unit (and period) fixed effects, errors clustered by unit.
 
     ``y`` has shape (units, periods), ``X`` (k, units, periods); cells off ``mask`` are ignored.
@@ -85,5 +94,14 @@ def fe_ols(y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci:
     p = 2 * _st.t.sf(np.abs(t), max(dof, 1))
     n_units = int((mask.sum(axis=1) > 0).sum())
     sd = np.sqrt((V.reshape(k + 1, -1) ** 2).sum(axis=1) / max(n - absorbed, 1))
-    return {"coef": beta, "se": se, "ci_low": beta - crit * se, "ci_high": beta + crit * se, "p_val": p,
-            "n": n, "n_units": n_units, "dof": dof, "sd": sd}
+    return {
+        "coef": beta,
+        "se": se,
+        "ci_low": beta - crit * se,
+        "ci_high": beta + crit * se,
+        "p_val": p,
+        "n": n,
+        "n_units": n_units,
+        "dof": dof,
+        "sd": sd,
+    }

@@ -56,7 +56,9 @@ class Grid:
         return PER_YEAR.get(self.step)
 
 
-def check_columns(data: pd.DataFrame, columns: dict[str, str | None], *, file: str | None = None) -> None:
+def check_columns(
+    data: pd.DataFrame, columns: dict[str, str | None], *, file: str | None = None
+) -> None:
     """Raise :class:`InputError` naming the first requested column that ``data`` lacks."""
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(data).__name__}", file=file)
@@ -80,7 +82,9 @@ def numeric(data: pd.DataFrame, col: str, *, file: str | None = None) -> np.ndar
         bad = conv.isna() & s.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-            raise InputError(f"value {s.iloc[row - 1]!r} is not a number", file=file, row=row, column=col)
+            raise InputError(
+                f"value {s.iloc[row - 1]!r} is not a number", file=file, row=row, column=col
+            )
         s = conv
     out = s.to_numpy(dtype="float64", na_value=np.nan)
     if np.isinf(out).any():
@@ -96,7 +100,9 @@ def _gcd(values: np.ndarray) -> int:
     return int(reduce(math.gcd, diffs.astype(np.int64).tolist()))
 
 
-def period_steps(data: pd.DataFrame, period: str, *, file: str | None = None) -> tuple[np.ndarray, str]:
+def period_steps(
+    data: pd.DataFrame, period: str, *, file: str | None = None
+) -> tuple[np.ndarray, str]:
     """Integer period steps (0, 1, 2, ... from the first period) and the name of one step.
 
     Dates on the first of a month count in months (a step of 3 months is a quarter, 12 a year);
@@ -111,7 +117,9 @@ def period_steps(data: pd.DataFrame, period: str, *, file: str | None = None) ->
         v = s.to_numpy(dtype="float64")
         if not np.all(v == np.round(v)):
             row = int(np.flatnonzero(v != np.round(v))[0]) + 1
-            raise InputError("period must be a date or a whole number", file=file, row=row, column=period)
+            raise InputError(
+                "period must be a date or a whole number", file=file, row=row, column=period
+            )
         v = v.astype(np.int64)
         g = _gcd(v)
         return (v - v.min()) // g, "period"
@@ -125,12 +133,13 @@ def period_steps(data: pd.DataFrame, period: str, *, file: str | None = None) ->
             num = pd.to_numeric(s, errors="coerce")
             if num.notna().all():
                 return period_steps(pd.DataFrame({period: num}), period, file=file)
-            raise InputError("period is neither a date (YYYY-MM-DD) nor a whole number", file=file,
-                             column=period) from None
+            raise InputError(
+                "period is neither a date (YYYY-MM-DD) nor a whole number", file=file, column=period
+            ) from None
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_localize(None)
     if (s.dt.day == 1).all() and (s.dt.normalize() == s).all():
-        months = (s.dt.year.to_numpy(np.int64) * 12 + s.dt.month.to_numpy(np.int64) - 1)
+        months = s.dt.year.to_numpy(np.int64) * 12 + s.dt.month.to_numpy(np.int64) - 1
         g = _gcd(months)
         name = {1: "month", 3: "quarter", 12: "year"}.get(g, "period")
         return (months - months.min()) // g, name
@@ -151,7 +160,9 @@ def make_grid(
     file: str | None = None,
 ) -> Grid:
     """Check ``data`` and lay ``x``, ``y`` (and ``weights``) out on a unit x period grid."""
-    check_columns(data, {"x": x, "y": y, "unit": unit, "period": period, "weights": weights}, file=file)
+    check_columns(
+        data, {"x": x, "y": y, "unit": unit, "period": period, "weights": weights}, file=file
+    )
     if x == y:
         raise InputError(f"x and y are the same column {x!r}", file=file, column=x)
     if data[unit].isna().any():
@@ -171,14 +182,22 @@ def make_grid(
     units = np.asarray(units, dtype=object)
     n_periods = int(steps.max()) + 1 if len(steps) else 0
     if len(units) * n_periods > MAX_CELLS:
-        raise InputError(f"{len(units)} units x {n_periods} periods is too large a grid: aggregate the "
-                         "periods (e.g. to months) first", file=file, column=period)
+        raise InputError(
+            f"{len(units)} units x {n_periods} periods is too large a grid: aggregate the "
+            "periods (e.g. to months) first",
+            file=file,
+            column=period,
+        )
     flat = codes.astype(np.int64) * n_periods + steps
     if len(flat) != len(np.unique(flat)):
         dup = pd.Series(flat).duplicated().to_numpy()
         row = int(np.flatnonzero(dup)[0]) + 1
-        raise InputError(f"more than one row for unit {data[unit].iloc[row - 1]!r} in this period",
-                         file=file, row=row, column=period)
+        raise InputError(
+            f"more than one row for unit {data[unit].iloc[row - 1]!r} in this period",
+            file=file,
+            row=row,
+            column=period,
+        )
     shape = (len(units), n_periods)
     X = np.full(shape, np.nan)
     Y = np.full(shape, np.nan)
@@ -194,7 +213,9 @@ def make_grid(
     pvals = np.full(n_periods, None, dtype=object)
     firsts = pd.Series(steps).drop_duplicates().index.to_numpy()
     pvals[steps[firsts]] = data[period].iloc[firsts].to_numpy(dtype=object)
-    return Grid(X=X, Y=Y, W=W, units=units, periods=pvals, step=step_name, weighted=weights is not None)
+    return Grid(
+        X=X, Y=Y, W=W, units=units, periods=pvals, step=step_name, weighted=weights is not None
+    )
 
 
 def shift_pairs(A: np.ndarray, B: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, slice]:

@@ -12,11 +12,23 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, make_grid
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    check_ci,
+    make_grid,
+)
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import COLUMNS, between_corr, partial_corr, pooled_corr, rm_corr
 from linkage.stats.direction import DIRECTION_CAVEATS, DIRECTION_COLUMNS, cross_lagged_grid
-from linkage.stats.effect import EFFECT_COLUMNS, customers_per_period, denominator_column, effect_from_stats
+from linkage.stats.effect import (
+    EFFECT_COLUMNS,
+    customers_per_period,
+    denominator_column,
+    effect_from_stats,
+)
 from linkage.stats.lags import _check_lags, choose_best_lag, lag_stats, profile_table
 from linkage.stats.smallunits import MIN_UNITS, size_warnings
 from linkage.stats.summary import plain_summary
@@ -26,7 +38,18 @@ __all__ = ["analyse", "LinkageResult"]
 #: below this many units the analytic clustered test is noticeably liberal (simulation study)
 FEW_UNITS_FOR_CLUSTER_TEST = 50
 
-_SUMMARY_COLUMNS = ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj", "dof"]
+_SUMMARY_COLUMNS = [
+    "method",
+    "lag",
+    "n",
+    "n_units",
+    "r",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "p_adj",
+    "dof",
+]
 
 
 def _jsonable(v: Any) -> Any:
@@ -49,7 +72,9 @@ def _jsonable(v: Any) -> Any:
 
 def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
     cols = [c for c in columns if c in df.columns]
-    return [_jsonable(dict(zip(cols, row, strict=True))) for row in df[cols].itertuples(index=False)]
+    return [
+        _jsonable(dict(zip(cols, row, strict=True))) for row in df[cols].itertuples(index=False)
+    ]
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,40 +132,59 @@ class LinkageResult:
         def one(method):
             return _jsonable({k: by.loc[method, k] for k in keys}) if method in by.index else None
 
-        lag_keys = ["lag", "r", "ci_low", "ci_high", "p_val", "p_adj", "n", "n_units", "dof", "slope"]
-        return _jsonable({
-            "settings": self.settings,
-            "pooled": one("pooled"),
-            "between": one("between"),
-            "within": one("rm_corr"),
-            "lags": _records(self.lags, lag_keys),
-            "lags_period_adjusted": _records(self.lags_period_adjusted, lag_keys),
-            "best_lag": self.best_lag,
-            "direction": _records(self.direction, DIRECTION_COLUMNS),
-            "partial": _records(self.partial, [*COLUMNS, "covariates"]),
-            "effect": (_records(self.effect, EFFECT_COLUMNS) or [None])[0],
-            "caveats": list(DIRECTION_CAVEATS),
-            "warnings": list(self.warnings),
-            "text": self.text,
-        })
+        lag_keys = [
+            "lag",
+            "r",
+            "ci_low",
+            "ci_high",
+            "p_val",
+            "p_adj",
+            "n",
+            "n_units",
+            "dof",
+            "slope",
+        ]
+        return _jsonable(
+            {
+                "settings": self.settings,
+                "pooled": one("pooled"),
+                "between": one("between"),
+                "within": one("rm_corr"),
+                "lags": _records(self.lags, lag_keys),
+                "lags_period_adjusted": _records(self.lags_period_adjusted, lag_keys),
+                "best_lag": self.best_lag,
+                "direction": _records(self.direction, DIRECTION_COLUMNS),
+                "partial": _records(self.partial, [*COLUMNS, "covariates"]),
+                "effect": (_records(self.effect, EFFECT_COLUMNS) or [None])[0],
+                "caveats": list(DIRECTION_CAVEATS),
+                "warnings": list(self.warnings),
+                "text": self.text,
+            }
+        )
 
     def __repr__(self) -> str:
         s = self.settings
-        return (f"LinkageResult(x={s.get('x')!r}, y={s.get('y')!r}, units={s.get('n_units')}, "
-                f"lags={s.get('min_lag')}..{s.get('max_lag')}, best_lag={self.best_lag})")
+        return (
+            f"LinkageResult(x={s.get('x')!r}, y={s.get('y')!r}, units={s.get('n_units')}, "
+            f"lags={s.get('min_lag')}..{s.get('max_lag')}, best_lag={self.best_lag})"
+        )
 
     def _repr_html_(self) -> str:
         fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
         lags = self.lags[["lag", "r", "ci_low", "ci_high", "p_adj"]].merge(
-            self.lags_period_adjusted[["lag", "r", "ci_low", "ci_high", "p_adj"]], on="lag",
-            suffixes=("", "_period_adjusted"))
+            self.lags_period_adjusted[["lag", "r", "ci_low", "ci_high", "p_adj"]],
+            on="lag",
+            suffixes=("", "_period_adjusted"),
+        )
         parts = [
             f"<div class='linkage-result'><h3>Linkage: {html.escape(str(self.settings.get('x')))} and "
             f"{html.escape(str(self.settings.get('y')))}</h3>",
             paras,
-            "<h4>Correlations</h4>", self.correlations.to_html(**fmt),
-            f"<h4>Lag profile (best lag: {self.best_lag})</h4>", lags.to_html(**fmt),
+            "<h4>Correlations</h4>",
+            self.correlations.to_html(**fmt),
+            f"<h4>Lag profile (best lag: {self.best_lag})</h4>",
+            lags.to_html(**fmt),
         ]
         if len(self.direction):
             parts += ["<h4>Direction</h4>", self.direction.drop(columns=["method"]).to_html(**fmt)]
@@ -229,8 +273,10 @@ def analyse(
     lags = _check_lags(max_lag, None, grid.X.shape[1])
     warns: list[str] = []
     # the three levels
-    corr_rows = [pooled_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci),
-                 between_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci)]
+    corr_rows = [
+        pooled_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci),
+        between_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci),
+    ]
     try:
         corr_rows.append(rm_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci))
     except InputError as err:
@@ -240,9 +286,12 @@ def analyse(
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     plain = lag_stats(grid, lags, period_adjusted=False)
     adj = lag_stats(grid, lags, period_adjusted=True)
-    lags_plain = profile_table(plain, W, ci=ci, adjust=adjust, method="rm_corr", p_method=p_method, seed=seed)
-    lags_adj = profile_table(adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted", p_method=p_method,
-                             seed=seed)
+    lags_plain = profile_table(
+        plain, W, ci=ci, adjust=adjust, method="rm_corr", p_method=p_method, seed=seed
+    )
+    lags_adj = profile_table(
+        adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted", p_method=p_method, seed=seed
+    )
     best = choose_best_lag(lags_adj, alpha=1 - ci)
     # direction
     try:
@@ -256,8 +305,18 @@ def analyse(
         rows = []
         for level in ("pooled", "between", "within"):
             try:
-                rows.append(partial_corr(data, x=x, y=y, covariates=list(covariates), unit=unit, level=level,
-                                         weights=weights, ci=ci))
+                rows.append(
+                    partial_corr(
+                        data,
+                        x=x,
+                        y=y,
+                        covariates=list(covariates),
+                        unit=unit,
+                        level=level,
+                        weights=weights,
+                        ci=ci,
+                    )
+                )
             except InputError as err:
                 if err.column is not None:
                     raise
@@ -267,32 +326,81 @@ def analyse(
     eff_lag = 0 if best is None else best
     x_den, y_den = denominator_column(data, x), denominator_column(data, y)
     effect = effect_from_stats(
-        adj, W, grid, lag=eff_lag, x=x, y=y,
-        customers_per_period=customers_per_period(data, period=period, count=y_den), ci=ci,
-        method="within_slope_period_adjusted")
+        adj,
+        W,
+        grid,
+        lag=eff_lag,
+        x=x,
+        y=y,
+        customers_per_period=customers_per_period(data, period=period, count=y_den),
+        ci=ci,
+        method="within_slope_period_adjusted",
+    )
     if best is None:
-        effect = effect.assign(sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:])
+        effect = effect.assign(
+            sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
+        )
     # small and few units
     both = np.isfinite(grid.X) & np.isfinite(grid.Y)
     per_unit = both.sum(axis=1)
-    warns = size_warnings(
-        n_units=int((per_unit > 0).sum()),
-        periods_per_unit=float(np.median(per_unit[per_unit > 0])) if (per_unit > 0).any() else 0.0,
-        median_denominators=_median_denominators(data, [x_den, y_den]),
-    ) + warns
+    warns = (
+        size_warnings(
+            n_units=int((per_unit > 0).sum()),
+            periods_per_unit=float(np.median(per_unit[per_unit > 0]))
+            if (per_unit > 0).any()
+            else 0.0,
+            median_denominators=_median_denominators(data, [x_den, y_den]),
+        )
+        + warns
+    )
     n_with = int((per_unit > 0).sum())
     if p_method == "cluster" and MIN_UNITS <= n_with < FEW_UNITS_FOR_CLUSTER_TEST:
-        warns.append(f"With {n_with} units the clustered lag p-values run somewhat liberal (about 9 % false "
-                     "positives at 5 % with 30 units in simulation); p_method='wild' with 2,000 or more "
-                     "resamples is better calibrated.")
-    settings = {"x": x, "y": y, "unit": unit, "period": period, "step": grid.step,
-                "min_lag": int(lags.min()), "max_lag": int(lags.max()), "n_boot": int(n_boot), "seed": seed,
-                "ci": ci, "adjust": adjust, "p_method": p_method, "weights": weights,
-                "covariates": list(covariates) if covariates else None,
-                "n_units": int((per_unit > 0).sum()), "n_obs": int(both.sum())}
-    text = plain_summary(x=x, y=y, step=grid.step, correlations=correlations, lags=lags_plain,
-                         lags_period_adjusted=lags_adj, best_lag=best, direction=direction, effect=effect,
-                         warnings=warns, ci=ci, alpha=1 - ci)
-    return LinkageResult(correlations=correlations, lags=lags_plain, lags_period_adjusted=lags_adj,
-                         direction=direction, partial=partial, effect=effect, best_lag=best,
-                         warnings=tuple(warns), settings=settings, text=text)
+        warns.append(
+            f"With {n_with} units the clustered lag p-values run somewhat liberal (about 9 % false "
+            "positives at 5 % with 30 units in simulation); p_method='wild' with 2,000 or more "
+            "resamples is better calibrated."
+        )
+    settings = {
+        "x": x,
+        "y": y,
+        "unit": unit,
+        "period": period,
+        "step": grid.step,
+        "min_lag": int(lags.min()),
+        "max_lag": int(lags.max()),
+        "n_boot": int(n_boot),
+        "seed": seed,
+        "ci": ci,
+        "adjust": adjust,
+        "p_method": p_method,
+        "weights": weights,
+        "covariates": list(covariates) if covariates else None,
+        "n_units": int((per_unit > 0).sum()),
+        "n_obs": int(both.sum()),
+    }
+    text = plain_summary(
+        x=x,
+        y=y,
+        step=grid.step,
+        correlations=correlations,
+        lags=lags_plain,
+        lags_period_adjusted=lags_adj,
+        best_lag=best,
+        direction=direction,
+        effect=effect,
+        warnings=warns,
+        ci=ci,
+        alpha=1 - ci,
+    )
+    return LinkageResult(
+        correlations=correlations,
+        lags=lags_plain,
+        lags_period_adjusted=lags_adj,
+        direction=direction,
+        partial=partial,
+        effect=effect,
+        best_lag=best,
+        warnings=tuple(warns),
+        settings=settings,
+        text=text,
+    )

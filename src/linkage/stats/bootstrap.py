@@ -20,7 +20,9 @@ from linkage.errors import InputError
 __all__ = ["unit_resample_counts", "boot_correlations", "boot_slopes", "percentile_ci"]
 
 
-def unit_resample_counts(n_units: int, n_boot: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+def unit_resample_counts(
+    n_units: int, n_boot: int, rng: np.random.Generator | int | None = 0
+) -> np.ndarray:
     """How often each unit is drawn in each of ``n_boot`` resamples of ``n_units`` units.
 
     Parameters
@@ -54,7 +56,9 @@ def unit_resample_counts(n_units: int, n_boot: int, rng: np.random.Generator | i
     return counts.reshape(n_boot, n_units).astype(np.float64)
 
 
-def boot_correlations(W: np.ndarray, Cxx: np.ndarray, Cyy: np.ndarray, Cxy: np.ndarray) -> np.ndarray:
+def boot_correlations(
+    W: np.ndarray, Cxx: np.ndarray, Cyy: np.ndarray, Cxy: np.ndarray
+) -> np.ndarray:
     """Bootstrap within-unit correlations from per-unit sums: shape (n_boot, n_stats).
 
     ``Cxx``, ``Cyy``, ``Cxy`` have shape (n_units,) or (n_units, n_stats) (e.g. one column per lag).

@@ -69,8 +69,16 @@ def _check_ci(ci: float) -> None:
 def _row(method: str, r: float, n: int, n_units: int, dof: float, ci: float) -> pd.DataFrame:
     p, lo, hi = r_inference(r, dof, ci)
     return pd.DataFrame(
-        {"method": [method], "n": [int(n)], "n_units": [int(n_units)], "r": [float(r)],
-         "ci_low": [lo], "ci_high": [hi], "p_val": [p], "dof": [int(dof) if np.isfinite(dof) else -1]}
+        {
+            "method": [method],
+            "n": [int(n)],
+            "n_units": [int(n_units)],
+            "r": [float(r)],
+            "ci_low": [lo],
+            "ci_high": [hi],
+            "p_val": [p],
+            "dof": [int(dof) if np.isfinite(dof) else -1],
+        }
     )
 
 
@@ -242,7 +250,9 @@ def rm_corr(
     codes, _ = pd.factorize(codes) if len(codes) else (codes, None)
     u = int(codes.max()) + 1 if len(codes) else 0
     if u < 2:
-        raise InputError(f"a within-unit correlation needs at least 2 units with data, got {u}", column=unit)
+        raise InputError(
+            f"a within-unit correlation needs at least 2 units with data, got {u}", column=unit
+        )
     dx = _demean(xv, wv, codes, u)
     dy = _demean(yv, wv, codes, u)
     sxx, syy, sxy = (wv * dx * dx).sum(), (wv * dy * dy).sum(), (wv * dx * dy).sum()
@@ -326,7 +336,9 @@ def partial_corr(
     wv = numeric(data, weights) if weights is not None else np.ones(len(data))
     Zdf = _design(data, covariates)
     Z = Zdf.to_numpy(dtype="float64", na_value=np.nan)
-    keep = np.isfinite(xv) & np.isfinite(yv) & np.isfinite(wv) & (wv > 0) & np.isfinite(Z).all(axis=1)
+    keep = (
+        np.isfinite(xv) & np.isfinite(yv) & np.isfinite(wv) & (wv > 0) & np.isfinite(Z).all(axis=1)
+    )
     codes = pd.factorize(data[unit].astype(str).to_numpy()[keep])[0]
     xv, yv, wv, Z = xv[keep], yv[keep], wv[keep], Z[keep]
     u = int(codes.max()) + 1 if len(codes) else 0

@@ -26,13 +26,35 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._fe import fe_ols
-from linkage.stats._prep import (DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, Grid, check_ci, make_grid,
-                                 shift_pairs)
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    Grid,
+    check_ci,
+    make_grid,
+    shift_pairs,
+)
 
 __all__ = ["cross_lagged", "DIRECTION_CAVEATS", "DIRECTION_COLUMNS"]
 
-DIRECTION_COLUMNS = ["method", "outcome", "predictor", "lag", "coef", "se", "ci_low", "ci_high", "p_val",
-                     "std_coef", "std_ci_low", "std_ci_high", "n", "n_units"]
+DIRECTION_COLUMNS = [
+    "method",
+    "outcome",
+    "predictor",
+    "lag",
+    "coef",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "std_coef",
+    "std_ci_low",
+    "std_ci_high",
+    "n",
+    "n_units",
+]
 
 DIRECTION_CAVEATS = (
     "Cross-lagged fixed-effects regressions show temporal order, not causation: a third factor "
@@ -101,13 +123,18 @@ def cross_lagged(
     return cross_lagged_grid(grid, x=x, y=y, period=period, time_effects=time_effects, ci=ci)
 
 
-def cross_lagged_grid(grid: Grid, *, x: str, y: str, period: str, time_effects: bool, ci: float) -> pd.DataFrame:
+def cross_lagged_grid(
+    grid: Grid, *, x: str, y: str, period: str, time_effects: bool, ci: float
+) -> pd.DataFrame:
     """:func:`cross_lagged` on a grid already built."""
     x0, y0, x1, y1, mask = _lagged(grid)
     n_units = int((mask.sum(axis=1) > 0).sum())
     if n_units < 3 or int(mask.sum()) - n_units < 5:
-        raise InputError(f"a cross-lagged analysis needs consecutive periods in at least 3 units, "
-                         f"found {int(mask.sum())} usable rows in {n_units} units", column=period)
+        raise InputError(
+            f"a cross-lagged analysis needs consecutive periods in at least 3 units, "
+            f"found {int(mask.sum())} usable rows in {n_units} units",
+            column=period,
+        )
     rows = []
     for out_name, out, own, other, own_name, other_name in (
         (y, y0, y1, x1, y, x),
@@ -116,11 +143,22 @@ def cross_lagged_grid(grid: Grid, *, x: str, y: str, period: str, time_effects: 
         fit = fe_ols(out, np.stack([own, other]), mask, two_way=time_effects, ci=ci)
         for j, pred in enumerate((own_name, other_name)):
             scale = fit["sd"][j + 1] / fit["sd"][0] if fit["sd"][0] > 0 else np.nan
-            rows.append({
-                "method": "cross_lagged_fe", "outcome": out_name, "predictor": pred, "lag": 1,
-                "coef": fit["coef"][j], "se": fit["se"][j], "ci_low": fit["ci_low"][j],
-                "ci_high": fit["ci_high"][j], "p_val": fit["p_val"][j], "std_coef": fit["coef"][j] * scale,
-                "std_ci_low": fit["ci_low"][j] * scale, "std_ci_high": fit["ci_high"][j] * scale,
-                "n": fit["n"], "n_units": fit["n_units"],
-            })
+            rows.append(
+                {
+                    "method": "cross_lagged_fe",
+                    "outcome": out_name,
+                    "predictor": pred,
+                    "lag": 1,
+                    "coef": fit["coef"][j],
+                    "se": fit["se"][j],
+                    "ci_low": fit["ci_low"][j],
+                    "ci_high": fit["ci_high"][j],
+                    "p_val": fit["p_val"][j],
+                    "std_coef": fit["coef"][j] * scale,
+                    "std_ci_low": fit["ci_low"][j] * scale,
+                    "std_ci_high": fit["ci_high"][j] * scale,
+                    "n": fit["n"],
+                    "n_units": fit["n_units"],
+                }
+            )
     return pd.DataFrame(rows, columns=DIRECTION_COLUMNS)

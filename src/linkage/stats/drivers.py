@@ -41,11 +41,32 @@ from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, 
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.lags import _adjust
 
-__all__ = ["key_drivers", "relative_weights", "dominance_weights", "unit_reliability", "spearman_brown",
-           "DRIVER_COLUMNS"]
+__all__ = [
+    "key_drivers",
+    "relative_weights",
+    "dominance_weights",
+    "unit_reliability",
+    "spearman_brown",
+    "DRIVER_COLUMNS",
+]
 
-DRIVER_COLUMNS = ["method", "item", "rank", "n", "n_units", "r", "r_corrected", "reliability", "weight",
-                  "share", "ci_low", "ci_high", "p_val", "p_adj", "r2"]
+DRIVER_COLUMNS = [
+    "method",
+    "item",
+    "rank",
+    "n",
+    "n_units",
+    "r",
+    "r_corrected",
+    "reliability",
+    "weight",
+    "share",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "p_adj",
+    "r2",
+]
 
 #: dominance analysis needs 2**p subsets: beyond this many items use relative weights
 MAX_DOMINANCE_ITEMS = 12
@@ -134,8 +155,10 @@ def dominance_weights(corr: np.ndarray) -> np.ndarray:
     corr = np.asarray(corr, dtype=float)
     p = corr.shape[-1] - 1
     if p > MAX_DOMINANCE_ITEMS:
-        raise InputError(f"dominance analysis of {p} items needs 2^{p} regressions per resample; use at most "
-                         f"{MAX_DOMINANCE_ITEMS} items or method='relative_weights'")
+        raise InputError(
+            f"dominance analysis of {p} items needs 2^{p} regressions per resample; use at most "
+            f"{MAX_DOMINANCE_ITEMS} items or method='relative_weights'"
+        )
     r2 = _subset_r2(corr)
     masks = np.arange(2**p)
     size = np.array([bin(m).count("1") for m in masks])
@@ -158,7 +181,9 @@ def _cov_to_corr(S: np.ndarray) -> np.ndarray:
         return S / (d[..., :, None] * d[..., None, :])
 
 
-def _unit_sums(Z: np.ndarray, codes: np.ndarray, n_units: int, level: str) -> tuple[np.ndarray, np.ndarray]:
+def _unit_sums(
+    Z: np.ndarray, codes: np.ndarray, n_units: int, level: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit pieces whose resample-weighted sums give the covariance matrix.
 
     ``between``: unit means ``M`` (U, q) and their outer products; ``within``: per-unit centred
@@ -195,7 +220,9 @@ def _drivers_frame(data, items, outcome, unit):
     for c in items:
         check_columns(data, {"item": c})
     if outcome in items or unit in items:
-        raise InputError(f"the outcome {outcome!r} or unit is also listed as an item", column=outcome)
+        raise InputError(
+            f"the outcome {outcome!r} or unit is also listed as an item", column=outcome
+        )
     if len(set(items)) != len(items):
         raise InputError("an item is listed twice")
     Z = np.column_stack([numeric(data, c) for c in [*items, outcome]])
@@ -207,7 +234,9 @@ def _drivers_frame(data, items, outcome, unit):
     return Z[keep], codes, len(labels)
 
 
-def _shift_outcome(data: pd.DataFrame, *, outcome: str, unit: str, period: str, lag: int) -> pd.DataFrame:
+def _shift_outcome(
+    data: pd.DataFrame, *, outcome: str, unit: str, period: str, lag: int
+) -> pd.DataFrame:
     """``data`` with ``outcome`` replaced by the same unit's value ``lag`` periods later (NaN if none)."""
     check_columns(data, {"outcome": outcome, "unit": unit, "period": period})
     steps, _ = period_steps(data, period)
@@ -309,7 +338,9 @@ def key_drivers(
     if method not in _METHODS:
         raise InputError(f"method must be one of {list(_METHODS)}, got {method!r}")
     if method == "dominance" and len(items) > MAX_DOMINANCE_ITEMS:
-        raise InputError(f"dominance analysis takes at most {MAX_DOMINANCE_ITEMS} items, got {len(items)}")
+        raise InputError(
+            f"dominance analysis takes at most {MAX_DOMINANCE_ITEMS} items, got {len(items)}"
+        )
     if not 0 < outcome_reliability <= 1:
         raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
     if isinstance(lag, bool) or int(lag) != lag:
@@ -322,8 +353,10 @@ def key_drivers(
     p = len(items)
     n_used = U if level == "between" else len(Z)
     if n_used < p + 3:
-        raise InputError(f"{n_used} {'units' if level == 'between' else 'rows'} with complete data are too few "
-                         f"for {p} items")
+        raise InputError(
+            f"{n_used} {'units' if level == 'between' else 'rows'} with complete data are too few "
+            f"for {p} items"
+        )
     # the random comparison variable (Tonidandel et al. 2009): one value per unit (between) or row (within)
     rng = np.random.default_rng([0 if seed is None else seed, 7])
     noise = rng.standard_normal(U)[codes] if level == "between" else rng.standard_normal(len(Z))
@@ -335,7 +368,11 @@ def key_drivers(
     keep = np.r_[np.arange(p), p + 1]  # items and outcome, without the random variable
     corr = corr_r[np.ix_(keep, keep)]
     if not np.isfinite(corr).all() or (np.diag(S_full) <= 0).any():
-        bad = [c for c, v in zip([*items, "(random)", outcome], np.diag(S_full), strict=True) if not v > 0]
+        bad = [
+            c
+            for c, v in zip([*items, "(random)", outcome], np.diag(S_full), strict=True)
+            if not v > 0
+        ]
         raise InputError(f"column {bad[0]!r} does not vary at the {level} level", column=bad[0])
     w = _weights(corr, method)
     r2 = float(w.sum())
@@ -358,12 +395,24 @@ def key_drivers(
     if ((rel <= 0) | (rel > 1) | ~np.isfinite(rel)).any():
         bad = items[int(np.flatnonzero((rel <= 0) | (rel > 1) | ~np.isfinite(rel))[0])]
         raise InputError(f"reliability of {bad!r} must be in (0, 1]", column=bad)
-    out = pd.DataFrame({
-        "method": method, "item": items, "n": n_used, "n_units": U, "r": r,
-        "r_corrected": r / np.sqrt(rel * outcome_reliability), "reliability": rel, "weight": w,
-        "share": w / r2 if r2 > 0 else np.nan, "ci_low": lo, "ci_high": hi, "p_val": pv,
-        "p_adj": _adjust(np.asarray(pv, dtype=float), adjust), "r2": r2,
-    })
+    out = pd.DataFrame(
+        {
+            "method": method,
+            "item": items,
+            "n": n_used,
+            "n_units": U,
+            "r": r,
+            "r_corrected": r / np.sqrt(rel * outcome_reliability),
+            "reliability": rel,
+            "weight": w,
+            "share": w / r2 if r2 > 0 else np.nan,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_val": pv,
+            "p_adj": _adjust(np.asarray(pv, dtype=float), adjust),
+            "r2": r2,
+        }
+    )
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, p + 1)
     return out[DRIVER_COLUMNS]
@@ -448,8 +497,11 @@ def unit_reliability(
         G = int(codes.max()) + 1 if len(codes) else 0
         N = len(v)
         if G < 2 or N <= G:
-            raise InputError(f"item {c!r} needs at least 2 units and more answers than units (got {G} units, "
-                             f"{N} answers)", column=c)
+            raise InputError(
+                f"item {c!r} needs at least 2 units and more answers than units (got {G} units, "
+                f"{N} answers)",
+                column=c,
+            )
         n_g = np.bincount(codes, minlength=G).astype(float)
         m_g = np.bincount(codes, v, G) / n_g
         grand = v.mean()
@@ -462,6 +514,18 @@ def unit_reliability(
             icck = (msb - msw) / msb
             f = msb / msw
         p = float(_st.f.sf(f, G - 1, N - G)) if np.isfinite(f) else np.nan
-        rows.append({"item": c, "n": N, "n_units": G, "k": k0, "icc1": icc1, "icck": icck, "f": f,
-                     "p_val": p, "dof_between": G - 1, "dof_within": N - G})
+        rows.append(
+            {
+                "item": c,
+                "n": N,
+                "n_units": G,
+                "k": k0,
+                "icc1": icc1,
+                "icck": icck,
+                "f": f,
+                "p_val": p,
+                "dof_between": G - 1,
+                "dof_within": N - G,
+            }
+        )
     return pd.DataFrame(rows)

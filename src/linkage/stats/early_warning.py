@@ -43,28 +43,82 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from linkage.errors import InputError
-from linkage.stats._prep import (DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, make_grid,
-                                  numeric, period_steps)
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    check_ci,
+    check_columns,
+    make_grid,
+    numeric,
+    period_steps,
+)
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.effect import denominator_column, effect_from_stats
 from linkage.stats.lags import lag_stats, profile_table
 
-__all__ = ["watchlist", "backtest", "operating_points", "WATCHLIST_COLUMNS", "BACKTEST_COLUMNS",
-           "OPERATING_COLUMNS", "METHODS"]
+__all__ = [
+    "watchlist",
+    "backtest",
+    "operating_points",
+    "WATCHLIST_COLUMNS",
+    "BACKTEST_COLUMNS",
+    "OPERATING_COLUMNS",
+    "METHODS",
+]
 
-WATCHLIST_COLUMNS = ["rank", "unit", "flag", "baseline", "recent", "drop", "drop_z", "customers_at_risk",
-                     "expected_lost", "expected_lost_low", "expected_lost_high", "revenue_at_risk",
-                     "revenue_at_risk_low", "revenue_at_risk_high", "lag", "slope", "expected_from", "expected_to",
-                     "predicted_drop"]
+WATCHLIST_COLUMNS = [
+    "rank",
+    "unit",
+    "flag",
+    "baseline",
+    "recent",
+    "drop",
+    "drop_z",
+    "customers_at_risk",
+    "expected_lost",
+    "expected_lost_low",
+    "expected_lost_high",
+    "revenue_at_risk",
+    "revenue_at_risk_low",
+    "revenue_at_risk_high",
+    "lag",
+    "slope",
+    "expected_from",
+    "expected_to",
+    "predicted_drop",
+]
 
-BACKTEST_COLUMNS = ["cutoff", "lag", "horizon", "n_units", "n_flagged", "n_lost", "n_hit", "precision", "recall",
-                    "outcome"]
+BACKTEST_COLUMNS = [
+    "cutoff",
+    "lag",
+    "horizon",
+    "n_units",
+    "n_flagged",
+    "n_lost",
+    "n_hit",
+    "precision",
+    "recall",
+    "outcome",
+]
 
-OPERATING_COLUMNS = ["rule", "share", "n_cutoffs", "n_units", "n_flagged", "n_lost", "n_hit", "precision", "recall",
-                     "lag", "horizon", "outcome"]
+OPERATING_COLUMNS = [
+    "rule",
+    "share",
+    "n_cutoffs",
+    "n_units",
+    "n_flagged",
+    "n_lost",
+    "n_hit",
+    "precision",
+    "recall",
+    "lag",
+    "horizon",
+    "outcome",
+]
 
 #: ``effect``: the measured staff -> customer slope times the staff drop (flag by the drop's z);
 #: ``forecast``: the customer drop predicted from the recent drops by a regression on past cutoffs
@@ -120,8 +174,17 @@ def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
         found = True
     stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=True)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
-    eff = effect_from_stats(stats, W, grid, lag=int(lag), x=x, y=y, customers_per_period=cust_per_period, ci=ci,
-                            method="within_slope_period_adjusted")
+    eff = effect_from_stats(
+        stats,
+        W,
+        grid,
+        lag=int(lag),
+        x=x,
+        y=y,
+        customers_per_period=cust_per_period,
+        ci=ci,
+        method="within_slope_period_adjusted",
+    )
     return int(lag), eff.iloc[0], found
 
 
@@ -129,8 +192,10 @@ def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative sums along periods (leading zero column) of the finite values and of their count."""
     ok = np.isfinite(A)
     z = np.zeros((A.shape[0], 1))
-    return (np.concatenate([z, np.cumsum(np.where(ok, A, 0.0), axis=1)], axis=1),
-            np.concatenate([z, np.cumsum(ok, axis=1, dtype=float)], axis=1))
+    return (
+        np.concatenate([z, np.cumsum(np.where(ok, A, 0.0), axis=1)], axis=1),
+        np.concatenate([z, np.cumsum(ok, axis=1, dtype=float)], axis=1),
+    )
 
 
 def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
@@ -154,10 +219,14 @@ def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
 
 def _drops_at(R, N, K, cut: np.ndarray, recent: int, baseline: int) -> np.ndarray:
     """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units, cutoffs)."""
-    return (_rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(R, N, K, cut - recent, recent))
+    return _rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(
+        R, N, K, cut - recent, recent
+    )
 
 
-def _forecast(features, target, horizon: int, recent: int, baseline: int, n_boot: int, seed, ci: float):
+def _forecast(
+    features, target, horizon: int, recent: int, baseline: int, n_boot: int, seed, ci: float
+):
     """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the next.
 
     ``features``: list of functions ``cuts -> (units, cuts)`` drops (missing = 0: no measured drop);
@@ -168,10 +237,15 @@ def _forecast(features, target, horizon: int, recent: int, baseline: int, n_boot
     T = target.T_periods
     train = np.arange(recent + baseline, T - horizon + 1)
     if train.size < 3:
-        raise InputError(f"the forecast needs at least 3 past cutoffs: recent + baseline + lag + 2 = "
-                         f"{recent + baseline + horizon + 2} periods, got {T}")
+        raise InputError(
+            f"the forecast needs at least 3 past cutoffs: recent + baseline + lag + 2 = "
+            f"{recent + baseline + horizon + 2} periods, got {T}"
+        )
     now = np.array([T])
-    X = np.stack([np.ones((target.n_units, train.size))] + [np.nan_to_num(f(train)) for f in features], axis=2)
+    X = np.stack(
+        [np.ones((target.n_units, train.size))] + [np.nan_to_num(f(train)) for f in features],
+        axis=2,
+    )
     y = target(train)
     ok = np.isfinite(y)
     Xo = np.where(ok[:, :, None], X, 0.0)
@@ -179,7 +253,9 @@ def _forecast(features, target, horizon: int, recent: int, baseline: int, n_boot
     xtx = np.einsum("ujp,ujq->upq", Xo, Xo)  # per-unit sums: the bootstrap reweights units
     xty = np.einsum("ujp,uj->up", Xo, yo)
     coef = np.linalg.pinv(xtx.sum(axis=0)) @ xty.sum(axis=0)
-    Xn = np.stack([np.ones(target.n_units)] + [np.nan_to_num(f(now)[:, 0]) for f in features], axis=1)
+    Xn = np.stack(
+        [np.ones(target.n_units)] + [np.nan_to_num(f(now)[:, 0]) for f in features], axis=1
+    )
     pred = Xn @ coef
     lo = hi = np.full(target.n_units, np.nan)
     if n_boot:
@@ -333,13 +409,17 @@ def watchlist(
             cut = pd.Timestamp(as_of) if pd.api.types.is_datetime64_any_dtype(per) else as_of
             data = data[per <= cut]
         except (TypeError, ValueError):
-            raise InputError(f"as_of {as_of!r} is not comparable with the periods", column=period) from None
+            raise InputError(
+                f"as_of {as_of!r} is not comparable with the periods", column=period
+            ) from None
         if data.empty:
             raise InputError(f"no periods up to as_of {as_of!r}", column=period)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     T = grid.X.shape[1]
     if T < recent + baseline:
-        raise InputError(f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period)
+        raise InputError(
+            f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period
+        )
     x_den, x_num = _counts(data, x)
     y_den, _ = _counts(data, y)
     lay = _Layout(data, unit, period)  # the layout of `grid`, for the other columns
@@ -348,8 +428,9 @@ def watchlist(
     Ny = lay(y_den) if y_den else None
     rev = lay(revenue) if revenue else None
     cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
-    lag, eff, found = _fit_effect(grid, lag, int(max_lag), 0 if method == "forecast" else n_boot, seed, ci, x, y,
-                                  cust_pp)
+    lag, eff, found = _fit_effect(
+        grid, lag, int(max_lag), 0 if method == "forecast" else n_boot, seed, ci, x, y, cust_pp
+    )
     rc = np.arange(T - recent, T)
     bc = np.arange(T - recent - baseline, T - recent)
     base, nb = _window_rates(grid.X, Nx, Kx, bc)
@@ -398,17 +479,34 @@ def watchlist(
     else:
         per_cust = np.full(grid.n_units, np.nan)
     periods = grid.periods
-    step_off = ({"from": T, "to": T + max(lag, 1) - 1} if method == "forecast"
-                else {"from": T - recent + lag, "to": T - 1 + lag})
+    step_off = (
+        {"from": T, "to": T + max(lag, 1) - 1}
+        if method == "forecast"
+        else {"from": T - recent + lag, "to": T - 1 + lag}
+    )
     flag = (pred > min_loss) if method == "forecast" else (dz > z) & (drop > 0)
-    out = pd.DataFrame({
-        "unit": grid.units, "flag": flag, "baseline": base, "recent": now, "drop": drop,
-        "drop_z": dz, "customers_at_risk": at_risk, "expected_lost": exp_lost, "expected_lost_low": lo,
-        "expected_lost_high": hi, "revenue_at_risk": exp_lost * per_cust, "revenue_at_risk_low": lo * per_cust,
-        "revenue_at_risk_high": hi * per_cust, "lag": lag, "slope": slope,
-        "expected_from": _period_label(periods, step_off["from"], grid.step),
-        "expected_to": _period_label(periods, step_off["to"], grid.step), "predicted_drop": pred,
-    })
+    out = pd.DataFrame(
+        {
+            "unit": grid.units,
+            "flag": flag,
+            "baseline": base,
+            "recent": now,
+            "drop": drop,
+            "drop_z": dz,
+            "customers_at_risk": at_risk,
+            "expected_lost": exp_lost,
+            "expected_lost_low": lo,
+            "expected_lost_high": hi,
+            "revenue_at_risk": exp_lost * per_cust,
+            "revenue_at_risk_low": lo * per_cust,
+            "revenue_at_risk_high": hi * per_cust,
+            "lag": lag,
+            "slope": slope,
+            "expected_from": _period_label(periods, step_off["from"], grid.step),
+            "expected_to": _period_label(periods, step_off["to"], grid.step),
+            "predicted_drop": pred,
+        }
+    )
     # without customer counts there is no expected loss: rank by the predicted drop (forecast) or by
     # the evidence of a staff drop (effect) instead
     fallback = out["predicted_drop"] if method == "forecast" else out["drop_z"]
@@ -440,7 +538,9 @@ def _check_options(data, method, survey, share, min_loss) -> list[str]:
         raise InputError("survey columns are used by method='forecast' only")
     for col in survey:
         check_columns(data, {"survey": col})
-    if share is not None and (isinstance(share, bool) or not np.isfinite(share) or not 0 <= share <= 1):
+    if share is not None and (
+        isinstance(share, bool) or not np.isfinite(share) or not 0 <= share <= 1
+    ):
         raise InputError(f"share must be a number from 0 to 1, got {share!r}")
     if isinstance(min_loss, bool) or not np.isfinite(min_loss):
         raise InputError(f"min_loss must be a number, got {min_loss!r}")
@@ -585,23 +685,62 @@ def backtest(
     """
     rows = []
     for cut, k, h, wl, lost_u in _cutoff_lists(
-            data, cutoffs=cutoffs, n_cutoffs=n_cutoffs, x=x, y=y, unit=unit, period=period, lag=lag,
-            max_lag=max_lag, horizon=horizon, recent=recent, baseline=baseline, z=z, min_loss=min_loss,
-            truth_losses=truth_losses, n_boot=n_boot, seed=seed, method=method, survey=survey, share=share):
+        data,
+        cutoffs=cutoffs,
+        n_cutoffs=n_cutoffs,
+        x=x,
+        y=y,
+        unit=unit,
+        period=period,
+        lag=lag,
+        max_lag=max_lag,
+        horizon=horizon,
+        recent=recent,
+        baseline=baseline,
+        z=z,
+        min_loss=min_loss,
+        truth_losses=truth_losses,
+        n_boot=n_boot,
+        seed=seed,
+        method=method,
+        survey=survey,
+        share=share,
+    ):
         flag = wl["flag"].to_numpy()
-        rows.append({"cutoff": cut, "lag": k, "horizon": h, "n_units": len(wl), "n_flagged": int(flag.sum()),
-                     "n_lost": int(lost_u.sum()), "n_hit": int((flag & lost_u).sum()),
-                     "outcome": "truth" if truth_losses is not None else "observed"})
+        rows.append(
+            {
+                "cutoff": cut,
+                "lag": k,
+                "horizon": h,
+                "n_units": len(wl),
+                "n_flagged": int(flag.sum()),
+                "n_lost": int(lost_u.sum()),
+                "n_hit": int((flag & lost_u).sum()),
+                "outcome": "truth" if truth_losses is not None else "observed",
+            }
+        )
     out = pd.DataFrame(rows)
-    total = {"cutoff": "all", "lag": out["lag"].iloc[-1], "horizon": out["horizon"].iloc[-1],
-             "n_units": int(out["n_units"].sum()), "n_flagged": int(out["n_flagged"].sum()),
-             "n_lost": int(out["n_lost"].sum()), "n_hit": int(out["n_hit"].sum()), "outcome": out["outcome"].iloc[0]}
+    total = {
+        "cutoff": "all",
+        "lag": out["lag"].iloc[-1],
+        "horizon": out["horizon"].iloc[-1],
+        "n_units": int(out["n_units"].sum()),
+        "n_flagged": int(out["n_flagged"].sum()),
+        "n_lost": int(out["n_lost"].sum()),
+        "n_hit": int(out["n_hit"].sum()),
+        "outcome": out["outcome"].iloc[0],
+    }
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out["cutoff"] = out["cutoff"].astype(object)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["precision"] = np.where(out["n_flagged"] > 0, out["n_hit"] / out["n_flagged"].where(out["n_flagged"] > 0),
-                                    np.nan)
-        out["recall"] = np.where(out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan)
+        out["precision"] = np.where(
+            out["n_flagged"] > 0,
+            out["n_hit"] / out["n_flagged"].where(out["n_flagged"] > 0),
+            np.nan,
+        )
+        out["recall"] = np.where(
+            out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan
+        )
     return out[BACKTEST_COLUMNS]
 
 
@@ -685,9 +824,27 @@ def operating_points(
     n_units = n_cut = 0
     k = h = None
     for _cut, k, h, wl, lost_u in _cutoff_lists(
-            data, cutoffs=cutoffs, n_cutoffs=n_cutoffs, x=x, y=y, unit=unit, period=period, lag=lag,
-            max_lag=max_lag, horizon=horizon, recent=recent, baseline=baseline, z=z, min_loss=min_loss,
-            truth_losses=truth_losses, n_boot=0, seed=seed, method=method, survey=survey, share=None):
+        data,
+        cutoffs=cutoffs,
+        n_cutoffs=n_cutoffs,
+        x=x,
+        y=y,
+        unit=unit,
+        period=period,
+        lag=lag,
+        max_lag=max_lag,
+        horizon=horizon,
+        recent=recent,
+        baseline=baseline,
+        z=z,
+        min_loss=min_loss,
+        truth_losses=truth_losses,
+        n_boot=0,
+        seed=seed,
+        method=method,
+        survey=survey,
+        share=None,
+    ):
         n_units += len(wl)
         n_cut += 1
         ranked = np.arange(len(wl))  # the list comes ranked
@@ -697,16 +854,49 @@ def operating_points(
             acc[key][1] += int(lost_u.sum())
             acc[key][2] += int((flag & lost_u).sum())
     own = f"z > {z:g}" if method == "effect" else f"forecast > {min_loss:g}"
-    rows = [{"rule": own if key == "rule" else f"top {key:.0%}", "share": fl / n_units, "n_cutoffs": n_cut,
-             "n_units": n_units, "n_flagged": fl, "n_lost": lost, "n_hit": hit,
-             "precision": hit / fl if fl else np.nan, "recall": hit / lost if lost else np.nan, "lag": k,
-             "horizon": h, "outcome": "truth" if truth_losses is not None else "observed"}
-            for key, (fl, lost, hit) in acc.items()]
+    rows = [
+        {
+            "rule": own if key == "rule" else f"top {key:.0%}",
+            "share": fl / n_units,
+            "n_cutoffs": n_cut,
+            "n_units": n_units,
+            "n_flagged": fl,
+            "n_lost": lost,
+            "n_hit": hit,
+            "precision": hit / fl if fl else np.nan,
+            "recall": hit / lost if lost else np.nan,
+            "lag": k,
+            "horizon": h,
+            "outcome": "truth" if truth_losses is not None else "observed",
+        }
+        for key, (fl, lost, hit) in acc.items()
+    ]
     return pd.DataFrame(rows, columns=OPERATING_COLUMNS)
 
 
-def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag, horizon, recent, baseline, z,
-                  min_loss, truth_losses, n_boot, seed, method, survey, share):
+def _cutoff_lists(
+    data,
+    *,
+    cutoffs,
+    n_cutoffs,
+    x,
+    y,
+    unit,
+    period,
+    lag,
+    max_lag,
+    horizon,
+    recent,
+    baseline,
+    z,
+    min_loss,
+    truth_losses,
+    n_boot,
+    seed,
+    method,
+    survey,
+    share,
+):
     """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per its unit)."""
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
@@ -717,9 +907,13 @@ def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag,
     Ky = lay(y_num) if y_den and y_num else None
     L = None
     if truth_losses is not None:
-        check_columns(truth_losses, {"unit": "unit", "period": "period", "losses": "losses"}, file="truth")
+        check_columns(
+            truth_losses, {"unit": "unit", "period": "period", "losses": "losses"}, file="truth"
+        )
         if Ny is None:
-            raise InputError(f"truth losses need the customer counts ({y_den or 'customer_start'}) in the panel")
+            raise InputError(
+                f"truth losses need the customer counts ({y_den or 'customer_start'}) in the panel"
+            )
         t = truth_losses.rename(columns={"unit": unit, "period": period})
         merged = data[[unit, period]].merge(t, on=[unit, period], how="left")
         L = make_grid(merged.assign(_one=0.0), x="losses", y="_one", unit=unit, period=period).X
@@ -729,12 +923,18 @@ def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag,
         last = T - h
         idx = list(range(max(recent + baseline + 2, last - n_cutoffs + 1), last + 1))
     else:
-        lookup = {pd.Timestamp(v) if isinstance(v, (pd.Timestamp, np.datetime64)) else v: i
-                  for i, v in enumerate(per)}
+        lookup = {
+            pd.Timestamp(v) if isinstance(v, (pd.Timestamp, np.datetime64)) else v: i
+            for i, v in enumerate(per)
+        }
         idx = []
         for c in cutoffs:
-            key = pd.Timestamp(c) if isinstance(c, (pd.Timestamp, np.datetime64, str)) and \
-                pd.api.types.is_datetime64_any_dtype(data[period]) else c
+            key = (
+                pd.Timestamp(c)
+                if isinstance(c, (pd.Timestamp, np.datetime64, str))
+                and pd.api.types.is_datetime64_any_dtype(data[period])
+                else c
+            )
             if key not in lookup:
                 raise InputError(f"cutoff {c!r} is not a period of the data", column=period)
             idx.append(lookup[key])
@@ -742,9 +942,24 @@ def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag,
         raise InputError("no cutoff leaves enough history and outcome periods")
     for i in idx:  # a handful of cutoffs; each watchlist is vectorised over units
         hist = data[data[period] < per[i]] if per[i] is not None else data
-        wl = watchlist(hist, x=x, y=y, unit=unit, period=period, lag=lag, max_lag=max_lag, recent=recent,
-                       baseline=baseline, z=z, n_boot=n_boot, seed=seed, method=method, survey=survey,
-                       share=share, min_loss=min_loss)
+        wl = watchlist(
+            hist,
+            x=x,
+            y=y,
+            unit=unit,
+            period=period,
+            lag=lag,
+            max_lag=max_lag,
+            recent=recent,
+            baseline=baseline,
+            z=z,
+            n_boot=n_boot,
+            seed=seed,
+            method=method,
+            survey=survey,
+            share=share,
+            min_loss=min_loss,
+        )
         k = int(wl["lag"].iloc[0])
         h = max(k, 1) if horizon is None else int(horizon)
         oc = np.arange(i, min(i + h, T))
@@ -753,7 +968,9 @@ def _cutoff_lists(data, *, cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag,
         if L is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = L / np.where(Ny > 0, Ny, np.nan)
-                lost = (np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)) > min_loss
+                lost = (
+                    np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)
+                ) > min_loss
         else:
             if Ny is not None and Ky is not None:
                 base, _ = _window_rates(grid.Y, Ny, Ky, bc)

@@ -31,8 +31,19 @@ from linkage.stats.lags import LagStats, lag_stats
 
 __all__ = ["business_effect", "denominator_column", "EFFECT_COLUMNS"]
 
-EFFECT_COLUMNS = ["method", "lag", "n", "n_units", "slope", "ci_low", "ci_high", "customers_per_year",
-                  "customers_ci_low", "customers_ci_high", "sentence"]
+EFFECT_COLUMNS = [
+    "method",
+    "lag",
+    "n",
+    "n_units",
+    "slope",
+    "ci_low",
+    "ci_high",
+    "customers_per_year",
+    "customers_ci_low",
+    "customers_ci_high",
+    "sentence",
+]
 
 
 def denominator_column(data: pd.DataFrame, rate: str) -> str | None:
@@ -94,19 +105,36 @@ def effect_from_stats(
     if np.isfinite(b):
         word = "points" if px == py == 0.01 else "units"
         more = "more" if b >= 0 else "less"
-        sentence = (f"One {word[:-1]} more {xs} goes with {abs(pts(b)):.2f} {word} {more} {ys} "
-                    f"{_when(lag, grid.step)} ({ci:.0%} CI {pts(lo):.2f} to {pts(hi):.2f})")
+        sentence = (
+            f"One {word[:-1]} more {xs} goes with {abs(pts(b)):.2f} {word} {more} {ys} "
+            f"{_when(lag, grid.step)} ({ci:.0%} CI {pts(lo):.2f} to {pts(hi):.2f})"
+        )
         if np.isfinite(cust):
-            sentence += (f", about {cust:,.0f} customers {span} across these units "
-                         f"({cust_lo:,.0f} to {cust_hi:,.0f})")
+            sentence += (
+                f", about {cust:,.0f} customers {span} across these units "
+                f"({cust_lo:,.0f} to {cust_hi:,.0f})"
+            )
         sentence += "."
     else:
         sentence = f"No within-unit slope of {ys} on {xs} could be estimated at lag {lag}."
-    return pd.DataFrame([{
-        "method": method, "lag": int(lag), "n": int(stats.n[j]), "n_units": int(stats.n_units[j]),
-        "slope": b, "ci_low": lo, "ci_high": hi, "customers_per_year": cust,
-        "customers_ci_low": cust_lo, "customers_ci_high": cust_hi, "sentence": sentence,
-    }], columns=EFFECT_COLUMNS)
+    return pd.DataFrame(
+        [
+            {
+                "method": method,
+                "lag": int(lag),
+                "n": int(stats.n[j]),
+                "n_units": int(stats.n_units[j]),
+                "slope": b,
+                "ci_low": lo,
+                "ci_high": hi,
+                "customers_per_year": cust,
+                "customers_ci_low": cust_lo,
+                "customers_ci_high": cust_hi,
+                "sentence": sentence,
+            }
+        ],
+        columns=EFFECT_COLUMNS,
+    )
 
 
 def customers_per_period(data: pd.DataFrame, *, period: str, count: str | None) -> float | None:
@@ -180,7 +208,13 @@ def business_effect(
     stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     return effect_from_stats(
-        stats, W, grid, lag=int(lag), x=x, y=y,
-        customers_per_period=customers_per_period(data, period=period, count=customers), ci=ci,
+        stats,
+        W,
+        grid,
+        lag=int(lag),
+        x=x,
+        y=y,
+        customers_per_period=customers_per_period(data, period=period, count=customers),
+        ci=ci,
         method="within_slope_period_adjusted" if period_adjusted else "within_slope",
     )

@@ -41,12 +41,29 @@ from linkage.stats._prep import (
     make_grid,
     shift_pairs,
 )
-from linkage.stats.bootstrap import boot_correlations, boot_slopes, percentile_ci, unit_resample_counts
+from linkage.stats.bootstrap import (
+    boot_correlations,
+    boot_slopes,
+    percentile_ci,
+    unit_resample_counts,
+)
 from linkage.stats.correlation import r_inference
 
 __all__ = ["lag_pairs", "lag_profile", "choose_best_lag", "LAG_COLUMNS"]
 
-LAG_COLUMNS = ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj", "dof", "slope"]
+LAG_COLUMNS = [
+    "method",
+    "lag",
+    "n",
+    "n_units",
+    "r",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "p_adj",
+    "dof",
+    "slope",
+]
 
 _ADJUST = {"holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "holm-sidak", "hommel", "none"}
 
@@ -205,8 +222,16 @@ def wild_cluster_test(stats: LagStats, n_boot: int, seed) -> tuple[np.ndarray, n
     return p, (stats.n_units - 1).astype(np.int64)
 
 
-def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, method: str,
-                  p_method: str = "cluster", seed=None) -> pd.DataFrame:
+def profile_table(
+    stats: LagStats,
+    W: np.ndarray,
+    *,
+    ci: float,
+    adjust: str,
+    method: str,
+    p_method: str = "cluster",
+    seed=None,
+) -> pd.DataFrame:
     """The tidy lag table from per-unit sums and a matrix of unit resample counts."""
     r = stats.r
     if p_method == "cluster":
@@ -220,19 +245,21 @@ def profile_table(stats: LagStats, W: np.ndarray, *, ci: float, adjust: str, met
     else:
         raise InputError(f"p_method must be 'cluster', 'wild' or 't', got {p_method!r}")
     lo, hi = percentile_ci(boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy), ci)
-    return pd.DataFrame({
-        "method": method,
-        "lag": stats.lags,
-        "n": stats.n,
-        "n_units": stats.n_units,
-        "r": r,
-        "ci_low": lo,
-        "ci_high": hi,
-        "p_val": p,
-        "p_adj": _adjust(np.asarray(p, dtype=float), adjust),
-        "dof": dof,
-        "slope": stats.slope,
-    })
+    return pd.DataFrame(
+        {
+            "method": method,
+            "lag": stats.lags,
+            "n": stats.n,
+            "n_units": stats.n_units,
+            "r": r,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_val": p,
+            "p_adj": _adjust(np.asarray(p, dtype=float), adjust),
+            "dof": dof,
+            "slope": stats.slope,
+        }
+    )
 
 
 def slope_ci(stats: LagStats, W: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
@@ -274,13 +301,15 @@ def lag_pairs(
     mask = np.isfinite(a) & np.isfinite(b)
     ui, ti = np.nonzero(mask)
     t_x = np.arange(grid.X.shape[1])[cols][ti]
-    return pd.DataFrame({
-        unit: grid.units[ui],
-        period: grid.periods[t_x],
-        f"{period}_y": grid.periods[t_x + int(lag)],
-        x: a[ui, ti],
-        y: b[ui, ti],
-    })
+    return pd.DataFrame(
+        {
+            unit: grid.units[ui],
+            period: grid.periods[t_x],
+            f"{period}_y": grid.periods[t_x + int(lag)],
+            x: a[ui, ti],
+            y: b[ui, ti],
+        }
+    )
 
 
 def lag_profile(
@@ -360,7 +389,9 @@ def lag_profile(
     stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
-    return profile_table(stats, W, ci=ci, adjust=adjust, method=method, p_method=p_method, seed=seed)
+    return profile_table(
+        stats, W, ci=ci, adjust=adjust, method=method, p_method=p_method, seed=seed
+    )
 
 
 def choose_best_lag(profile: pd.DataFrame, *, alpha: float = 0.05) -> int | None:

@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, DEFAULT_X, DEFAULT_Y, check_ci, check_columns, make_grid
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    DEFAULT_X,
+    DEFAULT_Y,
+    check_ci,
+    check_columns,
+    make_grid,
+)
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr
 from linkage.stats.effect import denominator_column
@@ -25,33 +33,62 @@ from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS
 
 __all__ = ["segment_linkage", "SEGMENT_COLUMNS"]
 
-SEGMENT_COLUMNS = ["by", "group", "method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj", "dof",
-                   "slope", "median_denominator", "warning"]
+SEGMENT_COLUMNS = [
+    "by",
+    "group",
+    "method",
+    "lag",
+    "n",
+    "n_units",
+    "r",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "p_adj",
+    "dof",
+    "slope",
+    "median_denominator",
+    "warning",
+]
 
 ALL = "(all)"
 
 
-def _small(n_units: int, periods: float, denom: float | None, min_units: int, min_periods: int,
-           min_denominator: int) -> str:
+def _small(
+    n_units: int,
+    periods: float,
+    denom: float | None,
+    min_units: int,
+    min_periods: int,
+    min_denominator: int,
+) -> str:
     out = []
     if n_units < min_units:
         out.append(f"only {n_units} units (fewer than {min_units})")
     if periods < min_periods:
         out.append(f"a median of {periods:g} periods per unit (fewer than {min_periods})")
     if denom is not None and np.isfinite(denom) and denom < min_denominator:
-        out.append(f"a median of {denom:g} at the start of a period (fewer than {min_denominator}): rates are mostly noise")
+        out.append(
+            f"a median of {denom:g} at the start of a period (fewer than {min_denominator}): rates are mostly noise"
+        )
     return "; ".join(out)
 
 
-def _group_rows(data, *, x, y, unit, period, lag, period_adjusted, weights, n_boot, seed, ci, p_method):
+def _group_rows(
+    data, *, x, y, unit, period, lag, period_adjusted, weights, n_boot, seed, ci, p_method
+):
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
     stats = lag_stats(grid, np.array([lag]), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "within_period_adjusted" if period_adjusted else "within"
-    within = profile_table(stats, W, ci=ci, adjust="none", method=method, p_method=p_method, seed=seed)
+    within = profile_table(
+        stats, W, ci=ci, adjust="none", method=method, p_method=p_method, seed=seed
+    )
     within = within.drop(columns=["p_adj"])
     try:
-        between = between_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci).assign(lag=0, slope=np.nan)
+        between = between_corr(data, x=x, y=y, unit=unit, weights=weights, ci=ci).assign(
+            lag=0, slope=np.nan
+        )
     except InputError:
         between = pd.DataFrame()
     both = np.isfinite(grid.X) & np.isfinite(grid.Y)
@@ -145,7 +182,9 @@ def segment_linkage(
         check_columns(panel, {"x": x, "unit": unit, "period": period}, file="panel")
         right = panel[[unit, period, x]]
         if right.duplicated([unit, period]).any():
-            raise InputError("the panel has more than one row for a unit and period", file="panel", column=period)
+            raise InputError(
+                "the panel has more than one row for a unit and period", file="panel", column=period
+            )
         data = data.merge(right, on=[unit, period], how="left", validate="many_to_one")
     if data[by].isna().any():
         row = int(np.flatnonzero(data[by].isna().to_numpy())[0]) + 1
@@ -163,21 +202,45 @@ def segment_linkage(
         else:
             num = f"{y.rsplit('_', 1)[0]}_retained"
             whole = data.groupby([unit, period], as_index=False, sort=True).agg(
-                **{den: (den, "sum"), num: (num, "sum"), x: (x, "first")})
+                **{den: (den, "sum"), num: (num, "sum"), x: (x, "first")}
+            )
             with np.errstate(invalid="ignore", divide="ignore"):
-                whole[y] = np.where(whole[den] > 0, whole[num] / whole[den].where(whole[den] > 0), np.nan)
+                whole[y] = np.where(
+                    whole[den] > 0, whole[num] / whole[den].where(whole[den] > 0), np.nan
+                )
             if weights is not None and weights not in whole.columns:
                 whole = None
     parts = []
-    args = dict(x=x, y=y, unit=unit, period=period, lag=int(lag), period_adjusted=period_adjusted, weights=weights,
-                n_boot=n_boot, seed=seed, ci=ci, p_method=p_method)
-    for g in ([ALL] if whole is not None else []) + list(groups):  # a handful of groups, each vectorised
+    args = dict(
+        x=x,
+        y=y,
+        unit=unit,
+        period=period,
+        lag=int(lag),
+        period_adjusted=period_adjusted,
+        weights=weights,
+        n_boot=n_boot,
+        seed=seed,
+        ci=ci,
+        p_method=p_method,
+    )
+    for g in ([ALL] if whole is not None else []) + list(
+        groups
+    ):  # a handful of groups, each vectorised
         sub = whole if g == ALL else data[keys == g]
         rows, periods = _group_rows(sub, **args)
-        d = float(np.nanmedian(pd.to_numeric(sub[den], errors="coerce"))) if den is not None else None
+        d = (
+            float(np.nanmedian(pd.to_numeric(sub[den], errors="coerce")))
+            if den is not None
+            else None
+        )
         n_units = int(rows["n_units"].max()) if len(rows) else 0
-        rows = rows.assign(by=by, group=g, median_denominator=np.nan if d is None else d,
-                           warning=_small(n_units, periods, d, min_units, min_periods, min_denominator))
+        rows = rows.assign(
+            by=by,
+            group=g,
+            median_denominator=np.nan if d is None else d,
+            warning=_small(n_units, periods, d, min_units, min_periods, min_denominator),
+        )
         parts.append(rows)
     out = pd.concat(parts, ignore_index=True)
     out["p_adj"] = np.nan

@@ -39,8 +39,15 @@ from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, check_ci, check_co
 from linkage.stats.analysis import _jsonable, _records, analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 
-__all__ = ["chain", "mediation", "ChainResult", "DEFAULT_LINKS", "CHAIN_COLUMNS", "MEDIATION_COLUMNS",
-           "MEDIATION_CAVEATS"]
+__all__ = [
+    "chain",
+    "mediation",
+    "ChainResult",
+    "DEFAULT_LINKS",
+    "CHAIN_COLUMNS",
+    "MEDIATION_COLUMNS",
+    "MEDIATION_CAVEATS",
+]
 
 DEFAULT_LINKS: tuple[tuple[str, str], ...] = (
     ("es_engagement", "employee_retention"),
@@ -48,8 +55,23 @@ DEFAULT_LINKS: tuple[tuple[str, str], ...] = (
     ("customer_retention", "revenue_retention"),
 )
 
-CHAIN_COLUMNS = ["link", "x", "y", "method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj",
-                 "dof", "slope", "best_lag"]
+CHAIN_COLUMNS = [
+    "link",
+    "x",
+    "y",
+    "method",
+    "lag",
+    "n",
+    "n_units",
+    "r",
+    "ci_low",
+    "ci_high",
+    "p_val",
+    "p_adj",
+    "dof",
+    "slope",
+    "best_lag",
+]
 
 MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units", "method"]
 
@@ -97,15 +119,19 @@ class ChainResult:
 
     def to_dict(self) -> dict:
         """The JSON object of ``linkage chain --json``."""
-        return _jsonable({
-            "settings": self.settings,
-            "links": _records(self.links, CHAIN_COLUMNS),
-            "lags": _records(self.lags, ["link", "lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]),
-            "mediation": _records(self.mediation, MEDIATION_COLUMNS),
-            "caveats": list(MEDIATION_CAVEATS),
-            "warnings": list(self.warnings),
-            "text": self.text,
-        })
+        return _jsonable(
+            {
+                "settings": self.settings,
+                "links": _records(self.links, CHAIN_COLUMNS),
+                "lags": _records(
+                    self.lags, ["link", "lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
+                ),
+                "mediation": _records(self.mediation, MEDIATION_COLUMNS),
+                "caveats": list(MEDIATION_CAVEATS),
+                "warnings": list(self.warnings),
+                "text": self.text,
+            }
+        )
 
     def __repr__(self) -> str:
         return f"ChainResult(links={self.settings.get('links')!r}, units={self.settings.get('n_units')})"
@@ -113,10 +139,16 @@ class ChainResult:
     def _repr_html_(self) -> str:
         fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
-        parts = ["<div class='linkage-chain'><h3>The chain, link by link</h3>", paras,
-                 self.links.drop(columns=["x", "y"]).to_html(**fmt)]
+        parts = [
+            "<div class='linkage-chain'><h3>The chain, link by link</h3>",
+            paras,
+            self.links.drop(columns=["x", "y"]).to_html(**fmt),
+        ]
         if len(self.mediation):
-            parts += ["<h4>Mediation (within units, unit-bootstrap intervals)</h4>", self.mediation.to_html(**fmt)]
+            parts += [
+                "<h4>Mediation (within units, unit-bootstrap intervals)</h4>",
+                self.mediation.to_html(**fmt),
+            ]
         parts.append("</div>")
         return "".join(parts)
 
@@ -137,18 +169,68 @@ def _link_rows(res, link: str, x: str, y: str) -> pd.DataFrame:
     rows = []
     if "between" in by.index:
         b = by.loc["between"]
-        rows.append({"method": "between", "lag": 0, "n": b["n"], "n_units": b["n_units"], "r": b["r"],
-                     "ci_low": b["ci_low"], "ci_high": b["ci_high"], "p_val": b["p_val"], "p_adj": np.nan,
-                     "dof": b["dof"], "slope": np.nan})
+        rows.append(
+            {
+                "method": "between",
+                "lag": 0,
+                "n": b["n"],
+                "n_units": b["n_units"],
+                "r": b["r"],
+                "ci_low": b["ci_low"],
+                "ci_high": b["ci_high"],
+                "p_val": b["p_val"],
+                "p_adj": np.nan,
+                "dof": b["dof"],
+                "slope": np.nan,
+            }
+        )
     lag0 = res.lags[res.lags["lag"] == 0].iloc[0]
-    rows.append({"method": "within", **{c: lag0[c] for c in ["lag", "n", "n_units", "r", "ci_low", "ci_high",
-                                                              "p_val", "p_adj", "dof", "slope"]}})
+    rows.append(
+        {
+            "method": "within",
+            **{
+                c: lag0[c]
+                for c in [
+                    "lag",
+                    "n",
+                    "n_units",
+                    "r",
+                    "ci_low",
+                    "ci_high",
+                    "p_val",
+                    "p_adj",
+                    "dof",
+                    "slope",
+                ]
+            },
+        }
+    )
     best = 0 if res.best_lag is None else res.best_lag
     bl = res.lags_period_adjusted[res.lags_period_adjusted["lag"] == best].iloc[0]
-    rows.append({"method": "best_lag", **{c: bl[c] for c in ["lag", "n", "n_units", "r", "ci_low", "ci_high",
-                                                              "p_val", "p_adj", "dof", "slope"]}})
+    rows.append(
+        {
+            "method": "best_lag",
+            **{
+                c: bl[c]
+                for c in [
+                    "lag",
+                    "n",
+                    "n_units",
+                    "r",
+                    "ci_low",
+                    "ci_high",
+                    "p_val",
+                    "p_adj",
+                    "dof",
+                    "slope",
+                ]
+            },
+        }
+    )
     out = pd.DataFrame(rows)
-    return out.assign(link=link, x=x, y=y, best_lag=np.nan if res.best_lag is None else float(res.best_lag))
+    return out.assign(
+        link=link, x=x, y=y, best_lag=np.nan if res.best_lag is None else float(res.best_lag)
+    )
 
 
 def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
@@ -157,13 +239,22 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
     bits = []
     b = by.loc["between"] if "between" in by.index else None
     if b is not None and np.isfinite(b["r"]):
-        bits.append(f"between units r = {b['r']:.2f}" + (" (clear)" if b["p_val"] < alpha else " (not clear)"))
+        bits.append(
+            f"between units r = {b['r']:.2f}"
+            + (" (clear)" if b["p_val"] < alpha else " (not clear)")
+        )
     bl = by.loc["best_lag"]
     if np.isfinite(rows["best_lag"].iloc[0]):
         k = int(bl["lag"])
-        when = "same " + step if k == 0 else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
-        bits.append(f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI {bl['ci_low']:.2f} to "
-                    f"{bl['ci_high']:.2f}")
+        when = (
+            "same " + step
+            if k == 0
+            else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
+        )
+        bits.append(
+            f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI {bl['ci_low']:.2f} to "
+            f"{bl['ci_high']:.2f}"
+        )
     else:
         bits.append("within units no lag stands out after adjusting for the lags tried")
     return f"{x} -> {y}: " + "; ".join(bits) + "."
@@ -229,8 +320,19 @@ def chain(
     rows, lag_tables, warns, results = [], [], [], {}
     step = "period"
     for x, y in pairs:  # a few links; each analysis is vectorised
-        res = analyse(data, x=x, y=y, unit=unit, period=period, max_lag=max_lag, n_boot=n_boot, seed=seed, ci=ci,
-                      adjust=adjust, p_method=p_method)
+        res = analyse(
+            data,
+            x=x,
+            y=y,
+            unit=unit,
+            period=period,
+            max_lag=max_lag,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            adjust=adjust,
+            p_method=p_method,
+        )
         step = res.settings["step"]
         link = f"{x} -> {y}"
         results[link] = res
@@ -254,35 +356,68 @@ def chain(
         lag_xm = max(0, bl.get(f"{x} -> {m}") or 0)
         lag_my = max(0, bl.get(f"{m} -> {y}") or 0)
         try:
-            med = mediation(data, x=x, m=m, y=y, unit=unit, period=period, lag_xm=lag_xm, lag_my=lag_my,
-                            n_boot=n_boot, seed=seed, ci=ci)
+            med = mediation(
+                data,
+                x=x,
+                m=m,
+                y=y,
+                unit=unit,
+                period=period,
+                lag_xm=lag_xm,
+                lag_my=lag_my,
+                n_boot=n_boot,
+                seed=seed,
+                ci=ci,
+            )
         except InputError as err:
             if err.column is not None:
                 raise
             warns.append(f"No mediation analysis: {err.problem}.")
     alpha = 1 - ci
-    text = ["These results compare units (stores, branches), not people, link by link along the chain."]
+    text = [
+        "These results compare units (stores, branches), not people, link by link along the chain."
+    ]
     text += [_sentence(table[table["link"] == lk], alpha, step) for lk in results]
     if len(med):
         by = med.set_index("path")
         ind, tot = by.loc["indirect"], by.loc["total"]
         x, m, y = (c.replace("_", " ") for c in med_pair)
         carried = "carries" if ind["p_val"] < alpha else "shows no clear sign of carrying"
-        text.append(f"Within units, {m} {carried} the link from {x} to {y}: indirect path {ind['coef']:.3g} "
-                    f"({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to {ind['ci_high']:.3g}) of a total "
-                    f"{tot['coef']:.3g}.")
+        text.append(
+            f"Within units, {m} {carried} the link from {x} to {y}: indirect path {ind['coef']:.3g} "
+            f"({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to {ind['ci_high']:.3g}) of a total "
+            f"{tot['coef']:.3g}."
+        )
         text += list(MEDIATION_CAVEATS[:1])
-    text.append("Main caveat: observational data. Each link is an association; a link that holds with a lag and "
-                "in one direction is evidence about order, not proof that improving one measure will move the next.")
+    text.append(
+        "Main caveat: observational data. Each link is an association; a link that holds with a lag and "
+        "in one direction is evidence about order, not proof that improving one measure will move the next."
+    )
     if warns:
         text.append("Warnings: " + " ".join(warns))
     n_units = int(data[unit].nunique())
-    settings = {"links": [list(p) for p in pairs], "unit": unit, "period": period, "step": step,
-                "max_lag": int(max_lag), "n_boot": int(n_boot), "seed": seed, "ci": ci, "adjust": adjust,
-                "p_method": p_method, "n_units": n_units,
-                "mediation": list(med_pair) if med_pair is not None and len(med) else None}
-    return ChainResult(links=table, lags=lags, mediation=med, warnings=tuple(warns), settings=settings,
-                       text="\n\n".join(text))
+    settings = {
+        "links": [list(p) for p in pairs],
+        "unit": unit,
+        "period": period,
+        "step": step,
+        "max_lag": int(max_lag),
+        "n_boot": int(n_boot),
+        "seed": seed,
+        "ci": ci,
+        "adjust": adjust,
+        "p_method": p_method,
+        "n_units": n_units,
+        "mediation": list(med_pair) if med_pair is not None and len(med) else None,
+    }
+    return ChainResult(
+        links=table,
+        lags=lags,
+        mediation=med,
+        warnings=tuple(warns),
+        settings=settings,
+        text="\n\n".join(text),
+    )
 
 
 def _aligned(data, x, m, y, unit, period, lag_xm, lag_my):
@@ -293,7 +428,7 @@ def _aligned(data, x, m, y, unit, period, lag_xm, lag_my):
     if span >= T:
         raise InputError(f"lags {lag_xm} + {lag_my} leave no periods to align ({T} periods)")
     X = g1.X[:, : T - span]
-    M = g1.Y[:, lag_xm: T - lag_my]
+    M = g1.Y[:, lag_xm : T - lag_my]
     Y = g2.X[:, span:]
     return X, M, Y, g1
 
@@ -367,18 +502,32 @@ def mediation(
     X, M, Y, grid = _aligned(data, x, m, y, unit, period, int(lag_xm), int(lag_my))
     mask = np.isfinite(X) & np.isfinite(M) & np.isfinite(Y)
     if mask.sum(axis=1).clip(0, 1).sum() < 3 or mask.sum() < 10:
-        raise InputError("mediation needs at least 3 units and 10 aligned periods with all three measures")
+        raise InputError(
+            "mediation needs at least 3 units and 10 aligned periods with all three measures"
+        )
     V, _ = demean_grid(np.stack([X, M, Y]), mask.astype(float), mask, two_way=period_adjusted)
     dx, dm, dy = V
     # per-unit sums of squares and cross-products: everything the paths need
-    S = {k: (a * b).sum(axis=1) for k, (a, b) in {"xx": (dx, dx), "xm": (dx, dm), "mm": (dm, dm),
-                                                   "xy": (dx, dy), "my": (dm, dy)}.items()}
+    S = {
+        k: (a * b).sum(axis=1)
+        for k, (a, b) in {
+            "xx": (dx, dx),
+            "xm": (dx, dm),
+            "mm": (dm, dm),
+            "xy": (dx, dy),
+            "my": (dm, dy),
+        }.items()
+    }
     import pingouin as pg  # slow to import (seconds): only when a mediation is asked for
 
     rows = pd.DataFrame({"x": dx[mask], "m": dm[mask], "y": dy[mask]})
     ref = pg.mediation_analysis(data=rows, x="x", m="m", y="y", n_boot=2, seed=0).set_index("path")
-    coef = {"a": ref.loc["m ~ X", "coef"], "direct": ref.loc["Direct", "coef"],
-            "indirect": ref.loc["Indirect", "coef"], "total": ref.loc["Total", "coef"]}
+    coef = {
+        "a": ref.loc["m ~ X", "coef"],
+        "direct": ref.loc["Direct", "coef"],
+        "indirect": ref.loc["Indirect", "coef"],
+        "total": ref.loc["Total", "coef"],
+    }
     coef["b"] = coef["indirect"] / coef["a"] if coef["a"] != 0 else np.nan
     paths = ["a", "b", "direct", "indirect", "total"]
     lo = hi = pv = {p: np.nan for p in paths}
@@ -398,6 +547,15 @@ def mediation(
             lo[p], hi[p] = (float(q[0]) for q in percentile_ci(v[:, None], ci))
             pv[p] = float(min(1.0, 2 * min((v <= 0).sum() + 1, (v >= 0).sum() + 1) / (len(v) + 1)))
     method = "within_period_adjusted" if period_adjusted else "within"
-    return pd.DataFrame({"path": paths, "coef": [float(coef[p]) for p in paths], "ci_low": [lo[p] for p in paths],
-                         "ci_high": [hi[p] for p in paths], "p_val": [pv[p] for p in paths],
-                         "n": int(mask.sum()), "n_units": int((mask.sum(axis=1) > 0).sum()), "method": method})
+    return pd.DataFrame(
+        {
+            "path": paths,
+            "coef": [float(coef[p]) for p in paths],
+            "ci_low": [lo[p] for p in paths],
+            "ci_high": [hi[p] for p in paths],
+            "p_val": [pv[p] for p in paths],
+            "n": int(mask.sum()),
+            "n_units": int((mask.sum(axis=1) > 0).sum()),
+            "method": method,
+        }
+    )

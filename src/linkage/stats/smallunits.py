@@ -14,7 +14,14 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.stats._prep import check_columns, numeric
 
-__all__ = ["shrink_rates", "beta_binomial_prior", "size_warnings", "MIN_UNITS", "MIN_PERIODS", "MIN_DENOMINATOR"]
+__all__ = [
+    "shrink_rates",
+    "beta_binomial_prior",
+    "size_warnings",
+    "MIN_UNITS",
+    "MIN_PERIODS",
+    "MIN_DENOMINATOR",
+]
 
 #: fewer units than this and a between-unit correlation (and the unit bootstrap) means little
 MIN_UNITS = 10
@@ -108,10 +115,15 @@ def shrink_rates(
     bad = (k < 0) | (n < 0) | (k > n)
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
-        raise InputError("counts must satisfy 0 <= numerator <= denominator", row=row, column=numerator)
+        raise InputError(
+            "counts must satisfy 0 <= numerator <= denominator", row=row, column=numerator
+        )
     usable = np.isfinite(k) & np.isfinite(n) & (n > 0)
-    groups = (np.zeros(len(data), dtype=np.int64) if by is None
-              else pd.factorize(data[by], use_na_sentinel=False)[0])
+    groups = (
+        np.zeros(len(data), dtype=np.int64)
+        if by is None
+        else pd.factorize(data[by], use_na_sentinel=False)[0]
+    )
     alpha = np.full(len(data), np.nan)
     beta = np.full(len(data), np.nan)
     for g in np.unique(groups):  # one prior per group (a handful: periods or regions), not per row
@@ -121,10 +133,14 @@ def shrink_rates(
     with np.errstate(invalid="ignore", divide="ignore"):
         raw = np.where(usable, k / n, np.nan)
         finite = np.isfinite(alpha)
-        shrunk = np.where(finite, (k + alpha) / (n + alpha + beta), pooled_rate(k, n, groups, usable))
+        shrunk = np.where(
+            finite, (k + alpha) / (n + alpha + beta), pooled_rate(k, n, groups, usable)
+        )
         weight = np.where(finite, (alpha + beta) / (n + alpha + beta), 1.0)
     shrunk = np.where(np.isfinite(n) & np.isfinite(k), shrunk, np.nan)
-    return data.assign(rate_raw=raw, rate_shrunk=shrunk, shrinkage=weight, prior_alpha=alpha, prior_beta=beta)
+    return data.assign(
+        rate_raw=raw, rate_shrunk=shrunk, shrinkage=weight, prior_alpha=alpha, prior_beta=beta
+    )
 
 
 def pooled_rate(k: np.ndarray, n: np.ndarray, groups: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -136,7 +152,9 @@ def pooled_rate(k: np.ndarray, n: np.ndarray, groups: np.ndarray, usable: np.nda
         return (sk / sn)[groups]
 
 
-def size_warnings(*, n_units: int, periods_per_unit: float, median_denominators: dict[str, float]) -> list[str]:
+def size_warnings(
+    *, n_units: int, periods_per_unit: float, median_denominators: dict[str, float]
+) -> list[str]:
     """Plain-language warnings when units are too few, series too short or rates from too few people.
 
     Examples
@@ -146,13 +164,19 @@ def size_warnings(*, n_units: int, periods_per_unit: float, median_denominators:
     """
     out = []
     if n_units < MIN_UNITS:
-        out.append(f"Only {n_units} units: correlations between units and the unit bootstrap are unreliable "
-                   f"with fewer than {MIN_UNITS}.")
+        out.append(
+            f"Only {n_units} units: correlations between units and the unit bootstrap are unreliable "
+            f"with fewer than {MIN_UNITS}."
+        )
     if periods_per_unit < MIN_PERIODS:
-        out.append(f"Units have a median of {periods_per_unit:g} periods with both measures: within-unit and "
-                   f"lag results need at least {MIN_PERIODS}.")
+        out.append(
+            f"Units have a median of {periods_per_unit:g} periods with both measures: within-unit and "
+            f"lag results need at least {MIN_PERIODS}."
+        )
     for col, med in median_denominators.items():
         if np.isfinite(med) and med < MIN_DENOMINATOR:
-            out.append(f"The median {col} is {med:g}: rates from fewer than {MIN_DENOMINATOR} people swing by "
-                       "chance; consider weights or shrinkage (shrink_rates) and longer periods.")
+            out.append(
+                f"The median {col} is {med:g}: rates from fewer than {MIN_DENOMINATOR} people swing by "
+                "chance; consider weights or shrinkage (shrink_rates) and longer periods."
+            )
     return out

@@ -48,16 +48,22 @@ def plain_summary(
     """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`."""
     xs, ys = x.replace("_", " "), y.replace("_", " ")
     by = correlations.set_index("method")
-    out = [f"These results compare units (such as stores or branches), not people: they say whether units "
-           f"with better {xs} also have better {ys}, not whether a person who stays keeps customers."]
+    out = [
+        f"These results compare units (such as stores or branches), not people: they say whether units "
+        f"with better {xs} also have better {ys}, not whether a person who stays keeps customers."
+    ]
     if "between" in by.index and np.isfinite(by.loc["between", "r"]):
         b = by.loc["between"]
         if b["p_val"] < alpha:
-            out.append(f"Across {int(b['n'])} units, units with higher average {xs} tend to have "
-                       f"{_dirword(b['r'])} average {ys} (between-unit {_fmt_r(b, ci)}).")
+            out.append(
+                f"Across {int(b['n'])} units, units with higher average {xs} tend to have "
+                f"{_dirword(b['r'])} average {ys} (between-unit {_fmt_r(b, ci)})."
+            )
         else:
-            out.append(f"Across {int(b['n'])} units, average {xs} and average {ys} show no clear link "
-                       f"(between-unit {_fmt_r(b, ci)}).")
+            out.append(
+                f"Across {int(b['n'])} units, average {xs} and average {ys} show no clear link "
+                f"(between-unit {_fmt_r(b, ci)})."
+            )
     if "rm_corr" in by.index and np.isfinite(by.loc["rm_corr", "r"]):
         w = by.loc["rm_corr"]
         # significance from the unit-clustered test of lag 0 (the rmcorr t-test is too liberal on
@@ -65,31 +71,53 @@ def plain_summary(
         lag0 = lags.loc[lags["lag"] == 0, "p_val"]
         p_within = float(lag0.iloc[0]) if len(lag0) and np.isfinite(lag0.iloc[0]) else w["p_val"]
         if p_within < alpha:
-            out.append(f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
-                       f"(within-unit {_fmt_r(w, ci)}).")
+            out.append(
+                f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
+                f"(within-unit {_fmt_r(w, ci)})."
+            )
         else:
-            out.append(f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
-                       f"(within-unit {_fmt_r(w, ci)}).")
-        if "between" in by.index and np.sign(by.loc["between", "r"]) != np.sign(w["r"]) \
-                and by.loc["between", "p_val"] < alpha and p_within < alpha:
-            out.append("The between-unit and within-unit links point in different directions (Simpson's "
-                       "paradox): which units are better is not the same question as what happens when a "
-                       "unit improves.")
+            out.append(
+                f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
+                f"(within-unit {_fmt_r(w, ci)})."
+            )
+        if (
+            "between" in by.index
+            and np.sign(by.loc["between", "r"]) != np.sign(w["r"])
+            and by.loc["between", "p_val"] < alpha
+            and p_within < alpha
+        ):
+            out.append(
+                "The between-unit and within-unit links point in different directions (Simpson's "
+                "paradox): which units are better is not the same question as what happens when a "
+                "unit improves."
+            )
     n_lags = len(lags_period_adjusted)
     sig_plain = lags[lags["p_adj"] < alpha]
     if best_lag is not None:
         row = lags_period_adjusted.set_index("lag").loc[best_lag]
-        lead = ("employees lead" if best_lag > 0 else "customers lead" if best_lag < 0 else "same period")
-        out.append(f"After removing trends and seasonality shared by all units, the link is strongest at lag "
-                   f"{best_lag} ({lead}; r = {row['r']:.2f}, {ci:.0%} unit-bootstrap CI {row['ci_low']:.2f} to "
-                   f"{row['ci_high']:.2f}, {_p(row['p_adj'])} adjusted for {n_lags} lags).")
+        lead = (
+            "employees lead"
+            if best_lag > 0
+            else "customers lead"
+            if best_lag < 0
+            else "same period"
+        )
+        out.append(
+            f"After removing trends and seasonality shared by all units, the link is strongest at lag "
+            f"{best_lag} ({lead}; r = {row['r']:.2f}, {ci:.0%} unit-bootstrap CI {row['ci_low']:.2f} to "
+            f"{row['ci_high']:.2f}, {_p(row['p_adj'])} adjusted for {n_lags} lags)."
+        )
     else:
-        txt = (f"After removing trends and seasonality shared by all units, no lag from "
-               f"{int(lags_period_adjusted['lag'].min())} to {int(lags_period_adjusted['lag'].max())} shows a "
-               f"within-unit link once the {n_lags} lags tried are accounted for.")
+        txt = (
+            f"After removing trends and seasonality shared by all units, no lag from "
+            f"{int(lags_period_adjusted['lag'].min())} to {int(lags_period_adjusted['lag'].max())} shows a "
+            f"within-unit link once the {n_lags} lags tried are accounted for."
+        )
         if len(sig_plain):
-            txt += (" Without that adjustment some lags look linked: the two measures share a calendar "
-                    "(trends or seasons), which is not a link between them.")
+            txt += (
+                " Without that adjustment some lags look linked: the two measures share a calendar "
+                "(trends or seasons), which is not a link between them."
+            )
         out.append(txt)
     if len(direction):
         cross = direction[direction["outcome"] != direction["predictor"]].set_index("outcome")
@@ -105,14 +133,18 @@ def plain_summary(
                 d = "each measure predicts the other's next period: the link may run both ways"
             else:
                 d = "neither measure predicts the other's next period beyond its own past"
-            out.append(f"Direction (cross-lagged, unit and period fixed effects): {d} "
-                       f"(standardised {xs} -> {ys} = {xy['std_coef']:.2f}, {_p(xy['p_val'])}; "
-                       f"{ys} -> {xs} = {yx['std_coef']:.2f}, {_p(yx['p_val'])}).")
+            out.append(
+                f"Direction (cross-lagged, unit and period fixed effects): {d} "
+                f"(standardised {xs} -> {ys} = {xy['std_coef']:.2f}, {_p(xy['p_val'])}; "
+                f"{ys} -> {xs} = {yx['std_coef']:.2f}, {_p(yx['p_val'])})."
+            )
     if len(effect) and isinstance(effect["sentence"].iloc[0], str):
         out.append(effect["sentence"].iloc[0])
-    out.append("Main caveat: this is observational data. Even a lagged, one-directional link can come from "
-               "something else that changes both (a new manager, a local competitor), so treat it as a "
-               "reason to test changes, not as proof that retaining staff will retain customers.")
+    out.append(
+        "Main caveat: this is observational data. Even a lagged, one-directional link can come from "
+        "something else that changes both (a new manager, a local competitor), so treat it as a "
+        "reason to test changes, not as proof that retaining staff will retain customers."
+    )
     if warnings:
         out.append("Warnings: " + " ".join(warnings))
     return "\n\n".join(out)

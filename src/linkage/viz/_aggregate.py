@@ -86,7 +86,9 @@ def rate_table(
     return out
 
 
-def funnel_limits(p0: float, n: np.ndarray, *, coverage: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def funnel_limits(
+    p0: float, n: np.ndarray, *, coverage: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Binomial control limits of a proportion around ``p0`` for denominators ``n``.
 
     The limits are the ``(1 - coverage) / 2`` and ``(1 + coverage) / 2`` quantiles of

@@ -20,8 +20,16 @@ from linkage.errors import InputError
 from linkage.viz._aggregate import _check_columns
 from linkage.viz._plots import CUSTOMER_COLOR, EMPLOYEE_COLOR, NEUTRAL, _new_ax
 
-__all__ = ["CHAIN_LABELS", "METHOD_LABELS", "plain_name", "link_label", "chain_plot", "drivers_plot",
-           "watchlist_plot", "watchlist_table"]
+__all__ = [
+    "CHAIN_LABELS",
+    "METHOD_LABELS",
+    "plain_name",
+    "link_label",
+    "chain_plot",
+    "drivers_plot",
+    "watchlist_plot",
+    "watchlist_table",
+]
 
 #: Plain words for the chain's columns (anything else: ``es_`` dropped, underscores as spaces).
 CHAIN_LABELS = {
@@ -42,7 +50,11 @@ METHOD_LABELS = {
     "best_lag": "within units, strongest lag",
 }
 
-_METHOD_STYLE = {"between": ("s", NEUTRAL), "within": ("o", EMPLOYEE_COLOR), "best_lag": ("D", CUSTOMER_COLOR)}
+_METHOD_STYLE = {
+    "between": ("s", NEUTRAL),
+    "within": ("o", EMPLOYEE_COLOR),
+    "best_lag": ("D", CUSTOMER_COLOR),
+}
 
 
 def plain_name(column: str) -> str:
@@ -130,14 +142,33 @@ def chain_plot(
         rows = d[d[method] == m]
         y = np.array([pos[lk] for lk in rows[link]], dtype=float) + 0.3 - step * (j + 0.5)
         marker, color = _METHOD_STYLE.get(m, ("o", "#333333"))
-        ax.hlines(y, rows[ci_low].to_numpy(dtype=float), rows[ci_high].to_numpy(dtype=float), color=color,
-                  lw=2.2, alpha=0.7)
+        ax.hlines(
+            y,
+            rows[ci_low].to_numpy(dtype=float),
+            rows[ci_high].to_numpy(dtype=float),
+            color=color,
+            lw=2.2,
+            alpha=0.7,
+        )
         text = METHOD_LABELS.get(m, m)
-        ax.plot(rows[r].to_numpy(dtype=float), y, marker, color=color, ms=7, ls="none", label=text, zorder=3)
+        ax.plot(
+            rows[r].to_numpy(dtype=float),
+            y,
+            marker,
+            color=color,
+            ms=7,
+            ls="none",
+            label=text,
+            zorder=3,
+        )
         if m == "best_lag" and lag in rows.columns:
-            for xv, yv, k in zip(rows[ci_high].to_numpy(dtype=float), y, rows[lag].to_numpy(), strict=True):
+            for xv, yv, k in zip(
+                rows[ci_high].to_numpy(dtype=float), y, rows[lag].to_numpy(), strict=True
+            ):
                 if np.isfinite(xv):
-                    ax.text(xv, yv, f"  lag {int(k)}", va="center", ha="left", fontsize=8, color=color)
+                    ax.text(
+                        xv, yv, f"  lag {int(k)}", va="center", ha="left", fontsize=8, color=color
+                    )
     ax.axvline(0, color=NEUTRAL, lw=1)
     ax.set_yticks(range(len(order)), [link_label(lk) for lk in order[::-1]])
     ax.set_ylim(-0.5, len(order) - 0.5)
@@ -145,8 +176,15 @@ def chain_plot(
     hi = np.nanmax(d[ci_high].to_numpy(dtype=float))
     ax.set_xlim(min(-0.1, lo - 0.05), max(0.1, hi + 0.15))
     ax.set_xlabel("correlation r (line: 95% interval)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.2), ncol=len(drawn), fontsize=8, frameon=False,
-              handletextpad=0.2, columnspacing=1.0)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.4, -0.2),
+        ncol=len(drawn),
+        fontsize=8,
+        frameon=False,
+        handletextpad=0.2,
+        columnspacing=1.0,
+    )
     ax.set_title("The chain, link by link", fontsize=10, y=1.0)
     return ax
 
@@ -204,19 +242,39 @@ def drivers_plot(
     ax, ax2 = fig.subplots(1, 2, sharey=True, width_ratios=[1.6, 1])
     y = np.arange(n)[::-1].astype(float)
     w = d[weight].to_numpy(dtype=float)
-    clear = (d[p_adj].to_numpy(dtype=float) < alpha) if p_adj in d.columns else np.ones(n, dtype=bool)
+    clear = (
+        (d[p_adj].to_numpy(dtype=float) < alpha) if p_adj in d.columns else np.ones(n, dtype=bool)
+    )
     colors = [EMPLOYEE_COLOR if c else "#b7cde0" for c in clear]
     ax.barh(y, w, color=colors, height=0.6)
-    ax.hlines(y, d[ci_low].to_numpy(dtype=float), d[ci_high].to_numpy(dtype=float), color="#333333", lw=1.6)
+    ax.hlines(
+        y,
+        d[ci_low].to_numpy(dtype=float),
+        d[ci_high].to_numpy(dtype=float),
+        color="#333333",
+        lw=1.6,
+    )
     ax.set_yticks(y[::-1], [plain_name(v) for v in d[item]][::-1])
-    ax.set_xlim(0, max(float(np.nanmax(d[ci_high].to_numpy(dtype=float))), float(np.nanmax(w)), 1e-3) * 1.1)
+    ax.set_xlim(
+        0, max(float(np.nanmax(d[ci_high].to_numpy(dtype=float))), float(np.nanmax(w)), 1e-3) * 1.1
+    )
     ax.set_xlabel("share of explained variance (line: 95% interval)")
     ax.set_title("Which items matter most (solid: clearer than chance)", fontsize=10, y=1.0)
-    ax2.plot(d[r].to_numpy(dtype=float), y, "o", mfc="white", mec="#333333", ms=7, ls="none",
-             label="as measured")
+    ax2.plot(
+        d[r].to_numpy(dtype=float),
+        y,
+        "o",
+        mfc="white",
+        mec="#333333",
+        ms=7,
+        ls="none",
+        label="as measured",
+    )
     if r_corrected in d.columns:
         rc = d[r_corrected].to_numpy(dtype=float)
-        ax2.plot(rc, y, "o", color=EMPLOYEE_COLOR, ms=7, ls="none", label="corrected for reliability")
+        ax2.plot(
+            rc, y, "o", color=EMPLOYEE_COLOR, ms=7, ls="none", label="corrected for reliability"
+        )
         ax2.hlines(y, d[r].to_numpy(dtype=float), rc, color=EMPLOYEE_COLOR, lw=1, alpha=0.6)
     ax2.axvline(0, color=NEUTRAL, lw=1)
     ax2.set_xlabel("correlation with the outcome")
@@ -226,7 +284,9 @@ def drivers_plot(
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
-    return pd.to_numeric(s.where(s.map(lambda v: not isinstance(v, str))), errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(
+        s.where(s.map(lambda v: not isinstance(v, str))), errors="coerce"
+    ).to_numpy(dtype=float)
 
 
 def watchlist_plot(
@@ -331,22 +391,48 @@ def watchlist_table(data: pd.DataFrame, *, top: int | None = None) -> pd.DataFra
     >>> watchlist_table(wl).iloc[0].astype(str).tolist()
     ['1', 's1', 'yes', '98.0%', '88.0%', '9.2 (7.1 to 11.0)']
     """
-    _check_columns(data, ["unit", "flag", "baseline", "recent", "expected_lost", "expected_lost_low",
-                          "expected_lost_high"])
+    _check_columns(
+        data,
+        [
+            "unit",
+            "flag",
+            "baseline",
+            "recent",
+            "expected_lost",
+            "expected_lost_low",
+            "expected_lost_high",
+        ],
+    )
     d = data if top is None else data.head(int(top))
-    out = pd.DataFrame({
-        "Rank": d["rank"].to_numpy() if "rank" in d.columns else np.arange(1, len(d) + 1),
-        "Unit": d["unit"].astype(str).to_numpy(),
-        "Staff retention dropped": np.where(d["flag"].to_numpy(dtype=bool), "yes", "not clearly"),
-        "Staff retention before": [_fmt(v, "{:.1%}") for v in d["baseline"]],
-        "Staff retention recent": [_fmt(v, "{:.1%}") for v in d["recent"]],
-        "Customers expected lost": [
-            a if isinstance(a, str) else f"{_fmt(a, '{:.1f}')} ({_fmt(lo, '{:.1f}')} to {_fmt(hi, '{:.1f}')})"
-            for a, lo, hi in zip(d["expected_lost"], d["expected_lost_low"], d["expected_lost_high"], strict=True)],
-    })
+    out = pd.DataFrame(
+        {
+            "Rank": d["rank"].to_numpy() if "rank" in d.columns else np.arange(1, len(d) + 1),
+            "Unit": d["unit"].astype(str).to_numpy(),
+            "Staff retention dropped": np.where(
+                d["flag"].to_numpy(dtype=bool), "yes", "not clearly"
+            ),
+            "Staff retention before": [_fmt(v, "{:.1%}") for v in d["baseline"]],
+            "Staff retention recent": [_fmt(v, "{:.1%}") for v in d["recent"]],
+            "Customers expected lost": [
+                a
+                if isinstance(a, str)
+                else f"{_fmt(a, '{:.1f}')} ({_fmt(lo, '{:.1f}')} to {_fmt(hi, '{:.1f}')})"
+                for a, lo, hi in zip(
+                    d["expected_lost"], d["expected_lost_low"], d["expected_lost_high"], strict=True
+                )
+            ],
+        }
+    )
     if "revenue_at_risk" in d.columns and np.isfinite(_numbers(d["revenue_at_risk"])).any():
         out["Revenue at risk"] = [
-            a if isinstance(a, str) else f"{_fmt(a, '{:,.0f}')} ({_fmt(lo, '{:,.0f}')} to {_fmt(hi, '{:,.0f}')})"
-            for a, lo, hi in zip(d["revenue_at_risk"], d["revenue_at_risk_low"], d["revenue_at_risk_high"],
-                                 strict=True)]
+            a
+            if isinstance(a, str)
+            else f"{_fmt(a, '{:,.0f}')} ({_fmt(lo, '{:,.0f}')} to {_fmt(hi, '{:,.0f}')})"
+            for a, lo, hi in zip(
+                d["revenue_at_risk"],
+                d["revenue_at_risk_low"],
+                d["revenue_at_risk_high"],
+                strict=True,
+            )
+        ]
     return out

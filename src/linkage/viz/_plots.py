@@ -48,7 +48,13 @@ def _label(col: str) -> str:
 
 
 def _color(col: str) -> str:
-    return EMPLOYEE_COLOR if col.startswith("employee") else CUSTOMER_COLOR if col.startswith("customer") else NEUTRAL
+    return (
+        EMPLOYEE_COLOR
+        if col.startswith("employee")
+        else CUSTOMER_COLOR
+        if col.startswith("customer")
+        else NEUTRAL
+    )
 
 
 def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
@@ -147,8 +153,15 @@ def lag_profile_plot(
     ax.axvspan(0.5, max(k.max(), 1) + 0.5, color=EMPLOYEE_COLOR, alpha=0.06, lw=0)
     ax.axvspan(min(k.min(), -1) - 0.5, -0.5, color=CUSTOMER_COLOR, alpha=0.06, lw=0)
     ax.plot(k, d[r].to_numpy(), "o-", color="#333333", ms=6, lw=1.2, zorder=3, label="correlation")
-    ax.vlines(k, d[ci_low].to_numpy(), d[ci_high].to_numpy(), color="#333333", lw=2.2, alpha=0.55,
-              label="95% interval")
+    ax.vlines(
+        k,
+        d[ci_low].to_numpy(),
+        d[ci_high].to_numpy(),
+        color="#333333",
+        lw=2.2,
+        alpha=0.55,
+        label="95% interval",
+    )
     if best is not None and best in set(k.tolist()):
         row = d.loc[d[lag] == best].iloc[0]
         ax.plot([best], [row[r]], "o", ms=11, mfc="none", mec=EMPLOYEE_COLOR, mew=2, zorder=4)
@@ -157,14 +170,31 @@ def lag_profile_plot(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("lag (periods)")
     ax.set_ylabel("correlation r")
-    ax.text(0.99, 0.97, "employees lead \u2192", transform=ax.transAxes, ha="right", va="top",
-            color=EMPLOYEE_COLOR, fontsize=9)
-    ax.text(0.01, 0.97, "\u2190 customers lead", transform=ax.transAxes, ha="left", va="top",
-            color=CUSTOMER_COLOR, fontsize=9)
+    ax.text(
+        0.99,
+        0.97,
+        "employees lead \u2192",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        color=EMPLOYEE_COLOR,
+        fontsize=9,
+    )
+    ax.text(
+        0.01,
+        0.97,
+        "\u2190 customers lead",
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        color=CUSTOMER_COLOR,
+        fontsize=9,
+    )
     # y given: the title sits at the top edge (no top tick labels here), and matplotlib skips its
     # costly automatic placement (a tight bbox of every axis) at each draw
-    ax.set_title("How strongly employee retention moves with later customer retention", fontsize=10,
-                 y=1.0)
+    ax.set_title(
+        "How strongly employee retention moves with later customer retention", fontsize=10, y=1.0
+    )
     return ax
 
 
@@ -263,7 +293,9 @@ def trend_grid(
         ax.tick_params(axis="x", labelsize=8)
         ax.set_title(str(groups[i]), fontsize=10, y=1.0)  # fixed: no costly auto-placement
     if twin:
-        fig.suptitle(f"{_label(x)} (left, blue) and {_label(y)} (right, orange) by {by}", fontsize=10)
+        fig.suptitle(
+            f"{_label(x)} (left, blue) and {_label(y)} (right, orange) by {by}", fontsize=10
+        )
     else:
         fig.suptitle(f"{_label(x)} (blue) and {_label(y)} (orange) by {by}", fontsize=10)
     return fig
@@ -331,20 +363,38 @@ def quadrant_plot(
     ax.axvline(mx, color=EMPLOYEE_COLOR, lw=1, ls="--")
     ax.axhline(my, color=CUSTOMER_COLOR, lw=1, ls="--")
     for _, text, (ha, va, tx, ty) in _QUADRANTS:
-        ax.text(tx, ty, text, transform=ax.transAxes, ha=ha, va=va, fontsize=8, color="#444444",
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
+        ax.text(
+            tx,
+            ty,
+            text,
+            transform=ax.transAxes,
+            ha=ha,
+            va=va,
+            fontsize=8,
+            color="#444444",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
     hl = d.loc[d[unit].isin(list(highlight))]
     if len(hl):
         ax.scatter(hl[x], hl[y], s=120, facecolor="none", edgecolor="#c0002b", lw=2, zorder=4)
         for _, row in hl.iterrows():  # a handful of highlighted units, not a hot path
-            ax.annotate(str(row[unit]), (row[x], row[y]), xytext=(6, 6), textcoords="offset points",
-                        color="#c0002b", fontsize=9, weight="bold")
+            ax.annotate(
+                str(row[unit]),
+                (row[x], row[y]),
+                xytext=(6, 6),
+                textcoords="offset points",
+                color="#c0002b",
+                fontsize=9,
+                weight="bold",
+            )
     for setter, c in ((ax.xaxis, x), (ax.yaxis, y)):
         if _is_rate(c):
             _percent_axis(setter)
     ax.set_xlabel(f"{_label(x)} (dashed: median unit)")
     ax.set_ylabel(_label(y))
-    ax.set_title(f"Where each unit stands ({len(d)} units)", fontsize=10, y=1.0)  # no auto-placement
+    ax.set_title(
+        f"Where each unit stands ({len(d)} units)", fontsize=10, y=1.0
+    )  # no auto-placement
     return ax
 
 
@@ -447,8 +497,9 @@ def heatmap(
     if order not in ("mean", "id"):
         raise InputError(f"order must be 'mean' or 'id', got {order!r}")
     ax = _new_ax(ax, (8, 6))
-    wide = data.pivot_table(index=unit, columns=period, values=value, aggfunc="mean", dropna=False,
-                            observed=True)
+    wide = data.pivot_table(
+        index=unit, columns=period, values=value, aggfunc="mean", dropna=False, observed=True
+    )
     if order == "mean":
         wide = wide.loc[wide.mean(axis=1).sort_values(kind="stable").index]
     arr = np.ma.masked_invalid(wide.to_numpy(dtype=float))
@@ -462,7 +513,9 @@ def heatmap(
     cols = pd.to_datetime(pd.Index(wide.columns))
     step = max(1, len(cols) // 12)
     ax.set_xticks(np.arange(0, len(cols), step))
-    ax.set_xticklabels([c.strftime("%Y-%m") for c in cols[::step]], rotation=45, ha="right", fontsize=8)
+    ax.set_xticklabels(
+        [c.strftime("%Y-%m") for c in cols[::step]], rotation=45, ha="right", fontsize=8
+    )
     if len(wide) <= 60:
         ax.set_yticks(np.arange(len(wide)))
         ax.set_yticklabels([str(u) for u in wide.index], fontsize=6)
@@ -520,15 +573,25 @@ def unit_plot(
     if mine.empty:
         raise InputError(f"unit {unit_id!r} is not in the data", column=unit)
     ax = _new_ax(ax, (8, 4))
-    others = data.loc[data[unit] != unit_id] if peers is None else data.loc[
-        data[unit].isin(list(peers)) & (data[unit] != unit_id)]
+    others = (
+        data.loc[data[unit] != unit_id]
+        if peers is None
+        else data.loc[data[unit].isin(list(peers)) & (data[unit] != unit_id)]
+    )
     ax.plot(mine[period], mine[x], color=_color(x), lw=2, marker="o", ms=3, label=f"{_label(x)}")
     ax.plot(mine[period], mine[y], color=_color(y), lw=2, marker="o", ms=3, label=f"{_label(y)}")
     if len(others):
         q = others.groupby(period)[[x, y]].quantile([0.25, 0.75]).unstack()
         for c in (x, y):
-            ax.fill_between(q.index, q[(c, 0.25)], q[(c, 0.75)], color=_color(c), alpha=0.15, lw=0,
-                            label=f"peers, middle half ({_label(c).split()[0].lower()})")
+            ax.fill_between(
+                q.index,
+                q[(c, 0.25)],
+                q[(c, 0.75)],
+                color=_color(c),
+                alpha=0.15,
+                lw=0,
+                label=f"peers, middle half ({_label(c).split()[0].lower()})",
+            )
     if _is_rate(x) and _is_rate(y):
         _percent_axis(ax.yaxis)
     ax.set_ylabel("rate")

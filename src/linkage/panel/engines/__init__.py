@@ -130,27 +130,57 @@ def build_panel_engine(
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     freq = normalize_freq(freq)
-    if isinstance(activity_window, bool) or not isinstance(activity_window, (int, np.integer)) \
-            or activity_window < 1:
-        raise InputError(f"activity_window must be a whole number of periods >= 1, not {activity_window!r}")
+    if (
+        isinstance(activity_window, bool)
+        or not isinstance(activity_window, (int, np.integer))
+        or activity_window < 1
+    ):
+        raise InputError(
+            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
+        )
     if customers is not None and activity is not None:
-        raise InputError("give customers either as spells (customers=) or as an activity log (activity=), not both")
+        raise InputError(
+            "give customers either as spells (customers=) or as an activity log (activity=), not both"
+        )
     log = _Log(progress)
     if engine == "pandas":
-        frames = {k: _read_pandas(v, k) for k, v in
-                  (("employees", employees), ("customers", customers), ("activity", activity),
-                   ("units", units))}
+        frames = {
+            k: _read_pandas(v, k)
+            for k, v in (
+                ("employees", employees),
+                ("customers", customers),
+                ("activity", activity),
+                ("units", units),
+            )
+        }
         log("read the tables into pandas")
-        panel = build_panel(frames["employees"], frames["customers"], activity=frames["activity"],
-                            units=frames["units"], freq=freq, start=start, end=end,
-                            activity_window=int(activity_window))
+        panel = build_panel(
+            frames["employees"],
+            frames["customers"],
+            activity=frames["activity"],
+            units=frames["units"],
+            freq=freq,
+            start=start,
+            end=end,
+            activity_window=int(activity_window),
+        )
         log("built the panel")
         return panel
     unit_table = _read_pandas(units, "units")
     backend = _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
     try:
-        return _build_sql(backend, log, employees, customers, activity, unit_table, freq, start, end,
-                          int(activity_window))
+        return _build_sql(
+            backend,
+            log,
+            employees,
+            customers,
+            activity,
+            unit_table,
+            freq,
+            start,
+            end,
+            int(activity_window),
+        )
     finally:
         backend.close()
 
@@ -162,7 +192,11 @@ class _Log:
 
     def __call__(self, what: str) -> None:
         if self.on:
-            print(f"[linkage panel {time.perf_counter() - self.t0:7.1f} s] {what}", file=sys.stderr, flush=True)
+            print(
+                f"[linkage panel {time.perf_counter() - self.t0:7.1f} s] {what}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
@@ -199,7 +233,9 @@ def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
     if not isinstance(source, (str, os.PathLike)):
-        raise InputError(f"expected a file path or a DataFrame, not {type(source).__name__}", file=name)
+        raise InputError(
+            f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+        )
     kind, files = _kind_of_path(source, name)
     if kind == "parquet":
         import pyarrow.dataset as ds
@@ -244,14 +280,18 @@ class _DuckDB:
         if listed is None:
             return None
         kind = self.con.execute(
-            "SELECT column_type FROM (DESCRIBE activity) WHERE column_name = 'activity_date'").fetchall()
+            "SELECT column_type FROM (DESCRIBE activity) WHERE column_name = 'activity_date'"
+        ).fetchall()
         if not kind or not str(kind[0][0]).upper().startswith(("DATE", "TIMESTAMP")):
-            return None  # dates kept as text: their minimum and maximum are not the first and last day
+            return (
+                None  # dates kept as text: their minimum and maximum are not the first and last day
+            )
         try:
             meta = self.con.execute(
                 f"SELECT path_in_schema AS col, num_values AS n, stats_null_count AS nulls, "
                 f"stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata({listed}) "
-                f"WHERE path_in_schema IN ('customer_id', 'unit_id', 'activity_date')").df()
+                f"WHERE path_in_schema IN ('customer_id', 'unit_id', 'activity_date')"
+            ).df()
             if meta["col"].nunique() != 3 or meta["nulls"].isna().any():
                 return None
             nulls = meta.groupby("col")["nulls"].sum()
@@ -265,11 +305,23 @@ class _DuckDB:
             hi = pd.to_datetime(dates["hi"]).max()
         except (ValueError, TypeError, _duckdb_error()):
             return None
-        codes = date_codes(pd.DatetimeIndex([lo, hi]).tz_localize(None) if getattr(lo, "tz", None) else
-                           pd.DatetimeIndex([lo, hi]), freq)
-        return pd.Series({"n": n, "no_unit": nulls["unit_id"], "no_id": nulls["customer_id"],
-                          "no_start": nulls["activity_date"], "end_before": 0,
-                          "lo": int(codes[0]), "hi": int(codes[1])})
+        codes = date_codes(
+            pd.DatetimeIndex([lo, hi]).tz_localize(None)
+            if getattr(lo, "tz", None)
+            else pd.DatetimeIndex([lo, hi]),
+            freq,
+        )
+        return pd.Series(
+            {
+                "n": n,
+                "no_unit": nulls["unit_id"],
+                "no_id": nulls["customer_id"],
+                "no_start": nulls["activity_date"],
+                "end_before": 0,
+                "lo": int(codes[0]),
+                "hi": int(codes[1]),
+            }
+        )
 
     def register(self, name: str, source: Source) -> None:
         self.parquet_files[name] = None
@@ -281,8 +333,11 @@ class _DuckDB:
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         if kind == "parquet":
             self.parquet_files[name] = listed
-        reader = (f"read_parquet({listed})" if kind == "parquet"
-                  else f"read_csv({listed}, header = true, all_varchar = true)")
+        reader = (
+            f"read_parquet({listed})"
+            if kind == "parquet"
+            else f"read_csv({listed}, header = true, all_varchar = true)"
+        )
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {reader}")
 
     def columns(self, name: str) -> list[str]:
@@ -304,19 +359,28 @@ class _Spark:
 
     def __init__(self, spark) -> None:
         with warnings.catch_warnings():  # pyspark 4.x on pandas 3 warns at import
-            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
-                                    category=FutureWarning)
+            warnings.filterwarnings(
+                "ignore",
+                message="PySpark does not yet fully support pandas",
+                category=FutureWarning,
+            )
             from pyspark.sql import SparkSession
         if spark is None or isinstance(spark, str):
-            self.session = (SparkSession.builder.master(spark or "local[*]").appName("linkage")
-                            .config("spark.sql.session.timeZone", "UTC")
-                            .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+            self.session = (
+                SparkSession.builder.master(spark or "local[*]")
+                .appName("linkage")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.showConsoleProgress", "false")
+                .getOrCreate()
+            )
         else:
             self.session = spark
         self._tmp = None
 
     def register(self, name: str, source: Source) -> None:
-        if hasattr(source, "createOrReplaceTempView"):  # already a Spark DataFrame (a table, a query)
+        if hasattr(
+            source, "createOrReplaceTempView"
+        ):  # already a Spark DataFrame (a table, a query)
             source.createOrReplaceTempView(name)
             return
         if isinstance(source, pd.DataFrame):  # through Parquet: no pandas-version coupling
@@ -365,8 +429,11 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         tables["activity"] = activity
     for name, source in list(tables.items()):
         if not isinstance(source, (pd.DataFrame, str, os.PathLike)) and not (
-                isinstance(backend, _Spark) and hasattr(source, "createOrReplaceTempView")):
-            raise InputError(f"expected a file path or a DataFrame, not {type(source).__name__}", file=name)
+            isinstance(backend, _Spark) and hasattr(source, "createOrReplaceTempView")
+        ):
+            raise InputError(
+                f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+            )
         backend.register(name, source)
         have = backend.columns(name)
         if name == "customers" and "start_date" not in have and "activity_date" in have:
@@ -379,7 +446,9 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         if missing:
             raise InputError(
                 f"missing column(s) {', '.join(map(repr, missing))}; the panel needs the canonical columns "
-                f"{', '.join(_COLUMNS[name])} (map your export's names with linkage.clean)", file=name)
+                f"{', '.join(_COLUMNS[name])} (map your export's names with linkage.clean)",
+                file=name,
+            )
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
     # ---- checks and the data's range: one scan per table ------------------------------------
@@ -388,24 +457,37 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     if "activity" in tables:
         bounds["activity"] = backend.activity_bounds(freq)
         if bounds["activity"] is not None:
-            log(f"checked activity from its Parquet metadata: {int(bounds['activity']['n']):,} rows")
+            log(
+                f"checked activity from its Parquet metadata: {int(bounds['activity']['n']):,} rows"
+            )
     to_scan = [name for name in tables if bounds.get(name) is None]
     if to_scan:
-        scanned = backend.query(" UNION ALL ".join(_sql.bounds_sql(name, name, freq, d) for name in to_scan))
+        scanned = backend.query(
+            " UNION ALL ".join(_sql.bounds_sql(name, name, freq, d) for name in to_scan)
+        )
         for _, row in scanned.iterrows():
             bounds[row["tbl"]] = row
             log(f"scanned {row['tbl']}: {int(row['n']):,} rows")
     spans = []
     for name in tables:
         b = bounds[name]
-        start_col = {"employees": "hire_date", "customers": "start_date", "activity": "activity_date"}[name]
-        for count, col, what in ((b["no_unit"], "unit_id", "have no unit_id"),
-                                 (b["no_id"], "customer_id", "have no customer_id"),
-                                 (b["no_start"], start_col, f"have no {start_col}"),
-                                 (b["end_before"], "end", "end before they start")):
+        start_col = {
+            "employees": "hire_date",
+            "customers": "start_date",
+            "activity": "activity_date",
+        }[name]
+        for count, col, what in (
+            (b["no_unit"], "unit_id", "have no unit_id"),
+            (b["no_id"], "customer_id", "have no customer_id"),
+            (b["no_start"], start_col, f"have no {start_col}"),
+            (b["end_before"], "end", "end before they start"),
+        ):
             if count is not None and not pd.isna(count) and int(count) > 0:
-                raise InputError(f"{int(count)} row(s) {what}; set them aside with linkage.clean first",
-                                 file=name, column=col)
+                raise InputError(
+                    f"{int(count)} row(s) {what}; set them aside with linkage.clean first",
+                    file=name,
+                    column=col,
+                )
         if int(b["n"]) > 0:
             spans.append((int(b["lo"]), int(b["hi"])))
     lo, hi, n_periods = _window(spans, start, end, freq)
@@ -414,29 +496,44 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     results = {}
     q_lo, q_hi = (lo, hi) if n_periods else (lo, lo)
     spell_tables = [name for name in ("employees", "customers") if name in tables]
-    hist = backend.query(" UNION ALL ".join(_sql.spell_hist_sql(name, name, freq, q_lo, q_hi, d)
-                                            for name in spell_tables))
+    hist = backend.query(
+        " UNION ALL ".join(
+            _sql.spell_hist_sql(name, name, freq, q_lo, q_hi, d) for name in spell_tables
+        )
+    )
     for name in spell_tables:
         results[name] = hist[hist["tbl"] == name]
     log(f"aggregated {' and '.join(spell_tables)}")
     if "activity" in tables:
         b = bounds["activity"]
         known = int(b["n"]) > 0
-        days = _sql.calendar_days(int(b["lo"]) if known else None, int(b["hi"]) if known else None,
-                                  q_lo, q_hi, window, freq)
+        days = _sql.calendar_days(
+            int(b["lo"]) if known else None,
+            int(b["hi"]) if known else None,
+            q_lo,
+            q_hi,
+            window,
+            freq,
+        )
         q_n = q_hi - q_lo + 1
         pairs = _sql.pairs_sql("activity", freq, q_lo, q_hi, window, d, days, has_revenue)
         if has_revenue:  # one pass for masks and revenue, kept for the two small queries on it
             name = "linkage_activity_pairs"
             backend.execute(d.keep.format(name=name, sql=pairs))
             try:
-                log("aggregated the activity log (one bit mask per customer and unit, revenue per unit and period)")
-                results["activity"] = backend.query(_sql.activity_sql(name, q_n, window, d, revenue=True))
+                log(
+                    "aggregated the activity log (one bit mask per customer and unit, revenue per unit and period)"
+                )
+                results["activity"] = backend.query(
+                    _sql.activity_sql(name, q_n, window, d, revenue=True)
+                )
                 results["revenue"] = backend.query(_sql.revenue_sql(name, d))
             finally:
                 backend.execute(d.drop.format(name=name))
         else:
-            results["activity"] = backend.query(_sql.activity_sql(f"({pairs})", q_n, window, d, revenue=False))
+            results["activity"] = backend.query(
+                _sql.activity_sql(f"({pairs})", q_n, window, d, revenue=False)
+            )
             log("aggregated the activity log (one bit mask per customer and unit)")
 
     # ---- units and assembly (as build_panel does) ---------------------------------------------
@@ -453,7 +550,9 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     if "customers" in results:
         counts["customer"] = _sql.spell_counts(results["customers"], unit_index, lo, n_periods)
     elif "activity" in results and n_periods:
-        counts["customer"] = _sql.activity_counts(results["activity"], unit_index, n_periods, window)
+        counts["customer"] = _sql.activity_counts(
+            results["activity"], unit_index, n_periods, window
+        )
     else:
         counts["customer"] = zeros
     revenue = None
@@ -461,9 +560,10 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         rev = results["revenue"]
         revenue = np.zeros(n_units * n_periods)
         if len(rev):
-            cell = _sql.unit_codes(rev["u"], unit_index) * n_periods + (rev["k"].to_numpy(np.int64) - lo)
+            cell = _sql.unit_codes(rev["u"], unit_index) * n_periods + (
+                rev["k"].to_numpy(np.int64) - lo
+            )
             revenue[cell] = rev["rev"].to_numpy(np.float64)
     panel = _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel
-

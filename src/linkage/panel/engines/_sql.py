@@ -38,9 +38,26 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["Dialect", "DUCKDB", "SPARK", "Days", "calendar_days", "code_expr", "bounds_sql", "spell_hist_sql",
-           "calendar_sql", "pairs_sql", "activity_sql", "revenue_sql", "spell_counts", "activity_counts",
-           "unit_codes", "n_words", "WORD_BITS", "MAX_DAYS"]
+__all__ = [
+    "Dialect",
+    "DUCKDB",
+    "SPARK",
+    "Days",
+    "calendar_days",
+    "code_expr",
+    "bounds_sql",
+    "spell_hist_sql",
+    "calendar_sql",
+    "pairs_sql",
+    "activity_sql",
+    "revenue_sql",
+    "spell_counts",
+    "activity_counts",
+    "unit_codes",
+    "n_words",
+    "WORD_BITS",
+    "MAX_DAYS",
+]
 
 #: bits used in one signed 64-bit mask word (62 keeps ``1 << 62`` positive)
 WORD_BITS = 62
@@ -69,12 +86,26 @@ class Dialect:
         return self.shr.format(a=a, b=b)
 
 
-DUCKDB = Dialect("duckdb", "VARCHAR", "({a} << {b})", "({a} >> {b})",
-                 "SELECT CAST(DATE '{first}' + CAST(range AS INTEGER) AS DATE) AS cal_day FROM range({n})",
-                 "CREATE OR REPLACE TEMP TABLE {name} AS {sql}", "DROP TABLE IF EXISTS {name}", True)
-SPARK = Dialect("spark", "STRING", "shiftleft({a}, {b})", "shiftright({a}, {b})",
-                "SELECT date_add(DATE'{first}', CAST(id AS INT)) AS cal_day FROM range({n})",
-                "CACHE TABLE {name} AS {sql}", "DROP VIEW IF EXISTS {name}", False)
+DUCKDB = Dialect(
+    "duckdb",
+    "VARCHAR",
+    "({a} << {b})",
+    "({a} >> {b})",
+    "SELECT CAST(DATE '{first}' + CAST(range AS INTEGER) AS DATE) AS cal_day FROM range({n})",
+    "CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
+    "DROP TABLE IF EXISTS {name}",
+    True,
+)
+SPARK = Dialect(
+    "spark",
+    "STRING",
+    "shiftleft({a}, {b})",
+    "shiftright({a}, {b})",
+    "SELECT date_add(DATE'{first}', CAST(id AS INT)) AS cal_day FROM range({n})",
+    "CACHE TABLE {name} AS {sql}",
+    "DROP VIEW IF EXISTS {name}",
+    False,
+)
 
 _MONTHS = {"M": 1, "Q": 3, "Y": 12}
 
@@ -92,18 +123,24 @@ def bounds_sql(table: str, kind: str, freq: str, d: Dialect) -> str:
     ``tbl, n, no_unit, no_id, no_start, end_before, lo, hi``."""
     if kind == "activity":
         c = code_expr("activity_date", freq)
-        return (f"SELECT '{table}' AS tbl, count(*) AS n, "
-                f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, "
-                f"sum(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS no_id, "
-                f"sum(CASE WHEN activity_date IS NULL THEN 1 ELSE 0 END) AS no_start, "
-                f"0 AS end_before, min({c}) AS lo, max({c}) AS hi FROM {table}")
-    s_col, e_col = ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
+        return (
+            f"SELECT '{table}' AS tbl, count(*) AS n, "
+            f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, "
+            f"sum(CASE WHEN customer_id IS NULL THEN 1 ELSE 0 END) AS no_id, "
+            f"sum(CASE WHEN activity_date IS NULL THEN 1 ELSE 0 END) AS no_start, "
+            f"0 AS end_before, min({c}) AS lo, max({c}) AS hi FROM {table}"
+        )
+    s_col, e_col = (
+        ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
+    )
     s, e = code_expr(s_col, freq), code_expr(e_col, freq)
-    return (f"SELECT '{table}' AS tbl, count(*) AS n, "
-            f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, 0 AS no_id, "
-            f"sum(CASE WHEN {s_col} IS NULL THEN 1 ELSE 0 END) AS no_start, "
-            f"sum(CASE WHEN CAST({e_col} AS DATE) < CAST({s_col} AS DATE) THEN 1 ELSE 0 END) AS end_before, "
-            f"min({s}) AS lo, greatest(max({s}), coalesce(max({e}), max({s}))) AS hi FROM {table}")
+    return (
+        f"SELECT '{table}' AS tbl, count(*) AS n, "
+        f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, 0 AS no_id, "
+        f"sum(CASE WHEN {s_col} IS NULL THEN 1 ELSE 0 END) AS no_start, "
+        f"sum(CASE WHEN CAST({e_col} AS DATE) < CAST({s_col} AS DATE) THEN 1 ELSE 0 END) AS end_before, "
+        f"min({s}) AS lo, greatest(max({s}), coalesce(max({e}), max({s}))) AS hi FROM {table}"
+    )
 
 
 def spell_hist_sql(table: str, kind: str, freq: str, lo: int, hi: int, d: Dialect) -> str:
@@ -113,11 +150,17 @@ def spell_hist_sql(table: str, kind: str, freq: str, lo: int, hi: int, d: Dialec
     ``hi`` (and open ends) are left out, but every unit appears (with slot -1 if need be).
     Columns ``tbl`` (= ``table``), ``u``, ``what`` (S, E or B), ``slot``, ``n``.
     """
-    s_col, e_col = ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
+    s_col, e_col = (
+        ("hire_date", "termination_date") if kind == "employees" else ("start_date", "end_date")
+    )
     s, e = code_expr(s_col, freq), code_expr(e_col, freq)
     codes = f"SELECT CAST(unit_id AS {d.string}) AS u, {s} AS s, {e} AS e FROM {table}"
     # DuckDB: one read of the table feeding the three counts; Spark: three reads (a CTE is inlined)
-    t, head = ("t", f"SELECT * FROM (WITH t AS MATERIALIZED ({codes}) ") if d.fanout else (f"({codes})", "")
+    t, head = (
+        ("t", f"SELECT * FROM (WITH t AS MATERIALIZED ({codes}) ")
+        if d.fanout
+        else (f"({codes})", "")
+    )
     return (
         f"{head}SELECT '{table}' AS tbl, u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) "
         f"END AS slot, count(*) AS n FROM {t} t1 GROUP BY 1, 2, 3, 4 "
@@ -156,7 +199,9 @@ def _period_day(code: int, freq: str) -> np.datetime64:
     return np.datetime64(int(code) * _MONTHS[freq], "M").astype("datetime64[D]")
 
 
-def calendar_days(data_lo: int | None, data_hi: int | None, lo: int, hi: int, window: int, freq: str) -> Days:
+def calendar_days(
+    data_lo: int | None, data_hi: int | None, lo: int, hi: int, window: int, freq: str
+) -> Days:
     """The calendar for an activity log whose dates fall in periods ``data_lo .. data_hi``.
 
     It covers the data's periods, day by day, and two more days at each end (a date read through
@@ -202,16 +247,21 @@ def calendar_sql(days: Days, freq: str, lo: int, hi: int, window: int, d: Dialec
         low = f"greatest(k, {off}) - {off}"
         high = f"least(k + {window - 1}, {off + WORD_BITS - 1}, {top}) - {off}"
         bits = f"({d.lshift(one, f'{high} + 1')} - {d.lshift(one, low)})"
-        masks.append(f"CASE WHEN k + {window - 1} >= {off} AND k <= {off + WORD_BITS - 1} "
-                     f"AND k + {window - 1} >= 0 AND k <= {top} THEN {bits} ELSE {one} - 1 END AS cal_w{j}")
+        masks.append(
+            f"CASE WHEN k + {window - 1} >= {off} AND k <= {off + WORD_BITS - 1} "
+            f"AND k + {window - 1} >= 0 AND k <= {top} THEN {bits} ELSE {one} - 1 END AS cal_w{j}"
+        )
     code = code_expr("cal_day", freq)
-    return (f"SELECT cal_day, CASE WHEN p BETWEEN {lo} AND {hi} THEN p END AS cal_p, {', '.join(masks)} FROM "
-            f"(SELECT cal_day, p, p - {base} AS k FROM (SELECT cal_day, {code} AS p FROM "
-            f"({d.days.format(first=days.first, n=days.n)}) t0) t1) t2")
+    return (
+        f"SELECT cal_day, CASE WHEN p BETWEEN {lo} AND {hi} THEN p END AS cal_p, {', '.join(masks)} FROM "
+        f"(SELECT cal_day, p, p - {base} AS k FROM (SELECT cal_day, {code} AS p FROM "
+        f"({d.days.format(first=days.first, n=days.n)}) t0) t1) t2"
+    )
 
 
-def pairs_sql(table: str, freq: str, lo: int, hi: int, window: int, d: Dialect, days: Days,
-              revenue: bool) -> str:
+def pairs_sql(
+    table: str, freq: str, lo: int, hi: int, window: int, d: Dialect, days: Days, revenue: bool
+) -> str:
     """The one pass over an activity log: a bit mask per (customer, unit), and revenue per unit
     and period.
 
@@ -231,16 +281,20 @@ def pairs_sql(table: str, freq: str, lo: int, hi: int, window: int, d: Dialect, 
         cal = ", ".join(f"c.cal_w{j} AS m{j}" for j in range(words))
         masks = ", ".join(f"bit_or(m{j}) AS w{j}" for j in range(words))
         nulls = ", ".join(f"CAST(NULL AS BIGINT) AS w{j}" for j in range(words))
-        return (f"WITH j AS MATERIALIZED (SELECT a.customer_id AS cid, a.unit_id AS uid, c.cal_p AS p, {cal}, "
-                f"a.revenue AS r FROM {join}) "
-                f"SELECT uid, CAST(NULL AS BIGINT) AS p, 0 AS g, {masks}, CAST(NULL AS DOUBLE) AS rev "
-                f"FROM j GROUP BY cid, uid UNION ALL "
-                f"SELECT uid, CAST(p AS BIGINT) AS p, 1 AS g, {nulls}, sum(CAST(r AS DOUBLE)) AS rev "
-                f"FROM j GROUP BY uid, p")
+        return (
+            f"WITH j AS MATERIALIZED (SELECT a.customer_id AS cid, a.unit_id AS uid, c.cal_p AS p, {cal}, "
+            f"a.revenue AS r FROM {join}) "
+            f"SELECT uid, CAST(NULL AS BIGINT) AS p, 0 AS g, {masks}, CAST(NULL AS DOUBLE) AS rev "
+            f"FROM j GROUP BY cid, uid UNION ALL "
+            f"SELECT uid, CAST(p AS BIGINT) AS p, 1 AS g, {nulls}, sum(CAST(r AS DOUBLE)) AS rev "
+            f"FROM j GROUP BY uid, p"
+        )
     masks = ", ".join(f"bit_or(c.cal_w{j}) AS w{j}" for j in range(words))
-    return (f"SELECT a.unit_id AS uid, c.cal_p AS p, GROUPING(a.customer_id) AS g, {masks}, "
-            f"sum(CAST(a.revenue AS DOUBLE)) AS rev FROM {join} "
-            f"GROUP BY GROUPING SETS ((a.customer_id, a.unit_id), (a.unit_id, c.cal_p))")
+    return (
+        f"SELECT a.unit_id AS uid, c.cal_p AS p, GROUPING(a.customer_id) AS g, {masks}, "
+        f"sum(CAST(a.revenue AS DOUBLE)) AS rev FROM {join} "
+        f"GROUP BY GROUPING SETS ((a.customer_id, a.unit_id), (a.unit_id, c.cal_p))"
+    )
 
 
 def activity_sql(pairs: str, n_periods: int, window: int, d: Dialect, revenue: bool) -> str:
@@ -256,18 +310,26 @@ def activity_sql(pairs: str, n_periods: int, window: int, d: Dialect, revenue: b
     half = WORD_BITS // 2
     lanes = (1 << half) | 1
     cols = ", ".join(f"w{j}, (w{j} & {d.rshift(f'w{j}', '1')}) AS q{j}" for j in range(words))
-    sums = [f"CAST(sum({d.rshift(f'{x}{j}', lane)} & {lanes}) AS BIGINT) AS {x}{j}_{lane}"
-            for j in range(words) for x in ("w", "q") for lane in range(half)]
+    sums = [
+        f"CAST(sum({d.rshift(f'{x}{j}', lane)} & {lanes}) AS BIGINT) AS {x}{j}_{lane}"
+        for j in range(words)
+        for x in ("w", "q")
+        for lane in range(half)
+    ]
     where = " WHERE g = 0" if revenue else ""
-    return (f"SELECT CAST(uid AS {d.string}) AS u, {', '.join(sums)} "
-            f"FROM (SELECT uid, {cols} FROM {pairs} s{where}) t GROUP BY uid")
+    return (
+        f"SELECT CAST(uid AS {d.string}) AS u, {', '.join(sums)} "
+        f"FROM (SELECT uid, {cols} FROM {pairs} s{where}) t GROUP BY uid"
+    )
 
 
 def revenue_sql(pairs: str, d: Dialect) -> str:
     """Revenue per unit and period of the window from :func:`pairs_sql` (missing amounts add
     nothing). Columns ``u``, ``k`` (the period code), ``rev``."""
-    return (f"SELECT CAST(uid AS {d.string}) AS u, p AS k, coalesce(rev, 0.0) AS rev FROM {pairs} s "
-            f"WHERE g = 1 AND p IS NOT NULL")
+    return (
+        f"SELECT CAST(uid AS {d.string}) AS u, p AS k, coalesce(rev, 0.0) AS rev FROM {pairs} s "
+        f"WHERE g = 1 AND p IS NOT NULL"
+    )
 
 
 def unit_codes(units, unit_index) -> np.ndarray:
@@ -291,8 +353,11 @@ def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndar
     out = {}
     for what in ("S", "E", "B"):
         keep = (kind == code_of.get(what, -2)) & (slot >= 0)
-        out[what] = np.bincount(ui[keep] * width + slot[keep], weights=n[keep],
-                                minlength=n_units * width).reshape(n_units, width).astype(np.int64)
+        out[what] = (
+            np.bincount(ui[keep] * width + slot[keep], weights=n[keep], minlength=n_units * width)
+            .reshape(n_units, width)
+            .astype(np.int64)
+        )
     s_upto, e_upto = np.cumsum(out["S"], axis=1), np.cumsum(out["E"], axis=1)
     start = s_upto[:, :-1] - e_upto[:, :-1]
     end = s_upto[:, 1:] - e_upto[:, 1:]
@@ -315,8 +380,11 @@ def activity_counts(table, unit_index, n_periods: int, window: int) -> dict[str,
     bits = {}  # "w" / "q" -> (units, words, WORD_BITS) pair counts per bit
     for x in ("w", "q"):
         sums = np.zeros((n_units, words, half), dtype=np.int64)
-        sums[ui] = table[[f"{x}{j}_{lane}" for j in range(words) for lane in range(half)]].to_numpy(
-            np.int64).reshape(len(ui), words, half)
+        sums[ui] = (
+            table[[f"{x}{j}_{lane}" for j in range(words) for lane in range(half)]]
+            .to_numpy(np.int64)
+            .reshape(len(ui), words, half)
+        )
         bits[x] = np.concatenate([sums & low, sums >> half], axis=2)
     b = window - 1 + np.arange(n_periods + 1)  # the bit of period lo - 1 + i
     j = np.maximum(0, (b - 1) // step)  # its word (b and b - 1 share one)
