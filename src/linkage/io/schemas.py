@@ -18,7 +18,7 @@ import warnings
 import pandas as pd
 
 # pandera tries to import pyspark.pandas (at import and again while validating) when pyspark is
-# installed (the Spark engine's test extra); pyspark 4.3 then warns, each time, that it does not
+# installed (the `spark` extra); pyspark 4.3 then warns, each time, that it does not
 # fully support pandas 3. Not our users' concern: silence exactly that message.
 warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning

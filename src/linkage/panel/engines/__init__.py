@@ -364,7 +364,12 @@ class _Spark:
                 message="PySpark does not yet fully support pandas",
                 category=FutureWarning,
             )
-            from pyspark.sql import SparkSession
+            try:
+                from pyspark.sql import SparkSession
+            except ImportError:  # an InputError: the CLI prints it as one line, exit status 2
+                raise InputError(
+                    "engine='spark' needs pyspark (and Java 17): pip install 'linkage[spark]'"
+                ) from None
         if spark is None or isinstance(spark, str):
             self.session = (
                 SparkSession.builder.master(spark or "local[*]")
