@@ -1,4 +1,4 @@
-"""Simulation study of issue 7's analyses against the simulator's planted chain.
+"""Simulation study of the whole chain's analyses against the simulator's planted chain.
 
 Run from the repository root:
 

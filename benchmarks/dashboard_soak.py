@@ -1,8 +1,10 @@
 """Load a served dashboard many times in a row and count the pages that never become interactive.
 
-Voila 0.5 sometimes leaves a page on "Executing x of y" for good (voila issues 1395, 1446). This
-script serves one notebook (``trivial``: one ipywidgets dropdown, ``benchmarks/trivial_dropdown.ipynb``;
-``executive``: the executive dashboard on the sample panel) the way ``linkage dashboard`` does
+Voila 0.5 sometimes leaves a page on "Executing x of y" for good
+(https://github.com/voila-dashboards/voila/issues/1395,
+https://github.com/voila-dashboards/voila/issues/1446). This script serves one notebook
+(``trivial``: one ipywidgets dropdown, ``benchmarks/trivial_dropdown.ipynb``; ``executive``: the
+executive dashboard on the sample panel) the way ``linkage dashboard`` does
 (``linkage.app.serve.voila_command``, the committed ``voila.json``), then, ``--loads`` times: opens
 the page in headless Chromium, waits up to ``--timeout`` seconds for its control, changes a filter
 and waits for the page to show the change (a dropdown's echo, or a redrawn figure), and closes the

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/linkage_speed.py [--units 2000] [--months 60] [--boot 2000]
 
-Workload (issue 3): 2,000 units x 60 months, lags -6..6 (13), 2,000 unit-bootstrap resamples.
+Workload: 2,000 units x 60 months, lags -6..6 (13), 2,000 unit-bootstrap resamples.
 
 - ours: ``linkage.stats.analyse`` (three correlations, plain and period-adjusted lag profiles with
   bootstrap CIs, cross-lagged direction, business effect, text) and ``lag_profile`` alone.

@@ -2,7 +2,7 @@
 
 The world: 2,000 units x 60 months, 200,000 employee spells, ~3,000,000 customer spells and an
 activity log of ~3,000,000 rows, drawn with numpy from a fixed seed. The reference is what one
-would write by hand: a loop over the periods with boolean masks on the dates (the DOMAIN.md
+would write by hand: a loop over the periods with boolean masks on the dates (the docs/domain.md
 sentences verbatim) and a ``groupby`` per period; for spells it is the one tests/test_panel_sample.py
 checks against (tests/panel_reference.py). Both results are checked to be equal before the
 timings are printed.

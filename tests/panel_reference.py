@@ -1,7 +1,7 @@
 """A plain per-period pandas reference for the panel's five counts (test helper, also a benchmark's baseline).
 
-It applies the DOMAIN.md sentences as boolean masks on the dates, one period at a time, and sums
-them per unit with ``groupby``: a second computation, independent of the package's period codes
+It applies the docs/domain.md sentences as boolean masks on the dates, one period at a time, and
+sums them per unit with ``groupby``: a second computation, independent of the package's period codes
 and histograms. Used by tests/test_panel_sample.py (correctness) and benchmarks/panel_build.py
 (the baseline it times build_panel against).
 """

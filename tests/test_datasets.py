@@ -29,7 +29,7 @@ def test_jolts_file_shape_and_types():
 
 
 def test_jolts_retail_vs_food_levels_r_088():
-    # issue 4 and /work/shared/realdata/PROVENANCE.md: r about 0.88 in levels, 2001-2019, SA;
+    # data/jolts/PROVENANCE.md: r about 0.88 in levels, 2001-2019, SA;
     # computed on the shipped file: 0.88413 (228 months)
     q = load_jolts(industries=[RETAIL, FOOD], start="2001-01", end="2019-12", wide=True)
     assert len(q) == 228
@@ -38,9 +38,10 @@ def test_jolts_retail_vs_food_levels_r_088():
 
 
 def test_jolts_retail_vs_food_changes_r_007():
-    # issue 4: r about 0.07 in month-to-month changes, 2001-2019, SA; the change into January 2001
-    # uses December 2000 (228 changes): 0.07022 on the shipped file. Changes inside the window only
-    # (227) give 0.06508; both are "about 0.07" and far below the 0.88 of the levels.
+    # data/jolts/PROVENANCE.md: r about 0.07 in month-to-month changes, 2001-2019, SA; the change
+    # into January 2001 uses December 2000 (228 changes): 0.07022 on the shipped file. Changes
+    # inside the window only (227) give 0.06508; both are "about 0.07" and far below the 0.88 of the
+    # levels.
     q = load_jolts(industries=[RETAIL, FOOD], start="2000-12", end="2019-12", wide=True)
     changes = q.diff().iloc[1:]
     assert len(changes) == 228
@@ -51,7 +52,7 @@ def test_jolts_retail_vs_food_changes_r_007():
 
 
 def test_jolts_2019_means_match_provenance():
-    # /work/shared/realdata/PROVENANCE.md: 2019 mean monthly SA quits 2.33, 3.32, 4.88, 1.30
+    # data/jolts/PROVENANCE.md: 2019 mean monthly SA quits 2.33, 3.32, 4.88, 1.30
     q = load_jolts(industries=["000000", RETAIL, FOOD, "520000"], start="2019-01", end="2019-12", wide=True)
     assert q.mean().round(2).tolist() == pytest.approx([2.33, 3.32, 4.88, 1.30], abs=0.006)
 

@@ -1,4 +1,4 @@
-"""House rules for every notebook under notebooks/ (STYLE.md, issue 4).
+"""House rules for every notebook under notebooks/.
 
 Each notebook: valid nbformat 4, committed without outputs, no ``def`` or ``class`` (logic lives in
 ``src/linkage``), a first cell tagged ``parameters`` holding only literal assignments (so nbmake and

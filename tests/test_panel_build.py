@@ -1,7 +1,7 @@
 """linkage.panel.build_panel: hand-worked boundary cases, an independent slow oracle, invariants.
 
-The oracle below is written straight from the sentences of DOMAIN.md ("Definitions"), with plain
-Python dates and loops over units, periods and spells; it shares no code with the package.
+The oracle below is written straight from the sentences of docs/domain.md ("Definitions"), with
+plain Python dates and loops over units, periods and spells; it shares no code with the package.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ COUNTS = ("start", "joined", "left", "retained", "end")
 
 
 # ---------------------------------------------------------------------------------------------
-# the oracle: DOMAIN.md, sentence by sentence
+# the oracle: docs/domain.md, sentence by sentence
 def _months(freq):
     return {"M": 1, "Q": 3, "Y": 12}[freq]
 
@@ -51,7 +51,7 @@ def _periods(first: dt.date, last: dt.date, freq: str):
 
 
 def _spell_row(spells, m_start, m_end):
-    """The five counts and two rates of DOMAIN.md for spells [(s, e or None)] in one period."""
+    """The five counts and two rates of docs/domain.md for spells [(s, e or None)] in one period."""
     at_start = [(s, e) for s, e in spells if s < m_start and (e is None or e >= m_start)]
     retained = [(s, e) for s, e in at_start if e is None or e > m_end]
     at_end = [(s, e) for s, e in spells if s <= m_end and (e is None or e > m_end)]
@@ -66,7 +66,7 @@ def _spell_row(spells, m_start, m_end):
 
 
 def _activity_spells(activity, unit, m_start, m_end, freq, window):
-    """Activity log -> per-period rows via 'active in m-1' / 'active in m' (DOMAIN.md)."""
+    """Activity log -> per-period rows via 'active in m-1' / 'active in m' (docs/domain.md)."""
     size = _months(freq)
     prev_start, prev_end = _add_months(m_start, -size), m_start - dt.timedelta(days=1)
 
@@ -162,7 +162,7 @@ def counts(panel, unit, period, side="employee"):
 
 # ---------------------------------------------------------------------------------------------
 # hand-worked boundaries (each expected tuple is (start, joined, left, retained, end), worked by hand
-# from the DOMAIN.md sentences)
+# from the docs/domain.md sentences)
 def test_hired_on_the_first_of_the_month_joins_that_month_and_is_at_start_the_next():
     p = build_panel(emp_table([("u", D(2024, 3, 1), None)]), start="2024-02", end="2024-04")
     assert counts(p, "u", "2024-02-01") == (0, 0, 0, 0, 0)

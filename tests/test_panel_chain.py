@@ -2,7 +2,7 @@
 
 References: hand-worked tiny cases (the arithmetic is in the comments), NPS as % promoters (9-10)
 minus % detractors (0-6) (Reichheld 2003), net revenue retention as defined in the module
-docstring, and linkage.panel.build_panel (DOMAIN.md definitions) for the segment counts.
+docstring, and linkage.panel.build_panel (docs/domain.md definitions) for the segment counts.
 """
 
 import numpy as np

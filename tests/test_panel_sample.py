@@ -1,7 +1,7 @@
 """build_panel on the bundled sample world against a plain per-period pandas reference.
 
-The reference (tests/panel_reference.py) applies the DOMAIN.md sentences as boolean masks on the
-dates, one period at a time, and sums them per unit with ``groupby``: a second computation,
+The reference (tests/panel_reference.py) applies the docs/domain.md sentences as boolean masks on
+the dates, one period at a time, and sums them per unit with ``groupby``: a second computation,
 independent of the package's period codes and histograms, on realistic data (3,000 employee and
 29,000 customer spells).
 """

@@ -168,7 +168,7 @@ def test_revenue_rows_are_the_active_customer_months(world):
     assert (rev["revenue"] > 0).all() and not rev.duplicated(["customer_id", "period"]).any()
     n = rev.groupby(["unit_id", "period"]).size()
     panel = world.panel.set_index(["unit_id", "period"])
-    # active in m = at the end of m (DOMAIN.md), so the rows per unit-month are customer_end ...
+    # active in m = at the end of m (docs/domain.md): the rows per unit-month are customer_end ...
     assert (n.reindex(panel.index, fill_value=0) == panel["customer_end"]).all()
     # ... and the month before the window has the first month's customer_start
     first = panel.xs(pd.Timestamp("2023-01-01"), level="period")["customer_start"]

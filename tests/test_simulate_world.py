@@ -1,6 +1,6 @@
 """linkage.simulate: person-level worlds, defects, writing, the bundled sample and the CLI.
 
-Reference for the panel: linkage.panel.build_panel (DOMAIN.md definitions) on the extracts must
+Reference for the panel: linkage.panel.build_panel (docs/domain.md definitions) on the extracts must
 give exactly the counts simulate_panel drew; for the defects: linkage.clean must set aside exactly
 the rows the simulator says it planted.
 """

@@ -102,6 +102,7 @@ def test_executive_dashboard_filters_redraw(served, browser, screenshots):
     finally:
         kernel_lines = served.log().count("Kernel shutdown")
         page.close(run_before_unload=True)
-    # voila issue 1458: the page's shutdown beacon is accepted and the kernel goes
+    # https://github.com/voila-dashboards/voila/issues/1458:
+    # the page's shutdown beacon is accepted and the kernel goes
     assert served.wait_for_log_count("Kernel shutdown", kernel_lines + 1, timeout=20), served.log()[-2000:]
     assert "_xsrf' argument missing" not in served.log()

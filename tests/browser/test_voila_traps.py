@@ -55,7 +55,8 @@ def test_callback_exception_shows_a_neutral_line_not_the_traceback(trap_server, 
 
 
 def test_closed_tab_frees_its_kernel(served, browser):
-    # voila issue 1458: Voila's own beacon is refused for a missing _xsrf cookie; the dashboards
+    # https://github.com/voila-dashboards/voila/issues/1458:
+    # Voila's own beacon is refused for a missing _xsrf cookie; the dashboards
     # set the cookie and send the beacon on pagehide too (linkage.app._safe.SHUTDOWN_FIX)
     before = served.log().count("Kernel shutdown")
     page = open_dashboard(browser, f"{served.url}/voila/render/unit_explorer.ipynb", "img[alt='unit series']")

@@ -1,9 +1,11 @@
 """Callbacks that never show a traceback to a viewer.
 
 Voila prints the traceback, source lines and file paths of an exception raised inside a widget
-callback into the page even with tracebacks turned off (voila issues 203 and 426). Every dashboard
-callback is wrapped by :func:`guarded`: an exception becomes one neutral line in the page with a short
-reference, and the detail goes to the server's log (the kernel's real stderr, which Voila's console
+callback into the page even with tracebacks turned off
+(https://github.com/voila-dashboards/voila/issues/203 and
+https://github.com/voila-dashboards/voila/issues/426). Every dashboard callback is wrapped by
+:func:`guarded`: an exception becomes one neutral line in the page with a short reference, and the
+detail goes to the server's log (the kernel's real stderr, which Voila's console
 shows, never the page) and to ``$LINKAGE_LOG`` when set.
 """
 
@@ -96,7 +98,8 @@ def guarded(
     return wrap
 
 
-#: Lets Voila's own "shut the kernel down when the tab closes" beacon through (voila issue 1458).
+#: Lets Voila's own "shut the kernel down when the tab closes" beacon through
+#: (https://github.com/voila-dashboards/voila/issues/1458).
 #: Voila 0.5 posts ``_xsrf`` read from the ``_xsrf`` cookie, but its page never sets that cookie, so
 #: the server refuses the beacon (403 "_xsrf argument missing") and the kernel lives on until culled.
 #: This script, run once as the page loads, sets a random ``_xsrf`` cookie when there is none (the

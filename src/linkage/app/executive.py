@@ -183,7 +183,8 @@ class ExecutiveDashboard:
             [self.attribute, self.value, self.periods, self.lag],
             layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"),
         )
-        # the whole chain (issue 7): its own closed section, computed only when first opened
+        # the whole chain (surveys, revenue, segments): its own closed section, computed only when
+        # first opened
         self.chain_view = ChainView(data, sample=chain_sample)
         self.widget = widgets.VBox(
             [

@@ -26,7 +26,7 @@ numeric dates like ``01/31/2024`` need ``date_format`` or ``dayfirst`` (or the m
 section). An end date of ``9999-12-31`` (a common "still employed" placeholder) is read as open.
 Identifiers are trimmed and stay strings (``"007"`` stays ``"007"``).
 
-The chain's extracts (issue 7) have cleaners of their own with the same contract and the reasons
+The chain's extracts have cleaners of their own with the same contract and the reasons
 of :data:`CHAIN_REASONS`: :func:`clean_employee_survey`, :func:`clean_customer_survey` (scores off
 their scale are ``out_of_scale``, a response with no answer ``empty_response``),
 :func:`clean_revenue` (customer revenue per period) and :func:`clean_segments` (one segment per

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["TABLES", "CHAIN_TABLES", "REQUIRED", "OPTIONAL", "OPTIONS", "PERSON_COLUMNS"]
 
-#: The chain's tables (issue 7): surveys, revenue, segments.
+#: The chain's tables: surveys, revenue, segments.
 CHAIN_TABLES = ("employee_survey", "customer_survey", "revenue", "segments")
 
 #: The canonical tables, in the order they are cleaned.

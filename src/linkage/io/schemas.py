@@ -107,7 +107,7 @@ SCHEMAS: dict[str, type[pa.DataFrameModel]] = {
 }
 
 
-# ---- the chain's tables (issue 7): surveys, customer revenue, segments ---------------------------
+# ---- the chain's tables: surveys, customer revenue, segments -------------------------------------
 
 
 class EmployeeSurvey(pa.DataFrameModel):

@@ -2,7 +2,7 @@
 
 :func:`build_panel` counts, per unit and period, who was there at the start, who joined, who left,
 who stayed and who was there at the end, on the employee and the customer side, and the retention
-and turnover rates from them (definitions in DOMAIN.md and :mod:`linkage.panel.build`).
+and turnover rates from them (definitions in docs/domain.md and :mod:`linkage.panel.build`).
 :func:`build_panel_engine` builds the same panel on DuckDB or Spark from files larger than memory.
 :func:`rollup` sums the counts to regions or any unit attribute and recomputes the rates.
 The rest of the chain (:mod:`linkage.panel.chain`): :func:`employee_survey_panel` and

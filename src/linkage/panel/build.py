@@ -1,7 +1,7 @@
 """The unit x period panel: head counts, joiners, leavers, retention and turnover on both sides.
 
-Definitions (DOMAIN.md), for a spell with start ``s`` and end ``e`` (``e`` empty while open) and a
-period ``m = [m_start, m_end]``:
+Definitions (docs/domain.md), for a spell with start ``s`` and end ``e`` (``e`` empty while open)
+and a period ``m = [m_start, m_end]``:
 
 =========  ===========================================================
 at start   ``s < m_start`` and (``e`` empty or ``e >= m_start``)

@@ -14,7 +14,7 @@ Alignment of surveys (``align=``)
 
 Net revenue retention (:func:`revenue_panel`), for a unit ``u`` and period ``m``
     A customer is *active* in ``m`` at ``u`` when it has a revenue row dated in ``m`` at ``u``
-    (the activity-log definition of DOMAIN.md, with a one-period window), and ``R_c(m)`` is the
+    (the activity-log definition of docs/domain.md, with a one-period window), and ``R_c(m)`` is the
     sum of its rows there. ``revenue = sum_c R_c(m)``; ``revenue_start`` = the revenue in
     ``m - 1`` of the customers active at the start of ``m`` (active in ``m - 1``), which is the
     unit's whole revenue of ``m - 1``; ``revenue_retained`` = the revenue in ``m`` of those of
@@ -503,8 +503,8 @@ def segment_retention(
     segment : str, default "segment"
         The segment column.
     freq, start, end, activity_window
-        As in :func:`linkage.panel.build_panel`, whose definitions (DOMAIN.md) the counts follow
-        within each segment.
+        As in :func:`linkage.panel.build_panel`, whose definitions (docs/domain.md) the counts
+        follow within each segment.
 
     Returns
     -------

@@ -3,7 +3,7 @@
 A period is a calendar month (``"M"``), quarter (``"Q"``) or year (``"Y"``). Dates are mapped to
 integer codes counted from January 1970 (months since 1970-01, quarters since 1970Q1, years since
 1970), so that "date ``d`` is in period ``m``" becomes ``code(d) == m`` and every comparison in the
-definitions of DOMAIN.md becomes an integer comparison:
+definitions of docs/domain.md becomes an integer comparison:
 
 - ``s < m_start``  is ``code(s) < m``;  ``e >= m_start`` is ``code(e) >= m``;
 - ``s <= m_end``   is ``code(s) <= m``; ``e > m_end``    is ``code(e) > m``.

@@ -4,7 +4,7 @@ Month by month (a loop over months, vectorised over people): of the spells activ
 start of the month, exactly ``left`` chosen at random end on a uniform day of the month; exactly
 ``joined`` new spells start on a uniform day of the month (for employees a share of them are
 rehires of people who left in an earlier month). Nobody leaves in the month they joined, so the
-definitions of DOMAIN.md give back the counts the model drew.
+definitions of docs/domain.md give back the counts the model drew.
 """
 
 from __future__ import annotations

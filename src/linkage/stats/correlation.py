@@ -5,10 +5,10 @@ with the columns ``method, n, n_units, r, ci_low, ci_high, p_val, dof``. Confide
 are the parametric Fisher-z intervals with ``n = dof + 2`` (as ``pingouin`` computes them); the lag
 profile (:func:`linkage.stats.lag_profile`) gives unit-bootstrap intervals instead.
 
-The three levels answer different questions (DOMAIN.md): *pooled* mixes all unit-periods (what a
-naive analyst computes), *between* correlates unit means (n = units: which units are better), and
-*within* asks whether a unit's customer retention moves with its own employee retention over time
-(Bakdash & Marusich 2017). They can differ even in sign (Simpson's paradox).
+The three levels answer different questions (docs/domain.md): *pooled* mixes all unit-periods
+(what a naive analyst computes), *between* correlates unit means (n = units: which units are
+better), and *within* asks whether a unit's customer retention moves with its own employee
+retention over time (Bakdash & Marusich 2017). They can differ even in sign (Simpson's paradox).
 """
 
 from __future__ import annotations
