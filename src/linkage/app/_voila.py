@@ -3,7 +3,8 @@
 Run as ``python .../linkage/app/_voila.py DIR --port=P`` (what :func:`linkage.app.serve.voila_command`
 builds); every Voila option and the ``voila.json`` of the folder it starts from apply as usual. It is
 run as a script, not with ``-m``, so the server process imports Voila only, not the ``linkage``
-package (pandas, the statistics...): about 170 MB less and no dependency on the other layers.
+package (pandas, the statistics...): less memory (measured figures: benchmarks/README.md) and no
+dependency on the other layers.
 On top of Voila:
 
 - **A cap on viewers.** Voila starts one kernel (a Python process of a few hundred MB) per page
@@ -55,14 +56,13 @@ __all__ = [
 ]
 
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
-#: Memory one viewer of the executive dashboard costs, rounded up for headroom: its kernel measured
-#: 245 MB resident (155 MB of it its own, USS) on the sample panel after a filter change
-#: (benchmarks/dashboard_concurrency.py, 2026-11-23); 258 MB (169 MB USS) since every region's
-#: figure frames are drawn while the kernel preheats.
+#: Memory one viewer of the executive dashboard costs: a kernel's measured resident memory on the
+#: sample panel, rounded up for headroom (measured figures: benchmarks/README.md,
+#: ``dashboard_concurrency.py``).
 VIEWER_MB = 300
 #: The most viewers the default admits whatever the memory: the kernels share the CPU. On two
-#: (shared) cores, 8 viewers arriving at the same moment all got a working page, but after 62-77 s,
-#: and their filter changes took 0.5-1 s (dashboard_concurrency.py); more would only queue longer.
+#: (shared) cores, 8 viewers arriving at the same moment all got a working page, but slowly; more
+#: would only queue longer (measured figures: benchmarks/README.md, ``dashboard_concurrency.py``).
 DEFAULT_CEILING = 8
 #: Root of the Jupyter data folder holding the ``linkage`` Voila template.
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "share"

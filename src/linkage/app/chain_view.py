@@ -723,9 +723,8 @@ def chain_results(
     revenue = "revenue" if inputs.has("revenue") else None
     # only the columns the list and its back-test read (their row filters copy every column)
     # with an employee survey the list forecasts each unit's customer drop from its recent staff and
-    # survey drops (the survey reads a unit's climate far better than a dozen people's quits: in the
-    # chain study it caught about 63% of the units that went on to lose customers, against 16% from
-    # staff retention alone; benchmarks/chain_study.py)
+    # survey drops (the survey reads a unit's climate far better than a dozen people's quits;
+    # measured figures: benchmarks/README.md, chain_study.py)
     survey = [
         c
         for c in panel.columns

@@ -271,9 +271,8 @@ def _expected_observed_r(
 
     The expectation is conditional on this world: ``ex, ey`` carry everything latent (climate,
     customer shocks, seasonality, trend), only the binomial draws of leavers are averaged over.
-    One world's observed r scatters around it (sd 0.021 for ``SAMPLE_SPEC``: 150 seeds, observed
-    minus expected -0.003 +/- 0.002 plain, -0.001 +/- 0.002 period-adjusted; the bundled sample's
-    seed is a +0.065 draw, about 3 sd).
+    One world's observed r scatters around it, without bias; the bundled sample's seed is an
+    unusually high draw (measured figures: benchmarks/README.md).
     """
     ok = (nx > 0) & (ny > 0)
     counts = ok.sum(axis=1, keepdims=True)

@@ -52,9 +52,8 @@ def simulate_panel(spec: WorldSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
         the *observed* rates should show at the planted lag, allowing for binomial noise: the
         target for estimators; it is conditional on this world's latent series, seasonality,
         trend and shocks included, and on its start counts, so the observed r scatters around it
-        by the binomial draws alone: for ``SAMPLE_SPEC`` over 150 seeds the mean observed minus
-        expected is -0.003 (plain) / -0.001 (period-adjusted), its sd 0.021, and the bundled
-        sample's own draw is an unusually high one, 0.295 against 0.230, about 3 sd), ``expected_direction`` (``"employees_lead"``,
+        by the binomial draws alone; the bundled sample's own draw is an unusually high one:
+        measured figures in benchmarks/README.md), ``expected_direction`` (``"employees_lead"``,
         ``"customers_lead"``, ``"both"``, ``"simultaneous"`` or ``"none"``), ``null``, the window
         and ``extract_date``; ``lag_profile`` (per lag, x at t with y at t + lag: ``r_latent``,
         ``r_latent_period_adjusted``, ``r_expected``, ``r_expected_period_adjusted``); ``units``

@@ -84,7 +84,8 @@ def realise_spells(
     for j in range(t):
         # leavers: exactly left[i, j] of the unit's active spells, chosen at random
         a_unit = unit[active]
-        # sort by unit, at random within a unit (one float key: 4x faster than lexsort)
+        # sort by unit, at random within a unit (one float key: faster than lexsort; measured
+        # figures: benchmarks/README.md)
         order = np.argsort(
             a_unit + 0.5 * rng.random(active.size)
         )  # 0.5: never rounds up to unit + 1

@@ -1,8 +1,8 @@
 """Fixed effects on a unit x period grid: demeaning and OLS with unit-clustered errors, in numpy.
 
 ``linearmodels.PanelOLS`` is the reference (tests/test_stats_direction.py matches it); this is the
-same estimator without its per-call overhead (about 1 s per fit on a 150 x 36 panel, against a few
-milliseconds here), which matters for dashboards that refit on every filter change.
+same estimator without its per-call overhead (seconds against milliseconds per fit; measured
+figures: benchmarks/README.md), which matters for dashboards that refit on every filter change.
 """
 
 from __future__ import annotations

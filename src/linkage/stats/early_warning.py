@@ -27,13 +27,11 @@ followed it: only periods before ``as_of``). It flags the units whose forecast e
 :func:`operating_points` back-tests several list lengths at once (the precision / recall trade-off
 leadership chooses from).
 
-Measured on the simulator's chain worlds (``benchmarks/chain_study.py``: 30 seeds, 100 units of
-about 12 staff, 36 months, planted lag 2; scored against the planted losses): the default list
-flags 7.6 % of the units and catches 15.5 % of those that go on to lose customers (precision
-64.5 %, base rate 31.7 %); ``method="forecast"`` with every survey item flags 30.9 % and catches
-62.7 % at 64.4 % precision. From staff retention alone no ranking did much better than its length
-allows (top 32 %: precision 49 %, recall 49 %; shrinking the rates did not help): a unit of 12
-loses about one person a quarter, too few to read its climate from.
+On the simulator's chain worlds the default list is precise but catches few of the units that go
+on to lose customers; ``method="forecast"`` with the employee survey catches far more at the same
+precision. From staff retention alone no ranking does much better than its length allows: a unit
+of a dozen people loses about one a quarter, too few to read its climate from (measured figures:
+benchmarks/README.md, ``chain_study.py``).
 
 What the list is not: the expected loss is an association scaled to customers. It ranks where to
 look first; it is not a forecast of any one unit's churn, and acting on it is a test, not a cure.

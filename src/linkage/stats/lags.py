@@ -146,8 +146,9 @@ def _adjust(p: np.ndarray, method: str) -> np.ndarray:
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (as ``statsmodels`` ``multipletests(method="holm")``).
 
-    Computed here because statsmodels' Holm branch runs a full garbage collection on every call
-    (0.3 s in a notebook session with a few large tables loaded), too slow for dashboards.
+    Computed here because statsmodels' Holm branch runs a full garbage collection on every call,
+    too slow for dashboards in a session with large tables loaded (measured figures:
+    benchmarks/README.md).
 
     Examples
     --------
@@ -170,9 +171,9 @@ def cluster_test(stats: LagStats) -> tuple[np.ndarray, np.ndarray]:
     ``G / (G - 1) * sum_u s_u**2 / sum(Cxx)**2`` with unit scores ``s_u = Cxy_u - b * Cxx_u`` and
     G units with pairs; ``t = b / se`` on ``G - 1`` degrees of freedom. Unlike the rmcorr t-test it
     stays valid when small units have noisier rates on both sides and when errors are correlated
-    within a unit. In benchmarks/simulation_study.py (400 null worlds of 100 units x 36 months,
-    13 lags, Holm) 6.0 % of worlds show a significant lag with this test and 12.2 % with the
-    rmcorr t-test.
+    within a unit: in null worlds it keeps near the nominal false-positive rate where the rmcorr
+    t-test gives about twice as many (measured figures: benchmarks/README.md,
+    ``simulation_study.py``).
     """
     b = stats.slope
     scores = stats.Cxy - b * stats.Cxx
@@ -203,8 +204,8 @@ def wild_cluster_test(stats: LagStats, n_boot: int, seed) -> tuple[np.ndarray, n
     sign of a whole unit's residuals (``v_u = +/-1``) gives ``Cxy*_u = v_u * Cxy_u``, from which the
     bootstrap slope and its clustered t follow without touching the data (Cameron, Gelbach & Miller
     2008). ``p = (1 + #{|t*| >= |t|}) / (n_boot + 1)``. Better calibrated than :func:`cluster_test`
-    with few units (benchmarks/simulation_study.py, null worlds, 13 lags, Holm: 5.7 % false
-    positives against 9.3 % with 30 units x 24 months, 5.0 % against 6.0 % with 100 x 36), but its p-values cannot go below ``1 / (n_boot + 1)``: use 2,000 resamples or more.
+    with few units (measured figures: benchmarks/README.md, ``simulation_study.py``), but its
+    p-values cannot go below ``1 / (n_boot + 1)``: use 2,000 resamples or more.
     """
     if n_boot < 1:
         raise InputError("p_method='wild' needs n_boot >= 1 (2,000 or more recommended)")
