@@ -12,11 +12,12 @@ RANK = {
     "errors": 0, "io": 0, "privacy": 0,
     "clean": 1,
     "panel": 2,
-    "simulate": 3,
-    "stats": 4,
-    "viz": 5,
-    "app": 6,
-    "cli": 7, "__main__": 7,
+    "pipeline": 3,
+    "simulate": 4,
+    "stats": 5,
+    "viz": 6,
+    "app": 7,
+    "cli": 8, "__main__": 8,
 }
 
 
