@@ -1,4 +1,4 @@
-"""Helpers the ``linkage`` commands share: reading a panel file, naming the file in errors, tables as text."""
+"""Shared by several ``linkage`` commands: read a panel file, name it in errors, tables as text."""
 
 from __future__ import annotations
 
