@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from linkage.panel import prepare
+from linkage.pipeline import prepare
 from linkage.privacy import pseudonymise
 
 KEY = b"benchmark key, not a secret: 32b"

@@ -473,7 +473,7 @@ def test_trends_show_every_period_with_the_unchosen_ones_greyed(dash):
 
 
 def test_load_panel_types_the_chain_columns(tmp_path):
-    # a join_chain panel (linkage.panel.chain): survey means and revenue are numbers with their
+    # a join_chain panel (linkage.panel.join_chain): survey means and revenue are numbers with their
     # decimals, respondents whole counts, waves dates; other columns stay unit attributes
     f = _write(tmp_path, "unit_id,period,employee_start,employee_retained,customer_start,"
                "customer_retained,es_engagement,es_respondents,es_wave,cs_nps,revenue,revenue_start,"

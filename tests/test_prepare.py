@@ -1,4 +1,4 @@
-"""linkage.panel.prepare: extracts (files or DataFrames) to the panel in one call."""
+"""linkage.pipeline.prepare: extracts (files or DataFrames) to the panel in one call."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from linkage.clean import clean_customers, clean_employees, clean_units
 from linkage.errors import InputError
 from linkage.io import load_mapping, read_table
-from linkage.panel import CleaningReport, Prepared, build_panel, prepare
+from linkage.panel import build_panel
+from linkage.pipeline import CleaningReport, Prepared, prepare
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 AS_OF = "2024-06-30"

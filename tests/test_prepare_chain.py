@@ -22,9 +22,9 @@ from linkage.panel import (
     customer_survey_panel,
     employee_survey_panel,
     join_chain,
-    prepare,
     segment_retention,
 )
+from linkage.pipeline import prepare
 
 SAMPLE = pathlib.Path(__file__).resolve().parents[1] / "data" / "sample"
 AS_OF = "2026-01-01"  # the sample's extract date (truth.json facts.extract_date)

@@ -15,7 +15,7 @@ import pytest
 from linkage.cli import main
 from linkage.errors import InputError
 from linkage.io import load_mapping, read_table
-from linkage.panel import prepare
+from linkage.pipeline import prepare
 from linkage.privacy import MIN_KEY_BYTES, PSEUDONYM_ENV, pseudonym_key, pseudonymise
 
 DATA = pathlib.Path(__file__).resolve().parent / "data"

@@ -15,7 +15,8 @@ import yaml
 
 from linkage.cli import main
 from linkage.errors import InputError
-from linkage.panel import build_panel, prepare
+from linkage.panel import build_panel
+from linkage.pipeline import prepare
 from linkage.simulate import (
     DEFECT_REASONS,
     SAMPLE_DEFECTS,

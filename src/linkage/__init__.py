@@ -4,12 +4,14 @@ The package is layered; each layer imports only from the layers listed before it
 
 1. ``linkage.errors``, ``linkage.io``      reading files, mappings, input schemas, atomic writes
 2. ``linkage.clean``                       defects set aside with a reason; the cleaning report
-3. ``linkage.panel``                       unit x period panel (spells or activity log), roll-ups
-4. ``linkage.simulate``                    a service-profit-chain world with known truth
-5. ``linkage.stats``                       linkage statistics (between, within, lags, direction)
-6. ``linkage.viz``                         plots (return the Axes they drew on)
-7. ``linkage.app``                         widgets, dashboards, static report
-8. ``linkage.cli``                         the ``linkage`` command
+3. ``linkage.panel``                       unit x period panel (spells or activity log), roll-ups,
+                                           surveys, revenue and segments on the same grid
+4. ``linkage.pipeline``                    ``prepare()``: read, clean and build in one call
+5. ``linkage.simulate``                    a service-profit-chain world with known truth
+6. ``linkage.stats``                       linkage statistics (between, within, lags, direction)
+7. ``linkage.viz``                         plots (return the Axes they drew on)
+8. ``linkage.app``                         widgets, dashboards, static report
+9. ``linkage.cli``                         the ``linkage`` command
 
 ``linkage.privacy`` (small-group suppression) sits beside ``linkage.io``: it needs only pandas.
 ``tests/test_layers.py`` enforces the direction.

@@ -11,7 +11,7 @@ Dashboards, downloads and the static report all pass their tables through :func:
 
 **Pseudonymisation.** :func:`pseudonymise` replaces person identifiers (``employee_id``,
 ``customer_id``, ...) by a keyed hash (HMAC-SHA256, truncated, prefixed ``p_``) as soon as an extract
-is read (``linkage.panel.prepare(..., pseudonymise=True)``, ``linkage panel --pseudonymise``). The
+is read (``linkage.pipeline.prepare(..., pseudonymise=True)``, ``linkage panel --pseudonymise``). The
 same key turns the same identifier into the same pseudonym, so people still match across files and
 runs; without the key a pseudonym cannot be turned back into the identifier, nor can anyone check a
 guessed identifier against it. The key comes from :data:`PSEUDONYM_ENV` or a key file
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.io._read import MISSING_TOKENS, _as_text
+from linkage.io._read import MISSING_TOKENS, as_text
 
 __all__ = [
     "SUPPRESSED",
@@ -362,7 +362,7 @@ def pseudonymise(
             raise InputError("identifier column not found", file=label, column=col)
     out = data.copy()
     for col in cols:
-        text = _as_text(out[col]).str.strip()
+        text = as_text(out[col]).str.strip()
         text = text.where(text.notna() & ~text.isin(MISSING_TOKENS))
         codes, uniques = pd.factorize(text)  # missing -> -1
         digests = np.asarray(

@@ -86,7 +86,7 @@ def _is_count_column(col: str) -> bool:
 
 def _is_numeric_column(col: str) -> bool:
     """Counts, rates, revenue and the chain's survey columns (``es_*``, ``cs_*``; see
-    ``linkage.panel.chain.join_chain``); anything else is a unit attribute."""
+    ``linkage.panel.join_chain``); anything else is a unit attribute."""
     return (
         _is_count_column(col)
         or col.endswith(_RATE_SUFFIXES)

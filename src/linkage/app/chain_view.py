@@ -1091,7 +1091,7 @@ class ChainView:
                 pd.util.hash_pandas_object(inputs.respondents, index=False).to_numpy().tobytes()
             )
         here = pathlib.Path(__file__).resolve()
-        for path in (here, here.parents[1] / "viz" / "_chain.py"):
+        for path in (here, here.parents[1] / "viz" / "_service_chain.py"):
             h.update(path.read_bytes())
         return ("chain_view", h.hexdigest()[:24], self.data.k, self.data.n_boot, self.data.seed)
 

@@ -42,13 +42,10 @@ import pandas as pd
 
 from linkage.clean._core import REASONS, CleanResult, clean_table, format_report
 from linkage.clean._dates import parse_dates
-from linkage.clean._surveys import (
-    CHAIN_REASONS,
-    clean_customer_survey,
-    clean_employee_survey,
-    clean_revenue,
-    clean_segments,
-)
+from linkage.clean._extracts import CHAIN_REASONS
+from linkage.clean._revenue import clean_revenue
+from linkage.clean._segments import clean_segments
+from linkage.clean._surveys import clean_customer_survey, clean_employee_survey
 
 __all__ = [
     "clean_employees",

@@ -13,7 +13,7 @@ import pandas as pd
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
 from linkage.io._mapping import apply_mapping, date_options, section
-from linkage.io._read import MISSING_TOKENS, _as_text, read_table
+from linkage.io._read import MISSING_TOKENS, as_text, read_table
 from linkage.io._tables import OPTIONAL, REQUIRED
 
 __all__ = ["CleanResult", "REASONS", "clean_table", "format_report"]
@@ -35,7 +35,7 @@ REASONS: dict[str, str] = {
     "duplicate_unit": "a unit id already listed in the units table (the first is kept)",
 }
 
-_RESERVED = ("file", "row", "reason", "column")
+RESERVED_COLUMNS = ("file", "row", "reason", "column")
 
 #: Unit attributes read as dates (with the mapping's date options) and kept as ISO text.
 UNIT_DATE_ATTRIBUTES = ("opened", "closed")
@@ -153,20 +153,20 @@ def format_report(report: pd.DataFrame) -> str:
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _text(col: pd.Series) -> pd.Series:
+def text_cells(col: pd.Series) -> pd.Series:
     """Strings, trimmed, blank and missing tokens as NaN."""
-    out = _as_text(col).str.strip()
+    out = as_text(col).str.strip()
     return out.where(~out.isin(MISSING_TOKENS) & out.notna())
 
 
-def _row_numbers(raw: pd.DataFrame) -> np.ndarray:
+def row_numbers(raw: pd.DataFrame) -> np.ndarray:
     index = raw.index
     if index.name == "row" and pd.api.types.is_integer_dtype(index.dtype):
         return index.to_numpy(dtype=np.int64)
     return np.arange(1, len(raw) + 1, dtype=np.int64)
 
 
-def _unit_set(units: Any) -> pd.Index | None:
+def unit_set(units: Any) -> pd.Index | None:
     if units is None:
         return None
     if isinstance(units, CleanResult):
@@ -175,10 +175,10 @@ def _unit_set(units: Any) -> pd.Index | None:
         raise InputError(
             "the units table must be a DataFrame with a 'unit_id' column", file="units"
         )
-    return pd.Index(_text(units["unit_id"]).dropna().unique())
+    return pd.Index(text_cells(units["unit_id"]).dropna().unique())
 
 
-def _as_of(as_of: Any) -> pd.Timestamp:
+def as_of_date(as_of: Any) -> pd.Timestamp:
     if as_of is None:
         return pd.Timestamp.today().normalize()
     try:
@@ -195,7 +195,7 @@ def _to_int64(dates: pd.Series, fill: int) -> np.ndarray:
     return np.where(dates.isna().to_numpy(), fill, values)
 
 
-def _first_reasons(
+def first_reasons(
     conditions: list[tuple[str, np.ndarray, str | None]], n: int, sources: dict[str, str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's reason to be set aside and the input column to blame: the first of ``conditions``
@@ -283,9 +283,9 @@ def clean_table(
     fmt, first = date_options(dates, date_format=date_format, dayfirst=dayfirst)
     mapped, sources = apply_mapping(raw, columns, table=table, file=label)
     check_columns(mapped, table=table, file=label, sources=sources)
-    stamp = _as_of(as_of)
-    known_units = _unit_set(units) if table != "units" else None
-    rows = _row_numbers(raw)
+    stamp = as_of_date(as_of)
+    known_units = unit_set(units) if table != "units" else None
+    rows = row_numbers(raw)
     n = len(raw)
 
     # typed columns
@@ -293,10 +293,10 @@ def clean_table(
     conditions: list[tuple[str, np.ndarray, str | None]] = []  # (reason, mask, canonical column)
 
     for name in spec.ids:
-        typed[name] = _text(mapped[name])
+        typed[name] = text_cells(mapped[name])
     # exact copies, cell by cell, once surrounding whitespace is trimmed (" E1" is "E1")
     trimmed = pd.DataFrame(
-        {c: typed[c] if c in typed else _text(mapped[c]) for c in mapped.columns},
+        {c: typed[c] if c in typed else text_cells(mapped[c]) for c in mapped.columns},
         index=mapped.index,
     )
     dup = trimmed.duplicated(keep="first").to_numpy()
@@ -331,7 +331,7 @@ def clean_table(
                 number = column.astype("float64")
                 bad = np.zeros(n, dtype=bool)
             else:
-                text = _text(column)
+                text = text_cells(column)
                 number = pd.to_numeric(text, errors="coerce").astype("float64")
                 bad = (number.isna() & text.notna()).to_numpy()
             typed[name] = number
@@ -347,7 +347,7 @@ def clean_table(
         unknown = (~typed["unit_id"].isin(known_units) & typed["unit_id"].notna()).to_numpy()
         conditions.append(("unknown_unit", unknown, "unit_id"))
 
-    reason, blame = _first_reasons(conditions, n, sources)
+    reason, blame = first_reasons(conditions, n, sources)
 
     if spec.person is not None:
         # only people with more than one spell in a unit can overlap: find those groups first
@@ -380,7 +380,7 @@ def clean_table(
     canonical = [c for c in (*REQUIRED[table], *OPTIONAL[table]) if c in mapped.columns]
     data_cols: dict[str, pd.Series] = {}
     for name in canonical:
-        data_cols[name] = typed[name] if name in typed else _text(mapped[name])
+        data_cols[name] = typed[name] if name in typed else text_cells(mapped[name])
     for name in mapped.columns:
         if name not in data_cols:
             data_cols[name] = trimmed[name]
@@ -405,9 +405,9 @@ def clean_table(
     gone = ~keep
     original = raw.loc[gone].copy()
     original.columns = [
-        f"{c} (original)" if str(c) in _RESERVED else str(c) for c in original.columns
+        f"{c} (original)" if str(c) in RESERVED_COLUMNS else str(c) for c in original.columns
     ]
-    original = pd.DataFrame({c: _as_text(original[c]) for c in original.columns})
+    original = pd.DataFrame({c: as_text(original[c]) for c in original.columns})
     rejects = pd.concat(
         [
             pd.DataFrame(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from linkage.cli._common import fmt, read_panel, with_file
+
 HELP = (
     "The chain link by link (engagement -> employee retention -> customer retention -> revenue retention): "
     "between, within and lagged, with a within-unit mediation."
@@ -47,76 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a report"
     )
-
-
-def read_panel(path: str, *, numeric_columns, period: str, unit: str):
-    """Read a panel file; the named columns become numbers, the period dates (or whole numbers).
-
-    Returns the table and the file's name for messages. Shared by ``chain``, ``drivers`` and
-    ``watchlist``.
-    """
-    import pathlib
-
-    import pandas as pd
-
-    from linkage.errors import InputError
-    from linkage.io import read_table
-    from linkage.stats._prep import check_columns, numeric
-
-    label = pathlib.Path(path).name
-    data = read_table(path)
-    check_columns(data, {"unit": unit, "period": period}, file=label)
-    cols = [c for c in dict.fromkeys(numeric_columns) if c is not None]
-    for c in cols:
-        check_columns(data, {"requested": c}, file=label)
-    typed = data.assign(**{c: numeric(data, c, file=label) for c in cols})
-    text = data[period].astype("string").str.strip()
-    if text.str.fullmatch(r"[+-]?\d+").fillna(False).all():
-        typed[period] = text.astype("int64")
-    else:
-        try:
-            typed[period] = pd.to_datetime(text, format="ISO8601")
-        except (ValueError, TypeError):
-            bad = (
-                int(
-                    pd.to_datetime(text, format="ISO8601", errors="coerce")
-                    .isna()
-                    .to_numpy()
-                    .argmax()
-                )
-                + 1
-            )
-            raise InputError(
-                "period is neither a date (YYYY-MM-DD) nor a whole number",
-                file=label,
-                row=bad,
-                column=period,
-            ) from None
-    return typed, label
-
-
-def with_file(err, label: str):
-    """The same :class:`InputError`, naming ``label`` as the file when it names none."""
-    from linkage.errors import InputError
-
-    if err.file is None:
-        return InputError(err.problem, file=label, row=err.row, column=err.column)
-    return err
-
-
-def fmt(df, columns) -> str:
-    """A table as aligned text, three decimals (p-values three significant digits)."""
-    import numpy as np
-
-    cols = [c for c in columns if c in df.columns]
-    out = df[cols].copy()
-    for c in cols:
-        if out[c].dtype.kind == "f":
-            out[c] = [
-                ("" if not np.isfinite(v) else f"{v:.3g}" if c.startswith("p_") else f"{v:.3f}")
-                for v in out[c]
-            ]
-    return out.to_string(index=False)
 
 
 def _links(text: str | None):

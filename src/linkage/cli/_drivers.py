@@ -129,7 +129,7 @@ def _reliability(path: str, items: list[str], unit: str, date: str | None, data,
     try:
         table = unit_reliability(resp, items=items, unit=group)
     except InputError as err:
-        from linkage.cli._chain import with_file
+        from linkage.cli._common import with_file
 
         raise with_file(err, label) from None
     k = table["k"].to_numpy()
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the panel, rank the drivers, print the report or JSON. Returns the exit status."""
     import json
 
-    from linkage.cli._chain import fmt, read_panel, with_file
+    from linkage.cli._common import fmt, read_panel, with_file
     from linkage.errors import InputError
     from linkage.io import read_table
     from linkage.stats import key_drivers

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     """Read, clean, build and write; print the cleaning report. Returns the exit status."""
     from linkage.errors import InputError
     from linkage.io import write_table
-    from linkage.panel import prepare
+    from linkage.pipeline import prepare
 
     if args.customers is None and args.activity is None:
         raise InputError("give the customers, as spells (--customers) or as activity (--activity)")

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from linkage.cli._chain import fmt, read_panel, with_file
+    from linkage.cli._common import fmt, read_panel, with_file
     from linkage.errors import InputError
     from linkage.stats.analysis import _jsonable, _records
     from linkage.stats.early_warning import BACKTEST_COLUMNS, WATCHLIST_COLUMNS, backtest, watchlist

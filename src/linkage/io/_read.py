@@ -343,7 +343,7 @@ def _check_header(names: list[str], label: str, unnamed_prefix: str | None = Non
         seen.add(name)
 
 
-def _as_text(col: pd.Series) -> pd.Series:
+def as_text(col: pd.Series) -> pd.Series:
     """One column as strings, missing as NaN; integral floats print without '.0'."""
     if isinstance(col.dtype, pd.StringDtype) or col.dtype == object:
         out = col.astype("str")
@@ -364,10 +364,10 @@ def _as_text(col: pd.Series) -> pd.Series:
 
 
 def _text_column(col: pd.Series, label: str, name: str) -> pd.Series:
-    """:func:`_as_text`, or the package's error for values that have no text form (a Parquet
+    """:func:`as_text`, or the package's error for values that have no text form (a Parquet
     binary column of bytes that are not UTF-8, for instance)."""
     try:
-        return _as_text(col)
+        return as_text(col)
     except (UnicodeDecodeError, TypeError, ValueError) as err:
         raise InputError(
             f"holds values that are not text ({type(err).__name__})", file=label, column=name

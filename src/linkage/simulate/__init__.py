@@ -12,7 +12,7 @@ that drive retention and items that do not), a customer survey (CSAT, NPS), cust
 with their own sensitivity to the climate, and revenue per customer and month.
 """
 
-from linkage.simulate._chain import ChainSpec
+from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._panel import simulate_panel, truth_latent
 from linkage.simulate._scenarios import SCENARIOS, scenario

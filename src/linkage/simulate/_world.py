@@ -10,7 +10,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel import build_panel
-from linkage.simulate._chain import ChainSpec, chain_tables, chain_truth
+from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import _check_spec
@@ -85,7 +85,7 @@ class World:
         Parameters
         ----------
         align : {"forward", "wave"}, default "forward"
-            How employee survey waves meet the months (see :mod:`linkage.panel.chain`).
+            How employee survey waves meet the months (see :mod:`linkage.panel.surveys`).
 
         Returns
         -------

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.simulate._chain import ChainSpec
+from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 

@@ -3,11 +3,11 @@
 Every plot is ``f(data, *, column names..., ax=None) -> Axes`` (grids return their ``Figure``); the
 small computations a plot needs (ratios of summed counts, control limits) live in
 ``linkage.viz._aggregate``, apart from the drawing. The chain's plots (links, key drivers, the
-early-warning list) are in ``linkage.viz._chain``.
+early-warning list) are in ``linkage.viz._service_chain``.
 """
 
 from linkage.viz._aggregate import funnel_limits, rate_table
-from linkage.viz._chain import (
+from linkage.viz._service_chain import (
     CHAIN_LABELS,
     chain_plot,
     drivers_plot,

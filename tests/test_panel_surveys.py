@@ -1,7 +1,7 @@
-"""linkage.panel.chain: surveys, revenue and segments on the unit x period grid, and the join.
+"""linkage.panel.surveys, .revenue, .segments, .join: the chain on the unit x period grid.
 
 References: hand-worked tiny cases (the arithmetic is in the comments), NPS as % promoters (9-10)
-minus % detractors (0-6) (Reichheld 2003), net revenue retention as defined in the module
+minus % detractors (0-6) (Reichheld 2003), net revenue retention as defined in linkage.panel.revenue's
 docstring, and linkage.panel.build_panel (docs/domain.md definitions) for the segment counts.
 """
 

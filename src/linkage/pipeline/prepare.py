@@ -23,19 +23,17 @@ from linkage.clean import (
     clean_units,
     format_report,
 )
-from linkage.clean._surveys import UNIT_REVENUE_FIGURES, survey_items
+from linkage.clean._revenue import UNIT_REVENUE_FIGURES
+from linkage.clean._surveys import survey_items
 from linkage.errors import InputError
 from linkage.io import load_mapping, read_table, validate_mapping
 from linkage.io._mapping import pseudonymised_columns, table_options
 from linkage.panel.build import build_panel
-from linkage.panel.chain import (
-    customer_survey_panel,
-    employee_survey_panel,
-    join_chain,
-    revenue_panel,
-    segment_retention,
-)
+from linkage.panel.join import join_chain
 from linkage.panel.periods import date_codes, period_starts
+from linkage.panel.revenue import revenue_panel
+from linkage.panel.segments import segment_retention
+from linkage.panel.surveys import customer_survey_panel, employee_survey_panel
 from linkage.privacy import pseudonym_key
 from linkage.privacy import pseudonymise as _pseudonymise
 
@@ -232,7 +230,7 @@ def prepare(
     activity_window : int, default 1
         For an activity log: periods of inactivity after which a customer counts as lost.
     survey_align : {"forward", "wave"}, default "forward"
-        The employee survey's alignment (:mod:`linkage.panel.chain`): a wave's figures hold in its
+        The employee survey's alignment (:mod:`linkage.panel.surveys`): a wave's figures hold in its
         period and the unit's following periods until its next wave, or in its own period only.
     customer_survey_align : {"wave", "forward"}, default "wave"
         The same for the customer survey.
