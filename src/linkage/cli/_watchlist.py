@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
 
     from linkage.cli._chain import fmt, read_panel, with_file
     from linkage.errors import InputError
-    from linkage.stats.analysis import _jsonable, _records
-    from linkage.stats.early_warning import BACKTEST_COLUMNS, WATCHLIST_COLUMNS, backtest, watchlist
+    from linkage.stats.early_warning import BACKTEST_COLUMNS, WarningSettings, backtest, watchlist
+    from linkage.stats.results import jsonable, records
 
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
@@ -171,68 +171,39 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(
                     f"--as-of {args.as_of!r} is not a period number", file=label
                 ) from None
-    rule = dict(method=args.method, survey=survey or None, share=args.share, min_loss=args.min_loss)
     try:
-        wl = watchlist(
-            data,
+        settings = WarningSettings(
             x=args.x,
             y=args.y,
             unit=args.unit,
             period=args.period,
-            as_of=as_of,
             lag=args.lag,
             max_lag=args.max_lag,
             recent=args.recent,
             baseline=args.baseline,
             z=args.z,
-            revenue=args.revenue,
             n_boot=args.boot,
             seed=args.seed,
-            **rule,
+            method=args.method,
+            survey=tuple(survey),
+            share=args.share,
+            min_loss=args.min_loss,
         )
+        result = watchlist(data, settings, as_of=as_of, revenue=args.revenue)
         bt = None
         if args.backtest:
             hist = data if as_of is None else data[data[args.period] <= as_of]
-            bt = backtest(
-                hist,
-                n_cutoffs=args.backtest,
-                x=args.x,
-                y=args.y,
-                unit=args.unit,
-                period=args.period,
-                lag=args.lag,
-                max_lag=args.max_lag,
-                recent=args.recent,
-                baseline=args.baseline,
-                z=args.z,
-                **rule,
-            )
+            bt = backtest(hist, settings, n_cutoffs=args.backtest)
     except InputError as err:
         raise with_file(err, label) from None
-    lag = int(wl["lag"].iloc[0])
+    wl = result.table
+    lag = result.lag
     if args.json:
         doc = {
-            "settings": {
-                "x": args.x,
-                "y": args.y,
-                "as_of": as_of,
-                "lag": lag,
-                "lag_found": wl.attrs["lag_found"],
-                "recent": args.recent,
-                "baseline": args.baseline,
-                "z": args.z,
-                "n_boot": args.boot,
-                "method": args.method,
-                "survey": survey,
-                "share": args.share,
-                "min_loss": args.min_loss,
-                "coefficients": wl.attrs["coefficients"],
-            },
-            "flagged": int(wl["flag"].sum()),
-            "units": _records(wl, WATCHLIST_COLUMNS),
-            "backtest": _records(bt, BACKTEST_COLUMNS) if bt is not None else None,
+            **result.to_dict(),
+            "backtest": records(bt, BACKTEST_COLUMNS) if bt is not None else None,
         }
-        print(json.dumps(_jsonable(doc), indent=1, default=str))
+        print(json.dumps(jsonable(doc), indent=1, default=str))
         return 0
     flagged = wl[wl["flag"]]
     if args.share is not None:
@@ -249,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.method == "forecast":
         weights = ", ".join(
-            f"{k} {v:.3f}" for k, v in wl.attrs["coefficients"].items() if k != "intercept"
+            f"{k} {v:.3f}" for k, v in result.coefficients.items() if k != "intercept"
         )
         how = (
             f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per point of "
@@ -265,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
         how
         + (
             ""
-            if wl.attrs["lag_found"]
+            if result.lag_found
             else " (no lag was significant: the strongest positive one is used)"
         ),
         "",

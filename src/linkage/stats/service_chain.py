@@ -26,7 +26,6 @@ says so every time.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +35,9 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.stats._fe import demean_grid
 from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, check_ci, check_columns, make_grid
-from linkage.stats.analysis import _jsonable, _records, analyse
+from linkage.stats.analysis import analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.results import Result, jsonable, records
 
 __all__ = [
     "chain",
@@ -85,7 +85,7 @@ MEDIATION_CAVEATS = (
 
 
 @dataclass(frozen=True, eq=False)
-class ChainResult:
+class ChainResult(Result):
     """The chain link by link, and the mediation of the employee effect on revenue.
 
     Attributes
@@ -119,14 +119,14 @@ class ChainResult:
 
     def to_dict(self) -> dict:
         """The JSON object of ``linkage chain --json``."""
-        return _jsonable(
+        return jsonable(
             {
                 "settings": self.settings,
-                "links": _records(self.links, CHAIN_COLUMNS),
-                "lags": _records(
+                "links": records(self.links, CHAIN_COLUMNS),
+                "lags": records(
                     self.lags, ["link", "lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
                 ),
-                "mediation": _records(self.mediation, MEDIATION_COLUMNS),
+                "mediation": records(self.mediation, MEDIATION_COLUMNS),
                 "caveats": list(MEDIATION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -136,21 +136,16 @@ class ChainResult:
     def __repr__(self) -> str:
         return f"ChainResult(links={self.settings.get('links')!r}, units={self.settings.get('n_units')})"
 
-    def _repr_html_(self) -> str:
-        fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
-        paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
-        parts = [
-            "<div class='linkage-chain'><h3>The chain, link by link</h3>",
-            paras,
-            self.links.drop(columns=["x", "y"]).to_html(**fmt),
-        ]
+    _html_class = "linkage-chain"
+
+    def _html_title(self) -> str:
+        return "The chain, link by link"
+
+    def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
+        out: list[tuple[str | None, pd.DataFrame]] = [(None, self.links.drop(columns=["x", "y"]))]
         if len(self.mediation):
-            parts += [
-                "<h4>Mediation (within units, unit-bootstrap intervals)</h4>",
-                self.mediation.to_html(**fmt),
-            ]
-        parts.append("</div>")
-        return "".join(parts)
+            out.append(("Mediation (within units, unit-bootstrap intervals)", self.mediation))
+        return out
 
 
 def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
