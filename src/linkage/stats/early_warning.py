@@ -56,8 +56,6 @@ from linkage.stats._prep import (
     check_ci,
     check_columns,
     make_grid,
-    numeric,
-    period_steps,
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.effect import denominator_column, effect_from_stats
@@ -324,22 +322,6 @@ def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
     return den, (num if num in data.columns else None)
 
 
-class _Layout:
-    """Where each row of ``data`` sits on the unit x period grid of ``make_grid`` (computed once)."""
-
-    def __init__(self, data, unit, period):
-        steps, _ = period_steps(data, period)
-        codes, units = pd.factorize(data[unit].astype(str), sort=True)
-        self.shape = (len(units), int(steps.max()) + 1 if len(steps) else 0)
-        self.flat = codes.astype(np.int64) * self.shape[1] + steps
-        self.data = data
-
-    def __call__(self, col):
-        out = np.full(self.shape, np.nan)
-        out.flat[self.flat] = numeric(self.data, col)
-        return out
-
-
 def _window_rates(R, N, K, cols):
     """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean rate."""
     if N is not None:
@@ -594,19 +576,23 @@ def watchlist(
             ) from None
         if data.empty:
             raise InputError(f"no periods up to as_of {as_of!r}", column=period)
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    x_den, x_num = _counts(data, x)
+    y_den, y_num = _counts(data, y)
+    has_x_counts = bool(x_den and x_num)
+    has_y_counts = bool(y_den and y_num)
+    extra = [*([x_den, x_num] if has_x_counts else []), *([y_den] if y_den else [])]
+    extra += [c for c in (y_num if method == "forecast" and has_y_counts else None, revenue) if c]
+    extra = [c for c in dict.fromkeys([*extra, *survey]) if c not in (x, y)]
+    grid = make_grid(data, x=x, y=y, columns=extra, unit=unit, period=period)
     T = grid.X.shape[1]
     if T < recent + baseline:
         raise InputError(
             f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period
         )
-    x_den, x_num = _counts(data, x)
-    y_den, _ = _counts(data, y)
-    lay = _Layout(data, unit, period)  # the layout of `grid`, for the other columns
-    Nx = lay(x_den) if x_den and x_num else None
-    Kx = lay(x_num) if x_den and x_num else None
-    Ny = lay(y_den) if y_den else None
-    rev = lay(revenue) if revenue else None
+    Nx = grid[x_den] if has_x_counts else None
+    Kx = grid[x_num] if has_x_counts else None
+    Ny = grid[y_den] if y_den else None
+    rev = grid[revenue] if revenue else None
     cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
     n_boot, seed, ci = st.n_boot, st.seed, st.ci
     lag, eff, found = _fit_effect(
@@ -645,12 +631,11 @@ def watchlist(
     slope = eff["slope"]
     if method == "forecast":
         h = max(int(lag), 1)
-        y_den_, y_num_ = _counts(data, y)
-        Ky = lay(y_num_) if y_den_ and y_num_ else None
+        Ky = grid[y_num] if has_y_counts else None
         target = _Target(grid.Y, Ny if Ky is not None else None, Ky, recent, baseline, h)
         feats = [lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)]
         for col in survey:
-            S = lay(col)
+            S = grid[col]
             feats.append(lambda c, S=S: _drops_at(S, None, None, c, recent, baseline))
         coef, pred, plo, phi = _forecast(feats, target, h, recent, baseline, n_boot, seed, ci)
         coefs = dict(zip(["intercept", x, *survey], (float(v) for v in coef), strict=True))
@@ -1020,12 +1005,12 @@ def _cutoff_lists(
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
-    T = grid.X.shape[1]
     y_den, y_num = _counts(data, y)
-    lay = _Layout(data, unit, period)
-    Ny = lay(y_den) if y_den else None
-    Ky = lay(y_num) if y_den and y_num else None
+    counts = [c for c in (y_den, y_num if y_den else None) if c and c not in (x, y)]
+    grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period)
+    T = grid.X.shape[1]
+    Ny = grid[y_den] if y_den else None
+    Ky = grid[y_num] if y_den and y_num else None
     L = None
     if truth_losses is not None:
         check_columns(
@@ -1037,7 +1022,7 @@ def _cutoff_lists(
             )
         t = truth_losses.rename(columns={"unit": unit, "period": period})
         merged = data[[unit, period]].merge(t, on=[unit, period], how="left")
-        L = make_grid(merged.assign(_one=0.0), x="losses", y="_one", unit=unit, period=period).X
+        L = make_grid(merged, columns=["losses"], unit=unit, period=period)["losses"]
     per = grid.periods
     if cutoffs is None:
         h = max(lag or 1, 1) if horizon is None else int(horizon)

@@ -34,7 +34,14 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._fe import demean_grid
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, check_ci, check_columns, make_grid
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    Grid,
+    check_ci,
+    check_columns,
+    make_grid,
+)
 from linkage.stats.analysis import analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.results import Result, jsonable, records
@@ -415,17 +422,19 @@ def chain(
     )
 
 
-def _aligned(data, x, m, y, unit, period, lag_xm, lag_my):
-    g1 = make_grid(data, x=x, y=m, unit=unit, period=period)
-    g2 = make_grid(data, x=y, y=m, unit=unit, period=period)
-    T = g1.X.shape[1]
+def _aligned(
+    data: pd.DataFrame, x: str, m: str, y: str, unit: str, period: str, lag_xm: int, lag_my: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+    """x at t, m at t + ``lag_xm`` and y at t + ``lag_xm + lag_my``, on one grid."""
+    grid = make_grid(data, x=x, y=m, columns=[y], unit=unit, period=period)
+    T = grid.X.shape[1]
     span = lag_xm + lag_my
     if span >= T:
         raise InputError(f"lags {lag_xm} + {lag_my} leave no periods to align ({T} periods)")
-    X = g1.X[:, : T - span]
-    M = g1.Y[:, lag_xm : T - lag_my]
-    Y = g2.X[:, span:]
-    return X, M, Y, g1
+    X = grid.X[:, : T - span]
+    M = grid.Y[:, lag_xm : T - lag_my]
+    Y = grid[y][:, span:]
+    return X, M, Y, grid
 
 
 def mediation(
