@@ -53,6 +53,10 @@ class Grid:
     def __getitem__(self, column: str) -> np.ndarray:
         return self.values[column]
 
+    def get(self, column: str | None) -> np.ndarray | None:
+        """The array of ``column``, ``None`` when ``column`` is ``None``."""
+        return None if column is None else self.values[column]
+
     @property
     def X(self) -> np.ndarray:
         if self.x is None:
@@ -219,8 +223,8 @@ def make_grid(
     else:
         wv = np.ones(len(data))
     steps, step_name = period_steps(data, period, file=file)
-    codes, units = pd.factorize(data[unit].astype(str), sort=True)
-    units = np.asarray(units, dtype=object)
+    codes, labels = pd.factorize(data[unit].astype(str), sort=True)
+    units = np.asarray(labels, dtype=object)
     n_periods = int(steps.max()) + 1 if len(steps) else 0
     if len(units) * n_periods > MAX_CELLS:
         raise InputError(

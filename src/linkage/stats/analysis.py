@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ class LinkageResult(Result):
         by = self.correlations.set_index("method")
         keys = ["r", "ci_low", "ci_high", "p_val", "n", "n_units", "dof"]
 
-        def one(method):
+        def one(method: str) -> dict[str, Any] | None:
             return jsonable({k: by.loc[method, k] for k in keys}) if method in by.index else None
 
         lag_keys = [
@@ -132,7 +133,7 @@ class LinkageResult(Result):
                 "best_lag": self.best_lag,
                 "direction": records(self.direction, DIRECTION_COLUMNS),
                 "partial": records(self.partial, [*COLUMNS, "covariates"]),
-                "effect": (records(self.effect, EFFECT_COLUMNS) or [None])[0],
+                "effect": next(iter(records(self.effect, EFFECT_COLUMNS)), None),
                 "caveats": list(DIRECTION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,

@@ -40,7 +40,8 @@ look first; it is not a forecast of any one unit's churn, and acting on it is a 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from functools import partial
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ from linkage.stats._prep import (
     DEFAULT_UNIT,
     DEFAULT_X,
     DEFAULT_Y,
+    Grid,
     check_ci,
     check_columns,
     make_grid,
@@ -322,9 +324,11 @@ def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
     return den, (num if num in data.columns else None)
 
 
-def _window_rates(R, N, K, cols):
+def _window_rates(
+    R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean rate."""
-    if N is not None:
+    if N is not None and K is not None:
         n = np.nansum(N[:, cols], axis=1)
         k = np.nansum(K[:, cols], axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -335,7 +339,17 @@ def _window_rates(R, N, K, cols):
         return np.where(cnt > 0, np.nansum(v, axis=1) / np.maximum(cnt, 1), np.nan), None
 
 
-def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
+def _fit_effect(
+    grid: Grid,
+    lag: int | None,
+    max_lag: int,
+    n_boot: int,
+    seed: int | None,
+    ci: float,
+    x: str,
+    y: str,
+    cust_per_period: float | None,
+) -> tuple[int, pd.Series, bool]:
     if lag is None:
         lags = np.arange(0, max_lag + 1)
         stats = lag_stats(grid, lags, period_adjusted=True)
@@ -343,7 +357,7 @@ def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
         prof = profile_table(stats, W, ci=ci, adjust="holm", method="rm_corr_period_adjusted")
         sig = prof[(prof["p_adj"] < 1 - ci) & (prof["r"] > 0)]
         pick = sig if len(sig) else prof[prof["r"] > 0]
-        lag = int(pick.loc[pick["r"].idxmax(), "lag"]) if len(pick) else 0
+        lag = int(pick["lag"].to_numpy()[np.argmax(pick["r"].to_numpy())]) if len(pick) else 0
         found = len(sig) > 0
     else:
         found = True
@@ -373,13 +387,15 @@ def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
+def _rates_at(
+    R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, starts: np.ndarray, length: int
+) -> np.ndarray:
     """Rates over the windows ``[s, s + length)`` for every start ``s`` at once: (units, starts).
 
     Pooled from the counts (``sum(K) / sum(N)``) when there are counts, else the mean of the finite
     rates; NaN for a window with no denominator (or no rate).
     """
-    if N is not None:
+    if N is not None and K is not None:
         cn, _ = _cumsum0(np.where(np.isfinite(K), N, np.nan))
         ck, _ = _cumsum0(K)
         n = cn[:, starts + length] - cn[:, starts]
@@ -392,7 +408,14 @@ def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
         return np.where(n > 0, k / np.where(n > 0, n, 1.0), np.nan)
 
 
-def _drops_at(R, N, K, cut: np.ndarray, recent: int, baseline: int) -> np.ndarray:
+def _drops_at(
+    R: np.ndarray,
+    N: np.ndarray | None,
+    K: np.ndarray | None,
+    cut: np.ndarray,
+    recent: int,
+    baseline: int,
+) -> np.ndarray:
     """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units, cutoffs)."""
     return _rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(
         R, N, K, cut - recent, recent
@@ -400,8 +423,15 @@ def _drops_at(R, N, K, cut: np.ndarray, recent: int, baseline: int) -> np.ndarra
 
 
 def _forecast(
-    features, target, horizon: int, recent: int, baseline: int, n_boot: int, seed, ci: float
-):
+    features: Sequence[Callable[[np.ndarray], np.ndarray]],
+    target: _Target,
+    horizon: int,
+    recent: int,
+    baseline: int,
+    n_boot: int,
+    seed: int | None,
+    ci: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the next.
 
     ``features``: list of functions ``cuts -> (units, cuts)`` drops (missing = 0: no measured drop);
@@ -447,12 +477,20 @@ def _forecast(
 class _Target:
     """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut - recent``."""
 
-    def __init__(self, R, N, K, recent, baseline, horizon):
+    def __init__(
+        self,
+        R: np.ndarray,
+        N: np.ndarray | None,
+        K: np.ndarray | None,
+        recent: int,
+        baseline: int,
+        horizon: int,
+    ) -> None:
         self.R, self.N, self.K = R, N, K
         self.recent, self.baseline, self.horizon = recent, baseline, horizon
         self.n_units, self.T_periods = R.shape
 
-    def __call__(self, cuts):
+    def __call__(self, cuts: np.ndarray) -> np.ndarray:
         base = _rates_at(self.R, self.N, self.K, cuts - self.recent - self.baseline, self.baseline)
         return base - _rates_at(self.R, self.N, self.K, cuts, self.horizon)
 
@@ -580,19 +618,24 @@ def watchlist(
     y_den, y_num = _counts(data, y)
     has_x_counts = bool(x_den and x_num)
     has_y_counts = bool(y_den and y_num)
-    extra = [*([x_den, x_num] if has_x_counts else []), *([y_den] if y_den else [])]
-    extra += [c for c in (y_num if method == "forecast" and has_y_counts else None, revenue) if c]
-    extra = [c for c in dict.fromkeys([*extra, *survey]) if c not in (x, y)]
+    wanted = [
+        *((x_den, x_num) if has_x_counts else ()),
+        y_den,
+        y_num if method == "forecast" and has_y_counts else None,
+        revenue,
+        *survey,
+    ]
+    extra = [c for c in dict.fromkeys(wanted) if c is not None and c not in (x, y)]
     grid = make_grid(data, x=x, y=y, columns=extra, unit=unit, period=period)
     T = grid.X.shape[1]
     if T < recent + baseline:
         raise InputError(
             f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period
         )
-    Nx = grid[x_den] if has_x_counts else None
-    Kx = grid[x_num] if has_x_counts else None
-    Ny = grid[y_den] if y_den else None
-    rev = grid[revenue] if revenue else None
+    Nx = grid.get(x_den if has_x_counts else None)
+    Kx = grid.get(x_num if has_x_counts else None)
+    Ny = grid.get(y_den)
+    rev = grid.get(revenue)
     cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
     n_boot, seed, ci = st.n_boot, st.seed, st.ci
     lag, eff, found = _fit_effect(
@@ -611,7 +654,7 @@ def watchlist(
     base, nb = _window_rates(grid.X, Nx, Kx, bc)
     now, nr = _window_rates(grid.X, Nx, Kx, rc)
     drop = base - now
-    if nb is not None:
+    if nb is not None and nr is not None and Nx is not None and Kx is not None:
         # two-proportion z-test with the pooled rate (+0.5 / +1 so that a window with no leavers
         # still has a binomial spread)
         kb = np.nansum(Kx[:, bc], axis=1)
@@ -631,12 +674,15 @@ def watchlist(
     slope = eff["slope"]
     if method == "forecast":
         h = max(int(lag), 1)
-        Ky = grid[y_num] if has_y_counts else None
+        Ky = grid.get(y_num if has_y_counts else None)
         target = _Target(grid.Y, Ny if Ky is not None else None, Ky, recent, baseline, h)
-        feats = [lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)]
+        feats: list[Callable[[np.ndarray], np.ndarray]] = [
+            lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)
+        ]
         for col in survey:
-            S = grid[col]
-            feats.append(lambda c, S=S: _drops_at(S, None, None, c, recent, baseline))
+            feats.append(
+                partial(_drops_at, grid[col], None, None, recent=recent, baseline=baseline)
+            )
         coef, pred, plo, phi = _forecast(feats, target, h, recent, baseline, n_boot, seed, ci)
         coefs = dict(zip(["intercept", x, *survey], (float(v) for v in coef), strict=True))
         slope = coefs[x]
@@ -744,7 +790,7 @@ def dispersion(N: np.ndarray, K: np.ndarray) -> float:
     return float(max(1.0, chi / dof)) if dof > 0 else 1.0
 
 
-def _period_label(periods: np.ndarray, idx: int, step: str):
+def _period_label(periods: np.ndarray, idx: int, step: str) -> Any:
     """The period value ``idx`` steps from the first grid column (beyond the data: extrapolated)."""
     if idx < len(periods) and periods[idx] is not None:
         return periods[idx]
@@ -952,7 +998,7 @@ def operating_points(
     shares = [float(s) for s in np.atleast_1d(np.asarray(shares, dtype=float))]
     if not shares or any(not np.isfinite(s) or not 0 < s <= 1 for s in shares):
         raise InputError(f"shares must be numbers in (0, 1], got {shares!r}")
-    acc = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
+    acc: dict[str | float, list[int]] = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
     n_units = n_cut = 0
     k = h = None
     st = WarningSettings.of(settings, **options)
@@ -967,7 +1013,7 @@ def operating_points(
         n_cut += 1
         ranked = np.arange(len(wl))  # the list comes ranked
         for key in acc:
-            flag = wl["flag"].to_numpy() if key == "rule" else ranked < _top_n(key, len(wl))
+            flag = wl["flag"].to_numpy() if isinstance(key, str) else ranked < _top_n(key, len(wl))
             acc[key][0] += int(flag.sum())
             acc[key][1] += int(lost_u.sum())
             acc[key][2] += int((flag & lost_u).sum())
@@ -1009,8 +1055,8 @@ def _cutoff_lists(
     counts = [c for c in (y_den, y_num if y_den else None) if c and c not in (x, y)]
     grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period)
     T = grid.X.shape[1]
-    Ny = grid[y_den] if y_den else None
-    Ky = grid[y_num] if y_den and y_num else None
+    Ny = grid.get(y_den)
+    Ky = grid.get(y_num if y_den else None)
     L = None
     if truth_losses is not None:
         check_columns(
@@ -1054,7 +1100,7 @@ def _cutoff_lists(
         oc = np.arange(i, min(i + h, T))
         bc = np.arange(i - recent - baseline, i - recent)
         pos = pd.Index(grid.units).get_indexer(wl["unit"].to_numpy())
-        if L is not None:
+        if L is not None and Ny is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = L / np.where(Ny > 0, Ny, np.nan)
                 lost = (

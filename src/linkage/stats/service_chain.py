@@ -42,7 +42,7 @@ from linkage.stats._prep import (
     check_columns,
     make_grid,
 )
-from linkage.stats.analysis import analyse
+from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.results import Result, jsonable, records
 
@@ -166,7 +166,7 @@ def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _link_rows(res, link: str, x: str, y: str) -> pd.DataFrame:
+def _link_rows(res: LinkageResult, link: str, x: str, y: str) -> pd.DataFrame:
     by = res.correlations.set_index("method")
     rows = []
     if "between" in by.index:
@@ -247,7 +247,7 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
         )
     bl = by.loc["best_lag"]
     if np.isfinite(rows["best_lag"].iloc[0]):
-        k = int(bl["lag"])
+        k = int(bl.to_dict()["lag"])
         when = (
             "same " + step
             if k == 0
@@ -380,7 +380,7 @@ def chain(
         "These results compare units (stores, branches), not people, link by link along the chain."
     ]
     text += [_sentence(table[table["link"] == lk], alpha, step) for lk in results]
-    if len(med):
+    if len(med) and med_pair is not None:
         by = med.set_index("path")
         ind, tot = by.loc["indirect"], by.loc["total"]
         x, m, y = (c.replace("_", " ") for c in med_pair)
