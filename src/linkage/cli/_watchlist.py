@@ -1,11 +1,13 @@
-"""``linkage watchlist``: units whose employee retention dropped, ranked by customers expected to be lost."""
+"""``linkage watchlist``: units whose employee retention dropped, ranked by customers expected to
+be lost."""
 
 from __future__ import annotations
 
 import argparse
 
 HELP = (
-    "Early warning: units whose employee retention dropped against their own baseline, ranked by the "
+    "Early warning: units whose employee retention dropped against their own baseline, ranked by "
+    "the "
     "customers (and revenue) expected to be lost at the measured lag; --backtest checks past lists."
 )
 
@@ -123,7 +125,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the panel, build the list (and back-test), print the report or JSON. Returns the exit status."""
+    """Read the panel, build the list (and back-test), print the report or JSON. Returns the exit
+    status."""
     import json
 
     import pandas as pd
@@ -210,12 +213,14 @@ def run(args: argparse.Namespace) -> int:
         why = f"the top {args.share:.0%} by customers expected to be lost"
     elif args.method == "forecast":
         why = (
-            f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over the next "
+            f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over "
+            "the next "
             f"{max(lag, 1)} period(s)"
         )
     else:
         why = (
-            f"employee retention down over the last {args.recent} periods against the {args.baseline} before, "
+            f"employee retention down over the last {args.recent} periods against the "
+            f"{args.baseline} before, "
             f"one-sided z > {args.z:g}"
         )
     if args.method == "forecast":
@@ -223,12 +228,14 @@ def run(args: argparse.Namespace) -> int:
             f"{k} {v:.3f}" for k, v in result.coefficients.items() if k != "intercept"
         )
         how = (
-            f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per point of "
+            f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per "
+            "point of "
             f"drop in {weights}"
         )
     else:
         how = (
-            f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, {lag} period(s) "
+            f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, "
+            f"{lag} period(s) "
             "later"
         )
     lines = [
@@ -240,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
             else " (no lag was significant: the strongest positive one is used)"
         ),
         "",
-        "Visit first (flagged units by customers expected to be lost; interval from the unit bootstrap):",
+        "Visit first (flagged units by customers expected to be lost; interval from the unit "
+        "bootstrap):",
     ]
     cols = [
         "rank",
@@ -267,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
         )
         lines += [
             "",
-            "Back-test (lists built before each cutoff; lost = customer retention below baseline by more than "
+            "Back-test (lists built before each cutoff; lost = customer retention below baseline "
+            "by more than "
             f"{args.min_loss:g} a period over the horizon)",
             fmt(bt, BACKTEST_COLUMNS[:-1]),
         ]

@@ -11,11 +11,14 @@ building blocks are exported for analysts and dashboards:
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
 - :func:`segment_linkage` (per segment or region, corrected over the groups);
-- :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff retention dropped),
-  with their options in one :class:`WarningSettings`; :func:`watchlist` returns a :class:`Watchlist`.
+- :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff
+  retention dropped),
+  with their options in one :class:`WarningSettings`; :func:`watchlist` returns a
+  :class:`Watchlist`.
 
 Every result object (:class:`LinkageResult`, :class:`ChainResult`, :class:`Watchlist`) is a
-:class:`Result`: ``summary`` (tidy table), ``to_dict()`` / ``to_json()``, ``text``, and an HTML view.
+:class:`Result`: ``summary`` (tidy table), ``to_dict()`` / ``to_json()``, ``text``, and an HTML
+view.
 """
 
 from linkage.stats.analysis import LinkageResult, analyse

@@ -91,7 +91,8 @@ def check_columns(
 
 
 def check_ci(ci: float) -> None:
-    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly between 0 and 1."""
+    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly between 0 and
+    1."""
     if not 0 < ci < 1:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
 
@@ -182,7 +183,8 @@ def make_grid(
     weights: str | None = None,
     file: str | None = None,
 ) -> Grid:
-    """Check ``data`` and lay ``x``, ``y``, ``columns`` (and ``weights``) out on a unit x period grid.
+    """Check ``data`` and lay ``x``, ``y``, ``columns`` (and ``weights``) out on a unit x period
+    grid.
 
     Each column gets its own (units, periods) array in :attr:`Grid.values`; ``x`` and ``y`` are
     also :attr:`Grid.X` and :attr:`Grid.Y`. A cell with zero weight is missing in every column.

@@ -96,7 +96,8 @@ class LinkageResult(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
-        """The headline rows in one table: the three correlations and the period-adjusted best lag."""
+        """The headline rows in one table: the three correlations and the period-adjusted best
+        lag."""
         corr = self.correlations.assign(lag=0, p_adj=np.nan)
         lag = 0 if self.best_lag is None else self.best_lag
         best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]
@@ -233,7 +234,7 @@ def analyse(
     >>> e = 0.9 + 0.03 * rng.normal(size=(40, 30))
     >>> c = 0.8 + 0.4 * (np.roll(e, 2, axis=1) - 0.9) + 0.02 * rng.normal(size=(40, 30))
     >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(40), 30).astype(str),
-    ...                    "period": np.tile(pd.date_range("2022-01-01", periods=30, freq="MS"), 40),
+    ...                    "period": np.tile(pd.date_range("2022-01", periods=30, freq="MS"), 40),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
     >>> res = analyse(df, max_lag=3, n_boot=300)
     >>> res.best_lag

@@ -1,10 +1,12 @@
-"""Early warning: units whose employee retention dropped, ranked by the customers they may lose next.
+"""Early warning: units whose employee retention dropped, ranked by the customers they may lose
+next.
 
 :func:`watchlist` compares each unit's employee retention over its last ``recent`` periods with its
 own ``baseline`` periods before them. A drop is *flagged* when it is larger than the unit's
 binomial noise allows (one-sided z above ``z``; rates from the counts, so a store of 8 is not
 flagged for one leaver). Every unit gets an *expected loss*: the measured within-unit effect of
-employee retention on customer retention ``lag`` periods later (:func:`linkage.stats.business_effect`,
+employee retention on customer retention ``lag`` periods later
+(:func:`linkage.stats.business_effect`,
 period-adjusted, fitted on the same history), times the drop, times the unit's customers at risk
 per period, times the ``recent`` periods the drop lasted. The interval carries the effect's
 unit-bootstrap interval (the drop itself is taken as measured). With a revenue column, the
@@ -40,9 +42,9 @@ look first; it is not a forecast of any one unit's churn, and acting on it is a 
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -327,7 +329,8 @@ def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
 def _window_rates(
     R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean rate."""
+    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean
+    rate."""
     if N is not None and K is not None:
         n = np.nansum(N[:, cols], axis=1)
         k = np.nansum(K[:, cols], axis=1)
@@ -378,7 +381,8 @@ def _fit_effect(
 
 
 def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative sums along periods (leading zero column) of the finite values and of their count."""
+    """Cumulative sums along periods (leading zero column) of the finite values and of their
+    count."""
     ok = np.isfinite(A)
     z = np.zeros((A.shape[0], 1))
     return (
@@ -416,7 +420,8 @@ def _drops_at(
     recent: int,
     baseline: int,
 ) -> np.ndarray:
-    """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units, cutoffs)."""
+    """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units,
+    cutoffs)."""
     return _rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(
         R, N, K, cut - recent, recent
     )
@@ -432,7 +437,8 @@ def _forecast(
     seed: int | None,
     ci: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the next.
+    """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the
+    next.
 
     ``features``: list of functions ``cuts -> (units, cuts)`` drops (missing = 0: no measured drop);
     ``target``: ``cuts -> (units, cuts)`` customer-retention drop over ``[cut, cut + horizon)``.
@@ -475,7 +481,8 @@ def _forecast(
 
 
 class _Target:
-    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut - recent``."""
+    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut -
+    recent``."""
 
     def __init__(
         self,
@@ -509,7 +516,8 @@ def watchlist(
     ----------
     data : DataFrame
         Long panel (one row per unit and period), ideally with the counts behind the rates
-        (``employee_start``, ``employee_retained``, ``customer_start``): then rates over a window are
+        (``employee_start``, ``employee_retained``, ``customer_start``): then rates over a window
+        are
         pooled from the counts and the drop's noise is binomial.
     settings : WarningSettings, optional
         The options below (default: their defaults); keywords with the field names replace its
@@ -527,7 +535,8 @@ def watchlist(
     max_lag : int
         Largest lag tried when ``lag`` is not given.
     recent, baseline : int
-        Periods in the recent window (ending at ``as_of``) and in the baseline window just before it.
+        Periods in the recent window (ending at ``as_of``) and in the baseline window just before
+        it.
     z : float
         Flag a unit when its drop is more than ``z`` binomial standard errors (one-sided; 1.645 is
         5 %). Without counts the unit's own period-to-period spread in the baseline is used.
@@ -560,13 +569,16 @@ def watchlist(
     Returns
     -------
     Watchlist
-        ``.table``: one row per unit, by ``expected_lost`` (largest first; by ``drop_z`` when there are no
+        ``.table``: one row per unit, by ``expected_lost`` (largest first; by ``drop_z`` when there
+        are no
         customer counts to turn the effect into customers): ``rank``, ``unit``, ``flag``,
-        ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored), ``drop_z``,
+        ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored),
+        ``drop_z``,
         ``customers_at_risk`` (customers at the start of a recent period, on average),
         ``expected_lost`` (customers), ``expected_lost_low``, ``expected_lost_high`` (from the
         effect's interval), ``revenue_at_risk`` (+ ``_low``, ``_high``; NaN without ``revenue``),
-        ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the loss
+        ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the
+        loss
         is expected in), ``predicted_drop`` (``"forecast"``: predicted drop in ``y`` per period over
         the horizon; NaN for ``"effect"``). ``.lag_found`` says whether the lag was significant;
         ``.coefficients`` holds the forecast's weights (``intercept``, ``x``, then each ``survey``
@@ -582,7 +594,8 @@ def watchlist(
     >>> kept = rng.binomial(staff, np.clip(p, 0, 1))
     >>> e = kept / staff
     >>> cust = np.full((U, T), 400)
-    >>> c = np.clip(0.97 + 0.5 * (np.roll(e, 1, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T)), 0, 1)
+    >>> c = 0.97 + 0.5 * (np.roll(e, 1, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T))
+    >>> c = np.clip(c, 0, 1)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
@@ -594,7 +607,8 @@ def watchlist(
     >>> wl.table["unit"].head(5).isin(["s00", "s01", "s02", "s03", "s04"]).all()
     np.True_
     >>> fc = watchlist(df, WarningSettings(method="forecast", lag=1, min_loss=0.02, n_boot=0))
-    >>> sorted(fc.table["unit"].head(5)), round(fc.coefficients["employee_retention"], 2)  # planted 0.5
+    >>> # planted slope 0.5
+    >>> sorted(fc.table["unit"].head(5)), round(fc.coefficients["employee_retention"], 2)
     (['s00', 's01', 's02', 's03', 's04'], 0.51)
     """
     st = WarningSettings.of(settings, **options)
@@ -776,7 +790,8 @@ def dispersion(N: np.ndarray, K: np.ndarray) -> float:
     --------
     >>> N = np.full((2, 4), 100.0)
     >>> K = np.array([[90.0, 90.0, 90.0, 90.0], [80.0, 100.0, 80.0, 100.0]])
-    >>> round(dispersion(N, K), 3)  # unit 2: rates 0.8, 1.0 around 0.9: chi2 = 4 * 100 * 0.01 / 0.09 on 3 + 3 dof
+    >>> # unit 2: rates 0.8, 1.0 around 0.9: chi2 = 4 * 100 * 0.01 / 0.09 on 3 + 3 dof
+    >>> round(dispersion(N, K), 3)
     7.407
     """
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -876,12 +891,14 @@ def backtest(
     >>> staff = np.full((U, T), 150)
     >>> kept = rng.binomial(staff, p)
     >>> cs = np.full((U, T), 500)
-    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    >>> ckept = rng.binomial(cs, cp)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
-    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    ...                    "employee_retention": (kept / staff).ravel(),
+    ...                    "customer_start": cs.ravel(), "customer_retained": ckept.ravel(),
+    ...                    "customer_retention": (ckept / cs).ravel()})
     >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
     >>> bt = backtest(df, cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
     >>> row = bt.iloc[-1]
@@ -968,7 +985,8 @@ def operating_points(
     -------
     DataFrame
         ``rule`` ("z > 1.645" or "forecast > 0.005" for the method's own rule, then "top 10%" ...),
-        ``share`` (flagged / unit-cutoffs), ``n_cutoffs``, ``n_units`` (unit-cutoffs), ``n_flagged``,
+        ``share`` (flagged / unit-cutoffs), ``n_cutoffs``, ``n_units`` (unit-cutoffs),
+        ``n_flagged``,
         ``n_lost``, ``n_hit``, ``precision``, ``recall``, ``lag``, ``horizon`` (of the last cutoff),
         ``outcome``.
 
@@ -982,14 +1000,17 @@ def operating_points(
     >>> staff = np.full((U, T), 150)
     >>> kept = rng.binomial(staff, p)
     >>> cs = np.full((U, T), 500)
-    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    >>> ckept = rng.binomial(cs, cp)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
-    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    ...                    "employee_retention": (kept / staff).ravel(),
+    ...                    "customer_start": cs.ravel(), "customer_retained": ckept.ravel(),
+    ...                    "customer_retention": (ckept / cs).ravel()})
     >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
-    >>> op = operating_points(df, shares=(0.1, 0.5), cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
+    >>> cuts = periods[[24, 28, 32]]
+    >>> op = operating_points(df, shares=(0.1, 0.5), cutoffs=cuts, lag=1, min_loss=0.02)
     >>> op["rule"].tolist(), op["n_flagged"].tolist()
     (['z > 1.645', 'top 10%', 'top 50%'], [34, 24, 120])
     >>> bool(op["recall"].iloc[2] >= op["recall"].iloc[1])  # a longer list catches at least as many
@@ -1000,15 +1021,17 @@ def operating_points(
         raise InputError(f"shares must be numbers in (0, 1], got {shares!r}")
     acc: dict[str | float, list[int]] = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
     n_units = n_cut = 0
-    k = h = None
+    k: int | None = None
+    h: int | None = None  # lag and horizon of the last cutoff
     st = WarningSettings.of(settings, **options)
-    for _cut, k, h, wl, lost_u in _cutoff_lists(
+    for _cut, lag_i, horizon_i, wl, lost_u in _cutoff_lists(
         data,
         dataclasses.replace(st, share=None),
         cutoffs=cutoffs,
         n_cutoffs=n_cutoffs,
         truth_losses=truth_losses,
     ):
+        k, h = lag_i, horizon_i
         n_units += len(wl)
         n_cut += 1
         ranked = np.arange(len(wl))  # the list comes ranked
@@ -1046,7 +1069,8 @@ def _cutoff_lists(
     n_cutoffs: int,
     truth_losses: pd.DataFrame | None,
 ) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray]]:
-    """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per its unit)."""
+    """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per
+    its unit)."""
     x, y, unit, period = st.x, st.y, st.unit, st.period
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap

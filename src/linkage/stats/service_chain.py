@@ -1,4 +1,5 @@
-"""The service-profit chain, link by link, and whether customer retention carries the employee effect to revenue.
+"""The service-profit chain, link by link, and whether customer retention carries the employee
+effect to revenue.
 
 :func:`chain` runs the linkage analysis of :func:`linkage.stats.analyse` on each link of the chain
 (engagement survey score ``es_engagement`` -> employee retention -> customer retention -> revenue
@@ -83,10 +84,13 @@ CHAIN_COLUMNS = [
 MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units", "method"]
 
 MEDIATION_CAVEATS = (
-    "Mediation here splits an association into parts; it does not show that changing employee retention "
-    "would change revenue. It assumes nothing unmeasured drives both customer retention and revenue "
+    "Mediation here splits an association into parts; it does not show that changing employee "
+    "retention "
+    "would change revenue. It assumes nothing unmeasured drives both customer retention and "
+    "revenue "
     "(a local competitor, a price change), which observational data cannot guarantee.",
-    "The paths are within-unit (each unit compared with itself over time, shared trends and seasons removed "
+    "The paths are within-unit (each unit compared with itself over time, shared trends and "
+    "seasons removed "
     "unless turned off); the intervals resample whole units.",
 )
 
@@ -141,7 +145,8 @@ class ChainResult(Result):
         )
 
     def __repr__(self) -> str:
-        return f"ChainResult(links={self.settings.get('links')!r}, units={self.settings.get('n_units')})"
+        s = self.settings
+        return f"ChainResult(links={s.get('links')!r}, units={s.get('n_units')})"
 
     _html_class = "linkage-chain"
 
@@ -254,7 +259,8 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
             else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
         )
         bits.append(
-            f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI {bl['ci_low']:.2f} to "
+            f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI "
+            f"{bl['ci_low']:.2f} to "
             f"{bl['ci_high']:.2f}"
         )
     else:
@@ -306,12 +312,15 @@ def chain(
     >>> e = rng.normal(size=(U, T))
     >>> c = 0.6 * e + rng.normal(size=(U, T))
     >>> r = 0.7 * c + rng.normal(size=(U, T))
-    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel(),
     ...                    "revenue_retention": r.ravel()})
     >>> res = chain(df, links=DEFAULT_LINKS[1:], max_lag=2, n_boot=200)
     >>> res.links.loc[res.links.method == "best_lag", ["link", "lag"]].values.tolist()
-    [['employee_retention -> customer_retention', 0], ['customer_retention -> revenue_retention', 0]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['employee_retention -> customer_retention', 0],
+     ['customer_retention -> revenue_retention', 0]]
     >>> bool(res.mediation.set_index("path").loc["indirect", "ci_low"] > 0)
     True
     """
@@ -386,14 +395,17 @@ def chain(
         x, m, y = (c.replace("_", " ") for c in med_pair)
         carried = "carries" if ind["p_val"] < alpha else "shows no clear sign of carrying"
         text.append(
-            f"Within units, {m} {carried} the link from {x} to {y}: indirect path {ind['coef']:.3g} "
+            f"Within units, {m} {carried} the link from {x} to {y}: indirect path "
+            f"{ind['coef']:.3g} "
             f"({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to {ind['ci_high']:.3g}) of a total "
             f"{tot['coef']:.3g}."
         )
         text += list(MEDIATION_CAVEATS[:1])
     text.append(
-        "Main caveat: observational data. Each link is an association; a link that holds with a lag and "
-        "in one direction is evidence about order, not proof that improving one measure will move the next."
+        "Main caveat: observational data. Each link is an association; a link that holds with a "
+        "lag and "
+        "in one direction is evidence about order, not proof that improving one measure will "
+        "move the next."
     )
     if warns:
         text.append("Warnings: " + " ".join(warns))
@@ -452,7 +464,8 @@ def mediation(
     seed: int | None = 0,
     ci: float = 0.95,
 ) -> pd.DataFrame:
-    """Within-unit mediation: does ``m`` carry the link from ``x`` to ``y``? Unit-bootstrap intervals.
+    """Within-unit mediation: does ``m`` carry the link from ``x`` to ``y``? Unit-bootstrap
+    intervals.
 
     Parameters
     ----------
@@ -489,7 +502,8 @@ def mediation(
     >>> e = rng.normal(size=(U, T)) + rng.normal(size=(U, 1))  # unit levels differ
     >>> c = 0.5 * e + rng.normal(size=(U, T))
     >>> r = 0.8 * c + 0.1 * e + rng.normal(size=(U, T))
-    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel(),
     ...                    "revenue_retention": r.ravel()})
     >>> med = mediation(df, n_boot=300).set_index("path")  # planted indirect 0.5 * 0.8 = 0.4
