@@ -7,8 +7,8 @@ import argparse
 
 HELP = (
     "Early warning: units whose employee retention dropped against their own baseline, ranked by "
-    "the "
-    "customers (and revenue) expected to be lost at the measured lag; --backtest checks past lists."
+    "the customers (and revenue) expected to be lost at the measured lag; --backtest checks past "
+    "lists."
 )
 
 
@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("effect", "forecast"),
         default="effect",
         help="effect: measured slope x staff drop, flag by the drop's z (default); forecast: "
-        "customer drop predicted from the recent drops by a regression on past cutoffs, "
-        "flag when above --min-loss",
+        "customer drop predicted from the recent drops by a regression on past cutoffs, flag "
+        "when above --min-loss",
     )
     parser.add_argument(
         "--survey",
@@ -214,14 +214,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.method == "forecast":
         why = (
             f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over "
-            "the next "
-            f"{max(lag, 1)} period(s)"
+            f"the next {max(lag, 1)} period(s)"
         )
     else:
         why = (
             f"employee retention down over the last {args.recent} periods against the "
-            f"{args.baseline} before, "
-            f"one-sided z > {args.z:g}"
+            f"{args.baseline} before, one-sided z > {args.z:g}"
         )
     if args.method == "forecast":
         weights = ", ".join(
@@ -229,14 +227,12 @@ def run(args: argparse.Namespace) -> int:
         )
         how = (
             f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per "
-            "point of "
-            f"drop in {weights}"
+            f"point of drop in {weights}"
         )
     else:
         how = (
             f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, "
-            f"{lag} period(s) "
-            "later"
+            f"{lag} period(s) later"
         )
     lines = [
         f"linkage watchlist: {len(wl)} units, {len(flagged)} flagged ({why})",
@@ -275,9 +271,8 @@ def run(args: argparse.Namespace) -> int:
         )
         lines += [
             "",
-            "Back-test (lists built before each cutoff; lost = customer retention below baseline "
-            "by more than "
-            f"{args.min_loss:g} a period over the horizon)",
+            "Back-test (lists built before each cutoff; lost = customer retention below "
+            f"baseline by more than {args.min_loss:g} a period over the horizon)",
             fmt(bt, BACKTEST_COLUMNS[:-1]),
         ]
     lines += [

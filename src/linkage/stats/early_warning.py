@@ -753,8 +753,8 @@ def watchlist(
     out = out[WATCHLIST_COLUMNS]
     n_flag = int(out["flag"].sum())
     text = (
-        f"{n_flag} of {len(out)} units flagged ({method}) as of {_label(periods[T - 1])}, at a lag "
-        f"of {lag} {grid.step}(s)"
+        f"{n_flag} of {len(out)} units flagged ({method}) as of {_label(periods[T - 1])}, at a "
+        f"lag of {lag} {grid.step}(s)"
         + ("." if found else " (no lag was significant: the strongest positive one is used).")
     )
     return Watchlist(

@@ -85,13 +85,11 @@ MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units
 
 MEDIATION_CAVEATS = (
     "Mediation here splits an association into parts; it does not show that changing employee "
-    "retention "
-    "would change revenue. It assumes nothing unmeasured drives both customer retention and "
-    "revenue "
-    "(a local competitor, a price change), which observational data cannot guarantee.",
+    "retention would change revenue. It assumes nothing unmeasured drives both customer "
+    "retention and revenue (a local competitor, a price change), which observational data "
+    "cannot guarantee.",
     "The paths are within-unit (each unit compared with itself over time, shared trends and "
-    "seasons removed "
-    "unless turned off); the intervals resample whole units.",
+    "seasons removed unless turned off); the intervals resample whole units.",
 )
 
 
@@ -260,8 +258,7 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
         )
         bits.append(
             f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI "
-            f"{bl['ci_low']:.2f} to "
-            f"{bl['ci_high']:.2f}"
+            f"{bl['ci_low']:.2f} to {bl['ci_high']:.2f}"
         )
     else:
         bits.append("within units no lag stands out after adjusting for the lags tried")
@@ -396,16 +393,14 @@ def chain(
         carried = "carries" if ind["p_val"] < alpha else "shows no clear sign of carrying"
         text.append(
             f"Within units, {m} {carried} the link from {x} to {y}: indirect path "
-            f"{ind['coef']:.3g} "
-            f"({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to {ind['ci_high']:.3g}) of a total "
-            f"{tot['coef']:.3g}."
+            f"{ind['coef']:.3g} ({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to "
+            f"{ind['ci_high']:.3g}) of a total {tot['coef']:.3g}."
         )
         text += list(MEDIATION_CAVEATS[:1])
     text.append(
         "Main caveat: observational data. Each link is an association; a link that holds with a "
-        "lag and "
-        "in one direction is evidence about order, not proof that improving one measure will "
-        "move the next."
+        "lag and in one direction is evidence about order, not proof that improving one measure "
+        "will move the next."
     )
     if warns:
         text.append("Warnings: " + " ".join(warns))
