@@ -1,5 +1,4 @@
-"""``linkage watchlist``: units whose employee retention dropped, ranked by customers expected to
-be lost."""
+"""``linkage watchlist``: units whose employee retention dropped, ranked by customers at risk."""
 
 from __future__ import annotations
 
@@ -125,8 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the panel, build the list (and back-test), print the report or JSON. Returns the exit
-    status."""
+    """Read the panel, build the list (and back-test), print the report or JSON; the exit status."""
     import json
 
     import pandas as pd

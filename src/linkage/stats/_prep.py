@@ -91,8 +91,7 @@ def check_columns(
 
 
 def check_ci(ci: float) -> None:
-    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly between 0 and
-    1."""
+    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly in (0, 1)."""
     if not 0 < ci < 1:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
 

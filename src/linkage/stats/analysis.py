@@ -96,8 +96,7 @@ class LinkageResult(Result):
 
     @property
     def summary(self) -> pd.DataFrame:
-        """The headline rows in one table: the three correlations and the period-adjusted best
-        lag."""
+        """The headline rows: the three correlations and the period-adjusted best lag."""
         corr = self.correlations.assign(lag=0, p_adj=np.nan)
         lag = 0 if self.best_lag is None else self.best_lag
         best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]

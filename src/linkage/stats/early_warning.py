@@ -329,8 +329,7 @@ def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
 def _window_rates(
     R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, cols: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean
-    rate."""
+    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start), else the mean rate."""
     if N is not None and K is not None:
         n = np.nansum(N[:, cols], axis=1)
         k = np.nansum(K[:, cols], axis=1)
@@ -381,8 +380,7 @@ def _fit_effect(
 
 
 def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative sums along periods (leading zero column) of the finite values and of their
-    count."""
+    """Cumulative sums along periods (leading zero column) of the finite values and their count."""
     ok = np.isfinite(A)
     z = np.zeros((A.shape[0], 1))
     return (
@@ -420,8 +418,7 @@ def _drops_at(
     recent: int,
     baseline: int,
 ) -> np.ndarray:
-    """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units,
-    cutoffs)."""
+    """``baseline`` window minus ``recent`` window before each cutoff: (units, cutoffs)."""
     return _rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(
         R, N, K, cut - recent, recent
     )
@@ -481,8 +478,7 @@ def _forecast(
 
 
 class _Target:
-    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut -
-    recent``."""
+    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before it."""
 
     def __init__(
         self,
@@ -1069,8 +1065,7 @@ def _cutoff_lists(
     n_cutoffs: int,
     truth_losses: pd.DataFrame | None,
 ) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray]]:
-    """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per
-    its unit)."""
+    """For each cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit)."""
     x, y, unit, period = st.x, st.y, st.unit, st.period
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
