@@ -1065,7 +1065,7 @@ def _cutoff_lists(
     n_cutoffs: int,
     truth_losses: pd.DataFrame | None,
 ) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray]]:
-    """For each cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit)."""
+    """Per cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit)."""
     x, y, unit, period = st.x, st.y, st.unit, st.period
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
