@@ -157,7 +157,8 @@ def test_forecast_by_hand():
     df = _forecast_panel(7, U=30, T=24)
     r, b, h = 3, 6, 1
     res = watchlist(
-        df, WarningSettings(method="forecast", lag=h, recent=r, baseline=b, survey=("survey",), n_boot=0)
+        df,
+        WarningSettings(method="forecast", lag=h, recent=r, baseline=b, survey=("survey",), n_boot=0),
     )
     wl = res.table
     piv = {c: df.pivot(index="unit_id", columns="period", values=c).to_numpy(float)
@@ -216,7 +217,9 @@ def test_operating_points_by_hand():
     df = _forecast_panel(5, U=40, T=27)
     periods = pd.date_range("2022-01-01", periods=27, freq="MS")
     cuts = periods[[22, 24, 26]]
-    settings = WarningSettings(lag=1, method="forecast", survey=("survey",), min_loss=0.01, n_boot=0)
+    settings = WarningSettings(
+        lag=1, method="forecast", survey=("survey",), min_loss=0.01, n_boot=0
+    )
     op = operating_points(df, settings, shares=(0.1, 0.25), cutoffs=cuts).set_index("rule")
     bt = backtest(df, settings, cutoffs=cuts)
     cols = ["n_flagged", "n_lost", "n_hit"]
