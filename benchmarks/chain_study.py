@@ -191,9 +191,9 @@ def _signal_ranks(panel, losses, lag, items, recent=3, baseline=12, min_loss=0.0
             return shrink_rates(df, numerator="k", denominator="n")["rate_shrunk"].to_numpy()
 
         hist = panel[panel["period"] < per[i]]
-        wl_e = watchlist(hist, lag=lag, n_boot=0).set_index("unit").reindex(units)
-        wl_s = watchlist(hist, lag=lag, n_boot=0, method="forecast").set_index("unit").reindex(units)
-        wl_v = watchlist(hist, lag=lag, n_boot=0, method="forecast", survey=items).set_index("unit").reindex(units)
+        wl_e = watchlist(hist, lag=lag, n_boot=0).table.set_index("unit").reindex(units)
+        wl_s = watchlist(hist, lag=lag, n_boot=0, method="forecast").table.set_index("unit").reindex(units)
+        wl_v = watchlist(hist, lag=lag, n_boot=0, method="forecast", survey=items).table.set_index("unit").reindex(units)
         with np.errstate(invalid="ignore"):
             sig = {"staff drop": rate(bc) - rate(rc), "staff drop, EB-shrunk rates": shrunk(bc) - shrunk(rc),
                    "staff drop z": wl_e["drop_z"].to_numpy(), "staff drop, last 2 periods": rate(bc) - rate(

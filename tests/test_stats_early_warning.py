@@ -1,5 +1,7 @@
 """Early-warning list and its back-test."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,14 @@ import pytest
 from linkage.errors import InputError
 from linkage.simulate import ChainSpec, WorldSpec, simulate, truth_latent
 from linkage.stats import business_effect
-from linkage.stats.early_warning import WATCHLIST_COLUMNS, backtest, operating_points, watchlist
+from linkage.stats.early_warning import (
+    WATCHLIST_COLUMNS,
+    WarningSettings,
+    Watchlist,
+    backtest,
+    operating_points,
+    watchlist,
+)
 
 
 def _dips(seed=1, U=60, T=30, dip_units=5, lag=1):
@@ -27,7 +36,7 @@ def _dips(seed=1, U=60, T=30, dip_units=5, lag=1):
 
 def test_hand_worked_rates_drop_and_expected_loss():
     df = _dips(2)
-    wl = watchlist(df, lag=1, recent=3, baseline=12, n_boot=300).set_index("unit")
+    wl = watchlist(df, lag=1, recent=3, baseline=12, n_boot=300).table.set_index("unit")
     u = df[df["unit_id"] == "s00"]
     base = u["employee_retained"].iloc[-15:-3].sum() / u["employee_start"].iloc[-15:-3].sum()
     now = u["employee_retained"].iloc[-3:].sum() / u["employee_start"].iloc[-3:].sum()
@@ -50,16 +59,18 @@ def test_hand_worked_rates_drop_and_expected_loss():
     assert row["expected_lost_low"] == pytest.approx(eff["ci_low"].iloc[0] * (base - now) * 400 * 3)
     assert row["revenue_at_risk"] is np.nan or np.isnan(row["revenue_at_risk"])  # no revenue column asked for
     assert row["expected_from"] == pd.Timestamp("2024-05-01") and row["expected_to"] == pd.Timestamp("2024-07-01")
-    withrev = watchlist(df, lag=1, revenue="revenue", n_boot=0).set_index("unit")
+    withrev = watchlist(df, lag=1, revenue="revenue", n_boot=0).table.set_index("unit")
     assert withrev.loc["s00", "revenue_at_risk"] == pytest.approx(withrev.loc["s00", "expected_lost"] * 50.0)
 
 
 def test_planted_dips_are_flagged_and_ranked_first():
     df = _dips(1)
     before = df.copy()
-    wl = watchlist(df, n_boot=200)
+    res = watchlist(df, n_boot=200)
     pd.testing.assert_frame_equal(df, before)
-    assert wl["lag"].iloc[0] == 1 and wl.attrs["lag_found"]
+    wl = res.table
+    assert wl["lag"].iloc[0] == 1 == res.lag and res.lag_found and res.method == "effect"
+    assert res.as_of == pd.Timestamp("2024-06-01") and res.coefficients == {}
     assert set(wl["unit"].head(5)) == {f"s0{i}" for i in range(5)}
     assert wl.loc[wl["unit"].isin([f"s0{i}" for i in range(5)]), "flag"].all()
     assert wl["flag"].sum() <= 7  # few false alarms among 55 steady units at one-sided 5 %
@@ -69,7 +80,7 @@ def test_planted_dips_are_flagged_and_ranked_first():
 
 def test_without_customer_counts_ranks_by_the_drop():
     df = _dips(5).drop(columns=["customer_start"])
-    wl = watchlist(df, lag=1, n_boot=0)
+    wl = watchlist(df, lag=1, n_boot=0).table
     assert wl["expected_lost"].isna().all()
     assert wl["drop_z"].is_monotonic_decreasing and set(wl["unit"].head(5)) == {f"s0{i}" for i in range(5)}
 
@@ -77,16 +88,17 @@ def test_without_customer_counts_ranks_by_the_drop():
 def test_as_of_ignores_later_periods():
     df = _dips(3)
     cut = pd.Timestamp("2023-12-01")
-    a = watchlist(df, as_of=cut, lag=1, n_boot=0)
+    a = watchlist(df, as_of=cut + pd.Timedelta(days=10), lag=1, n_boot=0)
     b = watchlist(df[df["period"] <= cut], lag=1, n_boot=0)
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.as_of == b.as_of == cut and a.to_dict()["settings"]["as_of"] == "2023-12-01"
 
 
 def test_backtest_counts_by_hand():
     df = _dips(4, U=40, T=30, dip_units=6)
     periods = pd.date_range("2022-01-01", periods=30, freq="MS")
     bt = backtest(df, cutoffs=[periods[29]], lag=1, min_loss=0.02)
-    wl = watchlist(df[df["period"] < periods[29]], lag=1, n_boot=0).set_index("unit")
+    wl = watchlist(df[df["period"] < periods[29]], lag=1, n_boot=0).table.set_index("unit")
     cr = df.pivot(index="unit_id", columns="period", values="customer_retention")
     lost = (cr.iloc[:, 14:26].mean(axis=1) - cr.iloc[:, 29]) > 0.02  # no counts: mean rates
     hit = (wl["flag"].reindex(lost.index) & lost).sum()
@@ -144,7 +156,11 @@ def test_forecast_by_hand():
     # the regression rebuilt with explicit loops over cutoffs and units, from the definitions
     df = _forecast_panel(7, U=30, T=24)
     r, b, h = 3, 6, 1
-    wl = watchlist(df, method="forecast", lag=h, recent=r, baseline=b, survey=["survey"], n_boot=0)
+    res = watchlist(
+        df,
+        WarningSettings(method="forecast", lag=h, recent=r, baseline=b, survey=("survey",), n_boot=0),
+    )
+    wl = res.table
     piv = {c: df.pivot(index="unit_id", columns="period", values=c).to_numpy(float)
            for c in ("employee_start", "employee_retained", "customer_start", "customer_retained", "survey")}
 
@@ -163,7 +179,7 @@ def test_forecast_by_hand():
         ys.append(rate("customer_retained", "customer_start", c - r - b, c - r)
                   - rate("customer_retained", "customer_start", c, c + h))
     coef = np.linalg.lstsq(np.vstack(rows), np.concatenate(ys), rcond=None)[0]
-    got = wl.attrs["coefficients"]
+    got = res.coefficients
     assert [got["intercept"], got["employee_retention"], got["survey"]] == pytest.approx(coef)
     pred = features(24) @ coef
     out = wl.set_index("unit").loc[sorted(df["unit_id"].unique())]
@@ -175,8 +191,8 @@ def test_forecast_by_hand():
 
 def test_forecast_learns_which_signal_matters():
     df = _forecast_panel(3)
-    wl = watchlist(df, method="forecast", lag=1, survey=["survey", "noise_item"], n_boot=200)
-    coef = wl.attrs["coefficients"]
+    res = watchlist(df, method="forecast", lag=1, survey=["survey", "noise_item"], n_boot=200)
+    wl, coef = res.table, res.coefficients
     # the customer drop is 0.5 x the staff dip; the survey moves 10 points per point of dip (0.05 per
     # point of survey), so together they carry it; the unrelated item gets about nothing
     assert 0.03 < coef["survey"] < 0.07 and abs(coef["noise_item"]) < 0.005
@@ -191,9 +207,9 @@ def test_forecast_learns_which_signal_matters():
 
 def test_share_flags_the_top_of_the_ranking():
     df = _dips(1)
-    wl = watchlist(df, lag=1, share=0.1, n_boot=0)
+    wl = watchlist(df, lag=1, share=0.1, n_boot=0).table
     assert wl["flag"].tolist() == [True] * 6 + [False] * 54  # 10 % of 60, the first six ranks
-    assert watchlist(df, lag=1, share=0.0, n_boot=0)["flag"].sum() == 0
+    assert watchlist(df, lag=1, share=0.0, n_boot=0).table["flag"].sum() == 0
     assert list(wl.columns) == WATCHLIST_COLUMNS and wl["predicted_drop"].isna().all()
 
 
@@ -201,9 +217,11 @@ def test_operating_points_by_hand():
     df = _forecast_panel(5, U=40, T=27)
     periods = pd.date_range("2022-01-01", periods=27, freq="MS")
     cuts = periods[[22, 24, 26]]
-    op = operating_points(df, shares=(0.1, 0.25), cutoffs=cuts, lag=1, method="forecast", survey=["survey"],
-                          min_loss=0.01).set_index("rule")
-    bt = backtest(df, cutoffs=cuts, lag=1, method="forecast", survey=["survey"], min_loss=0.01)
+    settings = WarningSettings(
+        lag=1, method="forecast", survey=("survey",), min_loss=0.01, n_boot=0
+    )
+    op = operating_points(df, settings, shares=(0.1, 0.25), cutoffs=cuts).set_index("rule")
+    bt = backtest(df, settings, cutoffs=cuts)
     cols = ["n_flagged", "n_lost", "n_hit"]
     assert op.loc["forecast > 0.01", cols].tolist() == bt.iloc[-1][cols].tolist()
     hits = lost_n = 0
@@ -211,7 +229,7 @@ def test_operating_points_by_hand():
     cn = df.pivot(index="unit_id", columns="period", values="customer_start")
     for c in cuts:
         i = list(periods).index(c)
-        wl = watchlist(df[df["period"] < c], lag=1, method="forecast", survey=["survey"], n_boot=0)
+        wl = watchlist(df[df["period"] < c], settings).table
         base = cr.iloc[:, i - 15:i - 3].sum(axis=1) / cn.iloc[:, i - 15:i - 3].sum(axis=1)
         lost = (base - cr.iloc[:, i] / cn.iloc[:, i]) > 0.01
         hits += lost.reindex(wl["unit"].head(10)).sum()  # top 25 % of 40
@@ -279,3 +297,29 @@ def test_bad_input():
         watchlist(df, revenue="sales", baseline=4)
     with pytest.raises(InputError, match="not a period"):
         backtest(df, cutoffs=[pd.Timestamp("1999-01-01")], baseline=4, lag=1)
+
+
+def test_settings_are_checked_once_and_keywords_replace_fields():
+    with pytest.raises(InputError, match="recent must be a whole number"):
+        WarningSettings(recent=0)
+    with pytest.raises(InputError, match="ci"):
+        WarningSettings(ci=1.5)
+    with pytest.raises(TypeError, match="recnt"):
+        watchlist(_dips(1), recnt=3)
+    s = WarningSettings(lag=1, n_boot=0)
+    assert WarningSettings.of(s, recent=4) == WarningSettings(lag=1, n_boot=0, recent=4)
+    df = _dips(1)
+    a, b = watchlist(df, s, share=0.1), watchlist(df, lag=1, n_boot=0, share=0.1)
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_watchlist_result_views():
+    res = watchlist(_dips(1), lag=1, n_boot=0)
+    assert isinstance(res, Watchlist) and res.summary is res.table
+    doc = res.to_dict()
+    assert doc["settings"]["lag"] == 1 and doc["settings"]["as_of"] == "2024-06-01"
+    assert doc["flagged"] == int(res.table["flag"].sum()) == len(res.flagged)
+    assert json.loads(res.to_json())["units"][0]["unit"] == res.table["unit"].iloc[0]
+    html = res._repr_html_()
+    assert "<table" in html and "flagged" in html
+    assert repr(res).startswith("Watchlist(method='effect', units=60")

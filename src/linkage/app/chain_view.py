@@ -750,7 +750,7 @@ def chain_results(
     lag = None
     bt = pd.DataFrame()
     try:
-        wl = watchlist(
+        result = watchlist(
             panel,
             revenue=revenue,
             max_lag=max_lag,
@@ -760,8 +760,8 @@ def chain_results(
             seed=seed,
             **how,
         )
-        lag = int(wl["lag"].iloc[0])
-        wl = _watch_counts(panel, wl, recent, baseline)
+        lag = result.lag
+        wl = _watch_counts(panel, result.table, recent, baseline)
         shown = suppress(
             wl,
             count_cols=["employees", "customers"],

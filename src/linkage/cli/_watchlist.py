@@ -1,12 +1,13 @@
-"""``linkage watchlist``: units whose employee retention dropped, ranked by customers expected to be lost."""
+"""``linkage watchlist``: units whose employee retention dropped, ranked by customers at risk."""
 
 from __future__ import annotations
 
 import argparse
 
 HELP = (
-    "Early warning: units whose employee retention dropped against their own baseline, ranked by the "
-    "customers (and revenue) expected to be lost at the measured lag; --backtest checks past lists."
+    "Early warning: units whose employee retention dropped against their own baseline, ranked by "
+    "the customers (and revenue) expected to be lost at the measured lag; --backtest checks past "
+    "lists."
 )
 
 
@@ -71,8 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("effect", "forecast"),
         default="effect",
         help="effect: measured slope x staff drop, flag by the drop's z (default); forecast: "
-        "customer drop predicted from the recent drops by a regression on past cutoffs, "
-        "flag when above --min-loss",
+        "customer drop predicted from the recent drops by a regression on past cutoffs, flag "
+        "when above --min-loss",
     )
     parser.add_argument(
         "--survey",
@@ -123,15 +124,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read the panel, build the list (and back-test), print the report or JSON. Returns the exit status."""
+    """Read the panel, build the list (and back-test), print the report or JSON; the exit status."""
     import json
 
     import pandas as pd
 
     from linkage.cli._common import fmt, read_panel, with_file
     from linkage.errors import InputError
-    from linkage.stats.analysis import _jsonable, _records
-    from linkage.stats.early_warning import BACKTEST_COLUMNS, WATCHLIST_COLUMNS, backtest, watchlist
+    from linkage.stats.early_warning import BACKTEST_COLUMNS, WarningSettings, backtest, watchlist
+    from linkage.stats.results import jsonable, records
 
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
@@ -171,105 +172,77 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(
                     f"--as-of {args.as_of!r} is not a period number", file=label
                 ) from None
-    rule = dict(method=args.method, survey=survey or None, share=args.share, min_loss=args.min_loss)
     try:
-        wl = watchlist(
-            data,
+        settings = WarningSettings(
             x=args.x,
             y=args.y,
             unit=args.unit,
             period=args.period,
-            as_of=as_of,
             lag=args.lag,
             max_lag=args.max_lag,
             recent=args.recent,
             baseline=args.baseline,
             z=args.z,
-            revenue=args.revenue,
             n_boot=args.boot,
             seed=args.seed,
-            **rule,
+            method=args.method,
+            survey=tuple(survey),
+            share=args.share,
+            min_loss=args.min_loss,
         )
+        result = watchlist(data, settings, as_of=as_of, revenue=args.revenue)
         bt = None
         if args.backtest:
             hist = data if as_of is None else data[data[args.period] <= as_of]
-            bt = backtest(
-                hist,
-                n_cutoffs=args.backtest,
-                x=args.x,
-                y=args.y,
-                unit=args.unit,
-                period=args.period,
-                lag=args.lag,
-                max_lag=args.max_lag,
-                recent=args.recent,
-                baseline=args.baseline,
-                z=args.z,
-                **rule,
-            )
+            bt = backtest(hist, settings, n_cutoffs=args.backtest)
     except InputError as err:
         raise with_file(err, label) from None
-    lag = int(wl["lag"].iloc[0])
+    wl = result.table
+    lag = result.lag
     if args.json:
         doc = {
-            "settings": {
-                "x": args.x,
-                "y": args.y,
-                "as_of": as_of,
-                "lag": lag,
-                "lag_found": wl.attrs["lag_found"],
-                "recent": args.recent,
-                "baseline": args.baseline,
-                "z": args.z,
-                "n_boot": args.boot,
-                "method": args.method,
-                "survey": survey,
-                "share": args.share,
-                "min_loss": args.min_loss,
-                "coefficients": wl.attrs["coefficients"],
-            },
-            "flagged": int(wl["flag"].sum()),
-            "units": _records(wl, WATCHLIST_COLUMNS),
-            "backtest": _records(bt, BACKTEST_COLUMNS) if bt is not None else None,
+            **result.to_dict(),
+            "backtest": records(bt, BACKTEST_COLUMNS) if bt is not None else None,
         }
-        print(json.dumps(_jsonable(doc), indent=1, default=str))
+        print(json.dumps(jsonable(doc), indent=1, default=str))
         return 0
     flagged = wl[wl["flag"]]
     if args.share is not None:
         why = f"the top {args.share:.0%} by customers expected to be lost"
     elif args.method == "forecast":
         why = (
-            f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over the next "
-            f"{max(lag, 1)} period(s)"
+            f"{args.y} predicted to fall more than {args.min_loss:g} a period below baseline over "
+            f"the next {max(lag, 1)} period(s)"
         )
     else:
         why = (
-            f"employee retention down over the last {args.recent} periods against the {args.baseline} before, "
-            f"one-sided z > {args.z:g}"
+            f"employee retention down over the last {args.recent} periods against the "
+            f"{args.baseline} before, one-sided z > {args.z:g}"
         )
     if args.method == "forecast":
         weights = ", ".join(
-            f"{k} {v:.3f}" for k, v in wl.attrs["coefficients"].items() if k != "intercept"
+            f"{k} {v:.3f}" for k, v in result.coefficients.items() if k != "intercept"
         )
         how = (
-            f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per point of "
-            f"drop in {weights}"
+            f"Forecast fitted on the earlier cutoffs of this history: points of {args.y} drop per "
+            f"point of drop in {weights}"
         )
     else:
         how = (
-            f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, {lag} period(s) "
-            "later"
+            f"Effect used: {wl['slope'].iloc[0]:.3f} points of {args.y} per point of {args.x}, "
+            f"{lag} period(s) later"
         )
     lines = [
         f"linkage watchlist: {len(wl)} units, {len(flagged)} flagged ({why})",
         how
         + (
             ""
-            if wl.attrs["lag_found"]
+            if result.lag_found
             else " (no lag was significant: the strongest positive one is used)"
         ),
         "",
-        "Visit first (flagged units by customers expected to be lost; interval from the unit bootstrap):",
+        "Visit first (flagged units by customers expected to be lost; interval from the unit "
+        "bootstrap):",
     ]
     cols = [
         "rank",
@@ -296,8 +269,8 @@ def run(args: argparse.Namespace) -> int:
         )
         lines += [
             "",
-            "Back-test (lists built before each cutoff; lost = customer retention below baseline by more than "
-            f"{args.min_loss:g} a period over the horizon)",
+            "Back-test (lists built before each cutoff; lost = customer retention below "
+            f"baseline by more than {args.min_loss:g} a period over the horizon)",
             fmt(bt, BACKTEST_COLUMNS[:-1]),
         ]
     lines += [

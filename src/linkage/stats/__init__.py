@@ -11,7 +11,14 @@ building blocks are exported for analysts and dashboards:
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
 - :func:`segment_linkage` (per segment or region, corrected over the groups);
-- :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff retention dropped).
+- :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff
+  retention dropped),
+  with their options in one :class:`WarningSettings`; :func:`watchlist` returns a
+  :class:`Watchlist`.
+
+Every result object (:class:`LinkageResult`, :class:`ChainResult`, :class:`Watchlist`) is a
+:class:`Result`: ``summary`` (tidy table), ``to_dict()`` / ``to_json()``, ``text``, and an HTML
+view.
 """
 
 from linkage.stats.analysis import LinkageResult, analyse
@@ -25,9 +32,16 @@ from linkage.stats.drivers import (
     spearman_brown,
     unit_reliability,
 )
-from linkage.stats.early_warning import backtest, operating_points, watchlist
+from linkage.stats.early_warning import (
+    WarningSettings,
+    Watchlist,
+    backtest,
+    operating_points,
+    watchlist,
+)
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
+from linkage.stats.results import Result
 from linkage.stats.segments import segment_linkage
 from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
@@ -62,4 +76,7 @@ __all__ = [
     "watchlist",
     "backtest",
     "operating_points",
+    "WarningSettings",
+    "Watchlist",
+    "Result",
 ]

@@ -9,6 +9,7 @@ are empty cells and simply drop out of the pairs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 
@@ -33,23 +34,44 @@ PER_YEAR = {"month": 12, "quarter": 4, "year": 1, "week": 52, "day": 365}
 class Grid:
     """A panel laid out as unit x period arrays (``NaN`` where a value is missing).
 
-    ``X``, ``Y`` and ``W`` have shape (units, periods); ``W`` holds the observation weights (ones
-    when none are asked for). ``units`` are the unit labels in row order, ``periods`` the period
-    values of the columns, ``step`` the name of one period ("month", "quarter", "year", "week",
-    "day", or "period" for plain integers).
+    ``values`` maps each laid-out column to its (units, periods) array; ``X`` and ``Y`` are those
+    of the columns named ``x`` and ``y`` (the pair most statistics use). ``W`` holds the
+    observation weights (ones when none are asked for). ``units`` are the unit labels in row
+    order, ``periods`` the period values of the columns, ``step`` the name of one period
+    ("month", "quarter", "year", "week", "day", or "period" for plain integers).
     """
 
-    X: np.ndarray
-    Y: np.ndarray
+    values: dict[str, np.ndarray]
     W: np.ndarray
     units: np.ndarray
     periods: np.ndarray
     step: str
     weighted: bool
+    x: str | None = None
+    y: str | None = None
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.values[column]
+
+    def get(self, column: str | None) -> np.ndarray | None:
+        """The array of ``column``, ``None`` when ``column`` is ``None``."""
+        return None if column is None else self.values[column]
+
+    @property
+    def X(self) -> np.ndarray:
+        if self.x is None:
+            raise KeyError("this grid has no x column")
+        return self.values[self.x]
+
+    @property
+    def Y(self) -> np.ndarray:
+        if self.y is None:
+            raise KeyError("this grid has no y column")
+        return self.values[self.y]
 
     @property
     def n_units(self) -> int:
-        return self.X.shape[0]
+        return self.W.shape[0]
 
     @property
     def per_year(self) -> int | None:
@@ -69,7 +91,7 @@ def check_columns(
 
 
 def check_ci(ci: float) -> None:
-    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly between 0 and 1."""
+    """Raise :class:`InputError` unless the confidence level ``ci`` lies strictly in (0, 1)."""
     if not 0 < ci < 1:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
 
@@ -152,24 +174,48 @@ def period_steps(
 def make_grid(
     data: pd.DataFrame,
     *,
-    x: str,
-    y: str,
+    x: str | None = None,
+    y: str | None = None,
+    columns: Sequence[str] = (),
     unit: str,
     period: str,
     weights: str | None = None,
     file: str | None = None,
 ) -> Grid:
-    """Check ``data`` and lay ``x``, ``y`` (and ``weights``) out on a unit x period grid."""
-    check_columns(
-        data, {"x": x, "y": y, "unit": unit, "period": period, "weights": weights}, file=file
-    )
-    if x == y:
+    """Check ``data`` and lay ``x``, ``y``, ``columns`` (and ``weights``) out on a unit x period
+    grid.
+
+    Each column gets its own (units, periods) array in :attr:`Grid.values`; ``x`` and ``y`` are
+    also :attr:`Grid.X` and :attr:`Grid.Y`. A cell with zero weight is missing in every column.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"u": ["a", "a", "b"], "t": [1, 2, 2], "e": [0.9, 0.8, 0.7],
+    ...                    "c": [0.5, 0.6, 0.4], "m": [1.0, 2.0, 3.0]})
+    >>> g = make_grid(df, x="e", y="c", columns=["m"], unit="u", period="t")
+    >>> g.X.tolist(), g["m"].tolist(), g.units.tolist()
+    ([[0.9, 0.8], [nan, 0.7]], [[1.0, 2.0], [nan, 3.0]], ['a', 'b'])
+    >>> make_grid(df, columns=["m", "e"], unit="u", period="t")["e"].shape
+    (2, 2)
+    """
+    names = [c for c in (x, y) if c is not None] + list(columns)
+    if not names:
+        raise InputError("no columns to lay out on the grid", file=file)
+    roles = {"x": x, "y": y, "unit": unit, "period": period, "weights": weights}
+    check_columns(data, roles, file=file)
+    for c in columns:
+        check_columns(data, {"value": c}, file=file)
+    if x is not None and x == y:
         raise InputError(f"x and y are the same column {x!r}", file=file, column=x)
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"column {repeated[0]!r} is asked for twice", file=file, column=repeated[0]
+        )
     if data[unit].isna().any():
         row = int(np.flatnonzero(data[unit].isna().to_numpy())[0]) + 1
         raise InputError("unit is missing", file=file, row=row, column=unit)
-    xv = numeric(data, x, file=file)
-    yv = numeric(data, y, file=file)
+    raw = {c: numeric(data, c, file=file) for c in names}
     if weights is not None:
         wv = numeric(data, weights, file=file)
         if (wv < 0).any():
@@ -178,8 +224,8 @@ def make_grid(
     else:
         wv = np.ones(len(data))
     steps, step_name = period_steps(data, period, file=file)
-    codes, units = pd.factorize(data[unit].astype(str), sort=True)
-    units = np.asarray(units, dtype=object)
+    codes, labels = pd.factorize(data[unit].astype(str), sort=True)
+    units = np.asarray(labels, dtype=object)
     n_periods = int(steps.max()) + 1 if len(steps) else 0
     if len(units) * n_periods > MAX_CELLS:
         raise InputError(
@@ -199,22 +245,29 @@ def make_grid(
             column=period,
         )
     shape = (len(units), n_periods)
-    X = np.full(shape, np.nan)
-    Y = np.full(shape, np.nan)
     W = np.full(shape, np.nan)
-    X.flat[flat] = xv
-    Y.flat[flat] = yv
     W.flat[flat] = np.where(np.isnan(wv), 0.0, wv)
     W = np.where(np.isnan(W), 0.0, W)
-    # a cell with zero weight carries no information: treat it as missing on both sides
+    # a cell with zero weight carries no information: treat it as missing in every column
     zero = W <= 0
-    X[zero] = np.nan
-    Y[zero] = np.nan
+    values = {}
+    for c, v in raw.items():
+        A = np.full(shape, np.nan)
+        A.flat[flat] = v
+        A[zero] = np.nan
+        values[c] = A
     pvals = np.full(n_periods, None, dtype=object)
     firsts = pd.Series(steps).drop_duplicates().index.to_numpy()
     pvals[steps[firsts]] = data[period].iloc[firsts].to_numpy(dtype=object)
     return Grid(
-        X=X, Y=Y, W=W, units=units, periods=pvals, step=step_name, weighted=weights is not None
+        values=values,
+        W=W,
+        units=units,
+        periods=pvals,
+        step=step_name,
+        weighted=weights is not None,
+        x=x,
+        y=y,
     )
 
 

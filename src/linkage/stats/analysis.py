@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +28,15 @@ from linkage.stats.effect import (
     effect_from_stats,
 )
 from linkage.stats.lags import _check_lags, choose_best_lag, lag_stats, profile_table
+from linkage.stats.results import Result, jsonable, records
 from linkage.stats.smallunits import MIN_UNITS, size_warnings
 from linkage.stats.summary import plain_summary
 
 __all__ = ["analyse", "LinkageResult"]
+
+# old private names, still imported by linkage.cli._drivers: use linkage.stats.results instead
+_jsonable = jsonable
+_records = records
 
 #: below this many units the analytic clustered test is noticeably liberal (simulation study)
 FEW_UNITS_FOR_CLUSTER_TEST = 50
@@ -52,33 +55,8 @@ _SUMMARY_COLUMNS = [
 ]
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.date().isoformat()
-    return v
-
-
-def _records(df: pd.DataFrame, columns: Sequence[str]) -> list[dict]:
-    cols = [c for c in columns if c in df.columns]
-    return [
-        _jsonable(dict(zip(cols, row, strict=True))) for row in df[cols].itertuples(index=False)
-    ]
-
-
 @dataclass(frozen=True, eq=False)
-class LinkageResult:
+class LinkageResult(Result):
     """Everything :func:`analyse` found, as tidy tables plus a plain-language summary.
 
     Attributes
@@ -118,7 +96,7 @@ class LinkageResult:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """The headline rows in one table: the three correlations and the period-adjusted best lag."""
+        """The headline rows: the three correlations and the period-adjusted best lag."""
         corr = self.correlations.assign(lag=0, p_adj=np.nan)
         lag = 0 if self.best_lag is None else self.best_lag
         best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]
@@ -129,8 +107,8 @@ class LinkageResult:
         by = self.correlations.set_index("method")
         keys = ["r", "ci_low", "ci_high", "p_val", "n", "n_units", "dof"]
 
-        def one(method):
-            return _jsonable({k: by.loc[method, k] for k in keys}) if method in by.index else None
+        def one(method: str) -> dict[str, Any] | None:
+            return jsonable({k: by.loc[method, k] for k in keys}) if method in by.index else None
 
         lag_keys = [
             "lag",
@@ -144,18 +122,18 @@ class LinkageResult:
             "dof",
             "slope",
         ]
-        return _jsonable(
+        return jsonable(
             {
                 "settings": self.settings,
                 "pooled": one("pooled"),
                 "between": one("between"),
                 "within": one("rm_corr"),
-                "lags": _records(self.lags, lag_keys),
-                "lags_period_adjusted": _records(self.lags_period_adjusted, lag_keys),
+                "lags": records(self.lags, lag_keys),
+                "lags_period_adjusted": records(self.lags_period_adjusted, lag_keys),
                 "best_lag": self.best_lag,
-                "direction": _records(self.direction, DIRECTION_COLUMNS),
-                "partial": _records(self.partial, [*COLUMNS, "covariates"]),
-                "effect": (_records(self.effect, EFFECT_COLUMNS) or [None])[0],
+                "direction": records(self.direction, DIRECTION_COLUMNS),
+                "partial": records(self.partial, [*COLUMNS, "covariates"]),
+                "effect": next(iter(records(self.effect, EFFECT_COLUMNS)), None),
                 "caveats": list(DIRECTION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -169,29 +147,24 @@ class LinkageResult:
             f"lags={s.get('min_lag')}..{s.get('max_lag')}, best_lag={self.best_lag})"
         )
 
-    def _repr_html_(self) -> str:
-        fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
-        paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
+    def _html_title(self) -> str:
+        return f"Linkage: {self.settings.get('x')} and {self.settings.get('y')}"
+
+    def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
         lags = self.lags[["lag", "r", "ci_low", "ci_high", "p_adj"]].merge(
             self.lags_period_adjusted[["lag", "r", "ci_low", "ci_high", "p_adj"]],
             on="lag",
             suffixes=("", "_period_adjusted"),
         )
-        parts = [
-            f"<div class='linkage-result'><h3>Linkage: {html.escape(str(self.settings.get('x')))} and "
-            f"{html.escape(str(self.settings.get('y')))}</h3>",
-            paras,
-            "<h4>Correlations</h4>",
-            self.correlations.to_html(**fmt),
-            f"<h4>Lag profile (best lag: {self.best_lag})</h4>",
-            lags.to_html(**fmt),
+        out: list[tuple[str | None, pd.DataFrame]] = [
+            ("Correlations", self.correlations),
+            (f"Lag profile (best lag: {self.best_lag})", lags),
         ]
         if len(self.direction):
-            parts += ["<h4>Direction</h4>", self.direction.drop(columns=["method"]).to_html(**fmt)]
+            out.append(("Direction", self.direction.drop(columns=["method"])))
         if len(self.partial):
-            parts += ["<h4>Partial correlations</h4>", self.partial.to_html(**fmt)]
-        parts.append("</div>")
-        return "".join(parts)
+            out.append(("Partial correlations", self.partial))
+        return out
 
 
 def _median_denominators(data: pd.DataFrame, cols: list[str | None]) -> dict[str, float]:
@@ -260,7 +233,7 @@ def analyse(
     >>> e = 0.9 + 0.03 * rng.normal(size=(40, 30))
     >>> c = 0.8 + 0.4 * (np.roll(e, 2, axis=1) - 0.9) + 0.02 * rng.normal(size=(40, 30))
     >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(40), 30).astype(str),
-    ...                    "period": np.tile(pd.date_range("2022-01-01", periods=30, freq="MS"), 40),
+    ...                    "period": np.tile(pd.date_range("2022-01", periods=30, freq="MS"), 40),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
     >>> res = analyse(df, max_lag=3, n_boot=300)
     >>> res.best_lag

@@ -1,10 +1,12 @@
-"""Early warning: units whose employee retention dropped, ranked by the customers they may lose next.
+"""Early warning: units whose employee retention dropped, ranked by the customers they may lose
+next.
 
 :func:`watchlist` compares each unit's employee retention over its last ``recent`` periods with its
 own ``baseline`` periods before them. A drop is *flagged* when it is larger than the unit's
 binomial noise allows (one-sided z above ``z``; rates from the counts, so a store of 8 is not
 flagged for one leaver). Every unit gets an *expected loss*: the measured within-unit effect of
-employee retention on customer retention ``lag`` periods later (:func:`linkage.stats.business_effect`,
+employee retention on customer retention ``lag`` periods later
+(:func:`linkage.stats.business_effect`,
 period-adjusted, fitted on the same history), times the drop, times the unit's customers at risk
 per period, times the ``recent`` periods the drop lasted. The interval carries the effect's
 unit-bootstrap interval (the drop itself is taken as measured). With a revenue column, the
@@ -39,6 +41,12 @@ look first; it is not a forecast of any one unit's churn, and acting on it is a 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -48,18 +56,20 @@ from linkage.stats._prep import (
     DEFAULT_UNIT,
     DEFAULT_X,
     DEFAULT_Y,
+    Grid,
     check_ci,
     check_columns,
     make_grid,
-    numeric,
-    period_steps,
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.effect import denominator_column, effect_from_stats
 from linkage.stats.lags import lag_stats, profile_table
+from linkage.stats.results import Result, jsonable, records
 
 __all__ = [
     "watchlist",
+    "Watchlist",
+    "WarningSettings",
     "backtest",
     "operating_points",
     "WATCHLIST_COLUMNS",
@@ -123,31 +133,204 @@ OPERATING_COLUMNS = [
 METHODS = ("effect", "forecast")
 
 
+def _whole(name: str, v: Any, low: int) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v or v < low:
+        raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class WarningSettings:
+    """The options shared by :func:`watchlist`, :func:`backtest` and :func:`operating_points`.
+
+    Checked once, when made (:class:`~linkage.errors.InputError` for a bad value). Each function
+    also takes these as keywords (``watchlist(df, lag=1)`` is ``watchlist(df,
+    settings=WarningSettings(lag=1))``); keywords given with ``settings`` replace its fields.
+
+    Attributes
+    ----------
+    x, y, unit, period : str
+        Employee-side rate, customer-side rate and the keys.
+    lag : int, optional
+        Periods from an employee drop to its effect on customers (default: measured, up to
+        ``max_lag``).
+    max_lag, recent, baseline : int
+        Largest lag tried; periods in the recent window and in the baseline window before it.
+    z : float
+        ``"effect"`` flags a unit when its drop is more than ``z`` standard errors.
+    min_loss : float
+        ``"forecast"`` flags (and the back-test calls a unit lost) above this drop per period.
+    method : {"effect", "forecast"}
+    survey : tuple of str
+        Survey columns used as further signals by ``"forecast"``.
+    share : float, optional
+        Flag the top ``share`` (0-1) of units instead of the method's rule.
+    horizon : int, optional
+        Back-test outcome periods (default ``max(lag, 1)``).
+    n_boot, seed, ci :
+        Unit bootstrap of the effect or forecast (the back-test's flags do not use it).
+
+    Examples
+    --------
+    >>> WarningSettings(lag=1, method="forecast", survey="es_engagement").survey
+    ('es_engagement',)
+    >>> WarningSettings(share=1.5)
+    Traceback (most recent call last):
+    ...
+    linkage.errors.InputError: share must be a number from 0 to 1, got 1.5
+    """
+
+    x: str = DEFAULT_X
+    y: str = DEFAULT_Y
+    unit: str = DEFAULT_UNIT
+    period: str = DEFAULT_PERIOD
+    lag: int | None = None
+    max_lag: int = 6
+    recent: int = 3
+    baseline: int = 12
+    z: float = 1.645
+    min_loss: float = 0.005
+    method: str = "effect"
+    survey: tuple[str, ...] = field(default=())
+    share: float | None = None
+    horizon: int | None = None
+    n_boot: int = 1000
+    seed: int | None = 0
+    ci: float = 0.95
+
+    def __post_init__(self) -> None:
+        check_ci(self.ci)
+        if self.method not in METHODS:
+            raise InputError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        survey = self.survey
+        survey = (survey,) if isinstance(survey, str) else tuple(survey or ())
+        object.__setattr__(self, "survey", survey)
+        if survey and self.method != "forecast":
+            raise InputError("survey columns are used by method='forecast' only")
+        share = self.share
+        if share is not None and (
+            isinstance(share, bool) or not np.isfinite(share) or not 0 <= share <= 1
+        ):
+            raise InputError(f"share must be a number from 0 to 1, got {share!r}")
+        if isinstance(self.min_loss, bool) or not np.isfinite(self.min_loss):
+            raise InputError(f"min_loss must be a number, got {self.min_loss!r}")
+        for name, low in (("recent", 1), ("baseline", 1), ("max_lag", 0)):
+            _whole(name, getattr(self, name), low)
+        lag = self.lag
+        if lag is not None and (isinstance(lag, bool) or int(lag) != lag or lag < 0):
+            raise InputError(f"lag must be a whole number >= 0 (employees lead), got {lag!r}")
+        if self.horizon is not None:
+            _whole("horizon", self.horizon, 1)
+        _whole("n_boot", self.n_boot, 0)
+
+    @classmethod
+    def of(cls, settings: WarningSettings | None = None, **options: Any) -> WarningSettings:
+        """``settings`` (default: the defaults) with the fields named in ``options`` replaced.
+
+        Examples
+        --------
+        >>> WarningSettings.of(WarningSettings(lag=2), recent=4).lag
+        2
+        """
+        base = settings if settings is not None else cls()
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+        return dataclasses.replace(base, **options) if options else base
+
+
+@dataclass(frozen=True, eq=False)
+class Watchlist(Result):
+    """What :func:`watchlist` found: the ranked units and how the list was made.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per unit (columns :data:`WATCHLIST_COLUMNS`), ranked; see :func:`watchlist`.
+    lag : int
+        The lag used.
+    lag_found : bool
+        Whether the lag was significant (``True`` when it was given).
+    method : str
+    coefficients : dict
+        ``"forecast"``: the regression's weights (``intercept``, ``x``, then each survey column; per
+        point of drop); empty for ``"effect"``.
+    as_of : period value
+        The last period used.
+    settings : WarningSettings
+    text : str
+        One-paragraph summary.
+    """
+
+    table: pd.DataFrame
+    lag: int
+    lag_found: bool
+    method: str
+    coefficients: dict[str, float]
+    as_of: Any
+    settings: WarningSettings
+    text: str = ""
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The ranked units (:attr:`table`)."""
+        return self.table
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        """The flagged rows of :attr:`table`."""
+        return self.table[self.table["flag"]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``linkage watchlist --json`` (without its ``backtest``)."""
+        s = self.settings
+        return jsonable(
+            {
+                "settings": {
+                    "x": s.x,
+                    "y": s.y,
+                    "as_of": self.as_of,
+                    "lag": self.lag,
+                    "lag_found": self.lag_found,
+                    "recent": s.recent,
+                    "baseline": s.baseline,
+                    "z": s.z,
+                    "n_boot": s.n_boot,
+                    "method": self.method,
+                    "survey": list(s.survey),
+                    "share": s.share,
+                    "min_loss": s.min_loss,
+                    "coefficients": self.coefficients,
+                },
+                "flagged": int(self.table["flag"].sum()),
+                "units": records(self.table, WATCHLIST_COLUMNS),
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Watchlist(method={self.method!r}, units={len(self.table)}, "
+            f"flagged={int(self.table['flag'].sum())}, lag={self.lag}, as_of={self.as_of!r})"
+        )
+
+    def _html_title(self) -> str:
+        return f"Watchlist ({self.method})"
+
+    def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
+        return [(None, self.table)]
+
+
 def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
     den = denominator_column(data, rate)
     num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
     return den, (num if num in data.columns else None)
 
 
-class _Layout:
-    """Where each row of ``data`` sits on the unit x period grid of ``make_grid`` (computed once)."""
-
-    def __init__(self, data, unit, period):
-        steps, _ = period_steps(data, period)
-        codes, units = pd.factorize(data[unit].astype(str), sort=True)
-        self.shape = (len(units), int(steps.max()) + 1 if len(steps) else 0)
-        self.flat = codes.astype(np.int64) * self.shape[1] + steps
-        self.data = data
-
-    def __call__(self, col):
-        out = np.full(self.shape, np.nan)
-        out.flat[self.flat] = numeric(self.data, col)
-        return out
-
-
-def _window_rates(R, N, K, cols):
-    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start) with counts, else mean rate."""
-    if N is not None:
+def _window_rates(
+    R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-unit rate over grid columns ``cols``: sum(kept) / sum(start), else the mean rate."""
+    if N is not None and K is not None:
         n = np.nansum(N[:, cols], axis=1)
         k = np.nansum(K[:, cols], axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -158,7 +341,17 @@ def _window_rates(R, N, K, cols):
         return np.where(cnt > 0, np.nansum(v, axis=1) / np.maximum(cnt, 1), np.nan), None
 
 
-def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
+def _fit_effect(
+    grid: Grid,
+    lag: int | None,
+    max_lag: int,
+    n_boot: int,
+    seed: int | None,
+    ci: float,
+    x: str,
+    y: str,
+    cust_per_period: float | None,
+) -> tuple[int, pd.Series, bool]:
     if lag is None:
         lags = np.arange(0, max_lag + 1)
         stats = lag_stats(grid, lags, period_adjusted=True)
@@ -166,7 +359,7 @@ def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
         prof = profile_table(stats, W, ci=ci, adjust="holm", method="rm_corr_period_adjusted")
         sig = prof[(prof["p_adj"] < 1 - ci) & (prof["r"] > 0)]
         pick = sig if len(sig) else prof[prof["r"] > 0]
-        lag = int(pick.loc[pick["r"].idxmax(), "lag"]) if len(pick) else 0
+        lag = int(pick["lag"].to_numpy()[np.argmax(pick["r"].to_numpy())]) if len(pick) else 0
         found = len(sig) > 0
     else:
         found = True
@@ -187,7 +380,7 @@ def _fit_effect(grid, lag, max_lag, n_boot, seed, ci, x, y, cust_per_period):
 
 
 def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative sums along periods (leading zero column) of the finite values and of their count."""
+    """Cumulative sums along periods (leading zero column) of the finite values and their count."""
     ok = np.isfinite(A)
     z = np.zeros((A.shape[0], 1))
     return (
@@ -196,13 +389,15 @@ def _cumsum0(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
+def _rates_at(
+    R: np.ndarray, N: np.ndarray | None, K: np.ndarray | None, starts: np.ndarray, length: int
+) -> np.ndarray:
     """Rates over the windows ``[s, s + length)`` for every start ``s`` at once: (units, starts).
 
     Pooled from the counts (``sum(K) / sum(N)``) when there are counts, else the mean of the finite
     rates; NaN for a window with no denominator (or no rate).
     """
-    if N is not None:
+    if N is not None and K is not None:
         cn, _ = _cumsum0(np.where(np.isfinite(K), N, np.nan))
         ck, _ = _cumsum0(K)
         n = cn[:, starts + length] - cn[:, starts]
@@ -215,17 +410,32 @@ def _rates_at(R, N, K, starts: np.ndarray, length: int) -> np.ndarray:
         return np.where(n > 0, k / np.where(n > 0, n, 1.0), np.nan)
 
 
-def _drops_at(R, N, K, cut: np.ndarray, recent: int, baseline: int) -> np.ndarray:
-    """``baseline`` window minus ``recent`` window before each cutoff (history < cutoff): (units, cutoffs)."""
+def _drops_at(
+    R: np.ndarray,
+    N: np.ndarray | None,
+    K: np.ndarray | None,
+    cut: np.ndarray,
+    recent: int,
+    baseline: int,
+) -> np.ndarray:
+    """``baseline`` window minus ``recent`` window before each cutoff: (units, cutoffs)."""
     return _rates_at(R, N, K, cut - recent - baseline, baseline) - _rates_at(
         R, N, K, cut - recent, recent
     )
 
 
 def _forecast(
-    features, target, horizon: int, recent: int, baseline: int, n_boot: int, seed, ci: float
-):
-    """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the next.
+    features: Sequence[Callable[[np.ndarray], np.ndarray]],
+    target: _Target,
+    horizon: int,
+    recent: int,
+    baseline: int,
+    n_boot: int,
+    seed: int | None,
+    ci: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fit the customer drop over ``horizon`` on the recent drops at every past cutoff; predict the
+    next.
 
     ``features``: list of functions ``cuts -> (units, cuts)`` drops (missing = 0: no measured drop);
     ``target``: ``cuts -> (units, cuts)`` customer-retention drop over ``[cut, cut + horizon)``.
@@ -268,52 +478,52 @@ def _forecast(
 
 
 class _Target:
-    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before ``cut - recent``."""
+    """Customer-retention drop over ``[cut, cut + horizon)`` against the baseline before it."""
 
-    def __init__(self, R, N, K, recent, baseline, horizon):
+    def __init__(
+        self,
+        R: np.ndarray,
+        N: np.ndarray | None,
+        K: np.ndarray | None,
+        recent: int,
+        baseline: int,
+        horizon: int,
+    ) -> None:
         self.R, self.N, self.K = R, N, K
         self.recent, self.baseline, self.horizon = recent, baseline, horizon
         self.n_units, self.T_periods = R.shape
 
-    def __call__(self, cuts):
+    def __call__(self, cuts: np.ndarray) -> np.ndarray:
         base = _rates_at(self.R, self.N, self.K, cuts - self.recent - self.baseline, self.baseline)
         return base - _rates_at(self.R, self.N, self.K, cuts, self.horizon)
 
 
 def watchlist(
     data: pd.DataFrame,
+    settings: WarningSettings | None = None,
     *,
-    x: str = DEFAULT_X,
-    y: str = DEFAULT_Y,
-    unit: str = DEFAULT_UNIT,
-    period: str = DEFAULT_PERIOD,
-    as_of=None,
-    lag: int | None = None,
-    max_lag: int = 6,
-    recent: int = 3,
-    baseline: int = 12,
-    z: float = 1.645,
+    as_of: Any = None,
     revenue: str | None = None,
-    n_boot: int = 1000,
-    seed: int | None = 0,
-    ci: float = 0.95,
-    method: str = "effect",
-    survey: list[str] | tuple[str, ...] | None = None,
-    share: float | None = None,
-    min_loss: float = 0.005,
-) -> pd.DataFrame:
+    **options: Any,
+) -> Watchlist:
     """Units whose employee retention dropped, ranked by the customers expected to be lost.
 
     Parameters
     ----------
     data : DataFrame
         Long panel (one row per unit and period), ideally with the counts behind the rates
-        (``employee_start``, ``employee_retained``, ``customer_start``): then rates over a window are
+        (``employee_start``, ``employee_retained``, ``customer_start``): then rates over a window
+        are
         pooled from the counts and the drop's noise is binomial.
-    x, y, unit, period : str
-        Employee-side rate, customer-side rate and the keys.
+    settings : WarningSettings, optional
+        The options below (default: their defaults); keywords with the field names replace its
+        fields (``watchlist(df, lag=1, n_boot=0)``).
     as_of : period value, optional
         Last period to use (later rows are ignored); default the last period in ``data``.
+    revenue : str, optional
+        Revenue per unit and period; with ``customer_start`` it turns customers into money.
+    x, y, unit, period : str
+        Employee-side rate, customer-side rate and the keys.
     lag : int, optional
         Periods from an employee drop to its effect on customers. Default: the lag in 0..``max_lag``
         with the strongest positive period-adjusted within-unit link on the history (significant
@@ -321,12 +531,11 @@ def watchlist(
     max_lag : int
         Largest lag tried when ``lag`` is not given.
     recent, baseline : int
-        Periods in the recent window (ending at ``as_of``) and in the baseline window just before it.
+        Periods in the recent window (ending at ``as_of``) and in the baseline window just before
+        it.
     z : float
         Flag a unit when its drop is more than ``z`` binomial standard errors (one-sided; 1.645 is
         5 %). Without counts the unit's own period-to-period spread in the baseline is used.
-    revenue : str, optional
-        Revenue per unit and period; with ``customer_start`` it turns customers into money.
     n_boot, seed, ci :
         Unit bootstrap of the effect (or of the forecast's regression).
     method : {"effect", "forecast"}
@@ -355,18 +564,21 @@ def watchlist(
 
     Returns
     -------
-    DataFrame
-        One row per unit, by ``expected_lost`` (largest first; by ``drop_z`` when there are no
+    Watchlist
+        ``.table``: one row per unit, by ``expected_lost`` (largest first; by ``drop_z`` when there
+        are no
         customer counts to turn the effect into customers): ``rank``, ``unit``, ``flag``,
-        ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored), ``drop_z``,
+        ``baseline``, ``recent`` (the two rates), ``drop`` (baseline - recent, as stored),
+        ``drop_z``,
         ``customers_at_risk`` (customers at the start of a recent period, on average),
         ``expected_lost`` (customers), ``expected_lost_low``, ``expected_lost_high`` (from the
         effect's interval), ``revenue_at_risk`` (+ ``_low``, ``_high``; NaN without ``revenue``),
-        ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the loss
+        ``lag``, ``slope`` (the effect used), ``expected_from``, ``expected_to`` (the periods the
+        loss
         is expected in), ``predicted_drop`` (``"forecast"``: predicted drop in ``y`` per period over
-        the horizon; NaN for ``"effect"``). ``attrs["lag_found"]`` says whether the lag was
-        significant; ``attrs["method"]``; ``attrs["coefficients"]`` the forecast's weights
-        (``intercept``, ``x``, then each ``survey`` column; per point of drop).
+        the horizon; NaN for ``"effect"``). ``.lag_found`` says whether the lag was significant;
+        ``.coefficients`` holds the forecast's weights (``intercept``, ``x``, then each ``survey``
+        column; per point of drop); ``.as_of`` the last period used.
 
     Examples
     --------
@@ -378,29 +590,29 @@ def watchlist(
     >>> kept = rng.binomial(staff, np.clip(p, 0, 1))
     >>> e = kept / staff
     >>> cust = np.full((U, T), 400)
-    >>> c = np.clip(0.97 + 0.5 * (np.roll(e, 1, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T)), 0, 1)
+    >>> c = 0.97 + 0.5 * (np.roll(e, 1, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T))
+    >>> c = np.clip(c, 0, 1)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
     ...                    "employee_retention": e.ravel(), "customer_start": cust.ravel(),
     ...                    "customer_retention": c.ravel()})
     >>> wl = watchlist(df, n_boot=200)
-    >>> int(wl["lag"].iloc[0]), sorted(wl.loc[wl["flag"], "unit"])[:5]
-    (1, ['s00', 's01', 's02', 's03', 's04'])
-    >>> wl["unit"].head(5).isin(["s00", "s01", "s02", "s03", "s04"]).all()
+    >>> wl.lag, wl.lag_found, sorted(wl.flagged["unit"])[:5]
+    (1, True, ['s00', 's01', 's02', 's03', 's04'])
+    >>> wl.table["unit"].head(5).isin(["s00", "s01", "s02", "s03", "s04"]).all()
     np.True_
-    >>> fc = watchlist(df, method="forecast", lag=1, min_loss=0.02, n_boot=0)  # planted slope 0.5
-    >>> sorted(fc["unit"].head(5)), round(fc.attrs["coefficients"]["employee_retention"], 2)
+    >>> fc = watchlist(df, WarningSettings(method="forecast", lag=1, min_loss=0.02, n_boot=0))
+    >>> # planted slope 0.5
+    >>> sorted(fc.table["unit"].head(5)), round(fc.coefficients["employee_retention"], 2)
     (['s00', 's01', 's02', 's03', 's04'], 0.51)
     """
-    check_ci(ci)
+    st = WarningSettings.of(settings, **options)
+    x, y, unit, period = st.x, st.y, st.unit, st.period
+    recent, baseline, method, survey = st.recent, st.baseline, st.method, list(st.survey)
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period, "revenue": revenue})
-    survey = _check_options(data, method, survey, share, min_loss)
-    for name, v, low in (("recent", recent, 1), ("baseline", baseline, 1), ("max_lag", max_lag, 0)):
-        if isinstance(v, bool) or int(v) != v or v < low:
-            raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
-    if lag is not None and (isinstance(lag, bool) or int(lag) != lag or lag < 0):
-        raise InputError(f"lag must be a whole number >= 0 (employees lead), got {lag!r}")
+    for col in survey:
+        check_columns(data, {"survey": col})
     if as_of is not None:
         per = data[period]
         try:
@@ -412,29 +624,47 @@ def watchlist(
             ) from None
         if data.empty:
             raise InputError(f"no periods up to as_of {as_of!r}", column=period)
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
+    x_den, x_num = _counts(data, x)
+    y_den, y_num = _counts(data, y)
+    has_x_counts = bool(x_den and x_num)
+    has_y_counts = bool(y_den and y_num)
+    wanted = [
+        *((x_den, x_num) if has_x_counts else ()),
+        y_den,
+        y_num if method == "forecast" and has_y_counts else None,
+        revenue,
+        *survey,
+    ]
+    extra = [c for c in dict.fromkeys(wanted) if c is not None and c not in (x, y)]
+    grid = make_grid(data, x=x, y=y, columns=extra, unit=unit, period=period)
     T = grid.X.shape[1]
     if T < recent + baseline:
         raise InputError(
             f"{T} periods are fewer than recent + baseline = {recent + baseline}", column=period
         )
-    x_den, x_num = _counts(data, x)
-    y_den, _ = _counts(data, y)
-    lay = _Layout(data, unit, period)  # the layout of `grid`, for the other columns
-    Nx = lay(x_den) if x_den and x_num else None
-    Kx = lay(x_num) if x_den and x_num else None
-    Ny = lay(y_den) if y_den else None
-    rev = lay(revenue) if revenue else None
+    Nx = grid.get(x_den if has_x_counts else None)
+    Kx = grid.get(x_num if has_x_counts else None)
+    Ny = grid.get(y_den)
+    rev = grid.get(revenue)
     cust_pp = float(np.nanmean(np.nansum(Ny, axis=0))) if Ny is not None else None
+    n_boot, seed, ci = st.n_boot, st.seed, st.ci
     lag, eff, found = _fit_effect(
-        grid, lag, int(max_lag), 0 if method == "forecast" else n_boot, seed, ci, x, y, cust_pp
+        grid,
+        st.lag,
+        int(st.max_lag),
+        0 if method == "forecast" else n_boot,
+        seed,
+        ci,
+        x,
+        y,
+        cust_pp,
     )
     rc = np.arange(T - recent, T)
     bc = np.arange(T - recent - baseline, T - recent)
     base, nb = _window_rates(grid.X, Nx, Kx, bc)
     now, nr = _window_rates(grid.X, Nx, Kx, rc)
     drop = base - now
-    if nb is not None:
+    if nb is not None and nr is not None and Nx is not None and Kx is not None:
         # two-proportion z-test with the pooled rate (+0.5 / +1 so that a window with no leavers
         # still has a binomial spread)
         kb = np.nansum(Kx[:, bc], axis=1)
@@ -454,13 +684,15 @@ def watchlist(
     slope = eff["slope"]
     if method == "forecast":
         h = max(int(lag), 1)
-        y_den_, y_num_ = _counts(data, y)
-        Ky = lay(y_num_) if y_den_ and y_num_ else None
+        Ky = grid.get(y_num if has_y_counts else None)
         target = _Target(grid.Y, Ny if Ky is not None else None, Ky, recent, baseline, h)
-        feats = [lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)]
+        feats: list[Callable[[np.ndarray], np.ndarray]] = [
+            lambda c: _drops_at(grid.X, Nx, Kx, c, recent, baseline)
+        ]
         for col in survey:
-            S = lay(col)
-            feats.append(lambda c, S=S: _drops_at(S, None, None, c, recent, baseline))
+            feats.append(
+                partial(_drops_at, grid[col], None, None, recent=recent, baseline=baseline)
+            )
         coef, pred, plo, phi = _forecast(feats, target, h, recent, baseline, n_boot, seed, ci)
         coefs = dict(zip(["intercept", x, *survey], (float(v) for v in coef), strict=True))
         slope = coefs[x]
@@ -482,7 +714,7 @@ def watchlist(
         if method == "forecast"
         else {"from": T - recent + lag, "to": T - 1 + lag}
     )
-    flag = (pred > min_loss) if method == "forecast" else (dz > z) & (drop > 0)
+    flag = (pred > st.min_loss) if method == "forecast" else (dz > st.z) & (drop > 0)
     out = pd.DataFrame(
         {
             "unit": grid.units,
@@ -510,39 +742,36 @@ def watchlist(
     fallback = out["predicted_drop"] if method == "forecast" else out["drop_z"]
     key = (out["expected_lost"] if out["expected_lost"].notna().any() else fallback).fillna(-np.inf)
     out = out.iloc[np.argsort(-key.to_numpy(), kind="stable")].reset_index(drop=True)
-    if share is not None:
-        out["flag"] = np.arange(len(out)) < _top_n(share, len(out))
+    if st.share is not None:
+        out["flag"] = np.arange(len(out)) < _top_n(st.share, len(out))
     out["flag"] = out["flag"].astype(bool)
     out["rank"] = np.arange(1, len(out) + 1)
     out = out[WATCHLIST_COLUMNS]
-    out.attrs["lag_found"] = bool(found)
-    out.attrs["method"] = method
-    out.attrs["coefficients"] = coefs
-    return out
+    n_flag = int(out["flag"].sum())
+    text = (
+        f"{n_flag} of {len(out)} units flagged ({method}) as of {_label(periods[T - 1])}, at a "
+        f"lag of {lag} {grid.step}(s)"
+        + ("." if found else " (no lag was significant: the strongest positive one is used).")
+    )
+    return Watchlist(
+        table=out,
+        lag=int(lag),
+        lag_found=bool(found),
+        method=method,
+        coefficients=coefs,
+        as_of=periods[T - 1],
+        settings=st,
+        text=text,
+    )
+
+
+def _label(v: Any) -> str:
+    return v.date().isoformat() if isinstance(v, pd.Timestamp) else str(v)
 
 
 def _top_n(share: float, n: int) -> int:
     """Units in a top-``share`` list of ``n`` (rounded, at least 1 when ``share > 0``)."""
     return int(min(n, max(1 if share > 0 else 0, round(share * n))))
-
-
-def _check_options(data, method, survey, share, min_loss) -> list[str]:
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if isinstance(survey, str):
-        survey = [survey]
-    survey = list(survey or [])
-    if survey and method != "forecast":
-        raise InputError("survey columns are used by method='forecast' only")
-    for col in survey:
-        check_columns(data, {"survey": col})
-    if share is not None and (
-        isinstance(share, bool) or not np.isfinite(share) or not 0 <= share <= 1
-    ):
-        raise InputError(f"share must be a number from 0 to 1, got {share!r}")
-    if isinstance(min_loss, bool) or not np.isfinite(min_loss):
-        raise InputError(f"min_loss must be a number, got {min_loss!r}")
-    return survey
 
 
 def dispersion(N: np.ndarray, K: np.ndarray) -> float:
@@ -557,7 +786,8 @@ def dispersion(N: np.ndarray, K: np.ndarray) -> float:
     --------
     >>> N = np.full((2, 4), 100.0)
     >>> K = np.array([[90.0, 90.0, 90.0, 90.0], [80.0, 100.0, 80.0, 100.0]])
-    >>> round(dispersion(N, K), 3)  # unit 2: rates 0.8, 1.0 around 0.9: chi2 = 4 * 100 * 0.01 / 0.09 on 3 + 3 dof
+    >>> # unit 2: rates 0.8, 1.0 around 0.9: chi2 = 4 * 100 * 0.01 / 0.09 on 3 + 3 dof
+    >>> round(dispersion(N, K), 3)
     7.407
     """
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -571,7 +801,7 @@ def dispersion(N: np.ndarray, K: np.ndarray) -> float:
     return float(max(1.0, chi / dof)) if dof > 0 else 1.0
 
 
-def _period_label(periods: np.ndarray, idx: int, step: str):
+def _period_label(periods: np.ndarray, idx: int, step: str) -> Any:
     """The period value ``idx`` steps from the first grid column (beyond the data: extrapolated)."""
     if idx < len(periods) and periods[idx] is not None:
         return periods[idx]
@@ -592,26 +822,12 @@ def _period_label(periods: np.ndarray, idx: int, step: str):
 
 def backtest(
     data: pd.DataFrame,
+    settings: WarningSettings | None = None,
     *,
-    cutoffs=None,
+    cutoffs: Sequence[Any] | None = None,
     n_cutoffs: int = 6,
-    x: str = DEFAULT_X,
-    y: str = DEFAULT_Y,
-    unit: str = DEFAULT_UNIT,
-    period: str = DEFAULT_PERIOD,
-    lag: int | None = None,
-    max_lag: int = 6,
-    horizon: int | None = None,
-    recent: int = 3,
-    baseline: int = 12,
-    z: float = 1.645,
-    min_loss: float = 0.005,
     truth_losses: pd.DataFrame | None = None,
-    n_boot: int = 0,
-    seed: int | None = 0,
-    method: str = "effect",
-    survey: list[str] | tuple[str, ...] | None = None,
-    share: float | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """How often the watchlist was right: flag with the history before T, check what came after.
 
@@ -630,6 +846,8 @@ def backtest(
     data : DataFrame
         Long panel, as :func:`watchlist`; needs ``customer_start`` and ``customer_retained`` (or the
         rate alone) for the observed outcome.
+    settings : WarningSettings, optional
+        As in :func:`watchlist` (keywords with its field names replace its fields).
     cutoffs : sequence of period values, optional
         Months T to test (the watchlist is built as of the period before T). Default: the last
         ``n_cutoffs`` months that leave ``horizon`` periods of outcome.
@@ -648,8 +866,8 @@ def backtest(
     truth_losses : DataFrame, optional
         Planted truth: ``unit``, ``period`` and ``losses`` (customers lost to the planted cause,
         e.g. the simulator's ``climate_customer_losses``) with ``customer_start`` in ``data``.
-    n_boot, seed :
-        Bootstrap of the effect (0: point estimate only; flags do not depend on it).
+    seed :
+        The lists are built without bootstrap (the flags do not depend on it).
 
     Returns
     -------
@@ -669,40 +887,24 @@ def backtest(
     >>> staff = np.full((U, T), 150)
     >>> kept = rng.binomial(staff, p)
     >>> cs = np.full((U, T), 500)
-    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    >>> ckept = rng.binomial(cs, cp)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
-    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    ...                    "employee_retention": (kept / staff).ravel(),
+    ...                    "customer_start": cs.ravel(), "customer_retained": ckept.ravel(),
+    ...                    "customer_retention": (ckept / cs).ravel()})
     >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
     >>> bt = backtest(df, cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
     >>> row = bt.iloc[-1]
     >>> row["cutoff"], bool(row["precision"] > 0.5), bool(row["recall"] > 0.5)
     ('all', True, True)
     """
+    st = WarningSettings.of(settings, **options)
     rows = []
     for cut, k, h, wl, lost_u in _cutoff_lists(
-        data,
-        cutoffs=cutoffs,
-        n_cutoffs=n_cutoffs,
-        x=x,
-        y=y,
-        unit=unit,
-        period=period,
-        lag=lag,
-        max_lag=max_lag,
-        horizon=horizon,
-        recent=recent,
-        baseline=baseline,
-        z=z,
-        min_loss=min_loss,
-        truth_losses=truth_losses,
-        n_boot=n_boot,
-        seed=seed,
-        method=method,
-        survey=survey,
-        share=share,
+        data, st, cutoffs=cutoffs, n_cutoffs=n_cutoffs, truth_losses=truth_losses
     ):
         flag = wl["flag"].to_numpy()
         rows.append(
@@ -744,25 +946,13 @@ def backtest(
 
 def operating_points(
     data: pd.DataFrame,
+    settings: WarningSettings | None = None,
     *,
-    shares=(0.05, 0.1, 0.2, 0.3, 0.5),
-    cutoffs=None,
+    shares: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.5),
+    cutoffs: Sequence[Any] | None = None,
     n_cutoffs: int = 6,
-    x: str = DEFAULT_X,
-    y: str = DEFAULT_Y,
-    unit: str = DEFAULT_UNIT,
-    period: str = DEFAULT_PERIOD,
-    lag: int | None = None,
-    max_lag: int = 6,
-    horizon: int | None = None,
-    recent: int = 3,
-    baseline: int = 12,
-    z: float = 1.645,
-    min_loss: float = 0.005,
     truth_losses: pd.DataFrame | None = None,
-    seed: int | None = 0,
-    method: str = "effect",
-    survey: list[str] | tuple[str, ...] | None = None,
+    **options: Any,
 ) -> pd.DataFrame:
     """The precision / recall trade-off of the list: its own rule and lists of several lengths.
 
@@ -777,6 +967,9 @@ def operating_points(
     ----------
     data : DataFrame
         Long panel, as :func:`backtest`.
+    settings : WarningSettings, optional
+        As in :func:`watchlist` (keywords with its field names replace its fields; ``share`` and
+        ``n_boot`` are not used).
     shares : sequence of float
         List lengths as shares of the units (0-1).
     cutoffs, n_cutoffs, x, y, unit, period, lag, max_lag, horizon, recent, baseline, z, min_loss :
@@ -788,7 +981,8 @@ def operating_points(
     -------
     DataFrame
         ``rule`` ("z > 1.645" or "forecast > 0.005" for the method's own rule, then "top 10%" ...),
-        ``share`` (flagged / unit-cutoffs), ``n_cutoffs``, ``n_units`` (unit-cutoffs), ``n_flagged``,
+        ``share`` (flagged / unit-cutoffs), ``n_cutoffs``, ``n_units`` (unit-cutoffs),
+        ``n_flagged``,
         ``n_lost``, ``n_hit``, ``precision``, ``recall``, ``lag``, ``horizon`` (of the last cutoff),
         ``outcome``.
 
@@ -802,14 +996,17 @@ def operating_points(
     >>> staff = np.full((U, T), 150)
     >>> kept = rng.binomial(staff, p)
     >>> cs = np.full((U, T), 500)
-    >>> ckept = rng.binomial(cs, np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1))
+    >>> cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    >>> ckept = rng.binomial(cs, cp)
     >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
     ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
     ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-    ...                    "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
-    ...                    "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel()})
+    ...                    "employee_retention": (kept / staff).ravel(),
+    ...                    "customer_start": cs.ravel(), "customer_retained": ckept.ravel(),
+    ...                    "customer_retention": (ckept / cs).ravel()})
     >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
-    >>> op = operating_points(df, shares=(0.1, 0.5), cutoffs=periods[[24, 28, 32]], lag=1, min_loss=0.02)
+    >>> cuts = periods[[24, 28, 32]]
+    >>> op = operating_points(df, shares=(0.1, 0.5), cutoffs=cuts, lag=1, min_loss=0.02)
     >>> op["rule"].tolist(), op["n_flagged"].tolist()
     (['z > 1.645', 'top 10%', 'top 50%'], [34, 24, 120])
     >>> bool(op["recall"].iloc[2] >= op["recall"].iloc[1])  # a longer list catches at least as many
@@ -818,40 +1015,28 @@ def operating_points(
     shares = [float(s) for s in np.atleast_1d(np.asarray(shares, dtype=float))]
     if not shares or any(not np.isfinite(s) or not 0 < s <= 1 for s in shares):
         raise InputError(f"shares must be numbers in (0, 1], got {shares!r}")
-    acc = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
+    acc: dict[str | float, list[int]] = {"rule": [0, 0, 0], **{s: [0, 0, 0] for s in shares}}
     n_units = n_cut = 0
-    k = h = None
-    for _cut, k, h, wl, lost_u in _cutoff_lists(
+    k: int | None = None
+    h: int | None = None  # lag and horizon of the last cutoff
+    st = WarningSettings.of(settings, **options)
+    for _cut, lag_i, horizon_i, wl, lost_u in _cutoff_lists(
         data,
+        dataclasses.replace(st, share=None),
         cutoffs=cutoffs,
         n_cutoffs=n_cutoffs,
-        x=x,
-        y=y,
-        unit=unit,
-        period=period,
-        lag=lag,
-        max_lag=max_lag,
-        horizon=horizon,
-        recent=recent,
-        baseline=baseline,
-        z=z,
-        min_loss=min_loss,
         truth_losses=truth_losses,
-        n_boot=0,
-        seed=seed,
-        method=method,
-        survey=survey,
-        share=None,
     ):
+        k, h = lag_i, horizon_i
         n_units += len(wl)
         n_cut += 1
         ranked = np.arange(len(wl))  # the list comes ranked
         for key in acc:
-            flag = wl["flag"].to_numpy() if key == "rule" else ranked < _top_n(key, len(wl))
+            flag = wl["flag"].to_numpy() if isinstance(key, str) else ranked < _top_n(key, len(wl))
             acc[key][0] += int(flag.sum())
             acc[key][1] += int(lost_u.sum())
             acc[key][2] += int((flag & lost_u).sum())
-    own = f"z > {z:g}" if method == "effect" else f"forecast > {min_loss:g}"
+    own = f"z > {st.z:g}" if st.method == "effect" else f"forecast > {st.min_loss:g}"
     rows = [
         {
             "rule": own if key == "rule" else f"top {key:.0%}",
@@ -873,36 +1058,24 @@ def operating_points(
 
 
 def _cutoff_lists(
-    data,
+    data: pd.DataFrame,
+    st: WarningSettings,
     *,
-    cutoffs,
-    n_cutoffs,
-    x,
-    y,
-    unit,
-    period,
-    lag,
-    max_lag,
-    horizon,
-    recent,
-    baseline,
-    z,
-    min_loss,
-    truth_losses,
-    n_boot,
-    seed,
-    method,
-    survey,
-    share,
-):
-    """For each cutoff: (cutoff, lag, horizon, the watchlist built before it, lost customers per its unit)."""
+    cutoffs: Sequence[Any] | None,
+    n_cutoffs: int,
+    truth_losses: pd.DataFrame | None,
+) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray]]:
+    """Per cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit)."""
+    x, y, unit, period = st.x, st.y, st.unit, st.period
+    lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
+    no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period)
-    T = grid.X.shape[1]
     y_den, y_num = _counts(data, y)
-    lay = _Layout(data, unit, period)
-    Ny = lay(y_den) if y_den else None
-    Ky = lay(y_num) if y_den and y_num else None
+    counts = [c for c in (y_den, y_num if y_den else None) if c and c not in (x, y)]
+    grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period)
+    T = grid.X.shape[1]
+    Ny = grid.get(y_den)
+    Ky = grid.get(y_num if y_den else None)
     L = None
     if truth_losses is not None:
         check_columns(
@@ -914,7 +1087,7 @@ def _cutoff_lists(
             )
         t = truth_losses.rename(columns={"unit": unit, "period": period})
         merged = data[[unit, period]].merge(t, on=[unit, period], how="left")
-        L = make_grid(merged.assign(_one=0.0), x="losses", y="_one", unit=unit, period=period).X
+        L = make_grid(merged, columns=["losses"], unit=unit, period=period)["losses"]
     per = grid.periods
     if cutoffs is None:
         h = max(lag or 1, 1) if horizon is None else int(horizon)
@@ -940,35 +1113,18 @@ def _cutoff_lists(
         raise InputError("no cutoff leaves enough history and outcome periods")
     for i in idx:  # a handful of cutoffs; each watchlist is vectorised over units
         hist = data[data[period] < per[i]] if per[i] is not None else data
-        wl = watchlist(
-            hist,
-            x=x,
-            y=y,
-            unit=unit,
-            period=period,
-            lag=lag,
-            max_lag=max_lag,
-            recent=recent,
-            baseline=baseline,
-            z=z,
-            n_boot=n_boot,
-            seed=seed,
-            method=method,
-            survey=survey,
-            share=share,
-            min_loss=min_loss,
-        )
+        wl = watchlist(hist, no_boot).table
         k = int(wl["lag"].iloc[0])
         h = max(k, 1) if horizon is None else int(horizon)
         oc = np.arange(i, min(i + h, T))
         bc = np.arange(i - recent - baseline, i - recent)
         pos = pd.Index(grid.units).get_indexer(wl["unit"].to_numpy())
-        if L is not None:
+        if L is not None and Ny is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = L / np.where(Ny > 0, Ny, np.nan)
                 lost = (
                     np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)
-                ) > min_loss
+                ) > st.min_loss
         else:
             if Ny is not None and Ky is not None:
                 base, _ = _window_rates(grid.Y, Ny, Ky, bc)
@@ -976,5 +1132,5 @@ def _cutoff_lists(
             else:
                 base, _ = _window_rates(grid.Y, None, None, bc)
                 after, _ = _window_rates(grid.Y, None, None, oc)
-            lost = (base - after) > min_loss
+            lost = (base - after) > st.min_loss
         yield per[i], k, h, wl, lost[pos]

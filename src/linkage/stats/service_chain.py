@@ -1,4 +1,5 @@
-"""The service-profit chain, link by link, and whether customer retention carries the employee effect to revenue.
+"""The service-profit chain, link by link, and whether customer retention carries the employee
+effect to revenue.
 
 :func:`chain` runs the linkage analysis of :func:`linkage.stats.analyse` on each link of the chain
 (engagement survey score ``es_engagement`` -> employee retention -> customer retention -> revenue
@@ -26,7 +27,6 @@ says so every time.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,9 +35,17 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._fe import demean_grid
-from linkage.stats._prep import DEFAULT_PERIOD, DEFAULT_UNIT, check_ci, check_columns, make_grid
-from linkage.stats.analysis import _jsonable, _records, analyse
+from linkage.stats._prep import (
+    DEFAULT_PERIOD,
+    DEFAULT_UNIT,
+    Grid,
+    check_ci,
+    check_columns,
+    make_grid,
+)
+from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.results import Result, jsonable, records
 
 __all__ = [
     "chain",
@@ -76,16 +84,17 @@ CHAIN_COLUMNS = [
 MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units", "method"]
 
 MEDIATION_CAVEATS = (
-    "Mediation here splits an association into parts; it does not show that changing employee retention "
-    "would change revenue. It assumes nothing unmeasured drives both customer retention and revenue "
-    "(a local competitor, a price change), which observational data cannot guarantee.",
-    "The paths are within-unit (each unit compared with itself over time, shared trends and seasons removed "
-    "unless turned off); the intervals resample whole units.",
+    "Mediation here splits an association into parts; it does not show that changing employee "
+    "retention would change revenue. It assumes nothing unmeasured drives both customer "
+    "retention and revenue (a local competitor, a price change), which observational data "
+    "cannot guarantee.",
+    "The paths are within-unit (each unit compared with itself over time, shared trends and "
+    "seasons removed unless turned off); the intervals resample whole units.",
 )
 
 
 @dataclass(frozen=True, eq=False)
-class ChainResult:
+class ChainResult(Result):
     """The chain link by link, and the mediation of the employee effect on revenue.
 
     Attributes
@@ -119,14 +128,14 @@ class ChainResult:
 
     def to_dict(self) -> dict:
         """The JSON object of ``linkage chain --json``."""
-        return _jsonable(
+        return jsonable(
             {
                 "settings": self.settings,
-                "links": _records(self.links, CHAIN_COLUMNS),
-                "lags": _records(
+                "links": records(self.links, CHAIN_COLUMNS),
+                "lags": records(
                     self.lags, ["link", "lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
                 ),
-                "mediation": _records(self.mediation, MEDIATION_COLUMNS),
+                "mediation": records(self.mediation, MEDIATION_COLUMNS),
                 "caveats": list(MEDIATION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -134,23 +143,19 @@ class ChainResult:
         )
 
     def __repr__(self) -> str:
-        return f"ChainResult(links={self.settings.get('links')!r}, units={self.settings.get('n_units')})"
+        s = self.settings
+        return f"ChainResult(links={s.get('links')!r}, units={s.get('n_units')})"
 
-    def _repr_html_(self) -> str:
-        fmt = {"float_format": lambda v: f"{v:.3g}", "index": False, "border": 0, "na_rep": ""}
-        paras = "".join(f"<p>{html.escape(p)}</p>" for p in self.text.split("\n\n"))
-        parts = [
-            "<div class='linkage-chain'><h3>The chain, link by link</h3>",
-            paras,
-            self.links.drop(columns=["x", "y"]).to_html(**fmt),
-        ]
+    _html_class = "linkage-chain"
+
+    def _html_title(self) -> str:
+        return "The chain, link by link"
+
+    def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
+        out: list[tuple[str | None, pd.DataFrame]] = [(None, self.links.drop(columns=["x", "y"]))]
         if len(self.mediation):
-            parts += [
-                "<h4>Mediation (within units, unit-bootstrap intervals)</h4>",
-                self.mediation.to_html(**fmt),
-            ]
-        parts.append("</div>")
-        return "".join(parts)
+            out.append(("Mediation (within units, unit-bootstrap intervals)", self.mediation))
+        return out
 
 
 def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
@@ -164,7 +169,7 @@ def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     return out
 
 
-def _link_rows(res, link: str, x: str, y: str) -> pd.DataFrame:
+def _link_rows(res: LinkageResult, link: str, x: str, y: str) -> pd.DataFrame:
     by = res.correlations.set_index("method")
     rows = []
     if "between" in by.index:
@@ -245,15 +250,15 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
         )
     bl = by.loc["best_lag"]
     if np.isfinite(rows["best_lag"].iloc[0]):
-        k = int(bl["lag"])
+        k = int(bl.to_dict()["lag"])
         when = (
             "same " + step
             if k == 0
             else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
         )
         bits.append(
-            f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI {bl['ci_low']:.2f} to "
-            f"{bl['ci_high']:.2f}"
+            f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI "
+            f"{bl['ci_low']:.2f} to {bl['ci_high']:.2f}"
         )
     else:
         bits.append("within units no lag stands out after adjusting for the lags tried")
@@ -304,12 +309,15 @@ def chain(
     >>> e = rng.normal(size=(U, T))
     >>> c = 0.6 * e + rng.normal(size=(U, T))
     >>> r = 0.7 * c + rng.normal(size=(U, T))
-    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel(),
     ...                    "revenue_retention": r.ravel()})
     >>> res = chain(df, links=DEFAULT_LINKS[1:], max_lag=2, n_boot=200)
     >>> res.links.loc[res.links.method == "best_lag", ["link", "lag"]].values.tolist()
-    [['employee_retention -> customer_retention', 0], ['customer_retention -> revenue_retention', 0]]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [['employee_retention -> customer_retention', 0],
+     ['customer_retention -> revenue_retention', 0]]
     >>> bool(res.mediation.set_index("path").loc["indirect", "ci_low"] > 0)
     True
     """
@@ -378,20 +386,21 @@ def chain(
         "These results compare units (stores, branches), not people, link by link along the chain."
     ]
     text += [_sentence(table[table["link"] == lk], alpha, step) for lk in results]
-    if len(med):
+    if len(med) and med_pair is not None:
         by = med.set_index("path")
         ind, tot = by.loc["indirect"], by.loc["total"]
         x, m, y = (c.replace("_", " ") for c in med_pair)
         carried = "carries" if ind["p_val"] < alpha else "shows no clear sign of carrying"
         text.append(
-            f"Within units, {m} {carried} the link from {x} to {y}: indirect path {ind['coef']:.3g} "
-            f"({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to {ind['ci_high']:.3g}) of a total "
-            f"{tot['coef']:.3g}."
+            f"Within units, {m} {carried} the link from {x} to {y}: indirect path "
+            f"{ind['coef']:.3g} ({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to "
+            f"{ind['ci_high']:.3g}) of a total {tot['coef']:.3g}."
         )
         text += list(MEDIATION_CAVEATS[:1])
     text.append(
-        "Main caveat: observational data. Each link is an association; a link that holds with a lag and "
-        "in one direction is evidence about order, not proof that improving one measure will move the next."
+        "Main caveat: observational data. Each link is an association; a link that holds with a "
+        "lag and in one direction is evidence about order, not proof that improving one measure "
+        "will move the next."
     )
     if warns:
         text.append("Warnings: " + " ".join(warns))
@@ -420,17 +429,19 @@ def chain(
     )
 
 
-def _aligned(data, x, m, y, unit, period, lag_xm, lag_my):
-    g1 = make_grid(data, x=x, y=m, unit=unit, period=period)
-    g2 = make_grid(data, x=y, y=m, unit=unit, period=period)
-    T = g1.X.shape[1]
+def _aligned(
+    data: pd.DataFrame, x: str, m: str, y: str, unit: str, period: str, lag_xm: int, lag_my: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Grid]:
+    """x at t, m at t + ``lag_xm`` and y at t + ``lag_xm + lag_my``, on one grid."""
+    grid = make_grid(data, x=x, y=m, columns=[y], unit=unit, period=period)
+    T = grid.X.shape[1]
     span = lag_xm + lag_my
     if span >= T:
         raise InputError(f"lags {lag_xm} + {lag_my} leave no periods to align ({T} periods)")
-    X = g1.X[:, : T - span]
-    M = g1.Y[:, lag_xm : T - lag_my]
-    Y = g2.X[:, span:]
-    return X, M, Y, g1
+    X = grid.X[:, : T - span]
+    M = grid.Y[:, lag_xm : T - lag_my]
+    Y = grid[y][:, span:]
+    return X, M, Y, grid
 
 
 def mediation(
@@ -448,7 +459,8 @@ def mediation(
     seed: int | None = 0,
     ci: float = 0.95,
 ) -> pd.DataFrame:
-    """Within-unit mediation: does ``m`` carry the link from ``x`` to ``y``? Unit-bootstrap intervals.
+    """Within-unit mediation: does ``m`` carry the link from ``x`` to ``y``? Unit-bootstrap
+    intervals.
 
     Parameters
     ----------
@@ -485,7 +497,8 @@ def mediation(
     >>> e = rng.normal(size=(U, T)) + rng.normal(size=(U, 1))  # unit levels differ
     >>> c = 0.5 * e + rng.normal(size=(U, T))
     >>> r = 0.8 * c + 0.1 * e + rng.normal(size=(U, T))
-    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel(),
     ...                    "revenue_retention": r.ravel()})
     >>> med = mediation(df, n_boot=300).set_index("path")  # planted indirect 0.5 * 0.8 = 0.4
