@@ -1,6 +1,7 @@
 """survey_reliability: one reliability of unit survey means for the CLI, dashboard and notebooks."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,10 +10,10 @@ import pytest
 from linkage.cli import main
 from linkage.errors import InputError
 from linkage.panel import employee_survey_panel, join_chain
-from linkage.stats import spearman_brown, survey_reliability, unit_reliability
 from linkage.stats import drivers as _drivers
+from linkage.stats import spearman_brown, survey_reliability, unit_reliability
 
-SAMPLE = "data/sample"
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
 def _tiny():
@@ -24,8 +25,13 @@ def _tiny():
     #   between (a unit's 4 answers): 4 * 0.6 / (1 + 3 * 0.6) = 2.4 / 2.8 = 6/7
     #   within (one month's 2 answers): 2 * 0.6 / (1 + 0.6) = 0.75
     dates = ["2024-01-05", "2024-01-09", "2024-02-03", "2024-02-07"] * 3
-    return pd.DataFrame({"unit_id": list("aaaabbbbcccc"), "survey_date": dates,
-                         "q": [8, 6, 6, 4, 4, 2, 2, 0, 5, 3, 5, 3]})
+    return pd.DataFrame(
+        {
+            "unit_id": list("aaaabbbbcccc"),
+            "survey_date": dates,
+            "q": [8, 6, 6, 4, 4, 2, 2, 0, 5, 3, 5, 3],
+        }
+    )
 
 
 def test_hand_worked_between_and_within():
@@ -45,9 +51,13 @@ def test_without_dates_groups_by_unit():
 
 def test_panel_counts_each_wave_once():
     # a unit's two waves carried forward over four periods: 2 + 2 respondents, not 2 * 4
-    panel = pd.DataFrame({"unit_id": list("aaaabbbbcccc"),
-                          "es_wave": ["2024-01", "2024-01", "2024-02", "2024-02"] * 3,
-                          "es_respondents": 2})
+    panel = pd.DataFrame(
+        {
+            "unit_id": list("aaaabbbbcccc"),
+            "es_wave": ["2024-01", "2024-01", "2024-02", "2024-02"] * 3,
+            "es_respondents": 2,
+        }
+    )
     b = survey_reliability(_tiny(), items=["q"], panel=panel).iloc[0]
     w = survey_reliability(_tiny(), items=["q"], panel=panel, level="within").iloc[0]
     assert b["k_means"] == 4 and w["k_means"] == 2
@@ -76,17 +86,41 @@ def test_cli_and_direct_call_agree_on_the_sample(tmp_path, capsys, level):
     answers = pd.read_csv(f"{SAMPLE}/employee_survey.csv", dtype={"unit_id": str})
     base = pd.read_csv(f"{SAMPLE}/panel.csv", dtype={"unit_id": str}, parse_dates=["period"])
     items = ["engagement", "manager_support", "staffing", "pay"]
-    es = employee_survey_panel(answers.assign(survey_date=pd.to_datetime(answers["survey_date"])),
-                               items=items, align="forward", start="2023-01", end="2025-12")
+    es = employee_survey_panel(
+        answers.assign(survey_date=pd.to_datetime(answers["survey_date"])),
+        items=items,
+        align="forward",
+        start="2023-01",
+        end="2025-12",
+    )
     panel = join_chain(base, employee_survey=es)
     panel.to_csv(tmp_path / "panel.csv", index=False)
     es_items = [f"es_{i}" for i in items]
-    assert main(["drivers", str(tmp_path / "panel.csv"), "--items", ",".join(es_items),
-                 "--respondents", f"{SAMPLE}/employee_survey.csv", "--level", level,
-                 "--boot", "0", "--json"]) == 0
+    assert (
+        main(
+            [
+                "drivers",
+                str(tmp_path / "panel.csv"),
+                "--items",
+                ",".join(es_items),
+                "--respondents",
+                f"{SAMPLE}/employee_survey.csv",
+                "--level",
+                level,
+                "--boot",
+                "0",
+                "--json",
+            ]
+        )
+        == 0
+    )
     cli = pd.DataFrame(json.loads(capsys.readouterr().out)["reliability"])
-    direct = survey_reliability(answers.rename(columns=dict(zip(items, es_items, strict=True))),
-                                items=es_items, panel=panel, level=level)
+    direct = survey_reliability(
+        answers.rename(columns=dict(zip(items, es_items, strict=True))),
+        items=es_items,
+        panel=panel,
+        level=level,
+    )
     assert list(cli.columns) == list(direct.columns)
     assert cli["item"].tolist() == es_items
     for col in ("icc1", "k", "k_means", "reliability"):
