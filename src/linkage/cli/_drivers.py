@@ -1,12 +1,17 @@
-"""``linkage drivers``: which survey items drive a customer outcome, with reliability-corrected correlations."""
+"""``linkage drivers``: which survey items drive a customer outcome, with reliability-corrected
+correlations."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = (
-    "Key drivers of a unit-level outcome among correlated survey items (relative weights or dominance), "
-    "unit-bootstrap intervals, Holm-adjusted p-values, ICC reliability."
+    "Key drivers of a unit-level outcome among correlated survey items (relative weights or "
+    "dominance), unit-bootstrap intervals, Holm-adjusted p-values, ICC reliability."
 )
 
 #: panel columns of the employee survey that are not items
@@ -91,18 +96,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _reliability(path: str, items: list[str], unit: str, date: str | None, data, level: str):
-    """ICC(1) from the respondents (grouped by unit and survey month when dated), and the reliability
-    of the unit means the analysis uses: Spearman-Brown at the respondents behind them
-    (``es_respondents`` of the panel: per wave for ``within``, all of a unit's waves for ``between``)."""
+def _reliability(
+    path: str, items: list[str], unit: str, date: str | None, data: pd.DataFrame, level: str
+) -> pd.DataFrame:
+    """Read the respondent file (items named as in the panel or without ``es_``) and return
+    :func:`linkage.stats.survey_reliability` of the unit means the analysis uses."""
     import pathlib
-
-    import numpy as np
-    import pandas as pd
 
     from linkage.errors import InputError
     from linkage.io import read_table
-    from linkage.stats import spearman_brown, unit_reliability
+    from linkage.stats import survey_reliability
 
     label = pathlib.Path(path).name
     resp = read_table(path)
@@ -118,36 +121,12 @@ def _reliability(path: str, items: list[str], unit: str, date: str | None, data,
                 f"no column {item!r} or {bare!r} for item {item!r}", file=label, column=item
             )
     resp = resp.rename(columns=rename)
-    group = unit
-    if date is not None and date in resp.columns:
-        month = pd.to_datetime(resp[date], format="ISO8601", errors="coerce").dt.strftime("%Y-%m")
-        if month.isna().any():
-            row = int(np.flatnonzero(month.isna().to_numpy())[0]) + 1
-            raise InputError("date does not parse (YYYY-MM-DD)", file=label, row=row, column=date)
-        resp = resp.assign(_wave=resp[unit].astype(str) + "|" + month)
-        group = "_wave"
     try:
-        table = unit_reliability(resp, items=items, unit=group)
+        return survey_reliability(resp, items=items, unit=unit, wave=date, panel=data, level=level)
     except InputError as err:
         from linkage.cli._common import with_file
 
         raise with_file(err, label) from None
-    k = table["k"].to_numpy()
-    if "es_respondents" in data.columns:
-        n = pd.to_numeric(data["es_respondents"], errors="coerce")
-        if level == "within":
-            k = np.full(len(table), float(n[n > 0].mean()))
-        else:
-            # with forward alignment a wave's respondents repeat in the periods it is carried
-            # to: count each (unit, wave) once
-            waves = data.assign(_n=n)
-            if "es_wave" in data.columns:
-                waves = waves.loc[waves["es_wave"].notna()].drop_duplicates([unit, "es_wave"])
-            per_unit = waves["_n"].groupby(waves[unit]).sum()
-            k = np.full(len(table), float(per_unit[per_unit > 0].mean()))
-    table["k_means"] = k
-    table["reliability"] = spearman_brown(table["icc1"].to_numpy(), k)
-    return table
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
             args.respondents, items, args.unit, args.respondent_date, data, args.level
         )
         reliability = {
-            r.item: float(r.reliability) for r in rel_table.itertuples() if 0 < r.reliability <= 1
+            str(item): float(rel)
+            for item, rel in zip(
+                rel_table["item"], rel_table["reliability"].to_numpy(dtype=float), strict=True
+            )
+            if 0 < rel <= 1
         }
     try:
         out = key_drivers(
@@ -225,8 +208,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_jsonable(doc), indent=1))
         return 0
     lines = [
-        f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, lag {args.lag}, "
-        f"{out['n_units'].iloc[0]} units), {args.method.replace('_', ' ')}: R^2 = {out['r2'].iloc[0]:.3f}",
+        f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, "
+        f"lag {args.lag}, {out['n_units'].iloc[0]} units), {args.method.replace('_', ' ')}: "
+        f"R^2 = {out['r2'].iloc[0]:.3f}",
         "",
         "weight: share of R^2 (interval: unit bootstrap); p: weight against a random variable's "
         f"(Tonidandel et al. 2009), {args.adjust}-adjusted over the items",
@@ -249,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     if rel_table is not None:
         lines += [
-            "Reliability (ICC(1): share of an answer that is the unit's, per unit and survey month; reliability: "
-            "of the unit means used, at k_means respondents, Spearman-Brown; items without a positive one are "
-            "taken as exact)",
+            "Reliability (ICC(1): share of an answer that is the unit's, per unit and survey "
+            "month; reliability: of the unit means used, at k_means respondents, Spearman-Brown; "
+            "items without a positive one are taken as exact)",
             fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]),
             "",
         ]

@@ -9,7 +9,8 @@ building blocks are exported for analysts and dashboards:
 - :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
-- :func:`key_drivers`, :func:`unit_reliability` (survey items as drivers, ICC of unit means);
+- :func:`key_drivers`, :func:`survey_reliability`, :func:`unit_reliability` (survey items as
+  drivers, reliability of unit means);
 - :func:`segment_linkage` (per segment or region, corrected over the groups);
 - :func:`watchlist`, :func:`backtest`, :func:`operating_points` (early warning: units whose staff
   retention dropped),
@@ -29,8 +30,6 @@ from linkage.stats.drivers import (
     dominance_weights,
     key_drivers,
     relative_weights,
-    spearman_brown,
-    unit_reliability,
 )
 from linkage.stats.early_warning import (
     WarningSettings,
@@ -42,6 +41,7 @@ from linkage.stats.early_warning import (
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.results import Result
+from linkage.stats.reliability import spearman_brown, survey_reliability, unit_reliability
 from linkage.stats.segments import segment_linkage
 from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
@@ -72,6 +72,7 @@ __all__ = [
     "dominance_weights",
     "unit_reliability",
     "spearman_brown",
+    "survey_reliability",
     "segment_linkage",
     "watchlist",
     "backtest",

@@ -34,12 +34,12 @@ from math import comb
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from linkage.errors import InputError
 from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, period_steps
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.lags import _adjust
+from linkage.stats.reliability import spearman_brown, unit_reliability
 
 __all__ = [
     "key_drivers",
@@ -416,116 +416,3 @@ def key_drivers(
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)
     out["rank"] = np.arange(1, p + 1)
     return out[DRIVER_COLUMNS]
-
-
-def spearman_brown(icc1, k):
-    """Reliability of a mean of ``k`` answers from the single-answer ICC(1) (Spearman-Brown).
-
-    ``k * icc1 / (1 + (k - 1) * icc1)``: the ICC(k) of :func:`unit_reliability` at another group
-    size, e.g. at the respondents behind each wave's unit mean rather than all of a unit's answers.
-
-    Examples
-    --------
-    >>> round(float(spearman_brown(0.727273, 3)), 3)  # the ICC(k) of unit_reliability's example
-    0.889
-    """
-    icc1 = np.asarray(icc1, dtype=float)
-    k = np.asarray(k, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = k * icc1 / (1 + (k - 1) * icc1)
-    return out if out.ndim else float(out)
-
-
-def unit_reliability(
-    data: pd.DataFrame,
-    *,
-    items: Sequence[str],
-    unit: str = DEFAULT_UNIT,
-) -> pd.DataFrame:
-    """ICC(1) and ICC(k) of unit means from respondent-level answers (one-way random-effects ANOVA).
-
-    With group mean squares ``MSB`` and ``MSW`` over G units and N respondents,
-    ``ICC(1) = (MSB - MSW) / (MSB + (k0 - 1) MSW)`` and ``ICC(k) = (MSB - MSW) / MSB``, the
-    reliability of a unit mean at the (adjusted) average group size
-    ``k0 = (N - sum(n_g^2) / N) / (G - 1)`` (Bliese 2000; with equal groups ``k0`` is the group
-    size and these are ``pingouin.intraclass_corr``'s ICC1 and ICC1k). Negative values (less
-    agreement within units than between) are reported as they are.
-
-    Parameters
-    ----------
-    data : DataFrame
-        One row per respondent: a unit column and one column per item. Missing answers drop out
-        item by item.
-    items : sequence of str
-        Item columns.
-    unit : str
-        Unit column.
-
-    Returns
-    -------
-    DataFrame
-        One row per item: ``item``, ``n`` (answers), ``n_units``, ``k`` (``k0``), ``icc1``,
-        ``icck``, ``f`` (``MSB / MSW``), ``p_val`` (F-test of no unit differences), ``dof_between``,
-        ``dof_within``.
-
-    Examples
-    --------
-    Unit means 4.33, 2.33, 3.33: MSB = 3, MSW = 1/3, so ICC(1) = 2.667 / 3.667 and ICC(k) = 2.667 / 3
-    (pingouin's ICC(1,1) and ICC(1,k) on the same answers):
-
-    >>> df = pd.DataFrame({"unit_id": list("aaabbbccc"),
-    ...                    "es_manager": [4, 5, 4, 2, 3, 2, 3, 3, 4]})
-    >>> unit_reliability(df, items=["es_manager"])[["icc1", "icck", "f"]].round(3).values.tolist()
-    [[0.727, 0.889, 9.0]]
-    """
-    items = list(items)
-    if not items:
-        raise InputError("reliability needs at least one item column")
-    check_columns(data, {"unit": unit})
-    for c in items:
-        check_columns(data, {"item": c})
-    if data[unit].isna().any():
-        row = int(np.flatnonzero(data[unit].isna().to_numpy())[0]) + 1
-        raise InputError("unit is missing", row=row, column=unit)
-    codes_all, _ = pd.factorize(data[unit].astype(str), sort=True)
-    rows = []
-    for c in items:  # a handful of items; each is vectorised over respondents
-        v = numeric(data, c)
-        ok = np.isfinite(v)
-        codes = pd.factorize(codes_all[ok])[0]
-        v = v[ok]
-        G = int(codes.max()) + 1 if len(codes) else 0
-        N = len(v)
-        if G < 2 or N <= G:
-            raise InputError(
-                f"item {c!r} needs at least 2 units and more answers than units (got {G} units, "
-                f"{N} answers)",
-                column=c,
-            )
-        n_g = np.bincount(codes, minlength=G).astype(float)
-        m_g = np.bincount(codes, v, G) / n_g
-        grand = v.mean()
-        ssb = (n_g * (m_g - grand) ** 2).sum()
-        ssw = ((v - m_g[codes]) ** 2).sum()
-        msb, msw = ssb / (G - 1), ssw / (N - G)
-        k0 = (N - (n_g**2).sum() / N) / (G - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            icc1 = (msb - msw) / (msb + (k0 - 1) * msw)
-            icck = (msb - msw) / msb
-            f = msb / msw
-        p = float(_st.f.sf(f, G - 1, N - G)) if np.isfinite(f) else np.nan
-        rows.append(
-            {
-                "item": c,
-                "n": N,
-                "n_units": G,
-                "k": k0,
-                "icc1": icc1,
-                "icck": icck,
-                "f": f,
-                "p_val": p,
-                "dof_between": G - 1,
-                "dof_within": N - G,
-            }
-        )
-    return pd.DataFrame(rows)
