@@ -2,8 +2,8 @@
 
 :func:`load_panel` reads a panel file (CSV or Parquet, the columns of ``docs/design.md``) with
 :func:`linkage.io.read_panel`, which refuses files that look person-level. :class:`DashboardData`
-holds the panel plus everything that is costly to compute (group masks, lag profiles), built once when a dashboard starts; widget callbacks only slice
-and sum what it holds.
+holds the panel plus everything that is costly to compute (group masks, lag profiles), built once
+when a dashboard starts; widget callbacks only slice and sum what it holds.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ class DashboardData:
         return (kept / start if start > 0 else np.nan), float(start)
 
     def headline(self, sel: Selection, *, window: int = 3) -> dict:
-        """Retention over the last ``window`` periods of the range and the same periods a year before.
+        """Retention over the last ``window`` periods of the range and those periods a year before.
 
         Returns a dict: ``employee_now``, ``employee_year_ago``, ``customer_now``,
         ``customer_year_ago`` (ratios of summed counts; NaN when there is no data or fewer than
@@ -318,8 +318,9 @@ class DashboardData:
     @cached_property
     def _unit_cumsums(self) -> dict[str, np.ndarray]:
         """Per unit (rows, in ``self.units`` order) cumulative sums over periods of the counts and
-        of the number of rows present, with a leading zero column: the sum over periods ``lo..hi`` is
-        ``c[:, hi + 1] - c[:, lo]`` (sufficient statistics of any contiguous range)."""
+        of the number of rows present, with a leading zero column: the sum over periods
+        ``lo..hi`` is ``c[:, hi + 1] - c[:, lo]`` (sufficient statistics of any
+        contiguous range)."""
         n_u, n_p = len(self.units), len(self.periods)
         uidx = pd.Categorical(self.panel["unit_id"], categories=self.units).codes.astype(np.int64)
         flat = uidx * n_p + self._period_code
