@@ -9,7 +9,7 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "linkage"
 
 # rank of each top-level part of the package; a module may import only parts of lower or equal rank
 RANK = {
-    "errors": 0, "io": 0, "privacy": 0,
+    "errors": 0, "io": 0, "privacy": 0, "words": 0,
     "clean": 1,
     "panel": 2,
     "simulate": 3,
