@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from linkage import words
 from linkage.app._blit import DPI, frame_png, snap_limits
 from linkage.app._data import ALL, DashboardData, Selection
 from linkage.viz import lag_profile_plot, quadrant_plot, trend_grid, unit_plot
@@ -32,6 +33,8 @@ __all__ = [
     "unit_png",
     "headline_sentences",
     "link_words",
+    "unit_table_html",
+    "esc",
     "CAVEATS",
 ]
 
@@ -237,25 +240,10 @@ def link_words(
     """
     if not np.isfinite(r):
         return "Not enough data in this selection to measure the link."
-    size = abs(r)
     clear = np.isfinite(p_adj) and p_adj < 0.05 and (ci_low > 0 or ci_high < 0)
-    strength = (
-        "Strong"
-        if size >= 0.5
-        else "Moderate"
-        if size >= 0.3
-        else "Weak"
-        if size >= 0.1
-        else "Very weak"
-    )
-    when = (
-        "in the same " + unit
-        if lag == 0
-        else f"{lag} {unit}{'s' if lag != 1 else ''} later"
-        if lag > 0
-        else f"{-lag} {unit}{'s' if lag != -1 else ''} earlier"
-    )
-    numbers = f"r = {r:.2f}, 95% interval {ci_low:.2f} to {ci_high:.2f}"
+    strength = words.strength(r, capital=True)
+    when = words.lag_phrase(lag, step=unit)
+    numbers = words.r_interval(r, ci_low, ci_high)
     if not clear:
         return (
             f"No clear link: a unit keeping more of its staff does not reliably keep more of its "
@@ -269,7 +257,7 @@ def link_words(
         )
     elif r > 0:
         what = (
-            f"a unit keeps more of its staff {-lag} {unit}{'s' if lag != -1 else ''} after it "
+            f"a unit keeps more of its staff {words.plural(-lag, unit)} after it "
             f"keeps more of its customers (customers lead)"
         )
     else:
@@ -280,7 +268,7 @@ def link_words(
 def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
     """The headline texts: ``employee``, ``customer``, ``link``, ``scope`` (plain strings)."""
     h = d.headline(sel)
-    unit = {"M": "month", "Q": "quarter", "Y": "year"}[d._freq()]
+    unit = words.period_word(d._freq())
     now = _span(h["now_from"], h["now_to"])
     ago = _span(h["year_ago_from"], h["year_ago_to"])
 
@@ -308,3 +296,26 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
 def esc(text: str) -> str:
     """HTML-escape a text for the page."""
     return html.escape(str(text), quote=True)
+
+
+def unit_table_html(t: pd.DataFrame) -> str:
+    """The suppressed unit table as an HTML table: rates in %, counts with thousands separators.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"unit_id": ["a"], "employee_retention": [0.9], "customer_retention":
+    ...                   ["suppressed"], "employees": [1200.0], "customers": [3.0],
+    ...                   "suppressed": [False]})
+    >>> "<td>90.0%</td>" in unit_table_html(t), "<td>1,200</td>" in unit_table_html(t)
+    (True, True)
+    """
+    show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
+    for c in ("employee_retention", "customer_retention"):
+        show[c] = [
+            v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
+            for v in show[c]
+        ]
+    for c in ("employees", "customers"):
+        show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
+    show.columns = [c.replace("_", " ") for c in show.columns]
+    return show.to_html(index=False, escape=True, border=0, classes="dataframe")

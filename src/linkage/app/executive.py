@@ -17,7 +17,6 @@ import uuid
 from collections import OrderedDict
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
@@ -32,9 +31,11 @@ from linkage.app._render import (
     lag_png,
     quadrants_png,
     trends_png,
+    unit_table_html,
 )
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
-from linkage.app.chain_view import ChainView, is_sample_panel
+from linkage.app._service_chain_data import is_sample_panel
+from linkage.app.service_chain import ChainView
 from linkage.io import neutralise_formulas
 
 __all__ = ["ExecutiveDashboard", "executive_dashboard", "show_executive", "unit_table_csv", "CSS"]
@@ -71,19 +72,6 @@ def unit_table_csv(table: pd.DataFrame) -> bytes:
     return neutralise_formulas(table).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def _table_html(t: pd.DataFrame) -> str:
-    show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
-    for c in ("employee_retention", "customer_retention"):
-        show[c] = [
-            v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
-            for v in show[c]
-        ]
-    for c in ("employees", "customers"):
-        show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
-    show.columns = [c.replace("_", " ") for c in show.columns]
-    return show.to_html(index=False, escape=True, border=0, classes="dataframe")
-
-
 class ExecutiveDashboard:
     """The executive dashboard's widgets and logic over a :class:`DashboardData`.
 
@@ -95,7 +83,7 @@ class ExecutiveDashboard:
         How many drawn figure sets to keep (a viewer going back to a selection gets it at once).
     chain_sample : bool
         The panel is the repository's sample: the section "The whole chain" joins the sample's
-        surveys and revenue (see :mod:`linkage.app.chain_view`).
+        surveys and revenue (see :mod:`linkage.app.service_chain`).
 
     Attributes
     ----------
@@ -335,7 +323,7 @@ class ExecutiveDashboard:
         sel = self.selection()
         figs = self.figures(sel)  # all three already in the in-memory cache
         table = self.data.unit_table(sel)
-        table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
+        table_html = f"<div class='linkage-table'>{unit_table_html(table)}</div>"
         if self.table.value != table_html:
             self.table.value = table_html
         links = [

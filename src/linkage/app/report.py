@@ -4,7 +4,7 @@ For people who will never open a dashboard (board packs, email): the headline fi
 words, the trends, the quadrants and the lag profile (PNG images embedded as ``data:`` URIs, so the
 file needs nothing else), the analysis' plain-language summary (``linkage.stats.analyse``), the
 caveats, and the unit table with small groups suppressed (``linkage.privacy``); then, with
-``chain=True``, the dashboard's section "The whole chain" (``linkage.app.chain_view``: links, key drivers,
+``chain=True``, the dashboard's section "The whole chain" (``linkage.app.service_chain``: links, key drivers,
 units to visit). It reads the panel (and the chain's unit x period tables) only, never person-level
 rows, and is written atomically.
 """
@@ -28,9 +28,11 @@ from linkage.app._render import (
     lag_png,
     quadrants_png,
     trends_png,
+    unit_table_html,
 )
-from linkage.app.chain_view import ChainView, is_sample_panel, section_parts
-from linkage.app.executive import _table_html
+from linkage.app._render_service_chain import section_parts
+from linkage.app._service_chain_data import is_sample_panel
+from linkage.app.service_chain import ChainView
 from linkage.errors import InputError
 from linkage.stats import analyse
 
@@ -78,7 +80,7 @@ def build_report(
     chain : bool
         Add the section "The whole chain" (links, key drivers, units to visit; a few seconds, or
         none when the dashboards' disk cache holds it; off by default). Its data come from the sample, the panel's
-        chain columns or the files of ``linkage.app.chain_view.CHAIN_ENV``.
+        chain columns or the files of ``linkage.pipeline.CHAIN_ENV``.
 
     Returns
     -------
@@ -123,7 +125,7 @@ def build_report(
 <h2>Units</h2>
 <p>Figures from fewer than {k} people, and figures that would let them be worked out from a total,
 read &ldquo;suppressed&rdquo;.</p>
-{_table_html(table)}
+{unit_table_html(table)}
 {chain_html}
 <footer>linkage {esc(__version__)} &middot; generated {esc(when)} from a unit &times; period panel
 (no person-level data).</footer>
@@ -137,7 +139,7 @@ def _chain_section(data: DashboardData, panel) -> str:
         res = view.compute()
     except InputError as err:
         return f"<h2>The whole chain</h2><p>Not shown: {esc(err.problem)}</p>"
-    parts = section_parts(res, draw=view._png)
+    parts = section_parts(res, draw=view.figure_png)
     return "<h2>The whole chain: survey, staff, customers, revenue</h2>" + "".join(
         parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")
     )

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
-from linkage.app.chain_view import CHAIN_ENV
 from linkage.errors import InputError
+from linkage.pipeline import CHAIN_ENV
 
 __all__ = [
     "dashboards_dir",
@@ -182,7 +182,7 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
 
     ``linkage dashboard`` runs this first in its low-priority background helper, so the first viewer
     who opens the section reads it from the cache instead of waiting for the chain's statistics.
-    The chain's files come from :data:`linkage.app.chain_view.CHAIN_ENV` as in the dashboard.
+    The chain's files come from :data:`linkage.pipeline.CHAIN_ENV` as in the dashboard.
     """
     from linkage.app.executive import executive_dashboard
 
@@ -224,7 +224,7 @@ def serve(
 
     ``chain_files`` names the files of the section "The whole chain" for a panel without the
     chain's columns: keys ``employee_survey``, ``customer_survey``, ``revenue``
-    (:data:`linkage.app.chain_view.CHAIN_ENV`); the kernels find them in their environment.
+    (:data:`linkage.pipeline.CHAIN_ENV`); the kernels find them in their environment.
 
     ``max_viewers`` caps the pages open at once (each holds a kernel of a few hundred MB); a viewer
     past it gets HTTP 503 and "The dashboard is busy, please try again in a minute". Default:
