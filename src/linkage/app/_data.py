@@ -337,8 +337,8 @@ class DashboardData:
         return out
 
     def _unit_table(self, sel: Selection, lo: int, hi: int, suppressed: bool) -> pd.DataFrame:
-        c = self._unit_cumsums
-        s = {k: v[:, hi + 1] - v[:, lo] for k, v in c.items()}
+        sums = self._unit_cumsums
+        s = {k: v[:, hi + 1] - v[:, lo] for k, v in sums.items()}
         keep = s["n"] > 0
         if sel.attribute is not None and sel.value != ALL:
             self._group_mask(sel)  # unknown values raise
@@ -433,7 +433,7 @@ class DashboardData:
         return [u for u in same if u != unit_id]
 
 
-def labels_of(periods: Sequence[pd.Timestamp], freq: str = "M") -> list[str]:
+def labels_of(periods: Sequence[pd.Timestamp] | pd.DatetimeIndex, freq: str = "M") -> list[str]:
     """Period labels for slider options, as people write them: ``Jan 2024``, ``2024 Q1``, ``2024``.
 
     (The range slider shows its two ends joined by a dash; ``2023-01-2025-12`` was hard to read.)

@@ -199,7 +199,7 @@ def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
     cols = ["employee_retention", "customer_retention"]
     mine = series.loc[series["unit_id"] == unit_id, cols].to_numpy(dtype=float)
     others = series.loc[series["unit_id"].isin(peers) & (series["unit_id"] != unit_id)]
-    band = others.groupby("period")[cols].quantile([0.25, 0.75]).to_numpy(dtype=float)
+    band = others.groupby("period")[cols].quantile(np.array([0.25, 0.75])).to_numpy(dtype=float)
     values = np.concatenate([mine.ravel(), band.ravel()])
     values = values[np.isfinite(values)]
     ylim = _rate_limits(pd.Series(values)) if len(values) else (0.0, 1.0)
@@ -219,7 +219,7 @@ def _pct(v: float) -> str:
     return "suppressed" if not np.isfinite(v) else f"{100 * v:.1f}%"
 
 
-def _span(a, b) -> str:
+def _span(a: pd.Timestamp | None, b: pd.Timestamp | None) -> str:
     if a is None or b is None:
         return ""
     a, b = pd.Timestamp(a), pd.Timestamp(b)
@@ -233,10 +233,12 @@ def link_words(
 
     Examples
     --------
-    >>> link_words(0.32, 0.2, 0.43, 0.001, 1)
-    'Moderate link: in months after a unit keeps more of its staff, it keeps more of its customers 1 month later (r = 0.32, 95% interval 0.20 to 0.43; unlikely to be chance).'
-    >>> link_words(0.03, -0.05, 0.11, 0.6, 0)
-    'No clear link: a unit keeping more of its staff does not reliably keep more of its customers in the same month (r = 0.03, 95% interval -0.05 to 0.11; could well be chance).'
+    >>> print(link_words(0.32, 0.2, 0.43, 0.001, 1))  # doctest: +NORMALIZE_WHITESPACE
+    Moderate link: in months after a unit keeps more of its staff, it keeps more of its customers
+    1 month later (r = 0.32, 95% interval 0.20 to 0.43; unlikely to be chance).
+    >>> print(link_words(0.03, -0.05, 0.11, 0.6, 0))  # doctest: +NORMALIZE_WHITESPACE
+    No clear link: a unit keeping more of its staff does not reliably keep more of its customers
+    in the same month (r = 0.03, 95% interval -0.05 to 0.11; could well be chance).
     """
     if not np.isfinite(r):
         return "Not enough data in this selection to measure the link."
@@ -250,7 +252,10 @@ def link_words(
             f"customers {when} ({numbers}; could well be chance)."
         )
     if r > 0 and lag > 0:
-        what = f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers {when}"
+        what = (
+            f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers "
+            f"{when}"
+        )
     elif r > 0 and lag == 0:
         what = (
             f"in {unit}s when a unit keeps more of its staff, it also keeps more of its customers"
@@ -278,17 +283,21 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
             diff = h[key + "_now"] - h[key + "_year_ago"]
             if np.isfinite(diff):
                 trend = "up" if diff > 0.0005 else "down" if diff < -0.0005 else "level"
-                text += f"; a year earlier {_pct(h[key + '_year_ago'])} ({trend} {abs(100 * diff):.1f} pts)"
+                text += (
+                    f"; a year earlier {_pct(h[key + '_year_ago'])} "
+                    f"({trend} {abs(100 * diff):.1f} pts)"
+                )
             else:
                 text += f"; a year earlier {_pct(h[key + '_year_ago'])}"
         return text + "."
 
+    lo, hi = d._range_codes(sel)
     scope = ALL if sel.attribute is None or sel.value == ALL else f"{sel.attribute} {sel.value}"
     return {
         "employee": side("Employee", "employee"),
         "customer": side("Customer", "customer"),
         "link": link_words(h["r"], h["ci_low"], h["ci_high"], h["p_adj"], sel.lag, unit),
-        "scope": f"{scope}, {_span(d.periods[d._range_codes(sel)[0]], d.periods[d._range_codes(sel)[1]])}",
+        "scope": f"{scope}, {_span(d.periods[lo], d.periods[hi])}",
         "n_units": str(int(h["n_units"])) if np.isfinite(h["n_units"]) else "0",
     }
 

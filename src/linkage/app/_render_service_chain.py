@@ -140,9 +140,12 @@ def drivers_sentence(kd: pd.DataFrame, outcome: str, corrected: bool) -> str:
     if kd.empty:
         return ""
     clear = kd[kd["p_adj"] < 0.05]
+    head = kd.head(3)
     top = ", ".join(
-        f"{plain_name(r.item)} ({r.share:.0%} of what the items explain)"
-        for r in kd.head(3).itertuples()
+        f"{plain_name(item)} ({share:.0%} of what the items explain)"
+        for item, share in zip(
+            head["item"].astype(str), head["share"].to_numpy(dtype=float), strict=True
+        )
     )
     n = len(kd)
     if len(clear):
@@ -184,9 +187,11 @@ def summary_cards(
         chain_text = (
             f"All {len(best)} links hold within units: "
             + "; ".join(
-                link_label(r.link)
-                + (f" ({words.lag_phrase(int(r.lag), step=step)})" if r.lag > 0 else "")
-                for r in best.itertuples()
+                link_label(link)
+                + (f" ({words.lag_phrase(int(lag), step=step)})" if lag > 0 else "")
+                for link, lag in zip(
+                    best["link"].astype(str), best["lag"].to_numpy(dtype=float), strict=True
+                )
             )
             + "."
         )

@@ -1,4 +1,5 @@
-"""The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats, downloads.
+"""The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats,
+downloads.
 
 A notebook shows it with two lines (``notebooks/dashboards/executive.ipynb``)::
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import OrderedDict
+from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
@@ -53,7 +55,8 @@ CSS = """
 .linkage-caveats li {margin-bottom: 3px;}
 .linkage-downloads a {margin-right: 16px;}
 .linkage-table table {border-collapse: collapse; font-size: 12px;}
-.linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right;}
+.linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee;
+                                      text-align: right;}
 .linkage-table td:first-child, .linkage-table th:first-child {text-align: left;}
 img.linkage-fig {max-width: 100%; height: auto;}
 </style>
@@ -218,7 +221,7 @@ class ExecutiveDashboard:
             lag=int(self.lag.value),
         )
 
-    def _on_attribute(self, change) -> None:
+    def _on_attribute(self, change: dict[str, Any]) -> None:
         self._quiet = True
         try:
             self.value.options = self._value_options(change["new"])
@@ -227,11 +230,11 @@ class ExecutiveDashboard:
             self._quiet = False
         self.update()
 
-    def _on_change(self, change) -> None:
+    def _on_change(self, change: dict[str, Any]) -> None:
         if not self._quiet:
             self.update()
 
-    def _on_open(self, change) -> None:
+    def _on_open(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
             self.update_downloads()
 
@@ -239,14 +242,15 @@ class ExecutiveDashboard:
         lo, hi = self.data._range_codes(sel)
         return (sel.attribute, sel.value, lo, hi)
 
-    def _remember(self, key, value):
+    def _remember(self, key: tuple[Any, ...], value: bytes) -> bytes:
         self._cache[key] = value
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return value
 
     def figure(self, name: str, sel: Selection) -> bytes:
-        """PNG bytes of one figure (``trends``, ``quadrants`` or ``lag_profile``), drawn once and cached.
+        """PNG bytes of one figure (``trends``, ``quadrants`` or ``lag_profile``), drawn once and
+        cached.
 
         The trends and quadrants depend on the group and period range only; the lag profile also
         rings the chosen lag, so a lag change redraws that one figure alone.
@@ -294,9 +298,11 @@ class ExecutiveDashboard:
 
     # ---- drawing ---------------------------------------------------------------------------
     def update(self) -> None:
-        """Show the current selection (what each filter change calls); unchanged outputs are not resent."""
+        """Show the current selection (what each filter change calls); unchanged outputs are not
+        resent."""
         sel = self.selection()
-        # the cheap outputs first, each sent as soon as it is ready (the page updates progressively);
+        # the cheap outputs first, each sent as soon as it is ready (the page updates
+        # progressively);
         # the lag profile, whose bootstrap is the costly part of a new range, last
         self.trends.value = self._img(self.figure("trends", sel), "Trends by group")
         s = headline_sentences(self.data, sel)
@@ -319,7 +325,8 @@ class ExecutiveDashboard:
         self._draw_frames(sel)
 
     def update_downloads(self) -> None:
-        """Fill the unit table and the downloads for the current selection (when their section opens)."""
+        """Fill the unit table and the downloads for the current selection (when their section
+        opens)."""
         sel = self.selection()
         figs = self.figures(sel)  # all three already in the in-memory cache
         table = self.data.unit_table(sel)
@@ -349,7 +356,7 @@ class ExecutiveDashboard:
     def _img(b: bytes, alt: str) -> str:
         return f"<img class='linkage-fig' alt='{esc(alt)}' src='{data_uri(b)}'/>"
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
@@ -383,7 +390,9 @@ def executive_dashboard(
     return ExecutiveDashboard(data, chain_sample=is_sample_panel(panel))
 
 
-def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
+def show_executive(
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None, **kwargs: Any
+) -> ExecutiveDashboard | None:
     """Display a loading line, build the dashboard, then show it in place of the line.
 
     Errors while loading show one neutral line (with a reference to the server log), never a
@@ -408,8 +417,8 @@ def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
         box.children = [
             widgets.HTML(
                 neutral_line(
-                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the dashboard can "
-                    "find the detail in the server log."
+                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the "
+                    "dashboard can find the detail in the server log."
                 )
             )
         ]

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.errors import InputError
@@ -64,8 +65,10 @@ def voila_command(
     Examples
     --------
     >>> cmd = voila_command("dash", port=9000, max_viewers=4)
-    >>> cmd[1].endswith("_voila.py"), cmd[2], "--port=9000" in cmd, "--LinkageVoila.max_viewers=4" in cmd
-    (True, 'dash', True, True)
+    >>> cmd[1].endswith("_voila.py"), cmd[2], "--port=9000" in cmd
+    (True, 'dash', True)
+    >>> "--LinkageVoila.max_viewers=4" in cmd
+    True
     """
     app = pathlib.Path(__file__).with_name("_voila.py")
     cmd = [
@@ -120,7 +123,8 @@ def plausible_ranges(n_periods: int, per_year: int = 12) -> list[tuple[int, int]
 
 
 def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
-    """Draw the executive dashboard's figures for :func:`plausible_ranges` into the shared disk cache.
+    """Draw the executive dashboard's figures for :func:`plausible_ranges` into the shared disk
+    cache.
 
     For every value of the default attribute: the one-step ranges at every lag, the whole-year
     ranges at the best lag. ``linkage dashboard`` runs this in its low-priority background helper
@@ -193,9 +197,9 @@ def _background_warm(
     panel: pathlib.Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen | None:
     code = (
-        "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, warm_ranges, "
-        "warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_attributes(p); "
-        "warm_units(p)"
+        "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, "
+        "warm_ranges, warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); "
+        "warm_attributes(p); warm_units(p)"
     )
     try:
         return subprocess.Popen(
@@ -285,7 +289,9 @@ def serve(
     )
     helper = _background_warm(path, env) if warm else None
 
-    def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too
+    def _stop(
+        signum: int, frame: FrameType | None
+    ) -> None:  # a service manager's SIGTERM stops Voila and the helper too
         raise KeyboardInterrupt
 
     try:

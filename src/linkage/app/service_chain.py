@@ -1,4 +1,4 @@
-"""The executive dashboard's section "The whole chain": the links, the key drivers, the units to visit.
+"""The executive dashboard's section "The whole chain": the links, key drivers, units to visit.
 
 Three parts, computed only when a viewer first opens the section (the dashboard's start and its
 filters never wait for them), then kept in the dashboards' disk cache, keyed by a fingerprint of
@@ -145,7 +145,8 @@ class ChainView:
         return ("chain_view", h.hexdigest()[:24], self.data.k, self.data.n_boot, self.data.seed)
 
     def compute(self) -> ChainResults:
-        """The section's results: from the disk cache when another kernel computed them, else now."""
+        """The section's results: from the disk cache when another kernel computed them, else
+        now."""
         inputs = chain_inputs(self.data.panel, sample=self.sample, env=self.env)
         key = self._results_key = self._key(inputs)
         stored = self.data.cache.get(key)
