@@ -92,7 +92,7 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
     ncols = max(n, 1) if n <= 5 else 4
     nrows = int(np.ceil(max(n, 1) / ncols))
     height = 2.3 * nrows + 0.7
-    lo, hi = d._range_codes(sel)
+    lo, hi = d.range_codes(sel)
     dates = mdates.date2num(pd.DatetimeIndex(d.periods))
     half = (dates[1] - dates[0]) / 2 if len(dates) > 1 else 15.0
     left = dates[lo] - half if lo > 0 else None
@@ -273,7 +273,7 @@ def link_words(
 def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
     """The headline texts: ``employee``, ``customer``, ``link``, ``scope`` (plain strings)."""
     h = d.headline(sel)
-    unit = words.period_word(d._freq())
+    unit = words.period_word(d.freq())
     now = _span(h["now_from"], h["now_to"])
     ago = _span(h["year_ago_from"], h["year_ago_to"])
 
@@ -291,7 +291,7 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
                 text += f"; a year earlier {_pct(h[key + '_year_ago'])}"
         return text + "."
 
-    lo, hi = d._range_codes(sel)
+    lo, hi = d.range_codes(sel)
     scope = ALL if sel.attribute is None or sel.value == ALL else f"{sel.attribute} {sel.value}"
     return {
         "employee": side("Employee", "employee"),

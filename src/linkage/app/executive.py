@@ -129,13 +129,13 @@ class ExecutiveDashboard:
             disabled=not d.attributes,
         )
         self.value = widgets.Dropdown(
-            options=self._value_options(attr),
+            options=self.value_options(attr),
             value=ALL,
             description="Show",
             style=style,
             layout=lay,
         )
-        labels = labels_of(d.periods, d._freq())
+        labels = labels_of(d.periods, d.freq())
         self.periods = widgets.SelectionRangeSlider(
             options=labels,
             index=(0, len(labels) - 1),
@@ -206,7 +206,8 @@ class ExecutiveDashboard:
         self.update()
 
     # ---- state -----------------------------------------------------------------------------
-    def _value_options(self, attr: str | None) -> list[str]:
+    def value_options(self, attr: str | None) -> list[str]:
+        """The "Show" options for an attribute: every unit, then each of its values."""
         return [ALL] if attr is None else [ALL, *self.data.values[attr]]
 
     def selection(self) -> Selection:
@@ -224,7 +225,7 @@ class ExecutiveDashboard:
     def _on_attribute(self, change: dict[str, Any]) -> None:
         self._quiet = True
         try:
-            self.value.options = self._value_options(change["new"])
+            self.value.options = self.value_options(change["new"])
             self.value.value = ALL
         finally:
             self._quiet = False
@@ -239,7 +240,7 @@ class ExecutiveDashboard:
             self.update_downloads()
 
     def _base_key(self, sel: Selection) -> tuple:
-        lo, hi = self.data._range_codes(sel)
+        lo, hi = self.data.range_codes(sel)
         return (sel.attribute, sel.value, lo, hi)
 
     def _remember(self, key: tuple[Any, ...], value: bytes) -> bytes:

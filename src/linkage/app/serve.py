@@ -136,7 +136,7 @@ def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
 
     dash = executive_dashboard(panel, k=k, n_boot=n_boot)
     d = dash.data
-    per_year = {"M": 12, "Q": 4}.get(d._freq(), 1)
+    per_year = {"M": 12, "Q": 4}.get(d.freq(), 1)
     ranges = plausible_ranges(len(d.periods), per_year)
     attr = dash.selection().attribute
     for i, (lo, hi) in enumerate(ranges):
@@ -162,7 +162,7 @@ def warm_attributes(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> N
     for attr in dash.data.attributes:
         if attr == sel.attribute:
             continue
-        for value in dash._value_options(attr):
+        for value in dash.value_options(attr):
             dash.figures(Selection(attr, value, sel.start, sel.end, sel.lag))
 
 
