@@ -56,27 +56,6 @@ def default_panel_path() -> pathlib.Path:
     return pathlib.Path(__file__).resolve().parents[3] / "data" / "sample" / "panel.csv"
 
 
-<<<<<<< HEAD
-def _is_count_column(col: str) -> bool:
-    """People counts: the panel's ``employee_*`` / ``customer_*`` counts and survey respondents."""
-    return (
-        col.startswith(("employee_", "customer_")) and col.endswith(_COUNT_SUFFIXES)
-    ) or col.endswith("_respondents")
-
-
-def _is_numeric_column(col: str) -> bool:
-    """Counts, rates, revenue and the chain's survey columns (``es_*``, ``cs_*``; see
-    ``linkage.panel.join_chain``); anything else is a unit attribute."""
-    return (
-        _is_count_column(col)
-        or col.endswith(_RATE_SUFFIXES)
-        or col.startswith(("es_", "cs_"))
-        or col in ("customer_revenue", "revenue", "revenue_start", "revenue_retained")
-    )
-
-
-=======
->>>>>>> contracts-io
 def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """Read a unit x period panel for the dashboards and the report.
 
