@@ -10,11 +10,11 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel import build_panel
-from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import _check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
+from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._spec import WorldSpec
 
 __all__ = ["World", "simulate"]
