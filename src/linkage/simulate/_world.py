@@ -136,8 +136,9 @@ class World:
 
     def __repr__(self) -> str:
         return (
-            f"World({len(self.units)} units x {self.spec.months} months, {len(self.employees)} employee "
-            f"spells, {len(self.customers)} customer {'spells' if self.customers_kind == 'spells' else 'visits'}, "
+            f"World({len(self.units)} units x {self.spec.months} months, "
+            f"{len(self.employees)} employee spells, {len(self.customers)} customer "
+            f"{'spells' if self.customers_kind == 'spells' else 'visits'}, "
             f"lag {self.spec.lag}, seed {self.spec.seed})"
         )
 
@@ -169,8 +170,8 @@ def simulate(
         before the window so that the first month has a customer base.
     defects : float or dict, optional
         Defective rows to add to the employee and customer tables: a rate (each reason gets
-        ``max(1, round(rate * rows))`` rows in each table) or a dict ``{reason: count}`` applied to each
-        table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
+        ``max(1, round(rate * rows))`` rows in each table) or a dict ``{reason: count}`` applied to
+        each table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
         ``missing_identifier``, ``unknown_unit``, ``future_date``, ``overlapping_spell`` (the last
         two need spells and are skipped for an activity log). Every defect is an extra row with
         exactly one defect, so removing them gives the clean world. With defects the tables'

@@ -1,11 +1,11 @@
 """Big benchmark worlds: activity logs of tens or hundreds of millions of rows, written in chunks.
 
 :func:`write_big` writes the extracts a large retailer would hand over (2,000 stores x 60 months by
-default, about 100 employment spells per store, 200,000 in all) with an activity log of ``rows`` visits, as
-Parquet parts of at most ``chunk_rows`` rows, generated and written one chunk of stores at a time,
-so memory stays bounded whatever ``rows`` is. It is what ``benchmarks/panel_scale.py`` and
-``linkage simulate --big ROWS`` use; the world has no planted link (it is for timing, not for
-statistics: use :func:`linkage.simulate.simulate` for that).
+default, about 100 employment spells per store, 200,000 in all) with an activity log of ``rows``
+visits, as Parquet parts of at most ``chunk_rows`` rows, generated and written one chunk of stores
+at a time, so memory stays bounded whatever ``rows`` is. It is what
+``benchmarks/panel_scale.py`` and ``linkage simulate --big ROWS`` use; the world has no planted
+link (it is for timing, not for statistics: use :func:`linkage.simulate.simulate` for that).
 
 Customers: each store's customers arrive at a uniform month (up to two years before the window),
 stay a geometric number of months (mean 25), and visit a Poisson number of times in each month
