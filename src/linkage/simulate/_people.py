@@ -164,7 +164,9 @@ def termination_types(rng: np.random.Generator, ended: np.ndarray) -> pd.Series:
     names = np.array([name for name, _ in TERMINATION_TYPES], dtype=object)
     shares = np.array([share for _, share in TERMINATION_TYPES])
     pick = names[rng.choice(names.size, size=ended.size, p=shares / shares.sum())]
-    return pd.Series(pd.array(np.where(ended, pick, None), dtype="str"))
+    types = np.full(ended.size, None, dtype=object)  # open spells have no termination type
+    types[ended] = pick[ended]
+    return pd.Series(pd.array(types, dtype="str"))
 
 
 def activity_log(

@@ -20,11 +20,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["write_big"]
 
@@ -180,7 +184,9 @@ def write_big(
     }
 
 
-def _customers(rng, n: int, months: int):
+def _customers(
+    rng: np.random.Generator, n: int, months: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """First active month in the window, active months in it, visit rate, expected visits."""
     arrive = rng.integers(-24, months, n)
     stay = rng.geometric(1.0 / _MEAN_STAY, n)
@@ -191,7 +197,13 @@ def _customers(rng, n: int, months: int):
     return first, n_active, rate, n_active * rate
 
 
-def _employees(rng, unit_ids, month0, extract_day, months):
+def _employees(
+    rng: np.random.Generator,
+    unit_ids: np.ndarray,
+    month0: np.datetime64,
+    extract_day: np.datetime64,
+    months: int,
+) -> pa.Table:
     """About 100 spells per unit: a staff of 15-35 slots, each a chain of exponential stays."""
     import pyarrow as pa
 
