@@ -114,7 +114,7 @@ class World:
             revenue_panel,
         )
 
-        if self.employee_survey is None:
+        if self.employee_survey is None or self.customer_survey is None or self.revenue is None:
             raise InputError("this world has no chain; simulate it with chain=ChainSpec()")
         window = {
             "start": self.truth["facts"]["window_start"],
