@@ -107,7 +107,7 @@ def _respondents(es: pd.DataFrame, items: list[str]) -> pd.DataFrame:
 def _unit_table(path: str) -> pd.DataFrame:
     """A unit x period survey or revenue file: :func:`linkage.io.read_panel` as the commands read
     tables (``strict=False``: ISO periods), identifiers dropped, chain columns as numbers."""
-    from linkage.io import read_panel
+    from linkage.io.panel import read_panel
 
     table = read_panel(path, require=(), strict=False)
     return _numeric_chain_columns(table.drop(columns=[c for c in _ID_COLUMNS if c in table]))
