@@ -57,6 +57,7 @@ _CODE = (
     _HERE.with_name("_render_service_chain.py"),
     _HERE.parents[1] / "pipeline" / "chain_inputs.py",
     _HERE.parents[1] / "viz" / "_service_chain.py",
+    _HERE.parents[1] / "words.py",
 )
 
 
