@@ -29,7 +29,7 @@ from linkage.panel._inputs import (
     number_column,
     text_column,
 )
-from linkage.panel.build import _ratio, _window
+from linkage.panel.build import ratio, window_bounds
 from linkage.panel.periods import date_codes, normalize_freq, period_starts
 
 __all__ = ["employee_survey_panel", "customer_survey_panel", "nps_score"]
@@ -76,7 +76,7 @@ def _survey_grid(
     """Means per unit and period of ``values`` (NaN skipped), respondents, aligned by ``align``."""
     codes = date_codes(dates, freq)
     span = (int(codes.min()), int(codes.max())) if len(codes) else None
-    lo, hi, n_periods = _window([span], start, end, freq)
+    lo, hi, n_periods = window_bounds([span], start, end, freq)
     unit_code, unit_index = pd.factorize(units, sort=True)
     n_units = len(unit_index)
     # waves before the window may carry into it
@@ -92,7 +92,7 @@ def _survey_grid(
         answered = ~np.isnan(v)
         total = np.bincount(cell[answered], weights=v[answered], minlength=size)
         count = np.bincount(cell[answered], minlength=size)
-        means[name] = _ratio(total, count.astype(np.float64)).reshape(n_units, width)
+        means[name] = ratio(total, count.astype(np.float64)).reshape(n_units, width)
     position = np.where(respondents > 0, np.arange(width)[None, :], -1)
     if align == "forward":
         position = np.maximum.accumulate(position, axis=1)
