@@ -30,7 +30,7 @@ from linkage.panel._inputs import (
     text_column,
 )
 from linkage.panel.build import ratio, window_bounds
-from linkage.panel.periods import date_codes, normalize_freq, period_starts
+from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
 __all__ = ["revenue_panel"]
 
@@ -43,8 +43,8 @@ def revenue_panel(
     date: str = "period",
     revenue: str = "revenue",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Revenue per unit and period, and net revenue retention of the customers at the start.
 

@@ -8,7 +8,7 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.panel._inputs import as_frame, date_column, first_bad, need_columns, text_column
 from linkage.panel.build import UnitPeriodGrid, activity_spells, ratio, spell_codes, window_bounds
-from linkage.panel.periods import date_codes, normalize_freq, period_starts
+from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
 __all__ = ["segment_retention"]
 
@@ -28,8 +28,8 @@ def segment_retention(
     segments: pd.DataFrame | None = None,
     segment: str = "segment",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     activity_window: int = 1,
 ) -> pd.DataFrame:
     """Customer retention per unit, period and segment (a long table).
@@ -67,7 +67,8 @@ def segment_retention(
     --------
     >>> import pandas as pd
     >>> cus = pd.DataFrame({"customer_id": ["a", "b", "c"], "unit_id": ["s1"] * 3,
-    ...                     "start_date": pd.to_datetime(["2023-05-01", "2023-07-01", "2023-09-09"]),
+    ...                     "start_date": pd.to_datetime(["2023-05-01", "2023-07-01",
+    ...                                                   "2023-09-09"]),
     ...                     "end_date": pd.to_datetime(["2024-01-15", None, None])})
     >>> seg = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["retail", "retail", "b2b"]})
     >>> out = segment_retention(cus, segments=seg, start="2024-01", end="2024-01")
