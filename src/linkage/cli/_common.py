@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+    import pandas as pd
+
+    from linkage.errors import InputError
+
 __all__ = ["read_panel", "with_file", "fmt"]
 
 
-def read_panel(path: str, *, numeric_columns, period: str, unit: str):
+def read_panel(
+    path: str, *, numeric_columns: Iterable[str | None], period: str, unit: str
+) -> tuple[pd.DataFrame, str]:
     """Read a panel file; the named columns become numbers, the period dates (or whole numbers).
 
     Returns the table and the file's name for messages. Shared by ``chain``, ``drivers`` and
@@ -51,7 +61,7 @@ def read_panel(path: str, *, numeric_columns, period: str, unit: str):
     return typed, label
 
 
-def with_file(err, label: str):
+def with_file(err: InputError, label: str) -> InputError:
     """The same :class:`InputError`, naming ``label`` as the file when it names none."""
     from linkage.errors import InputError
 
@@ -60,7 +70,7 @@ def with_file(err, label: str):
     return err
 
 
-def fmt(df, columns) -> str:
+def fmt(df: pd.DataFrame, columns: Iterable[str]) -> str:
     """A table as aligned text, three decimals (p-values three significant digits)."""
     import numpy as np
 
