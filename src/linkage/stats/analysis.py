@@ -27,7 +27,13 @@ from linkage.stats.effect import (
     denominator_column,
     effect_from_stats,
 )
-from linkage.stats.lags import _check_lags, choose_best_lag, lag_stats, profile_table
+from linkage.stats.lags import (
+    LAG_COLUMNS,
+    check_lags,
+    choose_best_lag,
+    lag_stats,
+    profile_table,
+)
 from linkage.stats.results import Result, jsonable, records
 from linkage.stats.smallunits import MIN_UNITS, size_warnings
 from linkage.stats.summary import plain_summary
@@ -41,18 +47,7 @@ _records = records
 #: below this many units the analytic clustered test is noticeably liberal (simulation study)
 FEW_UNITS_FOR_CLUSTER_TEST = 50
 
-_SUMMARY_COLUMNS = [
-    "method",
-    "lag",
-    "n",
-    "n_units",
-    "r",
-    "ci_low",
-    "ci_high",
-    "p_val",
-    "p_adj",
-    "dof",
-]
+_SUMMARY_COLUMNS = [c for c in LAG_COLUMNS if c != "slope"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +238,7 @@ def analyse(
     """
     check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
-    lags = _check_lags(max_lag, None, grid.X.shape[1])
+    lags = check_lags(max_lag)
     warns: list[str] = []
     # the three levels
     corr_rows = [

@@ -66,7 +66,8 @@ def boot_correlations(
     Examples
     --------
     >>> W = np.array([[1.0, 1.0], [2.0, 0.0]])
-    >>> boot_correlations(W, np.array([1.0, 1.0]), np.array([1.0, 4.0]), np.array([1.0, -2.0])).round(3).ravel().tolist()
+    >>> Cxx, Cyy, Cxy = np.array([1.0, 1.0]), np.array([1.0, 4.0]), np.array([1.0, -2.0])
+    >>> boot_correlations(W, Cxx, Cyy, Cxy).round(3).ravel().tolist()
     [-0.316, 1.0]
     """
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,7 +78,10 @@ def boot_correlations(
 
 
 def boot_slopes(W: np.ndarray, Cxx: np.ndarray, Cxy: np.ndarray) -> np.ndarray:
-    """Bootstrap within-unit slopes of y on x, ``(W @ Cxy) / (W @ Cxx)``: shape (n_boot, n_stats)."""
+    """Bootstrap within-unit slopes of y on x, ``(W @ Cxy) / (W @ Cxx)``, shape (n_boot, n_stats).
+
+    ``Cxx``, ``Cxy`` as in :func:`boot_correlations`.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         sxx, sxy = W @ Cxx, W @ Cxy
         b = sxy / sxx
