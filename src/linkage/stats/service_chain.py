@@ -45,7 +45,9 @@ from linkage.stats._prep import (
 )
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.lags import LAG_COLUMNS
 from linkage.stats.results import Result, jsonable, records
+from linkage.words import lag_phrase
 
 __all__ = [
     "chain",
@@ -63,23 +65,7 @@ DEFAULT_LINKS: tuple[tuple[str, str], ...] = (
     ("customer_retention", "revenue_retention"),
 )
 
-CHAIN_COLUMNS = [
-    "link",
-    "x",
-    "y",
-    "method",
-    "lag",
-    "n",
-    "n_units",
-    "r",
-    "ci_low",
-    "ci_high",
-    "p_val",
-    "p_adj",
-    "dof",
-    "slope",
-    "best_lag",
-]
+CHAIN_COLUMNS = ["link", "x", "y", *LAG_COLUMNS, "best_lag"]
 
 MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units", "method"]
 
@@ -169,69 +155,21 @@ def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     return out
 
 
+def _lag_row(method: str, row: pd.Series) -> dict[str, object]:
+    """A row of the links table (:data:`LAG_COLUMNS`) from a lag-profile or correlation row; the
+    columns the row lacks are NaN."""
+    return {"method": method, **{c: row.get(c, np.nan) for c in LAG_COLUMNS[1:]}}
+
+
 def _link_rows(res: LinkageResult, link: str, x: str, y: str) -> pd.DataFrame:
-    by = res.correlations.set_index("method")
+    corr = res.correlations
     rows = []
-    if "between" in by.index:
-        b = by.loc["between"]
-        rows.append(
-            {
-                "method": "between",
-                "lag": 0,
-                "n": b["n"],
-                "n_units": b["n_units"],
-                "r": b["r"],
-                "ci_low": b["ci_low"],
-                "ci_high": b["ci_high"],
-                "p_val": b["p_val"],
-                "p_adj": np.nan,
-                "dof": b["dof"],
-                "slope": np.nan,
-            }
-        )
-    lag0 = res.lags[res.lags["lag"] == 0].iloc[0]
-    rows.append(
-        {
-            "method": "within",
-            **{
-                c: lag0[c]
-                for c in [
-                    "lag",
-                    "n",
-                    "n_units",
-                    "r",
-                    "ci_low",
-                    "ci_high",
-                    "p_val",
-                    "p_adj",
-                    "dof",
-                    "slope",
-                ]
-            },
-        }
-    )
+    if (corr["method"] == "between").any():  # lag 0; no p_adj, no slope
+        rows.append({**_lag_row("between", corr[corr["method"] == "between"].iloc[0]), "lag": 0})
+    rows.append(_lag_row("within", res.lags[res.lags["lag"] == 0].iloc[0]))
     best = 0 if res.best_lag is None else res.best_lag
-    bl = res.lags_period_adjusted[res.lags_period_adjusted["lag"] == best].iloc[0]
-    rows.append(
-        {
-            "method": "best_lag",
-            **{
-                c: bl[c]
-                for c in [
-                    "lag",
-                    "n",
-                    "n_units",
-                    "r",
-                    "ci_low",
-                    "ci_high",
-                    "p_val",
-                    "p_adj",
-                    "dof",
-                    "slope",
-                ]
-            },
-        }
-    )
+    adj = res.lags_period_adjusted
+    rows.append(_lag_row("best_lag", adj[adj["lag"] == best].iloc[0]))
     out = pd.DataFrame(rows)
     return out.assign(
         link=link, x=x, y=y, best_lag=np.nan if res.best_lag is None else float(res.best_lag)
@@ -251,11 +189,7 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
     bl = by.loc["best_lag"]
     if np.isfinite(rows["best_lag"].iloc[0]):
         k = int(bl.to_dict()["lag"])
-        when = (
-            "same " + step
-            if k == 0
-            else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
-        )
+        when = lag_phrase(k, step=step, x=x, y=y, style="terse")
         bits.append(
             f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI "
             f"{bl['ci_low']:.2f} to {bl['ci_high']:.2f}"
