@@ -35,7 +35,7 @@ from linkage.stats.lags import (
     profile_table,
 )
 from linkage.stats.results import Result, jsonable, records
-from linkage.stats.smallunits import MIN_UNITS, size_warnings
+from linkage.stats.smallunits import MIN_UNITS, coverage, size_warnings
 from linkage.stats.summary import plain_summary
 
 __all__ = ["analyse", "LinkageResult"]
@@ -309,19 +309,15 @@ def analyse(
             sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
         )
     # small and few units
-    both = np.isfinite(grid.X) & np.isfinite(grid.Y)
-    per_unit = both.sum(axis=1)
+    n_with, periods = coverage(grid.X, grid.Y)
     warns = (
         size_warnings(
-            n_units=int((per_unit > 0).sum()),
-            periods_per_unit=float(np.median(per_unit[per_unit > 0]))
-            if (per_unit > 0).any()
-            else 0.0,
+            n_units=n_with,
+            periods_per_unit=periods,
             median_denominators=_median_denominators(data, [x_den, y_den]),
         )
         + warns
     )
-    n_with = int((per_unit > 0).sum())
     if p_method == "cluster" and MIN_UNITS <= n_with < FEW_UNITS_FOR_CLUSTER_TEST:
         warns.append(
             f"With {n_with} units the clustered lag p-values run somewhat liberal (about 9 % false "
@@ -343,8 +339,8 @@ def analyse(
         "p_method": p_method,
         "weights": weights,
         "covariates": list(covariates) if covariates else None,
-        "n_units": int((per_unit > 0).sum()),
-        "n_obs": int(both.sum()),
+        "n_units": n_with,
+        "n_obs": int((np.isfinite(grid.X) & np.isfinite(grid.Y)).sum()),
     }
     text = plain_summary(
         x=x,

@@ -38,7 +38,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, period_steps
-from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.bootstrap import boot_p_value, percentile_ci, unit_resample_counts
 from linkage.stats.lags import adjust_p
 from linkage.stats.reliability import spearman_brown, unit_reliability
 
@@ -397,9 +397,7 @@ def key_drivers(
         wb = _weights(cb[:, keep][:, :, keep], method)
         lo, hi = percentile_ci(wb, ci)
         wr = _weights(cb, method)  # with the random variable as item p
-        d = wr[:, :p] - wr[:, [p]]
-        nb = len(d)
-        pv = np.minimum(1.0, 2 * np.minimum((d <= 0).sum(0) + 1, (d >= 0).sum(0) + 1) / (nb + 1))
+        pv = boot_p_value(wr[:, :p] - wr[:, [p]])
     rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
     invalid = (rel <= 0) | (rel > 1) | ~np.isfinite(rel)
     if invalid.any():

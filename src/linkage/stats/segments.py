@@ -29,7 +29,7 @@ from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr
 from linkage.stats.effect import denominator_column
 from linkage.stats.lags import LAG_COLUMNS, adjust_p, lag_stats, profile_table
-from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS
+from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS, coverage
 
 __all__ = ["segment_linkage", "SEGMENT_COLUMNS"]
 
@@ -89,9 +89,7 @@ def _group_rows(
         )
     except InputError:
         between = pd.DataFrame()
-    both = np.isfinite(grid.X) & np.isfinite(grid.Y)
-    per_unit = both.sum(axis=1)
-    periods = float(np.median(per_unit[per_unit > 0])) if (per_unit > 0).any() else 0.0
+    _, periods = coverage(grid.X, grid.Y)
     return pd.concat([between, within], ignore_index=True), periods
 
 

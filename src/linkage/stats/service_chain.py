@@ -44,7 +44,7 @@ from linkage.stats._prep import (
     make_grid,
 )
 from linkage.stats.analysis import LinkageResult, analyse
-from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.bootstrap import boot_p_value, percentile_ci, unit_resample_counts
 from linkage.stats.lags import LAG_COLUMNS
 from linkage.stats.results import Result, jsonable, records
 from linkage.words import lag_phrase
@@ -492,7 +492,7 @@ def mediation(
         for p in paths:
             v = boot[p][np.isfinite(boot[p])]
             lo[p], hi[p] = (float(q[0]) for q in percentile_ci(v[:, None], ci))
-            pv[p] = float(min(1.0, 2 * min((v <= 0).sum() + 1, (v >= 0).sum() + 1) / (len(v) + 1)))
+            pv[p] = float(boot_p_value(v))
     method = "within_period_adjusted" if period_adjusted else "within"
     return pd.DataFrame(
         {

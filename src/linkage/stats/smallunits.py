@@ -18,6 +18,7 @@ __all__ = [
     "shrink_rates",
     "beta_binomial_prior",
     "size_warnings",
+    "coverage",
     "MIN_UNITS",
     "MIN_PERIODS",
     "MIN_DENOMINATOR",
@@ -151,6 +152,23 @@ def pooled_rate(k: np.ndarray, n: np.ndarray, groups: np.ndarray, usable: np.nda
     sn = np.bincount(groups, np.where(usable, n, 0.0), g)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (sk / sn)[groups]
+
+
+def coverage(X: np.ndarray, Y: np.ndarray) -> tuple[int, float]:
+    """Units with both measures in some period, and their median number of such periods.
+
+    ``X`` and ``Y`` are unit x period arrays (a row per unit, a column per period, NaN where a
+    value is missing); the median is 0 when no unit has a period with both.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0, 3.0], [1.0, np.nan, np.nan], [np.nan, 1.0, 1.0]])
+    >>> coverage(X, np.ones((3, 3)))
+    (3, 2.0)
+    """
+    per_unit = (np.isfinite(X) & np.isfinite(Y)).sum(axis=1)
+    seen = per_unit[per_unit > 0]
+    return len(seen), float(np.median(seen)) if len(seen) else 0.0
 
 
 def size_warnings(
