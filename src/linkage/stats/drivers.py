@@ -37,7 +37,14 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, period_steps
+from linkage.stats._prep import (
+    DEFAULT_UNIT,
+    check_ci,
+    check_columns,
+    check_whole,
+    numeric,
+    period_steps,
+)
 from linkage.stats.bootstrap import boot_p_value, percentile_ci, unit_resample_counts
 from linkage.stats.lags import adjust_p
 from linkage.stats.reliability import spearman_brown, unit_reliability
@@ -351,8 +358,7 @@ def key_drivers(
         )
     if not 0 < outcome_reliability <= 1:
         raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
-    if isinstance(lag, bool) or int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
+    lag = check_whole("lag", lag)
     if lag != 0:
         if period is None:
             raise InputError("a lag needs the period column (period=...)")

@@ -59,6 +59,7 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.bootstrap import unit_resample_counts
@@ -131,11 +132,6 @@ OPERATING_COLUMNS = [
 #: ``effect``: the measured staff -> customer slope times the staff drop (flag by the drop's z);
 #: ``forecast``: the customer drop predicted from the recent drops by a regression on past cutoffs
 METHODS = ("effect", "forecast")
-
-
-def _whole(name: str, v: Any, low: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v or v < low:
-        raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -214,13 +210,13 @@ class WarningSettings:
         if isinstance(self.min_loss, bool) or not np.isfinite(self.min_loss):
             raise InputError(f"min_loss must be a number, got {self.min_loss!r}")
         for name, low in (("recent", 1), ("baseline", 1), ("max_lag", 0)):
-            _whole(name, getattr(self, name), low)
+            check_whole(name, getattr(self, name), low=low)
         lag = self.lag
         if lag is not None and (isinstance(lag, bool) or int(lag) != lag or lag < 0):
             raise InputError(f"lag must be a whole number >= 0 (employees lead), got {lag!r}")
         if self.horizon is not None:
-            _whole("horizon", self.horizon, 1)
-        _whole("n_boot", self.n_boot, 0)
+            check_whole("horizon", self.horizon, low=1)
+        check_whole("n_boot", self.n_boot, low=0)
 
     @classmethod
     def of(cls, settings: WarningSettings | None = None, **options: Any) -> WarningSettings:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.errors import InputError
 from linkage.stats._prep import (
     DEFAULT_PERIOD,
     DEFAULT_UNIT,
@@ -23,6 +22,7 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
     numeric,
 )
@@ -202,9 +202,8 @@ def business_effect(
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     if customers is None:
         customers = denominator_column(data, y)
-    if int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
-    stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=period_adjusted)
+    lag = check_whole("lag", lag)
+    stats = lag_stats(grid, np.array([lag]), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     return effect_from_stats(
         stats,

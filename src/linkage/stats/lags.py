@@ -39,6 +39,7 @@ from linkage.stats._prep import (
     DEFAULT_Y,
     Grid,
     check_ci,
+    check_whole,
     make_grid,
     shift_pairs,
 )
@@ -132,9 +133,8 @@ def check_lags(max_lag: int | None, lags: Sequence[int] | np.ndarray | None = No
     ([-2, -1, 0, 1, 2], [0, 3])
     """
     if lags is None:
-        if max_lag is None or int(max_lag) != max_lag or max_lag < 0:
-            raise InputError(f"max_lag must be a whole number >= 0, got {max_lag!r}")
-        lags = np.arange(-int(max_lag), int(max_lag) + 1)
+        k = check_whole("max_lag", max_lag, low=0)
+        lags = np.arange(-k, k + 1)
     out = np.asarray(lags)
     if out.size == 0 or not np.issubdtype(out.dtype, np.integer):
         raise InputError("lags must be a non-empty list of whole numbers")

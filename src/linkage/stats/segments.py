@@ -23,6 +23,7 @@ from linkage.stats._prep import (
     DEFAULT_Y,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.bootstrap import unit_resample_counts
@@ -210,8 +211,7 @@ def segment_linkage(
     """
     check_ci(ci)
     check_columns(data, {"by": by, "y": y, "unit": unit, "period": period, "weights": weights})
-    if isinstance(lag, bool) or int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
+    lag = check_whole("lag", lag)
     if x not in data.columns:
         if panel is None:
             check_columns(data, {"x": x})  # raises: x is missing

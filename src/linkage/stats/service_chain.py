@@ -41,6 +41,7 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.analysis import LinkageResult, analyse
@@ -443,10 +444,8 @@ def mediation(
     check_columns(data, {"x": x, "m": m, "y": y, "unit": unit, "period": period})
     if len({x, m, y}) < 3:
         raise InputError(f"x, m and y must be three different columns, got {x!r}, {m!r}, {y!r}")
-    for name, v in (("lag_xm", lag_xm), ("lag_my", lag_my)):
-        if isinstance(v, bool) or int(v) != v or v < 0:
-            raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
-    X, M, Y, grid = _aligned(data, x, m, y, unit, period, int(lag_xm), int(lag_my))
+    lag_xm, lag_my = check_whole("lag_xm", lag_xm, low=0), check_whole("lag_my", lag_my, low=0)
+    X, M, Y, grid = _aligned(data, x, m, y, unit, period, lag_xm, lag_my)
     mask = np.isfinite(X) & np.isfinite(M) & np.isfinite(Y)
     if mask.sum(axis=1).clip(0, 1).sum() < 3 or mask.sum() < 10:
         raise InputError(
