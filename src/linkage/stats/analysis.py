@@ -86,7 +86,7 @@ class LinkageResult(Result):
     effect: pd.DataFrame
     best_lag: int | None
     warnings: tuple[str, ...]
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
 
     @property
@@ -97,7 +97,7 @@ class LinkageResult(Result):
         best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]
         return pd.concat([corr[_SUMMARY_COLUMNS], best[_SUMMARY_COLUMNS]], ignore_index=True)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``linkage link --json`` (plain Python types, NaN as None)."""
         by = self.correlations.set_index("method")
         keys = ["r", "ci_low", "ci_high", "p_val", "n", "n_units", "dof"]

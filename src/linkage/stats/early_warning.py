@@ -63,7 +63,7 @@ from linkage.stats._prep import (
     make_grid,
 )
 from linkage.stats.bootstrap import unit_resample_counts
-from linkage.stats.effect import denominator_column, effect_from_stats
+from linkage.stats.effect import count_columns, effect_from_stats
 from linkage.stats.lags import lag_stats, profile_table
 from linkage.stats.results import Result, jsonable, records
 
@@ -314,12 +314,6 @@ class Watchlist(Result):
 
     def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
         return [(None, self.table)]
-
-
-def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
-    den = denominator_column(data, rate)
-    num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
-    return den, (num if num in data.columns else None)
 
 
 def _window_rates(
@@ -620,8 +614,8 @@ def watchlist(
             ) from None
         if data.empty:
             raise InputError(f"no periods up to as_of {as_of!r}", column=period)
-    x_den, x_num = _counts(data, x)
-    y_den, y_num = _counts(data, y)
+    x_den, x_num = count_columns(data, x)
+    y_den, y_num = count_columns(data, y)
     has_x_counts = bool(x_den and x_num)
     has_y_counts = bool(y_den and y_num)
     wanted = [
@@ -1066,7 +1060,7 @@ def _cutoff_lists(
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
-    y_den, y_num = _counts(data, y)
+    y_den, y_num = count_columns(data, y)
     counts = [c for c in (y_den, y_num if y_den else None) if c and c not in (x, y)]
     grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period)
     T = grid.X.shape[1]

@@ -30,7 +30,7 @@ from linkage.stats.bootstrap import boot_slopes, percentile_ci, unit_resample_co
 from linkage.stats.lags import LagStats, lag_stats
 from linkage.words import interval, lag_phrase
 
-__all__ = ["business_effect", "denominator_column", "EFFECT_COLUMNS"]
+__all__ = ["business_effect", "denominator_column", "count_columns", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = [
     "method",
@@ -60,6 +60,22 @@ def denominator_column(data: pd.DataFrame, rate: str) -> str | None:
     stem = rate.rsplit("_", 1)[0] if "_" in rate else None
     cand = f"{stem}_start" if stem else None
     return cand if cand is not None and cand in data.columns and cand != rate else None
+
+
+def count_columns(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
+    """The counts a rate was computed from, where present: (``<stem>_start``, ``<stem>_retained``).
+
+    The numerator is looked for only when the denominator exists.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame(columns=["customer_retention", "customer_start", "customer_retained"])
+    >>> count_columns(df, "customer_retention"), count_columns(df[["customer_start"]], "customer_x")
+    (('customer_start', 'customer_retained'), ('customer_start', None))
+    """
+    den = denominator_column(data, rate)
+    num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
+    return den, (num if num in data.columns else None)
 
 
 def _point(values: np.ndarray) -> float:

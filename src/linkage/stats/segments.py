@@ -28,7 +28,7 @@ from linkage.stats._prep import (
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr
-from linkage.stats.effect import denominator_column
+from linkage.stats.effect import count_columns, denominator_column
 from linkage.stats.lags import LAG_COLUMNS, adjust_p, lag_stats, profile_table
 from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS, coverage
 
@@ -114,15 +114,14 @@ def _all_units(
     y: str,
     unit: str,
     period: str,
-    den: str | None,
     weights: str | None,
 ) -> pd.DataFrame | None:
     """All units together: ``data`` itself, or its per-segment rows of a unit and period summed
     (counts), or None when they cannot be summed."""
     if not data.duplicated([unit, period]).any():
         return data
-    num = f"{y.rsplit('_', 1)[0]}_retained"
-    if den is None or num not in data.columns:
+    den, num = count_columns(data, y)
+    if den is None or num is None:
         return None
     whole = data.groupby([unit, period], as_index=False, sort=True).agg(
         **{den: (den, "sum"), num: (num, "sum"), x: (x, "first")}
@@ -225,7 +224,7 @@ def segment_linkage(
     if len(groups) == 0:
         raise InputError("no rows to group", column=by)
     keys = data[by].astype(str).to_numpy()
-    whole = _all_units(data, x=x, y=y, unit=unit, period=period, den=den, weights=weights)
+    whole = _all_units(data, x=x, y=y, unit=unit, period=period, weights=weights)
     subsets = [(ALL, whole)] if whole is not None else []
     subsets += [(g, data[keys == g]) for g in groups]
     parts = []

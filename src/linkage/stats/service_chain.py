@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -105,7 +106,7 @@ class ChainResult(Result):
     lags: pd.DataFrame
     mediation: pd.DataFrame
     warnings: tuple[str, ...]
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
 
     @property
@@ -113,7 +114,7 @@ class ChainResult(Result):
         """The per-link table (:attr:`links`)."""
         return self.links
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``linkage chain --json``."""
         return jsonable(
             {
