@@ -96,8 +96,10 @@ def plain_summary(
             )
     n_lags = len(lags_period_adjusted)
     sig_plain = lags[lags["p_adj"] < alpha]
-    best = None if best_lag is None else _first(lags_period_adjusted, "lag", best_lag)
-    if best_lag is not None and best is not None:
+    if best_lag is not None:
+        best = _first(lags_period_adjusted, "lag", best_lag)
+        if best is None:
+            raise KeyError(f"best_lag {best_lag} is not a lag of lags_period_adjusted")
         out.append(
             "After removing trends and seasonality shared by all units, the link is strongest at "
             f"lag {best_lag} ({lead_word(best_lag)}; r = {best['r']:.2f}, {ci:.0%} unit-bootstrap "
