@@ -139,6 +139,16 @@ def _read_respondents(
             columns["survey_date"] = date
         if unit != "unit_id" and "unit_id" not in columns and unit in raw.columns:
             columns["unit_id"] = unit
+        unit_column = columns.get("unit_id", "unit_id")
+        if unit_column not in raw.columns:
+            hint = (
+                ""
+                if "unit_id" in columns
+                else " (name the file's unit column with --map: employee_survey: {unit_id: ...})"
+            )
+            raise InputError(
+                f"no unit column {unit_column!r}{hint}", file=label, column=unit_column
+            )
         undated = (
             "survey_date" not in columns
             and "survey_date" not in raw.columns
