@@ -120,70 +120,55 @@ def _read_respondents(
     import pathlib
 
     from linkage.clean import clean_employee_survey
-    from linkage.clean._surveys import survey_items
     from linkage.cli._common import with_file
     from linkage.errors import InputError
     from linkage.io import load_mapping, read_table, validate_mapping
-    from linkage.io._mapping import section, table_options
-    from linkage.pipeline.prepare import _check_some_kept
 
     label = pathlib.Path(path).name
     mapping: dict[str, Any] = (
         load_mapping(mapping_path) if mapping_path is not None else validate_mapping({})
     )
     raw = read_table(path, name=label)
-    columns = dict(section(mapping, "employee_survey")[0])
-    options = table_options(mapping, "employee_survey")
+    # the section as validated: file columns by canonical name, and items / scale / dates
+    body = dict(mapping["employee_survey"])
+    if date != "survey_date":  # --respondent-date names the file's date column
+        body["survey_date"] = date
+    if unit != "unit_id" and "unit_id" not in body and unit in raw.columns:
+        body["unit_id"] = unit
+    unit_column = body.get("unit_id", "unit_id")
+    if unit_column not in raw.columns:
+        hint = (
+            ""
+            if "unit_id" in body
+            else " (name the file's unit column with --map: employee_survey: {unit_id: ...})"
+        )
+        raise InputError(f"no unit column {unit_column!r}{hint}", file=label, column=unit_column)
+    undated = "survey_date" not in body and "survey_date" not in raw.columns and "period" not in raw
+    if undated:  # no date: every answer of a unit is one group (one placeholder month)
+        raw = raw.assign(survey_date="2000-01-01")
+    if "items" not in body:  # canonical items may carry the panel's es_ prefix
+        raw = raw.rename(
+            columns={
+                c: c.removeprefix("es_")
+                for c in raw.columns
+                if str(c).startswith("es_") and c.removeprefix("es_") not in raw.columns
+            }
+        )
     try:
-        if date != "survey_date":  # --respondent-date names the file's date column
-            columns["survey_date"] = date
-        if unit != "unit_id" and "unit_id" not in columns and unit in raw.columns:
-            columns["unit_id"] = unit
-        unit_column = columns.get("unit_id", "unit_id")
-        if unit_column not in raw.columns:
-            hint = (
-                ""
-                if "unit_id" in columns
-                else " (name the file's unit column with --map: employee_survey: {unit_id: ...})"
-            )
-            raise InputError(
-                f"no unit column {unit_column!r}{hint}", file=label, column=unit_column
-            )
-        undated = (
-            "survey_date" not in columns
-            and "survey_date" not in raw.columns
-            and "period" not in raw.columns
+        # the items, scale and dates of the mapping, as 'linkage panel' cleans the file
+        result = clean_employee_survey(
+            raw, mapping=validate_mapping({**mapping, "employee_survey": body}), source=label
         )
-        if undated:  # no date: every answer of a unit is one group (one placeholder month)
-            raw = raw.assign(survey_date="2000-01-01")
-        if "items" not in options:  # canonical items may carry the panel's es_ prefix
-            raw = raw.rename(
-                columns={
-                    c: c.removeprefix("es_")
-                    for c in raw.columns
-                    if str(c).startswith("es_") and c.removeprefix("es_") not in raw.columns
-                }
-            )
-        dates = mapping.get("dates") or {}
-        mapping = validate_mapping(
-            {**mapping, "employee_survey": {**columns, **options}, "dates": dates}
-        )
-        scale = options.get("scale", (1, 5))
-        found = survey_items(raw, mapping=mapping, scale=scale, file=label)
-        for item in items:
-            bare = item.removeprefix("es_")
-            if bare not in found:
-                where = "the mapping's employee_survey items" if "items" in options else "columns"
-                raise InputError(
-                    f"no item {bare!r} for the panel's {item!r} among its {where} "
-                    f"({', '.join(found)})",
-                    file=label,
-                    column=item,
-                )
-        result = clean_employee_survey(raw, items=found, scale=scale, mapping=mapping, source=label)
-        _check_some_kept(result)
     except InputError as err:
         raise with_file(err, label) from None
+    if result.n_read and not result.n_kept:  # as 'linkage panel': no usable row is an error
+        first = result.rejects.iloc[0]
+        blame = f", column {first['column']!r}" if first["column"] else ""
+        raise InputError(
+            f"none of its {result.n_read:,} rows can be used: {_set_aside(result.report)} "
+            f"(first: row {int(first['row'])}{blame})",
+            file=label,
+        )
     data = result.data
     if "survey_date" not in data.columns:
         raise InputError(
@@ -191,18 +176,29 @@ def _read_respondents(
             "respondent",
             file=label,
         )
+    for item in items:
+        bare = item.removeprefix("es_")
+        if bare not in data.columns or data[bare].dtype.kind != "f":
+            where = "the mapping's employee_survey items" if "items" in body else "item columns"
+            raise InputError(
+                f"no item {bare!r} (the panel's {item!r}) among its {where}",
+                file=label,
+                column=item,
+            )
     data = data.rename(columns={i.removeprefix("es_"): i for i in items} | {"unit_id": unit})
     note = ""
     if result.n_kept < result.n_read:
-        counts = result.report.loc[result.report["n"].gt(0) & result.report["reason"].ne("kept")]
-        reasons = ", ".join(
-            f"{r} {int(n):,}" for r, n in zip(counts["reason"], counts["n"], strict=True)
-        )
         note = (
             f"{label}: {result.n_read:,} rows read, {result.n_kept:,} kept, "
-            f"{result.n_read - result.n_kept:,} set aside ({reasons})"
+            f"{result.n_read - result.n_kept:,} set aside ({_set_aside(result.report)})"
         )
     return data, (None if undated else "survey_date"), note
+
+
+def _set_aside(report: pd.DataFrame) -> str:
+    """The reasons of a cleaning report with their counts, e.g. ``unparseable_date 3``."""
+    counts = report.loc[report["n"].gt(0) & report["reason"].ne("kept")]
+    return ", ".join(f"{r} {int(n):,}" for r, n in zip(counts["reason"], counts["n"], strict=True))
 
 
 def _reliability(
