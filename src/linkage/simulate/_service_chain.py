@@ -47,7 +47,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from linkage.errors import InputError
-from linkage.simulate._model import Counts, Latent, _ar1, _sign
+from linkage.simulate._model import Counts, Latent, ar1, sign
 from linkage.simulate._people import Spells, person_ids
 from linkage.simulate._spec import WorldSpec
 
@@ -287,7 +287,7 @@ def employee_survey(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Respondent rows ``respondent_id, unit_id, survey_date, <items>`` and the other factor (N x T)."""
     n, t = lat.climate.shape
-    other = chain.other_between_sd * rng.standard_normal(n)[:, None] + _ar1(
+    other = chain.other_between_sd * rng.standard_normal(n)[:, None] + ar1(
         rng, n, t, spec.climate_persistence, 1.0
     )
     climate = lat.climate_level[:, None] + lat.climate
@@ -475,20 +475,20 @@ def chain_truth(
             "x": "es_engagement",
             "y": "employee_retention",
             "lag": 0,
-            "sign": _sign(eng * spec.effect_staff) if climate_moves else 0,
+            "sign": sign(eng * spec.effect_staff) if climate_moves else 0,
         },
         {"x": "employee_retention", "y": "customer_retention", "lag": k, "sign": within_sign},
         {
             "x": "es_engagement",
             "y": "customer_retention",
             "lag": k,
-            "sign": _sign(eng * spec.effect_customer) if climate_moves else 0,
+            "sign": sign(eng * spec.effect_customer) if climate_moves else 0,
         },
         {
             "x": "cs_csat",
             "y": "customer_retention",
             "lag": 0,
-            "sign": _sign(chain.cs_loading * spec.effect_customer) if climate_moves else 0,
+            "sign": sign(chain.cs_loading * spec.effect_customer) if climate_moves else 0,
         },
         {"x": "customer_retention", "y": "revenue_retention", "lag": 0, "sign": 1},
     ]

@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from linkage.errors import InputError
-from linkage.viz._aggregate import _check_columns
-from linkage.viz._plots import CUSTOMER_COLOR, EMPLOYEE_COLOR, NEUTRAL, _new_ax
+from linkage.viz._aggregate import check_columns
+from linkage.viz._plots import CUSTOMER_COLOR, EMPLOYEE_COLOR, NEUTRAL, new_ax
 
 __all__ = [
     "CHAIN_LABELS",
@@ -129,12 +129,12 @@ def chain_plot(
     >>> ax.lines[0].get_xdata().tolist()  # between units, link by link
     [0.4, 0.5]
     """
-    _check_columns(data, [link, method, r, ci_low, ci_high])
+    check_columns(data, [link, method, r, ci_low, ci_high])
     d = data[data[method].isin(list(methods))]
     if d.empty:
         raise InputError(f"no rows with {method} in {list(methods)}", column=method)
     order = list(dict.fromkeys(d[link].tolist()))
-    ax = _new_ax(ax, figsize=(7.0, 1.0 + 0.9 * len(order)))
+    ax = new_ax(ax, figsize=(7.0, 1.0 + 0.9 * len(order)))
     pos = {lk: len(order) - 1 - i for i, lk in enumerate(order)}  # first link at the top
     drawn = [m for m in methods if (d[method] == m).any()]
     step = 0.6 / max(len(drawn), 1)
@@ -232,7 +232,7 @@ def drivers_plot(
     >>> [round(float(p.get_width()), 2) for p in fig.axes[0].patches], fig.axes[1].lines[1].get_xdata().tolist()
     ([0.12, 0.01], [0.45, 0.14])
     """
-    _check_columns(data, [item, weight, ci_low, ci_high, r])
+    check_columns(data, [item, weight, ci_low, ci_high, r])
     d = data.sort_values(weight, ascending=False, kind="stable")
     n = len(d)
     if n == 0:
@@ -330,12 +330,12 @@ def watchlist_plot(
     >>> [float(p.get_width()) for p in ax.patches], [t.get_text() for t in ax.get_yticklabels()]  # ticks bottom up
     ([9.0, 4.0, 0.0], ['s3', 's2', 's1'])
     """
-    _check_columns(data, [unit, expected_lost, expected_lost_low, expected_lost_high])
+    check_columns(data, [unit, expected_lost, expected_lost_low, expected_lost_high])
     if isinstance(top, bool) or int(top) != top or top < 1:
         raise InputError(f"top must be a whole number >= 1, got {top!r}")
     d = data.head(int(top))
     n = len(d)
-    ax = _new_ax(ax, figsize=(6.4, 1.0 + 0.35 * max(n, 1)))
+    ax = new_ax(ax, figsize=(6.4, 1.0 + 0.35 * max(n, 1)))
     if n == 0:
         ax.text(0.5, 0.5, "no units on the list", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -391,7 +391,7 @@ def watchlist_table(data: pd.DataFrame, *, top: int | None = None) -> pd.DataFra
     >>> watchlist_table(wl).iloc[0].astype(str).tolist()
     ['1', 's1', 'yes', '98.0%', '88.0%', '9.2 (7.1 to 11.0)']
     """
-    _check_columns(
+    check_columns(
         data,
         [
             "unit",

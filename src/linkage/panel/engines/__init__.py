@@ -24,7 +24,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, overload
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ _COLUMNS = {
     "activity": ("customer_id", "unit_id", "activity_date"),
 }
 
-Source = pd.DataFrame | str | os.PathLike
+Source = pd.DataFrame | str | os.PathLike[str]
 
 
 def build_panel_engine(
@@ -148,10 +148,10 @@ def build_panel_engine(
         )
     log = _Log(progress)
     if engine == "pandas":
+        employee_frame = _read_pandas(employees, "employees")
         frames = {
             k: _read_pandas(v, k)
             for k, v in (
-                ("employees", employees),
                 ("customers", customers),
                 ("activity", activity),
                 ("units", units),
@@ -159,7 +159,7 @@ def build_panel_engine(
         }
         log("read the tables into pandas")
         panel = build_panel(
-            frames["employees"],
+            employee_frame,
             frames["customers"],
             activity=frames["activity"],
             units=frames["units"],
@@ -171,7 +171,9 @@ def build_panel_engine(
         log("built the panel")
         return panel
     unit_table = _read_pandas(units, "units")
-    backend = _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
+    backend: _Backend = (
+        _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
+    )
     try:
         return _build_sql(
             backend,
@@ -203,7 +205,7 @@ class _Log:
             )
 
 
-def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
+def _kind_of_path(path: str | os.PathLike[str], name: str) -> tuple[str, list[str]]:
     """("csv" | "parquet", the file list or glob) of a path; InputError when nothing is there."""
     text = os.fspath(path)
     if "://" in text:  # hdfs://, s3a://, abfss://, dbfs:/...: the engine's file system decides
@@ -226,13 +228,17 @@ def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
     raise InputError("the DuckDB and Spark engines read CSV or Parquet files", file=text)
 
 
-def _duckdb_error():
+def _duckdb_error() -> type[Exception]:
     """DuckDB's base error class (imported lazily)."""
     import duckdb
 
     return duckdb.Error
 
 
+@overload
+def _read_pandas(source: Source, name: str) -> pd.DataFrame: ...
+@overload
+def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None: ...
 def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
@@ -253,10 +259,28 @@ def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------------------------
+class _Backend(Protocol):
+    """What :func:`_build_sql` needs of an engine: register tables, run SQL, answer frames."""
+
+    dialect: _sql.Dialect
+
+    def register(self, name: str, source: object) -> None: ...
+
+    def columns(self, name: str) -> list[str]: ...
+
+    def activity_bounds(self, freq: str) -> pd.Series | None: ...
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> pd.DataFrame: ...
+
+    def close(self) -> None: ...
+
+
 class _DuckDB:
     dialect = _sql.DUCKDB
 
-    def __init__(self, memory_limit, threads, progress) -> None:
+    def __init__(self, memory_limit: str | None, threads: int | None, progress: bool) -> None:
         import duckdb
 
         self.con = duckdb.connect(":memory:")
@@ -327,12 +351,16 @@ class _DuckDB:
             }
         )
 
-    def register(self, name: str, source: Source) -> None:
+    def register(self, name: str, source: object) -> None:
         self.parquet_files[name] = None
         if isinstance(source, pd.DataFrame):
             self.con.register(f"{name}_df", source)
             self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_df")
             return
+        if not isinstance(source, (str, os.PathLike)):
+            raise InputError(
+                f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+            )
         kind, files = _kind_of_path(source, name)
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         if kind == "parquet":
@@ -362,7 +390,7 @@ class _DuckDB:
 class _Spark:
     dialect = _sql.SPARK
 
-    def __init__(self, spark) -> None:
+    def __init__(self, spark: Any) -> None:
         with warnings.catch_warnings():  # pyspark 4.x on pandas 3 warns at import
             warnings.filterwarnings(
                 "ignore",
@@ -385,9 +413,9 @@ class _Spark:
             )
         else:
             self.session = spark
-        self._tmp = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
-    def register(self, name: str, source: Source) -> None:
+    def register(self, name: str, source: object) -> None:
         if hasattr(
             source, "createOrReplaceTempView"
         ):  # already a Spark DataFrame (a table, a query)
@@ -402,10 +430,14 @@ class _Spark:
             path = os.path.join(self._tmp.name, f"{name}.parquet")
             pq.write_table(pa.Table.from_pandas(source, preserve_index=False), path)
             frame = self.session.read.parquet(path)
-        else:
+        elif isinstance(source, (str, os.PathLike)):
             kind, files = _kind_of_path(source, name)
             reader = self.session.read
             frame = reader.parquet(*files) if kind == "parquet" else reader.csv(files, header=True)
+        else:
+            raise InputError(
+                f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+            )
         frame.createOrReplaceTempView(name)
 
     def columns(self, name: str) -> list[str]:
@@ -430,9 +462,20 @@ class _Spark:
 
 
 # --------------------------------------------------------------------------------------------------
-def _build_sql(backend, log, employees, customers, activity, units, freq, start, end, window):
+def _build_sql(
+    backend: _Backend,
+    log: _Log,
+    employees: object,
+    customers: object,
+    activity: object,
+    units: pd.DataFrame | None,
+    freq: str,
+    start: Any,
+    end: Any,
+    window: int,
+) -> pd.DataFrame:
     d = backend.dialect
-    tables = {"employees": employees}
+    tables: dict[str, object] = {"employees": employees}
     if customers is not None:
         tables["customers"] = customers
     if activity is not None:
@@ -464,14 +507,13 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
 
     # ---- checks and the data's range: one scan per table ------------------------------------
     # one query (one Spark job) for the tables without Parquet statistics
-    bounds = {}
+    bounds: dict[str, pd.Series] = {}
     if "activity" in tables:
-        bounds["activity"] = backend.activity_bounds(freq)
-        if bounds["activity"] is not None:
-            log(
-                f"checked activity from its Parquet metadata: {int(bounds['activity']['n']):,} rows"
-            )
-    to_scan = [name for name in tables if bounds.get(name) is None]
+        from_metadata = backend.activity_bounds(freq)
+        if from_metadata is not None:
+            bounds["activity"] = from_metadata
+            log(f"checked activity from its Parquet metadata: {int(from_metadata['n']):,} rows")
+    to_scan = [name for name in tables if name not in bounds]
     if to_scan:
         scanned = backend.query(
             " UNION ALL ".join(_sql.bounds_sql(name, name, freq, d) for name in to_scan)
@@ -504,7 +546,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     lo, hi, n_periods = _window(spans, start, end, freq)
 
     # ---- the aggregations ---------------------------------------------------------------------
-    results = {}
+    results: dict[str, pd.DataFrame] = {}
     q_lo, q_hi = (lo, hi) if n_periods else (lo, lo)
     spell_tables = [name for name in ("employees", "customers") if name in tables]
     hist = backend.query(
