@@ -17,6 +17,7 @@
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from linkage.io._columns import require_columns
 from linkage.io._mapping import (
     apply_mapping,
     date_options,
@@ -33,9 +34,9 @@ from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
     from linkage.io import schemas
-    from linkage.io.panel import PANEL_SCHEMA, read_panel, require_columns, validate_panel
+    from linkage.io.panel import PANEL_SCHEMA, read_panel, validate_panel
 
-_LAZY = {"read_panel", "require_columns", "PANEL_SCHEMA", "validate_panel"}
+_LAZY = {"read_panel", "PANEL_SCHEMA", "validate_panel"}
 
 
 def __getattr__(name: str) -> Any:
