@@ -17,6 +17,7 @@ def require_columns(
     *,
     file: str | None = None,
     what: str = "table",
+    hint: str | None = None,
 ) -> None:
     """Raise one :class:`InputError` naming the first of ``columns`` that ``data`` lacks.
 
@@ -30,12 +31,14 @@ def require_columns(
         The file's name for the message.
     what : str
         What the table is, for the message (``"panel"``, ``"employee survey"``...).
+    hint : str, optional
+        What to do about it, appended to the message after a semicolon.
 
     Raises
     ------
     InputError
-        ``"the <what> has no column 'x' (columns: ...)"`` (the first 12 it has) with ``file``
-        and ``column`` set.
+        ``"the <what> has no column 'x' (columns: ...)"`` (the first 12 it has, then ``hint``)
+        with ``file`` and ``column`` set.
 
     Examples
     --------
@@ -50,6 +53,7 @@ def require_columns(
     for col in columns:
         if col is not None and col not in data.columns:
             known = ", ".join(map(str, list(data.columns)[:12]))
+            tail = f"; {hint}" if hint else ""
             raise InputError(
-                f"the {what} has no column {col!r} (columns: {known})", file=file, column=col
+                f"the {what} has no column {col!r} (columns: {known}){tail}", file=file, column=col
             )

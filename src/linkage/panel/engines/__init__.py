@@ -30,7 +30,15 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.panel.build import COUNT_FIELDS, _assemble, _unit_attributes, _window, build_panel
+from linkage.io import require_columns
+from linkage.panel.build import (
+    COUNT_FIELDS,
+    _assemble,
+    _canonical_hint,
+    _unit_attributes,
+    _window,
+    build_panel,
+)
 from linkage.panel.engines import _sql
 from linkage.panel.periods import date_codes, normalize_freq
 
@@ -495,14 +503,13 @@ def _build_sql(
             tables["activity"] = tables.pop("customers")
             backend.register("activity", source)
             name, have = "activity", backend.columns("activity")
-        missing = [c for c in _COLUMNS[name] if c not in have]
-        if missing:
-            raise InputError(
-                f"missing column(s) {', '.join(map(repr, missing))}; "
-                f"the panel needs the canonical columns {', '.join(_COLUMNS[name])} "
-                "(map your export's names with linkage.clean)",
-                file=name,
-            )
+        require_columns(
+            pd.DataFrame(columns=have),
+            _COLUMNS[name],
+            file=name,
+            what=f"{name} table",
+            hint=_canonical_hint(_COLUMNS[name]),
+        )
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
     # ---- checks and the data's range: one scan per table ------------------------------------
