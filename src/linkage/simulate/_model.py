@@ -112,9 +112,8 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
         headcount < 8, "small", np.where(headcount < 20, "medium", "large")
     ).astype(object)
     start = np.datetime64(spec.start, "M")
-    opened = (start.astype("datetime64[D]") - rng.integers(2 * 365, 25 * 365, size=n)).astype(
-        "datetime64[D]"
-    )
+    age = rng.integers(2 * 365, 25 * 365, size=n).astype("timedelta64[D]")
+    opened = (start.astype("datetime64[D]") - age).astype("datetime64[D]")
 
     # ---- latent climate and shocks (burn-in months before the window) ------------------------
     climate_level = spec.climate_between_sd * rng.standard_normal(n)
