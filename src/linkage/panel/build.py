@@ -246,7 +246,7 @@ def build_panel(
         unit_sources.append(act_unit)
     attrs = None
     if units is not None:
-        unit_col, attrs = _unit_attributes(units)
+        unit_col, attrs = unit_attributes(units)
         unit_sources.append(unit_col)
     coded = [pd.factorize(u) for u in unit_sources]
     all_units = pd.Index(
@@ -278,7 +278,7 @@ def build_panel(
             f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS
         }
 
-    return _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
+    return assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ def _window(
     return lo, hi, int(hi - lo + 1)
 
 
-def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+def unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """The checked ``unit_id`` column of a units table (str) and its attributes indexed by it."""
     _require_table(units, ("unit_id",), "units")
     unit_col = _unit_ids(units, "units")
@@ -396,7 +396,7 @@ def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     return unit_col, attrs
 
 
-def _assemble(
+def assemble(
     unit_index: pd.Index,
     lo: int,
     n_periods: int,
@@ -464,10 +464,10 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _require_table(table: object, columns: Sequence[str], name: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"must be a pandas DataFrame, not {type(table).__name__}", file=name)
-    require_columns(table, columns, file=name, what=f"{name} table", hint=_canonical_hint(columns))
+    require_columns(table, columns, file=name, what=f"{name} table", hint=canonical_hint(columns))
 
 
-def _canonical_hint(columns: Sequence[str]) -> str:
+def canonical_hint(columns: Sequence[str]) -> str:
     """What a missing panel input column means, for :func:`linkage.io.require_columns`."""
     return (
         f"the panel needs the canonical columns {', '.join(columns)} "

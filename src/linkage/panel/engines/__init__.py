@@ -33,11 +33,11 @@ from linkage.errors import InputError
 from linkage.io import require_columns
 from linkage.panel.build import (
     COUNT_FIELDS,
-    _assemble,
-    _canonical_hint,
-    _unit_attributes,
     _window,
+    assemble,
     build_panel,
+    canonical_hint,
+    unit_attributes,
 )
 from linkage.panel.engines import _sql
 from linkage.panel.periods import date_codes, normalize_freq
@@ -508,7 +508,7 @@ def _build_sql(
             _COLUMNS[name],
             file=name,
             what=f"{name} table",
-            hint=_canonical_hint(_COLUMNS[name]),
+            hint=canonical_hint(_COLUMNS[name]),
         )
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
@@ -601,7 +601,7 @@ def _build_sql(
     found = [results[k]["u"] for k in ("employees", "customers", "activity") if k in results]
     attrs = None
     if units is not None:
-        unit_col, attrs = _unit_attributes(units)
+        unit_col, attrs = unit_attributes(units)
         found.append(unit_col)
     all_units = pd.concat([pd.Series(f, dtype="str") for f in found], ignore_index=True)
     unit_index = pd.Index(all_units.unique(), dtype="str").sort_values()
@@ -625,6 +625,6 @@ def _build_sql(
                 rev["k"].to_numpy(np.int64) - lo
             )
             revenue[cell] = rev["rev"].to_numpy(np.float64)
-    panel = _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
+    panel = assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel
