@@ -236,7 +236,7 @@ def build_panel(
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
 
     # ---- the window ---------------------------------------------------------------------------
-    lo, _, n_periods = _window(spans, start, end, freq)
+    lo, _, n_periods = period_window(spans, start, end, freq)
 
     # ---- units: every unit of the data and of the units table, sorted ---------------------------
     unit_sources = [emp_unit]
@@ -340,7 +340,7 @@ class _Grid:
 
 
 # ---- shared with linkage.panel.engines: the window, the units table, the assembly ---------------
-def _window(
+def period_window(
     spans: Iterable[tuple[int, int] | None],
     start: DateLike | None,
     end: DateLike | None,
@@ -415,8 +415,8 @@ def assemble(
         c = counts[side]
         for field in COUNT_FIELDS:
             columns[f"{side}_{field}"] = c[field]
-        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
-        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+        columns[f"{side}_retention"] = safe_ratio(c["retained"], c["start"])
+        columns[f"{side}_turnover"] = safe_ratio(c["left"], (c["start"] + c["end"]) / 2.0)
     if revenue is not None:
         columns["customer_revenue"] = revenue
     panel = pd.DataFrame(columns)
@@ -454,11 +454,16 @@ def _activity_runs(
     return codes[starts], codes[ends] + window, pair[starts] % n_units
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` as float64, NaN where ``den`` is 0."""
     out = np.full(len(num), np.nan)
     np.divide(num, den, out=out, where=den != 0)
     return out
+
+
+# the old private names, until panel.revenue / segments / surveys import the public ones
+_ratio = safe_ratio
+_window = period_window
 
 
 def _require_table(table: object, columns: Sequence[str], name: str) -> None:

@@ -33,10 +33,10 @@ from linkage.errors import InputError
 from linkage.io import require_columns
 from linkage.panel.build import (
     COUNT_FIELDS,
-    _window,
     assemble,
     build_panel,
     canonical_hint,
+    period_window,
     unit_attributes,
 )
 from linkage.panel.engines import _sql
@@ -550,7 +550,7 @@ def _build_sql(
                 )
         if int(b["n"]) > 0:
             spans.append((int(b["lo"]), int(b["hi"])))
-    lo, hi, n_periods = _window(spans, start, end, freq)
+    lo, hi, n_periods = period_window(spans, start, end, freq)
 
     # ---- the aggregations ---------------------------------------------------------------------
     results: dict[str, pd.DataFrame] = {}
