@@ -206,7 +206,7 @@ def test_bad_inputs_raise_input_error(tmp_path, world_clean):
         build_panel_engine(emp, engine="polars")
     with pytest.raises(InputError, match="no such file"):
         build_panel_engine(tmp_path / "nope.parquet", engine="duckdb")
-    with pytest.raises(InputError, match="missing column"):
+    with pytest.raises(InputError, match="the employees table has no column 'hire_date'"):
         build_panel_engine(emp.drop(columns="hire_date"), engine="duckdb")
     broken = act.astype({"unit_id": "object"})
     broken.loc[broken.index[3], "unit_id"] = None

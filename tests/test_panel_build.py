@@ -357,7 +357,7 @@ def test_units_table_alone_with_a_window_gives_zero_rows():
         ({"units": pd.DataFrame({"unit_id": ["u", "u"]})}, "units, row 2, column 'unit_id'.*more than once"),
         ({"units": pd.DataFrame({"unit_id": ["u"], "period": [1]})}, "name of a panel column"),
         ({"customers": pd.DataFrame({"customer_id": []}), "activity": act_table([])}, "not both"),
-        ({"customers": pd.DataFrame({"customer_id": ["c"], "unit_id": ["u"]})}, "customers: missing column"),
+        ({"customers": pd.DataFrame({"customer_id": ["c"], "unit_id": ["u"]})}, "customers, column 'start_date': the customers table has no column"),
     ],
 )
 def test_unusable_arguments_raise_input_error(kwargs, message):
@@ -375,7 +375,7 @@ def test_unusable_rows_raise_input_error_naming_row_and_column():
     bad = emp_table([("u", None, None)])
     with pytest.raises(InputError, match=r"employees, row 1, column 'hire_date'"):
         build_panel(bad)
-    with pytest.raises(InputError, match=r"employees: missing column\(s\) 'hire_date'"):
+    with pytest.raises(InputError, match=r"employees, column 'hire_date': the employees table has no column 'hire_date'"):
         build_panel(pd.DataFrame({"employee_id": [], "unit_id": [], "termination_date": []}))
 
 

@@ -66,11 +66,11 @@ def test_units_without_the_attribute_keep_their_counts_in_a_missing_group():
 
 def test_bad_arguments_raise_input_error():
     panel = build_panel(_emp([("u1", D(2024, 1, 1), None)]), units=UNITS)
-    with pytest.raises(InputError, match="missing column.*'size_band'"):
+    with pytest.raises(InputError, match="has no column 'size_band'"):
         rollup(panel, by="size_band")
     with pytest.raises(InputError, match="cannot be 'period'"):
         rollup(panel, by="period")
-    with pytest.raises(InputError, match="missing column.*'employee_left'"):
+    with pytest.raises(InputError, match="has no column 'employee_left'"):
         rollup(panel.drop(columns="employee_left"), by="region")
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.io._read import MISSING_TOKENS, as_text
+from linkage.io import MISSING_TOKENS, as_text
 
 __all__ = [
     "SUPPRESSED",

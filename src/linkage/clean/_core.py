@@ -12,9 +12,16 @@ import pandas as pd
 
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
-from linkage.io._mapping import apply_mapping, date_options, section
-from linkage.io._read import MISSING_TOKENS, as_text, read_table
-from linkage.io._tables import OPTIONAL, REQUIRED
+from linkage.io import (
+    MISSING_TOKENS,
+    OPTIONAL,
+    REQUIRED,
+    apply_mapping,
+    as_text,
+    date_options,
+    read_table,
+    section,
+)
 
 __all__ = ["CleanResult", "REASONS", "clean_table", "format_report"]
 

@@ -3,7 +3,10 @@
 - :func:`read_table`: CSV (UTF-8 with or without BOM, CRLF, comma / semicolon / tab sniffed),
   Parquet or Excel into a DataFrame of strings indexed by the file's data row number.
 - :func:`load_mapping` / :func:`validate_mapping` / :func:`apply_mapping`: from a file's own column
-  names to the canonical ones (``docs/design.md``), in Python or as YAML.
+  names to the canonical ones (``docs/design.md``), in Python or as YAML; :func:`section`,
+  :func:`table_options`, :func:`date_options` and :func:`pseudonymised_columns` read one table's
+  part of a mapping, :data:`REQUIRED` / :data:`OPTIONAL` list each table's canonical columns and
+  :func:`as_text` / :data:`MISSING_TOKENS` are the shared text cleaning of the readers.
 - :mod:`linkage.io.schemas`: pandera schemas of the canonical tables, checked at the boundary.
 - :func:`read_panel`: the one reader of a unit x period panel file (typed, checked against
   :data:`~linkage.io.panel.PANEL_SCHEMA`); :func:`require_columns`: the one missing-column check.
@@ -12,17 +15,31 @@
 """
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from linkage.io._mapping import apply_mapping, load_mapping, validate_mapping
-from linkage.io._read import MISSING_TOKENS, read_table
+from linkage.io._columns import require_columns
+from linkage.io._mapping import (
+    apply_mapping,
+    date_options,
+    load_mapping,
+    pseudonymised_columns,
+    section,
+    table_options,
+    validate_mapping,
+)
+from linkage.io._read import MISSING_TOKENS, as_text, read_table
+from linkage.io._tables import OPTIONAL, REQUIRED
 from linkage.io._write import neutralise_formulas, write_table
 from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
 
-_LAZY = {"read_panel", "require_columns", "PANEL_SCHEMA", "validate_panel"}
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from linkage.io import schemas
+    from linkage.io.panel import PANEL_SCHEMA, read_panel, validate_panel
+
+_LAZY = {"read_panel", "PANEL_SCHEMA", "validate_panel"}
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> Any:
     # the pandera schemas load on first use: ``import linkage.io`` stays light
     if name == "schemas":
         return importlib.import_module("linkage.io.schemas")
@@ -33,10 +50,17 @@ def __getattr__(name: str) -> ModuleType:
 
 __all__ = [
     "read_table",
+    "as_text",
     "MISSING_TOKENS",
+    "REQUIRED",
+    "OPTIONAL",
     "load_mapping",
     "validate_mapping",
     "apply_mapping",
+    "section",
+    "table_options",
+    "date_options",
+    "pseudonymised_columns",
     "write_table",
     "neutralise_formulas",
     "schemas",

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io._columns import require_columns
 
 __all__ = [
     "data_dir",
@@ -36,10 +37,6 @@ __all__ = [
 DATA_ENV = "LINKAGE_DATA"
 JOLTS_FILE = "jolts_quits_by_industry_2000-12_2022-08.csv"
 _JOLTS_CODES = "jolts_industry_codes.csv"
-
-# panel columns of docs/design.md by kind (anything else is a unit attribute, kept as a string)
-_COUNT_SUFFIXES = ("_start", "_joined", "_left", "_retained", "_end")
-_RATE_SUFFIXES = ("_retention", "_turnover")
 
 
 def data_dir() -> pathlib.Path:
@@ -111,28 +108,6 @@ def sample_path(*parts: str) -> pathlib.Path:
     return path
 
 
-def _type_panel(raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
-    """Give a panel read from CSV the dtypes of docs/design.md (counts int64, rates float64)."""
-    for col in ("unit_id", "period"):
-        if col not in raw.columns:
-            raise InputError("the panel has no such column", file=file, column=col)
-    period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
-    bad = period.isna().to_numpy().nonzero()[0]
-    if bad.size:
-        raise InputError(
-            "period is not a YYYY-MM-DD date", file=file, row=int(bad[0]) + 1, column="period"
-        )
-    typed: dict[str, pd.Series] = {"unit_id": raw["unit_id"].astype("str"), "period": period}
-    for col in raw.columns[2:]:
-        if col.endswith(_COUNT_SUFFIXES):
-            typed[col] = pd.to_numeric(raw[col], errors="raise").astype("int64")
-        elif col.endswith(_RATE_SUFFIXES) or col == "customer_revenue":
-            typed[col] = pd.to_numeric(raw[col], errors="raise").astype("float64")
-        else:
-            typed[col] = raw[col].astype("str")
-    return pd.DataFrame(typed)
-
-
 def load_sample_panel() -> pd.DataFrame:
     """The bundled sample panel (``data/sample/panel.csv``), typed as docs/design.md says.
 
@@ -158,9 +133,9 @@ def load_sample_panel() -> pd.DataFrame:
     >>> str(panel["employee_start"].dtype), str(panel["employee_retention"].dtype)
     ('int64', 'float64')
     """
-    path = sample_path("panel.csv")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    return _type_panel(raw, file=str(path))
+    from linkage.io.panel import read_panel  # pandera: loaded on first use
+
+    return read_panel(sample_path("panel.csv"), require=())
 
 
 @dataclass(frozen=True)
@@ -195,9 +170,8 @@ class SampleWorld:
 def _read_canonical(name: str, *, dates: Sequence[str]) -> pd.DataFrame:
     path = sample_path(name)
     table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    require_columns(table, dates, file=str(path), what="sample table")
     for col in dates:
-        if col not in table.columns:
-            raise InputError("the sample table has no such column", file=str(path), column=col)
         table[col] = pd.to_datetime(table[col], format="ISO8601")
     return table
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io._columns import require_columns
 
 warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
@@ -83,50 +84,6 @@ def is_numeric_column(col: str) -> bool:
         or col.startswith(("es_", "cs_"))
         or col in _REVENUE
     )
-
-
-def require_columns(
-    data: pd.DataFrame,
-    columns: Iterable[str | None],
-    *,
-    file: str | None = None,
-    what: str = "table",
-) -> None:
-    """Raise one :class:`InputError` naming the first of ``columns`` that ``data`` lacks.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The table to check.
-    columns : iterable of str
-        Column names it must have (``None`` entries are skipped: optional roles).
-    file : str, optional
-        The file's name for the message.
-    what : str
-        What the table is, for the message (``"panel"``, ``"employee survey"``...).
-
-    Raises
-    ------
-    InputError
-        ``"the <what> has no column 'x' (columns: ...)"`` (the first 12 it has) with ``file``
-        and ``column`` set.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"unit_id": ["a"]})
-    >>> require_columns(t, ["unit_id", None])
-    >>> try:
-    ...     require_columns(t, ["unit_id", "period"], file="p.csv", what="panel")
-    ... except InputError as err:
-    ...     print(err.problem, err.file, err.column)
-    the panel has no column 'period' (columns: unit_id) p.csv period
-    """
-    for col in columns:
-        if col is not None and col not in data.columns:
-            known = ", ".join(map(str, list(data.columns)[:12]))
-            raise InputError(
-                f"the {what} has no column {col!r} (columns: {known})", file=file, column=col
-            )
 
 
 def _count_check(s: pd.Series) -> pd.Series:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 from linkage.panel.periods import (
     MISSING,
     DateLike,
@@ -461,14 +462,15 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _require_table(table: object, columns: Sequence[str], name: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"must be a pandas DataFrame, not {type(table).__name__}", file=name)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(map(repr, missing))}; "
-            f"the panel needs the canonical columns {', '.join(columns)} "
-            "(map your export's names with linkage.clean)",
-            file=name,
-        )
+    require_columns(table, columns, file=name, what=f"{name} table", hint=canonical_hint(columns))
+
+
+def canonical_hint(columns: Sequence[str]) -> str:
+    """What a missing panel input column means, for :func:`linkage.io.require_columns`."""
+    return (
+        f"the panel needs the canonical columns {', '.join(columns)} "
+        "(map your export's names with linkage.clean)"
+    )
 
 
 def _no_missing(mask: np.ndarray, table: str, column: str, what: str) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 from linkage.panel.build import COUNT_FIELDS, ratio
 
 __all__ = ["rollup"]
@@ -72,11 +73,7 @@ def rollup(panel: pd.DataFrame, *, by: str | list[str] = "region") -> pd.DataFra
         raise InputError("by= cannot be 'period': roll-ups keep the periods", column="period")
     counts = [f"{side}_{field}" for side in _SIDES for field in COUNT_FIELDS]
     needed = [*keys, "period", *counts]
-    missing = [c for c in needed if c not in panel.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(map(repr, missing))}", file="panel", column=missing[0]
-        )
+    require_columns(panel, needed, file="panel", what="panel")
     summed = counts + (["customer_revenue"] if "customer_revenue" in panel.columns else [])
     grouped = (
         panel.groupby([*keys, "period"], dropna=False, sort=True, observed=True)[summed]

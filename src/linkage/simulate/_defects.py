@@ -114,7 +114,9 @@ def plant_defects(
         elif pd.api.types.is_float_dtype(clean[c]):
             base[c] = clean[c].to_numpy(dtype=float)
         else:
-            base[c] = np.array(clean[c].to_numpy(dtype=object, na_value=None), dtype=object)
+            values = clean[c].to_numpy(dtype=object)
+            values[pd.isna(values)] = None  # NaN, NA and NaT alike
+            base[c] = values
 
     extra: dict[str, list[np.ndarray]] = {c: [] for c in cols}
     reasons: list[np.ndarray] = []
@@ -164,6 +166,8 @@ def plant_defects(
             pick = rng.choice(n, size=k, replace=False) if k <= n else rng.integers(0, n, size=k)
             add({c: base[c][pick].copy() for c in cols}, reason)
         elif reason == "end_before_start":
+            if end_col is None:
+                raise InputError(f"{reason!r} needs spells with an end column", column="defects")
             rows = template(k)
             s = np.array(rows[end_col], dtype="datetime64[D]")  # a past date becomes the start
             rows[start_col] = s.astype(str).astype(object)
@@ -180,8 +184,8 @@ def plant_defects(
         elif reason == "missing_identifier":
             rows = template(k, distinct=True)
             blank_unit = rng.random(k) < 0.5
-            rows["unit_id"] = np.where(blank_unit, None, rows["unit_id"])
-            rows[id_col] = np.where(blank_unit, rows[id_col], None)
+            rows["unit_id"][blank_unit] = None
+            rows[id_col][~blank_unit] = None
             add(rows, reason)
         elif reason == "unknown_unit":
             rows = template(k)
@@ -201,6 +205,8 @@ def plant_defects(
                     rows["termination_type"] = np.full(k, None, dtype=object)
             add(rows, reason)
         elif reason == "overlapping_spell":
+            if end_col is None:
+                raise InputError(f"{reason!r} needs spells with an end column", column="defects")
             s = np.array(base[start_col], dtype="datetime64[D]")
             e = np.array(
                 np.where(base[end_col] == None, str(extract_date), base[end_col]),  # noqa: E711
@@ -230,7 +236,7 @@ def plant_defects(
     # what a cleaner sees, duplicates first: the planted copy is whichever of two identical rows
     # comes later, and any other row identical to an earlier one (rare: two planted rows equal
     # once their identifiers are blanked) is a duplicate too, whatever else was planted in it
-    why = np.where(why == "duplicate_row", None, why)
+    why[why == "duplicate_row"] = None
     why[frame.duplicated(keep="first").to_numpy()] = "duplicate_row"
     planted = [{"row": int(i) + 1, "reason": str(why[i])} for i in np.flatnonzero(why != None)]  # noqa: E711
     return frame, planted

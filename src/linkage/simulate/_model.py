@@ -112,9 +112,8 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
         headcount < 8, "small", np.where(headcount < 20, "medium", "large")
     ).astype(object)
     start = np.datetime64(spec.start, "M")
-    opened = (start.astype("datetime64[D]") - rng.integers(2 * 365, 25 * 365, size=n)).astype(
-        "datetime64[D]"
-    )
+    age = rng.integers(2 * 365, 25 * 365, size=n).astype("timedelta64[D]")
+    opened = (start.astype("datetime64[D]") - age).astype("datetime64[D]")
 
     # ---- latent climate and shocks (burn-in months before the window) ------------------------
     climate_level = spec.climate_between_sd * rng.standard_normal(n)
@@ -325,6 +324,7 @@ def _r6(v: float) -> float:
 
 
 def sign_of(v: float, tol: float = 1e-12) -> int:
+    """-1, 0 or 1: the sign of ``v``, 0 within ``tol`` of zero."""
     return 0 if abs(v) <= tol else (1 if v > 0 else -1)
 
 
@@ -365,11 +365,12 @@ def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
     else:
         direction = "none"
     start = np.datetime64(spec.start, "M")
-    end_month = start + (t - 1)
+    end_month = start + np.timedelta64(t - 1, "M")
+    after = (end_month + np.timedelta64(1, "M")).astype("datetime64[D]")
     facts = {
         "window_start": str(start.astype("datetime64[D]")),
-        "window_end": str((end_month + 1).astype("datetime64[D]") - 1),
-        "extract_date": str((end_month + 1).astype("datetime64[D]")),
+        "window_end": str(after - np.timedelta64(1, "D")),
+        "extract_date": str(after),
         "planted_lag": k,
         "within_sign": sign_of(spec.effect_staff * spec.effect_customer) if forward else 0,
         "between_sign": sign_of(planted_between_cov(spec), 1e-9),

@@ -13,7 +13,8 @@ from linkage.simulate._spec import WorldSpec
 __all__ = ["simulate_panel", "truth_latent"]
 
 
-def _check_spec(spec: Any) -> WorldSpec:
+def check_spec(spec: Any) -> WorldSpec:
+    """``spec`` if it is a :class:`WorldSpec`; an InputError otherwise."""
     if not isinstance(spec, WorldSpec):
         raise InputError(f"spec must be a linkage.simulate.WorldSpec, not {type(spec).__name__}")
     return spec
@@ -79,7 +80,7 @@ def simulate_panel(spec: WorldSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
     >>> truth["facts"]["planted_lag"], truth["facts"]["expected_direction"]
     (2, 'employees_lead')
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     rng_latent, rng_counts, _, _ = streams(spec)
     lat = latent_model(spec, rng_latent)
     counts = draw_counts(spec, lat, rng_counts)

@@ -12,7 +12,7 @@ from linkage.errors import InputError
 from linkage.panel import build_panel
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
-from linkage.simulate._panel import _check_spec
+from linkage.simulate._panel import check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
 from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._spec import WorldSpec
@@ -218,7 +218,7 @@ def simulate(
     >>> list(chained.customer_survey.columns)
     ['response_id', 'unit_id', 'response_date', 'csat', 'nps']
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     if customers not in ("spells", "activity"):
         raise InputError(
             f"customers must be 'spells' or 'activity', not {customers!r}", column="customers"
@@ -286,7 +286,8 @@ def simulate(
         ("employee_survey", "customer_survey", "segments", "revenue")
     )
     if chain is not None:
-        chained, other = chain_tables(chain, spec, lat, counts, cus_spells)
+        tables, other = chain_tables(chain, spec, lat, counts, cus_spells)
+        chained = dict(tables)
         truth["chain"] = chain_truth(chain, spec, lat, counts, other, truth["facts"]["within_sign"])
     facts = truth["facts"]
     panel = build_panel(

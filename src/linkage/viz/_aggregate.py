@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 
 __all__ = ["rate_table", "funnel_limits", "SIDES"]
 
@@ -26,11 +27,13 @@ SIDES = {
 
 
 def check_columns(data: pd.DataFrame, cols: Sequence[str], where: str = "data") -> None:
+    """Raise an InputError unless ``data`` is a DataFrame with all of ``cols``.
+
+    The column check is :func:`linkage.io.require_columns`.
+    """
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"expected a DataFrame, got {type(data).__name__}", file=where)
-    for col in cols:
-        if col not in data.columns:
-            raise InputError("column not found", file=where, column=col)
+    require_columns(data, cols, file=where, what="data")
 
 
 def rate_table(

@@ -24,16 +24,18 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, overload
 
 import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 from linkage.panel.build import (
     COUNT_FIELDS,
     assemble_panel,
     build_panel,
+    canonical_hint,
     unit_attributes,
     window_bounds,
 )
@@ -51,7 +53,7 @@ _COLUMNS = {
     "activity": ("customer_id", "unit_id", "activity_date"),
 }
 
-Source = pd.DataFrame | str | os.PathLike
+Source = pd.DataFrame | str | os.PathLike[str]
 
 
 def build_panel_engine(
@@ -154,10 +156,10 @@ def build_panel_engine(
         )
     log = _Log(progress)
     if engine == "pandas":
+        employee_frame = _read_pandas(employees, "employees")
         frames = {
             k: _read_pandas(v, k)
             for k, v in (
-                ("employees", employees),
                 ("customers", customers),
                 ("activity", activity),
                 ("units", units),
@@ -165,7 +167,7 @@ def build_panel_engine(
         }
         log("read the tables into pandas")
         panel = build_panel(
-            frames["employees"],
+            employee_frame,
             frames["customers"],
             activity=frames["activity"],
             units=frames["units"],
@@ -177,7 +179,9 @@ def build_panel_engine(
         log("built the panel")
         return panel
     unit_table = _read_pandas(units, "units")
-    backend = _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
+    backend: _Backend = (
+        _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
+    )
     try:
         return _build_sql(
             backend,
@@ -209,7 +213,7 @@ class _Log:
             )
 
 
-def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
+def _kind_of_path(path: str | os.PathLike[str], name: str) -> tuple[str, list[str]]:
     """("csv" | "parquet", the file list or glob) of a path; InputError when nothing is there."""
     text = os.fspath(path)
     if "://" in text:  # hdfs://, s3a://, abfss://, dbfs:/...: the engine's file system decides
@@ -232,13 +236,17 @@ def _kind_of_path(path: Source, name: str) -> tuple[str, list[str]]:
     raise InputError("the DuckDB and Spark engines read CSV or Parquet files", file=text)
 
 
-def _duckdb_error():
+def _duckdb_error() -> type[Exception]:
     """DuckDB's base error class (imported lazily)."""
     import duckdb
 
     return duckdb.Error
 
 
+@overload
+def _read_pandas(source: Source, name: str) -> pd.DataFrame: ...
+@overload
+def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None: ...
 def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
     if source is None or isinstance(source, pd.DataFrame):
         return source
@@ -259,10 +267,28 @@ def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------------------------
+class _Backend(Protocol):
+    """What :func:`_build_sql` needs of an engine: register tables, run SQL, answer frames."""
+
+    dialect: _sql.Dialect
+
+    def register(self, name: str, source: object) -> None: ...
+
+    def columns(self, name: str) -> list[str]: ...
+
+    def activity_bounds(self, freq: str) -> pd.Series | None: ...
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> pd.DataFrame: ...
+
+    def close(self) -> None: ...
+
+
 class _DuckDB:
     dialect = _sql.DUCKDB
 
-    def __init__(self, memory_limit, threads, progress) -> None:
+    def __init__(self, memory_limit: str | None, threads: int | None, progress: bool) -> None:
         import duckdb
 
         self.con = duckdb.connect(":memory:")
@@ -333,12 +359,16 @@ class _DuckDB:
             }
         )
 
-    def register(self, name: str, source: Source) -> None:
+    def register(self, name: str, source: object) -> None:
         self.parquet_files[name] = None
         if isinstance(source, pd.DataFrame):
             self.con.register(f"{name}_df", source)
             self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_df")
             return
+        if not isinstance(source, (str, os.PathLike)):
+            raise InputError(
+                f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+            )
         kind, files = _kind_of_path(source, name)
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         if kind == "parquet":
@@ -368,7 +398,7 @@ class _DuckDB:
 class _Spark:
     dialect = _sql.SPARK
 
-    def __init__(self, spark) -> None:
+    def __init__(self, spark: Any) -> None:
         with warnings.catch_warnings():  # pyspark 4.x on pandas 3 warns at import
             warnings.filterwarnings(
                 "ignore",
@@ -391,9 +421,9 @@ class _Spark:
             )
         else:
             self.session = spark
-        self._tmp = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
-    def register(self, name: str, source: Source) -> None:
+    def register(self, name: str, source: object) -> None:
         if hasattr(
             source, "createOrReplaceTempView"
         ):  # already a Spark DataFrame (a table, a query)
@@ -408,10 +438,14 @@ class _Spark:
             path = os.path.join(self._tmp.name, f"{name}.parquet")
             pq.write_table(pa.Table.from_pandas(source, preserve_index=False), path)
             frame = self.session.read.parquet(path)
-        else:
+        elif isinstance(source, (str, os.PathLike)):
             kind, files = _kind_of_path(source, name)
             reader = self.session.read
             frame = reader.parquet(*files) if kind == "parquet" else reader.csv(files, header=True)
+        else:
+            raise InputError(
+                f"expected a file path or a DataFrame, not {type(source).__name__}", file=name
+            )
         frame.createOrReplaceTempView(name)
 
     def columns(self, name: str) -> list[str]:
@@ -436,9 +470,20 @@ class _Spark:
 
 
 # --------------------------------------------------------------------------------------------------
-def _build_sql(backend, log, employees, customers, activity, units, freq, start, end, window):
+def _build_sql(
+    backend: _Backend,
+    log: _Log,
+    employees: object,
+    customers: object,
+    activity: object,
+    units: pd.DataFrame | None,
+    freq: str,
+    start: Any,
+    end: Any,
+    window: int,
+) -> pd.DataFrame:
     d = backend.dialect
-    tables = {"employees": employees}
+    tables: dict[str, object] = {"employees": employees}
     if customers is not None:
         tables["customers"] = customers
     if activity is not None:
@@ -458,26 +503,24 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
             tables["activity"] = tables.pop("customers")
             backend.register("activity", source)
             name, have = "activity", backend.columns("activity")
-        missing = [c for c in _COLUMNS[name] if c not in have]
-        if missing:
-            raise InputError(
-                f"missing column(s) {', '.join(map(repr, missing))}; "
-                f"the panel needs the canonical columns {', '.join(_COLUMNS[name])} "
-                "(map your export's names with linkage.clean)",
-                file=name,
-            )
+        require_columns(
+            pd.DataFrame(columns=have),
+            _COLUMNS[name],
+            file=name,
+            what=f"{name} table",
+            hint=canonical_hint(_COLUMNS[name]),
+        )
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
     # ---- checks and the data's range: one scan per table ------------------------------------
     # one query (one Spark job) for the tables without Parquet statistics
-    bounds = {}
+    bounds: dict[str, pd.Series] = {}
     if "activity" in tables:
-        bounds["activity"] = backend.activity_bounds(freq)
-        if bounds["activity"] is not None:
-            log(
-                f"checked activity from its Parquet metadata: {int(bounds['activity']['n']):,} rows"
-            )
-    to_scan = [name for name in tables if bounds.get(name) is None]
+        from_metadata = backend.activity_bounds(freq)
+        if from_metadata is not None:
+            bounds["activity"] = from_metadata
+            log(f"checked activity from its Parquet metadata: {int(from_metadata['n']):,} rows")
+    to_scan = [name for name in tables if name not in bounds]
     if to_scan:
         scanned = backend.query(
             " UNION ALL ".join(_sql.bounds_sql(name, name, freq, d) for name in to_scan)
@@ -510,7 +553,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     lo, hi, n_periods = window_bounds(spans, start, end, freq)
 
     # ---- the aggregations ---------------------------------------------------------------------
-    results = {}
+    results: dict[str, pd.DataFrame] = {}
     q_lo, q_hi = (lo, hi) if n_periods else (lo, lo)
     spell_tables = [name for name in ("employees", "customers") if name in tables]
     hist = backend.query(

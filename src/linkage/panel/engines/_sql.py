@@ -315,7 +315,7 @@ def activity_sql(pairs: str, n_periods: int, window: int, d: Dialect, revenue: b
     lanes = (1 << half) | 1
     cols = ", ".join(f"w{j}, (w{j} & {d.rshift(f'w{j}', '1')}) AS q{j}" for j in range(words))
     sums = [
-        f"CAST(sum({d.rshift(f'{x}{j}', lane)} & {lanes}) AS BIGINT) AS {x}{j}_{lane}"
+        f"CAST(sum({d.rshift(f'{x}{j}', str(lane))} & {lanes}) AS BIGINT) AS {x}{j}_{lane}"
         for j in range(words)
         for x in ("w", "q")
         for lane in range(half)
@@ -336,14 +336,16 @@ def revenue_sql(pairs: str, d: Dialect) -> str:
     )
 
 
-def unit_codes(units, unit_index) -> np.ndarray:
+def unit_codes(units: pd.Series, unit_index: pd.Index) -> np.ndarray:
     """The positions of the unit ids ``units`` (a column of a query result) in ``unit_index``
     (each distinct id looked up once)."""
     codes, uniques = pd.factorize(units)
     return unit_index.get_indexer(pd.Index(uniques, dtype="str").astype("str"))[codes]
 
 
-def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndarray]:
+def spell_counts(
+    hist: pd.DataFrame, unit_index: pd.Index, lo: int, n_periods: int
+) -> dict[str, np.ndarray]:
     """The five spell counts on the unit x period grid from the histograms of
     :func:`spell_hist_sql`.
 
@@ -372,7 +374,9 @@ def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndar
     return {k: np.ascontiguousarray(v, dtype=np.int64).ravel() for k, v in grids.items()}
 
 
-def activity_counts(table, unit_index, n_periods: int, window: int) -> dict[str, np.ndarray]:
+def activity_counts(
+    table: pd.DataFrame, unit_index: pd.Index, n_periods: int, window: int
+) -> dict[str, np.ndarray]:
     """The five counts from the per-unit sums of :func:`activity_sql`.
 
     Period ``lo - 1 + i`` is bit ``b = window - 1 + i``: its end count is the pairs with bit ``b``
