@@ -43,9 +43,9 @@ import pandas as pd
 from linkage.clean._core import REASONS, CleanResult, clean_table, format_report
 from linkage.clean._dates import parse_dates
 from linkage.clean._extracts import CHAIN_REASONS
-from linkage.clean._revenue import clean_revenue
+from linkage.clean._revenue import UNIT_REVENUE_FIGURES, clean_revenue
 from linkage.clean._segments import clean_segments
-from linkage.clean._surveys import clean_customer_survey, clean_employee_survey
+from linkage.clean._surveys import clean_customer_survey, clean_employee_survey, survey_items
 
 __all__ = [
     "clean_employees",
@@ -56,6 +56,8 @@ __all__ = [
     "clean_customer_survey",
     "clean_revenue",
     "clean_segments",
+    "survey_items",
+    "UNIT_REVENUE_FIGURES",
     "CHAIN_REASONS",
     "CleanResult",
     "REASONS",

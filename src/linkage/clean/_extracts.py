@@ -29,8 +29,7 @@ from linkage.clean._core import (
 )
 from linkage.clean._dates import IMPOSSIBLE, MISSING, UNPARSEABLE, parse_dates
 from linkage.errors import InputError
-from linkage.io._mapping import apply_mapping, date_options, section, table_options
-from linkage.io._read import as_text, read_table
+from linkage.io import apply_mapping, as_text, date_options, read_table, section, table_options
 
 if TYPE_CHECKING:
     import pandera.pandas as pa

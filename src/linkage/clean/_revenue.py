@@ -26,7 +26,7 @@ from linkage.clean._extracts import (
     read_extract,
 )
 from linkage.errors import InputError
-from linkage.io._mapping import section
+from linkage.io import section
 
 if TYPE_CHECKING:
     import pandera.pandas as pa

@@ -30,8 +30,7 @@ from linkage.clean._extracts import (
     score_scale,
 )
 from linkage.errors import InputError
-from linkage.io._mapping import section, table_options
-from linkage.io._tables import OPTIONAL, REQUIRED
+from linkage.io import OPTIONAL, REQUIRED, section, table_options
 
 if TYPE_CHECKING:
     import pandera.pandas as pa

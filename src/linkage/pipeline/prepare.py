@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.clean import (
+    UNIT_REVENUE_FIGURES,
     CleanResult,
     clean_activity,
     clean_customer_survey,
@@ -22,12 +23,16 @@ from linkage.clean import (
     clean_segments,
     clean_units,
     format_report,
+    survey_items,
 )
-from linkage.clean._revenue import UNIT_REVENUE_FIGURES
-from linkage.clean._surveys import survey_items
 from linkage.errors import InputError
-from linkage.io import load_mapping, read_table, validate_mapping
-from linkage.io._mapping import pseudonymised_columns, table_options
+from linkage.io import (
+    load_mapping,
+    pseudonymised_columns,
+    read_table,
+    table_options,
+    validate_mapping,
+)
 from linkage.panel.build import build_panel
 from linkage.panel.join import join_chain
 from linkage.panel.periods import DateLike, date_codes, period_starts
