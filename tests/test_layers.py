@@ -12,6 +12,7 @@ RANK = {
     "errors": 0,
     "io": 0,
     "privacy": 0,
+    "words": 0,
     "clean": 1,
     "panel": 2,
     "pipeline": 3,

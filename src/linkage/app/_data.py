@@ -1,9 +1,9 @@
 """What the dashboards and the report read and precompute: the panel only, never person-level rows.
 
-:func:`load_panel` reads a panel file (CSV or Parquet, the columns of ``docs/design.md``) and refuses
-files that look person-level. :class:`DashboardData` holds the panel plus everything that is costly to
-compute (group masks, lag profiles), built once when a dashboard starts; widget callbacks only slice
-and sum what it holds.
+:func:`load_panel` reads a panel file (CSV or Parquet, the columns of ``docs/design.md``) with
+:func:`linkage.io.read_panel`, which refuses files that look person-level. :class:`DashboardData`
+holds the panel plus everything that is costly to compute (group masks, lag profiles), built once
+when a dashboard starts; widget callbacks only slice and sum what it holds.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 
 from linkage.app._cache import DiskCache, panel_fingerprint
 from linkage.errors import InputError
+from linkage.io.panel import PANEL_REQUIRED, read_panel
 from linkage.privacy import suppress
 from linkage.stats import choose_best_lag, lag_profile
 
@@ -36,31 +37,9 @@ __all__ = [
 #: Environment variable naming the panel the dashboards read (set by ``linkage dashboard``).
 PANEL_ENV = "LINKAGE_PANEL"
 #: Panel columns the dashboards need.
-REQUIRED = (
-    "unit_id",
-    "period",
-    "employee_start",
-    "employee_retained",
-    "customer_start",
-    "customer_retained",
-)
+REQUIRED = PANEL_REQUIRED
 #: Option meaning "every unit".
 ALL = "All units"
-
-_COUNT_SUFFIXES = ("_start", "_joined", "_left", "_retained", "_end")
-_RATE_SUFFIXES = ("_retention", "_turnover")
-# columns that only person-level tables carry: a file holding any of them never reaches a dashboard
-_PERSON_LEVEL = (
-    "employee_id",
-    "customer_id",
-    "hire_date",
-    "termination_date",
-    "start_date",
-    "end_date",
-    "activity_date",
-    "name",
-    "email",
-)
 
 
 def default_panel_path() -> pathlib.Path:
@@ -75,24 +54,6 @@ def default_panel_path() -> pathlib.Path:
     if env:
         return pathlib.Path(env).expanduser()
     return pathlib.Path(__file__).resolve().parents[3] / "data" / "sample" / "panel.csv"
-
-
-def _is_count_column(col: str) -> bool:
-    """People counts: the panel's ``employee_*`` / ``customer_*`` counts and survey respondents."""
-    return (
-        col.startswith(("employee_", "customer_")) and col.endswith(_COUNT_SUFFIXES)
-    ) or col.endswith("_respondents")
-
-
-def _is_numeric_column(col: str) -> bool:
-    """Counts, rates, revenue and the chain's survey columns (``es_*``, ``cs_*``; see
-    ``linkage.panel.join_chain``); anything else is a unit attribute."""
-    return (
-        _is_count_column(col)
-        or col.endswith(_RATE_SUFFIXES)
-        or col.startswith(("es_", "cs_"))
-        or col in ("customer_revenue", "revenue", "revenue_start", "revenue_retained")
-    )
 
 
 def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
@@ -125,74 +86,7 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     >>> p["unit_id"].tolist(), float(p["employee_retention"].iloc[0])
     (['007'], 0.9)
     """
-    where = default_panel_path() if path is None else pathlib.Path(path)
-    label = str(where)
-    if not where.is_file():
-        raise InputError("panel file not found", file=label)
-    suffix = where.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            raw = pd.read_parquet(where).astype(str)
-        elif suffix == ".csv":
-            raw = pd.read_csv(
-                where, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
-            )
-        else:
-            raise InputError("a panel must be a .csv or .parquet file", file=label)
-    except (UnicodeDecodeError, ValueError, OSError, pd.errors.ParserError) as err:
-        raise InputError(f"cannot read the panel ({type(err).__name__})", file=label) from None
-    person = [c for c in raw.columns if c.strip().lower() in _PERSON_LEVEL]
-    if person:
-        raise InputError(
-            "this is a person-level table; dashboards and reports read the unit x "
-            "period panel only (build it with 'linkage panel')",
-            file=label,
-            column=person[0],
-        )
-    for col in REQUIRED:
-        if col not in raw.columns:
-            raise InputError("the panel has no such column", file=label, column=col)
-    if raw.empty:
-        raise InputError("the panel has no rows", file=label)
-    typed: dict[str, pd.Series] = {"unit_id": raw["unit_id"].astype("str")}
-    period = pd.to_datetime(raw["period"], format="%Y-%m-%d", errors="coerce")
-    bad = np.flatnonzero(period.isna().to_numpy())
-    if bad.size:
-        raise InputError(
-            "period is not a YYYY-MM-DD date", file=label, row=int(bad[0]) + 1, column="period"
-        )
-    typed["period"] = period
-    for col in raw.columns:
-        if col in ("unit_id", "period"):
-            continue
-        if col.endswith("_wave"):  # the chain's survey wave a row's figures come from
-            typed[col] = pd.to_datetime(raw[col], format="%Y-%m-%d", errors="coerce")
-        elif _is_numeric_column(col):
-            num = pd.to_numeric(raw[col], errors="coerce")
-            bad = np.flatnonzero(num.isna().to_numpy() & raw[col].notna().to_numpy())
-            if bad.size:
-                raise InputError("not a number", file=label, row=int(bad[0]) + 1, column=col)
-            if _is_count_column(col):
-                if num.isna().any() or (num < 0).any():
-                    row = int(np.flatnonzero((num.isna() | (num < 0)).to_numpy())[0]) + 1
-                    raise InputError(
-                        "a count must be a whole number >= 0", file=label, row=row, column=col
-                    )
-                typed[col] = num.astype("int64")
-            else:
-                typed[col] = num.astype("float64")
-        else:
-            typed[col] = raw[col].fillna("(none)").astype("str")
-    out = pd.DataFrame(typed)
-    for side in ("employee", "customer"):
-        if f"{side}_retention" not in out:
-            s = out[f"{side}_start"].to_numpy(dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[f"{side}_retention"] = np.where(s > 0, out[f"{side}_retained"] / s, np.nan)
-    if out.duplicated(["unit_id", "period"]).any():
-        row = int(np.flatnonzero(out.duplicated(["unit_id", "period"]).to_numpy())[0]) + 1
-        raise InputError("two rows for the same unit and period", file=label, row=row)
-    return out.sort_values(["unit_id", "period"], kind="stable").reset_index(drop=True)
+    return read_panel(default_panel_path() if path is None else path, require=REQUIRED)
 
 
 @dataclass(frozen=True)
@@ -322,7 +216,7 @@ class DashboardData:
         return (kept / start if start > 0 else np.nan), float(start)
 
     def headline(self, sel: Selection, *, window: int = 3) -> dict:
-        """Retention over the last ``window`` periods of the range, and the same periods a year earlier.
+        """Retention over the last ``window`` periods of the range and those periods a year before.
 
         Returns a dict: ``employee_now``, ``employee_year_ago``, ``customer_now``,
         ``customer_year_ago`` (ratios of summed counts; NaN when there is no data or fewer than
@@ -423,9 +317,10 @@ class DashboardData:
 
     @cached_property
     def _unit_cumsums(self) -> dict[str, np.ndarray]:
-        """Per unit (rows, in ``self.units`` order) cumulative sums over periods of the counts and of
-        the number of rows present, with a leading zero column: the sum over periods ``lo..hi`` is
-        ``c[:, hi + 1] - c[:, lo]`` (sufficient statistics of any contiguous range)."""
+        """Per unit (rows, in ``self.units`` order) cumulative sums over periods of the counts and
+        of the number of rows present, with a leading zero column: the sum over periods
+        ``lo..hi`` is ``c[:, hi + 1] - c[:, lo]`` (sufficient statistics of any
+        contiguous range)."""
         n_u, n_p = len(self.units), len(self.periods)
         uidx = pd.Categorical(self.panel["unit_id"], categories=self.units).codes.astype(np.int64)
         flat = uidx * n_p + self._period_code

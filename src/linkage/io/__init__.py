@@ -5,6 +5,8 @@
 - :func:`load_mapping` / :func:`validate_mapping` / :func:`apply_mapping`: from a file's own column
   names to the canonical ones (``docs/design.md``), in Python or as YAML.
 - :mod:`linkage.io.schemas`: pandera schemas of the canonical tables, checked at the boundary.
+- :func:`read_panel`: the one reader of a unit x period panel file (typed, checked against
+  :data:`~linkage.io.panel.PANEL_SCHEMA`); :func:`require_columns`: the one missing-column check.
 - :func:`write_table`: atomic CSV / Parquet writes that refuse to overwrite inputs and neutralise
   spreadsheet formulas in CSV text cells.
 """
@@ -16,11 +18,15 @@ from linkage.io._read import MISSING_TOKENS, read_table
 from linkage.io._write import neutralise_formulas, write_table
 from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
 
+_LAZY = {"read_panel", "require_columns", "PANEL_SCHEMA", "validate_panel"}
+
 
 def __getattr__(name: str):
     # the pandera schemas load on first use: ``import linkage.io`` stays light
     if name == "schemas":
         return importlib.import_module("linkage.io.schemas")
+    if name in _LAZY:  # the panel reader imports pandera too
+        return getattr(importlib.import_module("linkage.io.panel"), name)
     raise AttributeError(f"module 'linkage.io' has no attribute {name!r}")
 
 
@@ -33,6 +39,10 @@ __all__ = [
     "write_table",
     "neutralise_formulas",
     "schemas",
+    "read_panel",
+    "require_columns",
+    "PANEL_SCHEMA",
+    "validate_panel",
     "load_sample_panel",
     "load_sample_world",
     "load_jolts",

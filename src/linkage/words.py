@@ -1,0 +1,213 @@
+"""The words the reports, dashboards and CLI use for figures: one home, so they all read the same.
+
+Pure functions of numbers, no imports from the rest of ``linkage``:
+
+- :func:`strength`: ``strong`` / ``moderate`` / ``weak`` / ``very weak`` for a correlation
+  (:data:`STRENGTH_THRESHOLDS`: |r| >= 0.5, 0.3, 0.1).
+- :func:`period_word`, :func:`plural`: ``month`` / ``quarter`` / ``year``; ``2 months``.
+- :func:`lag_phrase`: when the second measure moves, relative to the first (``2 months later``).
+- :func:`lead_word`: which side leads at a lag (``employees lead``).
+- :func:`direction_word`: ``higher`` / ``lower``.
+- :func:`interval`, :func:`r_interval`, :func:`p_phrase`: numbers with their uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+__all__ = [
+    "STRENGTH_THRESHOLDS",
+    "strength",
+    "period_word",
+    "plural",
+    "lag_phrase",
+    "lead_word",
+    "direction_word",
+    "interval",
+    "r_interval",
+    "p_phrase",
+]
+
+#: Lower bounds of |r| for "strong", "moderate" and "weak"; below the last, "very weak".
+STRENGTH_THRESHOLDS = (0.5, 0.3, 0.1)
+
+_FREQ = {"M": "month", "Q": "quarter", "Y": "year", "A": "year", "W": "week", "D": "day"}
+_STEPS = ("month", "quarter", "year", "week", "day", "period")
+
+
+def strength(r: float, *, capital: bool = False) -> str:
+    """How strong a correlation is, in words.
+
+    Parameters
+    ----------
+    r : float
+        A correlation; its sign is ignored. NaN reads as ``"very weak"`` (callers say "not enough
+        data" before asking).
+    capital : bool
+        Start with a capital letter (the dashboards' sentence openings).
+
+    Examples
+    --------
+    >>> [strength(r) for r in (0.5, -0.31, 0.1, 0.09)]
+    ['strong', 'moderate', 'weak', 'very weak']
+    >>> strength(0.32, capital=True)
+    'Moderate'
+    """
+    a = abs(r)
+    hi, mid, lo = STRENGTH_THRESHOLDS
+    word = "strong" if a >= hi else "moderate" if a >= mid else "weak" if a >= lo else "very weak"
+    return word.capitalize() if capital else word
+
+
+def period_word(freq: str) -> str:
+    """The name of one period: ``"M"`` -> ``"month"``; a name passes through; else ``"period"``.
+
+    Examples
+    --------
+    >>> [period_word(f) for f in ("M", "Q", "Y", "month", "MS", "fortnight")]
+    ['month', 'quarter', 'year', 'month', 'month', 'period']
+    """
+    if freq in _STEPS:
+        return freq
+    key = freq.upper()[:1] if freq else ""
+    return _FREQ.get(key, "period")
+
+
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an ``s`` unless ``|n|`` is 1.
+
+    Examples
+    --------
+    >>> plural(1, "month"), plural(2, "quarter"), plural(0, "year")
+    ('1 month', '2 quarters', '0 years')
+    """
+    return f"{n} {word}{'' if abs(n) == 1 else 's'}"
+
+
+def lag_phrase(
+    k: int,
+    *,
+    step: str = "month",
+    x: str | None = None,
+    y: str | None = None,
+    style: Literal["plain", "chain", "terse"] = "plain",
+) -> str:
+    """When ``y`` moves relative to ``x`` at lag ``k`` (k > 0: ``x`` leads, as in the lag profile).
+
+    Parameters
+    ----------
+    k : int
+        The lag in periods.
+    step : str
+        One period's name (:func:`period_word`).
+    x, y : str, optional
+        The two measures as the reader sees them (``chain`` needs ``y``; ``terse`` both).
+    style : {"plain", "chain", "terse"}
+        ``plain``: the dashboards' headline and the business effect (``2 months later``);
+        ``chain``: the chain section's sentences (``with customer retention 2 months later``);
+        ``terse``: ``linkage chain``'s text (``customer retention 2 month(s) later``).
+
+    Examples
+    --------
+    >>> lag_phrase(0), lag_phrase(1), lag_phrase(-2, step="quarter")
+    ('in the same month', '1 month later', '2 quarters earlier')
+    >>> lag_phrase(2, y="Customer retention", style="chain")
+    'with customer retention 2 months later'
+    >>> lag_phrase(-1, y="Customer retention", style="chain")
+    'when customer retention comes first, by 1 month'
+    >>> lag_phrase(-2, x="a", y="b", style="terse"), lag_phrase(0, x="a", y="b", style="terse")
+    ('a 2 month(s) later', 'same month')
+    """
+    if style == "terse":
+        if k == 0:
+            return "same " + step
+        return f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later"
+    if k == 0:
+        return f"in the same {step}"
+    if style == "chain":
+        who = (y or "").lower()
+        if k > 0:
+            return f"with {who} {plural(k, step)} later"
+        return f"when {who} comes first, by {plural(-k, step)}"
+    return f"{plural(abs(k), step)} later" if k > 0 else f"{plural(abs(k), step)} earlier"
+
+
+def lead_word(k: int) -> str:
+    """Which side leads at lag ``k`` (x = employees, y = customers).
+
+    Examples
+    --------
+    >>> lead_word(2), lead_word(-1), lead_word(0)
+    ('employees lead', 'customers lead', 'same period')
+    """
+    return "employees lead" if k > 0 else "customers lead" if k < 0 else "same period"
+
+
+def direction_word(r: float) -> str:
+    """``higher`` for a positive link, else ``lower``.
+
+    Examples
+    --------
+    >>> direction_word(0.2), direction_word(-0.2)
+    ('higher', 'lower')
+    """
+    return "higher" if r > 0 else "lower"
+
+
+def interval(
+    lo: float,
+    hi: float,
+    *,
+    level: float = 0.95,
+    digits: int = 2,
+    word: Literal["interval", "CI"] = "interval",
+) -> str:
+    """A confidence interval: ``95% interval 0.20 to 0.43`` (``word="CI"``: the statistics text).
+
+    Examples
+    --------
+    >>> interval(0.2, 0.434)
+    '95% interval 0.20 to 0.43'
+    >>> interval(-0.05, 0.11, level=0.9, word="CI")
+    '90% CI -0.05 to 0.11'
+    """
+    return f"{level:.0%} {word} {lo:.{digits}f} to {hi:.{digits}f}"
+
+
+def r_interval(
+    r: float,
+    lo: float,
+    hi: float,
+    *,
+    level: float = 0.95,
+    digits: int = 2,
+    word: Literal["interval", "CI"] = "interval",
+) -> str:
+    """A correlation and its interval: ``r = 0.32, 95% interval 0.20 to 0.43``.
+
+    An interval with a missing end is left out; a missing ``r`` reads ``r not computable``.
+
+    Examples
+    --------
+    >>> r_interval(0.32, 0.2, 0.43)
+    'r = 0.32, 95% interval 0.20 to 0.43'
+    >>> r_interval(0.3, float("nan"), 0.4, word="CI"), r_interval(float("nan"), 0, 1)
+    ('r = 0.30', 'r not computable')
+    """
+    if not math.isfinite(r):
+        return "r not computable"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"r = {r:.{digits}f}"
+    return f"r = {r:.{digits}f}, " + interval(lo, hi, level=level, digits=digits, word=word)
+
+
+def p_phrase(p: float) -> str:
+    """A p-value as the reports write it.
+
+    Examples
+    --------
+    >>> p_phrase(0.0004), p_phrase(0.0123)
+    ('p < 0.001', 'p = 0.012')
+    """
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

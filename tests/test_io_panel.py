@@ -1,0 +1,159 @@
+"""linkage.io.read_panel / require_columns / PANEL_SCHEMA: the one panel reader."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.app._data import default_panel_path, load_panel
+from linkage.errors import InputError
+from linkage.io import PANEL_SCHEMA, read_panel, require_columns, validate_panel
+
+HEAD = "unit_id,period,employee_start,employee_retained,customer_start,customer_retained"
+
+
+def _csv(tmp_path: pathlib.Path, body: str, name: str = "p.csv") -> pathlib.Path:
+    f = tmp_path / name
+    f.write_text(HEAD + body)
+    return f
+
+
+def _refused(path: pathlib.Path, **kw: object) -> InputError:
+    with pytest.raises(InputError) as info:
+        read_panel(path, **kw)
+    return info.value
+
+
+def test_typed_result_csv_and_parquet(tmp_path: pathlib.Path) -> None:
+    f = _csv(
+        tmp_path,
+        ",region,es_pay,es_respondents,es_wave,revenue\n"
+        "007,2024-02-01,10,9,100,80,N,3.5,12,2024-01-01,5.5\n"
+        "007,2024-01-01,10,8,50,40,,4,10,,\n",
+    )
+    p = read_panel(f)
+    assert p["unit_id"].tolist() == ["007", "007"]  # zeros kept, sorted by period
+    assert p["period"].dt.month.tolist() == [1, 2]
+    assert p["employee_start"].dtype == "int64" and p["es_respondents"].dtype == "int64"
+    assert p["es_pay"].dtype == "float64" and p["revenue"].dtype == "float64"
+    assert pd.api.types.is_datetime64_any_dtype(p["es_wave"])
+    assert p["region"].tolist() == ["(none)", "N"]
+    pd.read_csv(f, dtype=str).to_parquet(tmp_path / "p.parquet")
+    pd.testing.assert_frame_equal(read_panel(tmp_path / "p.parquet"), p)
+
+
+def test_rates_recomputed_when_absent_and_kept_when_present(tmp_path: pathlib.Path) -> None:
+    p = read_panel(_csv(tmp_path, "\na,2024-01-01,10,9,0,0\n"))
+    assert p["employee_retention"].iloc[0] == pytest.approx(0.9)
+    assert np.isnan(p["customer_retention"].iloc[0])  # no customers at the start: no rate
+    q = read_panel(_csv(tmp_path, ",employee_retention\na,2024-01-01,10,9,5,4,0.5\n", "q.csv"))
+    assert q["employee_retention"].iloc[0] == 0.5
+
+
+def test_person_level_refused(tmp_path: pathlib.Path) -> None:
+    err = _refused(_csv(tmp_path, ",employee_id\na,2024-01-01,10,9,5,4,x\n"))
+    assert "person-level" in err.problem and err.column == "employee_id"
+
+
+def test_duplicate_unit_period_refused(tmp_path: pathlib.Path) -> None:
+    err = _refused(_csv(tmp_path, "\na,2024-01-01,10,9,5,4\na,2024-01-01,10,9,5,4\n"))
+    assert err.problem == "two rows for the same unit and period" and err.row == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "problem", "column"),
+    [
+        ("a,2024-02-01,x,9,5,4", "not a number", "employee_start"),
+        ("a,2024-02-01,-1,9,5,4", "a count must be a whole number >= 0", "employee_start"),
+        ("a,2024/02/01,10,9,5,4", "period is not a YYYY-MM-DD date", "period"),
+    ],
+)
+def test_bad_cell_is_one_input_error(
+    tmp_path: pathlib.Path, row: str, problem: str, column: str
+) -> None:
+    f = _csv(tmp_path, f"\na,2024-01-01,10,9,5,4\n{row}\n")
+    err = _refused(f)
+    assert (err.problem, err.file, err.row, err.column) == (problem, str(f), 2, column)
+
+
+def test_missing_column_empty_file_and_format(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "m.csv"
+    f.write_text("unit_id,period,employee_start\na,2024-01-01,3\n")
+    assert _refused(f).column == "employee_retained"
+    assert (
+        _refused(f, require=(), numeric=("es_pay",)).problem == "the panel has no column 'es_pay'"
+    )
+    assert _refused(_csv(tmp_path, "\n", "e.csv")).problem == "the panel has no rows"
+    assert _refused(tmp_path / "nope.csv").problem == "panel file not found"
+    x = tmp_path / "p.txt"
+    x.write_text("a")
+    assert "csv or .parquet" in _refused(x).problem
+
+
+def test_numeric_option_and_other_names(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "o.csv"
+    f.write_text("store,month,score\ns1,2024-01-01,1.5\ns1,2024-02-01,2\n")
+    p = read_panel(f, unit="store", period="month", require=(), numeric=("score",))
+    assert p["score"].tolist() == [1.5, 2.0] and p["store"].dtype != "float64"
+
+
+def test_pandera_failure_becomes_one_line() -> None:
+    bad = pd.DataFrame(
+        {
+            "unit_id": ["a", "b"],
+            "period": pd.to_datetime(["2024-01-01"] * 2),
+            "employee_left": [1, -2],
+        }
+    )
+    with pytest.raises(InputError) as info:
+        validate_panel(bad, file="p.csv")
+    err = info.value
+    assert (err.file, err.row, err.column) == ("p.csv", 2, "employee_left")
+    assert "\n" not in str(err) and "Traceback" not in str(err)
+    twice = bad.assign(unit_id="a", period=bad["period"].iloc[0], employee_left=1)
+    with pytest.raises(InputError, match="two rows for the same unit and period"):
+        validate_panel(twice, file="p.csv")
+    assert PANEL_SCHEMA.name == "panel"
+
+
+def test_require_columns() -> None:
+    t = pd.DataFrame({"a": [1]})
+    require_columns(t, ["a", None])
+    with pytest.raises(InputError) as info:
+        require_columns(t, ["a", "b"], file="t.csv", what="employee table")
+    assert info.value.problem == "the employee table has no column 'b'"
+    assert (info.value.file, info.value.column) == ("t.csv", "b")
+
+
+def test_sample_panel_reads_as_load_panel_did() -> None:
+    """The sample panel, typed independently of the reader, as ``load_panel`` returned it."""
+    path = default_panel_path()
+    raw = pd.read_csv(path, dtype={"unit_id": str})
+    counts = [
+        c for c in raw.columns if c.endswith(("_start", "_joined", "_left", "_retained", "_end"))
+    ]
+    expected = (
+        raw.assign(
+            period=pd.to_datetime(raw["period"], format="%Y-%m-%d"),
+            **{c: raw[c].astype("int64") for c in counts},
+            **{
+                c: raw[c].astype("float64")
+                for c in raw.columns
+                if c.endswith(("_retention", "_turnover", "revenue"))
+            },
+            **{
+                c: raw[c].fillna("(none)").astype("str")
+                for c in raw.columns
+                if raw[c].dtype == object or pd.api.types.is_string_dtype(raw[c])
+                if c not in ("unit_id", "period")
+            },
+        )
+        .sort_values(["unit_id", "period"], kind="stable")
+        .reset_index(drop=True)
+    )
+    got = read_panel(path)
+    pd.testing.assert_frame_equal(got, expected, check_like=False)
+    pd.testing.assert_frame_equal(load_panel(path), got)
