@@ -83,8 +83,8 @@ def test_missing_column_empty_file_and_format(tmp_path: pathlib.Path) -> None:
     f = tmp_path / "m.csv"
     f.write_text("unit_id,period,employee_start\na,2024-01-01,3\n")
     assert _refused(f).column == "employee_retained"
-    assert (
-        _refused(f, require=(), numeric=("es_pay",)).problem == "the panel has no column 'es_pay'"
+    assert _refused(f, require=(), numeric=("es_pay",)).problem.startswith(
+        "the panel has no column 'es_pay' (columns: unit_id, period"
     )
     assert _refused(_csv(tmp_path, "\n", "e.csv")).problem == "the panel has no rows"
     assert _refused(tmp_path / "nope.csv").problem == "panel file not found"
@@ -124,7 +124,7 @@ def test_require_columns() -> None:
     require_columns(t, ["a", None])
     with pytest.raises(InputError) as info:
         require_columns(t, ["a", "b"], file="t.csv", what="employee table")
-    assert info.value.problem == "the employee table has no column 'b'"
+    assert info.value.problem == "the employee table has no column 'b' (columns: a)"
     assert (info.value.file, info.value.column) == ("t.csv", "b")
 
 
@@ -157,3 +157,18 @@ def test_sample_panel_reads_as_load_panel_did() -> None:
     got = read_panel(path)
     pd.testing.assert_frame_equal(got, expected, check_like=False)
     pd.testing.assert_frame_equal(load_panel(path), got)
+
+
+def test_lenient_mode_reads_what_the_commands_read(tmp_path: pathlib.Path) -> None:
+    """``strict=False``: ``linkage link`` / ``chain``'s reading (read_table, int or ISO periods)."""
+    f = tmp_path / "l.csv"
+    f.write_text("unit_id;period;x;name\na;2024;0.5;shop\na;2025;;shop\n")
+    p = read_panel(f, strict=False, require=(), numeric=("x",))
+    assert p["period"].tolist() == [2024, 2025] and p["period"].dtype == "int64"
+    assert p["x"].iloc[0] == 0.5 and np.isnan(p["x"].iloc[1]) and p["name"].iloc[0] == "shop"
+    f.write_text("unit_id,period,x\na,2024-01-01,0.5\na,Jan 24,0.1\n")
+    err = _refused(f, strict=False, require=(), numeric=("x",))
+    assert (err.file, err.row, err.column) == ("l.csv", 2, "period")
+    f.write_text("unit_id,period,x\na,2024-01-01,lots\n")
+    err = _refused(f, strict=False, require=(), numeric=("x",))
+    assert (err.problem, err.row, err.column) == ("value 'lots' is not a number", 1, "x")

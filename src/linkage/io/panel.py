@@ -108,7 +108,8 @@ def require_columns(
     Raises
     ------
     InputError
-        ``"the <what> has no column 'x'"`` with ``file`` and ``column`` set.
+        ``"the <what> has no column 'x' (columns: ...)"`` (the first 12 it has) with ``file``
+        and ``column`` set.
 
     Examples
     --------
@@ -118,11 +119,14 @@ def require_columns(
     ...     require_columns(t, ["unit_id", "period"], file="p.csv", what="panel")
     ... except InputError as err:
     ...     print(err.problem, err.file, err.column)
-    the panel has no column 'period' p.csv period
+    the panel has no column 'period' (columns: unit_id) p.csv period
     """
     for col in columns:
         if col is not None and col not in data.columns:
-            raise InputError(f"the {what} has no column {col!r}", file=file, column=col)
+            known = ", ".join(map(str, list(data.columns)[:12]))
+            raise InputError(
+                f"the {what} has no column {col!r} (columns: {known})", file=file, column=col
+            )
 
 
 def _count_check(s: pd.Series) -> pd.Series:
@@ -223,6 +227,7 @@ def read_panel(
     period: str = "period",
     require: Iterable[str] = PANEL_REQUIRED,
     numeric: Iterable[str] = (),
+    strict: bool = True,
 ) -> pd.DataFrame:
     """Read a unit x period panel file, typed and checked.
 
@@ -238,6 +243,14 @@ def read_panel(
     numeric : iterable of str
         Further columns to read as float64 (beyond the counts, rates, survey and revenue columns
         recognised by name).
+    strict : bool
+        ``True`` (the dashboards and the report): CSV or Parquet only, person-level columns refused,
+        ``period`` a ``YYYY-MM-DD`` date, every column typed by its name, rates recomputed, checked
+        against :data:`PANEL_SCHEMA`. ``False`` (what ``linkage link`` / ``chain`` / ``drivers`` /
+        ``watchlist`` accept today): any file :func:`linkage.io.read_table` reads (CSV dialects,
+        Parquet, Excel), ``period`` an ISO 8601 date or a whole number (int64), only ``numeric``
+        columns converted (float64, as ``linkage.stats`` reads them); the rest stays as read, in
+        file order.
 
     Returns
     -------
@@ -264,6 +277,8 @@ def read_panel(
     (['007'], 0.9, [2024])
     """
     where = pathlib.Path(path)
+    if not strict:
+        return _read_lenient(where, unit=unit, period=period, require=require, numeric=numeric)
     label = str(where)
     if not where.is_file():
         raise InputError("panel file not found", file=label)
@@ -332,3 +347,53 @@ def read_panel(
     if unit == "unit_id" and period == "period":
         validate_panel(out, file=label)
     return out.sort_values([unit, period], kind="stable").reset_index(drop=True)
+
+
+def _as_number(raw: pd.Series, col: str, label: str) -> pd.Series:
+    """A column as float64, refusing text and infinities (as ``linkage.stats`` reads numbers)."""
+    num = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero((num.isna() & raw.notna()).to_numpy())
+    if bad.size:
+        row = int(bad[0]) + 1
+        raise InputError(
+            f"value {raw.iloc[row - 1]!r} is not a number", file=label, row=row, column=col
+        )
+    out = num.astype("float64")
+    inf = np.flatnonzero(np.isinf(out.to_numpy()))
+    if inf.size:
+        raise InputError("value is infinite", file=label, row=int(inf[0]) + 1, column=col)
+    return out
+
+
+def _read_lenient(
+    where: pathlib.Path,
+    *,
+    unit: str,
+    period: str,
+    require: Iterable[str],
+    numeric: Iterable[str],
+) -> pd.DataFrame:
+    from linkage.io._read import read_table
+
+    label = where.name
+    data = read_table(where)
+    require_columns(data, [unit, period, *require], file=label, what="panel")
+    cols = [c for c in dict.fromkeys(numeric) if c is not None]
+    require_columns(data, cols, file=label, what="panel")
+    typed = data.assign(**{c: _as_number(data[c], c, label) for c in cols})
+    text = data[period].astype("string").str.strip()
+    if text.str.fullmatch(r"[+-]?\d+").fillna(False).all():
+        typed[period] = text.astype("int64")
+        return typed
+    try:  # a missing period stays NaT, as the commands always allowed
+        when = pd.to_datetime(text, format="ISO8601")
+    except (ValueError, TypeError):
+        bad = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().to_numpy()
+        raise InputError(
+            "period is neither a date (YYYY-MM-DD) nor a whole number",
+            file=label,
+            row=int(bad.argmax()) + 1,
+            column=period,
+        ) from None
+    typed[period] = when
+    return typed
