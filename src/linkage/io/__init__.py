@@ -13,7 +13,7 @@
 
 import importlib
 
-from linkage.io._mapping import apply_mapping, load_mapping, validate_mapping
+from linkage.io._mapping import apply_mapping, load_mapping, table_options, validate_mapping
 from linkage.io._read import MISSING_TOKENS, read_table
 from linkage.io._write import neutralise_formulas, write_table
 from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
@@ -36,6 +36,7 @@ __all__ = [
     "load_mapping",
     "validate_mapping",
     "apply_mapping",
+    "table_options",
     "write_table",
     "neutralise_formulas",
     "schemas",
