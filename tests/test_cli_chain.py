@@ -338,3 +338,9 @@ def test_watchlist_settings_state_the_resolved_as_of(files, capsys):
         == 0
     )
     assert json.loads(capsys.readouterr().out)["settings"]["as_of"].startswith("2024-10-01")
+
+
+def test_drivers_settings_name_the_respondent_file(files, capsys):
+    argv = ["drivers", str(files / "panel.csv"), "--respondents", str(files / "respondents.csv")]
+    assert main([*argv, "--boot", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["respondents"] == "respondents.csv"

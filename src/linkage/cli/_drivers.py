@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
                 "adjust": args.adjust,
                 "unit": args.unit,
                 "period": args.period,
-                "respondents": args.respondents,
+                "respondents": pathlib.Path(args.respondents).name if args.respondents else None,
                 **survey_alignment(data, unit=args.unit),
             },
             "r2": float(out["r2"].iloc[0]),
