@@ -3,19 +3,19 @@
 **Suppression.**
 A figure computed from fewer than ``k`` people is not shown: its cells read ``"suppressed"`` (never
 0 or blank). Because a table's total is often published too (a region's total, the company's), one
-suppressed row could be recovered by subtracting the others from the total; so within each group that
-sums to a total, further rows are suppressed (complementary suppression) until at least two rows are
-hidden and the hidden rows together cover at least ``k`` people.
+suppressed row could be recovered by subtracting the others from the total; so within each group
+that sums to a total, further rows are suppressed (complementary suppression) until at least two
+rows are hidden and the hidden rows together cover at least ``k`` people.
 
 Dashboards, downloads and the static report all pass their tables through :func:`suppress`.
 
 **Pseudonymisation.** :func:`pseudonymise` replaces person identifiers (``employee_id``,
-``customer_id``, ...) by a keyed hash (HMAC-SHA256, truncated, prefixed ``p_``) as soon as an extract
-is read (``linkage.pipeline.prepare(..., pseudonymise=True)``, ``linkage panel --pseudonymise``). The
-same key turns the same identifier into the same pseudonym, so people still match across files and
-runs; without the key a pseudonym cannot be turned back into the identifier, nor can anyone check a
-guessed identifier against it. The key comes from :data:`PSEUDONYM_ENV` or a key file
-(:func:`pseudonym_key`) and never belongs in the repository.
+``customer_id``, ...) by a keyed hash (HMAC-SHA256, truncated, prefixed ``p_``) as soon as an
+extract is read (``linkage.pipeline.prepare(..., pseudonymise=True)``, ``linkage panel
+--pseudonymise``). The same key turns the same identifier into the same pseudonym, so people still
+match across files and runs; without the key a pseudonym cannot be turned back into the identifier,
+nor can anyone check a guessed identifier against it. The key comes from :data:`PSEUDONYM_ENV` or a
+key file (:func:`pseudonym_key`) and never belongs in the repository.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def suppress(
     DataFrame
         A copy of ``table`` in which the ``value_cols`` of suppressed rows hold ``label`` (those
         columns become object dtype), plus a boolean column ``suppressed`` and a string column
-        ``suppression`` that reads ``"primary"`` (fewer than ``k`` people), ``"complementary"`` (hidden
-        so that a primary one cannot be recovered from a total) or ``""``.
+        ``suppression`` that reads ``"primary"`` (fewer than ``k`` people), ``"complementary"``
+        (hidden so that a primary one cannot be recovered from a total) or ``""``.
 
     Raises
     ------
@@ -230,10 +230,12 @@ def pseudonym_key(
     --------
     >>> pseudonym_key("0123456789abcdef0123")
     b'0123456789abcdef0123'
-    >>> pseudonym_key("secret")
+    >>> pseudonym_key("secret")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: pseudonym key: the key is 6 bytes long; it needs at least 16 (make one with: python -c "import secrets; print(secrets.token_hex(32))" and keep it outside the repository)
+    linkage.errors.InputError: pseudonym key: the key is 6 bytes long; it needs at least 16
+    (make one with: python -c "import secrets; print(secrets.token_hex(32))" and keep it outside
+    the repository)
     """
     where = "pseudonym key"
     if key is None and key_file is not None:
@@ -328,8 +330,8 @@ def pseudonymise(
     Raises
     ------
     InputError
-        A column not in ``data``, a short key, ``length`` outside 8..64, or two different identifiers
-        with the same pseudonym (use a larger ``length``).
+        A column not in ``data``, a short key, ``length`` outside 8..64, or two different
+        identifiers with the same pseudonym (use a larger ``length``).
 
     Examples
     --------
@@ -376,6 +378,8 @@ def pseudonymise(
                 file=label,
                 column=col,
             )
-        values = np.where(codes >= 0, digests[np.maximum(codes, 0)] if len(digests) else "", None)
+        values = np.full(len(codes), None, dtype=object)  # missing identifiers stay missing
+        known = codes >= 0
+        values[known] = digests[codes[known]]
         out[col] = pd.Series(values, index=out.index, dtype="str")
     return out

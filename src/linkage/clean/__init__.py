@@ -126,7 +126,8 @@ def clean_employees(
     >>> result.data
       employee_id unit_id  hire_date termination_date
     0          e1     007 2023-01-15              NaT
-    >>> result.rejects[["row", "reason", "column"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    >>> rejected = result.rejects[["row", "reason", "column"]]
+    >>> rejected.values.tolist()  # doctest: +NORMALIZE_WHITESPACE
     [[2, 'duplicate_row', ''], [3, 'impossible_date', 'Hire Date'],
      [4, 'missing_identifier', 'Employee ID'], [5, 'end_before_start', 'Termination Date']]
     >>> print(result)

@@ -144,7 +144,7 @@ def format_report(report: pd.DataFrame) -> str:
         read = int(part["n"].sum())
         kept = int(part.loc[part["reason"].eq("kept"), "n"].sum())
         lines.append(f"{file}: {read:,} rows read, {kept:,} kept, {read - kept:,} set aside")
-        for reason, n in zip(part["reason"], part["n"]):
+        for reason, n in zip(part["reason"], part["n"], strict=True):
             if reason != "kept" and n > 0:
                 lines.append(f"  {reason:<20} {int(n):>4,}")
     return "\n".join(lines)
@@ -318,9 +318,9 @@ def clean_table(
         status[name] = codes
     if spec.start is not None:
         conditions.append(("missing_date", status[spec.start] == MISSING, spec.start))
-    for code, reason in ((UNPARSEABLE, "unparseable_date"), (IMPOSSIBLE, "impossible_date")):
+    for code, why in ((UNPARSEABLE, "unparseable_date"), (IMPOSSIBLE, "impossible_date")):
         for name in date_cols:
-            conditions.append((reason, status[name] == code, name))
+            conditions.append((why, status[name] == code, name))
 
     for name in spec.numbers:
         if name in mapped.columns:
@@ -337,7 +337,7 @@ def clean_table(
             typed[name] = number
             conditions.append(("unparseable_number", bad, name))
 
-    if spec.end is not None:
+    if spec.start is not None and spec.end is not None:
         ends_early = (typed[spec.end] < typed[spec.start]).to_numpy()
         conditions.append(("end_before_start", ends_early, spec.end))
     for name in date_cols:
@@ -349,7 +349,7 @@ def clean_table(
 
     reason, blame = first_reasons(conditions, n, sources)
 
-    if spec.person is not None:
+    if spec.person is not None and spec.start is not None and spec.end is not None:
         # only people with more than one spell in a unit can overlap: find those groups first
         todo = np.flatnonzero(reason == "")
         person_code, _ = pd.factorize(typed[spec.person].iloc[todo])
@@ -370,8 +370,8 @@ def clean_table(
             reason[idx] = "overlapping_spell"
             blame[idx] = sources[spec.start]
     if spec.table == "units":
-        todo = reason == ""
-        again = typed["unit_id"].where(todo).duplicated(keep="first").to_numpy() & todo
+        open_rows = reason == ""
+        again = typed["unit_id"].where(open_rows).duplicated(keep="first").to_numpy() & open_rows
         reason[again] = "duplicate_unit"
         blame[again] = sources["unit_id"]
 

@@ -12,6 +12,7 @@
 """
 
 import importlib
+from types import ModuleType
 
 from linkage.io._mapping import apply_mapping, load_mapping, table_options, validate_mapping
 from linkage.io._read import MISSING_TOKENS, read_table
@@ -21,7 +22,7 @@ from linkage.io.datasets import load_jolts, load_sample_panel, load_sample_world
 _LAZY = {"read_panel", "require_columns", "PANEL_SCHEMA", "validate_panel"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> ModuleType:
     # the pandera schemas load on first use: ``import linkage.io`` stays light
     if name == "schemas":
         return importlib.import_module("linkage.io.schemas")

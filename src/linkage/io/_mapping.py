@@ -34,8 +34,9 @@ columns (:data:`linkage.io._tables.REQUIRED` and ``OPTIONAL``) and a few setting
   ``revenue_retention``: one row per unit and period).
 
 Columns a section does not name keep their names. ``pseudonymise`` names, per table, further
-person identifier columns (file column names) that ``prepare(..., pseudonymise=True)`` hashes besides
-the table's own identifiers (``employee_id``, ``customer_id``, ``respondent_id``, ``response_id``).
+person identifier columns (file column names) that ``prepare(..., pseudonymise=True)`` hashes
+besides the table's own identifiers (``employee_id``, ``customer_id``, ``respondent_id``,
+``response_id``).
 """
 
 from __future__ import annotations
@@ -119,11 +120,16 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
     >>> m = validate_mapping({"units": {"unit_id": "Store", "region": "Region"}})
     >>> m["units"], m["dates"]
     ({'unit_id': 'Store', 'region': 'Region'}, {})
-    >>> validate_mapping({"employee": {"employee_id": "ID"}}, file="map.yaml")
+    >>> validate_mapping(  # doctest: +NORMALIZE_WHITESPACE
+    ...     {"employee": {"employee_id": "ID"}}, file="map.yaml"
+    ... )
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?); a mapping has the sections employees, customers, activity, units, employee_survey, customer_survey, revenue, segments, dates, pseudonymise
-    >>> validate_mapping({"employee_survey": {"unit_id": "Store", "items": ["Q1", "Q2"]}})["employee_survey"]
+    linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?);
+    a mapping has the sections employees, customers, activity, units, employee_survey,
+    customer_survey, revenue, segments, dates, pseudonymise
+    >>> m = validate_mapping({"employee_survey": {"unit_id": "Store", "items": ["Q1", "Q2"]}})
+    >>> m["employee_survey"]
     {'unit_id': 'Store', 'items': {'Q1': 'Q1', 'Q2': 'Q2'}}
     """
     if mapping is None:
@@ -139,7 +145,8 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
         section_name = _key(section, "section", file)
         if section_name not in _SECTIONS:
             raise InputError(
-                f"unknown section {_show(section_name)}{_did_you_mean(section_name, list(_SECTIONS))}; "
+                f"unknown section {_show(section_name)}"
+                f"{_did_you_mean(section_name, list(_SECTIONS))}; "
                 f"a mapping has the sections {', '.join(_SECTIONS)}",
                 file=file,
             )
@@ -267,7 +274,8 @@ def _validate_pseudonymise(body: dict[Any, Any], file: str | None) -> dict[str, 
         if table not in _PERSON_TABLES:
             raise InputError(
                 f"section 'pseudonymise': unknown table {_show(table)}"
-                f"{_did_you_mean(table, list(_PERSON_TABLES))}; it takes {', '.join(_PERSON_TABLES)}",
+                f"{_did_you_mean(table, list(_PERSON_TABLES))}; "
+                f"it takes {', '.join(_PERSON_TABLES)}",
                 file=file,
             )
         if isinstance(columns, (str, int)) and not isinstance(columns, bool):

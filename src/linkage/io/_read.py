@@ -67,8 +67,8 @@ def read_table(
     -------
     pandas.DataFrame
         One column per column of the file (string dtype, missing cells as ``NaN``), indexed by the
-        1-based data row number in the file (the header is row 0), index name ``"row"``. The cleaning
-        layer reports set-aside rows by this number.
+        1-based data row number in the file (the header is row 0), index name ``"row"``. The
+        cleaning layer reports set-aside rows by this number.
 
     Raises
     ------
@@ -152,8 +152,8 @@ def _decode(raw: bytes, label: str, encoding: str | None) -> str:
 
 
 def _suggest_encoding(raw: bytes) -> str:
-    # cp1252 (Windows "ANSI", what Excel writes on Western European Windows) leaves 5 bytes undefined;
-    # latin-1 decodes everything.
+    # cp1252 (Windows "ANSI", what Excel writes on Western European Windows) leaves 5 bytes
+    # undefined; latin-1 decodes everything.
     try:
         raw.decode("cp1252")
     except UnicodeDecodeError:

@@ -1,10 +1,10 @@
 """Loaders for the data bundled with the project: the sample world and the BLS JOLTS quits rates.
 
-The files live in the repository's ``data/`` folder (``data/sample/``, rebuilt by ``make sample``, and
-``data/jolts/``, see its ``PROVENANCE.md``). They are found from this module's location, so notebooks
-and tests can load them whatever their working directory. Set the environment variable
-``LINKAGE_DATA`` to a folder holding ``sample/`` and ``jolts/`` to use a copy elsewhere (for instance
-when the package is installed from a wheel, which does not carry the data).
+The files live in the repository's ``data/`` folder (``data/sample/``, rebuilt by ``make sample``,
+and ``data/jolts/``, see its ``PROVENANCE.md``). They are found from this module's location, so
+notebooks and tests can load them whatever their working directory. Set the environment variable
+``LINKAGE_DATA`` to a folder holding ``sample/`` and ``jolts/`` to use a copy elsewhere (for
+instance when the package is installed from a wheel, which does not carry the data).
 """
 
 from __future__ import annotations
@@ -262,8 +262,9 @@ class SampleChain:
 
     def __repr__(self) -> str:
         return (
-            f"SampleChain({len(self.employee_survey)} employee survey responses, {len(self.customer_survey)} "
-            f"customer survey responses, {len(self.segments)} customers with a segment)"
+            f"SampleChain({len(self.employee_survey)} employee survey responses, "
+            f"{len(self.customer_survey)} customer survey responses, "
+            f"{len(self.segments)} customers with a segment)"
         )
 
 
@@ -370,7 +371,9 @@ def load_jolts(
     month to month.
 
     >>> from linkage.io.datasets import load_jolts
-    >>> q = load_jolts(industries=["Retail trade", "720000"], start="2001-01", end="2019-12", wide=True)
+    >>> q = load_jolts(
+    ...     industries=["Retail trade", "720000"], start="2001-01", end="2019-12", wide=True
+    ... )
     >>> list(q.columns)
     ['Retail trade', 'Accommodation and food services']
     >>> round(float(q.corr().iloc[0, 1]), 2)

@@ -17,6 +17,9 @@ import warnings
 
 import pandas as pd
 
+from linkage.errors import InputError
+from linkage.io._tables import OPTIONAL, REQUIRED, TABLES
+
 # pandera tries to import pyspark.pandas (at import and again while validating) when pyspark is
 # installed (the `spark` extra); pyspark 4.3 then warns, each time, that it does not
 # fully support pandas 3. Not our users' concern: silence exactly that message.
@@ -26,9 +29,6 @@ warnings.filterwarnings(
 
 import pandera.pandas as pa  # noqa: E402
 from pandera.typing import Series  # noqa: E402
-
-from linkage.errors import InputError
-from linkage.io._tables import OPTIONAL, REQUIRED, TABLES
 
 __all__ = [
     "TABLES",
@@ -207,10 +207,14 @@ def check_columns(
     --------
     >>> import pandas as pd
     >>> check_columns(pd.DataFrame({"unit_id": ["1"]}), table="units")
-    >>> check_columns(pd.DataFrame({"id": ["1"]}), table="employees", file="hr.csv")
+    >>> check_columns(  # doctest: +NORMALIZE_WHITESPACE
+    ...     pd.DataFrame({"id": ["1"]}), table="employees", file="hr.csv"
+    ... )
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: hr.csv: missing required columns employee_id, unit_id, hire_date, termination_date (the file has: id); name the file's columns in the mapping's 'employees' section
+    linkage.errors.InputError: hr.csv: missing required columns employee_id, unit_id, hire_date,
+    termination_date (the file has: id); name the file's columns in the mapping's 'employees'
+    section
     """
     if table not in SCHEMAS:
         raise ValueError(f"unknown table {table!r}")
@@ -249,10 +253,13 @@ def check_typed(data: pd.DataFrame, *, table: str, file: str | None = None) -> p
     >>> units = pd.DataFrame({"unit_id": ["7", "8"], "region": ["N", "S"]})
     >>> check_typed(units, table="units").shape
     (2, 2)
-    >>> check_typed(pd.DataFrame({"unit_id": ["7", "7"]}), table="units", file="units.csv")
+    >>> check_typed(  # doctest: +NORMALIZE_WHITESPACE
+    ...     pd.DataFrame({"unit_id": ["7", "7"]}), table="units", file="units.csv"
+    ... )
     Traceback (most recent call last):
     ...
-    linkage.errors.InputError: units.csv: does not fit the units table: column 'unit_id' fails field_uniqueness (e.g. 7)
+    linkage.errors.InputError: units.csv: does not fit the units table: column 'unit_id' fails
+    field_uniqueness (e.g. 7)
     """
     try:
         return SCHEMAS[table].validate(data, lazy=True)

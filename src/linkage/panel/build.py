@@ -31,11 +31,20 @@ now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.panel.periods import MISSING, bound_code, date_codes, normalize_freq, period_starts
+from linkage.panel.periods import (
+    MISSING,
+    DateLike,
+    bound_code,
+    date_codes,
+    normalize_freq,
+    period_starts,
+)
 
 __all__ = ["build_panel", "PANEL_COLUMNS", "COUNT_FIELDS", "RATE_FIELDS"]
 
@@ -66,8 +75,8 @@ def build_panel(
     activity: pd.DataFrame | None = None,
     units: pd.DataFrame | None = None,
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     activity_window: int = 1,
 ) -> pd.DataFrame:
     """Build the unit x period retention panel from employee and customer spells or activity.
@@ -188,7 +197,8 @@ def build_panel(
             customers, activity = None, customers
     if customers is not None and activity is not None:
         raise InputError(
-            "give customers either as spells (customers=) or as an activity log (activity=), not both"
+            "give customers either as spells (customers=) or as an activity log (activity=), "
+            "not both"
         )
     if customers is not None:
         _require_table(customers, _SPELL_COLUMNS, "customers")
@@ -270,7 +280,7 @@ def build_panel(
     return _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 class _Grid:
     """A unit x period grid (periods ``lo .. lo + n_periods - 1``), flattened unit-major."""
 
@@ -329,22 +339,29 @@ class _Grid:
 
 
 # ---- shared with linkage.panel.engines: the window, the units table, the assembly ---------------
-def _window(spans, start, end, freq: str) -> tuple:
+def _window(
+    spans: Iterable[tuple[int, int] | None],
+    start: DateLike | None,
+    end: DateLike | None,
+    freq: str,
+) -> tuple[int, int, int]:
     """``(lo, hi, n_periods)`` of the window: ``start`` / ``end`` if given, else the data's range.
 
     ``spans`` holds the ``(lo, hi)`` period codes of each table (``None`` for an empty one). With
     no bound and no data the window is empty: ``(0, 0, 0)``. One given bound and no data: the
     window is that one period.
     """
-    spans = [sp for sp in spans if sp is not None]
-    data_lo = min(sp[0] for sp in spans) if spans else None
-    data_hi = max(sp[1] for sp in spans) if spans else None
+    known = [sp for sp in spans if sp is not None]
+    data_lo = min(sp[0] for sp in known) if known else None
+    data_hi = max(sp[1] for sp in known) if known else None
     lo = bound_code(start, freq, side="start", name="start") if start is not None else data_lo
     hi = bound_code(end, freq, side="end", name="end") if end is not None else data_hi
-    if lo is None and hi is None:
-        return 0, 0, 0
-    lo = hi if lo is None else lo
-    hi = lo if hi is None else hi
+    if lo is None:
+        if hi is None:
+            return 0, 0, 0
+        lo = hi
+    elif hi is None:
+        hi = lo
     if lo > hi:
         raise InputError(
             f"the window starts ({period_starts([lo], freq)[0].astype('datetime64[D]')}) after it "
@@ -380,10 +397,10 @@ def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
 
 def _assemble(
     unit_index: pd.Index,
-    lo,
+    lo: int,
     n_periods: int,
     freq: str,
-    counts: dict,
+    counts: dict[str, dict[str, np.ndarray]],
     revenue: np.ndarray | None,
     attrs: pd.DataFrame | None,
 ) -> pd.DataFrame:
@@ -409,7 +426,9 @@ def _assemble(
     return panel
 
 
-def _activity_runs(cust, unit, codes, window, n_units):
+def _activity_runs(
+    cust: np.ndarray, unit: np.ndarray, codes: np.ndarray, window: int, n_units: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn activity into spells: one per (customer, unit) and run of consecutive active periods.
 
     Activity at period ``a`` makes the pair active in ``a .. a + window - 1``. Sorted by pair and
@@ -441,14 +460,15 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _require_table(table, columns, name: str) -> None:
+def _require_table(table: object, columns: Sequence[str], name: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"must be a pandas DataFrame, not {type(table).__name__}", file=name)
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(
-            f"missing column(s) {', '.join(map(repr, missing))}; the panel needs the canonical columns "
-            f"{', '.join(columns)} (map your export's names with linkage.clean)",
+            f"missing column(s) {', '.join(map(repr, missing))}; "
+            f"the panel needs the canonical columns {', '.join(columns)} "
+            "(map your export's names with linkage.clean)",
             file=name,
         )
 
@@ -488,7 +508,9 @@ def _dates(table: pd.DataFrame, column: str, name: str) -> pd.Series:
         ) from None
 
 
-def _spell_codes(table, start_col, end_col, name, freq):
+def _spell_codes(
+    table: pd.DataFrame, start_col: str, end_col: str, name: str, freq: str
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
     """Period codes of spell starts and ends, and the (min, max) code of all their dates (None
     when there are none). An open end gets a code after every period of any window."""
     s_dates = _dates(table, start_col, name)

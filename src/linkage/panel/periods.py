@@ -14,8 +14,10 @@ Dates are taken as calendar days: a time of day, if any, never moves a date into
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from linkage.errors import InputError
@@ -48,6 +50,9 @@ _ALIASES = {
 
 #: the code given to a missing date (NaT): below every real code, so it never counts
 MISSING = np.iinfo(np.int64).min
+
+#: A window bound: a string read as a pandas Period, a Period, a date / Timestamp or a datetime64.
+DateLike = str | pd.Period | _dt.date | np.datetime64
 
 
 def normalize_freq(freq: str) -> str:
@@ -85,7 +90,9 @@ def normalize_freq(freq: str) -> str:
     return _ALIASES[key]
 
 
-def date_codes(values, freq: str = "M") -> np.ndarray:
+def date_codes(
+    values: pd.Series | pd.Index | np.ndarray | list[Any], freq: str = "M"
+) -> np.ndarray:
     """Map dates to integer period codes (missing dates get a code below every real one).
 
     Parameters
@@ -130,7 +137,7 @@ def _months_since_1970(raw: np.ndarray, nat: np.ndarray) -> np.ndarray:
     """
     unit, count = np.datetime_data(raw.dtype)
     if unit in ("s", "ms", "us", "ns") and count == 1 and len(raw) > 10_000:
-        per_day = int(np.timedelta64(1, "D") // np.timedelta64(1, unit))
+        per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
         days = raw.view(np.int64) // per_day  # floor: 1969-12-31T12:00 is day -1
         valid = days[~nat]
         if valid.size and int(valid.max()) - int(valid.min()) < 2_000_000:
@@ -142,7 +149,7 @@ def _months_since_1970(raw: np.ndarray, nat: np.ndarray) -> np.ndarray:
     return raw.astype("datetime64[M]").astype(np.int64)
 
 
-def period_starts(codes, freq: str = "M") -> np.ndarray:
+def period_starts(codes: npt.ArrayLike, freq: str = "M") -> np.ndarray:
     """The first day of each period code, as ``datetime64[us]``.
 
     Parameters
@@ -166,7 +173,7 @@ def period_starts(codes, freq: str = "M") -> np.ndarray:
     return months.astype("datetime64[M]").astype("datetime64[us]")
 
 
-def bound_code(value, freq: str, *, side: str, name: str) -> int:
+def bound_code(value: DateLike, freq: str, *, side: str, name: str) -> int:
     """The period code of a window bound given as a string, Timestamp, Period, date or datetime64.
 
     A string is read as a pandas Period, so its own resolution counts: ``"2023"`` means the year

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
@@ -82,7 +83,7 @@ def rollup(panel: pd.DataFrame, *, by: str | list[str] = "region") -> pd.DataFra
         .sum()
         .reset_index()
     )
-    out = {k: grouped[k] for k in [*keys, "period"]}
+    out: dict[str, pd.Series | np.ndarray] = {k: grouped[k] for k in [*keys, "period"]}
     for side in _SIDES:
         c = {f: grouped[f"{side}_{f}"].to_numpy(dtype="int64") for f in COUNT_FIELDS}
         for f in COUNT_FIELDS:

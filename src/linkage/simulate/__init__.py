@@ -12,10 +12,10 @@ that drive retention and items that do not), a customer survey (CSAT, NPS), cust
 with their own sensitivity to the climate, and revenue per customer and month.
 """
 
-from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._panel import simulate_panel, truth_latent
 from linkage.simulate._scenarios import SCENARIOS, scenario
+from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 from linkage.simulate._write import (

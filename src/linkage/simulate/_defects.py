@@ -237,7 +237,8 @@ def plant_defects(
 
 
 def _distinct(pick: np.ndarray, n: int) -> np.ndarray:
-    """Repeated picks moved to the next free row (mod ``n``), so all are different; needs ``len(pick) <= n``.
+    """Repeated picks moved to the next free row (mod ``n``), so all are different; needs
+    ``len(pick) <= n``.
 
     Deterministic (no draws), so picks that are already distinct, and the random stream after
     them, are unchanged.

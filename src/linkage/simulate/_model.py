@@ -329,7 +329,8 @@ def _sign(v: float, tol: float = 1e-12) -> int:
 
 
 def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
-    """The JSON-serialisable truth: spec, derived facts, per-unit table, unit x month latent table."""
+    """The JSON-serialisable truth: spec, derived facts, per-unit table, unit x month latent
+    table."""
     n, t = lat.staff_hazard.shape
     ex, ey = 1.0 - lat.staff_hazard, 1.0 - lat.customer_hazard
     k = spec.lag

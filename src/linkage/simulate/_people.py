@@ -70,7 +70,8 @@ def realise_spells(
     s_date = np.empty(cap, dtype="datetime64[D]")
     e_date = np.full(cap, np.datetime64("NaT"), dtype="datetime64[D]")
 
-    # the stock at the window's start, hired a geometric number of months before (not before opening)
+    # the stock at the window's start, hired a geometric number of months before (not before
+    # opening)
     unit[:n0] = np.repeat(np.arange(n), start[:, 0])
     person[:n0] = np.arange(n0)
     tenure = rng.exponential(30.44 / base_hazard, size=n0).astype(np.int64) + 1
@@ -130,7 +131,8 @@ def realise_spells(
 
 
 def person_ids(prefix: str, n: int) -> np.ndarray:
-    """Identifiers ``prefix`` + zero-padded 1..n (at least 5 digits), so text order = number order."""
+    """Identifiers ``prefix`` + zero-padded 1..n (at least 5 digits), so text order = number
+    order."""
     width = max(5, len(str(n)))
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
 
@@ -162,7 +164,9 @@ def termination_types(rng: np.random.Generator, ended: np.ndarray) -> pd.Series:
     names = np.array([name for name, _ in TERMINATION_TYPES], dtype=object)
     shares = np.array([share for _, share in TERMINATION_TYPES])
     pick = names[rng.choice(names.size, size=ended.size, p=shares / shares.sum())]
-    return pd.Series(pd.array(np.where(ended, pick, None), dtype="str"))
+    types = np.full(ended.size, None, dtype=object)  # open spells have no termination type
+    types[ended] = pick[ended]
+    return pd.Series(pd.array(types, dtype="str"))
 
 
 def activity_log(

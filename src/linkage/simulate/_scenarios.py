@@ -22,7 +22,8 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "ecological": (
         "ecological fallacy: units with a better lasting climate keep both staff and customers "
-        "(a strong between-unit correlation), but month-to-month changes are unrelated within units",
+        "(a strong between-unit correlation), but month-to-month changes are unrelated within "
+        "units",
         {"climate_sd": 0.0, "climate_between_sd": 1.0},
     ),
     "simpson": (
@@ -31,13 +32,13 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
         {"confound": 1.0},
     ),
     "seasonality": (
-        "a shared calendar: both sides peak in January, so retention moves together at lag 0 with no "
-        "link at all; removing period effects makes it vanish",
+        "a shared calendar: both sides peak in January, so retention moves together at lag 0 with "
+        "no link at all; removing period effects makes it vanish",
         {"effect_staff": 0.0, "effect_customer": 0.0, "seasonality": 0.8},
     ),
     "tiny_units": (
-        "tiny units: the link is planted, but with 3 staff per unit a single leaver moves retention "
-        "by a third, and the observed correlation shrinks towards 0",
+        "tiny units: the link is planted, but with 3 staff per unit a single leaver moves "
+        "retention by a third, and the observed correlation shrinks towards 0",
         {"headcount_median": 3.0, "customers_per_employee": 5.0},
     ),
     "reverse": (

@@ -213,7 +213,7 @@ def _whole(spec: WorldSpec, name: str, low: int, high: int) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or not low <= value <= high
+        or not low <= int(value) <= high
     ):
         _bad(name, f"must be a whole number from {low} to {high}, not {value!r}")
     object.__setattr__(spec, name, int(value))
@@ -225,7 +225,7 @@ def _real(spec: WorldSpec, name: str, low: float, high: float) -> None:
         not isinstance(value, bool)
         and isinstance(value, numbers.Real)
         and math.isfinite(value)
-        and low <= value <= high
+        and low <= float(value) <= high
     )
     if not ok:
         _bad(name, f"must be a number from {low:g} to {high:g}, not {value!r}")

@@ -10,11 +10,11 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel import build_panel
-from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import _check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
+from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._spec import WorldSpec
 
 __all__ = ["World", "simulate"]
@@ -114,7 +114,7 @@ class World:
             revenue_panel,
         )
 
-        if self.employee_survey is None:
+        if self.employee_survey is None or self.customer_survey is None or self.revenue is None:
             raise InputError("this world has no chain; simulate it with chain=ChainSpec()")
         window = {
             "start": self.truth["facts"]["window_start"],
@@ -136,8 +136,9 @@ class World:
 
     def __repr__(self) -> str:
         return (
-            f"World({len(self.units)} units x {self.spec.months} months, {len(self.employees)} employee "
-            f"spells, {len(self.customers)} customer {'spells' if self.customers_kind == 'spells' else 'visits'}, "
+            f"World({len(self.units)} units x {self.spec.months} months, "
+            f"{len(self.employees)} employee spells, {len(self.customers)} customer "
+            f"{'spells' if self.customers_kind == 'spells' else 'visits'}, "
             f"lag {self.spec.lag}, seed {self.spec.seed})"
         )
 
@@ -169,8 +170,8 @@ def simulate(
         before the window so that the first month has a customer base.
     defects : float or dict, optional
         Defective rows to add to the employee and customer tables: a rate (each reason gets
-        ``max(1, round(rate * rows))`` rows in each table) or a dict ``{reason: count}`` applied to each
-        table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
+        ``max(1, round(rate * rows))`` rows in each table) or a dict ``{reason: count}`` applied to
+        each table. Reasons: ``duplicate_row``, ``end_before_start``, ``unparseable_date``,
         ``missing_identifier``, ``unknown_unit``, ``future_date``, ``overlapping_spell`` (the last
         two need spells and are skipped for an activity log). Every defect is an extra row with
         exactly one defect, so removing them gives the clean world. With defects the tables'

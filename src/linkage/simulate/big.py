@@ -1,11 +1,11 @@
 """Big benchmark worlds: activity logs of tens or hundreds of millions of rows, written in chunks.
 
 :func:`write_big` writes the extracts a large retailer would hand over (2,000 stores x 60 months by
-default, about 100 employment spells per store, 200,000 in all) with an activity log of ``rows`` visits, as
-Parquet parts of at most ``chunk_rows`` rows, generated and written one chunk of stores at a time,
-so memory stays bounded whatever ``rows`` is. It is what ``benchmarks/panel_scale.py`` and
-``linkage simulate --big ROWS`` use; the world has no planted link (it is for timing, not for
-statistics: use :func:`linkage.simulate.simulate` for that).
+default, about 100 employment spells per store, 200,000 in all) with an activity log of ``rows``
+visits, as Parquet parts of at most ``chunk_rows`` rows, generated and written one chunk of stores
+at a time, so memory stays bounded whatever ``rows`` is. It is what
+``benchmarks/panel_scale.py`` and ``linkage simulate --big ROWS`` use; the world has no planted
+link (it is for timing, not for statistics: use :func:`linkage.simulate.simulate` for that).
 
 Customers: each store's customers arrive at a uniform month (up to two years before the window),
 stay a geometric number of months (mean 25), and visit a Poisson number of times in each month
@@ -20,11 +20,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["write_big"]
 
@@ -180,7 +184,9 @@ def write_big(
     }
 
 
-def _customers(rng, n: int, months: int):
+def _customers(
+    rng: np.random.Generator, n: int, months: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """First active month in the window, active months in it, visit rate, expected visits."""
     arrive = rng.integers(-24, months, n)
     stay = rng.geometric(1.0 / _MEAN_STAY, n)
@@ -191,7 +197,13 @@ def _customers(rng, n: int, months: int):
     return first, n_active, rate, n_active * rate
 
 
-def _employees(rng, unit_ids, month0, extract_day, months):
+def _employees(
+    rng: np.random.Generator,
+    unit_ids: np.ndarray,
+    month0: np.datetime64,
+    extract_day: np.datetime64,
+    months: int,
+) -> pa.Table:
     """About 100 spells per unit: a staff of 15-35 slots, each a chain of exponential stays."""
     import pyarrow as pa
 

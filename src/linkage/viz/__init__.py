@@ -7,15 +7,6 @@ early-warning list) are in ``linkage.viz._service_chain``.
 """
 
 from linkage.viz._aggregate import funnel_limits, rate_table
-from linkage.viz._service_chain import (
-    CHAIN_LABELS,
-    chain_plot,
-    drivers_plot,
-    link_label,
-    plain_name,
-    watchlist_plot,
-    watchlist_table,
-)
 from linkage.viz._plots import (
     CUSTOMER_COLOR,
     EMPLOYEE_COLOR,
@@ -26,6 +17,15 @@ from linkage.viz._plots import (
     quadrant_plot,
     trend_grid,
     unit_plot,
+)
+from linkage.viz._service_chain import (
+    CHAIN_LABELS,
+    chain_plot,
+    drivers_plot,
+    link_label,
+    plain_name,
+    watchlist_plot,
+    watchlist_table,
 )
 
 __all__ = [

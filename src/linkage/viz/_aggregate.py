@@ -72,7 +72,7 @@ def rate_table(
     for rate in rates:
         if rate not in SIDES or SIDES[rate][1] is None:
             raise InputError(f"can only aggregate retention rates, not {rate!r}", column=rate)
-        need += list(SIDES[rate])
+        need += [c for c in SIDES[rate] if c is not None]
     _check_columns(data, need)
     cols = list(dict.fromkeys(c for r in rates for c in SIDES[r]))
     sums = data.groupby(keys, observed=True, sort=True)[cols].sum().reset_index()

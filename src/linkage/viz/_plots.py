@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 
@@ -85,7 +86,7 @@ class StepPercentFormatter(Formatter):
         self._ticks = np.array([])
         self._d = 0
 
-    def set_locs(self, locs) -> None:
+    def set_locs(self, locs: Sequence[float] | np.ndarray) -> None:
         """Remember the ticks about to be labelled (their step sets the decimals)."""
         self._ticks = np.asarray(locs, dtype=float)
         self._d = self._decimals()
@@ -103,7 +104,7 @@ class StepPercentFormatter(Formatter):
         return f"{100 * x:.{self._d}f}%"
 
 
-def _percent_axis(axis) -> None:
+def _percent_axis(axis: Axis) -> None:
     """Percent ticks on an axis of fractions: steps of 1, 2 or 5 (x 10^k) points, labelled with the
     decimals the step needs, so no two ticks read the same."""
     axis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 5, 10]))
@@ -581,7 +582,7 @@ def unit_plot(
     ax.plot(mine[period], mine[x], color=_color(x), lw=2, marker="o", ms=3, label=f"{_label(x)}")
     ax.plot(mine[period], mine[y], color=_color(y), lw=2, marker="o", ms=3, label=f"{_label(y)}")
     if len(others):
-        q = others.groupby(period)[[x, y]].quantile([0.25, 0.75]).unstack()
+        q = others.groupby(period)[[x, y]].quantile(np.array([0.25, 0.75])).unstack()
         for c in (x, y):
             ax.fill_between(
                 q.index,

@@ -114,8 +114,11 @@ def build_panel_engine(
     ...                     "hire_date": pd.to_datetime(["2023-12-01", "2024-01-15"]),
     ...                     "termination_date": pd.to_datetime(["2024-02-10", None])})
     >>> act = pd.DataFrame({"customer_id": ["x", "x", "y"], "unit_id": ["s1", "s1", "s2"],
-    ...                     "activity_date": pd.to_datetime(["2024-01-05", "2024-02-07", "2024-02-01"])})
-    >>> panel = build_panel_engine(emp, activity=act, engine="duckdb", start="2024-01", end="2024-03")
+    ...                     "activity_date": pd.to_datetime(["2024-01-05", "2024-02-07",
+    ...                                                      "2024-02-01"])})
+    >>> panel = build_panel_engine(
+    ...     emp, activity=act, engine="duckdb", start="2024-01", end="2024-03"
+    ... )
     >>> panel.equals(build_panel(emp, activity=act, start="2024-01", end="2024-03"))
     True
     >>> panel[["unit_id", "period", "employee_end", "customer_start", "customer_end"]]
@@ -140,7 +143,8 @@ def build_panel_engine(
         )
     if customers is not None and activity is not None:
         raise InputError(
-            "give customers either as spells (customers=) or as an activity log (activity=), not both"
+            "give customers either as spells (customers=) or as an activity log (activity=), "
+            "not both"
         )
     log = _Log(progress)
     if engine == "pandas":
@@ -185,7 +189,7 @@ def build_panel_engine(
         backend.close()
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 class _Log:
     def __init__(self, on: bool) -> None:
         self.on, self.t0 = on, time.perf_counter()
@@ -248,7 +252,7 @@ def _read_pandas(source: Source | None, name: str) -> pd.DataFrame | None:
     return read_table(files[0], name=Path(files[0]).name)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 class _DuckDB:
     dialect = _sql.DUCKDB
 
@@ -425,7 +429,7 @@ class _Spark:
             self._tmp.cleanup()
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def _build_sql(backend, log, employees, customers, activity, units, freq, start, end, window):
     d = backend.dialect
     tables = {"employees": employees}
@@ -451,8 +455,9 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
         missing = [c for c in _COLUMNS[name] if c not in have]
         if missing:
             raise InputError(
-                f"missing column(s) {', '.join(map(repr, missing))}; the panel needs the canonical columns "
-                f"{', '.join(_COLUMNS[name])} (map your export's names with linkage.clean)",
+                f"missing column(s) {', '.join(map(repr, missing))}; "
+                f"the panel needs the canonical columns {', '.join(_COLUMNS[name])} "
+                "(map your export's names with linkage.clean)",
                 file=name,
             )
     has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
@@ -528,7 +533,8 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
             backend.execute(d.keep.format(name=name, sql=pairs))
             try:
                 log(
-                    "aggregated the activity log (one bit mask per customer and unit, revenue per unit and period)"
+                    "aggregated the activity log (one bit mask per customer and unit, "
+                    "revenue per unit and period)"
                 )
                 results["activity"] = backend.query(
                     _sql.activity_sql(name, q_n, window, d, revenue=True)

@@ -138,7 +138,8 @@ def bounds_sql(table: str, kind: str, freq: str, d: Dialect) -> str:
         f"SELECT '{table}' AS tbl, count(*) AS n, "
         f"sum(CASE WHEN unit_id IS NULL THEN 1 ELSE 0 END) AS no_unit, 0 AS no_id, "
         f"sum(CASE WHEN {s_col} IS NULL THEN 1 ELSE 0 END) AS no_start, "
-        f"sum(CASE WHEN CAST({e_col} AS DATE) < CAST({s_col} AS DATE) THEN 1 ELSE 0 END) AS end_before, "
+        f"sum(CASE WHEN CAST({e_col} AS DATE) < CAST({s_col} AS DATE) THEN 1 ELSE 0 END) "
+        "AS end_before, "
         f"min({s}) AS lo, greatest(max({s}), coalesce(max({e}), max({s}))) AS hi FROM {table}"
     )
 
@@ -162,7 +163,8 @@ def spell_hist_sql(table: str, kind: str, freq: str, lo: int, hi: int, d: Dialec
         else (f"({codes})", "")
     )
     return (
-        f"{head}SELECT '{table}' AS tbl, u, 'S' AS what, CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) "
+        f"{head}SELECT '{table}' AS tbl, u, 'S' AS what, "
+        f"CASE WHEN s > {hi} THEN -1 ELSE greatest(s - {lo - 1}, 0) "
         f"END AS slot, count(*) AS n FROM {t} t1 GROUP BY 1, 2, 3, 4 "
         f"UNION ALL SELECT '{table}', u, 'E', greatest(e - {lo - 1}, 0), count(*) FROM {t} t2 "
         f"WHERE e IS NOT NULL AND e <= {hi} GROUP BY 1, 2, 3, 4 "
@@ -253,7 +255,8 @@ def calendar_sql(days: Days, freq: str, lo: int, hi: int, window: int, d: Dialec
         )
     code = code_expr("cal_day", freq)
     return (
-        f"SELECT cal_day, CASE WHEN p BETWEEN {lo} AND {hi} THEN p END AS cal_p, {', '.join(masks)} FROM "
+        f"SELECT cal_day, CASE WHEN p BETWEEN {lo} AND {hi} THEN p END AS cal_p, "
+        f"{', '.join(masks)} FROM "
         f"(SELECT cal_day, p, p - {base} AS k FROM (SELECT cal_day, {code} AS p FROM "
         f"({d.days.format(first=days.first, n=days.n)}) t0) t1) t2"
     )
@@ -282,7 +285,8 @@ def pairs_sql(
         masks = ", ".join(f"bit_or(m{j}) AS w{j}" for j in range(words))
         nulls = ", ".join(f"CAST(NULL AS BIGINT) AS w{j}" for j in range(words))
         return (
-            f"WITH j AS MATERIALIZED (SELECT a.customer_id AS cid, a.unit_id AS uid, c.cal_p AS p, {cal}, "
+            "WITH j AS MATERIALIZED (SELECT a.customer_id AS cid, a.unit_id AS uid, "
+            f"c.cal_p AS p, {cal}, "
             f"a.revenue AS r FROM {join}) "
             f"SELECT uid, CAST(NULL AS BIGINT) AS p, 0 AS g, {masks}, CAST(NULL AS DOUBLE) AS rev "
             f"FROM j GROUP BY cid, uid UNION ALL "
@@ -340,7 +344,8 @@ def unit_codes(units, unit_index) -> np.ndarray:
 
 
 def spell_counts(hist, unit_index, lo: int, n_periods: int) -> dict[str, np.ndarray]:
-    """The five spell counts on the unit x period grid from the histograms of :func:`spell_hist_sql`.
+    """The five spell counts on the unit x period grid from the histograms of
+    :func:`spell_hist_sql`.
 
     ``hist`` is a DataFrame ``u, what, slot, n`` with ``what`` in S (starts), E (ends), B (both in
     the same period).
