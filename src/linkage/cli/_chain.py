@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     import pathlib
 
     from linkage.errors import InputError
-    from linkage.io import read_panel
+    from linkage.io.panel import read_panel
     from linkage.stats import chain
     from linkage.stats.service_chain import MEDIATION_CAVEATS
 

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
     from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
-    from linkage.io import read_panel, require_columns
+    from linkage.io.panel import read_panel, require_columns
     from linkage.stats import key_drivers
     from linkage.stats.drivers import DRIVER_COLUMNS
     from linkage.stats.results import jsonable, records

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     import pathlib
 
     from linkage.errors import InputError
-    from linkage.io import read_panel
+    from linkage.io.panel import read_panel
     from linkage.stats import analyse
 
     label = pathlib.Path(args.panel).name

@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
     from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
-    from linkage.io import read_panel
+    from linkage.io.panel import read_panel
     from linkage.stats.early_warning import BACKTEST_COLUMNS, WarningSettings, backtest, watchlist
     from linkage.stats.results import jsonable, records
 
