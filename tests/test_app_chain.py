@@ -1,4 +1,4 @@
-"""The executive dashboard's section "The whole chain" (linkage.app.chain_view) on the sample data."""
+"""The executive dashboard's section "The whole chain" (linkage.app.service_chain) on the sample data."""
 
 import base64
 import re
@@ -12,15 +12,11 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from linkage.app import DashboardData, load_panel  # noqa: E402
-from linkage.app import chain_view as cv  # noqa: E402
-from linkage.app.chain_view import (  # noqa: E402
-    CHAIN_ENV,
-    ChainResults,
-    ChainView,
-    chain_inputs,
-    link_sentences,
-    watchlist_csv,
-)
+from linkage.app import service_chain as cv  # noqa: E402
+from linkage.app._render_service_chain import link_sentences  # noqa: E402
+from linkage.app._service_chain_data import ChainResults, watchlist_csv  # noqa: E402
+from linkage.app.service_chain import ChainView  # noqa: E402
+from linkage.pipeline import CHAIN_ENV, chain_inputs  # noqa: E402
 from linkage.errors import InputError  # noqa: E402
 
 N_BOOT = 40

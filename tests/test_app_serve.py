@@ -151,7 +151,7 @@ def test_cli_dashboard_missing_chain_file_is_one_line_and_exit_2(tmp_path, capsy
 def test_serve_hands_the_chain_files_to_the_kernels_and_the_warm_up(tmp_path, monkeypatch):
     # the kernels (Voila's environment) and the background warm-up both see CHAIN_ENV
     from linkage.app import serve as serve_module
-    from linkage.app.chain_view import CHAIN_ENV
+    from linkage.pipeline import CHAIN_ENV
 
     pulse = tmp_path / "pulse.csv"
     pulse.write_text("unit_id,survey_date,engagement\n001,2024-01-15,4\n")
@@ -175,7 +175,7 @@ def test_serve_hands_the_chain_files_to_the_kernels_and_the_warm_up(tmp_path, mo
 
 
 def test_warm_chain_leaves_the_section_in_the_shared_cache(tmp_path, monkeypatch):
-    from linkage.app import chain_view
+    from linkage.app import service_chain
     from linkage.app.executive import executive_dashboard
     from linkage.app.serve import warm_chain
     from linkage.io.datasets import sample_path
@@ -187,5 +187,5 @@ def test_warm_chain_leaves_the_section_in_the_shared_cache(tmp_path, monkeypatch
     def no_computing(*a, **k):
         raise AssertionError("computed what the warm-up should have left in the cache")
 
-    monkeypatch.setattr(chain_view, "chain_results", no_computing)
+    monkeypatch.setattr(service_chain, "chain_results", no_computing)
     assert executive_dashboard(panel, n_boot=1000).chain_view.compute().texts["chain"]

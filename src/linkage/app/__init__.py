@@ -6,7 +6,8 @@
   precomputed from it once.
 - :func:`guarded`: widget callbacks that show a neutral line instead of a traceback.
 - :class:`ChainView`: the executive dashboard's section "The whole chain" (links, key drivers,
-  units to visit), computed when first opened; :func:`chain_inputs`, :func:`chain_results`.
+  units to visit), computed when first opened; :func:`chain_results` its figures and texts, from
+  :func:`linkage.pipeline.chain_inputs` (re-exported here with :data:`CHAIN_ENV`).
 
 The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call each.
 """
@@ -20,13 +21,16 @@ from linkage.app._data import (
     load_panel,
 )
 from linkage.app._safe import guarded
-from linkage.app.chain_view import CHAIN_ENV, ChainView, chain_inputs, chain_results
+from linkage.app._service_chain_data import ChainResults, chain_results
 from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive
 from linkage.app.explorer import UnitExplorer, show_unit_explorer, unit_explorer
+from linkage.app.service_chain import ChainView
+from linkage.pipeline import CHAIN_ENV, chain_inputs
 
 __all__ = [
     "ALL",
     "CHAIN_ENV",
+    "ChainResults",
     "ChainView",
     "PANEL_ENV",
     "DashboardData",

@@ -5,8 +5,8 @@ tick objects, laying out and rasterising tick labels. None of it changes while a
 period slider, as long as the axis limits stay the same. :func:`frame_png` therefore keeps, per
 process, one drawn *frame* per key (figure size, axis limits, labels) and its pixels, and for each
 call restores those pixels and draws only the artists of this call on top ("blitting", as
-matplotlib's animation guide describes it), then encodes the PNG. Axis limits are snapped to a coarse
-grid by :func:`snap_limits` so that different selections share frames.
+matplotlib's animation guide describes it), then encodes the PNG. Axis limits are snapped to a
+coarse grid by :func:`snap_limits` so that different selections share frames.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Annotation, Text
@@ -78,7 +79,7 @@ def _children(fig: Figure) -> list[Artist]:
     return [c for ax in fig.axes for c in ax.get_children()] + list(fig.texts)
 
 
-def _fixed_note(a: Artist, ax) -> bool:
+def _fixed_note(a: Artist, ax: Axes) -> bool:
     """A text placed in axes coordinates (a corner label such as "employees lead"): it reads the
     same for every selection, so it belongs to the frame, drawn once."""
     return (
@@ -129,8 +130,9 @@ def frame_png(
     draw : callable(fig)
         Adds this call's artists to the axes (autoscaling is off, so limits stay). They are drawn
         over the frame in z-order and removed again afterwards; each axes' title is drawn with
-        them (under them: it sits above the axes, the data inside), so ``draw`` may set titles (unless ``keep_data``: then titles are part of the frame);
-        each title's pixels are kept per frame and text, so a title seen before is not rendered again.
+        them (under them: it sits above the axes, the data inside), so ``draw`` may set titles
+        (unless ``keep_data``: then titles are part of the frame); each title's pixels are kept per
+        frame and text, so a title seen before is not rendered again.
     xlim, ylim : (float, float), optional
         Limits of the first axes. The frame's pixels are kept per layout and limits; changing them
         redraws the frame once (ticks and labels), not the figure.

@@ -2,9 +2,9 @@
 
 Voila starts one kernel per viewer; without a shared cache each kernel would redraw the same figures
 and rerun the same bootstraps. Entries are keyed by a fingerprint of the panel's contents, the
-settings and the package version, so a changed panel or setting never reads stale entries. Writes are
-atomic (temporary file, then ``os.replace``); an unreadable entry is simply recomputed. Only bytes are
-stored (PNG images, CSV tables): nothing is unpickled.
+settings and the package version, so a changed panel or setting never reads stale entries. Writes
+are atomic (temporary file, then ``os.replace``); an unreadable entry is simply recomputed. Only
+bytes are stored (PNG images, CSV tables): nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _SCHEMA = "3"
 
 
 def _code_version() -> str:
-    """Hash of the modules that draw and compute cached entries: new code never reads old entries."""
+    """Hash of the modules that draw and compute cached entries (new code never reads old ones)."""
     here = pathlib.Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in (
@@ -54,7 +54,8 @@ def panel_fingerprint(panel: pd.DataFrame, *extra: object) -> str:
     --------
     >>> import pandas as pd
     >>> a = pd.DataFrame({"x": [1, 2]})
-    >>> panel_fingerprint(a) == panel_fingerprint(a.copy()), panel_fingerprint(a) == panel_fingerprint(a, 5)
+    >>> same = panel_fingerprint(a) == panel_fingerprint(a.copy())
+    >>> same, panel_fingerprint(a) == panel_fingerprint(a, 5)
     (True, False)
     """
     h = hashlib.sha256()

@@ -192,7 +192,8 @@ class DashboardData:
             raise InputError(f"no units with {sel.attribute} = {sel.value!r}", column=sel.attribute)
         return self._masks[(sel.attribute, sel.value)]
 
-    def _range_codes(self, sel: Selection) -> tuple[int, int]:
+    def range_codes(self, sel: Selection) -> tuple[int, int]:
+        """Positions in :attr:`periods` of the selection's first and last period."""
         lo = 0 if sel.start is None else int(self.periods.searchsorted(pd.Timestamp(sel.start)))
         hi = (
             len(self.periods) - 1
@@ -205,7 +206,7 @@ class DashboardData:
 
     def rows(self, sel: Selection) -> pd.DataFrame:
         """Panel rows of the selection's group and period range (a view for plotting)."""
-        lo, hi = self._range_codes(sel)
+        lo, hi = self.range_codes(sel)
         m = self._group_mask(sel) & (self._period_code >= lo) & (self._period_code <= hi)
         return self.panel.loc[m]
 
@@ -224,10 +225,10 @@ class DashboardData:
         (period starts or None), and the link at ``sel.lag`` (``r``, ``ci_low``, ``ci_high``,
         ``p_adj``, ``n_units``).
         """
-        lo, hi = self._range_codes(sel)
+        lo, hi = self.range_codes(sel)
         group = self._group_mask(sel)
         a = max(lo, hi - window + 1)
-        per_year = 12 if self._freq() == "M" else 4 if self._freq() == "Q" else 1
+        per_year = 12 if self.freq() == "M" else 4 if self.freq() == "Q" else 1
         out: dict = {"now_from": self.periods[a], "now_to": self.periods[hi]}
         ya, yb = a - per_year, hi - per_year
         out["year_ago_from"] = self.periods[ya] if ya >= 0 else None
@@ -249,7 +250,8 @@ class DashboardData:
         out["lag"] = sel.lag
         return out
 
-    def _freq(self) -> str:
+    def freq(self) -> str:
+        """The panel's period, ``"M"``, ``"Q"`` or ``"Y"``, from the median step between periods."""
         steps = np.diff(self.periods.to_numpy()).astype("timedelta64[D]").astype(int)
         med = float(np.median(steps)) if len(steps) else 30.0
         return "M" if med < 45 else "Q" if med < 120 else "Y"
@@ -260,7 +262,7 @@ class DashboardData:
         ``linkage.stats.lag_profile`` with ``period_adjusted=True``: period effects (shared trends
         and seasonality) removed, as ``linkage.stats.analyse`` reports the lead-lag link.
         """
-        lo, hi = self._range_codes(sel)
+        lo, hi = self.range_codes(sel)
         key = (sel.attribute if sel.value != ALL else None, sel.value, lo, hi)
         if key not in self._profiles:
             stored = self.cache.get(("profile", key))
@@ -309,7 +311,7 @@ class DashboardData:
         fewer than ``k`` people are hidden as ``linkage.privacy.suppress`` does, complementary
         within the attribute's groups. Cached per group and range.
         """
-        lo, hi = self._range_codes(sel)
+        lo, hi = self.range_codes(sel)
         key = (sel.attribute if sel.value != ALL else None, sel.value, lo, hi, suppressed)
         if key not in self._tables:
             self._tables[key] = self._unit_table(sel, lo, hi, suppressed)
@@ -337,8 +339,8 @@ class DashboardData:
         return out
 
     def _unit_table(self, sel: Selection, lo: int, hi: int, suppressed: bool) -> pd.DataFrame:
-        c = self._unit_cumsums
-        s = {k: v[:, hi + 1] - v[:, lo] for k, v in c.items()}
+        sums = self._unit_cumsums
+        s = {k: v[:, hi + 1] - v[:, lo] for k, v in sums.items()}
         keep = s["n"] > 0
         if sel.attribute is not None and sel.value != ALL:
             self._group_mask(sel)  # unknown values raise
@@ -433,7 +435,7 @@ class DashboardData:
         return [u for u in same if u != unit_id]
 
 
-def labels_of(periods: Sequence[pd.Timestamp], freq: str = "M") -> list[str]:
+def labels_of(periods: Sequence[pd.Timestamp] | pd.DatetimeIndex, freq: str = "M") -> list[str]:
     """Period labels for slider options, as people write them: ``Jan 2024``, ``2024 Q1``, ``2024``.
 
     (The range slider shows its two ends joined by a dash; ``2023-01-2025-12`` was hard to read.)

@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from linkage import words
 from linkage.app._blit import DPI, frame_png, snap_limits
 from linkage.app._data import ALL, DashboardData, Selection
 from linkage.viz import lag_profile_plot, quadrant_plot, trend_grid, unit_plot
@@ -32,6 +33,8 @@ __all__ = [
     "unit_png",
     "headline_sentences",
     "link_words",
+    "unit_table_html",
+    "esc",
     "CAVEATS",
 ]
 
@@ -89,7 +92,7 @@ def trends_png(d: DashboardData, sel: Selection) -> bytes:
     ncols = max(n, 1) if n <= 5 else 4
     nrows = int(np.ceil(max(n, 1) / ncols))
     height = 2.3 * nrows + 0.7
-    lo, hi = d._range_codes(sel)
+    lo, hi = d.range_codes(sel)
     dates = mdates.date2num(pd.DatetimeIndex(d.periods))
     half = (dates[1] - dates[0]) / 2 if len(dates) > 1 else 15.0
     left = dates[lo] - half if lo > 0 else None
@@ -196,7 +199,7 @@ def unit_png(d: DashboardData, unit_id: str, peers: list[str]) -> bytes:
     cols = ["employee_retention", "customer_retention"]
     mine = series.loc[series["unit_id"] == unit_id, cols].to_numpy(dtype=float)
     others = series.loc[series["unit_id"].isin(peers) & (series["unit_id"] != unit_id)]
-    band = others.groupby("period")[cols].quantile([0.25, 0.75]).to_numpy(dtype=float)
+    band = others.groupby("period")[cols].quantile(np.array([0.25, 0.75])).to_numpy(dtype=float)
     values = np.concatenate([mine.ravel(), band.ravel()])
     values = values[np.isfinite(values)]
     ylim = _rate_limits(pd.Series(values)) if len(values) else (0.0, 1.0)
@@ -216,7 +219,7 @@ def _pct(v: float) -> str:
     return "suppressed" if not np.isfinite(v) else f"{100 * v:.1f}%"
 
 
-def _span(a, b) -> str:
+def _span(a: pd.Timestamp | None, b: pd.Timestamp | None) -> str:
     if a is None or b is None:
         return ""
     a, b = pd.Timestamp(a), pd.Timestamp(b)
@@ -230,46 +233,36 @@ def link_words(
 
     Examples
     --------
-    >>> link_words(0.32, 0.2, 0.43, 0.001, 1)
-    'Moderate link: in months after a unit keeps more of its staff, it keeps more of its customers 1 month later (r = 0.32, 95% interval 0.20 to 0.43; unlikely to be chance).'
-    >>> link_words(0.03, -0.05, 0.11, 0.6, 0)
-    'No clear link: a unit keeping more of its staff does not reliably keep more of its customers in the same month (r = 0.03, 95% interval -0.05 to 0.11; could well be chance).'
+    >>> print(link_words(0.32, 0.2, 0.43, 0.001, 1))  # doctest: +NORMALIZE_WHITESPACE
+    Moderate link: in months after a unit keeps more of its staff, it keeps more of its customers
+    1 month later (r = 0.32, 95% interval 0.20 to 0.43; unlikely to be chance).
+    >>> print(link_words(0.03, -0.05, 0.11, 0.6, 0))  # doctest: +NORMALIZE_WHITESPACE
+    No clear link: a unit keeping more of its staff does not reliably keep more of its customers
+    in the same month (r = 0.03, 95% interval -0.05 to 0.11; could well be chance).
     """
     if not np.isfinite(r):
         return "Not enough data in this selection to measure the link."
-    size = abs(r)
     clear = np.isfinite(p_adj) and p_adj < 0.05 and (ci_low > 0 or ci_high < 0)
-    strength = (
-        "Strong"
-        if size >= 0.5
-        else "Moderate"
-        if size >= 0.3
-        else "Weak"
-        if size >= 0.1
-        else "Very weak"
-    )
-    when = (
-        "in the same " + unit
-        if lag == 0
-        else f"{lag} {unit}{'s' if lag != 1 else ''} later"
-        if lag > 0
-        else f"{-lag} {unit}{'s' if lag != -1 else ''} earlier"
-    )
-    numbers = f"r = {r:.2f}, 95% interval {ci_low:.2f} to {ci_high:.2f}"
+    strength = words.strength(r, capital=True)
+    when = words.lag_phrase(lag, step=unit)
+    numbers = words.r_interval(r, ci_low, ci_high)
     if not clear:
         return (
             f"No clear link: a unit keeping more of its staff does not reliably keep more of its "
             f"customers {when} ({numbers}; could well be chance)."
         )
     if r > 0 and lag > 0:
-        what = f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers {when}"
+        what = (
+            f"in {unit}s after a unit keeps more of its staff, it keeps more of its customers "
+            f"{when}"
+        )
     elif r > 0 and lag == 0:
         what = (
             f"in {unit}s when a unit keeps more of its staff, it also keeps more of its customers"
         )
     elif r > 0:
         what = (
-            f"a unit keeps more of its staff {-lag} {unit}{'s' if lag != -1 else ''} after it "
+            f"a unit keeps more of its staff {words.plural(-lag, unit)} after it "
             f"keeps more of its customers (customers lead)"
         )
     else:
@@ -280,7 +273,7 @@ def link_words(
 def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
     """The headline texts: ``employee``, ``customer``, ``link``, ``scope`` (plain strings)."""
     h = d.headline(sel)
-    unit = {"M": "month", "Q": "quarter", "Y": "year"}[d._freq()]
+    unit = words.period_word(d.freq())
     now = _span(h["now_from"], h["now_to"])
     ago = _span(h["year_ago_from"], h["year_ago_to"])
 
@@ -290,17 +283,21 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
             diff = h[key + "_now"] - h[key + "_year_ago"]
             if np.isfinite(diff):
                 trend = "up" if diff > 0.0005 else "down" if diff < -0.0005 else "level"
-                text += f"; a year earlier {_pct(h[key + '_year_ago'])} ({trend} {abs(100 * diff):.1f} pts)"
+                text += (
+                    f"; a year earlier {_pct(h[key + '_year_ago'])} "
+                    f"({trend} {abs(100 * diff):.1f} pts)"
+                )
             else:
                 text += f"; a year earlier {_pct(h[key + '_year_ago'])}"
         return text + "."
 
+    lo, hi = d.range_codes(sel)
     scope = ALL if sel.attribute is None or sel.value == ALL else f"{sel.attribute} {sel.value}"
     return {
         "employee": side("Employee", "employee"),
         "customer": side("Customer", "customer"),
         "link": link_words(h["r"], h["ci_low"], h["ci_high"], h["p_adj"], sel.lag, unit),
-        "scope": f"{scope}, {_span(d.periods[d._range_codes(sel)[0]], d.periods[d._range_codes(sel)[1]])}",
+        "scope": f"{scope}, {_span(d.periods[lo], d.periods[hi])}",
         "n_units": str(int(h["n_units"])) if np.isfinite(h["n_units"]) else "0",
     }
 
@@ -308,3 +305,26 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
 def esc(text: str) -> str:
     """HTML-escape a text for the page."""
     return html.escape(str(text), quote=True)
+
+
+def unit_table_html(t: pd.DataFrame) -> str:
+    """The suppressed unit table as an HTML table: rates in %, counts with thousands separators.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"unit_id": ["a"], "employee_retention": [0.9], "customer_retention":
+    ...                   ["suppressed"], "employees": [1200.0], "customers": [3.0],
+    ...                   "suppressed": [False]})
+    >>> "<td>90.0%</td>" in unit_table_html(t), "<td>1,200</td>" in unit_table_html(t)
+    (True, True)
+    """
+    show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
+    for c in ("employee_retention", "customer_retention"):
+        show[c] = [
+            v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
+            for v in show[c]
+        ]
+    for c in ("employees", "customers"):
+        show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
+    show.columns = [c.replace("_", " ") for c in show.columns]
+    return show.to_html(index=False, escape=True, border=0, classes="dataframe")

@@ -100,8 +100,9 @@ def guarded(
 
 #: Lets Voila's own "shut the kernel down when the tab closes" beacon through
 #: (https://github.com/voila-dashboards/voila/issues/1458).
-#: Voila 0.5 posts ``_xsrf`` read from the ``_xsrf`` cookie, but its page never sets that cookie, so
-#: the server refuses the beacon (403 "_xsrf argument missing") and the kernel lives on until culled.
+#: Voila 0.5 posts ``_xsrf`` read from the ``_xsrf`` cookie, but its page never sets that cookie,
+#: so the server refuses the beacon (403 "_xsrf argument missing") and the kernel lives on until
+#: culled.
 #: This script, run once as the page loads, sets a random ``_xsrf`` cookie when there is none (the
 #: double-submit pattern Tornado checks: the beacon's field must equal the cookie, which another
 #: site can neither read nor set), so the beacon is accepted. XSRF checks stay on for everything.
@@ -112,7 +113,8 @@ SHUTDOWN_FIX = """<script>(function () {
   window.__linkageShutdownFix = true;
   if (!/(^|;\\s*)_xsrf=/.test(document.cookie)) {
     var a = new Uint8Array(16); window.crypto.getRandomValues(a);
-    var t = Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    var t = Array.prototype.map.call(a, function (b) {
+      return ("0" + b.toString(16)).slice(-2); }).join("");
     document.cookie = "_xsrf=" + t + "; path=/; SameSite=Strict";
   }
   var sent = false;

@@ -1,10 +1,10 @@
-"""The Voila application ``linkage dashboard`` runs: Voila 0.5 plus a cap on viewers and a page watchdog.
+"""The Voila application ``linkage dashboard`` runs: Voila 0.5, a cap on viewers, a page watchdog.
 
-Run as ``python .../linkage/app/_voila.py DIR --port=P`` (what :func:`linkage.app.serve.voila_command`
-builds); every Voila option and the ``voila.json`` of the folder it starts from apply as usual. It is
-run as a script, not with ``-m``, so the server process imports Voila only, not the ``linkage``
-package (pandas, the statistics...): less memory (measured figures: benchmarks/README.md) and no
-dependency on the other layers.
+Run as ``python .../linkage/app/_voila.py DIR --port=P`` (what
+:func:`linkage.app.serve.voila_command` builds); every Voila option and the ``voila.json`` of the
+folder it starts from apply as usual. It is run as a script, not with ``-m``, so the server
+process imports Voila only, not the ``linkage`` package (pandas, the statistics...): less memory
+(measured figures: benchmarks/README.md) and no dependency on the other layers.
 On top of Voila:
 
 - **A cap on viewers.** Voila starts one kernel (a Python process of a few hundred MB) per page
@@ -36,8 +36,10 @@ import contextvars
 import os
 import pathlib
 import sys
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import tornado.web
 from traitlets import Bool, Int, default
@@ -135,7 +137,8 @@ def busy_page(retry_after: int = 60) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{int(retry_after)}">
 <title>Dashboard busy</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:12vh auto;padding:0 1em;color:#222}}
+<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:12vh auto;padding:0 1em;
+color:#222}}
 h1{{font-size:1.4em}} a{{color:#1f5fa8}}</style></head>
 <body><h1 class="linkage-busy">The dashboard is busy, please try again in a minute.</h1>
 <p>Too many people have it open right now. This page tries again by itself in
@@ -172,7 +175,7 @@ class ViewerGate:
     False
     """
 
-    def __init__(self, *, kernels, max_viewers: int):
+    def __init__(self, *, kernels: Callable[[], Container[str]], max_viewers: int) -> None:
         self._kernels = kernels  # () -> container of live kernel ids
         self.max_viewers = int(max_viewers)
         self.viewers: set[str] = set()
@@ -211,7 +214,7 @@ class CappedVoilaHandler(TornadoVoilaHandler):
     """Voila's page handler, answering 503 and a busy page past the cap before any kernel starts."""
 
     @tornado.web.authenticated
-    async def get(self, path=None):
+    async def get(self, path: str | None = None) -> None:
         gate: ViewerGate = self.settings["linkage_gate"]
         if gate.full():
             gate.refused += 1
@@ -261,7 +264,7 @@ class LinkageVoila(Voila):
     def _default_max_viewers(self) -> int:
         return default_max_viewers()
 
-    def initialize(self, argv=None):
+    def initialize(self, argv: list[str] | None = None) -> None:
         # the ``linkage`` template lives in this package: put its data folder on Jupyter's path
         # before Voila looks for templates
         paths = os.environ.get("JUPYTER_PATH", "")
@@ -269,7 +272,7 @@ class LinkageVoila(Voila):
             os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), paths) if p)
         super().initialize(argv)
 
-    def init_settings(self):
+    def init_settings(self) -> dict[str, Any]:
         settings = super().init_settings()
         if self.max_viewers < 1:
             raise ValueError(f"max_viewers must be at least 1, got {self.max_viewers}")
@@ -282,7 +285,7 @@ class LinkageVoila(Voila):
         if hasattr(km, "get_rendered_notebook"):
             rendered = km.get_rendered_notebook
 
-            async def get_rendered_notebook(*args, **kwargs):
+            async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
                 task, cache, kernel_id = await rendered(*args, **kwargs)
                 gate.claimed(kernel_id)
                 if self.claim_resets_idle:
@@ -298,7 +301,7 @@ class LinkageVoila(Voila):
             km.get_rendered_notebook = get_rendered_notebook
         start = km.start_kernel
 
-        async def start_kernel(*args, **kwargs):
+        async def start_kernel(*args: Any, **kwargs: Any) -> str:
             kernel_id = await start(*args, **kwargs)
             gate.claimed(kernel_id)
             return kernel_id
@@ -310,7 +313,7 @@ class LinkageVoila(Voila):
         )
         return settings
 
-    def init_handlers(self):
+    def init_handlers(self) -> list[tuple[Any, ...]]:
         return [
             (route, CappedVoilaHandler, *rest)
             if handler is TornadoVoilaHandler

@@ -1,4 +1,5 @@
-"""The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats, downloads.
+"""The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats,
+downloads.
 
 A notebook shows it with two lines (``notebooks/dashboards/executive.ipynb``)::
 
@@ -15,9 +16,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections import OrderedDict
+from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
@@ -32,9 +33,11 @@ from linkage.app._render import (
     lag_png,
     quadrants_png,
     trends_png,
+    unit_table_html,
 )
 from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
-from linkage.app.chain_view import ChainView, is_sample_panel
+from linkage.app._service_chain_data import is_sample_panel
+from linkage.app.service_chain import ChainView
 from linkage.io import neutralise_formulas
 
 __all__ = ["ExecutiveDashboard", "executive_dashboard", "show_executive", "unit_table_csv", "CSS"]
@@ -52,7 +55,8 @@ CSS = """
 .linkage-caveats li {margin-bottom: 3px;}
 .linkage-downloads a {margin-right: 16px;}
 .linkage-table table {border-collapse: collapse; font-size: 12px;}
-.linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee; text-align: right;}
+.linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee;
+                                      text-align: right;}
 .linkage-table td:first-child, .linkage-table th:first-child {text-align: left;}
 img.linkage-fig {max-width: 100%; height: auto;}
 </style>
@@ -71,19 +75,6 @@ def unit_table_csv(table: pd.DataFrame) -> bytes:
     return neutralise_formulas(table).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def _table_html(t: pd.DataFrame) -> str:
-    show = t.drop(columns=["suppressed", "suppression"], errors="ignore").copy()
-    for c in ("employee_retention", "customer_retention"):
-        show[c] = [
-            v if isinstance(v, str) else ("" if not np.isfinite(v) else f"{100 * v:.1f}%")
-            for v in show[c]
-        ]
-    for c in ("employees", "customers"):
-        show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
-    show.columns = [c.replace("_", " ") for c in show.columns]
-    return show.to_html(index=False, escape=True, border=0, classes="dataframe")
-
-
 class ExecutiveDashboard:
     """The executive dashboard's widgets and logic over a :class:`DashboardData`.
 
@@ -95,7 +86,7 @@ class ExecutiveDashboard:
         How many drawn figure sets to keep (a viewer going back to a selection gets it at once).
     chain_sample : bool
         The panel is the repository's sample: the section "The whole chain" joins the sample's
-        surveys and revenue (see :mod:`linkage.app.chain_view`).
+        surveys and revenue (see :mod:`linkage.app.service_chain`).
 
     Attributes
     ----------
@@ -138,13 +129,13 @@ class ExecutiveDashboard:
             disabled=not d.attributes,
         )
         self.value = widgets.Dropdown(
-            options=self._value_options(attr),
+            options=self.value_options(attr),
             value=ALL,
             description="Show",
             style=style,
             layout=lay,
         )
-        labels = labels_of(d.periods, d._freq())
+        labels = labels_of(d.periods, d.freq())
         self.periods = widgets.SelectionRangeSlider(
             options=labels,
             index=(0, len(labels) - 1),
@@ -215,7 +206,8 @@ class ExecutiveDashboard:
         self.update()
 
     # ---- state -----------------------------------------------------------------------------
-    def _value_options(self, attr: str | None) -> list[str]:
+    def value_options(self, attr: str | None) -> list[str]:
+        """The "Show" options for an attribute: every unit, then each of its values."""
         return [ALL] if attr is None else [ALL, *self.data.values[attr]]
 
     def selection(self) -> Selection:
@@ -230,35 +222,36 @@ class ExecutiveDashboard:
             lag=int(self.lag.value),
         )
 
-    def _on_attribute(self, change) -> None:
+    def _on_attribute(self, change: dict[str, Any]) -> None:
         self._quiet = True
         try:
-            self.value.options = self._value_options(change["new"])
+            self.value.options = self.value_options(change["new"])
             self.value.value = ALL
         finally:
             self._quiet = False
         self.update()
 
-    def _on_change(self, change) -> None:
+    def _on_change(self, change: dict[str, Any]) -> None:
         if not self._quiet:
             self.update()
 
-    def _on_open(self, change) -> None:
+    def _on_open(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
             self.update_downloads()
 
     def _base_key(self, sel: Selection) -> tuple:
-        lo, hi = self.data._range_codes(sel)
+        lo, hi = self.data.range_codes(sel)
         return (sel.attribute, sel.value, lo, hi)
 
-    def _remember(self, key, value):
+    def _remember(self, key: tuple[Any, ...], value: bytes) -> bytes:
         self._cache[key] = value
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return value
 
     def figure(self, name: str, sel: Selection) -> bytes:
-        """PNG bytes of one figure (``trends``, ``quadrants`` or ``lag_profile``), drawn once and cached.
+        """PNG bytes of one figure (``trends``, ``quadrants`` or ``lag_profile``), drawn once and
+        cached.
 
         The trends and quadrants depend on the group and period range only; the lag profile also
         rings the chosen lag, so a lag change redraws that one figure alone.
@@ -306,9 +299,11 @@ class ExecutiveDashboard:
 
     # ---- drawing ---------------------------------------------------------------------------
     def update(self) -> None:
-        """Show the current selection (what each filter change calls); unchanged outputs are not resent."""
+        """Show the current selection (what each filter change calls); unchanged outputs are not
+        resent."""
         sel = self.selection()
-        # the cheap outputs first, each sent as soon as it is ready (the page updates progressively);
+        # the cheap outputs first, each sent as soon as it is ready (the page updates
+        # progressively);
         # the lag profile, whose bootstrap is the costly part of a new range, last
         self.trends.value = self._img(self.figure("trends", sel), "Trends by group")
         s = headline_sentences(self.data, sel)
@@ -331,11 +326,12 @@ class ExecutiveDashboard:
         self._draw_frames(sel)
 
     def update_downloads(self) -> None:
-        """Fill the unit table and the downloads for the current selection (when their section opens)."""
+        """Fill the unit table and the downloads for the current selection (when their section
+        opens)."""
         sel = self.selection()
         figs = self.figures(sel)  # all three already in the in-memory cache
         table = self.data.unit_table(sel)
-        table_html = f"<div class='linkage-table'>{_table_html(table)}</div>"
+        table_html = f"<div class='linkage-table'>{unit_table_html(table)}</div>"
         if self.table.value != table_html:
             self.table.value = table_html
         links = [
@@ -361,7 +357,7 @@ class ExecutiveDashboard:
     def _img(b: bytes, alt: str) -> str:
         return f"<img class='linkage-fig' alt='{esc(alt)}' src='{data_uri(b)}'/>"
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
@@ -395,7 +391,9 @@ def executive_dashboard(
     return ExecutiveDashboard(data, chain_sample=is_sample_panel(panel))
 
 
-def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
+def show_executive(
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None, **kwargs: Any
+) -> ExecutiveDashboard | None:
     """Display a loading line, build the dashboard, then show it in place of the line.
 
     Errors while loading show one neutral line (with a reference to the server log), never a
@@ -420,8 +418,8 @@ def show_executive(panel=None, **kwargs) -> ExecutiveDashboard | None:
         box.children = [
             widgets.HTML(
                 neutral_line(
-                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the dashboard can "
-                    "find the detail in the server log."
+                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the "
+                    "dashboard can find the detail in the server log."
                 )
             )
         ]

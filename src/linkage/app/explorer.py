@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 from urllib.parse import parse_qs
 
 import ipywidgets as widgets
@@ -114,7 +115,7 @@ class UnitExplorer:
 
     def _label(self, u: str) -> str:
         a = self.data.default_attribute()
-        return f"{u} ({self.data.unit_attrs.at[u, a]})" if a else u
+        return f"{u} ({str(self.data.unit_attrs.at[u, a])})" if a else u
 
     def _peer_list(self) -> list[str]:
         attr = None if self.peers.value == "__all__" else self.peers.value
@@ -149,7 +150,7 @@ class UnitExplorer:
                     f"(peer median {100 * med:.1f}%)"
                 )
             lines.append(text + ".")
-        attrs = ", ".join(f"{a} {d.unit_attrs.at[u, a]}" for a in d.attributes)
+        attrs = ", ".join(f"{a} {str(d.unit_attrs.at[u, a])}" for a in d.attributes)
         size = (
             f"about {row['employees']:.0f} staff and {row['customers']:.0f} customers"
             if not isinstance(row["employees"], str)
@@ -157,7 +158,8 @@ class UnitExplorer:
         )
         span = f"{start.strftime('%b %Y')}\u2013{d.periods[-1].strftime('%b %Y')}"
         self.summary.value = (
-            f"<div class='linkage-cards'><div class='linkage-card'><b>Unit {esc(u)}</b>{esc(attrs)}; "
+            "<div class='linkage-cards'><div class='linkage-card'>"
+            f"<b>Unit {esc(u)}</b>{esc(attrs)}; "
             f"{esc(size)}.</div><div class='linkage-card link'><b>Where it stands ({esc(span)})</b>"
             + "<br>".join(esc(x) for x in lines)
             + "</div></div>"
@@ -180,12 +182,17 @@ class UnitExplorer:
             f"src='{data_uri(standing)}'/>"
         )
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
 def unit_explorer(
-    panel=None, *, unit: str | None = None, k: int = 5, n_boot: int = 1000, seed: int = 0
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    unit: str | None = None,
+    k: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> UnitExplorer:
     """Build the unit explorer for a panel (file, DataFrame or the default panel).
 
@@ -212,7 +219,12 @@ def unit_explorer(
     return explorer
 
 
-def show_unit_explorer(panel=None, *, unit: str | None = None, **kwargs) -> UnitExplorer | None:
+def show_unit_explorer(
+    panel: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    unit: str | None = None,
+    **kwargs: Any,
+) -> UnitExplorer | None:
     """Display a loading line, then the explorer (or one neutral line if it cannot load)."""
     one_blas_thread()
     display(HTML(SHUTDOWN_FIX))
@@ -233,8 +245,8 @@ def show_unit_explorer(panel=None, *, unit: str | None = None, **kwargs) -> Unit
         box.children = [
             widgets.HTML(
                 neutral_line(
-                    f"The unit explorer's data could not be loaded (ref {ref}); whoever runs the dashboard "
-                    "can find the detail in the server log."
+                    f"The unit explorer's data could not be loaded (ref {ref}); whoever runs the "
+                    "dashboard can find the detail in the server log."
                 )
             )
         ]

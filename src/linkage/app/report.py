@@ -4,9 +4,9 @@ For people who will never open a dashboard (board packs, email): the headline fi
 words, the trends, the quadrants and the lag profile (PNG images embedded as ``data:`` URIs, so the
 file needs nothing else), the analysis' plain-language summary (``linkage.stats.analyse``), the
 caveats, and the unit table with small groups suppressed (``linkage.privacy``); then, with
-``chain=True``, the dashboard's section "The whole chain" (``linkage.app.chain_view``: links, key drivers,
-units to visit). It reads the panel (and the chain's unit x period tables) only, never person-level
-rows, and is written atomically.
+``chain=True``, the dashboard's section "The whole chain" (``linkage.app.service_chain``: links,
+key drivers, units to visit). It reads the panel (and the chain's unit x period tables) only, never
+person-level rows, and is written atomically.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import pathlib
 import tempfile
+from typing import Any
 
 import pandas as pd
 
@@ -28,29 +29,36 @@ from linkage.app._render import (
     lag_png,
     quadrants_png,
     trends_png,
+    unit_table_html,
 )
-from linkage.app.chain_view import ChainView, is_sample_panel, section_parts
-from linkage.app.executive import _table_html
+from linkage.app._render_service_chain import section_parts
+from linkage.app._service_chain_data import is_sample_panel
+from linkage.app.service_chain import ChainView
 from linkage.errors import InputError
 from linkage.stats import analyse
 
 __all__ = ["build_report", "write_report"]
 
 _STYLE = """
-body {font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 24px auto;
-      padding: 0 16px; color: #222;}
+body {font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px;
+      margin: 24px auto; padding: 0 16px; color: #222;}
 h1 {font-size: 24px; margin-bottom: 2px;} .scope {color: #555; margin-top: 0;}
 .cards {display: flex; gap: 12px; flex-wrap: wrap;}
-.card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; background: #fafafa;}
+.card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
+       background: #fafafa;}
 .card.link {flex: 2 1 420px; border-color: #1b6ca8; background: #f2f7fb;}
-.card b {display: block; font-size: 12px; text-transform: uppercase; color: #666; margin-bottom: 3px;}
+.card b {display: block; font-size: 12px; text-transform: uppercase; color: #666;
+         margin-bottom: 3px;}
 img {max-width: 100%; height: auto;} .pair {display: flex; gap: 8px; flex-wrap: wrap;}
 .pair img {flex: 1 1 460px; max-width: 540px;}
-table {border-collapse: collapse; font-size: 12px;} td, th {padding: 2px 8px; border-bottom: 1px solid #eee;}
+table {border-collapse: collapse; font-size: 12px;}
+td, th {padding: 2px 8px; border-bottom: 1px solid #eee;}
 .summary p {margin: 6px 0;} footer {color: #777; font-size: 12px; margin-top: 24px;}
 .linkage-cards {display: flex; gap: 12px; flex-wrap: wrap;}
-.linkage-card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; background: #fafafa;}
-.linkage-card b {display: block; font-size: 12px; text-transform: uppercase; color: #666; margin-bottom: 3px;}
+.linkage-card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
+               background: #fafafa;}
+.linkage-card b {display: block; font-size: 12px; text-transform: uppercase; color: #666;
+                 margin-bottom: 3px;}
 """
 
 
@@ -77,8 +85,8 @@ def build_report(
         The page's heading.
     chain : bool
         Add the section "The whole chain" (links, key drivers, units to visit; a few seconds, or
-        none when the dashboards' disk cache holds it; off by default). Its data come from the sample, the panel's
-        chain columns or the files of ``linkage.app.chain_view.CHAIN_ENV``.
+        none when the dashboards' disk cache holds it; off by default). Its data come from the
+        sample, the panel's chain columns or the files of ``linkage.pipeline.CHAIN_ENV``.
 
     Returns
     -------
@@ -113,7 +121,8 @@ def build_report(
 <div class="card link"><b>The link</b>{esc(s["link"])}</div>
 </div>
 <h2>Trends</h2>
-<img alt="Employee and customer retention by {esc(attr or "group")}" src="{data_uri(figs["trends"])}">
+<img alt="Employee and customer retention by {esc(attr or "group")}"
+ src="{data_uri(figs["trends"])}">
 <h2>Where units stand, and which way the link runs</h2>
 <div class="pair"><img alt="Units in quadrants" src="{data_uri(figs["quadrants"])}">
 <img alt="Lag profile" src="{data_uri(figs["lag"])}"></div>
@@ -123,7 +132,7 @@ def build_report(
 <h2>Units</h2>
 <p>Figures from fewer than {k} people, and figures that would let them be worked out from a total,
 read &ldquo;suppressed&rdquo;.</p>
-{_table_html(table)}
+{unit_table_html(table)}
 {chain_html}
 <footer>linkage {esc(__version__)} &middot; generated {esc(when)} from a unit &times; period panel
 (no person-level data).</footer>
@@ -131,13 +140,13 @@ read &ldquo;suppressed&rdquo;.</p>
 """
 
 
-def _chain_section(data: DashboardData, panel) -> str:
+def _chain_section(data: DashboardData, panel: str | os.PathLike[str] | pd.DataFrame | None) -> str:
     view = ChainView(data, sample=is_sample_panel(panel))
     try:
         res = view.compute()
     except InputError as err:
         return f"<h2>The whole chain</h2><p>Not shown: {esc(err.problem)}</p>"
-    parts = section_parts(res, draw=view._png)
+    parts = section_parts(res, draw=view.figure_png)
     return "<h2>The whole chain: survey, staff, customers, revenue</h2>" + "".join(
         parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")
     )
@@ -146,7 +155,7 @@ def _chain_section(data: DashboardData, panel) -> str:
 def write_report(
     panel: str | os.PathLike[str],
     out: str | os.PathLike[str],
-    **kwargs,
+    **kwargs: Any,
 ) -> pathlib.Path:
     """Write :func:`build_report` of ``panel`` to ``out`` atomically; returns the path written.
 

@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
-from linkage.app.chain_view import CHAIN_ENV
 from linkage.errors import InputError
+from linkage.pipeline import CHAIN_ENV
 
 __all__ = [
     "dashboards_dir",
@@ -64,8 +65,10 @@ def voila_command(
     Examples
     --------
     >>> cmd = voila_command("dash", port=9000, max_viewers=4)
-    >>> cmd[1].endswith("_voila.py"), cmd[2], "--port=9000" in cmd, "--LinkageVoila.max_viewers=4" in cmd
-    (True, 'dash', True, True)
+    >>> cmd[1].endswith("_voila.py"), cmd[2], "--port=9000" in cmd
+    (True, 'dash', True)
+    >>> "--LinkageVoila.max_viewers=4" in cmd
+    True
     """
     app = pathlib.Path(__file__).with_name("_voila.py")
     cmd = [
@@ -120,7 +123,8 @@ def plausible_ranges(n_periods: int, per_year: int = 12) -> list[tuple[int, int]
 
 
 def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
-    """Draw the executive dashboard's figures for :func:`plausible_ranges` into the shared disk cache.
+    """Draw the executive dashboard's figures for :func:`plausible_ranges` into the shared disk
+    cache.
 
     For every value of the default attribute: the one-step ranges at every lag, the whole-year
     ranges at the best lag. ``linkage dashboard`` runs this in its low-priority background helper
@@ -132,7 +136,7 @@ def warm_ranges(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> None:
 
     dash = executive_dashboard(panel, k=k, n_boot=n_boot)
     d = dash.data
-    per_year = {"M": 12, "Q": 4}.get(d._freq(), 1)
+    per_year = {"M": 12, "Q": 4}.get(d.freq(), 1)
     ranges = plausible_ranges(len(d.periods), per_year)
     attr = dash.selection().attribute
     for i, (lo, hi) in enumerate(ranges):
@@ -158,7 +162,7 @@ def warm_attributes(panel: pathlib.Path, *, k: int = 5, n_boot: int = 1000) -> N
     for attr in dash.data.attributes:
         if attr == sel.attribute:
             continue
-        for value in dash._value_options(attr):
+        for value in dash.value_options(attr):
             dash.figures(Selection(attr, value, sel.start, sel.end, sel.lag))
 
 
@@ -182,7 +186,7 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
 
     ``linkage dashboard`` runs this first in its low-priority background helper, so the first viewer
     who opens the section reads it from the cache instead of waiting for the chain's statistics.
-    The chain's files come from :data:`linkage.app.chain_view.CHAIN_ENV` as in the dashboard.
+    The chain's files come from :data:`linkage.pipeline.CHAIN_ENV` as in the dashboard.
     """
     from linkage.app.executive import executive_dashboard
 
@@ -193,9 +197,9 @@ def _background_warm(
     panel: pathlib.Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen | None:
     code = (
-        "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, warm_ranges, "
-        "warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); warm_attributes(p); "
-        "warm_units(p)"
+        "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, "
+        "warm_ranges, warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); "
+        "warm_attributes(p); warm_units(p)"
     )
     try:
         return subprocess.Popen(
@@ -224,7 +228,7 @@ def serve(
 
     ``chain_files`` names the files of the section "The whole chain" for a panel without the
     chain's columns: keys ``employee_survey``, ``customer_survey``, ``revenue``
-    (:data:`linkage.app.chain_view.CHAIN_ENV`); the kernels find them in their environment.
+    (:data:`linkage.pipeline.CHAIN_ENV`); the kernels find them in their environment.
 
     ``max_viewers`` caps the pages open at once (each holds a kernel of a few hundred MB); a viewer
     past it gets HTTP 503 and "The dashboard is busy, please try again in a minute". Default:
@@ -285,7 +289,9 @@ def serve(
     )
     helper = _background_warm(path, env) if warm else None
 
-    def _stop(signum, frame):  # a service manager's SIGTERM stops Voila and the helper too
+    def _stop(
+        signum: int, frame: FrameType | None
+    ) -> None:  # a service manager's SIGTERM stops Voila and the helper too
         raise KeyboardInterrupt
 
     try:

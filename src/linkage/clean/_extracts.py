@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,28 +32,55 @@ from linkage.errors import InputError
 from linkage.io._mapping import apply_mapping, date_options, section, table_options
 from linkage.io._read import as_text, read_table
 
-__all__ = ["CHAIN_REASONS", "Raw", "score_scale", "read_extract", "mapped_names", "clean_extract"]
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+__all__ = [
+    "CHAIN_REASONS",
+    "Raw",
+    "TableCheck",
+    "score_scale",
+    "read_extract",
+    "mapped_names",
+    "check_schema",
+    "clean_extract",
+]
 
 #: Why a row of a survey, revenue or segments extract is set aside, in the order the checks run.
 CHAIN_REASONS: dict[str, str] = {
     "duplicate_row": "exact copy of an earlier row, once cells are trimmed (the first is kept)",
-    "missing_identifier": "no unit id (surveys), no customer or unit id (revenue), no customer id (segments)",
+    "missing_identifier": (
+        "no unit id (surveys), no customer or unit id (revenue), no customer id (segments)"
+    ),
     "missing_date": "no survey / response / revenue date",
     "unparseable_date": "a date cell that is not a date",
     "impossible_date": "a date-shaped cell that is not on the calendar or is outside 1900..2200",
     "unparseable_number": "a score or revenue cell that is not a number",
-    "out_of_scale": "a score outside its scale or not a whole number (e.g. 7 on a 1-5 item, 11 for NPS)",
+    "out_of_scale": (
+        "a score outside its scale or not a whole number (e.g. 7 on a 1-5 item, 11 for NPS)"
+    ),
     "missing_number": "no revenue amount",
     "empty_response": "a survey response without any answer",
     "missing_segment": "a customer without a segment",
     "future_date": "a date after the extract's as-of date",
     "unknown_unit": "unit id not in the units table (only when one is given)",
-    "duplicate_response": "a response id (or respondent id) seen before in the same unit and month (the first is kept)",
+    "duplicate_response": (
+        "a response id (or respondent id) seen before in the same unit and month"
+        " (the first is kept)"
+    ),
     "duplicate_customer": "a customer listed before with a segment (the first is kept)",
-    "duplicate_period": "unit-level revenue or survey: a unit and period listed before (the first is kept)",
+    "duplicate_period": (
+        "unit-level revenue or survey: a unit and period listed before (the first is kept)"
+    ),
 }
 
 Raw = pd.DataFrame | str | os.PathLike[str]
+
+
+class TableCheck(Protocol):
+    """A check of a cleaned (typed) table: raises InputError naming ``file`` if it does not fit."""
+
+    def __call__(self, data: pd.DataFrame, *, file: str) -> None: ...
 
 
 def score_scale(value: Any, name: str) -> tuple[float, float]:
@@ -80,6 +107,28 @@ def read_extract(raw: Raw, table: str, source: str | None) -> tuple[pd.DataFrame
         f"expected a DataFrame or a file path for the {table} table, not {type(raw).__name__}",
         file=source or table,
     )
+
+
+def check_schema(schema: pa.DataFrameSchema, data: pd.DataFrame, *, file: str, what: str) -> None:
+    """Validate a typed unit-level table with a pandera ``schema``, reporting every problem at once.
+
+    ``period`` is validated as ``datetime64[ns]``. A table that does not fit raises InputError
+    "does not fit the {what} table: column 'c' fails check; ..." naming ``file``.
+    """
+    import pandera.pandas as pa
+
+    checked = data.assign(period=data["period"].astype("datetime64[ns]"))
+    try:
+        schema.validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        problems = [
+            f"column {c!r} fails {k}"
+            for c, k in cases[["column", "check"]].drop_duplicates().itertuples(index=False)
+        ]
+        raise InputError(
+            f"does not fit the {what} table: " + "; ".join(problems), file=file
+        ) from None
 
 
 def mapped_names(raw: pd.DataFrame, columns: dict[str, str]) -> list[str]:
@@ -111,7 +160,7 @@ def clean_extract(
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
-    check: Any = None,
+    check: TableCheck | None = None,
     hint: str = "",
 ) -> CleanResult:
     """The shared cleaner: identifiers, a date, numeric scores or an amount, segment, duplicates.

@@ -11,7 +11,7 @@ table; dates take ``date_format`` / ``dayfirst`` as elsewhere (they win over the
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -20,12 +20,16 @@ from linkage.clean._core import (
 )
 from linkage.clean._extracts import (
     Raw,
+    check_schema,
     clean_extract,
     mapped_names,
     read_extract,
 )
 from linkage.errors import InputError
 from linkage.io._mapping import section
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 __all__ = ["clean_revenue", "UNIT_REVENUE_FIGURES"]
 
@@ -42,7 +46,7 @@ def clean_revenue(
     level: Literal["customer", "unit"] | None = None,
     freq: str = "M",
 ) -> CleanResult:
-    """Clean a revenue table: customer level (per customer and period, or per invoice) or unit level.
+    """Clean a revenue table: customer level (per customer and period, or invoice) or unit level.
 
     Parameters
     ----------
@@ -86,10 +90,11 @@ def clean_revenue(
     >>> result = clean_revenue(raw, as_of="2024-12-31")
     >>> result.data["revenue"].tolist(), result.rejects["reason"].tolist()
     ([120.5, 99.0], ['missing_number'])
-    >>> units = pd.DataFrame({"Store": ["7", "7", "7"], "Month": ["2024-01", "2024-02", "2024-02-15"],
+    >>> units = pd.DataFrame({"Store": ["7", "7", "7"],
+    ...                       "Month": ["2024-01", "2024-02", "2024-02-15"],
     ...                       "Sales": ["1000", "1200", "1150"]})
-    >>> result = clean_revenue(units, mapping={"unit_id": "Store", "period": "Month", "revenue": "Sales"},
-    ...                        as_of="2024-12-31")
+    >>> names = {"unit_id": "Store", "period": "Month", "revenue": "Sales"}
+    >>> result = clean_revenue(units, mapping=names, as_of="2024-12-31")
     >>> result.data
       unit_id     period  revenue
     0       7 2024-01-01   1000.0
@@ -145,7 +150,7 @@ UNIT_REVENUE_FIGURES = ("revenue_start", "revenue_retained", "revenue_retention"
 
 
 @functools.cache
-def _unit_revenue_schema():
+def _unit_revenue_schema() -> pa.DataFrameSchema:
     import pandera.pandas as pa
 
     figures = {
@@ -165,17 +170,4 @@ def _unit_revenue_schema():
 
 def _check_unit_revenue(data: pd.DataFrame, *, file: str) -> None:
     """The typed unit-level revenue table (pandera, every problem at once)."""
-    import pandera.pandas as pa
-
-    checked = data.assign(period=data["period"].astype("datetime64[ns]"))
-    try:
-        _unit_revenue_schema().validate(checked, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        problems = [
-            f"column {c!r} fails {k}"
-            for c, k in cases[["column", "check"]].drop_duplicates().itertuples(index=False)
-        ]
-        raise InputError(
-            "does not fit the unit revenue table: " + "; ".join(problems), file=file
-        ) from None
+    check_schema(_unit_revenue_schema(), data, file=file, what="unit revenue")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from linkage.clean._core import (
 )
 from linkage.clean._extracts import (
     Raw,
+    check_schema,
     clean_extract,
     mapped_names,
     read_extract,
@@ -31,6 +32,9 @@ from linkage.clean._extracts import (
 from linkage.errors import InputError
 from linkage.io._mapping import section, table_options
 from linkage.io._tables import OPTIONAL, REQUIRED
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 __all__ = ["clean_employee_survey", "clean_customer_survey", "survey_items"]
 
@@ -192,15 +196,18 @@ def clean_employee_survey(
     Examples
     --------
     >>> import pandas as pd
-    >>> raw = pd.DataFrame({"respondent_id": ["r1", "r2", "r3", "r4"], "unit_id": ["7", "7", "7", ""],
+    >>> raw = pd.DataFrame({"respondent_id": ["r1", "r2", "r3", "r4"],
+    ...                     "unit_id": ["7", "7", "7", ""],
     ...                     "survey_date": ["2024-03-04", "2024-03-05", "2024-03-05", "2024-03-06"],
     ...                     "engagement": ["4", "9", "", "3"], "pay": ["2", "3", "", "1"]})
     >>> result = clean_employee_survey(raw, items=["engagement", "pay"], as_of="2024-12-31")
     >>> result.data
       respondent_id unit_id survey_date  engagement  pay
     0            r1       7  2024-03-04         4.0  2.0
-    >>> result.rejects[["row", "reason", "column"]].to_numpy().tolist()
-    [[2, 'out_of_scale', 'engagement'], [3, 'empty_response', ''], [4, 'missing_identifier', 'unit_id']]
+    >>> rejects = result.rejects[["row", "reason", "column"]].to_numpy().tolist()
+    >>> rejects  # doctest: +NORMALIZE_WHITESPACE
+    [[2, 'out_of_scale', 'engagement'], [3, 'empty_response', ''],
+     [4, 'missing_identifier', 'unit_id']]
     """
     if scale is None:
         scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
@@ -303,7 +310,8 @@ def clean_customer_survey(
     Examples
     --------
     >>> import pandas as pd
-    >>> raw = pd.DataFrame({"Store": ["7", "7", "7"], "When": ["2024-01-02", "2024-01-03", "2024-01-03"],
+    >>> raw = pd.DataFrame({"Store": ["7", "7", "7"],
+    ...                     "When": ["2024-01-02", "2024-01-03", "2024-01-03"],
     ...                     "csat": [5, 4, 4], "nps": [10, 11, 8]})
     >>> result = clean_customer_survey(raw, mapping={"unit_id": "Store", "response_date": "When"},
     ...                                as_of="2024-12-31")
@@ -349,7 +357,7 @@ def clean_customer_survey(
 
 
 @functools.cache
-def _unit_survey_schema():
+def _unit_survey_schema() -> pa.DataFrameSchema:
     import pandera.pandas as pa
 
     return pa.DataFrameSchema(
@@ -365,21 +373,4 @@ def _unit_survey_schema():
 
 def _check_unit_survey(data: pd.DataFrame, *, file: str) -> None:
     """The typed unit-level employee survey (pandera, every problem at once)."""
-    _check_schema(_unit_survey_schema(), data, file, "unit-level employee survey")
-
-
-def _check_schema(schema: Any, data: pd.DataFrame, file: str, what: str) -> None:
-    import pandera.pandas as pa
-
-    checked = data.assign(period=data["period"].astype("datetime64[ns]"))
-    try:
-        schema.validate(checked, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        problems = [
-            f"column {c!r} fails {k}"
-            for c, k in cases[["column", "check"]].drop_duplicates().itertuples(index=False)
-        ]
-        raise InputError(
-            f"does not fit the {what} table: " + "; ".join(problems), file=file
-        ) from None
+    check_schema(_unit_survey_schema(), data, file=file, what="unit-level employee survey")

@@ -19,7 +19,7 @@ each definition says "the spell counts in the periods ``m`` of a range": at star
 ``code(s) <= m < code(e)``, joined at ``m == code(s)`` and left at ``m == code(e)``. Two
 ``np.bincount`` histograms over the unit x period grid (starts and ends per cell, everything before
 the window in one extra column) and their ``cumsum`` give all five counts (see
-``_Grid.spell_counts``). No loop runs over units, spells or rows.
+``UnitPeriodGrid.spell_counts``). No loop runs over units, spells or rows.
 
 An activity log is first turned into such spells, one per (customer, unit) and uninterrupted run
 of active periods: active from the period of its first activity in the run to ``activity_window -
@@ -209,15 +209,13 @@ def build_panel(
 
     # ---- dates to period codes --------------------------------------------------------------
     emp_unit = _unit_ids(employees, "employees")
-    emp_s, emp_e, emp_span = _spell_codes(
+    emp_s, emp_e, emp_span = spell_codes(
         employees, "hire_date", "termination_date", "employees", freq
     )
     spans = [emp_span]
     if customers is not None:
         cus_unit = _unit_ids(customers, "customers")
-        cus_s, cus_e, cus_span = _spell_codes(
-            customers, "start_date", "end_date", "customers", freq
-        )
+        cus_s, cus_e, cus_span = spell_codes(customers, "start_date", "end_date", "customers", freq)
         spans.append(cus_span)
     if activity is not None:
         act_unit = _unit_ids(activity, "activity")
@@ -235,7 +233,7 @@ def build_panel(
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
 
     # ---- the window ---------------------------------------------------------------------------
-    lo, _, n_periods = _window(spans, start, end, freq)
+    lo, _, n_periods = window_bounds(spans, start, end, freq)
 
     # ---- units: every unit of the data and of the units table, sorted ---------------------------
     unit_sources = [emp_unit]
@@ -245,7 +243,7 @@ def build_panel(
         unit_sources.append(act_unit)
     attrs = None
     if units is not None:
-        unit_col, attrs = _unit_attributes(units)
+        unit_col, attrs = unit_attributes(units)
         unit_sources.append(unit_col)
     coded = [pd.factorize(u) for u in unit_sources]
     all_units = pd.Index(
@@ -256,7 +254,7 @@ def build_panel(
     unit_codes = [unit_index.get_indexer(uniq)[codes] for codes, uniq in coded]
 
     # ---- counts on the unit x period grid -------------------------------------------------------
-    grid = _Grid(n_units, n_periods, lo)
+    grid = UnitPeriodGrid(n_units, n_periods, lo)
     counts = {"employee": grid.spell_counts(unit_codes[0], emp_s, emp_e)}
     k = 1
     revenue = None
@@ -265,7 +263,7 @@ def build_panel(
         k += 1
     elif activity is not None:
         cust = pd.factorize(activity["customer_id"])[0].astype(np.int64)
-        s_run, e_run, u_run = _activity_runs(
+        s_run, e_run, u_run = activity_spells(
             cust, unit_codes[k], act_codes, activity_window, n_units
         )
         counts["customer"] = grid.spell_counts(u_run, s_run, e_run)
@@ -277,11 +275,11 @@ def build_panel(
             f: np.zeros(n_units * n_periods, dtype=np.int64) for f in COUNT_FIELDS
         }
 
-    return _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
+    return assemble_panel(unit_index, lo, n_periods, freq, counts, revenue, attrs)
 
 
 # --------------------------------------------------------------------------------------------------
-class _Grid:
+class UnitPeriodGrid:
     """A unit x period grid (periods ``lo .. lo + n_periods - 1``), flattened unit-major."""
 
     def __init__(self, n_units: int, n_periods: int, lo: int) -> None:
@@ -339,7 +337,7 @@ class _Grid:
 
 
 # ---- shared with linkage.panel.engines: the window, the units table, the assembly ---------------
-def _window(
+def window_bounds(
     spans: Iterable[tuple[int, int] | None],
     start: DateLike | None,
     end: DateLike | None,
@@ -371,7 +369,7 @@ def _window(
     return lo, hi, int(hi - lo + 1)
 
 
-def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+def unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """The checked ``unit_id`` column of a units table (str) and its attributes indexed by it."""
     _require_table(units, ("unit_id",), "units")
     unit_col = _unit_ids(units, "units")
@@ -395,7 +393,7 @@ def _unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     return unit_col, attrs
 
 
-def _assemble(
+def assemble_panel(
     unit_index: pd.Index,
     lo: int,
     n_periods: int,
@@ -414,8 +412,8 @@ def _assemble(
         c = counts[side]
         for field in COUNT_FIELDS:
             columns[f"{side}_{field}"] = c[field]
-        columns[f"{side}_retention"] = _ratio(c["retained"], c["start"])
-        columns[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+        columns[f"{side}_retention"] = ratio(c["retained"], c["start"])
+        columns[f"{side}_turnover"] = ratio(c["left"], (c["start"] + c["end"]) / 2.0)
     if revenue is not None:
         columns["customer_revenue"] = revenue
     panel = pd.DataFrame(columns)
@@ -426,7 +424,7 @@ def _assemble(
     return panel
 
 
-def _activity_runs(
+def activity_spells(
     cust: np.ndarray, unit: np.ndarray, codes: np.ndarray, window: int, n_units: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn activity into spells: one per (customer, unit) and run of consecutive active periods.
@@ -453,7 +451,7 @@ def _activity_runs(
     return codes[starts], codes[ends] + window, pair[starts] % n_units
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` as float64, NaN where ``den`` is 0."""
     out = np.full(len(num), np.nan)
     np.divide(num, den, out=out, where=den != 0)
@@ -508,7 +506,7 @@ def _dates(table: pd.DataFrame, column: str, name: str) -> pd.Series:
         ) from None
 
 
-def _spell_codes(
+def spell_codes(
     table: pd.DataFrame, start_col: str, end_col: str, name: str, freq: str
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
     """Period codes of spell starts and ends, and the (min, max) code of all their dates (None

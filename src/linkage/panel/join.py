@@ -52,7 +52,8 @@ def join_chain(
     Examples
     --------
     >>> import pandas as pd
-    >>> panel = pd.DataFrame({"unit_id": ["s1", "s1"], "period": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+    >>> panel = pd.DataFrame({"unit_id": ["s1", "s1"],
+    ...                       "period": pd.to_datetime(["2024-01-01", "2024-02-01"]),
     ...                       "employee_retention": [0.9, 1.0]})
     >>> es = pd.DataFrame({"unit_id": ["s1"], "period": pd.to_datetime(["2024-02-01"]),
     ...                    "es_engagement": [3.5], "es_respondents": [4]})

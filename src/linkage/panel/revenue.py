@@ -29,8 +29,8 @@ from linkage.panel._inputs import (
     number_column,
     text_column,
 )
-from linkage.panel.build import _ratio, _window
-from linkage.panel.periods import date_codes, normalize_freq, period_starts
+from linkage.panel.build import ratio, window_bounds
+from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
 __all__ = ["revenue_panel"]
 
@@ -43,8 +43,8 @@ def revenue_panel(
     date: str = "period",
     revenue: str = "revenue",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
 ) -> pd.DataFrame:
     """Revenue per unit and period, and net revenue retention of the customers at the start.
 
@@ -98,7 +98,7 @@ def revenue_panel(
     amount = number_column(data, revenue, "revenue")
     first_bad(np.isnan(amount), f"have no {revenue}", "revenue", revenue)
     span = (int(codes.min()), int(codes.max())) if len(codes) else None
-    lo, hi, n_periods = _window([span], start, end, freq)
+    lo, hi, n_periods = window_bounds([span], start, end, freq)
     unit_code, unit_index = pd.factorize(units, sort=True)
     n_units = len(unit_index)
     cust_code = pd.factorize(cust)[0].astype(np.int64)
@@ -131,7 +131,7 @@ def revenue_panel(
             "revenue_retained": kept[:, 1:].ravel(),
         }
     )
-    out["revenue_retention"] = _ratio(
+    out["revenue_retention"] = ratio(
         out["revenue_retained"].to_numpy(), out["revenue_start"].to_numpy()
     )
     out["unit_id"] = out["unit_id"].astype("str")

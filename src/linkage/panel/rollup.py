@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.panel.build import COUNT_FIELDS, _ratio
+from linkage.panel.build import COUNT_FIELDS, ratio
 
 __all__ = ["rollup"]
 
@@ -88,8 +88,8 @@ def rollup(panel: pd.DataFrame, *, by: str | list[str] = "region") -> pd.DataFra
         c = {f: grouped[f"{side}_{f}"].to_numpy(dtype="int64") for f in COUNT_FIELDS}
         for f in COUNT_FIELDS:
             out[f"{side}_{f}"] = c[f]
-        out[f"{side}_retention"] = _ratio(c["retained"], c["start"])
-        out[f"{side}_turnover"] = _ratio(c["left"], (c["start"] + c["end"]) / 2.0)
+        out[f"{side}_retention"] = ratio(c["retained"], c["start"])
+        out[f"{side}_turnover"] = ratio(c["left"], (c["start"] + c["end"]) / 2.0)
     if "customer_revenue" in summed:
         out["customer_revenue"] = grouped["customer_revenue"].to_numpy(dtype="float64")
     return pd.DataFrame(out)

@@ -7,8 +7,8 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel._inputs import as_frame, date_column, first_bad, need_columns, text_column
-from linkage.panel.build import _activity_runs, _Grid, _ratio, _spell_codes, _window
-from linkage.panel.periods import date_codes, normalize_freq, period_starts
+from linkage.panel.build import UnitPeriodGrid, activity_spells, ratio, spell_codes, window_bounds
+from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
 __all__ = ["segment_retention"]
 
@@ -28,8 +28,8 @@ def segment_retention(
     segments: pd.DataFrame | None = None,
     segment: str = "segment",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     activity_window: int = 1,
 ) -> pd.DataFrame:
     """Customer retention per unit, period and segment (a long table).
@@ -67,7 +67,8 @@ def segment_retention(
     --------
     >>> import pandas as pd
     >>> cus = pd.DataFrame({"customer_id": ["a", "b", "c"], "unit_id": ["s1"] * 3,
-    ...                     "start_date": pd.to_datetime(["2023-05-01", "2023-07-01", "2023-09-09"]),
+    ...                     "start_date": pd.to_datetime(["2023-05-01", "2023-07-01",
+    ...                                                   "2023-09-09"]),
     ...                     "end_date": pd.to_datetime(["2024-01-15", None, None])})
     >>> seg = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["retail", "retail", "b2b"]})
     >>> out = segment_retention(cus, segments=seg, start="2024-01", end="2024-01")
@@ -126,14 +127,14 @@ def segment_retention(
         dates = date_column(customers, "activity_date", "customers")
         codes = date_codes(dates, freq)
         span = (int(codes.min()), int(codes.max())) if len(codes) else None
-        lo, _, n_periods = _window([span], start, end, freq)
+        lo, _, n_periods = window_bounds([span], start, end, freq)
         cust = pd.factorize(text_column(customers, "customer_id", "customers"))[0].astype(np.int64)
-        s, e, g = _activity_runs(cust, group, codes, int(activity_window), n_units * n_seg)
+        s, e, g = activity_spells(cust, group, codes, int(activity_window), n_units * n_seg)
     else:
-        s, e, span = _spell_codes(customers, "start_date", "end_date", "customers", freq)
-        lo, _, n_periods = _window([span], start, end, freq)
+        s, e, span = spell_codes(customers, "start_date", "end_date", "customers", freq)
+        lo, _, n_periods = window_bounds([span], start, end, freq)
         g = group
-    grid = _Grid(n_units * n_seg, n_periods, lo)
+    grid = UnitPeriodGrid(n_units * n_seg, n_periods, lo)
     counts = grid.spell_counts(g, s, e)
     # grid rows are (unit, segment) x period; reorder to unit, period, segment
     shape = (n_units, n_seg, n_periods)
@@ -153,10 +154,10 @@ def segment_retention(
     ):
         cols[name] = counts[field].reshape(shape).ravel()[order]
     out = pd.DataFrame(cols)
-    out["customer_retention"] = _ratio(
+    out["customer_retention"] = ratio(
         out["customer_retained"].to_numpy(), out["customer_start"].to_numpy()
     )
-    out["customer_turnover"] = _ratio(
+    out["customer_turnover"] = ratio(
         out["customer_left"].to_numpy(),
         (out["customer_start"] + out["customer_end"]).to_numpy() / 2.0,
     )

@@ -29,21 +29,23 @@ from linkage.panel._inputs import (
     number_column,
     text_column,
 )
-from linkage.panel.build import _ratio, _window
-from linkage.panel.periods import date_codes, normalize_freq, period_starts
+from linkage.panel.build import ratio, window_bounds
+from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
 __all__ = ["employee_survey_panel", "customer_survey_panel", "nps_score"]
 
 Align = Literal["forward", "wave"]
 
 
-def _align(align: object) -> str:
-    if align not in ("forward", "wave"):
-        raise InputError(
-            f"align must be 'forward' (carry a wave to the following periods) or 'wave' "
-            f"(its own period only), not {align!r}"
-        )
-    return str(align)
+def _align(align: object) -> Align:
+    if align == "forward":
+        return "forward"
+    if align == "wave":
+        return "wave"
+    raise InputError(
+        f"align must be 'forward' (carry a wave to the following periods) or 'wave' "
+        f"(its own period only), not {align!r}"
+    )
 
 
 def nps_score(values: np.ndarray | pd.Series) -> np.ndarray:
@@ -68,15 +70,15 @@ def _survey_grid(
     values: dict[str, np.ndarray],
     *,
     freq: str,
-    start,
-    end,
-    align: str,
+    start: DateLike | None,
+    end: DateLike | None,
+    align: Align,
     prefix: str,
 ) -> pd.DataFrame:
     """Means per unit and period of ``values`` (NaN skipped), respondents, aligned by ``align``."""
     codes = date_codes(dates, freq)
     span = (int(codes.min()), int(codes.max())) if len(codes) else None
-    lo, hi, n_periods = _window([span], start, end, freq)
+    lo, hi, n_periods = window_bounds([span], start, end, freq)
     unit_code, unit_index = pd.factorize(units, sort=True)
     n_units = len(unit_index)
     # waves before the window may carry into it
@@ -92,7 +94,7 @@ def _survey_grid(
         answered = ~np.isnan(v)
         total = np.bincount(cell[answered], weights=v[answered], minlength=size)
         count = np.bincount(cell[answered], minlength=size)
-        means[name] = _ratio(total, count.astype(np.float64)).reshape(n_units, width)
+        means[name] = ratio(total, count.astype(np.float64)).reshape(n_units, width)
     position = np.where(respondents > 0, np.arange(width)[None, :], -1)
     if align == "forward":
         position = np.maximum.accumulate(position, axis=1)
@@ -125,8 +127,8 @@ def employee_survey_panel(
     unit: str = "unit_id",
     date: str = "survey_date",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     align: Align = "forward",
 ) -> pd.DataFrame:
     """Employee survey responses as unit x period item means with respondent counts.
@@ -170,7 +172,8 @@ def employee_survey_panel(
 
     >>> import pandas as pd
     >>> es = pd.DataFrame({"unit_id": ["s1", "s1", "s1"],
-    ...                    "survey_date": pd.to_datetime(["2024-02-05", "2024-02-20", "2024-04-11"]),
+    ...                    "survey_date": pd.to_datetime(["2024-02-05", "2024-02-20",
+    ...                                                   "2024-04-11"]),
     ...                    "engagement": [4, 3, 5], "pay": [2, None, 3]})
     >>> employee_survey_panel(es, items=["engagement", "pay"], start="2024-01", end="2024-05")
       unit_id     period  es_engagement  es_pay  es_respondents    es_wave
@@ -206,8 +209,8 @@ def customer_survey_panel(
     unit: str = "unit_id",
     date: str = "response_date",
     freq: str = "M",
-    start=None,
-    end=None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     align: Align = "wave",
 ) -> pd.DataFrame:
     """Customer survey responses as unit x period CSAT mean, NPS and respondent counts.
@@ -245,8 +248,8 @@ def customer_survey_panel(
     --------
     >>> import pandas as pd
     >>> cs = pd.DataFrame({"unit_id": ["s1"] * 4,
-    ...                    "response_date": pd.to_datetime(["2024-01-03", "2024-01-09", "2024-01-30",
-    ...                                                     "2024-02-14"]),
+    ...                    "response_date": pd.to_datetime(["2024-01-03", "2024-01-09",
+    ...                                                     "2024-01-30", "2024-02-14"]),
     ...                    "csat": [5, 4, 2, 4], "nps": [10, 8, 3, 9]})
     >>> customer_survey_panel(cs)
       unit_id     period   cs_csat  cs_nps  cs_respondents    cs_wave

@@ -30,10 +30,10 @@ from linkage.io import load_mapping, read_table, validate_mapping
 from linkage.io._mapping import pseudonymised_columns, table_options
 from linkage.panel.build import build_panel
 from linkage.panel.join import join_chain
-from linkage.panel.periods import date_codes, period_starts
+from linkage.panel.periods import DateLike, date_codes, period_starts
 from linkage.panel.revenue import revenue_panel
 from linkage.panel.segments import segment_retention
-from linkage.panel.surveys import customer_survey_panel, employee_survey_panel
+from linkage.panel.surveys import Align, customer_survey_panel, employee_survey_panel
 from linkage.privacy import pseudonym_key
 from linkage.privacy import pseudonymise as _pseudonymise
 
@@ -151,7 +151,8 @@ def _check_some_kept(result: CleanResult) -> None:
     file = str(result.report["file"].iloc[0])
     first = result.rejects.iloc[0]
     counts = result.report.loc[result.report["n"].gt(0) & result.report["reason"].ne("kept")]
-    reasons = ", ".join(f"{r} {int(n):,}" for r, n in zip(counts["reason"], counts["n"]))
+    pairs = zip(counts["reason"], counts["n"], strict=True)
+    reasons = ", ".join(f"{r} {int(n):,}" for r, n in pairs)
     blame = f", column {first['column']!r}" if first["column"] else ""
     raise InputError(
         f"none of its {result.n_read:,} rows can be used: {reasons} "
@@ -176,16 +177,16 @@ def prepare(
     segments: Source | None = None,
     mapping: dict[str, Any] | str | os.PathLike[str] | None = None,
     freq: str = "M",
-    start: Any = None,
-    end: Any = None,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
     as_of: Any = None,
     activity_window: int = 1,
-    survey_align: str = "forward",
-    customer_survey_align: str = "wave",
+    survey_align: Align = "forward",
+    customer_survey_align: Align = "wave",
     pseudonymise: bool = False,
     pseudonym_key_file: str | os.PathLike[str] | None = None,
 ) -> Prepared:
-    """Read, map and clean the extracts, then build the unit x period panel (and the chain's columns).
+    """Read, map and clean the extracts, then build the unit x period panel and the chain's columns.
 
     Parameters
     ----------
@@ -287,7 +288,8 @@ def prepare(
 
     >>> survey = pd.DataFrame({"Store": ["s1", "s1", "s1"], "Date": ["2024-01-09"] * 3,
     ...                        "engagement": ["4", "2", "9"], "pay": ["3", "", "3"]})
-    >>> result = prepare(employees=employees, customers=customers, units=units, employee_survey=survey,
+    >>> result = prepare(employees=employees, customers=customers, units=units,
+    ...                  employee_survey=survey,
     ...                  mapping={"employee_survey": {"unit_id": "Store", "survey_date": "Date"}},
     ...                  start="2024-01", end="2024-03", as_of="2024-04-01")
     >>> print(result.report.text.splitlines()[-2:])
@@ -340,6 +342,11 @@ def prepare(
 
     common = {"mapping": mapping, "units": clean_u, "as_of": as_of}
     raw_emp, label = person_table(employees, "employees")
+    if raw_emp is None:  # employees=None, against the signature: say what is expected
+        raise InputError(
+            "expected a DataFrame or a file path for the employees table, not NoneType",
+            file="employees",
+        )
     clean_e = clean_employees(raw_emp, source=label, **common)
     results.append(clean_e)
     clean_c = clean_a = None
@@ -443,7 +450,7 @@ def prepare(
 
 
 def _employee_survey(data: pd.DataFrame, items: list[str], **options: Any) -> pd.DataFrame:
-    """The employee survey panel, from respondents or from unit-level means with respondent counts."""
+    """The employee survey panel, from respondents or from unit means and respondent counts."""
     if "survey_date" in data.columns or "period" not in data.columns:
         return employee_survey_panel(data, items=items, **options)
     # one row per unit and period: its means are the wave's; the count rides along as an item

@@ -71,7 +71,7 @@ class Counts:
     customer_joined: np.ndarray
 
 
-def _ar1(rng: np.random.Generator, n: int, t: int, phi: float, sd: float) -> np.ndarray:
+def ar1_series(rng: np.random.Generator, n: int, t: int, phi: float, sd: float) -> np.ndarray:
     """Stationary AR(1) series with marginal sd ``sd``; loop over months, vectorised over units."""
     out = np.empty((n, t))
     innov = rng.standard_normal((n, t)) * sd
@@ -118,8 +118,8 @@ def latent_model(spec: WorldSpec, rng: np.random.Generator) -> Latent:
 
     # ---- latent climate and shocks (burn-in months before the window) ------------------------
     climate_level = spec.climate_between_sd * rng.standard_normal(n)
-    climate = _ar1(rng, n, burn + t, spec.climate_persistence, spec.climate_sd)
-    shock = _ar1(rng, n, burn + t, spec.climate_persistence, spec.shock_sd)
+    climate = ar1_series(rng, n, burn + t, spec.climate_persistence, spec.climate_sd)
+    shock = ar1_series(rng, n, burn + t, spec.climate_persistence, spec.shock_sd)
     region_staff = 0.1 * rng.standard_normal(spec.n_regions)[region_idx]
     region_cust = 0.1 * rng.standard_normal(spec.n_regions)[region_idx]
     unit_staff = spec.unit_baseline_sd * rng.standard_normal(n)
@@ -324,7 +324,7 @@ def _r6(v: float) -> float:
     return round(v, 6) + 0.0
 
 
-def _sign(v: float, tol: float = 1e-12) -> int:
+def sign_of(v: float, tol: float = 1e-12) -> int:
     return 0 if abs(v) <= tol else (1 if v > 0 else -1)
 
 
@@ -371,8 +371,8 @@ def truth_dict(spec: WorldSpec, lat: Latent, counts: Counts) -> dict[str, Any]:
         "window_end": str((end_month + 1).astype("datetime64[D]") - 1),
         "extract_date": str((end_month + 1).astype("datetime64[D]")),
         "planted_lag": k,
-        "within_sign": _sign(spec.effect_staff * spec.effect_customer) if forward else 0,
-        "between_sign": _sign(planted_between_cov(spec), 1e-9),
+        "within_sign": sign_of(spec.effect_staff * spec.effect_customer) if forward else 0,
+        "between_sign": sign_of(planted_between_cov(spec), 1e-9),
         "between_cov_planted": _r6(planted_between_cov(spec)),
         "between_r_latent": _r6(between),
         "within_r_latent": at["r_latent"],

@@ -18,7 +18,8 @@ four children of the spec seed's :class:`numpy.random.SeedSequence`; the chain u
 - a **customer survey** every month: of the customers at the start of the month,
   ``Binomial(n, cs_response)`` answer: ``q = cs_loading * customer_climate + N(0, 1)``;
   ``csat = clip(rint(3.9 + 0.8 q), 1, 5)``, ``nps = clip(rint(7.3 + 1.8 (0.8 q + 0.6 N(0, 1))),
-  0, 10)``, where ``customer_climate`` is the climate ``lag`` months earlier (what customers churn on).
+  0, 10)``, where ``customer_climate`` is the climate ``lag`` months earlier (what customers
+  churn on).
 - **segments**: every customer gets a segment. Segment ``s`` churns with the logit hazard of its
   unit plus ``base_logit_s`` plus ``(sensitivity_s - 1)`` times the climate's part of it
   (``-effect_customer * customer_climate``), so a segment with sensitivity 2 reacts twice as
@@ -40,14 +41,14 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
 from linkage.errors import InputError
-from linkage.simulate._model import Counts, Latent, _ar1, _sign
+from linkage.simulate._model import Counts, Latent, ar1_series, sign_of
 from linkage.simulate._people import Spells, person_ids
 from linkage.simulate._spec import WorldSpec
 
@@ -72,7 +73,8 @@ DEFAULT_ITEMS: tuple[tuple[str, float, float], ...] = (
     ("facilities", 0.0, 0.4),
     ("commute", 0.0, 0.0),
 )
-#: customer segments: (name, share, sensitivity to the climate, base churn logit shift, spend median)
+#: customer segments: (name, share, sensitivity to the climate, base churn logit shift,
+#: spend median)
 DEFAULT_SEGMENTS: tuple[tuple[str, float, float, float, float], ...] = (
     ("consumer", 0.6, 1.0, 0.1, 30.0),
     ("small_business", 0.3, 2.0, 0.0, 120.0),
@@ -81,7 +83,7 @@ DEFAULT_SEGMENTS: tuple[tuple[str, float, float, float, float], ...] = (
 _DAY = np.timedelta64(1, "D")
 
 
-def _ids(prefix: str, n: int) -> pd.arrays.ArrowStringArray:
+def _ids(prefix: str, n: int) -> pd.api.extensions.ExtensionArray:
     """Identifiers ``prefix`` + zero-padded 1..n as a str array (empty for n = 0)."""
     return pd.array(person_ids(prefix, n) if n else np.array([], dtype=object), dtype="str")
 
@@ -135,10 +137,12 @@ class ChainSpec:
     ['manager_support', 'staffing', 'recognition']
     >>> chain.drivers
     ('manager_support', 'staffing', 'recognition')
-    >>> ChainSpec(survey_response=2)
-    Traceback (most recent call last):
-    ...
-    linkage.errors.InputError: ChainSpec, column 'survey_response': must be a number from 0 to 1, not 2
+    >>> from linkage.errors import InputError
+    >>> try:
+    ...     ChainSpec(survey_response=2)
+    ... except InputError as err:
+    ...     print(f"{type(err).__name__}: {err}")
+    InputError: ChainSpec, column 'survey_response': must be a number from 0 to 1, not 2
     """
 
     survey_every: int = 3
@@ -175,7 +179,8 @@ class ChainSpec:
             ("spend_monthly_sigma", 0.0, 3.0),
         ):
             _real(self, name, low, high)
-        items = (
+        # as given (any types): checked below, then stored as (str, float, float)
+        items: tuple[tuple[Any, ...], ...] | None = (
             tuple(tuple(i) for i in self.items) if isinstance(self.items, (tuple, list)) else None
         )
         if not items or any(
@@ -193,7 +198,7 @@ class ChainSpec:
         if len(set(names)) != len(names) or "engagement" not in names:
             _bad("items", "item names must be unique and include 'engagement'")
         object.__setattr__(self, "items", tuple((str(n), float(a), float(g)) for n, a, g in items))
-        segs = (
+        segs: tuple[tuple[Any, ...], ...] | None = (
             tuple(tuple(s) for s in self.segments)
             if isinstance(self.segments, (tuple, list))
             else None
@@ -254,7 +259,7 @@ def _finite(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
 
 
-def _bad(name: str, problem: str) -> None:
+def _bad(name: str, problem: str) -> NoReturn:
     raise InputError(problem, file="ChainSpec", column=name)
 
 
@@ -278,6 +283,13 @@ def chain_streams(spec: WorldSpec) -> list[np.random.Generator]:
 # ---- the tables ----------------------------------------------------------------------------------
 
 
+def _customer_climate(lat: Latent) -> np.ndarray:
+    """The (N, T) climate customers respond to; every world's latent series carries it."""
+    if lat.customer_climate is None:
+        raise ValueError("the latent series lack customer_climate (build them with latent_model)")
+    return lat.customer_climate
+
+
 def _wave_months(t: int, every: int) -> np.ndarray:
     return np.arange(every - 1, t, every)
 
@@ -285,9 +297,9 @@ def _wave_months(t: int, every: int) -> np.ndarray:
 def employee_survey(
     chain: ChainSpec, spec: WorldSpec, lat: Latent, counts: Counts, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Respondent rows ``respondent_id, unit_id, survey_date, <items>`` and the other factor (N x T)."""
-    n, t = lat.climate.shape
-    other = chain.other_between_sd * rng.standard_normal(n)[:, None] + _ar1(
+    """Respondent rows (``respondent_id, unit_id, survey_date, <items>``), other factor (N x T)."""
+    n, t = (int(d) for d in lat.climate.shape)
+    other = chain.other_between_sd * rng.standard_normal(n)[:, None] + ar1_series(
         rng, n, t, spec.climate_persistence, 1.0
     )
     climate = lat.climate_level[:, None] + lat.climate
@@ -331,7 +343,7 @@ def customer_survey(
     days = ((lat.months + 1).astype("datetime64[D]") - firsts).astype(np.int64)
     date = firsts[cell_month] + np.floor(rng.random(m) * days[cell_month]).astype(np.int64) * _DAY
     e1, e2 = rng.standard_normal(m), rng.standard_normal(m)
-    q = chain.cs_loading * lat.customer_climate[cell_unit, cell_month] + e1
+    q = chain.cs_loading * _customer_climate(lat)[cell_unit, cell_month] + e1
     return pd.DataFrame(
         {
             "response_id": _ids("S", m),
@@ -346,14 +358,14 @@ def customer_survey(
 def _segment_logits(chain: ChainSpec, spec: WorldSpec, lat: Latent) -> np.ndarray:
     """Churn logits per segment, unit and month: (S, N, T)."""
     base = logit(lat.customer_hazard)
-    climate_part = -spec.effect_customer * lat.customer_climate
+    climate_part = -spec.effect_customer * _customer_climate(lat)
     return np.stack([base + b + (sens - 1.0) * climate_part for _, _, sens, b, _ in chain.segments])
 
 
 def assign_segments(
     chain: ChainSpec, spec: WorldSpec, lat: Latent, spells: Spells, rng: np.random.Generator
 ) -> np.ndarray:
-    """Segment index per customer spell, drawn from its posterior given its history in the window."""
+    """Segment index per customer spell, drawn from its posterior given its window history."""
     n, t = lat.customer_hazard.shape
     seg_logit = _segment_logits(chain, spec, lat)
     log_stay = -np.logaddexp(0.0, seg_logit)  # log(1 - h)
@@ -475,20 +487,20 @@ def chain_truth(
             "x": "es_engagement",
             "y": "employee_retention",
             "lag": 0,
-            "sign": _sign(eng * spec.effect_staff) if climate_moves else 0,
+            "sign": sign_of(eng * spec.effect_staff) if climate_moves else 0,
         },
         {"x": "employee_retention", "y": "customer_retention", "lag": k, "sign": within_sign},
         {
             "x": "es_engagement",
             "y": "customer_retention",
             "lag": k,
-            "sign": _sign(eng * spec.effect_customer) if climate_moves else 0,
+            "sign": sign_of(eng * spec.effect_customer) if climate_moves else 0,
         },
         {
             "x": "cs_csat",
             "y": "customer_retention",
             "lag": 0,
-            "sign": _sign(chain.cs_loading * spec.effect_customer) if climate_moves else 0,
+            "sign": sign_of(chain.cs_loading * spec.effect_customer) if climate_moves else 0,
         },
         {"x": "customer_retention", "y": "revenue_retention", "lag": 0, "sign": 1},
     ]
@@ -498,7 +510,8 @@ def chain_truth(
     }
     sens = {name: v["sensitivity"] for name, v in segments.items()}
     hazard = lat.customer_hazard
-    no_climate = expit(logit(hazard) + spec.effect_customer * lat.customer_climate)
+    customer_climate = _customer_climate(lat)
+    no_climate = expit(logit(hazard) + spec.effect_customer * customer_climate)
     start = counts.customer_start
     return {
         "spec": chain.to_dict(),
@@ -525,7 +538,9 @@ def chain_truth(
             "retention fully mediates employee retention -> revenue (no direct path planted)"
         ),
         "segments": segments,
-        "most_sensitive_segment": max(sens, key=sens.get) if len(set(sens.values())) > 1 else None,
+        "most_sensitive_segment": max(sens, key=sens.__getitem__)
+        if len(set(sens.values())) > 1
+        else None,
         "latent_note": (
             "unit x month rows in the order of truth['latent'] (unit_id, period): "
             "customer_climate = the climate customers churn on (lag months back); other = the "
@@ -535,7 +550,7 @@ def chain_truth(
             "climate is good"
         ),
         "latent": {
-            "customer_climate": np.round(lat.customer_climate.reshape(-1), 4).tolist(),
+            "customer_climate": np.round(customer_climate.reshape(-1), 4).tolist(),
             "other": np.round(other.reshape(-1), 4).tolist(),
             "expected_customer_losses": np.round((start * hazard).reshape(-1), 3).tolist(),
             "climate_customer_losses": np.round(

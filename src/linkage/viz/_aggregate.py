@@ -25,7 +25,7 @@ SIDES = {
 }
 
 
-def _check_columns(data: pd.DataFrame, cols: Sequence[str], where: str = "data") -> None:
+def check_columns(data: pd.DataFrame, cols: Sequence[str], where: str = "data") -> None:
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"expected a DataFrame, got {type(data).__name__}", file=where)
     for col in cols:
@@ -73,7 +73,7 @@ def rate_table(
         if rate not in SIDES or SIDES[rate][1] is None:
             raise InputError(f"can only aggregate retention rates, not {rate!r}", column=rate)
         need += [c for c in SIDES[rate] if c is not None]
-    _check_columns(data, need)
+    check_columns(data, need)
     cols = list(dict.fromkeys(c for r in rates for c in SIDES[r]))
     sums = data.groupby(keys, observed=True, sort=True)[cols].sum().reset_index()
     out = sums[keys].copy()

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, MaxNLocator
 
 from linkage.errors import InputError
-from linkage.viz._aggregate import SIDES, _check_columns, funnel_limits, rate_table
+from linkage.viz._aggregate import SIDES, check_columns, funnel_limits, rate_table
 
 __all__ = [
     "EMPLOYEE_COLOR",
@@ -58,7 +58,7 @@ def _color(col: str) -> str:
     )
 
 
-def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
+def new_axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -147,8 +147,8 @@ def lag_profile_plot(
     >>> ax.lines[0].get_ydata().tolist()
     [0.05, 0.2, 0.35]
     """
-    _check_columns(data, [lag, r, ci_low, ci_high])
-    ax = _new_ax(ax)
+    check_columns(data, [lag, r, ci_low, ci_high])
+    ax = new_axes(ax)
     d = data.sort_values(lag)
     k = d[lag].to_numpy()
     ax.axvspan(0.5, max(k.max(), 1) + 0.5, color=EMPLOYEE_COLOR, alpha=0.06, lw=0)
@@ -254,7 +254,7 @@ def trend_grid(
     >>> f.axes[0].lines[0].get_ydata().tolist()
     [0.9, 0.8]
     """
-    _check_columns(data, [by, period])
+    check_columns(data, [by, period])
     agg = rate_table(data, by=[by, period], rates=[x, y])
     for c in (x, y):
         agg.loc[agg[SIDES[c][1]] < min_n, c] = np.nan
@@ -349,8 +349,8 @@ def quadrant_plot(
     >>> float(ax.lines[0].get_xdata()[0]), float(ax.lines[1].get_ydata()[0])
     (0.875, 0.75)
     """
-    _check_columns(data, [x, y, unit] + ([size] if size else []))
-    ax = _new_ax(ax, (6.4, 5.0))
+    check_columns(data, [x, y, unit] + ([size] if size else []))
+    ax = new_axes(ax, (6.4, 5.0))
     d = data.loc[data[x].notna() & data[y].notna()]
     xv, yv = d[x].to_numpy(dtype=float), d[y].to_numpy(dtype=float)
     if size:
@@ -435,8 +435,8 @@ def funnel_plot(
     >>> round(float(ax.lines[0].get_ydata()[0]), 4)
     0.92
     """
-    _check_columns(data, [rate, n, unit])
-    ax = _new_ax(ax)
+    check_columns(data, [rate, n, unit])
+    ax = new_axes(ax)
     d = data.loc[data[rate].notna() & (data[n] > 0)]
     nv, rv = d[n].to_numpy(dtype=float), d[rate].to_numpy(dtype=float)
     p0 = float(np.sum(rv * nv) / np.sum(nv)) if target is None else float(target)
@@ -494,10 +494,10 @@ def heatmap(
     >>> ax.images[0].get_array().tolist()
     [[0.9, 0.8], [1.0, None]]
     """
-    _check_columns(data, [value, unit, period])
+    check_columns(data, [value, unit, period])
     if order not in ("mean", "id"):
         raise InputError(f"order must be 'mean' or 'id', got {order!r}")
-    ax = _new_ax(ax, (8, 6))
+    ax = new_axes(ax, (8, 6))
     wide = data.pivot_table(
         index=unit, columns=period, values=value, aggfunc="mean", dropna=False, observed=True
     )
@@ -569,11 +569,11 @@ def unit_plot(
     >>> ax.lines[0].get_ydata().tolist()
     [0.9, 0.8]
     """
-    _check_columns(data, [x, y, unit, period])
+    check_columns(data, [x, y, unit, period])
     mine = data.loc[data[unit] == unit_id].sort_values(period)
     if mine.empty:
         raise InputError(f"unit {unit_id!r} is not in the data", column=unit)
-    ax = _new_ax(ax, (8, 4))
+    ax = new_axes(ax, (8, 4))
     others = (
         data.loc[data[unit] != unit_id]
         if peers is None

@@ -9,6 +9,7 @@ from :func:`plain_name`, so a link reads "Engagement score -> Employee retention
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import SupportsFloat
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,8 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from linkage.errors import InputError
-from linkage.viz._aggregate import _check_columns
-from linkage.viz._plots import CUSTOMER_COLOR, EMPLOYEE_COLOR, NEUTRAL, _new_ax
+from linkage.viz._aggregate import check_columns
+from linkage.viz._plots import CUSTOMER_COLOR, EMPLOYEE_COLOR, NEUTRAL, new_axes
 
 __all__ = [
     "CHAIN_LABELS",
@@ -62,7 +63,8 @@ def plain_name(column: str) -> str:
 
     Examples
     --------
-    >>> plain_name("es_engagement"), plain_name("es_manager_support"), plain_name("revenue_retention")
+    >>> (plain_name("es_engagement"), plain_name("es_manager_support"),
+    ...  plain_name("revenue_retention"))
     ('Engagement score', 'Manager support', 'Revenue retention')
     """
     if column in CHAIN_LABELS:
@@ -120,21 +122,23 @@ def chain_plot(
 
     Examples
     --------
-    >>> links = pd.DataFrame({"link": ["es_engagement -> employee_retention"] * 2 + ["x -> cs_nps"] * 2,
+    >>> links = pd.DataFrame({"link": ["es_engagement -> employee_retention"] * 2
+    ...                                + ["x -> cs_nps"] * 2,
     ...                       "method": ["between", "within"] * 2, "r": [0.4, 0.2, 0.5, 0.3],
-    ...                       "ci_low": [0.2, 0.1, 0.3, 0.2], "ci_high": [0.6, 0.3, 0.7, 0.4], "lag": 0})
+    ...                       "ci_low": [0.2, 0.1, 0.3, 0.2], "ci_high": [0.6, 0.3, 0.7, 0.4],
+    ...                       "lag": 0})
     >>> ax = chain_plot(links)
     >>> [t.get_text() for t in ax.get_yticklabels()]  # bottom to top
     ['X \u2192 net promoter score', 'Engagement score \u2192 employee retention']
     >>> ax.lines[0].get_xdata().tolist()  # between units, link by link
     [0.4, 0.5]
     """
-    _check_columns(data, [link, method, r, ci_low, ci_high])
+    check_columns(data, [link, method, r, ci_low, ci_high])
     d = data[data[method].isin(list(methods))]
     if d.empty:
         raise InputError(f"no rows with {method} in {list(methods)}", column=method)
     order = list(dict.fromkeys(d[link].tolist()))
-    ax = _new_ax(ax, figsize=(7.0, 1.0 + 0.9 * len(order)))
+    ax = new_axes(ax, figsize=(7.0, 1.0 + 0.9 * len(order)))
     pos = {lk: len(order) - 1 - i for i, lk in enumerate(order)}  # first link at the top
     drawn = [m for m in methods if (d[method] == m).any()]
     step = 0.6 / max(len(drawn), 1)
@@ -229,10 +233,11 @@ def drivers_plot(
     ...                    "ci_low": [0.05, 0.0], "ci_high": [0.2, 0.04], "r": [0.35, 0.1],
     ...                    "r_corrected": [0.45, 0.14], "p_adj": [0.01, 0.6]})
     >>> fig = drivers_plot(kd)
-    >>> [round(float(p.get_width()), 2) for p in fig.axes[0].patches], fig.axes[1].lines[1].get_xdata().tolist()
+    >>> ([round(float(p.get_width()), 2) for p in fig.axes[0].patches],
+    ...  fig.axes[1].lines[1].get_xdata().tolist())
     ([0.12, 0.01], [0.45, 0.14])
     """
-    _check_columns(data, [item, weight, ci_low, ci_high, r])
+    check_columns(data, [item, weight, ci_low, ci_high, r])
     d = data.sort_values(weight, ascending=False, kind="stable")
     n = len(d)
     if n == 0:
@@ -324,18 +329,20 @@ def watchlist_plot(
     Examples
     --------
     >>> wl = pd.DataFrame({"unit": ["s1", "s2", "s3"], "flag": [True, False, True],
-    ...                    "expected_lost": [9.0, 4.0, "suppressed"], "expected_lost_low": [7.0, 3.0, "suppressed"],
+    ...                    "expected_lost": [9.0, 4.0, "suppressed"],
+    ...                    "expected_lost_low": [7.0, 3.0, "suppressed"],
     ...                    "expected_lost_high": [11.0, 5.0, "suppressed"]})
     >>> ax = watchlist_plot(wl)
-    >>> [float(p.get_width()) for p in ax.patches], [t.get_text() for t in ax.get_yticklabels()]  # ticks bottom up
+    >>> widths = [float(p.get_width()) for p in ax.patches]
+    >>> widths, [t.get_text() for t in ax.get_yticklabels()]  # ticks bottom up
     ([9.0, 4.0, 0.0], ['s3', 's2', 's1'])
     """
-    _check_columns(data, [unit, expected_lost, expected_lost_low, expected_lost_high])
+    check_columns(data, [unit, expected_lost, expected_lost_low, expected_lost_high])
     if isinstance(top, bool) or int(top) != top or top < 1:
         raise InputError(f"top must be a whole number >= 1, got {top!r}")
     d = data.head(int(top))
     n = len(d)
-    ax = _new_ax(ax, figsize=(6.4, 1.0 + 0.35 * max(n, 1)))
+    ax = new_axes(ax, figsize=(6.4, 1.0 + 0.35 * max(n, 1)))
     if n == 0:
         ax.text(0.5, 0.5, "no units on the list", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -358,7 +365,7 @@ def watchlist_plot(
     return ax
 
 
-def _fmt(v, pattern: str) -> str:
+def _fmt(v: str | SupportsFloat | None, pattern: str) -> str:
     if isinstance(v, str):
         return v
     if v is None or not np.isfinite(float(v)):
@@ -386,12 +393,13 @@ def watchlist_table(data: pd.DataFrame, *, top: int | None = None) -> pd.DataFra
 
     Examples
     --------
-    >>> wl = pd.DataFrame({"rank": [1], "unit": ["s1"], "flag": [True], "baseline": [0.98], "recent": [0.88],
-    ...                    "expected_lost": [9.2], "expected_lost_low": [7.1], "expected_lost_high": [11.0]})
+    >>> wl = pd.DataFrame({"rank": [1], "unit": ["s1"], "flag": [True], "baseline": [0.98],
+    ...                    "recent": [0.88], "expected_lost": [9.2], "expected_lost_low": [7.1],
+    ...                    "expected_lost_high": [11.0]})
     >>> watchlist_table(wl).iloc[0].astype(str).tolist()
     ['1', 's1', 'yes', '98.0%', '88.0%', '9.2 (7.1 to 11.0)']
     """
-    _check_columns(
+    check_columns(
         data,
         [
             "unit",

@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.panel.build import COUNT_FIELDS, _assemble, _unit_attributes, _window, build_panel
+from linkage.panel.build import (
+    COUNT_FIELDS,
+    assemble_panel,
+    build_panel,
+    unit_attributes,
+    window_bounds,
+)
 from linkage.panel.engines import _sql
 from linkage.panel.periods import date_codes, normalize_freq
 
@@ -501,7 +507,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
                 )
         if int(b["n"]) > 0:
             spans.append((int(b["lo"]), int(b["hi"])))
-    lo, hi, n_periods = _window(spans, start, end, freq)
+    lo, hi, n_periods = window_bounds(spans, start, end, freq)
 
     # ---- the aggregations ---------------------------------------------------------------------
     results = {}
@@ -552,7 +558,7 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
     found = [results[k]["u"] for k in ("employees", "customers", "activity") if k in results]
     attrs = None
     if units is not None:
-        unit_col, attrs = _unit_attributes(units)
+        unit_col, attrs = unit_attributes(units)
         found.append(unit_col)
     all_units = pd.concat([pd.Series(f, dtype="str") for f in found], ignore_index=True)
     unit_index = pd.Index(all_units.unique(), dtype="str").sort_values()
@@ -576,6 +582,6 @@ def _build_sql(backend, log, employees, customers, activity, units, freq, start,
                 rev["k"].to_numpy(np.int64) - lo
             )
             revenue[cell] = rev["rev"].to_numpy(np.float64)
-    panel = _assemble(unit_index, lo, n_periods, freq, counts, revenue, attrs)
+    panel = assemble_panel(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel

@@ -28,7 +28,7 @@ What the engine pays for is the pass over the log, so it makes one and does litt
 
 Spells (employees, customer spells) are small: per unit, the histograms of start and end periods
 come out of SQL and their cumulative sums in numpy give the five counts, as in
-``linkage.panel.build._Grid.spell_counts``.
+``linkage.panel.build.UnitPeriodGrid.spell_counts``.
 """
 
 from __future__ import annotations
