@@ -7,8 +7,24 @@ figures: benchmarks/README.md), which matters for dashboards that refit on every
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from scipy import stats as _st
+
+
+class FEFit(TypedDict):
+    """What :func:`fe_ols` returns (a dict, as the tests compare it with ``linearmodels``)."""
+
+    coef: np.ndarray
+    se: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    p_val: np.ndarray
+    n: int
+    n_units: int
+    dof: int
+    sd: np.ndarray
 
 
 def demean_grid(
@@ -35,7 +51,7 @@ def demean_grid(
     den_row = np.where(row_ok, sw_row, 1.0)
     den_col = np.where(col_ok, sw_col, 1.0)
 
-    def rows(V):
+    def rows(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = (V * w).sum(axis=2) / den_row
         return np.where(mask, V - m[:, :, None], 0.0), m
 
@@ -55,7 +71,7 @@ def demean_grid(
 
 def fe_ols(
     y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95
-) -> dict:
+) -> FEFit:
     """OLS of ``y`` on ``X`` with unit (and period) fixed effects, errors clustered by unit.
 
     ``y`` has shape (units, periods), ``X`` (k, units, periods); cells off ``mask`` are ignored.
@@ -67,8 +83,8 @@ def fe_ols(
 
     Returns
     -------
-    dict
-        ``coef``, ``se``, ``ci_low``, ``ci_high``, ``p_val`` (arrays of length k), ``n``,
+    FEFit
+        A dict: ``coef``, ``se``, ``ci_low``, ``ci_high``, ``p_val`` (arrays of length k), ``n``,
         ``n_units``, ``dof``, ``sd`` (within standard deviations of y then each X, after the
         fixed effects are removed).
     """

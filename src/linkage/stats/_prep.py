@@ -96,6 +96,27 @@ def check_ci(ci: float) -> None:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
 
 
+def check_whole(name: str, value: object, *, low: int | None = None) -> int:
+    """``value`` as an int; :class:`InputError` unless it is a whole number (``>= low``).
+
+    Booleans are refused (``True`` is not a lag), whole floats such as ``2.0`` accepted.
+
+    Examples
+    --------
+    >>> check_whole("lag", 2.0), check_whole("n_boot", 0, low=0)
+    (2, 0)
+    >>> check_whole("lag_xm", -1, low=0)
+    Traceback (most recent call last):
+    ...
+    linkage.errors.InputError: lag_xm must be a whole number >= 0, got -1
+    """
+    if isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, bool):
+        if math.isfinite(value) and int(value) == value and (low is None or value >= low):
+            return int(value)
+    at_least = "" if low is None else f" >= {low}"
+    raise InputError(f"{name} must be a whole number{at_least}, got {value!r}")
+
+
 def numeric(data: pd.DataFrame, col: str, *, file: str | None = None) -> np.ndarray:
     """Column ``col`` as float64 (missing -> NaN); :class:`InputError` when it is not numeric."""
     s = data[col]

@@ -27,9 +27,15 @@ from linkage.stats.effect import (
     denominator_column,
     effect_from_stats,
 )
-from linkage.stats.lags import _check_lags, choose_best_lag, lag_stats, profile_table
+from linkage.stats.lags import (
+    LAG_COLUMNS,
+    check_lags,
+    choose_best_lag,
+    lag_stats,
+    profile_table,
+)
 from linkage.stats.results import Result, jsonable, records
-from linkage.stats.smallunits import MIN_UNITS, size_warnings
+from linkage.stats.smallunits import MIN_UNITS, coverage, size_warnings
 from linkage.stats.summary import plain_summary
 
 __all__ = ["analyse", "LinkageResult"]
@@ -37,18 +43,7 @@ __all__ = ["analyse", "LinkageResult"]
 #: below this many units the analytic clustered test is noticeably liberal (simulation study)
 FEW_UNITS_FOR_CLUSTER_TEST = 50
 
-_SUMMARY_COLUMNS = [
-    "method",
-    "lag",
-    "n",
-    "n_units",
-    "r",
-    "ci_low",
-    "ci_high",
-    "p_val",
-    "p_adj",
-    "dof",
-]
+_SUMMARY_COLUMNS = [c for c in LAG_COLUMNS if c != "slope"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +82,7 @@ class LinkageResult(Result):
     effect: pd.DataFrame
     best_lag: int | None
     warnings: tuple[str, ...]
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
 
     @property
@@ -98,7 +93,7 @@ class LinkageResult(Result):
         best = self.lags_period_adjusted[self.lags_period_adjusted["lag"] == lag]
         return pd.concat([corr[_SUMMARY_COLUMNS], best[_SUMMARY_COLUMNS]], ignore_index=True)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``linkage link --json`` (plain Python types, NaN as None)."""
         by = self.correlations.set_index("method")
         keys = ["r", "ci_low", "ci_high", "p_val", "n", "n_units", "dof"]
@@ -239,7 +234,7 @@ def analyse(
     """
     check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
-    lags = _check_lags(max_lag, None, grid.X.shape[1])
+    lags = check_lags(max_lag)
     warns: list[str] = []
     # the three levels
     corr_rows = [
@@ -310,19 +305,15 @@ def analyse(
             sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
         )
     # small and few units
-    both = np.isfinite(grid.X) & np.isfinite(grid.Y)
-    per_unit = both.sum(axis=1)
+    n_with, periods = coverage(grid.X, grid.Y)
     warns = (
         size_warnings(
-            n_units=int((per_unit > 0).sum()),
-            periods_per_unit=float(np.median(per_unit[per_unit > 0]))
-            if (per_unit > 0).any()
-            else 0.0,
+            n_units=n_with,
+            periods_per_unit=periods,
             median_denominators=_median_denominators(data, [x_den, y_den]),
         )
         + warns
     )
-    n_with = int((per_unit > 0).sum())
     if p_method == "cluster" and MIN_UNITS <= n_with < FEW_UNITS_FOR_CLUSTER_TEST:
         warns.append(
             f"With {n_with} units the clustered lag p-values run somewhat liberal (about 9 % false "
@@ -344,8 +335,8 @@ def analyse(
         "p_method": p_method,
         "weights": weights,
         "covariates": list(covariates) if covariates else None,
-        "n_units": int((per_unit > 0).sum()),
-        "n_obs": int(both.sum()),
+        "n_units": n_with,
+        "n_obs": int((np.isfinite(grid.X) & np.isfinite(grid.Y)).sum()),
     }
     text = plain_summary(
         x=x,

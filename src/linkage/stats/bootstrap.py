@@ -17,7 +17,13 @@ import numpy as np
 
 from linkage.errors import InputError
 
-__all__ = ["unit_resample_counts", "boot_correlations", "boot_slopes", "percentile_ci"]
+__all__ = [
+    "unit_resample_counts",
+    "boot_correlations",
+    "boot_slopes",
+    "percentile_ci",
+    "boot_p_value",
+]
 
 
 def unit_resample_counts(
@@ -66,7 +72,8 @@ def boot_correlations(
     Examples
     --------
     >>> W = np.array([[1.0, 1.0], [2.0, 0.0]])
-    >>> boot_correlations(W, np.array([1.0, 1.0]), np.array([1.0, 4.0]), np.array([1.0, -2.0])).round(3).ravel().tolist()
+    >>> Cxx, Cyy, Cxy = np.array([1.0, 1.0]), np.array([1.0, 4.0]), np.array([1.0, -2.0])
+    >>> boot_correlations(W, Cxx, Cyy, Cxy).round(3).ravel().tolist()
     [-0.316, 1.0]
     """
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,7 +84,10 @@ def boot_correlations(
 
 
 def boot_slopes(W: np.ndarray, Cxx: np.ndarray, Cxy: np.ndarray) -> np.ndarray:
-    """Bootstrap within-unit slopes of y on x, ``(W @ Cxy) / (W @ Cxx)``: shape (n_boot, n_stats)."""
+    """Bootstrap within-unit slopes of y on x, ``(W @ Cxy) / (W @ Cxx)``, shape (n_boot, n_stats).
+
+    ``Cxx``, ``Cxy`` as in :func:`boot_correlations`.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         sxx, sxy = W @ Cxx, W @ Cxy
         b = sxy / sxx
@@ -112,3 +122,20 @@ def percentile_ci(boot: np.ndarray, ci: float = 0.95) -> tuple[np.ndarray, np.nd
         with np.errstate(invalid="ignore"):
             q[:, ok] = np.nanquantile(boot[:, ok], [0.5 - ci / 2, 0.5 + ci / 2], axis=0)
     return q[0], q[1]
+
+
+def boot_p_value(boot: np.ndarray) -> np.ndarray:
+    """Two-sided bootstrap p-value of "the statistic is 0", for each column of ``boot``.
+
+    ``min(1, 2 * min(#{b <= 0} + 1, #{b >= 0} + 1) / (B + 1))`` over the ``B`` resamples (rows;
+    a NaN counts on neither side but is one of the ``B``): the +1 keeps it above 0, as a
+    p-value from a finite number of resamples must be.
+
+    Examples
+    --------
+    >>> boot_p_value(np.array([[0.5, -1.0], [1.0, 2.0], [2.0, -0.5], [3.0, 0.1]])).tolist()
+    [0.4, 1.0]
+    """
+    b = np.asarray(boot, dtype=float)
+    below, above = (b <= 0).sum(axis=0) + 1, (b >= 0).sum(axis=0) + 1
+    return np.minimum(1.0, 2 * np.minimum(below, above) / (b.shape[0] + 1))

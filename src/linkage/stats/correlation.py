@@ -14,6 +14,7 @@ retention over time (Bakdash & Marusich 2017). They can differ even in sign (Sim
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,20 @@ __all__ = ["pooled_corr", "between_corr", "rm_corr", "partial_corr", "r_inferenc
 COLUMNS = ["method", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "dof"]
 
 
-def r_inference(r: np.ndarray | float, dof: np.ndarray | float, ci: float = 0.95):
-    """Two-sided t-test p-value and Fisher-z interval of a correlation with ``dof`` degrees of freedom.
+@overload
+def r_inference(r: float, dof: float, ci: float = 0.95) -> tuple[float, float, float]: ...
+
+
+@overload
+def r_inference(
+    r: np.ndarray, dof: np.ndarray | float, ci: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def r_inference(
+    r: np.ndarray | float, dof: np.ndarray | float, ci: float = 0.95
+) -> tuple[float, float, float] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided p-value and Fisher-z interval of a correlation with ``dof`` degrees of freedom.
 
     ``t = r * sqrt(dof / (1 - r**2))`` on ``dof`` degrees of freedom; the interval is
     ``tanh(atanh(r) -/+ z * 1 / sqrt(dof - 1))`` (Fisher, with ``n = dof + 2``). This is what
@@ -36,8 +49,9 @@ def r_inference(r: np.ndarray | float, dof: np.ndarray | float, ci: float = 0.95
 
     Returns
     -------
-    tuple of ndarray
-        ``p_val, ci_low, ci_high`` (NaN where ``dof < 2`` or ``r`` is NaN).
+    tuple of float or of ndarray
+        ``p_val, ci_low, ci_high`` (NaN where ``dof < 2`` or ``r`` is NaN): floats for a number
+        ``r`` and a number ``dof``, arrays otherwise.
 
     Examples
     --------
@@ -45,25 +59,21 @@ def r_inference(r: np.ndarray | float, dof: np.ndarray | float, ci: float = 0.95
     >>> round(float(p), 5), round(float(lo), 2), round(float(hi), 2)
     (0.00085, -0.71, -0.23)
     """
-    r = np.asarray(r, dtype=float)
-    dof = np.asarray(dof, dtype=float)
+    ra = np.asarray(r, dtype=float)
+    da = np.asarray(dof, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ok = (dof >= 2) & np.isfinite(r)
-        rc = np.clip(r, -1.0, 1.0)
-        t = rc * np.sqrt(dof / np.maximum(1.0 - rc**2, 1e-300))
-        p = np.where(ok, 2 * _st.t.sf(np.abs(t), np.where(ok, dof, 1)), np.nan)
+        ok = (da >= 2) & np.isfinite(ra)
+        rc = np.clip(ra, -1.0, 1.0)
+        t = rc * np.sqrt(da / np.maximum(1.0 - rc**2, 1e-300))
+        p = np.where(ok, 2 * _st.t.sf(np.abs(t), np.where(ok, da, 1)), np.nan)
         z = np.arctanh(np.clip(rc, -1 + 1e-15, 1 - 1e-15))
-        se = 1.0 / np.sqrt(np.where(ok, dof - 1, np.nan))
+        se = 1.0 / np.sqrt(np.where(ok, da - 1, np.nan))
         crit = _st.norm.ppf(0.5 + ci / 2)
         lo = np.where(ok, np.tanh(z - crit * se), np.nan)
         hi = np.where(ok, np.tanh(z + crit * se), np.nan)
     if p.ndim == 0:
         return float(p), float(lo), float(hi)
     return p, lo, hi
-
-
-def _check_ci(ci: float) -> None:
-    check_ci(ci)
 
 
 def _row(method: str, r: float, n: int, n_units: int, dof: float, ci: float) -> pd.DataFrame:
@@ -95,7 +105,11 @@ def _wcorr(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return float((w * dx * dy).sum() / np.sqrt(sxx * syy))
 
 
-def _columns(data, x, y, unit, weights):
+def _columns(
+    data: pd.DataFrame, x: str, y: str, unit: str | None, weights: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and weights of the complete rows with a positive weight, and their unit codes (empty
+    without ``unit``)."""
     check_columns(data, {"x": x, "y": y, "unit": unit, "weights": weights})
     xv, yv = numeric(data, x), numeric(data, y)
     wv = numeric(data, weights) if weights is not None else np.ones(len(data))
@@ -105,10 +119,9 @@ def _columns(data, x, y, unit, weights):
     if unit is not None:
         if data[unit].isna().any():
             raise InputError("unit is missing in some rows", column=unit)
-        codes, _ = pd.factorize(data[unit].astype(str))
-        codes = codes[keep]
+        codes = pd.factorize(data[unit].astype(str))[0][keep]
     else:
-        codes = None
+        codes = np.zeros(0, dtype=np.intp)
     return xv[keep], yv[keep], wv[keep], codes
 
 
@@ -123,8 +136,8 @@ def pooled_corr(
 ) -> pd.DataFrame:
     """Pearson correlation over all unit-periods, ignoring which unit a row belongs to.
 
-    Rows with ``x`` or ``y`` missing are dropped. The p-value and interval treat rows as independent,
-    which repeated measures of a unit are not: read it as the naive figure it is.
+    Rows with ``x`` or ``y`` missing are dropped. The p-value and interval treat rows as
+    independent, which repeated measures of a unit are not: read it as the naive figure it is.
 
     Parameters
     ----------
@@ -153,15 +166,18 @@ def pooled_corr(
     >>> int(res.n[0]), round(float(res.r[0]), 3), int(res.dof[0])
     (6, 0.891, 4)
     """
-    _check_ci(ci)
+    check_ci(ci)
     xv, yv, wv, codes = _columns(data, x, y, unit, weights)
     n = len(xv)
     r = _wcorr(xv, yv, wv)
-    n_units = len(np.unique(codes)) if codes is not None else 0
+    n_units = len(np.unique(codes))
     return _row("pooled", r, n, n_units, n - 2, ci)
 
 
-def _unit_means(xv, yv, wv, codes):
+def _unit_means(
+    xv: np.ndarray, yv: np.ndarray, wv: np.ndarray, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted unit means of x and y, and each unit's total weight."""
     n_units = int(codes.max()) + 1 if len(codes) else 0
     sw = np.bincount(codes, wv, n_units)
     mx = np.bincount(codes, wv * xv, n_units) / np.where(sw > 0, sw, np.nan)
@@ -197,7 +213,7 @@ def between_corr(
     >>> int(res.n[0]), round(float(res.r[0]), 3), int(res.dof[0])
     (3, 0.998, 1)
     """
-    _check_ci(ci)
+    check_ci(ci)
     xv, yv, wv, codes = _columns(data, x, y, unit, weights)
     codes = pd.factorize(codes)[0] if len(codes) else codes
     mx, my, sw = _unit_means(xv, yv, wv, codes)
@@ -242,10 +258,11 @@ def rm_corr(
     >>> import pingouin as pg
     >>> df = pg.read_dataset("rm_corr")
     >>> res = rm_corr(df, x="pH", y="PacO2", unit="Subject")
-    >>> round(float(res.r[0]), 5), int(res.dof[0]), round(float(res.ci_low[0]), 2), round(float(res.ci_high[0]), 2)
+    >>> lo, hi = round(float(res.ci_low[0]), 2), round(float(res.ci_high[0]), 2)
+    >>> round(float(res.r[0]), 5), int(res.dof[0]), lo, hi
     (-0.50677, 38, -0.71, -0.23)
     """
-    _check_ci(ci)
+    check_ci(ci)
     xv, yv, wv, codes = _columns(data, x, y, unit, weights)
     codes, _ = pd.factorize(codes) if len(codes) else (codes, None)
     u = int(codes.max()) + 1 if len(codes) else 0
@@ -263,7 +280,7 @@ def rm_corr(
 
 def _design(data: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
     """Numeric covariates as they are, other covariates as 0/1 dummies (first level dropped)."""
-    parts = []
+    parts: list[pd.Series | pd.DataFrame] = []
     for c in covariates:
         s = data[c]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
@@ -317,10 +334,11 @@ def partial_corr(
     >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(20), 10).astype(str), "size": z,
     ...                    "employee_retention": z + rng.normal(size=200),
     ...                    "customer_retention": z + rng.normal(size=200)})
-    >>> round(float(pooled_corr(df).r[0]), 2), round(float(partial_corr(df, covariates=["size"]).r[0]), 2)
+    >>> partial = partial_corr(df, covariates=["size"])
+    >>> round(float(pooled_corr(df).r[0]), 2), round(float(partial.r[0]), 2)
     (0.5, 0.06)
     """
-    _check_ci(ci)
+    check_ci(ci)
     if level not in ("pooled", "between", "within"):
         raise InputError(f"level must be 'pooled', 'between' or 'within', got {level!r}")
     covariates = list(covariates)
@@ -348,7 +366,10 @@ def partial_corr(
         Zd = np.column_stack([np.ones(n), Z])
     elif level == "between":
         sw = np.bincount(codes, wv, u)
-        agg = lambda v: np.bincount(codes, wv * v, u) / sw  # noqa: E731
+
+        def agg(v: np.ndarray) -> np.ndarray:
+            return np.bincount(codes, wv * v, u) / sw
+
         xv, yv = agg(xv), agg(yv)
         Z = np.column_stack([agg(Z[:, j]) for j in range(Z.shape[1])]) if Z.shape[1] else Z[:u]
         wv = sw if weights is not None else np.ones(u)

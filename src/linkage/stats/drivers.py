@@ -1,4 +1,4 @@
-"""Key drivers: which survey items matter most for a customer outcome, and how reliable the unit means are.
+"""Key drivers: which survey items matter most for a customer outcome, how reliable unit means are.
 
 Survey items are correlated (a unit whose staff rate "my manager supports me" high also rates "I
 have the tools I need" high), so regression coefficients split their shared variance arbitrarily
@@ -8,9 +8,10 @@ way that does not depend on the order they enter:
 - *relative weights* (Johnson 2000): regress the outcome on the orthogonal counterparts of the
   items (``Z = X R^{-1/2}``, the closest orthogonal set) and give each item back its share through
   the squared loadings, ``eps_j = sum_k lambda_jk^2 beta_k^2`` with ``lambda = R^{1/2}``;
-- *general dominance* (Budescu 1993; Azen & Budescu 2003): the average increase in R^2 when the item
-  is added to each subset of the other items, averaged first within subset size then over sizes
-  (the same as LMG / Shapley value of R^2). Exact, but it needs all ``2^p`` subsets (up to 12 items).
+- *general dominance* (Budescu 1993; Azen & Budescu 2003): the average increase in R^2 when the
+  item is added to each subset of the other items, averaged first within subset size then over
+  sizes (the same as LMG / Shapley value of R^2). Exact, but it needs all ``2^p`` subsets (up to 12
+  items).
 
 Both sum to the full model's R^2. Uncertainty comes from a bootstrap that resamples whole units,
 computed for all resamples at once from per-unit sums (as :mod:`linkage.stats.bootstrap` does for
@@ -36,9 +37,16 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
-from linkage.stats._prep import DEFAULT_UNIT, check_ci, check_columns, numeric, period_steps
-from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
-from linkage.stats.lags import _adjust
+from linkage.stats._prep import (
+    DEFAULT_UNIT,
+    check_ci,
+    check_columns,
+    check_whole,
+    numeric,
+    period_steps,
+)
+from linkage.stats.bootstrap import boot_p_value, percentile_ci, unit_resample_counts
+from linkage.stats.lags import adjust_p
 from linkage.stats.reliability import spearman_brown, unit_reliability
 
 __all__ = [
@@ -80,7 +88,7 @@ def _split(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def relative_weights(corr: np.ndarray) -> np.ndarray:
-    """Johnson's (2000) raw relative weights from a correlation matrix whose last row is the outcome.
+    """Johnson's (2000) raw relative weights from a correlation matrix, outcome in the last row.
 
     Parameters
     ----------
@@ -111,7 +119,10 @@ def relative_weights(corr: np.ndarray) -> np.ndarray:
 
 
 def _subset_r2(corr: np.ndarray) -> np.ndarray:
-    """R^2 of every subset of the items (bit mask index), shape (..., 2**p); loop over subsets only."""
+    """R^2 of every subset of the items (bit mask index), shape (..., 2**p).
+
+    Loops over the subsets only; each regression is vectorised over the stacked matrices.
+    """
     Rxx, rxy = _split(corr)
     p = Rxx.shape[-1]
     out = np.zeros((*corr.shape[:-2], 2**p))
@@ -213,7 +224,10 @@ def _covariances(W: np.ndarray, M: np.ndarray, P: np.ndarray, level: str) -> np.
     return S
 
 
-def _drivers_frame(data, items, outcome, unit):
+def _drivers_frame(
+    data: pd.DataFrame, items: list[str], outcome: str, unit: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Items then outcome of the complete rows (n, p + 1), their unit codes, and the unit count."""
     check_columns(data, {"outcome": outcome, "unit": unit})
     if not items:
         raise InputError("key drivers need at least one item column")
@@ -237,7 +251,7 @@ def _drivers_frame(data, items, outcome, unit):
 def _shift_outcome(
     data: pd.DataFrame, *, outcome: str, unit: str, period: str, lag: int
 ) -> pd.DataFrame:
-    """``data`` with ``outcome`` replaced by the same unit's value ``lag`` periods later (NaN if none)."""
+    """``data`` with ``outcome`` replaced by the unit's value ``lag`` periods later (NaN: none)."""
     check_columns(data, {"outcome": outcome, "unit": unit, "period": period})
     steps, _ = period_steps(data, period)
     keys = data[unit].astype(str).to_numpy()
@@ -325,7 +339,8 @@ def key_drivers(
     ...                    "es_tools": common + rng.normal(size=120),
     ...                    "es_canteen": common + rng.normal(size=120)})
     >>> df["cs_csat"] = df["es_manager"] + 0.5 * df["es_tools"] + rng.normal(size=120)
-    >>> out = key_drivers(df, items=["es_manager", "es_tools", "es_canteen"], outcome="cs_csat", n_boot=300)
+    >>> items = ["es_manager", "es_tools", "es_canteen"]
+    >>> out = key_drivers(df, items=items, outcome="cs_csat", n_boot=300)
     >>> out["item"].tolist()
     ['es_manager', 'es_tools', 'es_canteen']
     >>> bool(out["share"].sum().round(6) == 1.0), bool(out["p_adj"].iloc[0] < 0.05)
@@ -343,8 +358,7 @@ def key_drivers(
         )
     if not 0 < outcome_reliability <= 1:
         raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
-    if isinstance(lag, bool) or int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
+    lag = check_whole("lag", lag)
     if lag != 0:
         if period is None:
             raise InputError("a lag needs the period column (period=...)")
@@ -357,7 +371,8 @@ def key_drivers(
             f"{n_used} {'units' if level == 'between' else 'rows'} with complete data are too few "
             f"for {p} items"
         )
-    # the random comparison variable (Tonidandel et al. 2009): one value per unit (between) or row (within)
+    # the random comparison variable (Tonidandel et al. 2009): one value per unit (between) or per
+    # row (within)
     rng = np.random.default_rng([0 if seed is None else seed, 7])
     noise = rng.standard_normal(U)[codes] if level == "between" else rng.standard_normal(len(Z))
     Zr = np.column_stack([Z[:, :p], noise, Z[:, p]])
@@ -388,13 +403,12 @@ def key_drivers(
         wb = _weights(cb[:, keep][:, :, keep], method)
         lo, hi = percentile_ci(wb, ci)
         wr = _weights(cb, method)  # with the random variable as item p
-        d = wr[:, :p] - wr[:, [p]]
-        nb = len(d)
-        pv = np.minimum(1.0, 2 * np.minimum((d <= 0).sum(0) + 1, (d >= 0).sum(0) + 1) / (nb + 1))
+        pv = boot_p_value(wr[:, :p] - wr[:, [p]])
     rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
-    if ((rel <= 0) | (rel > 1) | ~np.isfinite(rel)).any():
-        bad = items[int(np.flatnonzero((rel <= 0) | (rel > 1) | ~np.isfinite(rel))[0])]
-        raise InputError(f"reliability of {bad!r} must be in (0, 1]", column=bad)
+    invalid = (rel <= 0) | (rel > 1) | ~np.isfinite(rel)
+    if invalid.any():
+        item = items[int(np.flatnonzero(invalid)[0])]
+        raise InputError(f"reliability of {item!r} must be in (0, 1]", column=item)
     out = pd.DataFrame(
         {
             "method": method,
@@ -409,7 +423,7 @@ def key_drivers(
             "ci_low": lo,
             "ci_high": hi,
             "p_val": pv,
-            "p_adj": _adjust(np.asarray(pv, dtype=float), adjust),
+            "p_adj": adjust_p(np.asarray(pv, dtype=float), adjust),
             "r2": r2,
         }
     )

@@ -59,10 +59,11 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.bootstrap import unit_resample_counts
-from linkage.stats.effect import denominator_column, effect_from_stats
+from linkage.stats.effect import count_columns, effect_from_stats
 from linkage.stats.lags import lag_stats, profile_table
 from linkage.stats.results import Result, jsonable, records
 
@@ -131,11 +132,6 @@ OPERATING_COLUMNS = [
 #: ``effect``: the measured staff -> customer slope times the staff drop (flag by the drop's z);
 #: ``forecast``: the customer drop predicted from the recent drops by a regression on past cutoffs
 METHODS = ("effect", "forecast")
-
-
-def _whole(name: str, v: Any, low: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v or v < low:
-        raise InputError(f"{name} must be a whole number >= {low}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -214,13 +210,13 @@ class WarningSettings:
         if isinstance(self.min_loss, bool) or not np.isfinite(self.min_loss):
             raise InputError(f"min_loss must be a number, got {self.min_loss!r}")
         for name, low in (("recent", 1), ("baseline", 1), ("max_lag", 0)):
-            _whole(name, getattr(self, name), low)
+            check_whole(name, getattr(self, name), low=low)
         lag = self.lag
         if lag is not None and (isinstance(lag, bool) or int(lag) != lag or lag < 0):
             raise InputError(f"lag must be a whole number >= 0 (employees lead), got {lag!r}")
         if self.horizon is not None:
-            _whole("horizon", self.horizon, 1)
-        _whole("n_boot", self.n_boot, 0)
+            check_whole("horizon", self.horizon, low=1)
+        check_whole("n_boot", self.n_boot, low=0)
 
     @classmethod
     def of(cls, settings: WarningSettings | None = None, **options: Any) -> WarningSettings:
@@ -318,12 +314,6 @@ class Watchlist(Result):
 
     def _html_sections(self) -> list[tuple[str | None, pd.DataFrame]]:
         return [(None, self.table)]
-
-
-def _counts(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
-    den = denominator_column(data, rate)
-    num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
-    return den, (num if num in data.columns else None)
 
 
 def _window_rates(
@@ -624,8 +614,8 @@ def watchlist(
             ) from None
         if data.empty:
             raise InputError(f"no periods up to as_of {as_of!r}", column=period)
-    x_den, x_num = _counts(data, x)
-    y_den, y_num = _counts(data, y)
+    x_den, x_num = count_columns(data, x)
+    y_den, y_num = count_columns(data, y)
     has_x_counts = bool(x_den and x_num)
     has_y_counts = bool(y_den and y_num)
     wanted = [
@@ -1070,7 +1060,7 @@ def _cutoff_lists(
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
     check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
-    y_den, y_num = _counts(data, y)
+    y_den, y_num = count_columns(data, y)
     counts = [c for c in (y_den, y_num if y_den else None) if c and c not in (x, y)]
     grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period)
     T = grid.X.shape[1]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.errors import InputError
 from linkage.stats._prep import (
     DEFAULT_PERIOD,
     DEFAULT_UNIT,
@@ -23,13 +22,15 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
     numeric,
 )
 from linkage.stats.bootstrap import boot_slopes, percentile_ci, unit_resample_counts
 from linkage.stats.lags import LagStats, lag_stats
+from linkage.words import interval, lag_phrase
 
-__all__ = ["business_effect", "denominator_column", "EFFECT_COLUMNS"]
+__all__ = ["business_effect", "denominator_column", "count_columns", "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS = [
     "method",
@@ -47,16 +48,34 @@ EFFECT_COLUMNS = [
 
 
 def denominator_column(data: pd.DataFrame, rate: str) -> str | None:
-    """The count a rate column was computed from, if present (``customer_retention`` -> ``customer_start``).
+    """The count a rate column was computed from, if present: ``customer_retention`` ->
+    ``customer_start``.
 
     Examples
     --------
-    >>> denominator_column(pd.DataFrame(columns=["customer_retention", "customer_start"]), "customer_retention")
+    >>> df = pd.DataFrame(columns=["customer_retention", "customer_start"])
+    >>> denominator_column(df, "customer_retention")
     'customer_start'
     """
     stem = rate.rsplit("_", 1)[0] if "_" in rate else None
     cand = f"{stem}_start" if stem else None
     return cand if cand is not None and cand in data.columns and cand != rate else None
+
+
+def count_columns(data: pd.DataFrame, rate: str) -> tuple[str | None, str | None]:
+    """The counts a rate was computed from, where present: (``<stem>_start``, ``<stem>_retained``).
+
+    The numerator is looked for only when the denominator exists.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame(columns=["customer_retention", "customer_start", "customer_retained"])
+    >>> count_columns(df, "customer_retention"), count_columns(df[["customer_start"]], "customer_x")
+    (('customer_start', 'customer_retained'), ('customer_start', None))
+    """
+    den = denominator_column(data, rate)
+    num = f"{rate.rsplit('_', 1)[0]}_retained" if den is not None else None
+    return den, (num if num in data.columns else None)
 
 
 def _point(values: np.ndarray) -> float:
@@ -66,14 +85,6 @@ def _point(values: np.ndarray) -> float:
 
 def _label(col: str) -> str:
     return col.replace("_", " ")
-
-
-def _when(k: int, step: str) -> str:
-    unit = step if step != "period" else "period"
-    if k == 0:
-        return f"in the same {unit}"
-    word = f"{unit}s" if abs(k) != 1 else unit
-    return f"{abs(k)} {word} later" if k > 0 else f"{abs(k)} {word} earlier"
 
 
 def effect_from_stats(
@@ -91,11 +102,14 @@ def effect_from_stats(
     """The effect table from per-unit sums (used by :func:`analyse` and :func:`business_effect`)."""
     j = int(np.flatnonzero(stats.lags == lag)[0])
     b = float(stats.slope[j])
-    lo, hi = percentile_ci(boot_slopes(W, stats.Cxx[:, j], stats.Cxy[:, j]), ci)
-    lo, hi = float(lo[0]), float(hi[0])
+    los, his = percentile_ci(boot_slopes(W, stats.Cxx[:, j], stats.Cxy[:, j]), ci)
+    lo, hi = float(los[0]), float(his[0])
     px, py = _point(grid.X), _point(grid.Y)
-    pts = lambda s: s * px / py if px == py else s  # noqa: E731  (y per x, in points or in units)
-    cust = cust_lo = cust_hi = np.nan
+
+    def pts(s: float) -> float:  # y per x, in points or in units
+        return s * px / py if px == py else s
+
+    cust = cust_lo = cust_hi = float("nan")
     per_year = grid.per_year
     span = "a year" if per_year else f"a {grid.step}"
     if customers_per_period is not None and np.isfinite(customers_per_period) and py == 0.01:
@@ -107,7 +121,7 @@ def effect_from_stats(
         more = "more" if b >= 0 else "less"
         sentence = (
             f"One {word[:-1]} more {xs} goes with {abs(pts(b)):.2f} {word} {more} {ys} "
-            f"{_when(lag, grid.step)} ({ci:.0%} CI {pts(lo):.2f} to {pts(hi):.2f})"
+            f"{lag_phrase(lag, step=grid.step)} ({interval(pts(lo), pts(hi), level=ci, word='CI')})"
         )
         if np.isfinite(cust):
             sentence += (
@@ -191,9 +205,10 @@ def business_effect(
     >>> e = 0.9 + 0.03 * rng.normal(size=(50, 24))
     >>> c = 0.8 + 0.5 * (np.roll(e, 1, axis=1) - 0.9) + 0.02 * rng.normal(size=(50, 24))
     >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(50), 24).astype(str),
-    ...                    "period": np.tile(pd.date_range("2023-01-01", periods=24, freq="MS"), 50),
+    ...                    "period": np.tile(pd.date_range("2023-01", periods=24, freq="MS"), 50),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel(),
-    ...                    "customer_start": 200})  # planted slope 0.5; 50 units x 200 customers x 12 months
+    ...                    "customer_start": 200})
+    >>> # planted slope 0.5; 50 units x 200 customers x 12 months
     >>> print(business_effect(df, lag=1, n_boot=500).sentence[0])  # doctest: +NORMALIZE_WHITESPACE
     One point more employee retention goes with 0.47 points more customer retention 1 month later
     (95% CI 0.44 to 0.51), about 569 customers a year across these units (528 to 610).
@@ -203,9 +218,8 @@ def business_effect(
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
     if customers is None:
         customers = denominator_column(data, y)
-    if int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
-    stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=period_adjusted)
+    lag = check_whole("lag", lag)
+    stats = lag_stats(grid, np.array([lag]), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     return effect_from_stats(
         stats,

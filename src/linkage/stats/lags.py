@@ -14,14 +14,15 @@ resamples for every lag).
 
 The *period-adjusted* profile removes period effects as well (common trends and seasonality): the
 pairs are demeaned by unit and by period (two-way fixed effects, by alternating projections, exact
-on unbalanced panels; the rmcorr dof becomes ``n - units - periods``). Its bootstrap resamples units with the period
-effects held at their full-sample estimates (the residuals are computed once, then per-unit sums
-are resampled); with many units this costs almost nothing in coverage, with few units the interval
-is slightly too narrow.
+on unbalanced panels; the rmcorr dof becomes ``n - units - periods``). Its bootstrap resamples units
+with the period effects held at their full-sample estimates (the residuals are computed once, then
+per-unit sums are resampled); with many units this costs almost nothing in coverage, with few units
+the interval is slightly too narrow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,7 @@ from linkage.stats._prep import (
     DEFAULT_Y,
     Grid,
     check_ci,
+    check_whole,
     make_grid,
     shift_pairs,
 )
@@ -50,6 +52,10 @@ from linkage.stats.bootstrap import (
 from linkage.stats.correlation import r_inference
 
 __all__ = ["lag_pairs", "lag_profile", "choose_best_lag", "LAG_COLUMNS"]
+
+#: a seed for :func:`numpy.random.default_rng`: a number, a sequence of numbers (spawned
+#: streams, e.g. ``[seed, 1]``) or None
+Seed = int | Sequence[int] | None
 
 LAG_COLUMNS = [
     "method",
@@ -65,7 +71,8 @@ LAG_COLUMNS = [
     "slope",
 ]
 
-_ADJUST = {"holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "holm-sidak", "hommel", "none"}
+#: the ``adjust`` methods :func:`adjust_p` accepts (``statsmodels`` ``multipletests`` names, "none")
+ADJUST_METHODS = {"holm", "bonferroni", "fdr_bh", "fdr_by", "sidak", "holm-sidak", "hommel", "none"}
 
 
 @dataclass(frozen=True)
@@ -117,20 +124,36 @@ def lag_stats(grid: Grid, lags: np.ndarray, *, period_adjusted: bool = False) ->
     return LagStats(lags=np.asarray(lags), Cxx=Cxx, Cyy=Cyy, Cxy=Cxy, n=n, n_units=n_units, dof=dof)
 
 
-def _check_lags(max_lag: int | None, lags, n_periods: int) -> np.ndarray:
+def check_lags(max_lag: int | None, lags: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """The lags to compute: ``lags`` as whole numbers, or ``-max_lag .. max_lag`` without them.
+
+    Examples
+    --------
+    >>> check_lags(2).tolist(), check_lags(None, [0, 3]).tolist()
+    ([-2, -1, 0, 1, 2], [0, 3])
+    """
     if lags is None:
-        if max_lag is None or int(max_lag) != max_lag or max_lag < 0:
-            raise InputError(f"max_lag must be a whole number >= 0, got {max_lag!r}")
-        lags = np.arange(-int(max_lag), int(max_lag) + 1)
-    lags = np.asarray(lags)
-    if lags.size == 0 or not np.issubdtype(lags.dtype, np.integer):
+        k = check_whole("max_lag", max_lag, low=0)
+        lags = np.arange(-k, k + 1)
+    out = np.asarray(lags)
+    if out.size == 0 or not np.issubdtype(out.dtype, np.integer):
         raise InputError("lags must be a non-empty list of whole numbers")
-    return lags.astype(np.int64)
+    return out.astype(np.int64)
 
 
-def _adjust(p: np.ndarray, method: str) -> np.ndarray:
-    if method not in _ADJUST:
-        raise InputError(f"adjust must be one of {sorted(_ADJUST)}, got {method!r}")
+def adjust_p(p: np.ndarray, method: str) -> np.ndarray:
+    """p-values adjusted for multiple comparisons (``method`` in :data:`ADJUST_METHODS`).
+
+    NaN p-values stay NaN and do not count as comparisons; "holm" is :func:`holm`, the other
+    methods are ``statsmodels`` ``multipletests``.
+
+    Examples
+    --------
+    >>> adjust_p(np.array([0.01, np.nan, 0.04]), "bonferroni").tolist()
+    [0.02, nan, 0.08]
+    """
+    if method not in ADJUST_METHODS:
+        raise InputError(f"adjust must be one of {sorted(ADJUST_METHODS)}, got {method!r}")
     out = np.full_like(p, np.nan, dtype=float)
     ok = np.isfinite(p)
     if method == "none" or not ok.any():
@@ -197,7 +220,7 @@ def _cluster_t(stats: LagStats, Cxy: np.ndarray, b: np.ndarray) -> np.ndarray:
         return b / (np.sqrt(G / (G - 1) * np.maximum(ss, 0.0)) / sxx)
 
 
-def wild_cluster_test(stats: LagStats, n_boot: int, seed) -> tuple[np.ndarray, np.ndarray]:
+def wild_cluster_test(stats: LagStats, n_boot: int, seed: Seed) -> tuple[np.ndarray, np.ndarray]:
     """Wild cluster bootstrap-t p-values (Rademacher weights, null imposed) at each lag.
 
     Under H0 (slope 0) the restricted residuals are the demeaned y values themselves; flipping the
@@ -231,7 +254,7 @@ def profile_table(
     adjust: str,
     method: str,
     p_method: str = "cluster",
-    seed=None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """The tidy lag table from per-unit sums and a matrix of unit resample counts."""
     r = stats.r
@@ -256,7 +279,7 @@ def profile_table(
             "ci_low": lo,
             "ci_high": hi,
             "p_val": p,
-            "p_adj": _adjust(np.asarray(p, dtype=float), adjust),
+            "p_adj": adjust_p(np.asarray(p, dtype=float), adjust),
             "dof": dof,
             "slope": stats.slope,
         }
@@ -294,7 +317,8 @@ def lag_pairs(
     ...                                              "2024-02-01", "2024-04-01"]),
     ...                    "employee_retention": [1.0, 2.0, 3.0, 4.0, 5.0],
     ...                    "customer_retention": [10.0, 20.0, 30.0, 40.0, 50.0]})
-    >>> lag_pairs(df, lag=1)[["unit_id", "employee_retention", "customer_retention"]].values.tolist()
+    >>> pairs = lag_pairs(df, lag=1)
+    >>> pairs[["unit_id", "employee_retention", "customer_retention"]].values.tolist()
     [['a', 1.0, 20.0], ['a', 2.0, 30.0]]
     """
     grid = make_grid(data, x=x, y=y, unit=unit, period=period)
@@ -321,7 +345,7 @@ def lag_profile(
     unit: str = DEFAULT_UNIT,
     period: str = DEFAULT_PERIOD,
     max_lag: int = 6,
-    lags=None,
+    lags: Sequence[int] | None = None,
     n_boot: int = 2000,
     seed: int | None = 0,
     ci: float = 0.95,
@@ -330,7 +354,7 @@ def lag_profile(
     weights: str | None = None,
     p_method: str = "cluster",
 ) -> pd.DataFrame:
-    """Within-unit correlation of ``x`` at t with ``y`` at t + k, for each lag k, with unit-bootstrap CIs.
+    """Within-unit correlation of ``x`` at t with ``y`` at t + k for each lag k; unit-bootstrap CIs.
 
     Parameters
     ----------
@@ -381,13 +405,13 @@ def lag_profile(
     ...                    "period": np.tile(np.arange(25), 40),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
     >>> prof = lag_profile(df, max_lag=3, n_boot=500)
-    >>> int(prof.loc[prof.r.idxmax(), "lag"]), bool(prof.loc[prof.lag == 2, "ci_low"].iloc[0] > 0.6)
+    >>> best = int(prof.loc[prof.r.idxmax(), "lag"])
+    >>> best, bool(prof.loc[prof.lag == 2, "ci_low"].iloc[0] > 0.6)
     (2, True)
     """
     check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
-    lags = _check_lags(max_lag, lags, grid.X.shape[1])
-    stats = lag_stats(grid, lags, period_adjusted=period_adjusted)
+    stats = lag_stats(grid, check_lags(max_lag, lags), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
     return profile_table(
@@ -396,7 +420,7 @@ def lag_profile(
 
 
 def choose_best_lag(profile: pd.DataFrame, *, alpha: float = 0.05) -> int | None:
-    """The best lag: the largest ``|r|`` among lags with ``p_adj < alpha``; ``None`` if there is none.
+    """The lag with the largest ``|r|`` among lags with ``p_adj < alpha``; ``None`` if none.
 
     Ties go to the lag closest to 0 (then the positive one).
 

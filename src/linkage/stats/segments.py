@@ -23,33 +23,18 @@ from linkage.stats._prep import (
     DEFAULT_Y,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr
-from linkage.stats.effect import denominator_column
-from linkage.stats.lags import _adjust, lag_stats, profile_table
-from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS
+from linkage.stats.effect import count_columns, denominator_column
+from linkage.stats.lags import LAG_COLUMNS, adjust_p, lag_stats, profile_table
+from linkage.stats.smallunits import MIN_DENOMINATOR, MIN_PERIODS, MIN_UNITS, coverage
 
 __all__ = ["segment_linkage", "SEGMENT_COLUMNS"]
 
-SEGMENT_COLUMNS = [
-    "by",
-    "group",
-    "method",
-    "lag",
-    "n",
-    "n_units",
-    "r",
-    "ci_low",
-    "ci_high",
-    "p_val",
-    "p_adj",
-    "dof",
-    "slope",
-    "median_denominator",
-    "warning",
-]
+SEGMENT_COLUMNS = ["by", "group", *LAG_COLUMNS, "median_denominator", "warning"]
 
 ALL = "(all)"
 
@@ -69,14 +54,28 @@ def _small(
         out.append(f"a median of {periods:g} periods per unit (fewer than {min_periods})")
     if denom is not None and np.isfinite(denom) and denom < min_denominator:
         out.append(
-            f"a median of {denom:g} at the start of a period (fewer than {min_denominator}): rates are mostly noise"
+            f"a median of {denom:g} at the start of a period (fewer than {min_denominator}): "
+            "rates are mostly noise"
         )
     return "; ".join(out)
 
 
 def _group_rows(
-    data, *, x, y, unit, period, lag, period_adjusted, weights, n_boot, seed, ci, p_method
-):
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    unit: str,
+    period: str,
+    lag: int,
+    period_adjusted: bool,
+    weights: str | None,
+    n_boot: int,
+    seed: int | None,
+    ci: float,
+    p_method: str,
+) -> tuple[pd.DataFrame, float]:
+    """One group's between row and within row, and its median periods per unit."""
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
     stats = lag_stats(grid, np.array([lag]), period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
@@ -91,10 +90,47 @@ def _group_rows(
         )
     except InputError:
         between = pd.DataFrame()
-    both = np.isfinite(grid.X) & np.isfinite(grid.Y)
-    per_unit = both.sum(axis=1)
-    periods = float(np.median(per_unit[per_unit > 0])) if (per_unit > 0).any() else 0.0
+    _, periods = coverage(grid.X, grid.Y)
     return pd.concat([between, within], ignore_index=True), periods
+
+
+def _join_x(
+    data: pd.DataFrame, panel: pd.DataFrame, *, x: str, unit: str, period: str
+) -> pd.DataFrame:
+    """``data`` with ``x`` joined from ``panel`` by unit and period."""
+    check_columns(panel, {"x": x, "unit": unit, "period": period}, file="panel")
+    right = panel[[unit, period, x]]
+    if right.duplicated([unit, period]).any():
+        raise InputError(
+            "the panel has more than one row for a unit and period", file="panel", column=period
+        )
+    return data.merge(right, on=[unit, period], how="left", validate="many_to_one")
+
+
+def _all_units(
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    unit: str,
+    period: str,
+    weights: str | None,
+) -> pd.DataFrame | None:
+    """All units together: ``data`` itself, or its per-segment rows of a unit and period summed
+    (counts), or None when they cannot be summed."""
+    if not data.duplicated([unit, period]).any():
+        return data
+    den, num = count_columns(data, y)
+    if den is None or num is None:
+        return None
+    whole = data.groupby([unit, period], as_index=False, sort=True).agg(
+        **{den: (den, "sum"), num: (num, "sum"), x: (x, "first")}
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        whole[y] = np.where(whole[den] > 0, whole[num] / whole[den].where(whole[den] > 0), np.nan)
+    if weights is not None and weights not in whole.columns:
+        return None
+    return whole
 
 
 def segment_linkage(
@@ -164,8 +200,8 @@ def segment_linkage(
     >>> e = rng.normal(size=(U, T))
     >>> region = np.where(np.arange(U) < 30, "North", "South")
     >>> c = np.where((region == "North")[:, None], 0.8, 0.0) * e + rng.normal(size=(U, T))
-    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str), "period": np.tile(np.arange(T), U),
-    ...                    "region": np.repeat(region, T),
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U), "region": np.repeat(region, T),
     ...                    "employee_retention": e.ravel(), "customer_retention": c.ravel()})
     >>> out = segment_linkage(df, by="region", n_boot=200)
     >>> within = out[out.method == "within_period_adjusted"].set_index("group")
@@ -174,18 +210,12 @@ def segment_linkage(
     """
     check_ci(ci)
     check_columns(data, {"by": by, "y": y, "unit": unit, "period": period, "weights": weights})
-    if isinstance(lag, bool) or int(lag) != lag:
-        raise InputError(f"lag must be a whole number, got {lag!r}")
+    lag = check_whole("lag", lag)
     if x not in data.columns:
         if panel is None:
-            check_columns(data, {"x": x})
-        check_columns(panel, {"x": x, "unit": unit, "period": period}, file="panel")
-        right = panel[[unit, period, x]]
-        if right.duplicated([unit, period]).any():
-            raise InputError(
-                "the panel has more than one row for a unit and period", file="panel", column=period
-            )
-        data = data.merge(right, on=[unit, period], how="left", validate="many_to_one")
+            check_columns(data, {"x": x})  # raises: x is missing
+        else:
+            data = _join_x(data, panel, x=x, unit=unit, period=period)
     if data[by].isna().any():
         row = int(np.flatnonzero(data[by].isna().to_numpy())[0]) + 1
         raise InputError("group is missing", row=row, column=by)
@@ -194,41 +224,25 @@ def segment_linkage(
     if len(groups) == 0:
         raise InputError("no rows to group", column=by)
     keys = data[by].astype(str).to_numpy()
-    # all units together: the per-segment rows of a unit and period are summed (counts) when possible
-    whole = data
-    if data.duplicated([unit, period]).any():
-        if den is None or f"{y.rsplit('_', 1)[0]}_retained" not in data.columns:
-            whole = None
-        else:
-            num = f"{y.rsplit('_', 1)[0]}_retained"
-            whole = data.groupby([unit, period], as_index=False, sort=True).agg(
-                **{den: (den, "sum"), num: (num, "sum"), x: (x, "first")}
-            )
-            with np.errstate(invalid="ignore", divide="ignore"):
-                whole[y] = np.where(
-                    whole[den] > 0, whole[num] / whole[den].where(whole[den] > 0), np.nan
-                )
-            if weights is not None and weights not in whole.columns:
-                whole = None
+    whole = _all_units(data, x=x, y=y, unit=unit, period=period, weights=weights)
+    subsets = [(ALL, whole)] if whole is not None else []
+    subsets += [(g, data[keys == g]) for g in groups]
     parts = []
-    args = dict(
-        x=x,
-        y=y,
-        unit=unit,
-        period=period,
-        lag=int(lag),
-        period_adjusted=period_adjusted,
-        weights=weights,
-        n_boot=n_boot,
-        seed=seed,
-        ci=ci,
-        p_method=p_method,
-    )
-    for g in ([ALL] if whole is not None else []) + list(
-        groups
-    ):  # a handful of groups, each vectorised
-        sub = whole if g == ALL else data[keys == g]
-        rows, periods = _group_rows(sub, **args)
+    for g, sub in subsets:  # a handful of groups, each vectorised
+        rows, periods = _group_rows(
+            sub,
+            x=x,
+            y=y,
+            unit=unit,
+            period=period,
+            lag=int(lag),
+            period_adjusted=period_adjusted,
+            weights=weights,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            p_method=p_method,
+        )
         d = (
             float(np.nanmedian(pd.to_numeric(sub[den], errors="coerce")))
             if den is not None
@@ -246,5 +260,5 @@ def segment_linkage(
     out["p_adj"] = np.nan
     for method in out["method"].unique():
         sel = (out["method"] == method) & (out["group"] != ALL)
-        out.loc[sel, "p_adj"] = _adjust(out.loc[sel, "p_val"].to_numpy(dtype=float), adjust)
+        out.loc[sel, "p_adj"] = adjust_p(out.loc[sel, "p_val"].to_numpy(dtype=float), adjust)
     return out[SEGMENT_COLUMNS].reset_index(drop=True)

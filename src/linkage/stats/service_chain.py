@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,11 +42,14 @@ from linkage.stats._prep import (
     Grid,
     check_ci,
     check_columns,
+    check_whole,
     make_grid,
 )
 from linkage.stats.analysis import LinkageResult, analyse
-from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+from linkage.stats.bootstrap import boot_p_value, percentile_ci, unit_resample_counts
+from linkage.stats.lags import LAG_COLUMNS
 from linkage.stats.results import Result, jsonable, records
+from linkage.words import lag_phrase
 
 __all__ = [
     "chain",
@@ -63,23 +67,7 @@ DEFAULT_LINKS: tuple[tuple[str, str], ...] = (
     ("customer_retention", "revenue_retention"),
 )
 
-CHAIN_COLUMNS = [
-    "link",
-    "x",
-    "y",
-    "method",
-    "lag",
-    "n",
-    "n_units",
-    "r",
-    "ci_low",
-    "ci_high",
-    "p_val",
-    "p_adj",
-    "dof",
-    "slope",
-    "best_lag",
-]
+CHAIN_COLUMNS = ["link", "x", "y", *LAG_COLUMNS, "best_lag"]
 
 MEDIATION_COLUMNS = ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units", "method"]
 
@@ -118,7 +106,7 @@ class ChainResult(Result):
     lags: pd.DataFrame
     mediation: pd.DataFrame
     warnings: tuple[str, ...]
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
 
     @property
@@ -126,7 +114,7 @@ class ChainResult(Result):
         """The per-link table (:attr:`links`)."""
         return self.links
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``linkage chain --json``."""
         return jsonable(
             {
@@ -169,69 +157,21 @@ def _check_links(links: Sequence[Sequence[str]]) -> list[tuple[str, str]]:
     return out
 
 
+def _lag_row(method: str, row: pd.Series) -> dict[str, object]:
+    """A row of the links table (:data:`LAG_COLUMNS`) from a lag-profile or correlation row; the
+    columns the row lacks are NaN."""
+    return {"method": method, **{c: row.get(c, np.nan) for c in LAG_COLUMNS[1:]}}
+
+
 def _link_rows(res: LinkageResult, link: str, x: str, y: str) -> pd.DataFrame:
-    by = res.correlations.set_index("method")
+    corr = res.correlations
     rows = []
-    if "between" in by.index:
-        b = by.loc["between"]
-        rows.append(
-            {
-                "method": "between",
-                "lag": 0,
-                "n": b["n"],
-                "n_units": b["n_units"],
-                "r": b["r"],
-                "ci_low": b["ci_low"],
-                "ci_high": b["ci_high"],
-                "p_val": b["p_val"],
-                "p_adj": np.nan,
-                "dof": b["dof"],
-                "slope": np.nan,
-            }
-        )
-    lag0 = res.lags[res.lags["lag"] == 0].iloc[0]
-    rows.append(
-        {
-            "method": "within",
-            **{
-                c: lag0[c]
-                for c in [
-                    "lag",
-                    "n",
-                    "n_units",
-                    "r",
-                    "ci_low",
-                    "ci_high",
-                    "p_val",
-                    "p_adj",
-                    "dof",
-                    "slope",
-                ]
-            },
-        }
-    )
+    if (corr["method"] == "between").any():  # lag 0; no p_adj, no slope
+        rows.append({**_lag_row("between", corr[corr["method"] == "between"].iloc[0]), "lag": 0})
+    rows.append(_lag_row("within", res.lags[res.lags["lag"] == 0].iloc[0]))
     best = 0 if res.best_lag is None else res.best_lag
-    bl = res.lags_period_adjusted[res.lags_period_adjusted["lag"] == best].iloc[0]
-    rows.append(
-        {
-            "method": "best_lag",
-            **{
-                c: bl[c]
-                for c in [
-                    "lag",
-                    "n",
-                    "n_units",
-                    "r",
-                    "ci_low",
-                    "ci_high",
-                    "p_val",
-                    "p_adj",
-                    "dof",
-                    "slope",
-                ]
-            },
-        }
-    )
+    adj = res.lags_period_adjusted
+    rows.append(_lag_row("best_lag", adj[adj["lag"] == best].iloc[0]))
     out = pd.DataFrame(rows)
     return out.assign(
         link=link, x=x, y=y, best_lag=np.nan if res.best_lag is None else float(res.best_lag)
@@ -251,11 +191,7 @@ def _sentence(rows: pd.DataFrame, alpha: float, step: str) -> str:
     bl = by.loc["best_lag"]
     if np.isfinite(rows["best_lag"].iloc[0]):
         k = int(bl.to_dict()["lag"])
-        when = (
-            "same " + step
-            if k == 0
-            else (f"{y} {k} {step}(s) later" if k > 0 else f"{x} {-k} {step}(s) later")
-        )
+        when = lag_phrase(k, step=step, x=x, y=y, style="terse")
         bits.append(
             f"within units strongest at lag {k} ({when}), r = {bl['r']:.2f}, CI "
             f"{bl['ci_low']:.2f} to {bl['ci_high']:.2f}"
@@ -509,10 +445,8 @@ def mediation(
     check_columns(data, {"x": x, "m": m, "y": y, "unit": unit, "period": period})
     if len({x, m, y}) < 3:
         raise InputError(f"x, m and y must be three different columns, got {x!r}, {m!r}, {y!r}")
-    for name, v in (("lag_xm", lag_xm), ("lag_my", lag_my)):
-        if isinstance(v, bool) or int(v) != v or v < 0:
-            raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
-    X, M, Y, grid = _aligned(data, x, m, y, unit, period, int(lag_xm), int(lag_my))
+    lag_xm, lag_my = check_whole("lag_xm", lag_xm, low=0), check_whole("lag_my", lag_my, low=0)
+    X, M, Y, grid = _aligned(data, x, m, y, unit, period, lag_xm, lag_my)
     mask = np.isfinite(X) & np.isfinite(M) & np.isfinite(Y)
     if mask.sum(axis=1).clip(0, 1).sum() < 3 or mask.sum() < 10:
         raise InputError(
@@ -558,7 +492,7 @@ def mediation(
         for p in paths:
             v = boot[p][np.isfinite(boot[p])]
             lo[p], hi[p] = (float(q[0]) for q in percentile_ci(v[:, None], ci))
-            pv[p] = float(min(1.0, 2 * min((v <= 0).sum() + 1, (v >= 0).sum() + 1) / (len(v) + 1)))
+            pv[p] = float(boot_p_value(v))
     method = "within_period_adjusted" if period_adjusted else "within"
     return pd.DataFrame(
         {

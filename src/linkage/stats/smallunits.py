@@ -18,6 +18,7 @@ __all__ = [
     "shrink_rates",
     "beta_binomial_prior",
     "size_warnings",
+    "coverage",
     "MIN_UNITS",
     "MIN_PERIODS",
     "MIN_DENOMINATOR",
@@ -98,8 +99,9 @@ def shrink_rates(
     -------
     DataFrame
         ``data``'s index and columns plus ``rate_raw`` (NaN where the denominator is 0),
-        ``rate_shrunk``, ``shrinkage`` (weight of the prior, ``(alpha + beta) / (n + alpha + beta)``,
-        0 = raw, 1 = fully pooled), ``prior_alpha``, ``prior_beta``.
+        ``rate_shrunk``, ``shrinkage`` (weight of the prior,
+        ``(alpha + beta) / (n + alpha + beta)``, 0 = raw, 1 = fully pooled), ``prior_alpha``,
+        ``prior_beta``.
 
     Examples
     --------
@@ -152,31 +154,50 @@ def pooled_rate(k: np.ndarray, n: np.ndarray, groups: np.ndarray, usable: np.nda
         return (sk / sn)[groups]
 
 
+def coverage(X: np.ndarray, Y: np.ndarray) -> tuple[int, float]:
+    """Units with both measures in some period, and their median number of such periods.
+
+    ``X`` and ``Y`` are unit x period arrays (a row per unit, a column per period, NaN where a
+    value is missing); the median is 0 when no unit has a period with both.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0, 3.0], [1.0, np.nan, np.nan], [np.nan, 1.0, 1.0]])
+    >>> coverage(X, np.ones((3, 3)))
+    (3, 2.0)
+    """
+    per_unit = (np.isfinite(X) & np.isfinite(Y)).sum(axis=1)
+    seen = per_unit[per_unit > 0]
+    return len(seen), float(np.median(seen)) if len(seen) else 0.0
+
+
 def size_warnings(
     *, n_units: int, periods_per_unit: float, median_denominators: dict[str, float]
 ) -> list[str]:
-    """Plain-language warnings when units are too few, series too short or rates from too few people.
+    """Plain-language warnings: too few units, too short series, rates from too few people.
 
     Examples
     --------
     >>> size_warnings(n_units=6, periods_per_unit=24, median_denominators={"customer_start": 300})
-    ['Only 6 units: correlations between units and the unit bootstrap are unreliable with fewer than 10.']
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['Only 6 units: correlations between units and the unit bootstrap are unreliable with fewer
+      than 10.']
     """
     out = []
     if n_units < MIN_UNITS:
         out.append(
-            f"Only {n_units} units: correlations between units and the unit bootstrap are unreliable "
-            f"with fewer than {MIN_UNITS}."
+            f"Only {n_units} units: correlations between units and the unit bootstrap are "
+            f"unreliable with fewer than {MIN_UNITS}."
         )
     if periods_per_unit < MIN_PERIODS:
         out.append(
-            f"Units have a median of {periods_per_unit:g} periods with both measures: within-unit and "
-            f"lag results need at least {MIN_PERIODS}."
+            f"Units have a median of {periods_per_unit:g} periods with both measures: within-unit "
+            f"and lag results need at least {MIN_PERIODS}."
         )
     for col, med in median_denominators.items():
         if np.isfinite(med) and med < MIN_DENOMINATOR:
             out.append(
-                f"The median {col} is {med:g}: rates from fewer than {MIN_DENOMINATOR} people swing by "
-                "chance; consider weights or shrinkage (shrink_rates) and longer periods."
+                f"The median {col} is {med:g}: rates from fewer than {MIN_DENOMINATOR} people "
+                "swing by chance; consider weights or shrinkage (shrink_rates) and longer periods."
             )
     return out

@@ -10,24 +10,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkage.words import direction_word, lead_word, p_phrase, r_interval
+
 __all__ = ["plain_summary"]
 
 
-def _fmt_r(row: pd.Series, ci: float) -> str:
-    if not np.isfinite(row["r"]):
-        return "r not computable"
-    ci_txt = ""
-    if np.isfinite(row.get("ci_low", np.nan)) and np.isfinite(row.get("ci_high", np.nan)):
-        ci_txt = f", {ci:.0%} CI {row['ci_low']:.2f} to {row['ci_high']:.2f}"
-    return f"r = {row['r']:.2f}{ci_txt}"
+def _r_text(row: pd.Series, ci: float) -> str:
+    """``r = 0.32, 95% CI 0.20 to 0.43`` of a correlation row (no interval if it has none)."""
+    lo, hi = float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan))
+    return r_interval(float(row["r"]), lo, hi, level=ci, word="CI")
 
 
-def _dirword(r: float) -> str:
-    return "higher" if r > 0 else "lower"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def _first(table: pd.DataFrame, column: str, value: object) -> pd.Series | None:
+    """The first row of ``table`` whose ``column`` is ``value`` (None if there is none)."""
+    rows = table[table[column] == value]
+    return rows.iloc[0] if len(rows) else None
 
 
 def plain_summary(
@@ -47,43 +44,49 @@ def plain_summary(
 ) -> str:
     """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`."""
     xs, ys = x.replace("_", " "), y.replace("_", " ")
-    by = correlations.set_index("method")
+    between = _first(correlations, "method", "between")
+    within = _first(correlations, "method", "rm_corr")
     out = [
-        f"These results compare units (such as stores or branches), not people: they say whether units "
-        f"with better {xs} also have better {ys}, not whether a person who stays keeps customers."
+        "These results compare units (such as stores or branches), not people: they say whether "
+        f"units with better {xs} also have better {ys}, not whether a person who stays keeps "
+        "customers."
     ]
-    if "between" in by.index and np.isfinite(by.loc["between", "r"]):
-        b = by.loc["between"]
-        if b["p_val"] < alpha:
+    if between is not None and np.isfinite(between["r"]):
+        n_between = int(between["n"])
+        if between["p_val"] < alpha:
             out.append(
-                f"Across {int(b['n'])} units, units with higher average {xs} tend to have "
-                f"{_dirword(b['r'])} average {ys} (between-unit {_fmt_r(b, ci)})."
+                f"Across {n_between} units, units with higher average {xs} tend to have "
+                f"{direction_word(between['r'])} average {ys} (between-unit "
+                f"{_r_text(between, ci)})."
             )
         else:
             out.append(
-                f"Across {int(b['n'])} units, average {xs} and average {ys} show no clear link "
-                f"(between-unit {_fmt_r(b, ci)})."
+                f"Across {n_between} units, average {xs} and average {ys} show no clear link "
+                f"(between-unit {_r_text(between, ci)})."
             )
-    if "rm_corr" in by.index and np.isfinite(by.loc["rm_corr", "r"]):
-        w = by.loc["rm_corr"]
+    if within is not None and np.isfinite(within["r"]):
         # significance from the unit-clustered test of lag 0 (the rmcorr t-test is too liberal on
         # small units' rates; see linkage.stats.lags.cluster_test)
-        lag0 = lags.loc[lags["lag"] == 0, "p_val"]
-        p_within = float(lag0.iloc[0]) if len(lag0) and np.isfinite(lag0.iloc[0]) else w["p_val"]
+        lag0 = _first(lags, "lag", 0)
+        p_within = (
+            float(lag0["p_val"])
+            if lag0 is not None and np.isfinite(lag0["p_val"])
+            else float(within["p_val"])
+        )
         if p_within < alpha:
             out.append(
-                f"Within a unit over time, {step}s with higher {xs} go with {_dirword(w['r'])} {ys} "
-                f"(within-unit {_fmt_r(w, ci)})."
+                f"Within a unit over time, {step}s with higher {xs} go with "
+                f"{direction_word(within['r'])} {ys} (within-unit {_r_text(within, ci)})."
             )
         else:
             out.append(
                 f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
-                f"(within-unit {_fmt_r(w, ci)})."
+                f"(within-unit {_r_text(within, ci)})."
             )
         if (
-            "between" in by.index
-            and np.sign(by.loc["between", "r"]) != np.sign(w["r"])
-            and by.loc["between", "p_val"] < alpha
+            between is not None
+            and np.sign(between["r"]) != np.sign(within["r"])
+            and between["p_val"] < alpha
             and p_within < alpha
         ):
             out.append(
@@ -94,24 +97,21 @@ def plain_summary(
     n_lags = len(lags_period_adjusted)
     sig_plain = lags[lags["p_adj"] < alpha]
     if best_lag is not None:
-        row = lags_period_adjusted.set_index("lag").loc[best_lag]
-        lead = (
-            "employees lead"
-            if best_lag > 0
-            else "customers lead"
-            if best_lag < 0
-            else "same period"
-        )
+        best = _first(lags_period_adjusted, "lag", best_lag)
+        if best is None:
+            raise KeyError(f"best_lag {best_lag} is not a lag of lags_period_adjusted")
         out.append(
-            f"After removing trends and seasonality shared by all units, the link is strongest at lag "
-            f"{best_lag} ({lead}; r = {row['r']:.2f}, {ci:.0%} unit-bootstrap CI {row['ci_low']:.2f} to "
-            f"{row['ci_high']:.2f}, {_p(row['p_adj'])} adjusted for {n_lags} lags)."
+            "After removing trends and seasonality shared by all units, the link is strongest at "
+            f"lag {best_lag} ({lead_word(best_lag)}; r = {best['r']:.2f}, {ci:.0%} unit-bootstrap "
+            f"CI {best['ci_low']:.2f} to {best['ci_high']:.2f}, {p_phrase(best['p_adj'])} adjusted "
+            f"for {n_lags} lags)."
         )
     else:
+        lo_lag, hi_lag = lags_period_adjusted["lag"].min(), lags_period_adjusted["lag"].max()
         txt = (
             f"After removing trends and seasonality shared by all units, no lag from "
-            f"{int(lags_period_adjusted['lag'].min())} to {int(lags_period_adjusted['lag'].max())} shows a "
-            f"within-unit link once the {n_lags} lags tried are accounted for."
+            f"{int(lo_lag)} to {int(hi_lag)} shows a within-unit link once the {n_lags} lags "
+            "tried are accounted for."
         )
         if len(sig_plain):
             txt += (
@@ -120,30 +120,32 @@ def plain_summary(
             )
         out.append(txt)
     if len(direction):
-        cross = direction[direction["outcome"] != direction["predictor"]].set_index("outcome")
-        xy = cross.loc[y] if y in cross.index else None
-        yx = cross.loc[x] if x in cross.index else None
+        cross = direction[direction["outcome"] != direction["predictor"]]
+        xy, yx = _first(cross, "outcome", y), _first(cross, "outcome", x)
         if xy is not None and yx is not None:
             a, b = xy["p_val"] < alpha, yx["p_val"] < alpha
             if a and not b:
                 d = f"changes in {xs} come before changes in {ys}, not the other way round"
             elif b and not a:
-                d = f"changes in {ys} come before changes in {xs} (customers may drive staff, not only the reverse)"
+                d = (
+                    f"changes in {ys} come before changes in {xs} (customers may drive staff, not "
+                    "only the reverse)"
+                )
             elif a and b:
                 d = "each measure predicts the other's next period: the link may run both ways"
             else:
                 d = "neither measure predicts the other's next period beyond its own past"
             out.append(
                 f"Direction (cross-lagged, unit and period fixed effects): {d} "
-                f"(standardised {xs} -> {ys} = {xy['std_coef']:.2f}, {_p(xy['p_val'])}; "
-                f"{ys} -> {xs} = {yx['std_coef']:.2f}, {_p(yx['p_val'])})."
+                f"(standardised {xs} -> {ys} = {xy['std_coef']:.2f}, {p_phrase(xy['p_val'])}; "
+                f"{ys} -> {xs} = {yx['std_coef']:.2f}, {p_phrase(yx['p_val'])})."
             )
     if len(effect) and isinstance(effect["sentence"].iloc[0], str):
         out.append(effect["sentence"].iloc[0])
     out.append(
-        "Main caveat: this is observational data. Even a lagged, one-directional link can come from "
-        "something else that changes both (a new manager, a local competitor), so treat it as a "
-        "reason to test changes, not as proof that retaining staff will retain customers."
+        "Main caveat: this is observational data. Even a lagged, one-directional link can come "
+        "from something else that changes both (a new manager, a local competitor), so treat it "
+        "as a reason to test changes, not as proof that retaining staff will retain customers."
     )
     if warnings:
         out.append("Warnings: " + " ".join(warnings))
