@@ -343,4 +343,100 @@ def test_watchlist_settings_state_the_resolved_as_of(files, capsys):
 def test_drivers_settings_name_the_respondent_file(files, capsys):
     argv = ["drivers", str(files / "panel.csv"), "--respondents", str(files / "respondents.csv")]
     assert main([*argv, "--boot", "0", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["settings"]["respondents"] == "respondents.csv"
+    s = json.loads(capsys.readouterr().out)["settings"]
+    assert (s["respondents"], s["map"]) == ("respondents.csv", None)
+
+
+@pytest.fixture(scope="module")
+def exported(files):
+    """The respondents as a survey tool exports them, with the mapping 'linkage panel' reads."""
+    import pandas as pd
+
+    items = list(ChainSpec().item_names)
+    names = {item: f"Q{i}" for i, item in enumerate(items, start=1)}
+    es = pd.read_csv(files / "respondents.csv", dtype=str)
+    us = pd.to_datetime(es["survey_date"]).dt.strftime("%m/%d/%Y")
+    raw = es.assign(survey_date=us).rename(
+        columns={
+            "respondent_id": "Response ID",
+            "unit_id": "Store",
+            "survey_date": "Survey Date",
+            **names,
+        }
+    )
+    raw.to_csv(files / "pulse.csv", index=False)
+    listed = ", ".join(f"{k}: {v}" for k, v in names.items())
+    (files / "map.yaml").write_text(
+        "employee_survey: {unit_id: Store, survey_date: Survey Date, respondent_id: Response ID, "
+        f'items: {{{listed}}}}}\ndates: {{format: "%m/%d/%Y"}}\n'
+    )
+    es.rename(columns={"survey_date": "answered"}).to_csv(files / "answered.csv", index=False)
+    return files
+
+
+def test_drivers_reads_the_respondents_as_panel_does(exported, capsys):
+    # the export through --map gives the same reliability as the canonical file
+    docs = []
+    for extra in (
+        ["--respondents", str(exported / "respondents.csv")],
+        ["--respondents", str(exported / "pulse.csv"), "--map", str(exported / "map.yaml")],
+        ["--respondents", str(exported / "answered.csv"), "--respondent-date", "answered"],
+    ):
+        assert main(["drivers", str(exported / "panel.csv"), "--boot", "20", "--json", *extra]) == 0
+        docs.append(json.loads(capsys.readouterr().out)["reliability"])
+    assert docs[0] == docs[1] == docs[2]
+
+
+def test_drivers_reports_the_respondent_rows_set_aside(exported, tmp_path, capsys):
+    text = (exported / "pulse.csv").read_text().splitlines()
+    cells = text[3].split(",")
+    cells[2] = "13/45/2023"
+    (tmp_path / "pulse.csv").write_text("\n".join([*text[:3], ",".join(cells), *text[4:]]) + "\n")
+    assert (
+        main(
+            [
+                "drivers",
+                str(exported / "panel.csv"),
+                "--boot",
+                "0",
+                "--respondents",
+                str(tmp_path / "pulse.csv"),
+                "--map",
+                str(exported / "map.yaml"),
+            ]
+        )
+        == 0
+    )
+    assert "1 set aside (impossible_date 1)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "respondents, extra, message",
+    [
+        ("pulse.csv", [], "pulse.csv, column 'unit_id': no unit column 'unit_id'"),
+        ("pulse.csv", ["--items", "es_pay,es_coaching"], "panel.csv, column 'es_coaching'"),
+        ("bin.csv", [], "bin.csv: does not look like a table"),
+        ("nodates.csv", ["--map", "{d}/map.yaml"], "nodates.csv: none of its"),
+        ("noitem.csv", ["--map", "{d}/map.yaml"], "noitem.csv, column 'Q5'"),
+        ("respondents.csv", ["--items", "es_pay", "--map", "{d}/nomap.yaml"], "nomap.yaml"),
+    ],
+)
+def test_bad_respondent_file_is_one_line_and_exit_2(exported, capsys, respondents, extra, message):
+    import pandas as pd
+
+    (exported / "bin.csv").write_bytes(bytes(range(256)) * 20)
+    pulse = pd.read_csv(exported / "pulse.csv", dtype=str)
+    pulse.assign(**{"Survey Date": "soon"}).to_csv(exported / "nodates.csv", index=False)
+    pulse.drop(columns="Q5").to_csv(exported / "noitem.csv", index=False)
+    argv = [
+        "drivers",
+        str(exported / "panel.csv"),
+        "--boot",
+        "0",
+        "--respondents",
+        str(exported / respondents),
+        *(a.format(d=exported) for a in extra),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err

@@ -4,7 +4,7 @@ correlations."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,16 +64,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--respondents",
         default=None,
         metavar="FILE",
-        help="respondent-level survey file (unit column and item columns, named as in the panel or "
-        "without the es_ prefix): ICC(1), ICC(k) and corrected correlations",
+        help="respondent-level survey file, read and cleaned as 'linkage panel --employee-survey' "
+        "(with --map: its employee_survey section; else unit_id, survey_date and item columns "
+        "named as in the panel or without the es_ prefix): ICC(1), ICC(k) and corrected "
+        "correlations",
+    )
+    parser.add_argument(
+        "--map",
+        dest="mapping",
+        default=None,
+        metavar="MAP.yaml",
+        help="column mapping of the respondent file, as given to 'linkage panel --map' (its "
+        "employee_survey section: columns, items, scale, dates)",
     )
     parser.add_argument(
         "--respondent-date",
         dest="respondent_date",
         default="survey_date",
         metavar="COL",
-        help="date column of the respondent file: answers are grouped by unit and month (default "
-        "survey_date; without it, by unit)",
+        help="date column of a respondent file without --map (any date the cleaning reads): "
+        "answers are grouped by unit and month (default survey_date; without it, by unit)",
     )
     parser.add_argument(
         "--adjust",
@@ -96,37 +106,127 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _reliability(
-    path: str, items: list[str], unit: str, date: str | None, data: pd.DataFrame, level: str
-) -> pd.DataFrame:
-    """Read the respondent file (items named as in the panel or without ``es_``) and return
-    :func:`linkage.stats.survey_reliability` of the unit means the analysis uses."""
+def _read_respondents(
+    path: str, *, mapping_path: str | None, items: list[str], unit: str, date: str
+) -> tuple[pd.DataFrame, str | None, str]:
+    """Read and clean the respondent file as ``linkage panel --employee-survey FILE --map MAP``.
+
+    The mapping's ``employee_survey`` section (columns, ``items``, ``scale``, ``dates``) applies;
+    a canonical file may name its items as in the panel (``es_<item>``) or without ``es_``, its
+    unit column ``unit`` and its date column ``date`` (none: answers are grouped by unit).
+    Returns the kept rows with the panel's item and unit names, the date column (or None) and a
+    one-line account of the rows set aside (empty when none were).
+    """
     import pathlib
 
+    from linkage.clean import clean_employee_survey
+    from linkage.cli._common import with_file
     from linkage.errors import InputError
-    from linkage.io import read_table
-    from linkage.stats import survey_reliability
+    from linkage.io import load_mapping, read_table, validate_mapping
 
     label = pathlib.Path(path).name
-    resp = read_table(path)
-    rename = {}
-    for item in items:
-        if item in resp.columns:
-            continue
-        bare = item.removeprefix("es_")
-        if bare in resp.columns:
-            rename[bare] = item
-        else:
-            raise InputError(
-                f"no column {item!r} or {bare!r} for item {item!r}", file=label, column=item
-            )
-    resp = resp.rename(columns=rename)
+    mapping: dict[str, Any] = (
+        load_mapping(mapping_path) if mapping_path is not None else validate_mapping({})
+    )
+    raw = read_table(path, name=label)
+    # the section as validated: file columns by canonical name, and items / scale / dates
+    body = dict(mapping["employee_survey"])
+    if date != "survey_date":  # --respondent-date names the file's date column
+        body["survey_date"] = date
+    if unit != "unit_id" and "unit_id" not in body and unit in raw.columns:
+        body["unit_id"] = unit
+    unit_column = body.get("unit_id", "unit_id")
+    if unit_column not in raw.columns:
+        hint = (
+            ""
+            if "unit_id" in body
+            else " (name the file's unit column with --map: employee_survey: {unit_id: ...})"
+        )
+        raise InputError(f"no unit column {unit_column!r}{hint}", file=label, column=unit_column)
+    undated = "survey_date" not in body and "survey_date" not in raw.columns and "period" not in raw
+    if undated:  # no date: every answer of a unit is one group (one placeholder month)
+        raw = raw.assign(survey_date="2000-01-01")
+    if "items" not in body:  # canonical items may carry the panel's es_ prefix
+        raw = raw.rename(
+            columns={
+                c: c.removeprefix("es_")
+                for c in raw.columns
+                if str(c).startswith("es_") and c.removeprefix("es_") not in raw.columns
+            }
+        )
     try:
-        return survey_reliability(resp, items=items, unit=unit, wave=date, panel=data, level=level)
+        # the items, scale and dates of the mapping, as 'linkage panel' cleans the file
+        result = clean_employee_survey(
+            raw, mapping=validate_mapping({**mapping, "employee_survey": body}), source=label
+        )
     except InputError as err:
-        from linkage.cli._common import with_file
-
         raise with_file(err, label) from None
+    if result.n_read and not result.n_kept:  # as 'linkage panel': no usable row is an error
+        first = result.rejects.iloc[0]
+        blame = f", column {first['column']!r}" if first["column"] else ""
+        raise InputError(
+            f"none of its {result.n_read:,} rows can be used: {_set_aside(result.report)} "
+            f"(first: row {int(first['row'])}{blame})",
+            file=label,
+        )
+    data = result.data
+    if "survey_date" not in data.columns:
+        raise InputError(
+            "is a unit-level survey (period, respondents): reliability needs one row per "
+            "respondent",
+            file=label,
+        )
+    for item in items:
+        bare = item.removeprefix("es_")
+        if bare not in data.columns or data[bare].dtype.kind != "f":
+            where = "the mapping's employee_survey items" if "items" in body else "item columns"
+            raise InputError(
+                f"no item {bare!r} (the panel's {item!r}) among its {where}",
+                file=label,
+                column=item,
+            )
+    data = data.rename(columns={i.removeprefix("es_"): i for i in items} | {"unit_id": unit})
+    note = ""
+    if result.n_kept < result.n_read:
+        note = (
+            f"{label}: {result.n_read:,} rows read, {result.n_kept:,} kept, "
+            f"{result.n_read - result.n_kept:,} set aside ({_set_aside(result.report)})"
+        )
+    return data, (None if undated else "survey_date"), note
+
+
+def _set_aside(report: pd.DataFrame) -> str:
+    """The reasons of a cleaning report with their counts, e.g. ``unparseable_date 3``."""
+    counts = report.loc[report["n"].gt(0) & report["reason"].ne("kept")]
+    return ", ".join(f"{r} {int(n):,}" for r, n in zip(counts["reason"], counts["n"], strict=True))
+
+
+def _reliability(
+    path: str,
+    items: list[str],
+    unit: str,
+    date: str,
+    data: pd.DataFrame,
+    level: str,
+    mapping_path: str | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Read the respondent file (:func:`_read_respondents`) and return
+    :func:`linkage.stats.survey_reliability` of the unit means the analysis uses, with the
+    account of the rows set aside."""
+    import pathlib
+
+    from linkage.cli._common import with_file
+    from linkage.errors import InputError
+    from linkage.stats import survey_reliability
+
+    resp, wave, note = _read_respondents(
+        path, mapping_path=mapping_path, items=items, unit=unit, date=date
+    )
+    try:
+        table = survey_reliability(resp, items=items, unit=unit, wave=wave, panel=data, level=level)
+    except InputError as err:
+        raise with_file(err, pathlib.Path(path).name) from None
+    return table, note
 
 
 def run(args: argparse.Namespace) -> int:
@@ -159,9 +259,16 @@ def run(args: argparse.Namespace) -> int:
     require_columns(data, [args.outcome], file=label, what="panel")
     reliability = None
     rel_table = None
+    rel_note = ""
     if args.respondents:
-        rel_table = _reliability(
-            args.respondents, items, args.unit, args.respondent_date, data, args.level
+        rel_table, rel_note = _reliability(
+            args.respondents,
+            items,
+            args.unit,
+            args.respondent_date,
+            data,
+            args.level,
+            mapping_path=args.mapping,
         )
         reliability = {
             str(item): float(rel)
@@ -201,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
                 "unit": args.unit,
                 "period": args.period,
                 "respondents": pathlib.Path(args.respondents).name if args.respondents else None,
+                "map": pathlib.Path(args.mapping).name if args.mapping else None,
                 **survey_alignment(data, unit=args.unit),
             },
             "r2": float(out["r2"].iloc[0]),
@@ -241,6 +349,7 @@ def run(args: argparse.Namespace) -> int:
             "month; reliability: of the unit means used, at k_means respondents, Spearman-Brown; "
             "items without a positive one are taken as exact)",
             fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]),
+            *([rel_note] if rel_note else []),
             "",
         ]
     lines.append(

@@ -79,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="raw_export",
         action="store_true",
         default=None,
-        help="also write OUTDIR/raw/ as an HR/CRM export, with mapping.yaml",
+        help="also write OUTDIR/raw/ as an HR/CRM export (with --chain: the surveys, unit revenue "
+        "and segments too), with mapping.yaml",
     )
     parser.add_argument(
         "--chain",

@@ -87,6 +87,35 @@ RAW_COLUMNS: dict[str, dict[str, str]] = {
         "size_band": "Size Band",
         "opened": "Opened",
     },
+    # the chain's files (the employee survey's items become Q1, Q2, ... in their order)
+    "employee_survey": {
+        "respondent_id": "Response ID",
+        "unit_id": "Store",
+        "survey_date": "Survey Date",
+    },
+    "customer_survey": {
+        "response_id": "Response ID",
+        "unit_id": "Store",
+        "response_date": "Date",
+        "csat": "Satisfaction",
+        "nps": "Likely to recommend",
+    },
+    "revenue": {
+        "unit_id": "Store",
+        "period": "Month",
+        "revenue": "Revenue",
+        "revenue_start": "Revenue Start",
+        "revenue_retained": "Revenue Retained",
+        "revenue_retention": "Net Revenue Retention",
+    },
+    "segments": {"customer_id": "Account ID", "segment": "Vertical"},
+}
+#: the raw export's chain files, by :data:`RAW_COLUMNS` table
+RAW_CHAIN_FILES: dict[str, str] = {
+    "employee_survey": "employee_survey.csv",
+    "customer_survey": "customer_survey.csv",
+    "revenue": "unit_revenue.csv",
+    "segments": "customer_segments.csv",
 }
 _US = "%m/%d/%Y"
 _DATE_COLUMNS = (
@@ -96,6 +125,9 @@ _DATE_COLUMNS = (
     "end_date",
     "activity_date",
     "opened",
+    "survey_date",
+    "response_date",
+    "period",
 )
 
 
@@ -148,20 +180,56 @@ def _us_dates(col: pd.Series) -> pd.Series:
     return parsed.dt.strftime(_US).where(parsed.notna(), col)
 
 
-def _raw_table(table: pd.DataFrame, kind: str) -> pd.DataFrame:
+def _raw_table(table: pd.DataFrame, kind: str, names: dict[str, str] | None = None) -> pd.DataFrame:
+    names = {**RAW_COLUMNS[kind], **(names or {})}
     out = {}
     for col in table.columns:
         values = table[col]
         if col in _DATE_COLUMNS:
             values = _us_dates(values)
-        out[RAW_COLUMNS[kind].get(col, col)] = values
+        out[names.get(col, col)] = values
     return pd.DataFrame(out)
 
 
-def _mapping_yaml(customers_kind: str) -> str:
+def _survey_items(world: World) -> dict[str, str]:
+    """The employee survey's items and their export names (Q1, Q2, ... in the file's order)."""
+    if world.employee_survey is None:
+        return {}
+    taken = RAW_COLUMNS["employee_survey"]
+    items = [c for c in world.employee_survey.columns if c not in taken]
+    return {item: f"Q{i}" for i, item in enumerate(items, start=1)}
+
+
+def _unit_revenue(world: World) -> pd.DataFrame | None:
+    """Revenue per unit and month of a chain world with its net revenue retention, over the
+    world's window (amounts to the cent, the retention to 6 decimals)."""
+    from linkage.panel import revenue_panel
+
+    if world.revenue is None:
+        return None
+    facts = world.truth["facts"]
+    return revenue_panel(world.revenue, start=facts["window_start"], end=facts["window_end"]).round(
+        {"revenue": 2, "revenue_start": 2, "revenue_retained": 2, "revenue_retention": 6}
+    )
+
+
+def _mapping_yaml(customers_kind: str, items: dict[str, str] | None = None) -> str:
     def line(kind: str, section: str) -> str:
         pairs = ", ".join(f"{k}: {v}" for k, v in RAW_COLUMNS[kind].items())
         return f"{section}: {{{pairs}}}\n"
+
+    chain = ""
+    if items:
+        listed = ", ".join(f"{k}: {v}" for k, v in items.items())
+        chain = (
+            "# the chain: employee_survey.csv, customer_survey.csv, unit_revenue.csv (per store\n"
+            "# and month), customer_segments.csv\n"
+            + line("employee_survey", "employee_survey")[: -len("}\n")]
+            + f", items: {{{listed}}}, scale: [1, 5]}}\n"
+            + line("customer_survey", "customer_survey")
+            + line("revenue", "revenue")
+            + line("segments", "segments")
+        )
 
     return (
         "# How the raw export in this folder maps onto linkage's canonical columns.\n"
@@ -173,6 +241,7 @@ def _mapping_yaml(customers_kind: str) -> str:
             else line("activity", "activity")
         )
         + line("units", "units")
+        + chain
         + 'dates: {format: "%m/%d/%Y"}\n'
     )
 
@@ -192,8 +261,14 @@ def write_world(
     ``units.csv``: "Store", "Region", "District", "Size Band", "Opened"; dates as ``MM/DD/YYYY``)
     and the matching ``mapping.yaml``. A world simulated with a chain also gets
     ``employee_survey.csv``, ``customer_survey.csv``, ``customer_segments.csv`` and
-    ``revenue.csv`` (one row per customer and active month), see :class:`World`. Writing the same
-    world twice gives identical bytes.
+    ``revenue.csv`` (one row per customer and active month), see :class:`World`; its raw export
+    then also holds them as exported (``employee_survey.csv``: "Response ID", "Store", "Survey
+    Date", the items as "Q1", "Q2", ...; ``customer_survey.csv``: "Response ID", "Store", "Date",
+    "Satisfaction", "Likely to recommend"; ``unit_revenue.csv``: revenue per store and month,
+    "Store", "Month", "Revenue", "Revenue Start", "Revenue Retained", "Net Revenue Retention";
+    ``customer_segments.csv``: "Account ID", "Vertical"), with their ``employee_survey``,
+    ``customer_survey``, ``revenue`` and ``segments`` sections in ``mapping.yaml``. Writing the
+    same world twice gives identical bytes.
 
     Parameters
     ----------
@@ -251,15 +326,31 @@ def write_world(
     return written
 
 
-def _write_raw(world: World, raw: pathlib.Path) -> list[pathlib.Path]:
+def _write_raw(
+    world: World, raw: pathlib.Path, *, chain: World | None = None
+) -> list[pathlib.Path]:
+    """The raw export of ``world``; the chain's files come from ``chain`` (default ``world``)."""
     raw.mkdir(parents=True, exist_ok=True)
     kind = "customers" if world.customers_kind == "spells" else "activity"
+    source = world if chain is None else chain
+    items = _survey_items(source)
     files = {
         "employees.csv": _csv_bytes(_raw_table(world.employees, "employees"), crlf=True, bom=True),
         "customers.csv": _csv_bytes(_raw_table(world.customers, kind), sep=";"),
         "units.csv": _csv_bytes(_raw_table(world.units, "units")),
-        "mapping.yaml": _mapping_yaml(world.customers_kind).encode("utf-8"),
+        "mapping.yaml": _mapping_yaml(world.customers_kind, items).encode("utf-8"),
     }
+    tables = {
+        "employee_survey": source.employee_survey,
+        "customer_survey": source.customer_survey,
+        "revenue": _unit_revenue(source) if items else None,
+        "segments": source.segments,
+    }
+    for table, name in RAW_CHAIN_FILES.items():
+        frame = tables[table]
+        if items and frame is not None:
+            names = items if table == "employee_survey" else None
+            files[name] = _csv_bytes(_raw_table(frame, table, names))
     for name, data in files.items():
         _atomic_write(raw / name, data)
     return [raw / name for name in files]
@@ -271,7 +362,8 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC`; the
     raw export under ``raw/`` is the same world with :data:`SAMPLE_DEFECTS` planted in each of its
     employee and customer files. ``truth.json`` is the clean world's truth, with ``defects``
-    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``). The chain of
+    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``); the chain's
+    raw files (see :func:`write_world`) are the clean world's, without defects. The chain of
     :data:`SAMPLE_CHAIN` adds ``employee_survey.csv``, ``customer_survey.csv``,
     ``customer_segments.csv`` and ``unit_revenue.csv``: revenue per unit and month with its net
     revenue retention (:func:`linkage.panel.revenue_panel` over the window; amounts to the cent,
@@ -296,11 +388,10 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
     ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
     ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
-     'employees.csv', 'panel.csv', 'raw/customers.csv', 'raw/employees.csv', 'raw/mapping.yaml',
-     'raw/units.csv', 'truth.json', 'unit_revenue.csv', 'units.csv']
+     'employees.csv', 'panel.csv', 'raw/customer_segments.csv', 'raw/customer_survey.csv',
+     'raw/customers.csv', 'raw/employee_survey.csv', 'raw/employees.csv', 'raw/mapping.yaml',
+     'raw/unit_revenue.csv', 'raw/units.csv', 'truth.json', 'unit_revenue.csv', 'units.csv']
     """
-    from linkage.panel import revenue_panel
-
     clean = simulate(SAMPLE_SPEC, chain=SAMPLE_CHAIN)
     defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
     truth = dict(clean.truth)
@@ -318,12 +409,11 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
         segments=clean.segments,
     )
     written = write_world(world, outdir)
-    facts = truth["facts"]
-    unit_revenue = revenue_panel(
-        clean.revenue, start=facts["window_start"], end=facts["window_end"]
-    ).round({"revenue": 2, "revenue_start": 2, "revenue_retained": 2, "revenue_retention": 6})
+    unit_revenue = _unit_revenue(clean)
+    if unit_revenue is None:  # simulated with SAMPLE_CHAIN: revenue is always there
+        raise InputError("the sample world has no revenue")
     path = pathlib.Path(outdir) / "unit_revenue.csv"
     _atomic_write(path, _csv_bytes(unit_revenue))
     written.append(path)
-    written += _write_raw(defective, pathlib.Path(outdir) / "raw")
+    written += _write_raw(defective, pathlib.Path(outdir) / "raw", chain=clean)
     return written
