@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from linkage.cli._common import fmt, read_panel, with_file
+from linkage.cli._common import fmt, survey_alignment, with_file
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = (
-    "The chain link by link (engagement -> employee retention -> customer retention -> revenue retention): "
-    "between, within and lagged, with a within-unit mediation."
+    "The chain link by link (engagement -> employee retention -> customer retention -> revenue "
+    "retention): between, within and lagged, with a within-unit mediation; links whose columns "
+    "the panel lacks are skipped and named."
 )
 
 
@@ -51,12 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _links(text: str | None):
+def _links(text: str | None) -> list[tuple[str, str]]:
+    """The links of ``--links`` (``X:Y,...``), or the default chain.
+
+    Examples
+    --------
+    >>> _links("a:b, b:c")
+    [('a', 'b'), ('b', 'c')]
+    """
     from linkage.errors import InputError
     from linkage.stats.service_chain import DEFAULT_LINKS
 
     if text is None:
-        return list(DEFAULT_LINKS)
+        return [(x, y) for x, y in DEFAULT_LINKS]
     out = []
     for part in text.split(","):
         bits = [b.strip() for b in part.split(":")]
@@ -66,11 +78,36 @@ def _links(text: str | None):
     return out
 
 
+def _runnable(
+    data: pd.DataFrame, links: list[tuple[str, str]], label: str
+) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+    """The links whose two columns the panel has, and the others with the reason they are skipped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> panel = pd.DataFrame(columns=["a", "b"])
+    >>> _runnable(panel, [("a", "b"), ("b", "c")], "p.csv")
+    ([('a', 'b')], [{'x': 'b', 'y': 'c', 'reason': "no column 'c' in p.csv"}])
+    """
+    run, skipped = [], []
+    for x, y in links:
+        missing = [c for c in (x, y) if c not in data.columns]
+        if missing:
+            which = " or ".join(repr(c) for c in missing)
+            skipped.append({"x": x, "y": y, "reason": f"no column {which} in {label}"})
+        else:
+            run.append((x, y))
+    return run, skipped
+
+
 def run(args: argparse.Namespace) -> int:
-    """Read the panel, run the chain, print the report or JSON. Returns the exit status."""
+    """Read the panel, run the links it has, print the report or JSON. Returns the exit status."""
     import json
+    import pathlib
 
     from linkage.errors import InputError
+    from linkage.io.panel import read_panel
     from linkage.stats import chain
     from linkage.stats.service_chain import MEDIATION_CAVEATS
 
@@ -79,8 +116,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
     if args.max_lag < 0:
         raise InputError(f"--max-lag must be >= 0, got {args.max_lag}")
-    cols = [c for link in links for c in link]
-    data, label = read_panel(args.panel, numeric_columns=cols, period=args.period, unit=args.unit)
+    label = pathlib.Path(args.panel).name
+    # the link columns are converted (and checked) by linkage.stats, with the same messages
+    data = read_panel(args.panel, unit=args.unit, period=args.period, require=(), strict=False)
+    links, skipped = _runnable(data, links, label)
+    if not links:
+        missing = [c for x, y in _links(args.links) for c in (x, y) if c not in data.columns]
+        names = [repr(c) for c in dict.fromkeys(missing)]
+        which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        raise InputError(f"no link can run: the panel has no column {which}", file=label)
     try:
         res = chain(
             data,
@@ -95,14 +139,23 @@ def run(args: argparse.Namespace) -> int:
     except InputError as err:
         raise with_file(err, label) from None
     if args.json:
-        print(json.dumps(res.to_dict(), indent=1))
+        doc = res.to_dict()
+        doc["settings"] = {
+            **doc["settings"],
+            "mediate": args.mediate,
+            **survey_alignment(data, unit=args.unit),
+        }
+        doc["skipped"] = skipped
+        print(json.dumps(doc, indent=1))
         return 0
     lines = [
         f"linkage chain: {len(links)} links, {res.settings['n_units']} units",
+        *(f"skipped: {d['x']} -> {d['y']} ({d['reason']})" for d in skipped),
         "",
         res.text,
         "",
-        "Links (between: Fisher-z interval; within and best_lag: unit-bootstrap interval, clustered p)",
+        "Links (between: Fisher-z interval; within and best_lag: unit-bootstrap interval, "
+        "clustered p)",
         fmt(
             res.links,
             ["link", "method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj"],

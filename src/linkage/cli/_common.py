@@ -1,77 +1,76 @@
-"""Shared by several ``linkage`` commands: read a panel file, name it in errors, tables as text."""
+"""Shared by several ``linkage`` commands: name the file in errors, state the survey alignment a
+panel implies, tables as text.
+
+Every command reads its panel with :func:`linkage.io.read_panel` (``strict=False``: the files the
+commands have always read) and checks columns with :func:`linkage.io.require_columns`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported where used, to keep the command line quick to start
+from linkage.errors import InputError
+
+if TYPE_CHECKING:
     import pandas as pd
 
-    from linkage.errors import InputError
+__all__ = ["with_file", "survey_alignment", "fmt"]
 
-__all__ = ["read_panel", "with_file", "fmt"]
-
-
-def read_panel(
-    path: str, *, numeric_columns: Iterable[str | None], period: str, unit: str
-) -> tuple[pd.DataFrame, str]:
-    """Read a panel file; the named columns become numbers, the period dates (or whole numbers).
-
-    Returns the table and the file's name for messages. Shared by ``chain``, ``drivers`` and
-    ``watchlist``.
-    """
-    import pathlib
-
-    import pandas as pd
-
-    from linkage.errors import InputError
-    from linkage.io import read_table
-    from linkage.stats._prep import check_columns, numeric
-
-    label = pathlib.Path(path).name
-    data = read_table(path)
-    check_columns(data, {"unit": unit, "period": period}, file=label)
-    cols = [c for c in dict.fromkeys(numeric_columns) if c is not None]
-    for c in cols:
-        check_columns(data, {"requested": c}, file=label)
-    typed = data.assign(**{c: numeric(data, c, file=label) for c in cols})
-    text = data[period].astype("string").str.strip()
-    if text.str.fullmatch(r"[+-]?\d+").fillna(False).all():
-        typed[period] = text.astype("int64")
-    else:
-        try:
-            typed[period] = pd.to_datetime(text, format="ISO8601")
-        except (ValueError, TypeError):
-            bad = (
-                int(
-                    pd.to_datetime(text, format="ISO8601", errors="coerce")
-                    .isna()
-                    .to_numpy()
-                    .argmax()
-                )
-                + 1
-            )
-            raise InputError(
-                "period is neither a date (YYYY-MM-DD) nor a whole number",
-                file=label,
-                row=bad,
-                column=period,
-            ) from None
-    return typed, label
+#: the panel's survey wave columns and the setting each implies (the names of ``linkage panel``'s
+#: ``--survey-align`` and of :func:`linkage.pipeline.prepare`'s ``customer_survey_align``)
+_WAVES = {"es_wave": "survey_align", "cs_wave": "customer_survey_align"}
 
 
 def with_file(err: InputError, label: str) -> InputError:
-    """The same :class:`InputError`, naming ``label`` as the file when it names none."""
-    from linkage.errors import InputError
+    """The same :class:`InputError`, naming ``label`` as the file when it names none.
 
+    Examples
+    --------
+    >>> str(with_file(InputError("bad", column="x"), "p.csv"))
+    "p.csv, column 'x': bad"
+    """
     if err.file is None:
         return InputError(err.problem, file=label, row=err.row, column=err.column)
     return err
 
 
-def fmt(df: pd.DataFrame, columns: Iterable[str]) -> str:
-    """A table as aligned text, three decimals (p-values three significant digits)."""
+def survey_alignment(data: pd.DataFrame, *, unit: str) -> dict[str, str | None]:
+    """The survey alignment a panel's ``es_wave`` / ``cs_wave`` columns imply.
+
+    A wave carried ``"forward"`` appears in more than one period of a unit; a ``"wave"``-aligned
+    one only in its own period. ``None`` when the panel has no such column (or no wave in it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"unit_id": ["a", "a", "a"], "es_wave": ["2024-01-01", "2024-01-01", None],
+    ...                   "cs_wave": ["2024-01-01", "2024-02-01", None]})
+    >>> survey_alignment(p, unit="unit_id")
+    {'survey_align': 'forward', 'customer_survey_align': 'wave'}
+    >>> survey_alignment(p[["unit_id"]], unit="unit_id")
+    {'survey_align': None, 'customer_survey_align': None}
+    """
+    out: dict[str, str | None] = {}
+    for col, key in _WAVES.items():
+        waves = data[[unit, col]].dropna() if col in data.columns and unit in data.columns else None
+        if waves is None or waves.empty:
+            out[key] = None
+        else:
+            out[key] = "forward" if bool(waves.duplicated().any()) else "wave"
+    return out
+
+
+def fmt(df: pd.DataFrame, columns: Sequence[str]) -> str:
+    """A table as aligned text, three decimals (p-values three significant digits).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(fmt(pd.DataFrame({"r": [0.12345], "p_val": [0.000123], "n": [3]}), ["r", "p_val"]))
+        r    p_val
+    0.123 0.000123
+    """
     import numpy as np
 
     cols = [c for c in columns if c in df.columns]

@@ -232,31 +232,31 @@ def _reliability(
 def run(args: argparse.Namespace) -> int:
     """Read the panel, rank the drivers, print the report or JSON. Returns the exit status."""
     import json
+    import pathlib
 
-    from linkage.cli._common import fmt, read_panel, with_file
+    from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
-    from linkage.io import read_table
+    from linkage.io.panel import read_panel, require_columns
     from linkage.stats import key_drivers
-    from linkage.stats.analysis import _jsonable, _records
     from linkage.stats.drivers import DRIVER_COLUMNS
+    from linkage.stats.results import jsonable, records
 
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
-    if args.items:
-        items = [c.strip() for c in args.items.split(",") if c.strip()]
-    else:
-        import pathlib
-
-        header = read_table(args.panel).columns
-        items = [c for c in header if str(c).startswith("es_") and c not in _NOT_ITEMS]
-        if not items:
-            raise InputError(
-                "no es_<item> columns: name the items with --items",
-                file=pathlib.Path(args.panel).name,
-            )
-    data, label = read_panel(
-        args.panel, numeric_columns=[*items, args.outcome], period=args.period, unit=args.unit
+    label = pathlib.Path(args.panel).name
+    given = [c.strip() for c in args.items.split(",") if c.strip()] if args.items else []
+    data = read_panel(
+        args.panel,
+        unit=args.unit,
+        period=args.period,
+        require=given,
+        numeric=given,
+        strict=False,
     )
+    items = given or [c for c in data.columns if str(c).startswith("es_") and c not in _NOT_ITEMS]
+    if not items:
+        raise InputError("no es_<item> columns: name the items with --items", file=label)
+    require_columns(data, [args.outcome], file=label, what="panel")
     reliability = None
     rel_table = None
     rel_note = ""
@@ -305,14 +305,19 @@ def run(args: argparse.Namespace) -> int:
                 "n_boot": args.boot,
                 "seed": args.seed,
                 "adjust": args.adjust,
+                "unit": args.unit,
+                "period": args.period,
+                "respondents": pathlib.Path(args.respondents).name if args.respondents else None,
+                "map": pathlib.Path(args.mapping).name if args.mapping else None,
+                **survey_alignment(data, unit=args.unit),
             },
             "r2": float(out["r2"].iloc[0]),
-            "drivers": _records(out, DRIVER_COLUMNS),
-            "reliability": _records(rel_table, list(rel_table.columns))
+            "drivers": records(out, DRIVER_COLUMNS),
+            "reliability": records(rel_table, list(rel_table.columns))
             if rel_table is not None
             else None,
         }
-        print(json.dumps(_jsonable(doc), indent=1))
+        print(json.dumps(jsonable(doc), indent=1))
         return 0
     lines = [
         f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, "

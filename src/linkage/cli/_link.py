@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-HELP = "Between-, within-unit and lead-lag linkage of two measures in a panel file (CSV, Parquet, Excel)."
+from linkage.cli._common import fmt, survey_alignment, with_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from linkage.stats import LinkageResult
+
+HELP = (
+    "Between-, within-unit and lead-lag linkage of two measures in a panel file "
+    "(CSV, Parquet, Excel)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,35 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fmt(df, columns):
-    import numpy as np
-
-    cols = [c for c in columns if c in df.columns]
-    out = df[cols].copy()
-    for c in cols:
-        if out[c].dtype.kind == "f":
-            out[c] = [
-                ("" if not np.isfinite(v) else f"{v:.3g}" if c.startswith("p_") else f"{v:.3f}")
-                for v in out[c]
-            ]
-    return out.to_string(index=False)
-
-
-def report(result) -> str:
+def report(result: LinkageResult) -> str:
     """The readable report of a :class:`linkage.stats.LinkageResult`."""
     from linkage.stats import DIRECTION_CAVEATS
 
     s = result.settings
     lines = [
-        f"linkage link: {s['x']} (x) and {s['y']} (y), {s['n_units']} units, {s['n_obs']} unit-{s['step']}s "
-        f"with both",
+        f"linkage link: {s['x']} (x) and {s['y']} (y), {s['n_units']} units, "
+        f"{s['n_obs']} unit-{s['step']}s with both",
         "",
     ]
     lines += [
         result.text,
         "",
         "Correlations (Fisher-z intervals)",
-        _fmt(
+        fmt(
             result.correlations,
             ["method", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "dof"],
         ),
@@ -90,18 +87,19 @@ def report(result) -> str:
     ]
     lag_cols = ["lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
     lines += [
-        f"Lag profile, within-unit r of x(t) and y(t+lag) (unit-bootstrap intervals, {s['n_boot']} resamples, "
-        f"{s['adjust']}-adjusted p)",
-        _fmt(result.lags, lag_cols),
+        "Lag profile, within-unit r of x(t) and y(t+lag) (unit-bootstrap intervals, "
+        f"{s['n_boot']} resamples, {s['adjust']}-adjusted p)",
+        fmt(result.lags, lag_cols),
         "",
         f"Lag profile with period effects removed (best lag: {result.best_lag})",
-        _fmt(result.lags_period_adjusted, lag_cols),
+        fmt(result.lags_period_adjusted, lag_cols),
         "",
     ]
     if len(result.direction):
         lines += [
-            "Direction: cross-lagged regressions with unit and period fixed effects, unit-clustered errors",
-            _fmt(
+            "Direction: cross-lagged regressions with unit and period fixed effects, "
+            "unit-clustered errors",
+            fmt(
                 result.direction,
                 [
                     "outcome",
@@ -121,37 +119,58 @@ def report(result) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _counts_as_numbers(data: pd.DataFrame, *, skip: tuple[str, ...]) -> pd.DataFrame:
+    """``*_start`` columns (the rates' denominators, e.g. ``customer_start``) as float64 when every
+    cell is a finite number; others as read (``linkage link`` has always done this: the
+    small-denominator warning looks at them).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"customer_start": ["10", None], "employee_start": ["9", "many"]})
+    >>> (_counts_as_numbers(t, skip=()).dtypes == "float64").tolist()
+    [True, False]
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = data.copy()
+    for col in data.columns:
+        if not str(col).endswith("_start") or col in skip:
+            continue
+        num = pd.to_numeric(data[col], errors="coerce")
+        v = num.to_numpy(dtype="float64", na_value=np.nan)
+        if not ((num.isna() & data[col].notna()).any() or np.isinf(v).any()):
+            out[col] = v
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Read the panel, analyse it, print the report or JSON. Returns the exit status."""
     import json
     import pathlib
 
     from linkage.errors import InputError
-    from linkage.io import read_table
+    from linkage.io.panel import read_panel
     from linkage.stats import analyse
-    from linkage.stats._prep import check_columns, numeric
 
     label = pathlib.Path(args.panel).name
-    data = read_table(args.panel)
-    check_columns(
-        data, {"x": args.x, "y": args.y, "unit": args.unit, "period": args.period}, file=label
+    data = read_panel(
+        args.panel,
+        unit=args.unit,
+        period=args.period,
+        require=(args.x, args.y),
+        numeric=(args.x, args.y),
+        strict=False,
     )
-    typed = data.assign(**{c: numeric(data, c, file=label) for c in (args.x, args.y)})
-    for (
-        col
-    ) in typed.columns:  # denominators (e.g. customer_start) become numbers when they are numbers
-        if col.endswith("_start") and col not in (args.unit, args.period):
-            try:
-                typed[col] = numeric(data, col, file=label)
-            except InputError:
-                pass
+    data = _counts_as_numbers(data, skip=(args.unit, args.period))
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
     if args.max_lag < 0:
         raise InputError(f"--max-lag must be >= 0, got {args.max_lag}")
     try:
         result = analyse(
-            typed,
+            data,
             x=args.x,
             y=args.y,
             unit=args.unit,
@@ -161,11 +180,11 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     except InputError as err:
-        if err.file is None:
-            raise InputError(err.problem, file=label, row=err.row, column=err.column) from None
-        raise
+        raise with_file(err, label) from None
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        doc = result.to_dict()
+        doc["settings"] = {**doc["settings"], **survey_alignment(data, unit=args.unit)}
+        print(json.dumps(doc, indent=1))
     else:
         print(report(result), end="")
     return 0

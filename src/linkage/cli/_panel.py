@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         f"{result.panel['period'].nunique():,} periods -> {args.out}"
     )
     if result.items:
-        from linkage.io._mapping import table_options
+        from linkage.io import table_options
 
         how = (
             "the mapping's items"

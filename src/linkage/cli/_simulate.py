@@ -158,14 +158,14 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, info in world.truth.get("defects", {}).items():
         total = sum(info["counts"].values())
-        print(
-            f"defects in {name}: {total} rows ({', '.join(f'{k} {v}' for k, v in info['counts'].items())})"
-        )
+        counts = ", ".join(f"{k} {v}" for k, v in info["counts"].items())
+        print(f"defects in {name}: {total} rows ({counts})")
     if "chain" in world.truth:
         chain = world.truth["chain"]
         print(
             f"chain: survey drivers {', '.join(chain['planted_drivers'])}; not drivers "
-            f"{', '.join(chain['unplanted_items'])}; most sensitive segment {chain['most_sensitive_segment']}"
+            f"{', '.join(chain['unplanted_items'])}; most sensitive segment "
+            f"{chain['most_sensitive_segment']}"
         )
     return 0
 

@@ -126,11 +126,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the panel, build the list (and back-test), print the report or JSON; the exit status."""
     import json
+    import pathlib
 
     import pandas as pd
 
-    from linkage.cli._common import fmt, read_panel, with_file
+    from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
+    from linkage.io.panel import read_panel
     from linkage.stats.early_warning import BACKTEST_COLUMNS, WarningSettings, backtest, watchlist
     from linkage.stats.results import jsonable, records
 
@@ -138,33 +140,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
     if args.backtest < 0 or args.top < 0:
         raise InputError("--backtest and --top must be >= 0")
-    import pathlib
-
-    from linkage.io import read_table
-
-    header = set(read_table(args.panel).columns)
-    counts = [
-        c
-        for c in ("employee_start", "employee_retained", "customer_start", "customer_retained")
-        if c in header
-    ]
     survey = [c.strip() for c in args.survey.split(",") if c.strip()] if args.survey else []
-    data, label = read_panel(
+    label = pathlib.Path(args.panel).name
+    # the employee / customer counts, when present, are converted (and checked) by linkage.stats
+    wanted = [c for c in (args.x, args.y, args.revenue, *survey) if c is not None]
+    data = read_panel(
         args.panel,
-        numeric_columns=[args.x, args.y, *counts, args.revenue, *survey],
-        period=args.period,
         unit=args.unit,
+        period=args.period,
+        require=wanted,
+        numeric=wanted,
+        strict=False,
     )
-    as_of = None
+    as_of: pd.Timestamp | int | None = None
     if args.as_of is not None:
-        as_of = args.as_of
         if pd.api.types.is_datetime64_any_dtype(data[args.period]):
             try:
                 as_of = pd.Timestamp(args.as_of)
             except ValueError:
-                raise InputError(
-                    f"--as-of {args.as_of!r} is not a date", file=pathlib.Path(args.panel).name
-                ) from None
+                raise InputError(f"--as-of {args.as_of!r} is not a date", file=label) from None
         else:
             try:
                 as_of = int(args.as_of)
@@ -203,6 +197,17 @@ def run(args: argparse.Namespace) -> int:
         doc = {
             **result.to_dict(),
             "backtest": records(bt, BACKTEST_COLUMNS) if bt is not None else None,
+        }
+        doc["settings"] = {
+            **doc["settings"],
+            "unit": args.unit,
+            "period": args.period,
+            "max_lag": args.max_lag,
+            "seed": args.seed,
+            "revenue": args.revenue,
+            "top": args.top,
+            "backtest": args.backtest,
+            **survey_alignment(data, unit=args.unit),
         }
         print(json.dumps(jsonable(doc), indent=1, default=str))
         return 0

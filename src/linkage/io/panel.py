@@ -345,6 +345,10 @@ def _read_lenient(
     try:  # a missing period stays NaT, as the commands always allowed
         when = pd.to_datetime(text, format="ISO8601")
     except (ValueError, TypeError):
+        num = pd.to_numeric(text, errors="coerce")
+        if num.notna().all() and (num == num.round()).all():  # whole numbers written 2024.0
+            typed[period] = num.astype("int64")
+            return typed
         bad = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().to_numpy()
         raise InputError(
             "period is neither a date (YYYY-MM-DD) nor a whole number",

@@ -40,10 +40,6 @@ from linkage.stats.summary import plain_summary
 
 __all__ = ["analyse", "LinkageResult"]
 
-# old private names, still imported by linkage.cli._drivers: use linkage.stats.results instead
-_jsonable = jsonable
-_records = records
-
 #: below this many units the analytic clustered test is noticeably liberal (simulation study)
 FEW_UNITS_FOR_CLUSTER_TEST = 50
 

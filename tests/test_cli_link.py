@@ -1,0 +1,105 @@
+"""``linkage link``: the panel read by ``linkage.io.read_panel``, the JSON stating its settings."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from linkage.cli import main
+from linkage.io import read_panel
+from linkage.simulate import WorldSpec, simulate
+from linkage.stats import analyse
+
+ARGS = ["--max-lag", "1", "--boot", "40", "--seed", "3", "--json"]
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return simulate(WorldSpec(n_units=20, months=12, seed=1)).panel
+
+
+def _link(capsys: pytest.CaptureFixture[str], path: pathlib.Path, *extra: str) -> dict:
+    assert main(["link", str(path), *ARGS, *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_settings_are_stated(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    panel.to_csv(tmp_path / "p.csv", index=False)
+    s = _link(capsys, tmp_path / "p.csv")["settings"]
+    assert (s["x"], s["y"], s["unit"], s["period"], s["step"]) == (
+        "employee_retention",
+        "customer_retention",
+        "unit_id",
+        "period",
+        "month",
+    )
+    assert (s["min_lag"], s["max_lag"], s["n_boot"], s["seed"], s["ci"]) == (-1, 1, 40, 3, 0.95)
+    assert s["survey_align"] is None and s["customer_survey_align"] is None
+
+
+def test_periods_it_did_not_parse_before_give_the_same_json(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``link`` used to hand the period text to ``linkage.stats``; read_panel parses it first."""
+    panel.to_csv(tmp_path / "dates.csv", index=False)
+    text = panel.assign(period=panel["period"].dt.strftime("%Y-%m"))
+    text.to_csv(tmp_path / "months.csv", index=False)
+    text.to_csv(tmp_path / "semicolon.csv", index=False, sep=";")
+    want = _link(capsys, tmp_path / "dates.csv")
+    assert _link(capsys, tmp_path / "months.csv") == want
+    assert _link(capsys, tmp_path / "semicolon.csv") == want
+    direct = analyse(panel, max_lag=1, n_boot=40, seed=3).to_dict()
+    assert {k: v for k, v in want.items() if k != "settings"} == {
+        k: v for k, v in json.loads(json.dumps(direct)).items() if k != "settings"
+    }
+
+
+def test_whole_number_periods_written_as_decimals(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    years = panel.assign(period=panel.groupby("unit_id").cumcount() + 2000)
+    years.to_csv(tmp_path / "years.csv", index=False)
+    years.assign(period=years["period"].astype(float)).to_csv(tmp_path / "dec.csv", index=False)
+    assert "2000.0" in (tmp_path / "dec.csv").read_text()
+    want = _link(capsys, tmp_path / "years.csv")
+    assert want["settings"]["step"] == "period"
+    assert _link(capsys, tmp_path / "dec.csv") == want
+    got = read_panel(tmp_path / "dec.csv", strict=False, require=())
+    assert got["period"].dtype == "int64" and got["period"].min() == 2000
+
+
+def test_small_denominators_still_warned(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the rates' *_start columns stay numbers, so the small-denominator warning still shows
+    small = panel.assign(employee_start=np.minimum(panel["employee_start"], 8))
+    small.to_csv(tmp_path / "small.csv", index=False)
+    doc = _link(capsys, tmp_path / "small.csv")
+    assert any("median employee_start" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--x", "nope"], "panel.csv, column 'nope': the panel has no column 'nope'"),
+        (["--period", "region"], "column 'region': period is neither"),
+        (["--boot", "-1"], "--boot must be >= 0"),
+    ],
+)
+def test_bad_input_is_one_line(
+    panel: pd.DataFrame,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    needle: str,
+) -> None:
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    assert main(["link", str(tmp_path / "panel.csv"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
