@@ -22,7 +22,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 
-__all__ = ["FREQS", "normalize_freq", "date_codes", "period_starts", "bound_code"]
+__all__ = ["FREQS", "DateLike", "normalize_freq", "date_codes", "period_starts", "bound_code"]
 
 #: the frequencies the panel knows, by canonical name, with the number of months in one period
 FREQS: dict[str, int] = {"M": 1, "Q": 3, "Y": 12}

@@ -32,7 +32,7 @@ from linkage.panel._inputs import (
 from linkage.panel.build import ratio, window_bounds
 from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
-__all__ = ["employee_survey_panel", "customer_survey_panel", "nps_score"]
+__all__ = ["employee_survey_panel", "customer_survey_panel", "nps_score", "Align"]
 
 Align = Literal["forward", "wave"]
 
