@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -13,7 +13,7 @@ __all__ = ["require_columns"]
 
 def require_columns(
     data: pd.DataFrame,
-    columns: Iterable[str | None],
+    columns: Iterable[str | None] | Mapping[str, str | None],
     *,
     file: str | None = None,
     what: str = "table",
@@ -25,8 +25,9 @@ def require_columns(
     ----------
     data : DataFrame
         The table to check.
-    columns : iterable of str
-        Column names it must have (``None`` entries are skipped: optional roles).
+    columns : iterable of str, or mapping of role to str
+        Column names it must have (``None`` entries are skipped: optional roles). A mapping
+        names each column's role (``{"x": "employee_retention"}``) and the message says it.
     file : str, optional
         The file's name for the message.
     what : str
@@ -37,8 +38,8 @@ def require_columns(
     Raises
     ------
     InputError
-        ``"the <what> has no column 'x' (columns: ...)"`` (the first 12 it has, then ``hint``)
-        with ``file`` and ``column`` set.
+        ``"the <what> has no column 'x' (columns: ...)"`` (``"no <role> column"`` when a role
+        is given; the first 12 columns it has, then ``hint``) with ``file`` and ``column`` set.
 
     Examples
     --------
@@ -49,11 +50,20 @@ def require_columns(
     ... except InputError as err:
     ...     print(err.problem, err.file, err.column)
     the panel has no column 'period' (columns: unit_id) p.csv period
+    >>> try:
+    ...     require_columns(t, {"unit": "unit_id", "x": "emp"}, what="data")
+    ... except InputError as err:
+    ...     print(err.problem)
+    the data has no x column 'emp' (columns: unit_id)
     """
-    for col in columns:
+    roles = columns.items() if isinstance(columns, Mapping) else ((None, c) for c in columns)
+    for role, col in roles:
         if col is not None and col not in data.columns:
             known = ", ".join(map(str, list(data.columns)[:12]))
             tail = f"; {hint}" if hint else ""
+            named = f"{role} column" if role else "column"
             raise InputError(
-                f"the {what} has no column {col!r} (columns: {known}){tail}", file=file, column=col
+                f"the {what} has no {named} {col!r} (columns: {known}){tail}",
+                file=file,
+                column=col,
             )

@@ -249,10 +249,7 @@ def read_panel(
             column=person[0],
         )
     required = list(dict.fromkeys([unit, period, *require]))
-    for col in required:
-        if col not in raw.columns:
-            # the wording load_panel used; require_columns is the general form
-            raise InputError("the panel has no such column", file=label, column=col)
+    require_columns(raw, required, file=label, what="panel")
     extra = [c for c in dict.fromkeys(numeric) if c not in (unit, period)]
     require_columns(raw, extra, file=label, what="panel")
     if raw.empty:

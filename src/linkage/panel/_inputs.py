@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 
 __all__ = ["as_frame", "need_columns", "first_bad", "text_column", "date_column", "number_column"]
 
@@ -23,13 +24,7 @@ def as_frame(data: object, name: str) -> pd.DataFrame:
 
 
 def need_columns(data: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(map(repr, missing))} (the table has: "
-            f"{', '.join(map(str, data.columns))})",
-            file=name,
-        )
+    require_columns(data, columns, file=name)
 
 
 def first_bad(mask: np.ndarray, problem: str, name: str, column: str) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.io import require_columns
 
 DEFAULT_X = "employee_retention"
 DEFAULT_Y = "customer_retention"
@@ -81,13 +82,14 @@ class Grid:
 def check_columns(
     data: pd.DataFrame, columns: dict[str, str | None], *, file: str | None = None
 ) -> None:
-    """Raise :class:`InputError` naming the first requested column that ``data`` lacks."""
+    """Raise :class:`InputError` unless ``data`` is a DataFrame with every requested column.
+
+    ``columns`` maps each role (``x``, ``unit``, ...) to its column; the column check is
+    :func:`linkage.io.require_columns`, the one used everywhere.
+    """
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(data).__name__}", file=file)
-    for role, col in columns.items():
-        if col is not None and col not in data.columns:
-            known = ", ".join(map(str, list(data.columns)[:12]))
-            raise InputError(f"no {role} column {col!r} (columns: {known})", file=file, column=col)
+    require_columns(data, columns, file=file, what="data")
 
 
 def check_ci(ci: float) -> None:
