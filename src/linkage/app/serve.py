@@ -18,7 +18,8 @@ from types import FrameType
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.errors import InputError
-from linkage.pipeline import CHAIN_ENV
+from linkage.io import load_mapping
+from linkage.pipeline import CHAIN_ENV, chain_inputs
 
 __all__ = [
     "dashboards_dir",
@@ -227,8 +228,11 @@ def serve(
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
 
     ``chain_files`` names the files of the section "The whole chain" for a panel without the
-    chain's columns: keys ``employee_survey``, ``customer_survey``, ``revenue``
-    (:data:`linkage.pipeline.CHAIN_ENV`); the kernels find them in their environment.
+    chain's columns: keys ``employee_survey``, ``customer_survey``, ``revenue``, and ``mapping``
+    (a YAML column mapping as for ``linkage panel --map``: the files are read with its sections
+    and dates) (:data:`linkage.pipeline.CHAIN_ENV`); the kernels find them in their environment.
+    They are read once here (:func:`linkage.pipeline.chain_inputs`), so a bad file or mapping
+    stops before any kernel starts.
 
     ``max_viewers`` caps the pages open at once (each holds a kernel of a few hundred MB); a viewer
     past it gets HTTP 503 and "The dashboard is busy, please try again in a minute". Default:
@@ -238,10 +242,11 @@ def serve(
     Raises
     ------
     InputError
-        Unreadable panel, a missing notebooks folder, a bad port or ``max_viewers`` below 1.
+        Unreadable panel, a missing notebooks folder, a bad port or ``max_viewers`` below 1, a
+        chain file or mapping that cannot be read or joined to the panel.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
-    load_panel(path)  # fail early, with the file and row, before any kernel starts
+    frame = load_panel(path)  # fail early, with the file and row, before any kernel starts
     folder = dashboards_dir() if notebooks is None else pathlib.Path(notebooks)
     folder = folder.resolve()
     if not (folder / "executive.ipynb").is_file():
@@ -264,6 +269,11 @@ def serve(
         if not where.is_file():
             raise InputError("file not found", file=str(file))
         chain_env[CHAIN_ENV[name]] = str(where)
+    if chain_env:  # read the chain's files as the kernels will: a bad one stops here, in one line
+        if CHAIN_ENV["mapping"] in chain_env:  # even with no file to read it for
+            load_mapping(chain_env[CHAIN_ENV["mapping"]])
+        known = {v: os.environ[v] for v in CHAIN_ENV.values() if os.environ.get(v)}
+        chain_inputs(frame, env={**known, **chain_env})
     if ip not in LOOPBACK:
         print(
             f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "

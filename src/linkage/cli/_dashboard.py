@@ -58,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{what} for the section 'The whole chain' when the panel has no "
             "chain columns (see 'linkage panel --employee-survey ...')",
         )
+    parser.add_argument(
+        "--map",
+        dest="mapping",
+        metavar="MAP.yaml",
+        help="column mapping of those files, as given to 'linkage panel --map' (its "
+        "employee_survey, customer_survey, revenue and dates sections); without it they "
+        "use linkage's column names",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,5 +84,6 @@ def run(args: argparse.Namespace) -> int:
             "employee_survey": args.employee_survey,
             "customer_survey": args.customer_survey,
             "revenue": args.revenue,
+            "mapping": args.mapping,
         },
     )

@@ -123,6 +123,7 @@ def _read_respondents(
     from linkage.cli._common import with_file
     from linkage.errors import InputError
     from linkage.io import load_mapping, read_table, validate_mapping
+    from linkage.pipeline.prepare import check_some_kept
 
     label = pathlib.Path(path).name
     mapping: dict[str, Any] = (
@@ -161,14 +162,7 @@ def _read_respondents(
         )
     except InputError as err:
         raise with_file(err, label) from None
-    if result.n_read and not result.n_kept:  # as 'linkage panel': no usable row is an error
-        first = result.rejects.iloc[0]
-        blame = f", column {first['column']!r}" if first["column"] else ""
-        raise InputError(
-            f"none of its {result.n_read:,} rows can be used: {_set_aside(result.report)} "
-            f"(first: row {int(first['row'])}{blame})",
-            file=label,
-        )
+    check_some_kept(result)  # as 'linkage panel': no usable row is an error
     data = result.data
     if "survey_date" not in data.columns:
         raise InputError(

@@ -4,10 +4,13 @@ Where the chain's data come from (:func:`chain_inputs`): on the sample panel, th
 and revenue (:func:`linkage.io.datasets.load_sample_chain`); otherwise the chain columns already in
 the panel (``es_<item>``, ``cs_csat``, ``revenue_retention`` ... as :func:`linkage.panel.join_chain`
 writes them), else the files named by the environment variables of :data:`CHAIN_ENV` (set by
-``linkage dashboard``). Unit x period survey and revenue files are read with
-:func:`linkage.io.read_panel`; respondent-level survey rows are cleaned (:mod:`linkage.clean`),
-averaged by unit (:mod:`linkage.panel`) and kept, identifiers dropped, only for the reliability of
-unit means.
+``linkage dashboard``). Without a mapping, unit x period survey and revenue files are read with
+:func:`linkage.io.read_panel` and respondent-level survey rows are cleaned (:mod:`linkage.clean`);
+with a mapping (``$LINKAGE_MAP``, the YAML of ``linkage panel --map``) every file is read as
+``linkage panel`` reads it: the mapping's ``employee_survey``, ``customer_survey`` and ``revenue``
+sections and its ``dates`` (:func:`linkage.pipeline.prepare.clean_chain_extract`,
+:func:`linkage.pipeline.prepare.chain_table`). Respondent-level rows are averaged by unit
+(:mod:`linkage.panel`) and kept, identifiers dropped, only for the reliability of unit means.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ __all__ = ["CHAIN_ENV", "ChainInputs", "chain_inputs"]
 #: (``unit_id``, ``response_date``, ``csat`` and/or ``nps``) or unit x period (``cs_csat``, ...);
 #: revenue: unit x period (``revenue``, ``revenue_start``, ``revenue_retained``,
 #: ``revenue_retention``) or customer-level (``customer_id``, ``unit_id``, ``period``, ``revenue``).
+#: mapping: a YAML column mapping (as ``linkage panel --map``) for files in their export's names.
 CHAIN_ENV = {
     "employee_survey": "LINKAGE_EMPLOYEE_SURVEY",
     "customer_survey": "LINKAGE_CUSTOMER_SURVEY",
     "revenue": "LINKAGE_REVENUE",
+    "mapping": "LINKAGE_MAP",
 }
 
 #: Panel columns of the employee survey that are not items.
@@ -161,6 +166,26 @@ def _revenue_file(path: str, panel: pd.DataFrame) -> pd.DataFrame:
     return revenue_panel(rev, **_window(panel))
 
 
+def _mapped_file(
+    name: str, path: str, panel: pd.DataFrame, mapping: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A chain file read as ``linkage panel --map`` reads it: the mapping's section and dates,
+    the same cleaning and tables as :func:`linkage.pipeline.prepare`; respondents for the
+    reliability when the employee survey is respondent-level."""
+    from linkage.io import read_table
+    from linkage.pipeline.prepare import chain_table, check_some_kept, clean_chain_extract
+
+    label = pathlib.Path(path).name
+    result, items = clean_chain_extract(
+        name, read_table(path, name=label), mapping=mapping, source=label
+    )
+    check_some_kept(result)
+    table = chain_table(name, result.data, items=items, **_window(panel))
+    if name == "employee_survey" and "survey_date" in result.data.columns:
+        return table, _respondents(result.data, list(items))
+    return table, None
+
+
 def _sample_inputs(base: pd.DataFrame) -> ChainInputs:
     from linkage.io.datasets import load_sample_chain
     from linkage.panel import customer_survey_panel, employee_survey_panel, join_chain
@@ -193,12 +218,18 @@ def _file_inputs(base: pd.DataFrame, env: Mapping[str, str]) -> ChainInputs:
     have_cs = any(c.startswith("cs_") for c in base.columns)
     have_rev = "revenue_retention" in base.columns
     wanted = {"employee_survey": have_es, "customer_survey": have_cs, "revenue": have_rev}
+    mapping = None
+    if any(env.get(CHAIN_ENV[name]) and not present for name, present in wanted.items()):
+        mapping = _mapping(env)
     for name, present in wanted.items():
         path = env.get(CHAIN_ENV[name])
         if present or not path:
             continue
         try:
-            if name == "employee_survey":
+            if mapping is not None:
+                tables[name], found = _mapped_file(name, path, base, mapping)
+                respondents = found if name == "employee_survey" else respondents
+            elif name == "employee_survey":
                 tables[name], respondents = _employee_survey_file(path, base)
             elif name == "customer_survey":
                 tables[name] = _customer_survey_file(path, base)
@@ -217,6 +248,14 @@ def _file_inputs(base: pd.DataFrame, env: Mapping[str, str]) -> ChainInputs:
     return ChainInputs(panel=joined, respondents=respondents, source=source)
 
 
+def _mapping(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """The mapping named by ``$LINKAGE_MAP`` (validated), or None."""
+    from linkage.io import load_mapping
+
+    path = env.get(CHAIN_ENV["mapping"])
+    return load_mapping(path) if path else None
+
+
 def chain_inputs(
     panel: pd.DataFrame,
     *,
@@ -232,7 +271,8 @@ def chain_inputs(
     sample : bool
         The panel is the repository's sample: join the sample's surveys and revenue.
     env : mapping, optional
-        Where to look for :data:`CHAIN_ENV` (default ``os.environ``).
+        Where to look for :data:`CHAIN_ENV` (default ``os.environ``); with ``LINKAGE_MAP`` the
+        files are read with that YAML mapping's sections and dates, as ``linkage panel --map``.
 
     Returns
     -------
@@ -241,7 +281,8 @@ def chain_inputs(
     Raises
     ------
     InputError
-        A chain file named in ``env`` that cannot be read or joined (the section shows the message).
+        A chain file or mapping named in ``env`` that cannot be read or joined (the section shows
+        the message).
 
     Examples
     --------

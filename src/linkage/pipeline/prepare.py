@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,15 @@ from linkage.panel.surveys import Align, customer_survey_panel, employee_survey_
 from linkage.privacy import pseudonym_key
 from linkage.privacy import pseudonymise as _pseudonymise
 
-__all__ = ["prepare", "Prepared", "CleaningReport", "NO_SEGMENT"]
+__all__ = [
+    "prepare",
+    "Prepared",
+    "CleaningReport",
+    "NO_SEGMENT",
+    "check_some_kept",
+    "clean_chain_extract",
+    "chain_table",
+]
 
 Source = pd.DataFrame | str | os.PathLike[str]
 
@@ -149,8 +158,31 @@ def _load(source: Source | None, table: str) -> tuple[pd.DataFrame | None, str]:
     )
 
 
-def _check_some_kept(result: CleanResult) -> None:
-    """A person extract none of whose rows can be used gives no panel (not one of zeros)."""
+def check_some_kept(result: CleanResult) -> None:
+    """Refuse an extract none of whose rows can be used: it gives no panel (not one of zeros).
+
+    Parameters
+    ----------
+    result : CleanResult
+        A ``linkage.clean.clean_*`` result.
+
+    Raises
+    ------
+    linkage.errors.InputError
+        Rows were read and none was kept: the reasons with their counts and the first row set
+        aside, in one line.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from linkage.clean import clean_units
+    >>> check_some_kept(clean_units(pd.DataFrame({"unit_id": ["a"]}), source="units.csv"))
+    >>> try:
+    ...     check_some_kept(clean_units(pd.DataFrame({"unit_id": [""]}), source="units.csv"))
+    ... except InputError as err:
+    ...     print(err.problem)
+    none of its 1 rows can be used: missing_identifier 1 (first: row 1, column 'unit_id')
+    """
     if result.n_read == 0 or result.n_kept > 0:
         return
     file = str(result.report["file"].iloc[0])
@@ -369,25 +401,21 @@ def prepare(
     items: tuple[str, ...] = ()
     raw_es, label = person_table(employee_survey, "employee_survey")
     if raw_es is not None:
-        scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
-        items = tuple(survey_items(raw_es, mapping=mapping, scale=scale, file=label))
-        clean_es = clean_employee_survey(
-            raw_es,
-            items=list(items),
-            scale=scale,
-            mapping=mapping,
-            source=label,
-            freq=freq,
-            **chain,
+        clean_es, items = clean_chain_extract(
+            "employee_survey", raw_es, mapping=mapping, source=label, freq=freq, **chain
         )
         results.append(clean_es)
     raw_cs, label = person_table(customer_survey, "customer_survey")
     if raw_cs is not None:
-        clean_cs = clean_customer_survey(raw_cs, mapping=mapping, source=label, **chain)
+        clean_cs, _ = clean_chain_extract(
+            "customer_survey", raw_cs, mapping=mapping, source=label, freq=freq, **chain
+        )
         results.append(clean_cs)
     raw_rev, label = person_table(revenue, "revenue")
     if raw_rev is not None:
-        clean_rev = clean_revenue(raw_rev, mapping=mapping, source=label, freq=freq, **chain)
+        clean_rev, _ = clean_chain_extract(
+            "revenue", raw_rev, mapping=mapping, source=label, freq=freq, **chain
+        )
         results.append(clean_rev)
     raw_seg, label = person_table(segments, "segments")
     if raw_seg is not None:
@@ -395,7 +423,7 @@ def prepare(
         results.append(clean_seg)
 
     for result in results:
-        _check_some_kept(result)
+        check_some_kept(result)
 
     panel = build_panel(
         clean_e.data,
@@ -414,23 +442,15 @@ def prepare(
         window = {"freq": freq, "start": start, "end": end}
     tables: dict[str, pd.DataFrame] = {}
     if clean_es is not None:
-        tables["employee_survey"] = _employee_survey(
-            clean_es.data, list(items), align=survey_align, **window
+        tables["employee_survey"] = chain_table(
+            "employee_survey", clean_es.data, items=items, align=survey_align, **window
         )
     if clean_cs is not None:
-        cs = clean_cs.data
-        tables["customer_survey"] = customer_survey_panel(
-            cs,
-            csat="csat" if "csat" in cs.columns else None,
-            nps="nps" if "nps" in cs.columns else None,
-            align=customer_survey_align,
-            **window,
+        tables["customer_survey"] = chain_table(
+            "customer_survey", clean_cs.data, align=customer_survey_align, **window
         )
     if clean_rev is not None:
-        if "customer_id" in clean_rev.data.columns:
-            tables["revenue"] = revenue_panel(clean_rev.data, **window)
-        else:
-            tables["revenue"] = _unit_revenue(clean_rev.data, freq)
+        tables["revenue"] = chain_table("revenue", clean_rev.data, **window)
     if tables:
         panel = join_chain(panel, **tables)
     per_segment = None
@@ -452,6 +472,129 @@ def prepare(
         segments=per_segment,
         items=items,
     )
+
+
+_CHAIN_TABLES = ("employee_survey", "customer_survey", "revenue")
+
+
+def clean_chain_extract(
+    table: str,
+    raw: pd.DataFrame,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+    freq: str = "M",
+    units: CleanResult | None = None,
+    as_of: Any = None,
+) -> tuple[CleanResult, tuple[str, ...]]:
+    """Clean one of the chain's extracts as :func:`prepare` does, with the mapping's section.
+
+    Parameters
+    ----------
+    table : {"employee_survey", "customer_survey", "revenue"}
+        Which extract.
+    raw : pandas.DataFrame
+        The extract as read (:func:`linkage.io.read_table`), file column names.
+    mapping : dict, optional
+        A validated whole mapping (:func:`linkage.io.load_mapping`): the table's section (columns,
+        and for the employee survey ``items`` and ``scale``) and ``dates`` apply.
+    source : str, optional
+        The file name for the report and messages.
+    freq : {"M", "Q", "Y"}, default "M"
+        Period length (unit-level tables).
+    units, as_of
+        As in the ``linkage.clean.clean_*`` functions.
+
+    Returns
+    -------
+    (CleanResult, tuple of str)
+        The cleaning result and, for the employee survey, its items (the mapping's ``items``,
+        else the mostly numeric columns the mapping does not take); ``()`` otherwise.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"Store": ["7", "7"], "When": ["03/04/2024", "03/05/2024"],
+    ...                     "Q1": ["4", "2"]})
+    >>> mapping = {"employee_survey": {"unit_id": "Store", "survey_date": "When",
+    ...                                "items": {"engagement": "Q1"}},
+    ...            "dates": {"format": "%m/%d/%Y"}}
+    >>> result, items = clean_chain_extract("employee_survey", raw,
+    ...                                     mapping=validate_mapping(mapping))
+    >>> items, result.data["survey_date"].dt.day.tolist()
+    (('engagement',), [4, 5])
+    """
+    common: dict[str, Any] = {"mapping": mapping, "source": source, "units": units, "as_of": as_of}
+    if table == "employee_survey":
+        scale = table_options(mapping, "employee_survey").get("scale", (1, 5))
+        items = tuple(survey_items(raw, mapping=mapping, scale=scale, file=source))
+        es = clean_employee_survey(raw, items=list(items), scale=scale, freq=freq, **common)
+        return es, items
+    if table == "customer_survey":
+        return clean_customer_survey(raw, **common), ()
+    if table == "revenue":
+        return clean_revenue(raw, freq=freq, **common), ()
+    raise InputError(f"unknown chain table {table!r} (one of {', '.join(_CHAIN_TABLES)})")
+
+
+def chain_table(
+    table: str,
+    data: pd.DataFrame,
+    *,
+    items: Sequence[str] = (),
+    freq: str = "M",
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    align: Align | None = None,
+) -> pd.DataFrame:
+    """A cleaned chain extract (:func:`clean_chain_extract`) as the unit x period table
+    :func:`linkage.panel.join_chain` joins, as :func:`prepare` builds it.
+
+    Parameters
+    ----------
+    table : {"employee_survey", "customer_survey", "revenue"}
+        Which extract.
+    data : pandas.DataFrame
+        The cleaned rows (``CleanResult.data``): respondent or customer level, or unit level.
+    items : sequence of str
+        The employee survey's items.
+    freq, start, end
+        The panel's period length and window.
+    align : {"forward", "wave"}, optional
+        The surveys' alignment (default: the employee survey's "forward", the customer survey's
+        "wave"; see :mod:`linkage.panel.surveys`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``period`` and the table's panel columns (``es_<item>`` ..., ``cs_csat`` ...,
+        ``revenue`` ...).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rev = pd.DataFrame({"unit_id": ["7"], "period": pd.to_datetime(["2024-01-01"]),
+    ...                     "revenue": [10.0], "revenue_start": [8.0], "revenue_retained": [6.0]})
+    >>> chain_table("revenue", rev)[["unit_id", "revenue", "revenue_retention"]]
+      unit_id  revenue  revenue_retention
+    0       7     10.0               0.75
+    """
+    window: dict[str, Any] = {"freq": freq, "start": start, "end": end}
+    if table == "employee_survey":
+        return _employee_survey(data, list(items), align=align or "forward", **window)
+    if table == "customer_survey":
+        return customer_survey_panel(
+            data,
+            csat="csat" if "csat" in data.columns else None,
+            nps="nps" if "nps" in data.columns else None,
+            align=align or "wave",
+            **window,
+        )
+    if table == "revenue":
+        if "customer_id" in data.columns:
+            return revenue_panel(data, **window)
+        return _unit_revenue(data, freq)
+    raise InputError(f"unknown chain table {table!r} (one of {', '.join(_CHAIN_TABLES)})")
 
 
 def _employee_survey(data: pd.DataFrame, items: list[str], **options: Any) -> pd.DataFrame:
