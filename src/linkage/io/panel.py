@@ -185,6 +185,7 @@ def read_panel(
     require: Iterable[str] = PANEL_REQUIRED,
     numeric: Iterable[str] = (),
     strict: bool = True,
+    what: str = "panel",
 ) -> pd.DataFrame:
     """Read a unit x period panel file, typed and checked.
 
@@ -208,6 +209,8 @@ def read_panel(
         Parquet, Excel), ``period`` an ISO 8601 date or a whole number (int64), only ``numeric``
         columns converted (float64, as ``linkage.stats`` reads them); the rest stays as read, in
         file order.
+    what : str
+        What the file is, for the messages (``"panel"``; ``"unit x period survey"``...).
 
     Returns
     -------
@@ -235,7 +238,9 @@ def read_panel(
     """
     where = pathlib.Path(path)
     if not strict:
-        return _read_lenient(where, unit=unit, period=period, require=require, numeric=numeric)
+        return _read_lenient(
+            where, unit=unit, period=period, require=require, numeric=numeric, what=what
+        )
     label = str(where)
     if not where.is_file():
         raise InputError("panel file not found", file=label)
@@ -249,9 +254,9 @@ def read_panel(
             column=person[0],
         )
     required = list(dict.fromkeys([unit, period, *require]))
-    require_columns(raw, required, file=label, what="panel")
+    require_columns(raw, required, file=label, what=what)
     extra = [c for c in dict.fromkeys(numeric) if c not in (unit, period)]
-    require_columns(raw, extra, file=label, what="panel")
+    require_columns(raw, extra, file=label, what=what)
     if raw.empty:
         raise InputError("the panel has no rows", file=label)
     typed: dict[str, pd.Series] = {unit: raw[unit].astype("str")}
@@ -326,14 +331,15 @@ def _read_lenient(
     period: str,
     require: Iterable[str],
     numeric: Iterable[str],
+    what: str,
 ) -> pd.DataFrame:
     from linkage.io._read import read_table
 
     label = where.name
     data = read_table(where)
-    require_columns(data, [unit, period, *require], file=label, what="panel")
+    require_columns(data, [unit, period, *require], file=label, what=what)
     cols = [c for c in dict.fromkeys(numeric) if c is not None]
-    require_columns(data, cols, file=label, what="panel")
+    require_columns(data, cols, file=label, what=what)
     typed = data.assign(**{c: _as_number(data[c], c, label) for c in cols})
     text = data[period].astype("string").str.strip()
     if text.str.fullmatch(r"[+-]?\d+").fillna(False).all():

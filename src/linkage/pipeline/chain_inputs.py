@@ -114,7 +114,7 @@ def _unit_table(path: str) -> pd.DataFrame:
     tables (``strict=False``: ISO periods), identifiers dropped, chain columns as numbers."""
     from linkage.io.panel import read_panel
 
-    table = read_panel(path, require=(), strict=False)
+    table = read_panel(path, require=(), strict=False, what="unit x period table")
     return _numeric_chain_columns(table.drop(columns=[c for c in _ID_COLUMNS if c in table]))
 
 
