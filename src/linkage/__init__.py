@@ -13,7 +13,8 @@ The package is layered; each layer imports only from the layers listed before it
 8. ``linkage.app``                         widgets, dashboards, static report
 9. ``linkage.cli``                         the ``linkage`` command
 
-``linkage.privacy`` (small-group suppression) sits beside ``linkage.io``: it needs only pandas.
+``linkage.privacy`` (small-group suppression) and ``linkage.words`` (how figures are put in words)
+sit beside ``linkage.io``: they need nothing above it.
 ``tests/test_layers.py`` enforces the direction.
 """
 
