@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from linkage.clean._core import (
-    RESERVED_COLUMNS,
     CleanResult,
     as_of_date,
+    clean_result,
     first_reasons,
     row_numbers,
     text_cells,
@@ -325,26 +325,6 @@ def clean_extract(
     else:
         check(data, file=label)
 
-    gone = ~keep
-    original = raw.loc[gone].copy()
-    original.columns = [
-        f"{c} (original)" if str(c) in RESERVED_COLUMNS else str(c) for c in original.columns
-    ]
-    original = pd.DataFrame({c: as_text(original[c]) for c in original.columns})
-    rejects = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "file": pd.Series([label] * int(gone.sum()), dtype="str"),
-                    "row": rows[gone],
-                    "reason": pd.Series(reason[gone], dtype="str"),
-                    "column": pd.Series(blame[gone], dtype="str"),
-                }
-            ),
-            original.reset_index(drop=True),
-        ],
-        axis=1,
-    )
     applies = (
         {why for why, _, _ in conditions}
         | ({"duplicate_response"} if response_id is not None and response_id in typed else set())
@@ -352,14 +332,6 @@ def clean_extract(
         | ({"duplicate_period"} if unique_period is not None else set())
     )
     reasons = [r for r in CHAIN_REASONS if r in applies]
-    counts = pd.Series(reason).value_counts()
-    report = pd.DataFrame(
-        {
-            "file": pd.Series([label] * (1 + len(reasons)), dtype="str"),
-            "reason": pd.Series(["kept", *reasons], dtype="str"),
-            "n": np.array(
-                [int(keep.sum()), *(int(counts.get(r, 0)) for r in reasons)], dtype=np.int64
-            ),
-        }
+    return clean_result(
+        raw, data, file=label, rows=rows, reason=reason, blame=blame, reasons=reasons
     )
-    return CleanResult(data=data, rejects=rejects, report=report)
