@@ -167,6 +167,23 @@ def text_cells(col: pd.Series) -> pd.Series:
     return out.where(~out.isin(MISSING_TOKENS) & out.notna())
 
 
+def parse_numbers(column: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column as float64 and where a cell is not a number (text that does not parse; an empty
+    cell, or a missing-value token such as ``n/a``, is no number and no error).
+
+    Examples
+    --------
+    >>> number, bad = parse_numbers(pd.Series(["1.5", " ", "12 EUR"]))
+    >>> number.tolist(), bad.tolist()
+    ([1.5, nan, nan], [False, False, True])
+    """
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.astype("float64"), np.zeros(len(column), dtype=bool)
+    text = text_cells(column)
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    return number, (number.isna() & text.notna()).to_numpy()
+
+
 def row_numbers(raw: pd.DataFrame) -> np.ndarray:
     index = raw.index
     if index.name == "row" and pd.api.types.is_integer_dtype(index.dtype):
@@ -380,16 +397,7 @@ def clean_table(
 
     for name in spec.numbers:
         if name in mapped.columns:
-            column = mapped[name]
-            if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
-                column.dtype
-            ):
-                number = column.astype("float64")
-                bad = np.zeros(n, dtype=bool)
-            else:
-                text = text_cells(column)
-                number = pd.to_numeric(text, errors="coerce").astype("float64")
-                bad = (number.isna() & text.notna()).to_numpy()
+            number, bad = parse_numbers(mapped[name])
             typed[name] = number
             conditions.append(("unparseable_number", bad, name))
 

@@ -23,6 +23,7 @@ from linkage.clean._core import (
     as_of_date,
     clean_result,
     first_reasons,
+    parse_numbers,
     row_numbers,
     text_cells,
     unit_set,
@@ -224,16 +225,7 @@ def clean_extract(
         conditions.append(("impossible_date", status == IMPOSSIBLE, date))
     parsed = {**scores, **({amount: None} if amount else {}), **dict.fromkeys(numbers)}
     for name, scale in parsed.items():
-        column = mapped[name]
-        if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
-            column.dtype
-        ):
-            number = column.astype("float64")
-            bad = np.zeros(n, dtype=bool)
-        else:
-            text = text_cells(column)
-            number = pd.to_numeric(text, errors="coerce").astype("float64")
-            bad = (number.isna() & text.notna()).to_numpy()
+        number, bad = parse_numbers(mapped[name])
         typed[name] = number
         conditions.append(("unparseable_number", bad, name))
         v = number.to_numpy()
