@@ -17,11 +17,11 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import ipywidgets as widgets
 
-__all__ = ["logger", "guarded", "FRIENDLY", "neutral_line", "SHUTDOWN_FIX"]
+__all__ = ["logger", "guarded", "FRIENDLY", "neutral_line", "SHUTDOWN_FIX", "show_loading"]
 
 FRIENDLY = "Something went wrong while updating this view. The figures show the previous selection."
 
@@ -131,3 +131,51 @@ SHUTDOWN_FIX = """<script>(function () {
   window.addEventListener("beforeunload", shutdown);
   window.addEventListener("pagehide", shutdown);
 })();</script>"""
+
+
+class _HasWidget(Protocol):
+    @property
+    def widget(self) -> widgets.Widget: ...
+
+
+_View = TypeVar("_View", bound=_HasWidget)
+
+
+def show_loading(build: Callable[[], _View], *, loading: str, name: str, data: str) -> _View | None:
+    """Display the line ``loading``, build a view, then show its widget in place of the line.
+
+    Errors while building show one neutral line naming ``data`` (with a reference to the server
+    log), never a traceback; the log says ``name`` failed. Returns the view (None when it could
+    not be built).
+    """
+    from IPython.display import HTML, display
+
+    from linkage.app._kernel import one_blas_thread
+
+    one_blas_thread()
+    display(HTML(SHUTDOWN_FIX))
+    box = widgets.VBox(
+        [
+            widgets.HTML(
+                "<div class='linkage-loading' style='font-size:16px;color:#555'>"
+                f"{loading}&hellip;</div>"
+            )
+        ]
+    )
+    display(box)
+    try:
+        view = build()
+    except Exception:  # noqa: BLE001 - shown as one line, logged in full
+        ref = uuid.uuid4().hex[:8]
+        logger.exception("%s failed to load (ref %s)", name, ref)
+        box.children = [
+            widgets.HTML(
+                neutral_line(
+                    f"{data} could not be loaded (ref {ref}); whoever runs the "
+                    "dashboard can find the detail in the server log."
+                )
+            )
+        ]
+        return None
+    box.children = [view.widget]
+    return view

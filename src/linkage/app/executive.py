@@ -14,17 +14,14 @@ and reuses figures already drawn for the same selection.
 from __future__ import annotations
 
 import os
-import uuid
 from collections import OrderedDict
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
-from IPython.display import HTML, display
 
 from linkage.app import _render
 from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
-from linkage.app._kernel import one_blas_thread
 from linkage.app._render import (
     CAVEATS,
     data_uri,
@@ -35,7 +32,7 @@ from linkage.app._render import (
     trends_png,
     unit_table_html,
 )
-from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
+from linkage.app._safe import guarded, show_loading
 from linkage.app._service_chain_data import is_sample_panel
 from linkage.app.service_chain import ChainView
 from linkage.io import neutralise_formulas
@@ -399,30 +396,9 @@ def show_executive(
     Errors while loading show one neutral line (with a reference to the server log), never a
     traceback. Returns the dashboard (None when it could not be built).
     """
-    one_blas_thread()
-    display(HTML(SHUTDOWN_FIX))
-    box = widgets.VBox(
-        [
-            widgets.HTML(
-                "<div class='linkage-loading' style='font-size:16px;color:#555'>"
-                "Loading the retention figures&hellip;</div>"
-            )
-        ]
+    return show_loading(
+        lambda: executive_dashboard(panel, **kwargs),
+        loading="Loading the retention figures",
+        name="executive dashboard",
+        data="The dashboard's data",
     )
-    display(box)
-    try:
-        dash = executive_dashboard(panel, **kwargs)
-    except Exception:  # noqa: BLE001 - shown as one line, logged in full
-        ref = uuid.uuid4().hex[:8]
-        logger.exception("executive dashboard failed to load (ref %s)", ref)
-        box.children = [
-            widgets.HTML(
-                neutral_line(
-                    f"The dashboard's data could not be loaded (ref {ref}); whoever runs the "
-                    "dashboard can find the detail in the server log."
-                )
-            )
-        ]
-        return None
-    box.children = [dash.widget]
-    return dash

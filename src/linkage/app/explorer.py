@@ -8,19 +8,16 @@ The identifier from the URL is only looked up among the panel's units, never eva
 from __future__ import annotations
 
 import os
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, display
 
 from linkage.app._data import DashboardData, Selection, load_panel
-from linkage.app._kernel import one_blas_thread
 from linkage.app._render import data_uri, esc, quadrants_png, unit_png
-from linkage.app._safe import SHUTDOWN_FIX, guarded, logger, neutral_line
+from linkage.app._safe import guarded, logger, show_loading
 from linkage.app.executive import CSS
 
 __all__ = ["UnitExplorer", "unit_explorer", "show_unit_explorer", "unit_from_query"]
@@ -226,30 +223,9 @@ def show_unit_explorer(
     **kwargs: Any,
 ) -> UnitExplorer | None:
     """Display a loading line, then the explorer (or one neutral line if it cannot load)."""
-    one_blas_thread()
-    display(HTML(SHUTDOWN_FIX))
-    box = widgets.VBox(
-        [
-            widgets.HTML(
-                "<div class='linkage-loading' style='font-size:16px;color:#555'>"
-                "Loading the unit&rsquo;s figures&hellip;</div>"
-            )
-        ]
+    return show_loading(
+        lambda: unit_explorer(panel, unit=unit, **kwargs),
+        loading="Loading the unit&rsquo;s figures",
+        name="unit explorer",
+        data="The unit explorer's data",
     )
-    display(box)
-    try:
-        ex = unit_explorer(panel, unit=unit, **kwargs)
-    except Exception:  # noqa: BLE001 - shown as one line, logged in full
-        ref = uuid.uuid4().hex[:8]
-        logger.exception("unit explorer failed to load (ref %s)", ref)
-        box.children = [
-            widgets.HTML(
-                neutral_line(
-                    f"The unit explorer's data could not be loaded (ref {ref}); whoever runs the "
-                    "dashboard can find the detail in the server log."
-                )
-            )
-        ]
-        return None
-    box.children = [ex.widget]
-    return ex

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,23 @@ def text_cells(col: pd.Series) -> pd.Series:
     return out.where(~out.isin(MISSING_TOKENS) & out.notna())
 
 
+def parse_numbers(column: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """A column as float64 and where a cell is not a number (text that does not parse; an empty
+    cell, or a missing-value token such as ``n/a``, is no number and no error).
+
+    Examples
+    --------
+    >>> number, bad = parse_numbers(pd.Series(["1.5", " ", "12 EUR"]))
+    >>> number.tolist(), bad.tolist()
+    ([1.5, nan, nan], [False, False, True])
+    """
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.astype("float64"), np.zeros(len(column), dtype=bool)
+    text = text_cells(column)
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    return number, (number.isna() & text.notna()).to_numpy()
+
+
 def row_numbers(raw: pd.DataFrame) -> np.ndarray:
     index = raw.index
     if index.name == "row" and pd.api.types.is_integer_dtype(index.dtype):
@@ -261,6 +279,54 @@ def _overlaps(
 # -- the cleaner -----------------------------------------------------------------------------------
 
 
+def clean_result(
+    raw: pd.DataFrame,
+    data: pd.DataFrame,
+    *,
+    file: str,
+    rows: np.ndarray,
+    reason: np.ndarray,
+    blame: np.ndarray,
+    reasons: Sequence[str],
+) -> CleanResult:
+    """The :class:`CleanResult` of one cleaning pass: ``data`` (the kept rows, already typed), the
+    rows set aside with their original cells, and the report counting ``reasons`` (in that order)
+    after ``kept``; ``reason`` is each raw row's reason ("" for a kept row), ``blame`` its
+    column."""
+    keep = reason == ""
+    gone = ~keep
+    original = raw.loc[gone].copy()
+    original.columns = [
+        f"{c} (original)" if str(c) in RESERVED_COLUMNS else str(c) for c in original.columns
+    ]
+    original = pd.DataFrame({c: as_text(original[c]) for c in original.columns})
+    rejects = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "file": pd.Series([file] * int(gone.sum()), dtype="str"),
+                    "row": rows[gone],
+                    "reason": pd.Series(reason[gone], dtype="str"),
+                    "column": pd.Series(blame[gone], dtype="str"),
+                }
+            ),
+            original.reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    counts = pd.Series(reason).value_counts()
+    report = pd.DataFrame(
+        {
+            "file": pd.Series([file] * (1 + len(reasons)), dtype="str"),
+            "reason": pd.Series(["kept", *reasons], dtype="str"),
+            "n": np.array(
+                [int(keep.sum()), *(int(counts.get(r, 0)) for r in reasons)], dtype=np.int64
+            ),
+        }
+    )
+    return CleanResult(data=data, rejects=rejects, report=report)
+
+
 def clean_table(
     raw: pd.DataFrame | str | os.PathLike[str],
     *,
@@ -331,16 +397,7 @@ def clean_table(
 
     for name in spec.numbers:
         if name in mapped.columns:
-            column = mapped[name]
-            if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
-                column.dtype
-            ):
-                number = column.astype("float64")
-                bad = np.zeros(n, dtype=bool)
-            else:
-                text = text_cells(column)
-                number = pd.to_numeric(text, errors="coerce").astype("float64")
-                bad = (number.isna() & text.notna()).to_numpy()
+            number, bad = parse_numbers(mapped[name])
             typed[name] = number
             conditions.append(("unparseable_number", bad, name))
 
@@ -408,36 +465,6 @@ def clean_table(
                 data_cols[name] = iso.where(values.notna(), data_cols[name])
     data = pd.DataFrame(data_cols).loc[keep].reset_index(drop=True)
 
-    # the rows set aside, with their original cells
-    gone = ~keep
-    original = raw.loc[gone].copy()
-    original.columns = [
-        f"{c} (original)" if str(c) in RESERVED_COLUMNS else str(c) for c in original.columns
-    ]
-    original = pd.DataFrame({c: as_text(original[c]) for c in original.columns})
-    rejects = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "file": pd.Series([label] * int(gone.sum()), dtype="str"),
-                    "row": rows[gone],
-                    "reason": pd.Series(reason[gone], dtype="str"),
-                    "column": pd.Series(blame[gone], dtype="str"),
-                }
-            ),
-            original.reset_index(drop=True),
-        ],
-        axis=1,
+    return clean_result(
+        raw, data, file=label, rows=rows, reason=reason, blame=blame, reasons=spec.reasons
     )
-
-    counts = pd.Series(reason).value_counts()
-    report = pd.DataFrame(
-        {
-            "file": pd.Series([label] * (1 + len(spec.reasons)), dtype="str"),
-            "reason": pd.Series(["kept", *spec.reasons], dtype="str"),
-            "n": np.array(
-                [int(keep.sum()), *(int(counts.get(r, 0)) for r in spec.reasons)], dtype=np.int64
-            ),
-        }
-    )
-    return CleanResult(data=data, rejects=rejects, report=report)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from linkage.clean._core import (
-    RESERVED_COLUMNS,
     CleanResult,
     as_of_date,
+    clean_result,
     first_reasons,
+    parse_numbers,
     row_numbers,
     text_cells,
     unit_set,
@@ -224,16 +225,7 @@ def clean_extract(
         conditions.append(("impossible_date", status == IMPOSSIBLE, date))
     parsed = {**scores, **({amount: None} if amount else {}), **dict.fromkeys(numbers)}
     for name, scale in parsed.items():
-        column = mapped[name]
-        if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
-            column.dtype
-        ):
-            number = column.astype("float64")
-            bad = np.zeros(n, dtype=bool)
-        else:
-            text = text_cells(column)
-            number = pd.to_numeric(text, errors="coerce").astype("float64")
-            bad = (number.isna() & text.notna()).to_numpy()
+        number, bad = parse_numbers(mapped[name])
         typed[name] = number
         conditions.append(("unparseable_number", bad, name))
         v = number.to_numpy()
@@ -325,26 +317,6 @@ def clean_extract(
     else:
         check(data, file=label)
 
-    gone = ~keep
-    original = raw.loc[gone].copy()
-    original.columns = [
-        f"{c} (original)" if str(c) in RESERVED_COLUMNS else str(c) for c in original.columns
-    ]
-    original = pd.DataFrame({c: as_text(original[c]) for c in original.columns})
-    rejects = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "file": pd.Series([label] * int(gone.sum()), dtype="str"),
-                    "row": rows[gone],
-                    "reason": pd.Series(reason[gone], dtype="str"),
-                    "column": pd.Series(blame[gone], dtype="str"),
-                }
-            ),
-            original.reset_index(drop=True),
-        ],
-        axis=1,
-    )
     applies = (
         {why for why, _, _ in conditions}
         | ({"duplicate_response"} if response_id is not None and response_id in typed else set())
@@ -352,14 +324,6 @@ def clean_extract(
         | ({"duplicate_period"} if unique_period is not None else set())
     )
     reasons = [r for r in CHAIN_REASONS if r in applies]
-    counts = pd.Series(reason).value_counts()
-    report = pd.DataFrame(
-        {
-            "file": pd.Series([label] * (1 + len(reasons)), dtype="str"),
-            "reason": pd.Series(["kept", *reasons], dtype="str"),
-            "n": np.array(
-                [int(keep.sum()), *(int(counts.get(r, 0)) for r in reasons)], dtype=np.int64
-            ),
-        }
+    return clean_result(
+        raw, data, file=label, rows=rows, reason=reason, blame=blame, reasons=reasons
     )
-    return CleanResult(data=data, rejects=rejects, report=report)

@@ -1,24 +1,15 @@
 """Cleaning the customer segments extract.
 
-The same contract as the other ``clean_*`` functions: every input row is either in ``data`` (typed,
-canonical columns first) or in ``rejects`` with one reason, the first of :data:`CHAIN_REASONS`
-that applies, and ``report`` accounts for every row. A mapping is a whole mapping (with the
-table's section, ``employee_survey``, ``customer_survey``, ``revenue`` or ``segments``, and maybe
-``dates``; see :mod:`linkage.io._mapping`) or a plain ``{canonical: file column}`` dict for this
-table; dates take ``date_format`` / ``dayfirst`` as elsewhere (they win over the mapping's).
+The contract (rows kept or set aside with a reason, mappings, dates) is the one of
+:mod:`linkage.clean._extracts`, whose cleaning pass does the work.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from linkage.clean._core import (
-    CleanResult,
-)
-from linkage.clean._extracts import (
-    Raw,
-    clean_extract,
-)
+from linkage.clean._core import CleanResult
+from linkage.clean._extracts import Raw, clean_extract
 
 __all__ = ["clean_segments"]
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from linkage.cli._common import fmt, survey_alignment, with_file
+from linkage.cli._common import (
+    add_bootstrap,
+    add_json,
+    add_unit_period,
+    fmt,
+    survey_alignment,
+    with_file,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,31 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="links in chain order, e.g. es_engagement:employee_retention,employee_retention:"
         "customer_retention (default: the four-step chain)",
     )
-    parser.add_argument(
-        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
-    )
-    parser.add_argument(
-        "--period", default="period", metavar="COL", help="period column (default period)"
-    )
+    add_unit_period(parser)
     parser.add_argument(
         "--max-lag", dest="max_lag", type=int, default=6, metavar="K", help="lags -K..K (default 6)"
     )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="unit-bootstrap resamples (default 2000)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
-    )
+    add_bootstrap(parser)
     parser.add_argument(
         "--no-mediation", dest="mediate", action="store_false", help="skip the mediation analysis"
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of a report"
-    )
+    add_json(parser)
 
 
 def _links(text: str | None) -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Shared by several ``linkage`` commands: name the file in errors, state the survey alignment a
-panel implies, tables as text.
+"""Shared by several ``linkage`` commands: the options they share, name the file in errors, state
+the survey alignment a panel implies, tables as text.
 
 Every command reads its panel with :func:`linkage.io.read_panel` (``strict=False``: the files the
 commands have always read) and checks columns with :func:`linkage.io.require_columns`.
@@ -7,6 +7,7 @@ commands have always read) and checks columns with :func:`linkage.io.require_col
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -15,11 +16,73 @@ from linkage.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["with_file", "survey_alignment", "fmt"]
+__all__ = [
+    "add_unit_period",
+    "add_bootstrap",
+    "add_json",
+    "with_file",
+    "survey_alignment",
+    "fmt",
+]
 
 #: the panel's survey wave columns and the setting each implies (the names of ``linkage panel``'s
 #: ``--survey-align`` and of :func:`linkage.pipeline.prepare`'s ``customer_survey_align``)
 _WAVES = {"es_wave": "survey_align", "cs_wave": "customer_survey_align"}
+
+
+def add_unit_period(
+    parser: argparse.ArgumentParser, *, period_help: str = "period column (default period)"
+) -> None:
+    """Declare ``--unit`` and ``--period``, the panel's unit and period columns.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_unit_period(p)
+    >>> p.parse_args(["--unit", "store"])
+    Namespace(unit='store', period='period')
+    """
+    parser.add_argument(
+        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
+    )
+    parser.add_argument("--period", default="period", metavar="COL", help=period_help)
+
+
+def add_bootstrap(parser: argparse.ArgumentParser, *, boot: int = 2000) -> None:
+    """Declare ``--boot`` (unit-bootstrap resamples, default ``boot``) and ``--seed``.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_bootstrap(p, boot=1000)
+    >>> p.parse_args([])
+    Namespace(boot=1000, seed=0)
+    """
+    parser.add_argument(
+        "--boot",
+        type=int,
+        default=boot,
+        metavar="N",
+        help=f"unit-bootstrap resamples (default {boot})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--json``: one JSON object instead of the report.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_json(p)
+    >>> p.parse_args(["--json"])
+    Namespace(json=True)
+    """
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a report"
+    )
 
 
 def with_file(err: InputError, label: str) -> InputError:

@@ -20,6 +20,8 @@ _NOT_ITEMS = {"es_respondents", "es_wave", "es_engagement"}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage drivers``."""
+    from linkage.cli._common import add_bootstrap, add_json, add_unit_period
+
     parser.add_argument(
         "panel", metavar="PANEL", help="panel (or unit) file with item and outcome columns"
     )
@@ -35,12 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="COL",
         help="outcome column (default customer_retention)",
     )
-    parser.add_argument(
-        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
-    )
-    parser.add_argument(
-        "--period", default="period", metavar="COL", help="period column (default period)"
-    )
+    add_unit_period(parser)
     parser.add_argument(
         "--lag",
         type=int,
@@ -91,19 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="METHOD",
         help="p-value correction over the items: holm (default), fdr_bh, bonferroni, none",
     )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="unit-bootstrap resamples (default 2000)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of a report"
-    )
+    add_bootstrap(parser)
+    add_json(parser)
 
 
 def _read_respondents(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from linkage.cli._common import fmt, survey_alignment, with_file
+from linkage.cli._common import (
+    add_bootstrap,
+    add_json,
+    add_unit_period,
+    fmt,
+    survey_alignment,
+    with_file,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,14 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="COL",
         help="customer-side measure (default customer_retention)",
     )
-    parser.add_argument(
-        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
-    )
-    parser.add_argument(
-        "--period",
-        default="period",
-        metavar="COL",
-        help="period column: dates (YYYY-MM-DD) or whole numbers such as years (default period)",
+    add_unit_period(
+        parser,
+        period_help="period column: dates (YYYY-MM-DD) or whole numbers such as years "
+        "(default period)",
     )
     parser.add_argument(
         "--max-lag",
@@ -50,19 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="lags -K..K; K > 0 means x leads y (default 6)",
     )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="unit-bootstrap resamples (default 2000)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of a report"
-    )
+    add_bootstrap(parser)
+    add_json(parser)
 
 
 def report(result: LinkageResult) -> str:

@@ -13,6 +13,8 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``linkage watchlist``."""
+    from linkage.cli._common import add_bootstrap, add_json, add_unit_period
+
     parser.add_argument(
         "panel",
         metavar="PANEL",
@@ -24,12 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--y", default="customer_retention", metavar="COL", help="customer-side rate"
     )
-    parser.add_argument(
-        "--unit", default="unit_id", metavar="COL", help="unit column (default unit_id)"
-    )
-    parser.add_argument(
-        "--period", default="period", metavar="COL", help="period column (default period)"
-    )
+    add_unit_period(parser)
     parser.add_argument(
         "--as-of",
         dest="as_of",
@@ -108,19 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also back-test the list on the last N cutoffs (observed outcomes)",
     )
-    parser.add_argument(
-        "--boot",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="unit-bootstrap resamples (default 1000)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="bootstrap seed (default 0)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of a report"
-    )
+    add_bootstrap(parser, boot=1000)
+    add_json(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,16 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.io import require_columns
 
-__all__ = ["as_frame", "need_columns", "first_bad", "text_column", "date_column", "number_column"]
+__all__ = [
+    "as_frame",
+    "need_columns",
+    "first_bad",
+    "text_column",
+    "dates",
+    "date_column",
+    "number_column",
+    "window_periods",
+]
 
 
 def as_frame(data: object, name: str) -> pd.DataFrame:
@@ -44,21 +53,42 @@ def text_column(data: pd.DataFrame, column: str, name: str) -> pd.Series:
     return col.astype("str")
 
 
-def date_column(data: pd.DataFrame, column: str, name: str) -> pd.Series:
+def dates(data: pd.DataFrame, column: str, name: str) -> pd.Series:
+    """A column as naive datetime64 (NaT where empty); text must be ISO dates."""
     col = data[column]
     if isinstance(col.dtype, pd.DatetimeTZDtype):
-        col = col.dt.tz_localize(None)
-    elif not pd.api.types.is_datetime64_dtype(col.dtype):
-        try:
-            col = pd.to_datetime(col, format="ISO8601")
-        except (ValueError, TypeError) as exc:
-            raise InputError(
-                f"does not hold dates ({exc}); parse dates with linkage.clean first",
-                file=name,
-                column=column,
-            ) from None
+        return col.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_dtype(col.dtype):
+        return col
+    if col.isna().all():
+        return pd.Series(pd.NaT, index=col.index, dtype="datetime64[us]")
+    try:
+        return pd.to_datetime(col, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"does not hold dates ({exc}); parse dates with linkage.clean first",
+            file=name,
+            column=column,
+        ) from None
+
+
+def date_column(data: pd.DataFrame, column: str, name: str) -> pd.Series:
+    col = dates(data, column, name)
     first_bad(col.isna().to_numpy(), f"have no {column}", name, column)
     return col
+
+
+def window_periods(activity_window: object) -> int:
+    """``activity_window`` checked: a whole number of periods, at least 1."""
+    if (
+        isinstance(activity_window, bool)
+        or not isinstance(activity_window, (int, np.integer))
+        or activity_window < 1
+    ):
+        raise InputError(
+            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
+        )
+    return int(activity_window)
 
 
 def number_column(data: pd.DataFrame, column: str, name: str) -> np.ndarray:

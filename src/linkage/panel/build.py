@@ -38,6 +38,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.io import require_columns
+from linkage.panel._inputs import as_frame, dates, first_bad, text_column, window_periods
 from linkage.panel.periods import (
     MISSING,
     DateLike,
@@ -176,15 +177,7 @@ def build_panel(
     2024-04-01      2       0     1         1    1        0.5  0.666667      0.0
     """
     freq = normalize_freq(freq)
-    if isinstance(activity_window, bool) or not isinstance(activity_window, (int, np.integer)):
-        raise InputError(
-            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
-        )
-    if activity_window < 1:
-        raise InputError(
-            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
-        )
-    activity_window = int(activity_window)
+    activity_window = window_periods(activity_window)
 
     _require_table(employees, _EMPLOYEE_COLUMNS, "employees")
     if customers is not None:
@@ -209,26 +202,24 @@ def build_panel(
         _require_table(units, ("unit_id",), "units")
 
     # ---- dates to period codes --------------------------------------------------------------
-    emp_unit = _unit_ids(employees, "employees")
+    emp_unit = text_column(employees, "unit_id", "employees")
     emp_s, emp_e, emp_span = spell_codes(
         employees, "hire_date", "termination_date", "employees", freq
     )
     spans = [emp_span]
     if customers is not None:
-        cus_unit = _unit_ids(customers, "customers")
+        cus_unit = text_column(customers, "unit_id", "customers")
         cus_s, cus_e, cus_span = spell_codes(customers, "start_date", "end_date", "customers", freq)
         spans.append(cus_span)
     if activity is not None:
-        act_unit = _unit_ids(activity, "activity")
-        act_dates = _dates(activity, "activity_date", "activity")
-        _no_missing(
-            act_dates.isna().to_numpy(), "activity", "activity_date", "have no activity_date"
-        )
-        _no_missing(
+        act_unit = text_column(activity, "unit_id", "activity")
+        act_dates = dates(activity, "activity_date", "activity")
+        first_bad(act_dates.isna().to_numpy(), "have no activity_date", "activity", "activity_date")
+        first_bad(
             activity["customer_id"].isna().to_numpy(),
+            "have no customer_id",
             "activity",
             "customer_id",
-            "have no customer_id",
         )
         act_codes = date_codes(act_dates, freq)
         spans.append((act_codes.min(), act_codes.max()) if len(act_codes) else None)
@@ -373,7 +364,7 @@ def window_bounds(
 def unit_attributes(units: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """The checked ``unit_id`` column of a units table (str) and its attributes indexed by it."""
     _require_table(units, ("unit_id",), "units")
-    unit_col = _unit_ids(units, "units")
+    unit_col = text_column(units, "unit_id", "units")
     if unit_col.duplicated().any():
         first = int(np.flatnonzero(unit_col.duplicated().to_numpy())[0])
         raise InputError(
@@ -460,9 +451,13 @@ def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _require_table(table: object, columns: Sequence[str], name: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise InputError(f"must be a pandas DataFrame, not {type(table).__name__}", file=name)
-    require_columns(table, columns, file=name, what=f"{name} table", hint=canonical_hint(columns))
+    require_columns(
+        as_frame(table, name),
+        columns,
+        file=name,
+        what=f"{name} table",
+        hint=canonical_hint(columns),
+    )
 
 
 def canonical_hint(columns: Sequence[str]) -> str:
@@ -473,51 +468,16 @@ def canonical_hint(columns: Sequence[str]) -> str:
     )
 
 
-def _no_missing(mask: np.ndarray, table: str, column: str, what: str) -> None:
-    if mask.any():
-        first = int(np.flatnonzero(mask)[0])
-        raise InputError(
-            f"{mask.sum()} row(s) {what}; set them aside with linkage.clean first",
-            file=table,
-            row=first + 1,
-            column=column,
-        )
-
-
-def _unit_ids(table: pd.DataFrame, name: str) -> pd.Series:
-    col = table["unit_id"]
-    _no_missing(col.isna().to_numpy(), name, "unit_id", "have no unit_id")
-    return col.astype("str")
-
-
-def _dates(table: pd.DataFrame, column: str, name: str) -> pd.Series:
-    col = table[column]
-    if isinstance(col.dtype, pd.DatetimeTZDtype):
-        return col.dt.tz_localize(None)
-    if pd.api.types.is_datetime64_dtype(col.dtype):
-        return col
-    if col.isna().all():
-        return pd.Series(pd.NaT, index=col.index, dtype="datetime64[us]")
-    try:
-        return pd.to_datetime(col, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"does not hold dates ({exc}); parse dates with linkage.clean first",
-            file=name,
-            column=column,
-        ) from None
-
-
 def spell_codes(
     table: pd.DataFrame, start_col: str, end_col: str, name: str, freq: str
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
     """Period codes of spell starts and ends, and the (min, max) code of all their dates (None
     when there are none). An open end gets a code after every period of any window."""
-    s_dates = _dates(table, start_col, name)
-    e_dates = _dates(table, end_col, name)
-    _no_missing(s_dates.isna().to_numpy(), name, start_col, f"have no {start_col}")
+    s_dates = dates(table, start_col, name)
+    e_dates = dates(table, end_col, name)
+    first_bad(s_dates.isna().to_numpy(), f"have no {start_col}", name, start_col)
     before = (e_dates < s_dates).to_numpy()
-    _no_missing(before, name, end_col, f"end ({end_col}) before they start ({start_col})")
+    first_bad(before, f"end ({end_col}) before they start ({start_col})", name, end_col)
     s = date_codes(s_dates, freq)
     e = date_codes(e_dates, freq)
     open_ = e == MISSING

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.errors import InputError
-from linkage.panel._inputs import as_frame, date_column, first_bad, need_columns, text_column
+from linkage.panel._inputs import (
+    as_frame,
+    date_column,
+    first_bad,
+    need_columns,
+    text_column,
+    window_periods,
+)
 from linkage.panel.build import UnitPeriodGrid, activity_spells, ratio, spell_codes, window_bounds
 from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
@@ -79,14 +85,7 @@ def segment_retention(
     """
     customers = as_frame(customers, "customers")
     freq = normalize_freq(freq)
-    if (
-        isinstance(activity_window, bool)
-        or not isinstance(activity_window, (int, np.integer))
-        or activity_window < 1
-    ):
-        raise InputError(
-            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
-        )
+    activity_window = window_periods(activity_window)
     is_activity = "start_date" not in customers.columns and "activity_date" in customers.columns
     needed = [
         "customer_id",
@@ -129,7 +128,7 @@ def segment_retention(
         span = (int(codes.min()), int(codes.max())) if len(codes) else None
         lo, _, n_periods = window_bounds([span], start, end, freq)
         cust = pd.factorize(text_column(customers, "customer_id", "customers"))[0].astype(np.int64)
-        s, e, g = activity_spells(cust, group, codes, int(activity_window), n_units * n_seg)
+        s, e, g = activity_spells(cust, group, codes, activity_window, n_units * n_seg)
     else:
         s, e, span = spell_codes(customers, "start_date", "end_date", "customers", freq)
         lo, _, n_periods = window_bounds([span], start, end, freq)

@@ -38,8 +38,6 @@ four children of the spec seed's :class:`numpy.random.SeedSequence`; the chain u
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -47,10 +45,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from linkage.errors import InputError
 from linkage.simulate._model import Counts, Latent, ar1_series, sign_of
 from linkage.simulate._people import Spells, person_ids
-from linkage.simulate._spec import WorldSpec
+from linkage.simulate._spec import (
+    WorldSpec,
+    field_error,
+    finite,
+    known_parameters,
+    real_field,
+    whole_field,
+)
 
 __all__ = [
     "ChainSpec",
@@ -159,14 +163,7 @@ class ChainSpec:
     spend_monthly_sigma: float = 0.2
 
     def __post_init__(self) -> None:
-        value = self.survey_every
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Integral)
-            or not 1 <= value <= 24
-        ):
-            _bad("survey_every", f"must be a whole number from 1 to 24, not {value!r}")
-        object.__setattr__(self, "survey_every", int(value))
+        whole_field(self, "survey_every", 1, 24)
         for name, low, high in (
             ("survey_response", 0.0, 1.0),
             ("cs_response", 0.0, 1.0),
@@ -178,7 +175,7 @@ class ChainSpec:
             ("spend_sigma", 0.0, 3.0),
             ("spend_monthly_sigma", 0.0, 3.0),
         ):
-            _real(self, name, low, high)
+            real_field(self, name, low, high)
         # as given (any types): checked below, then stored as (str, float, float)
         items: tuple[tuple[Any, ...], ...] | None = (
             tuple(tuple(i) for i in self.items) if isinstance(self.items, (tuple, list)) else None
@@ -187,7 +184,7 @@ class ChainSpec:
             len(i) != 3
             or not isinstance(i[0], str)
             or not i[0].isidentifier()
-            or not all(_finite(v) for v in i[1:])
+            or not all(finite(v) for v in i[1:])
             for i in items
         ):
             _bad(
@@ -207,7 +204,7 @@ class ChainSpec:
             len(s) != 5
             or not isinstance(s[0], str)
             or not s[0]
-            or not all(_finite(v) for v in s[1:])
+            or not all(finite(v) for v in s[1:])
             or s[1] <= 0
             or s[4] <= 0
             for s in segs
@@ -234,9 +231,7 @@ class ChainSpec:
 
     def replace(self, **changes: Any) -> ChainSpec:
         """A copy with some parameters changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise InputError(f"ChainSpec has no parameter {unknown[0]!r}")
+        known_parameters(type(self), changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,25 +244,12 @@ class ChainSpec:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> ChainSpec:
         """A spec from :meth:`to_dict` output (for instance ``truth["chain"]["spec"]``)."""
-        unknown = sorted(set(params) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise InputError(f"ChainSpec has no parameter {unknown[0]!r}")
+        known_parameters(cls, params)
         return cls(**params)
 
 
-def _finite(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v)
-
-
 def _bad(name: str, problem: str) -> NoReturn:
-    raise InputError(problem, file="ChainSpec", column=name)
-
-
-def _real(spec: ChainSpec, name: str, low: float, high: float) -> None:
-    value = getattr(spec, name)
-    if not _finite(value) or not low <= value <= high:
-        _bad(name, f"must be a number from {low:g} to {high:g}, not {value!r}")
-    object.__setattr__(spec, name, float(value))
+    field_error("ChainSpec", name, problem)
 
 
 def chain_streams(spec: WorldSpec) -> list[np.random.Generator]:

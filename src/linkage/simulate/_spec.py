@@ -6,12 +6,21 @@ import dataclasses
 import math
 import numbers
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from linkage.errors import InputError
 
-__all__ = ["WorldSpec", "REGIONS"]
+__all__ = [
+    "WorldSpec",
+    "REGIONS",
+    "field_error",
+    "finite",
+    "whole_field",
+    "real_field",
+    "known_parameters",
+]
 
 #: region names, the first ``n_regions`` are used
 REGIONS: tuple[str, ...] = ("North", "South", "East", "West", "Central", "Coastal")
@@ -146,13 +155,13 @@ class WorldSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _whole(self, "n_units", 2, 100_000)
-        _whole(self, "months", 3, 600)
-        _whole(self, "lag", 0, 24)
-        _whole(self, "reverse_lag", 1, 24)
-        _whole(self, "min_headcount", 1, 100_000)
-        _whole(self, "n_regions", 4, len(REGIONS))
-        _whole(self, "seed", 0, 2**63 - 1)
+        whole_field(self, "n_units", 2, 100_000)
+        whole_field(self, "months", 3, 600)
+        whole_field(self, "lag", 0, 24)
+        whole_field(self, "reverse_lag", 1, 24)
+        whole_field(self, "min_headcount", 1, 100_000)
+        whole_field(self, "n_regions", 4, len(REGIONS))
+        whole_field(self, "seed", 0, 2**63 - 1)
         if not isinstance(self.start, str) or not re.fullmatch(
             r"\d{4}-(0[1-9]|1[0-2])", self.start
         ):
@@ -165,8 +174,8 @@ class WorldSpec:
             "trend",
             "reverse",
         ):
-            _real(self, name, -5.0, 5.0)
-        _real(self, "climate_persistence", 0.0, 0.99)
+            real_field(self, name, -5.0, 5.0)
+        real_field(self, "climate_persistence", 0.0, 0.99)
         for name in (
             "climate_sd",
             "climate_between_sd",
@@ -175,20 +184,18 @@ class WorldSpec:
             "headcount_sigma",
             "customers_sigma",
         ):
-            _real(self, name, 0.0, 3.0)
+            real_field(self, name, 0.0, 3.0)
         for name in ("staff_quit_rate", "customer_churn_rate"):
-            _real(self, name, 1e-4, 0.5)
-        _real(self, "headcount_median", 1.0, 10_000.0)
-        _real(self, "customers_per_employee", 0.1, 10_000.0)
+            real_field(self, name, 1e-4, 0.5)
+        real_field(self, "headcount_median", 1.0, 10_000.0)
+        real_field(self, "customers_per_employee", 0.1, 10_000.0)
         for name in ("hire_fill", "acquisition_fill"):
-            _real(self, name, 0.01, 1.0)
-        _real(self, "rehire_share", 0.0, 1.0)
+            real_field(self, name, 0.01, 1.0)
+        real_field(self, "rehire_share", 0.0, 1.0)
 
     def replace(self, **changes: Any) -> WorldSpec:
         """A copy with some parameters changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise InputError(f"WorldSpec has no parameter {unknown[0]!r}")
+        known_parameters(type(self), changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,35 +205,51 @@ class WorldSpec:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> WorldSpec:
         """A spec from :meth:`to_dict` output (for instance ``truth["spec"]``)."""
-        unknown = sorted(set(params) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise InputError(f"WorldSpec has no parameter {unknown[0]!r}")
+        known_parameters(cls, params)
         return cls(**params)
 
 
-def _bad(name: str, problem: str) -> None:
-    raise InputError(problem, file="WorldSpec", column=name)
+def _bad(name: str, problem: str) -> NoReturn:
+    field_error("WorldSpec", name, problem)
 
 
-def _whole(spec: WorldSpec, name: str, low: int, high: int) -> None:
+def field_error(owner: str, name: str, problem: str) -> NoReturn:
+    """Raise the :class:`InputError` of a spec's parameter ``name`` (``owner``: its class)."""
+    raise InputError(problem, file=owner, column=name)
+
+
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a real, finite number (a bool is not)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+
+
+def whole_field(spec: object, name: str, low: int, high: int) -> None:
+    """Check that the parameter ``name`` is a whole number in ``[low, high]``; store it as int."""
     value = getattr(spec, name)
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
         or not low <= int(value) <= high
     ):
-        _bad(name, f"must be a whole number from {low} to {high}, not {value!r}")
+        field_error(
+            type(spec).__name__, name, f"must be a whole number from {low} to {high}, not {value!r}"
+        )
     object.__setattr__(spec, name, int(value))
 
 
-def _real(spec: WorldSpec, name: str, low: float, high: float) -> None:
+def real_field(spec: object, name: str, low: float, high: float) -> None:
+    """Check that the parameter ``name`` is a finite number in ``[low, high]``; store it as float
+    (a plain float: JSON, equality, repr)."""
     value = getattr(spec, name)
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(value)
-        and low <= float(value) <= high
-    )
-    if not ok:
-        _bad(name, f"must be a number from {low:g} to {high:g}, not {value!r}")
-    object.__setattr__(spec, name, float(value))  # plain float: JSON, equality, repr
+    if not finite(value) or not low <= float(value) <= high:
+        field_error(
+            type(spec).__name__, name, f"must be a number from {low:g} to {high:g}, not {value!r}"
+        )
+    object.__setattr__(spec, name, float(value))
+
+
+def known_parameters(cls: type, names: Iterable[str]) -> None:
+    """Raise when a name is not a field of the dataclass ``cls`` (the first such, sorted)."""
+    unknown = sorted(set(names) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise InputError(f"{cls.__name__} has no parameter {unknown[0]!r}")

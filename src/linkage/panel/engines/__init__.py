@@ -31,6 +31,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.io import require_columns
+from linkage.panel._inputs import window_periods
 from linkage.panel.build import (
     COUNT_FIELDS,
     assemble_panel,
@@ -141,14 +142,7 @@ def build_panel_engine(
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     freq = normalize_freq(freq)
-    if (
-        isinstance(activity_window, bool)
-        or not isinstance(activity_window, (int, np.integer))
-        or activity_window < 1
-    ):
-        raise InputError(
-            f"activity_window must be a whole number of periods >= 1, not {activity_window!r}"
-        )
+    activity_window = window_periods(activity_window)
     if customers is not None and activity is not None:
         raise InputError(
             "give customers either as spells (customers=) or as an activity log (activity=), "
@@ -174,7 +168,7 @@ def build_panel_engine(
             freq=freq,
             start=start,
             end=end,
-            activity_window=int(activity_window),
+            activity_window=activity_window,
         )
         log("built the panel")
         return panel
@@ -193,7 +187,7 @@ def build_panel_engine(
             freq,
             start,
             end,
-            int(activity_window),
+            activity_window,
         )
     finally:
         backend.close()
