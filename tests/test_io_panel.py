@@ -172,3 +172,16 @@ def test_lenient_mode_reads_what_the_commands_read(tmp_path: pathlib.Path) -> No
     f.write_text("unit_id,period,x\na,2024-01-01,lots\n")
     err = _refused(f, strict=False, require=(), numeric=("x",))
     assert (err.problem, err.row, err.column) == ("value 'lots' is not a number", 1, "x")
+
+
+def test_a_fractional_count_is_refused_not_truncated(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "p.csv"
+    f.write_text(
+        "unit_id,period,employee_start,employee_retained,customer_start,customer_retained\n"
+        "a,2024-01-01,10,9,100,80\n"
+        "a,2024-02-01,10,2.5,100,80\n"
+    )
+    with pytest.raises(InputError) as err:
+        read_panel(f)
+    assert (err.value.file, err.value.row, err.value.column) == (str(f), 2, "employee_retained")
+    assert "whole number" in err.value.problem

@@ -279,8 +279,8 @@ def read_panel(
             if bad.size:
                 raise InputError("not a number", file=label, row=int(bad[0]) + 1, column=col)
             if is_count_column(col):
-                # as load_panel always did: a fractional count is truncated, not refused
-                wrong = (num.isna() | (num < 0)).to_numpy()
+                # a fractional count (2.5 people) is refused, not truncated
+                wrong = (num.isna() | (num < 0) | (num != num.round())).to_numpy()
                 if wrong.any():
                     row = int(np.flatnonzero(wrong)[0]) + 1
                     raise InputError(
