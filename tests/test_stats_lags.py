@@ -254,7 +254,7 @@ def test_bad_period_raises():
 
     with pytest.raises(InputError) as err:
         period_steps(pd.DataFrame({"p": ["soon", "later"]}), "p", file="panel.csv")
-    assert str(err.value).startswith("panel.csv, column 'p'")
+    assert str(err.value).startswith("panel.csv, row 1, column 'p'")
     with pytest.raises(InputError):
         period_steps(pd.DataFrame({"p": [1.5, 2.0]}), "p")
 
