@@ -106,7 +106,7 @@ def _parse(
         return text.astype("int64").to_numpy(dtype="float64"), False
     quarter = text.str.extract(_QUARTER + r"$")
     if quarter.notna().all(axis=None):
-        months = quarter[0].astype("int64") * 12 + (quarter[1].astype("int64") - 1) * 3
+        months = (quarter[0].astype("int64") - 1970) * 12 + (quarter[1].astype("int64") - 1) * 3
         return pd.Series(months.to_numpy().astype("datetime64[M]").astype("datetime64[us]")), True
     if dates_only:
         bad = ~text.str.fullmatch(_STRICT_DATE).to_numpy(dtype=bool)
