@@ -20,6 +20,7 @@ and a DataFrame with the same periods always get the same steps.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -104,8 +105,10 @@ def _parse(
     text = s.astype("string").str.strip()
     if not dates_only and text.str.fullmatch(_WHOLE).all():  # whole numbers as text (a CSV)
         return text.astype("int64").to_numpy(dtype="float64"), False
-    quarter = text.str.extract(_QUARTER + r"$")
-    if quarter.notna().all(axis=None):
+    quarter = None
+    if re.fullmatch(_QUARTER, str(text.iloc[0])):  # the regex runs on every row only then
+        quarter = text.str.extract(_QUARTER + r"$")
+    if quarter is not None and quarter.notna().all(axis=None):
         months = (quarter[0].astype("int64") - 1970) * 12 + (quarter[1].astype("int64") - 1) * 3
         return pd.Series(months.to_numpy().astype("datetime64[M]").astype("datetime64[us]")), True
     if dates_only:
