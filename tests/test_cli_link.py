@@ -103,3 +103,54 @@ def test_bad_input_is_one_line(
     assert main(["link", str(tmp_path / "panel.csv"), *argv]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_month_end_dates_give_the_json_of_month_start_dates(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = simulate(WorldSpec(n_units=40, months=24, lag=2, seed=2)).panel  # a 2-month lead
+    world.to_csv(tmp_path / "start.csv", index=False)
+    ends = world.assign(period=world["period"] + pd.offsets.MonthEnd(0))
+    ends.to_csv(tmp_path / "end.csv", index=False)
+    assert "2023-01-31" in (tmp_path / "end.csv").read_text()
+    argv = ["--max-lag", "3", "--boot", "40", "--seed", "3", "--json"]
+    assert main(["link", str(tmp_path / "start.csv"), *argv]) == 0
+    want = json.loads(capsys.readouterr().out)
+    assert main(["link", str(tmp_path / "end.csv"), *argv]) == 0
+    assert json.loads(capsys.readouterr().out) == want
+    assert want["best_lag"] == 2 and want["settings"]["step"] == "month"
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "needle"),
+    [
+        ("link", ["--max-lag", "500"], "max_lag 500 is beyond the data: 36 periods allow lags up"),
+        ("chain", ["--max-lag", "500"], "max_lag 500 is beyond the data"),
+        ("watchlist", ["--max-lag", "500"], "max_lag 500 is beyond the data"),
+        ("watchlist", ["--lag", "500"], "lag 500 is beyond the data"),
+    ],
+)
+def test_a_lag_beyond_the_data_is_one_line_and_exit_2(
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    argv: list[str],
+    needle: str,
+) -> None:
+    months36 = simulate(WorldSpec(n_units=20, months=36, seed=1)).panel
+    months36.to_csv(tmp_path / "p.csv", index=False)
+    assert main([command, str(tmp_path / "p.csv"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert needle in captured.err and captured.err.count("\n") == 1 and not captured.out
+
+
+def test_ten_day_periods_are_refused_in_one_line(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    days = panel.assign(period=pd.Timestamp("2024-01-01")
+                        + pd.to_timedelta(10 * panel.groupby("unit_id").cumcount(), unit="D"))
+    days.to_csv(tmp_path / "days.csv", index=False)
+    assert main(["link", str(tmp_path / "days.csv"), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "days.csv, column 'period': period dates are 10 days apart" in err
+    assert err.count("\n") == 1

@@ -11,6 +11,7 @@ import pytest
 from linkage.app._data import default_panel_path, load_panel
 from linkage.errors import InputError
 from linkage.io import PANEL_SCHEMA, read_panel, require_columns, validate_panel
+from linkage.io.periods import period_index, read_periods
 
 HEAD = "unit_id,period,employee_start,employee_retained,customer_start,customer_retained"
 
@@ -185,3 +186,75 @@ def test_a_fractional_count_is_refused_not_truncated(tmp_path: pathlib.Path) -> 
         read_panel(f)
     assert (err.value.file, err.value.row, err.value.column) == (str(f), 2, "employee_retained")
     assert "whole number" in err.value.problem
+
+
+# ---- period inference (linkage.io.periods), shared by read_panel and linkage.stats ----------
+
+
+@pytest.mark.parametrize(
+    ("values", "codes", "step"),
+    [
+        (["2022-01-31", "2022-02-28", "2022-04-30"], [0, 1, 3], "month"),  # month-end
+        (["2022-01-15", "2022-02-15", "2022-04-15"], [0, 1, 3], "month"),  # mid-month
+        (["2022-01", "2022-02", "2022-04"], [0, 1, 3], "month"),
+        (["2022-03-31", "2022-06-30", "2022-12-31"], [0, 1, 3], "quarter"),  # quarter-end
+        (["2022-Q1", "2022-Q2", "2022-Q4"], [0, 1, 3], "quarter"),
+        (["2022Q1", "2022q2", "2022 Q4"], [0, 1, 3], "quarter"),
+        (["2020-12-31", "2021-12-31", "2023-12-31"], [0, 1, 3], "year"),  # year-end
+        ([1.0, 2.0, 4.0], [0, 1, 3], "period"),
+        (["1.0", "2.0", "4.0"], [0, 1, 3], "period"),
+        (["2024-01-03", "2024-01-10", "2024-01-24"], [0, 1, 3], "week"),
+    ],
+)
+def test_period_index_infers_the_step(values: list, codes: list[int], step: str) -> None:
+    got, name = period_index(values)
+    assert got.tolist() == codes and name == step
+
+
+def test_quarter_end_and_quarter_text_read_as_the_quarters_first_day() -> None:
+    ends = read_periods(["2022-03-31", "2022-06-30"]).values
+    text = read_periods(["2022-Q1", "2022-Q2"]).values
+    assert ends.dt.strftime("%Y-%m-%d").tolist() == ["2022-01-01", "2022-04-01"]
+    assert text.dt.strftime("%Y-%m-%d").tolist() == ["2022-01-01", "2022-04-01"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.date_range("2022-01-01", periods=12, freq="10D"),  # 10 days apart
+        pd.to_datetime(["2022-01-01", "2022-01-31", "2022-02-01", "2022-02-28"]),  # start and end
+    ],
+)
+def test_irregular_periods_are_one_error_naming_the_column(values: pd.DatetimeIndex) -> None:
+    with pytest.raises(InputError) as err:
+        period_index(values, column="month", file="p.csv")
+    assert (err.value.file, err.value.column) == ("p.csv", "month")
+    assert "fit no month, quarter or year" in err.value.problem
+
+
+def test_read_panel_maps_any_date_in_a_month_to_the_month(tmp_path: pathlib.Path) -> None:
+    head = "unit_id,period,employee_start,employee_retained,customer_start,customer_retained\n"
+    rows = "a,{},10,9,5,4\na,{},10,8,5,5\n"
+    got = {}
+    for name, (d1, d2) in {
+        "start": ("2022-01-01", "2022-02-01"),
+        "end": ("2022-01-31", "2022-02-28"),
+        "mid": ("2022-01-15", "2022-02-15"),
+        "month": ("2022-01", "2022-02"),
+    }.items():
+        f = tmp_path / f"{name}.csv"
+        f.write_text(head + rows.format(d1, d2))
+        got[name] = read_panel(f)
+        lenient = read_panel(f, strict=False, require=())
+        assert lenient["period"].tolist() == got[name]["period"].tolist()
+    for name in ("end", "mid", "month"):
+        pd.testing.assert_frame_equal(got[name], got["start"])
+
+
+def test_read_panel_refuses_irregular_dates_naming_file_and_column(tmp_path: pathlib.Path) -> None:
+    f = tmp_path / "ten.csv"
+    f.write_text("unit_id,period,x\na,2022-01-01,1\na,2022-01-11,2\na,2022-01-21,3\n")
+    for strict in (True, False):
+        err = _refused(f, strict=strict, require=(), numeric=("x",))
+        assert err.column == "period" and err.file.endswith("ten.csv")
+        assert "10 days apart" in err.problem

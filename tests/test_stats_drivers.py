@@ -220,3 +220,12 @@ def test_planted_drivers_rank_above_unplanted_in_simulated_worlds():
         wins += set(out["item"].iloc[:3]) == set(planted)
         assert (out.set_index("item").loc[unplanted, "p_adj"] > 0.05).all()
     assert wins == 2
+
+
+def test_a_lag_beyond_the_data_is_an_error_not_too_few_units():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"unit_id": np.repeat(np.arange(30), 12), "period": np.tile(np.arange(12), 30)})
+    df = df.assign(a=rng.normal(size=len(df)), b=rng.normal(size=len(df)), y=rng.normal(size=len(df)))
+    with pytest.raises(InputError, match="lag 500 is beyond the data: 12 periods allow lags up to 10"):
+        key_drivers(df, items=["a", "b"], outcome="y", period="period", lag=500, n_boot=0)
+    assert len(key_drivers(df, items=["a", "b"], outcome="y", period="period", lag=10, n_boot=0)) == 2

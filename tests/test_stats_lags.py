@@ -254,7 +254,7 @@ def test_bad_period_raises():
 
     with pytest.raises(InputError) as err:
         period_steps(pd.DataFrame({"p": ["soon", "later"]}), "p", file="panel.csv")
-    assert str(err.value).startswith("panel.csv, column 'p'")
+    assert str(err.value).startswith("panel.csv, row 1, column 'p'")
     with pytest.raises(InputError):
         period_steps(pd.DataFrame({"p": [1.5, 2.0]}), "p")
 
@@ -364,3 +364,66 @@ def test_n_boot_zero_gives_the_profile_with_nan_intervals(period_adjusted):
         lag_profile(df, max_lag=2, n_boot=0, p_method="wild")
     with pytest.raises(InputError, match=">= 0"):
         lag_profile(df, max_lag=2, n_boot=-1)
+
+
+# ---- the same periods written differently give the same analysis; lags beyond the data ------
+
+
+@pytest.fixture(scope="module")
+def lead_world() -> pd.DataFrame:
+    from linkage.simulate import WorldSpec, simulate
+
+    return simulate(WorldSpec(n_units=40, months=24, lag=2, seed=2)).panel  # a 2-month lead
+
+
+def test_month_end_mid_month_and_text_months_give_the_same_analysis(lead_world):
+    from linkage.stats import analyse
+
+    start = lead_world
+    forms = {
+        "end": start.assign(period=start["period"] + pd.offsets.MonthEnd(0)),
+        "mid": start.assign(period=start["period"] + pd.Timedelta(days=14)),
+        "text": start.assign(period=start["period"].dt.strftime("%Y-%m")),
+    }
+    want = analyse(start, max_lag=3, n_boot=50, seed=1).to_dict()
+    assert want["best_lag"] == 2 and want["settings"]["step"] == "month"
+    for name, data in forms.items():
+        assert analyse(data, max_lag=3, n_boot=50, seed=1).to_dict() == want, name
+
+
+def test_quarter_ends_count_in_quarters():
+    df = _world(8)
+    quarters = pd.date_range("2020-03-31", periods=df["period"].nunique(), freq="QE")
+    q = df.assign(period=quarters[df["period"].to_numpy()])
+    grid = make_grid(q, x="employee_retention", y="customer_retention", unit="unit_id",
+                     period="period")
+    assert grid.step == "quarter" and grid.X.shape[1] == df["period"].nunique()
+
+
+@pytest.mark.parametrize("max_lag", [500, 23])
+def test_max_lag_beyond_the_data_is_an_error(lead_world, max_lag):
+    from linkage.stats import analyse
+
+    with pytest.raises(InputError, match=f"max_lag {max_lag} is beyond the data: 24 periods allow "
+                                         "lags up to 22"):
+        analyse(lead_world, max_lag=max_lag, n_boot=0)
+    with pytest.raises(InputError, match="beyond the data"):
+        lag_profile(lead_world, max_lag=max_lag, n_boot=0)
+
+
+def test_the_largest_lag_the_data_allow_still_runs(lead_world):
+    assert len(lag_profile(lead_world, lags=[-22, 22], n_boot=0)) == 2
+
+
+def test_a_lag_with_no_pairs_is_an_error():
+    from linkage.stats import analyse
+
+    # x only in periods 0-3, y only in periods 4-7: lag 0 pairs nothing
+    df = _world(6)
+    df = df[df["period"] < 8].copy()
+    df.loc[df["period"] >= 4, "employee_retention"] = np.nan
+    df.loc[df["period"] < 4, "customer_retention"] = np.nan
+    with pytest.raises(InputError, match="has no pairs"):
+        analyse(df, max_lag=2, n_boot=0)
+    with pytest.raises(InputError, match="has no pairs"):
+        lag_profile(df, lags=[0], n_boot=0)

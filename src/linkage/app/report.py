@@ -98,7 +98,9 @@ def build_report(
     attr = data.default_attribute()
     sel = Selection(attribute=attr, lag=data.best_lag)
     s = headline_sentences(data, sel)
-    result = analyse(frame, n_boot=n_boot, seed=seed)
+    # lags -6..6 as always, fewer when the panel is too short for them (a lag beyond the data is
+    # an error in analyse)
+    result = analyse(frame, max_lag=min(6, len(data.periods) - 2), n_boot=n_boot, seed=seed)
     summary = "".join(f"<p>{esc(p)}</p>" for p in str(result.text).split("\n") if p.strip())
     table = data.unit_table(sel)
     figs = {

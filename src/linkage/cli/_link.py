@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_unit_period(
         parser,
-        period_help="period column: dates (YYYY-MM-DD) or whole numbers such as years "
-        "(default period)",
+        period_help="period column: dates (any day of the period: 2022-01-31 is January), YYYY-MM, "
+        "YYYY-Qn, or whole numbers such as years (default period)",
     )
     parser.add_argument(
         "--max-lag",

@@ -10,6 +10,8 @@
 - :mod:`linkage.io.schemas`: pandera schemas of the canonical tables, checked at the boundary.
 - :func:`read_panel`: the one reader of a unit x period panel file (typed, checked against
   :data:`~linkage.io.panel.PANEL_SCHEMA`); :func:`require_columns`: the one missing-column check.
+- :mod:`linkage.io.periods`: a period column as integer steps (``read_periods`` /
+  ``period_index``), the one inference of a period's length, shared by the reader and the stats.
 - :func:`write_table`: atomic CSV / Parquet writes that refuse to overwrite inputs and neutralise
   spreadsheet formulas in CSV text cells.
 """

@@ -21,6 +21,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.io._columns import require_columns
+from linkage.io.periods import read_periods
 
 warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
@@ -203,28 +204,32 @@ def read_panel(
         recognised by name).
     strict : bool
         ``True`` (the dashboards and the report): CSV or Parquet only, person-level columns refused,
-        ``period`` a ``YYYY-MM-DD`` date, every column typed by its name, rates recomputed, checked
-        against :data:`PANEL_SCHEMA`. ``False`` (what ``linkage link`` / ``chain`` / ``drivers`` /
-        ``watchlist`` accept today): any file :func:`linkage.io.read_table` reads (CSV dialects,
-        Parquet, Excel), ``period`` an ISO 8601 date or a whole number (int64), only ``numeric``
-        columns converted (float64, as ``linkage.stats`` reads them); the rest stays as read, in
-        file order.
+        ``period`` a ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY-Qn`` date, every column typed by its
+        name, rates recomputed, checked against :data:`PANEL_SCHEMA`. ``False`` (what ``linkage
+        link`` / ``chain`` / ``drivers`` / ``watchlist`` accept): any file
+        :func:`linkage.io.read_table` reads (CSV dialects, Parquet, Excel), ``period`` an ISO 8601
+        date, ``YYYY-Qn`` or a whole number (int64; also written ``2.0``), only ``numeric`` columns
+        converted (float64, as ``linkage.stats`` reads them); the rest stays as read, in file
+        order.
     what : str
         What the file is, for the messages (``"panel"``; ``"unit x period survey"``...).
 
     Returns
     -------
     DataFrame
-        ``unit`` (str), ``period`` (datetime64), counts (int64), rates, survey and revenue columns
-        (float64; ``employee_retention`` / ``customer_retention`` recomputed from the counts when
-        absent), ``*_wave`` (datetime64) and unit attributes (str, missing as ``"(none)"``), sorted
-        by unit and period.
+        ``unit`` (str), ``period`` (datetime64: the first day of each row's period, as
+        :func:`linkage.io.periods.read_periods` infers it, so ``2022-01-31`` reads as
+        ``2022-01-01``; int64 for whole numbers in lenient mode), counts (int64), rates, survey
+        and revenue columns (float64; ``employee_retention`` / ``customer_retention`` recomputed
+        from the counts when absent), ``*_wave`` (datetime64) and unit attributes (str, missing as
+        ``"(none)"``), sorted by unit and period.
 
     Raises
     ------
     InputError
-        Missing file or column, no rows, an unparseable period or number, a negative or fractional
-        count, a person-level table, two rows for one unit and period.
+        Missing file or column, no rows, an unparseable period or number, periods that fit no
+        month, quarter or year, a negative or fractional count, a person-level table, two rows for
+        one unit and period.
 
     Examples
     --------
@@ -260,13 +265,8 @@ def read_panel(
     if raw.empty:
         raise InputError("the panel has no rows", file=label)
     typed: dict[str, pd.Series] = {unit: raw[unit].astype("str")}
-    when = pd.to_datetime(raw[period], format="%Y-%m-%d", errors="coerce")
-    bad = np.flatnonzero(when.isna().to_numpy())
-    if bad.size:
-        raise InputError(
-            "period is not a YYYY-MM-DD date", file=label, row=int(bad[0]) + 1, column=period
-        )
-    typed[period] = when
+    # any date inside a period means that period (its first day): read_periods infers it
+    typed[period] = read_periods(raw[period], column=period, file=label, dates_only=True).values
     extra_set = set(extra)
     for col in raw.columns:
         if col in (unit, period):
@@ -341,23 +341,8 @@ def _read_lenient(
     cols = [c for c in dict.fromkeys(numeric) if c is not None]
     require_columns(data, cols, file=label, what=what)
     typed = data.assign(**{c: _as_number(data[c], c, label) for c in cols})
-    text = data[period].astype("string").str.strip()
-    if text.str.fullmatch(r"[+-]?\d+").fillna(False).all():
-        typed[period] = text.astype("int64")
-        return typed
-    try:  # a missing period stays NaT, as the commands always allowed
-        when = pd.to_datetime(text, format="ISO8601")
-    except (ValueError, TypeError):
-        num = pd.to_numeric(text, errors="coerce")
-        if num.notna().all() and (num == num.round()).all():  # whole numbers written 2024.0
-            typed[period] = num.astype("int64")
-            return typed
-        bad = pd.to_datetime(text, format="ISO8601", errors="coerce").isna().to_numpy()
-        raise InputError(
-            "period is neither a date (YYYY-MM-DD) nor a whole number",
-            file=label,
-            row=int(bad.argmax()) + 1,
-            column=period,
-        ) from None
-    typed[period] = when
+    # a missing date stays NaT, as the commands always allowed; month-end, mid-month and
+    # quarter-end dates become the first day of their period (read_periods infers it)
+    got = read_periods(data[period], column=period, file=label, allow_missing=True)
+    typed[period] = got.values.set_axis(data.index)
     return typed

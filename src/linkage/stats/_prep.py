@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
 from linkage.io import require_columns
+from linkage.io.periods import period_index
 
 DEFAULT_X = "employee_retention"
 DEFAULT_Y = "customer_retention"
@@ -138,60 +138,24 @@ def numeric(data: pd.DataFrame, col: str, *, file: str | None = None) -> np.ndar
     return out
 
 
-def _gcd(values: np.ndarray) -> int:
-    diffs = np.diff(np.unique(values))
-    if diffs.size == 0:
-        return 1
-    return int(reduce(math.gcd, diffs.astype(np.int64).tolist()))
-
-
 def period_steps(
     data: pd.DataFrame, period: str, *, file: str | None = None
 ) -> tuple[np.ndarray, str]:
     """Integer period steps (0, 1, 2, ... from the first period) and the name of one step.
 
-    Dates on the first of a month count in months (a step of 3 months is a quarter, 12 a year);
-    other dates count in days (7 days is a week). Integers (years, period numbers) count as they
-    are, with the greatest common step between distinct values as one period.
+    The inference is :func:`linkage.io.periods.period_index`, the one the panel reader uses: any
+    date inside a month (month-end, mid-month, month-start) means that month, quarter-end dates a
+    quarter, ``YYYY-MM`` a month, ``YYYY-Qn`` a quarter, whole numbers (years, period numbers)
+    count as they are; dates that fit no period are refused.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": pd.to_datetime(["2022-01-31", "2022-02-28", "2022-04-30"])})
+    >>> steps, step = period_steps(df, "t")
+    >>> steps.tolist(), step
+    ([0, 1, 3], 'month')
     """
-    s = data[period]
-    if s.isna().any():
-        row = int(np.flatnonzero(s.isna().to_numpy())[0]) + 1
-        raise InputError("period is missing", file=file, row=row, column=period)
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.to_numpy(dtype="float64")
-        if not np.all(v == np.round(v)):
-            row = int(np.flatnonzero(v != np.round(v))[0]) + 1
-            raise InputError(
-                "period must be a date or a whole number", file=file, row=row, column=period
-            )
-        v = v.astype(np.int64)
-        g = _gcd(v)
-        return (v - v.min()) // g, "period"
-    if not pd.api.types.is_datetime64_any_dtype(s):
-        text = s.astype("string").str.strip()
-        if text.str.fullmatch(r"[+-]?\d+").all():  # whole numbers written as text (a CSV column)
-            return period_steps(pd.DataFrame({period: text.astype("int64")}), period, file=file)
-        try:
-            s = pd.to_datetime(s, format="ISO8601")
-        except (ValueError, TypeError):
-            num = pd.to_numeric(s, errors="coerce")
-            if num.notna().all():
-                return period_steps(pd.DataFrame({period: num}), period, file=file)
-            raise InputError(
-                "period is neither a date (YYYY-MM-DD) nor a whole number", file=file, column=period
-            ) from None
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_localize(None)
-    if (s.dt.day == 1).all() and (s.dt.normalize() == s).all():
-        months = s.dt.year.to_numpy(np.int64) * 12 + s.dt.month.to_numpy(np.int64) - 1
-        g = _gcd(months)
-        name = {1: "month", 3: "quarter", 12: "year"}.get(g, "period")
-        return (months - months.min()) // g, name
-    days = s.dt.normalize().to_numpy("datetime64[D]").astype(np.int64)
-    g = _gcd(days)
-    name = {1: "day", 7: "week"}.get(g, "period")
-    return (days - days.min()) // g, name
+    return period_index(data[period], column=period, file=file)
 
 
 def make_grid(

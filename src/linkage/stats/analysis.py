@@ -29,6 +29,7 @@ from linkage.stats.effect import (
 )
 from linkage.stats.lags import (
     LAG_COLUMNS,
+    check_lag_range,
     check_lags,
     choose_best_lag,
     lag_stats,
@@ -235,6 +236,7 @@ def analyse(
     check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
     lags = check_lags(max_lag)
+    check_lag_range(grid, lags)
     warns: list[str] = []
     # the three levels
     corr_rows = [

@@ -261,6 +261,14 @@ def _shift_outcome(
         raise InputError("more than one row for this unit in this period", row=row, column=period)
     here = pd.DataFrame({"_u": keys, "_s": steps})
     shifted = here.merge(later, on=["_u", "_s"], how="left")["_y"].to_numpy()
+    n_periods = int(steps.max()) + 1 if len(steps) else 0
+    if abs(lag) > n_periods - 2:
+        allowed = f"lags up to {n_periods - 2}" if n_periods >= 2 else "no lag"
+        raise InputError(f"lag {lag} is beyond the data: {n_periods} periods allow {allowed}")
+    if lag and not np.isfinite(shifted).any():
+        raise InputError(
+            f"lag {lag} has no pairs: no unit has {outcome} {lag} period(s) after another row"
+        )
     return data.assign(**{outcome: shifted})
 
 

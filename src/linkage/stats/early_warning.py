@@ -64,7 +64,7 @@ from linkage.stats._prep import (
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.effect import count_columns, effect_from_stats
-from linkage.stats.lags import lag_stats, profile_table
+from linkage.stats.lags import check_lag_range, lag_stats, profile_table
 from linkage.stats.results import Result, jsonable, records
 
 __all__ = [
@@ -344,6 +344,7 @@ def _fit_effect(
 ) -> tuple[int, pd.Series, bool]:
     if lag is None:
         lags = np.arange(0, max_lag + 1)
+        check_lag_range(grid, lags, name="max_lag")
         stats = lag_stats(grid, lags, period_adjusted=True)
         W = unit_resample_counts(grid.n_units, 0, seed)
         prof = profile_table(stats, W, ci=ci, adjust="holm", method="rm_corr_period_adjusted")
@@ -352,6 +353,7 @@ def _fit_effect(
         lag = int(pick["lag"].to_numpy()[np.argmax(pick["r"].to_numpy())]) if len(pick) else 0
         found = len(sig) > 0
     else:
+        check_lag_range(grid, np.array([int(lag)]), name="lag")
         found = True
     stats = lag_stats(grid, np.array([int(lag)]), period_adjusted=True)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)

@@ -141,6 +141,41 @@ def check_lags(max_lag: int | None, lags: Sequence[int] | np.ndarray | None = No
     return out.astype(np.int64)
 
 
+def check_lag_range(grid: Grid, lags: np.ndarray, *, name: str = "max_lag") -> None:
+    """Raise :class:`InputError` unless every lag fits the data and pairs some x(t) with y(t + k).
+
+    ``T`` periods allow lags up to ``T - 2`` either way (a lag of ``T - 1`` would pair the first
+    period with the last only); a lag at which no unit has both x at t and y at t + k is refused
+    too, so a lag grid never comes back silently empty. ``name`` is the argument the lags came from
+    (``"max_lag"``, ``"lag"``, ``"lags"``), for the message.
+
+    Examples
+    --------
+    >>> from linkage.stats._prep import make_grid
+    >>> df = pd.DataFrame({"u": ["a"] * 4, "t": [1, 2, 3, 4], "e": [1.0, 2, 3, 4],
+    ...                    "c": [2.0, 1, 4, 3]})
+    >>> g = make_grid(df, x="e", y="c", unit="u", period="t")
+    >>> check_lag_range(g, check_lags(2))
+    >>> check_lag_range(g, check_lags(500))
+    Traceback (most recent call last):
+    ...
+    linkage.errors.InputError: max_lag 500 is beyond the data: 4 periods allow lags up to 2
+    """
+    T = grid.X.shape[1]
+    biggest = int(np.abs(lags).max()) if len(lags) else 0
+    if biggest > T - 2:
+        allowed = f"lags up to {T - 2}" if T >= 2 else "no lag (a lag needs 2 periods or more)"
+        raise InputError(f"{name} {biggest} is beyond the data: {T} periods allow {allowed}")
+    for k in lags:
+        a, b, _ = shift_pairs(grid.X, grid.Y, int(k))
+        if not (np.isfinite(a) & np.isfinite(b)).any():
+            step = grid.step if grid.step != "period" else "period"
+            raise InputError(
+                f"lag {int(k)} has no pairs: no unit has both {grid.x} at t and {grid.y} "
+                f"{int(k)} {step}(s) later; lower {name}"
+            )
+
+
 def adjust_p(p: np.ndarray, method: str) -> np.ndarray:
     """p-values adjusted for multiple comparisons (``method`` in :data:`ADJUST_METHODS`).
 
@@ -411,7 +446,9 @@ def lag_profile(
     """
     check_ci(ci)
     grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
-    stats = lag_stats(grid, check_lags(max_lag, lags), period_adjusted=period_adjusted)
+    grid_lags = check_lags(max_lag, lags)
+    check_lag_range(grid, grid_lags, name="max_lag" if lags is None else "lags")
+    stats = lag_stats(grid, grid_lags, period_adjusted=period_adjusted)
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     method = "rm_corr_period_adjusted" if period_adjusted else "rm_corr"
     return profile_table(
