@@ -168,6 +168,22 @@ def test_disattenuated_correlations_beside_uncorrected():
     assert out.loc["es_b", "r_corrected"] == pytest.approx(out.loc["es_b", "r"] / 0.9)
 
 
+def test_unreliable_items_are_not_corrected_and_overshoots_are_capped():
+    df = _survey_world(5)
+    base = key_drivers(df, items=["es_a", "es_b"], outcome="customer_retention", n_boot=0)
+    r_a = float(base.set_index("item").loc["es_a", "r"])
+    tiny = (abs(r_a) / 2) ** 2  # sqrt(tiny) = |r| / 2: the correction would double r, past 1
+    out = key_drivers(df, items=["es_a", "es_b"], outcome="customer_retention", n_boot=0,
+                      reliability={"es_a": tiny, "es_b": float("nan")}).set_index("item")
+    assert out.loc["es_a", "r_corrected"] == np.sign(r_a) and out.loc["es_a", "correction"] == "capped"
+    assert np.isnan(out.loc["es_b", "r_corrected"]) and out.loc["es_b", "correction"] == "unreliable"
+    assert (base["correction"] == "").all()
+    # a reliability at or below 0 is unreliable too, never taken as perfect
+    neg = key_drivers(df, items=["es_a", "es_b"], outcome="customer_retention", n_boot=0,
+                      reliability={"es_a": -0.2}).set_index("item")
+    assert np.isnan(neg.loc["es_a", "r_corrected"]) and neg.loc["es_a", "correction"] == "unreliable"
+
+
 def test_bad_input_raises_input_error():
     df = _survey_world(0, n_units=30)
     with pytest.raises(InputError, match="no item column"):

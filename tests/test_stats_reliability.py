@@ -125,3 +125,21 @@ def test_cli_and_direct_call_agree_on_the_sample(tmp_path, capsys, level):
     assert cli["item"].tolist() == es_items
     for col in ("icc1", "k", "k_means", "reliability"):
         assert cli[col].tolist() == direct[col].tolist()
+
+
+def test_an_icc_at_or_below_zero_is_unreliable_never_perfect():
+    # 3 units x 1 month, 2 answers each, every unit mean 3: MSB = 0, MSW = (8 + 2 + 0) / 3,
+    # ICC(1) = (0 - MSW) / (0 + MSW) = -1. Spearman-Brown of it would be meaningless (and for
+    # ICC(1) = -0.02 at k = 96 it would give 2.13): the reliability is NaN and flagged.
+    data = pd.DataFrame(
+        {
+            "unit_id": list("aabbcc"),
+            "survey_date": ["2024-01-05"] * 6,
+            "q": [1, 5, 2, 4, 3, 3],
+        }
+    )
+    row = survey_reliability(data, items=["q"]).iloc[0]
+    assert row["icc1"] == pytest.approx(-1.0)
+    assert bool(row["unreliable"]) and np.isnan(row["reliability"])
+    good = survey_reliability(_tiny(), items=["q"]).iloc[0]
+    assert not bool(good["unreliable"]) and good["reliability"] == pytest.approx(6 / 7)

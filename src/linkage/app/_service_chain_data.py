@@ -293,7 +293,6 @@ def chain_results(
                 for item, r in zip(
                     rel["item"], rel["reliability"].to_numpy(dtype=float), strict=True
                 )
-                if 0 < r <= 1
             }
             drivers = key_drivers(
                 panel,

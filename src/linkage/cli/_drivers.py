@@ -255,7 +255,6 @@ def run(args: argparse.Namespace) -> int:
             for item, rel in zip(
                 rel_table["item"], rel_table["reliability"].to_numpy(dtype=float), strict=True
             )
-            if 0 < rel <= 1
         }
     try:
         out = key_drivers(
@@ -323,11 +322,19 @@ def run(args: argparse.Namespace) -> int:
         ),
         "",
     ]
+    flags = out["correction"].value_counts()
+    if flags.get("unreliable", 0) or flags.get("capped", 0):
+        lines += [
+            f"r_corrected: {flags.get('unreliable', 0)} item(s) unreliable (no unit signal: not "
+            f"corrected), {flags.get('capped', 0)} capped at +/-1 (the correction overshot: "
+            "reliability underestimated, or r is noise)",
+            "",
+        ]
     if rel_table is not None:
         lines += [
             "Reliability (ICC(1): share of an answer that is the unit's, per unit and survey "
             "month; reliability: of the unit means used, at k_means respondents, Spearman-Brown; "
-            "items without a positive one are taken as exact)",
+            "an item whose ICC(1) is not positive is unreliable: no corrected r)",
             fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]),
             *([rel_note] if rel_note else []),
             "",

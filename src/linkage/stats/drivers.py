@@ -74,6 +74,7 @@ DRIVER_COLUMNS = [
     "p_val",
     "p_adj",
     "r2",
+    "correction",
 ]
 
 #: dominance analysis needs 2**p subsets: beyond this many items use relative weights
@@ -272,6 +273,31 @@ def _shift_outcome(
     return data.assign(**{outcome: shifted})
 
 
+def disattenuate(r: np.ndarray, reliability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correlations corrected for unreliability (Spearman 1904), never past +/-1.
+
+    Returns ``r / sqrt(reliability)`` and a flag per value: ``""``; ``"unreliable"`` where the
+    reliability is at or below 0 or NaN (the corrected value is NaN: no correction is possible, and
+    none is taken as perfect); ``"capped"`` where the correction overshoots +/-1 (held at +/-1: the
+    reliability is underestimated, or the correlation is noise).
+
+    Examples
+    --------
+    >>> rc, flag = disattenuate(np.array([0.3, 0.5, 0.4]), np.array([0.25, 0.16, -0.1]))
+    >>> rc.round(2).tolist(), flag.tolist()
+    ([0.6, 1.0, nan], ['', 'capped', 'unreliable'])
+    """
+    r = np.asarray(r, dtype=float)
+    rel = np.asarray(reliability, dtype=float)
+    usable = np.isfinite(rel) & (rel > 0)
+    raw = np.full(r.shape, np.nan)
+    np.divide(r, np.sqrt(np.where(usable, rel, 1.0)), out=raw, where=usable)
+    over = usable & (np.abs(raw) > 1)
+    corrected = np.where(over, np.sign(raw), raw)
+    flag = np.where(~usable, "unreliable", np.where(over, "capped", "")).astype(object)
+    return corrected, flag
+
+
 def key_drivers(
     data: pd.DataFrame,
     *,
@@ -315,8 +341,11 @@ def key_drivers(
         ``"relative_weights"`` (Johnson 2000, default) or ``"dominance"`` (general dominance; up to
         12 items).
     reliability : mapping, optional
-        Reliability of each item's unit mean (e.g. ``icck`` from :func:`unit_reliability`); gives
-        ``r_corrected``. Items without one are taken as perfectly reliable.
+        Reliability of each item's unit mean (e.g. ``reliability`` from
+        :func:`survey_reliability`); gives ``r_corrected``. Items the mapping does not name are
+        taken as perfectly reliable. A reliability at or below 0, or NaN (an ICC(1) at or below 0:
+        the unit means hold no measurable unit signal), is *unreliable*: ``r_corrected`` is NaN and
+        ``correction`` says so, never a correction by 1.
     outcome_reliability : float
         Reliability of the outcome's unit values (1 = taken as exact).
     n_boot : int
@@ -336,7 +365,10 @@ def key_drivers(
         outcome at this level), ``r_corrected`` (disattenuated, ``r / sqrt(rel_item *
         outcome_reliability)``), ``reliability``, ``weight`` (share of R^2, raw), ``share`` (weight
         / R^2), ``ci_low``, ``ci_high`` (percentile interval of ``weight``), ``p_val`` (two-sided,
-        weight against a random variable's, Tonidandel et al. 2009), ``p_adj``, ``r2`` (full model).
+        weight against a random variable's, Tonidandel et al. 2009), ``p_adj``, ``r2`` (full model),
+        ``correction`` (``""``; ``"unreliable"``: no correction possible; ``"capped"``: the
+        correction overshot +/-1, a sign that the reliability is underestimated, and ``r_corrected``
+        is held at +/-1).
 
     Examples
     --------
@@ -413,10 +445,11 @@ def key_drivers(
         wr = _weights(cb, method)  # with the random variable as item p
         pv = boot_p_value(wr[:, :p] - wr[:, [p]])
     rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
-    invalid = (rel <= 0) | (rel > 1) | ~np.isfinite(rel)
+    invalid = (rel > 1) | np.isinf(rel)
     if invalid.any():
         item = items[int(np.flatnonzero(invalid)[0])]
-        raise InputError(f"reliability of {item!r} must be in (0, 1]", column=item)
+        raise InputError(f"reliability of {item!r} must be at most 1", column=item)
+    r_corrected, correction = disattenuate(r, rel * outcome_reliability)
     out = pd.DataFrame(
         {
             "method": method,
@@ -424,7 +457,7 @@ def key_drivers(
             "n": n_used,
             "n_units": U,
             "r": r,
-            "r_corrected": r / np.sqrt(rel * outcome_reliability),
+            "r_corrected": r_corrected,
             "reliability": rel,
             "weight": w,
             "share": w / r2 if r2 > 0 else np.nan,
@@ -433,6 +466,7 @@ def key_drivers(
             "p_val": pv,
             "p_adj": adjust_p(np.asarray(pv, dtype=float), adjust),
             "r2": r2,
+            "correction": correction,
         }
     )
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)

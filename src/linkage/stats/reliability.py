@@ -47,6 +47,7 @@ RELIABILITY_COLUMNS = [
     "dof_within",
     "k_means",
     "reliability",
+    "unreliable",
 ]
 
 
@@ -234,7 +235,8 @@ def survey_reliability(
     -------
     DataFrame
         :data:`RELIABILITY_COLUMNS`: ``unit_reliability``'s columns (``n``, ``n_units`` and ``k``
-        are those of the unit x month groups), ``k_means`` and ``reliability``.
+        are those of the unit x month groups), ``k_means``, ``reliability`` and ``unreliable``
+        (True where ICC(1) is at or below 0: ``reliability`` is then NaN, never taken as 1).
 
     Examples
     --------
@@ -265,7 +267,12 @@ def survey_reliability(
         per = grouped[unit if level == "between" else group].astype(str)
         k = float(per.value_counts().mean())
     table["k_means"] = np.full(len(table), k)
-    table["reliability"] = spearman_brown(
-        table["icc1"].to_numpy(dtype=float), table["k_means"].to_numpy(dtype=float)
-    )
+    icc1 = table["icc1"].to_numpy(dtype=float)
+    # an ICC(1) at or below 0: the unit means hold no measurable unit signal. Spearman-Brown of it
+    # is meaningless (below 0, or above 1 once k is large), so the reliability is NaN and flagged,
+    # never taken as perfect.
+    unreliable = ~(icc1 > 0)
+    sb = np.asarray(spearman_brown(icc1, table["k_means"].to_numpy(dtype=float)), dtype=float)
+    table["reliability"] = np.where(unreliable, np.nan, sb)
+    table["unreliable"] = unreliable
     return table[RELIABILITY_COLUMNS]
