@@ -126,3 +126,30 @@ def test_chain_on_a_simulated_world_recovers_planted_links():
     med = res.mediation.set_index("path")
     assert med.loc["indirect", "ci_low"] > 0
     assert med.loc["direct", "ci_low"] < 0 < med.loc["direct", "ci_high"]
+
+
+def test_a_negative_best_lag_is_stated_not_silently_zeroed():
+    # m moves two months before x (m(t) drives x(t + 2)) and y follows m: the best lag of x -> m is
+    # -2. The mediation keeps the chain's order (x first) at lag 0 for that link and says so.
+    rng = np.random.default_rng(3)
+    units, months = 40, 30
+    m = rng.normal(size=(units, months + 2))
+    x = np.roll(m, 2, axis=1) + 0.3 * rng.normal(size=m.shape)  # x(t) = m(t - 2) + noise
+    y = m + 0.5 * rng.normal(size=m.shape)
+    cut = slice(2, months + 2)
+    data = pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"u{i:02d}" for i in range(units)], months),
+            "period": np.tile(pd.date_range("2022-01-01", periods=months, freq="MS"), units),
+            "x": x[:, cut].ravel(),
+            "m": m[:, cut].ravel(),
+            "y": y[:, cut].ravel(),
+        }
+    )
+    res = chain(data, links=[("x", "m"), ("m", "y")], max_lag=3, n_boot=50, seed=0)
+    best = res.links.set_index(["link", "method"]).loc[("x -> m", "best_lag"), "lag"]
+    assert best == -2
+    assert res.settings["mediation_lags"] == {"x_to_m": 0, "m_to_y": 0}
+    stated = [w for w in res.warnings if w.startswith("x -> m: its best lag is -2")]
+    assert stated and "does not test the reverse order" in stated[0]
+    assert "its best lag is -2" in res.text

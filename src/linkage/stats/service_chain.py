@@ -297,8 +297,16 @@ def chain(
     if med_pair is not None:
         x, m, y = med_pair
         bl = {lk: results[lk].best_lag for lk in results}
-        lag_xm = max(0, bl.get(f"{x} -> {m}") or 0)
-        lag_my = max(0, bl.get(f"{m} -> {y}") or 0)
+        lag_xm, lag_my = bl.get(f"{x} -> {m}") or 0, bl.get(f"{m} -> {y}") or 0
+        for link, lag in ((f"{x} -> {m}", lag_xm), (f"{m} -> {y}", lag_my)):
+            if lag < 0:
+                # stated, never silently zeroed: the mediation's order is the chain's, x first
+                warns.append(
+                    f"{link}: its best lag is {lag} (the second measure moves first); the "
+                    f"mediation assumes the chain's order and pairs that link at lag 0, so it does "
+                    f"not test the reverse order."
+                )
+        lag_xm, lag_my = max(0, lag_xm), max(0, lag_my)
         try:
             med = mediation(
                 data,
@@ -354,6 +362,11 @@ def chain(
         "p_method": p_method,
         "n_units": n_units,
         "mediation": list(med_pair) if med_pair is not None and len(med) else None,
+        "mediation_lags": (
+            {"x_to_m": int(lag_xm), "m_to_y": int(lag_my)}
+            if med_pair is not None and len(med)
+            else None
+        ),
     }
     return ChainResult(
         links=table,
