@@ -154,3 +154,54 @@ def test_ten_day_periods_are_refused_in_one_line(
     err = capsys.readouterr().err
     assert "days.csv, column 'period': period dates are 10 days apart" in err
     assert err.count("\n") == 1
+
+
+def test_inference_options_reach_analyse_and_the_json_names_them(
+    panel: pd.DataFrame, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    panel.to_csv(tmp_path / "p.csv", index=False)
+    extra = ["--p-method", "t", "--ci", "0.9", "--adjust", "bonferroni"]
+    extra += ["--weights", "customer_start", "--covariates", "employee_start"]
+    doc = _link(capsys, tmp_path / "p.csv", *extra)
+    s = doc["settings"]
+    assert (s["p_method"], s["ci"], s["adjust"], s["weights"], s["covariates"]) == (
+        "t",
+        0.9,
+        "bonferroni",
+        "customer_start",
+        ["employee_start"],
+    )
+    direct = analyse(
+        read_panel(tmp_path / "p.csv"),
+        max_lag=1,
+        n_boot=40,
+        seed=3,
+        p_method="t",
+        ci=0.9,
+        adjust="bonferroni",
+        weights="customer_start",
+        covariates=["employee_start"],
+    ).to_dict()
+    assert doc["lags"] == direct["lags"] and doc["within"] == direct["within"]
+    assert doc["partial"] == direct["partial"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--ci", "1.5"], "ci must be between 0 and 1"),
+        (["--weights", "nosuch"], "nosuch"),
+        (["--covariates", "employee_start,nosuch"], "nosuch"),
+    ],
+)
+def test_bad_inference_options_are_one_line(
+    panel: pd.DataFrame,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    needle: str,
+) -> None:
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    assert main(["link", str(tmp_path / "panel.csv"), "--boot", "20", *argv]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err

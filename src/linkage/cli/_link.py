@@ -53,6 +53,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="lags -K..K; K > 0 means x leads y (default 6)",
     )
+    parser.add_argument(
+        "--p-method",
+        dest="p_method",
+        choices=["cluster", "wild", "t"],
+        default="cluster",
+        help="test behind the lag p-values: cluster (unit-clustered, default), wild (wild cluster "
+        "bootstrap-t on the resamples; better with fewer than about 50 units) or t (rmcorr's "
+        "t-test, which treats unit-periods as independent)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=None,
+        metavar="COL",
+        help="observation weights, e.g. customer_start (weighted correlations and lag profiles)",
+    )
+    parser.add_argument(
+        "--covariates",
+        default=None,
+        metavar="COL[,COL]",
+        help="columns to control for in partial correlations (comma separated)",
+    )
+    parser.add_argument(
+        "--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level (default 0.95)"
+    )
+    parser.add_argument(
+        "--adjust",
+        default="holm",
+        metavar="METHOD",
+        help="adjustment of the lag p-values for the number of lags: holm (default), bonferroni, "
+        "fdr_bh, none",
+    )
     add_bootstrap(parser)
     add_json(parser)
 
@@ -147,12 +178,14 @@ def run(args: argparse.Namespace) -> int:
     from linkage.stats import analyse
 
     label = pathlib.Path(args.panel).name
+    covariates = [c.strip() for c in (args.covariates or "").split(",") if c.strip()]
+    extra = [c for c in (args.weights, *covariates) if c is not None]
     data = read_panel(
         args.panel,
         unit=args.unit,
         period=args.period,
-        require=(args.x, args.y),
-        numeric=(args.x, args.y),
+        require=(args.x, args.y, *extra),
+        numeric=(args.x, args.y, *extra),
         strict=False,
     )
     data = _counts_as_numbers(data, skip=(args.unit, args.period))
@@ -170,6 +203,11 @@ def run(args: argparse.Namespace) -> int:
             max_lag=args.max_lag,
             n_boot=args.boot,
             seed=args.seed,
+            covariates=covariates or None,
+            weights=args.weights,
+            ci=args.ci,
+            adjust=args.adjust,
+            p_method=args.p_method,
         )
     except InputError as err:
         raise with_file(err, label) from None
