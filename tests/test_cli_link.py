@@ -90,6 +90,9 @@ def test_small_denominators_still_warned(
         (["--x", "nope"], "panel.csv, column 'nope': the panel has no column 'nope'"),
         (["--period", "region"], "column 'region': period is neither"),
         (["--boot", "-1"], "--boot must be >= 0"),
+        (["--boot", "20", "--ci", "1.5"], "ci must be between 0 and 1"),
+        (["--boot", "20", "--weights", "nosuch"], "nosuch"),
+        (["--boot", "20", "--covariates", "employee_start,nosuch"], "nosuch"),
     ],
 )
 def test_bad_input_is_one_line(
@@ -184,24 +187,3 @@ def test_inference_options_reach_analyse_and_the_json_names_them(
     ).to_dict()
     assert doc["lags"] == direct["lags"] and doc["within"] == direct["within"]
     assert doc["partial"] == direct["partial"]
-
-
-@pytest.mark.parametrize(
-    ("argv", "needle"),
-    [
-        (["--ci", "1.5"], "ci must be between 0 and 1"),
-        (["--weights", "nosuch"], "nosuch"),
-        (["--covariates", "employee_start,nosuch"], "nosuch"),
-    ],
-)
-def test_bad_inference_options_are_one_line(
-    panel: pd.DataFrame,
-    tmp_path: pathlib.Path,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    needle: str,
-) -> None:
-    panel.to_csv(tmp_path / "panel.csv", index=False)
-    assert main(["link", str(tmp_path / "panel.csv"), "--boot", "20", *argv]) == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
