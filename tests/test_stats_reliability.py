@@ -12,6 +12,7 @@ from linkage.errors import InputError
 from linkage.panel import employee_survey_panel, join_chain
 from linkage.stats import drivers as _drivers
 from linkage.stats import spearman_brown, survey_reliability, unit_reliability
+from linkage.stats.reliability import variance_components
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -22,8 +23,14 @@ def _tiny():
     #   SSB = 2 * (9 + 1 + 1 + 9 + 0 + 0) = 40 on 5 dof -> MSB = 8
     #   SSW = 12 * 1 = 12 on 12 - 6 = 6 dof -> MSW = 2
     #   ICC(1) = (MSB - MSW) / (MSB + (k - 1) MSW) = 6 / (8 + 2) = 0.6 (k = 2)
-    #   between (a unit's 4 answers): 4 * 0.6 / (1 + 3 * 0.6) = 2.4 / 2.8 = 6/7
-    #   within (one month's 2 answers): 2 * 0.6 / (1 + 0.6) = 0.75
+    #   pooled between (a unit's 4 answers): 4 * 0.6 / (1 + 3 * 0.6) = 2.4 / 2.8 = 6/7
+    #   pooled within (one month's 2 answers): 2 * 0.6 / (1 + 0.6) = 0.75
+    # nested (units, unit-months, answers): unit means 6, 2, 4
+    #   SSU = 4 * (4 + 4 + 0) = 32 on 2 dof -> MSU = 16
+    #   SSW = 2 * (1 + 1 + 1 + 1 + 0 + 0) = 8 on 3 dof -> MSW = 8/3; MSE = 2
+    #   var_wave = (8/3 - 2) / 2 = 1/3; var_unit = (16 - 8/3) / 4 = 10/3
+    #   between (2 waves, 4 answers): (10/3) / (10/3 + 1/6 + 2/4) = 5/6
+    #   within (one wave against the unit, 2 answers): (1/3) / (1/3 + 1) = 1/4
     dates = ["2024-01-05", "2024-01-09", "2024-02-03", "2024-02-07"] * 3
     return pd.DataFrame(
         {
@@ -39,8 +46,12 @@ def test_hand_worked_between_and_within():
     w = survey_reliability(_tiny(), items=["q"], level="within").iloc[0]
     assert b["icc1"] == pytest.approx(0.6) and w["icc1"] == b["icc1"]
     assert (b["n"], b["n_units"], b["k"]) == (12, 6, 2)
-    assert b["k_means"] == 4 and b["reliability"] == pytest.approx(6 / 7)
-    assert w["k_means"] == 2 and w["reliability"] == pytest.approx(0.75)
+    assert b["k_means"] == 4 and b["reliability_pooled"] == pytest.approx(6 / 7)
+    assert w["k_means"] == 2 and w["reliability_pooled"] == pytest.approx(0.75)
+    assert b["waves"] == 2 and w["waves"] == 1
+    assert b["var_unit"] == pytest.approx(10 / 3) and b["var_wave"] == pytest.approx(1 / 3)
+    assert b["var_respondent"] == pytest.approx(2.0)
+    assert b["reliability"] == pytest.approx(5 / 6) and w["reliability"] == pytest.approx(0.25)
 
 
 def test_without_dates_groups_by_unit():
@@ -142,4 +153,90 @@ def test_an_icc_at_or_below_zero_is_unreliable_never_perfect():
     assert row["icc1"] == pytest.approx(-1.0)
     assert bool(row["unreliable"]) and np.isnan(row["reliability"])
     good = survey_reliability(_tiny(), items=["q"]).iloc[0]
-    assert not bool(good["unreliable"]) and good["reliability"] == pytest.approx(6 / 7)
+    assert not bool(good["unreliable"]) and good["reliability"] == pytest.approx(5 / 6)
+
+
+# Pastes (Davies & Goldsmith 1972, sec. 6.5; lme4's ``Pastes``): 10 delivery batches x 3 casks x
+# 2 assays, read here as 10 units x 3 survey months x 2 respondents
+PASTES = [
+    *(62.8, 62.6, 60.1, 62.3, 62.7, 63.1, 60.0, 61.4, 57.5, 56.9, 61.1, 58.9),
+    *(58.7, 57.5, 63.9, 63.1, 65.4, 63.7, 57.1, 56.4, 56.9, 58.6, 64.7, 64.5),
+    *(55.1, 55.1, 54.7, 54.2, 58.8, 57.5, 63.4, 64.9, 59.3, 58.1, 60.5, 60.0),
+    *(62.5, 62.6, 61.0, 58.7, 56.9, 57.7, 59.2, 59.4, 65.2, 66.0, 64.8, 64.1),
+    *(54.8, 54.8, 64.0, 64.0, 57.7, 56.8, 58.3, 59.3, 59.2, 59.2, 58.9, 56.6),
+]
+
+
+def _pastes():
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat(list("ABCDEFGHIJ"), 6),
+            "survey_date": np.tile(np.repeat(["2024-01-15", "2024-04-15", "2024-07-15"], 2), 10),
+            "strength": PASTES,
+        }
+    )
+
+
+def test_variance_components_reproduce_the_published_pastes_fit():
+    # lme4 (Bates, "lme4: Mixed-effects modeling with R", ch. 2), REML fit of
+    # strength ~ 1 + (1 | sample) + (1 | batch): sample (cask in batch) variance 8.434, batch 1.657,
+    # residual 0.678. In a balanced design the ANOVA estimates are the REML ones.
+    got = variance_components(_pastes(), items=["strength"]).iloc[0]
+    assert (got["n"], got["n_units"], got["n_waves"]) == (60, 10, 30)
+    assert round(got["var_wave"], 3) == 8.434
+    assert round(got["var_unit"], 3) == 1.657
+    assert round(got["var_respondent"], 3) == 0.678
+    assert got["truncated"] == ""
+
+
+def test_variance_components_match_statsmodels_mixedlm_unbalanced():
+    # unbalanced answers (units answer different numbers of respondents per wave): the ANOVA
+    # method of moments differs from REML, but both estimate the same components; on a large
+    # world they agree closely
+    import statsmodels.formula.api as smf
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for u in range(60):
+        level = rng.normal(0, 0.6)
+        for w in range(4):
+            change = rng.normal(0, 0.4)
+            for _ in range(int(rng.integers(3, 12))):
+                rows.append((f"u{u}", f"2024-{3 * w + 1:02d}-10", level + change + rng.normal()))
+    df = pd.DataFrame(rows, columns=["unit_id", "survey_date", "q"])
+    got = variance_components(df, items=["q"]).iloc[0]
+    vc = {"wave": "0 + C(survey_date)"}
+    model = smf.mixedlm("q ~ 1", df, groups="unit_id", re_formula="1", vc_formula=vc)
+    fit = model.fit(reml=True)
+    assert got["var_unit"] == pytest.approx(float(fit.cov_re.iloc[0, 0]), rel=0.1)
+    assert got["var_wave"] == pytest.approx(float(fit.vcomp[0]), rel=0.1)
+    assert got["var_respondent"] == pytest.approx(float(fit.scale), rel=0.02)
+
+
+def test_between_reliability_does_not_count_wave_change_as_true_score():
+    # planted: lasting unit level var 0.25, wave-to-wave change var 0.25, respondents var 1,
+    # 4 waves of 10: the unit mean's reliability is 0.25 / (0.25 + 0.25 / 4 + 1 / 40) = 0.741;
+    # the pooled ICC(1) (0.5 / 1.5 = 1/3 in truth) stepped up to 40 answers says 0.952
+    rng = np.random.default_rng(11)
+    U, W, n = 400, 4, 10
+    unit = rng.normal(0, 0.5, U)[:, None, None]
+    wave = rng.normal(0, 0.5, (U, W, 1))
+    y = unit + wave + rng.normal(0, 1, (U, W, n))
+    df = pd.DataFrame(
+        {
+            "unit_id": np.repeat(np.arange(U), W * n).astype(str),
+            "survey_date": np.tile(np.repeat([f"2024-{m:02d}-02" for m in (1, 4, 7, 10)], n), U),
+            "q": y.ravel(),
+        }
+    )
+    row = survey_reliability(df, items=["q"]).iloc[0]
+    assert row["reliability"] == pytest.approx(0.25 / (0.25 + 0.25 / 4 + 1 / 40), abs=0.03)
+    assert row["reliability_pooled"] == pytest.approx(40 / 3 / (1 + 39 / 3), abs=0.02)
+    within = survey_reliability(df, items=["q"], level="within").iloc[0]
+    assert within["reliability"] == pytest.approx(0.25 / (0.25 + 1 / 10), abs=0.04)
+
+
+def test_variance_components_need_two_waves():
+    one_month = _pastes().assign(survey_date="2024-01-15")
+    with pytest.raises(InputError, match="two months"):
+        variance_components(one_month, items=["strength"])
