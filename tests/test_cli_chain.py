@@ -440,3 +440,28 @@ def test_bad_respondent_file_is_one_line_and_exit_2(exported, capsys, respondent
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_chain_measures_survey_links_on_wave_months_by_default(files, tmp_path, capsys):
+    # a panel whose employee survey is carried forward: by default the chain sets the carried
+    # months aside for the survey links and says so; --survey-align forward uses them as if fresh
+    world = simulate(WorldSpec(n_units=30, months=24, seed=6), chain=ChainSpec())
+    window = {"start": "2023-01", "end": "2024-12"}
+    items = list(ChainSpec().item_names)
+    es = employee_survey_panel(world.employee_survey, items=items, align="forward", **window)
+    path = tmp_path / "forward.csv"
+    join_chain(world.panel, employee_survey=es).to_csv(path, index=False)
+    argv = ["chain", str(path), "--links", "es_engagement:employee_retention", "--boot", "0"]
+    assert main([*argv, "--max-lag", "1", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)["settings"]
+    assert s["survey_align"] == "forward"  # how the panel was built
+    assert s["survey_measured_on"] == "wave" and s["survey_carried_rows"]["es_wave"] > 0
+    assert main([*argv, "--max-lag", "1", "--json", "--survey-align", "forward"]) == 0
+    s = json.loads(capsys.readouterr().out)["settings"]
+    assert s["survey_measured_on"] == "forward"
+    assert main([*argv, "--max-lag", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "survey links measured on: the months the waves measured" in out
+    assert main([*argv, "--survey-align", "fresh"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--survey-align must be 'wave' or 'forward'" in err

@@ -18,19 +18,32 @@ def _world(seed=0, U=60, T=24, lag_ec=2, a=0.6, b=0.7, direct=0.0):
     e = 0.8 * g + rng.normal(size=(U, T + lag_ec)) + rng.normal(size=(U, 1))
     c = a * e[:, :T] + rng.normal(size=(U, T)) + rng.normal(size=(U, 1))
     r = b * c + direct * e[:, :T] + rng.normal(size=(U, T))
-    e, g = e[:, lag_ec:], g[:, lag_ec:]  # customer retention at t follows employee retention at t - lag_ec
-    return pd.DataFrame({"unit_id": np.repeat([f"u{i:02d}" for i in range(U)], T),
-                         "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
-                         "es_engagement": g.ravel(), "employee_retention": e.ravel(),
-                         "customer_retention": c.ravel(), "revenue_retention": r.ravel()})
+    e, g = (
+        e[:, lag_ec:],
+        g[:, lag_ec:],
+    )  # customer retention at t follows employee retention at t - lag_ec
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"u{i:02d}" for i in range(U)], T),
+            "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
+            "es_engagement": g.ravel(),
+            "employee_retention": e.ravel(),
+            "customer_retention": c.ravel(),
+            "revenue_retention": r.ravel(),
+        }
+    )
 
 
 def test_mediation_paths_are_pingouins_and_ols_on_demeaned_rows():
     df = _world(1, lag_ec=0, direct=0.2)
     med = mediation(df, n_boot=200, period_adjusted=False).set_index("path")
     # reference: OLS by numpy on the unit-demeaned rows (pingouin's paths are these regressions)
-    d = df[["employee_retention", "customer_retention", "revenue_retention"]].groupby(df["unit_id"]).transform(
-        lambda s: s - s.mean()).to_numpy()
+    d = (
+        df[["employee_retention", "customer_retention", "revenue_retention"]]
+        .groupby(df["unit_id"])
+        .transform(lambda s: s - s.mean())
+        .to_numpy()
+    )
     x, m, y = d.T
     a = (x @ m) / (x @ x)
     bd = np.linalg.lstsq(np.column_stack([m, x]), y, rcond=None)[0]
@@ -38,7 +51,9 @@ def test_mediation_paths_are_pingouins_and_ols_on_demeaned_rows():
     assert med.loc["b", "coef"] == pytest.approx(bd[0], rel=1e-9)
     assert med.loc["direct", "coef"] == pytest.approx(bd[1], rel=1e-9)
     assert med.loc["total", "coef"] == pytest.approx((x @ y) / (x @ x), rel=1e-9)
-    assert med.loc["total", "coef"] == pytest.approx(med.loc["direct", "coef"] + med.loc["indirect", "coef"])
+    assert med.loc["total", "coef"] == pytest.approx(
+        med.loc["direct", "coef"] + med.loc["indirect", "coef"]
+    )
     # planted: a = 0.6, b = 0.7 (indirect 0.42), direct 0.2
     assert med.loc["indirect", "ci_low"] < 0.42 < med.loc["indirect", "ci_high"]
     assert med.loc["direct", "ci_low"] < 0.2 < med.loc["direct", "ci_high"]
@@ -52,7 +67,9 @@ def test_mediation_aligns_lags_and_finds_no_indirect_path_when_none():
     assert med.loc["a", "ci_low"] < 0.6 < med.loc["a", "ci_high"]
     assert med["n"].iloc[0] == 60 * 22  # 24 months minus the 2-month lag
     unaligned = mediation(df, n_boot=0).set_index("path")
-    assert abs(unaligned.loc["a", "coef"]) < 0.1  # at lag 0 employees and customers are unrelated here
+    assert (
+        abs(unaligned.loc["a", "coef"]) < 0.1
+    )  # at lag 0 employees and customers are unrelated here
     null = df.assign(revenue_retention=np.random.default_rng(9).normal(size=len(df)))
     nm = mediation(null, lag_xm=2, n_boot=300).set_index("path")
     assert nm.loc["indirect", "ci_low"] < 0 < nm.loc["indirect", "ci_high"]
@@ -67,16 +84,28 @@ def test_mediation_bootstrap_resamples_units():
 
     W = unit_resample_counts(30, 400, 5)
     units = np.array(sorted(df["unit_id"].unique()))
-    d = df.assign(**{c: df.groupby("unit_id")[c].transform(lambda s: s - s.mean())
-                     for c in ["employee_retention", "customer_retention"]})
+    d = df.assign(
+        **{
+            c: df.groupby("unit_id")[c].transform(lambda s: s - s.mean())
+            for c in ["employee_retention", "customer_retention"]
+        }
+    )
     slopes = []
     for w in W[:15]:  # the first 15 resamples, rebuilt by hand
-        rows = pd.concat([d[d["unit_id"] == u] for u, k in zip(units, w, strict=True) for _ in range(int(k))])
+        rows = pd.concat(
+            [d[d["unit_id"] == u] for u, k in zip(units, w, strict=True) for _ in range(int(k))]
+        )
         x, m = rows["employee_retention"].to_numpy(), rows["customer_retention"].to_numpy()
         slopes.append((x @ m) / (x @ x))
-    Sxm = d.groupby("unit_id").apply(lambda g: (g.employee_retention * g.customer_retention).sum()).loc[units]
+    Sxm = (
+        d.groupby("unit_id")
+        .apply(lambda g: (g.employee_retention * g.customer_retention).sum())
+        .loc[units]
+    )
     Sxx = d.groupby("unit_id").apply(lambda g: (g.employee_retention**2).sum()).loc[units]
-    np.testing.assert_allclose((W[:15] @ Sxm.to_numpy()) / (W[:15] @ Sxx.to_numpy()), slopes, rtol=1e-10)
+    np.testing.assert_allclose(
+        (W[:15] @ Sxm.to_numpy()) / (W[:15] @ Sxx.to_numpy()), slopes, rtol=1e-10
+    )
     assert out.loc["a", "ci_low"] < out.loc["a", "coef"] < out.loc["a", "ci_high"]
 
 
@@ -91,7 +120,11 @@ def test_chain_recovers_links_signs_and_lags():
     assert set(res.links["method"]) == {"between", "within", "best_lag"}
     assert list(res.links["link"].unique()) == [f"{x} -> {y}" for x, y in DEFAULT_LINKS]
     med = res.mediation.set_index("path")
-    assert res.settings["mediation"] == ["employee_retention", "customer_retention", "revenue_retention"]
+    assert res.settings["mediation"] == [
+        "employee_retention",
+        "customer_retention",
+        "revenue_retention",
+    ]
     assert med.loc["indirect", "ci_low"] > 0  # aligned at the found lag 2
     assert "not show that changing employee retention" in res.text
     d = json.loads(json.dumps(res.to_dict()))
@@ -153,3 +186,35 @@ def test_a_negative_best_lag_is_stated_not_silently_zeroed():
     stated = [w for w in res.warnings if w.startswith("x -> m: its best lag is -2")]
     assert stated and "does not test the reverse order" in stated[0]
     assert "its best lag is -2" in res.text
+
+
+def test_survey_lags_are_measured_on_wave_months_by_default():
+    # simulator truth (linkage.simulate._service_chain): the engagement survey measures the
+    # climate of its wave month, which moves staff quits that month (lag 0) and customer churn
+    # spec.lag = 2 months later. The panel carries each quarterly wave forward (the panel's own
+    # default); measured as if fresh the lags shift towards negative values (here -1 and 1).
+    from linkage.simulate import ChainSpec, WorldSpec, simulate
+
+    world = simulate(WorldSpec(n_units=100, months=36, seed=3, lag=2), chain=ChainSpec())
+    panel = world.chain_panel(align="forward")
+    links = [("es_engagement", "employee_retention"), ("es_engagement", "customer_retention")]
+    planted = {(d["x"], d["y"]): d["lag"] for d in world.truth["chain"]["links"]}
+    assert [planted[pair] for pair in links] == [0, 2]
+    lags = {}
+    for align in ("wave", "forward"):
+        res = chain(panel, links=links, max_lag=4, n_boot=200, mediate=False, survey_align=align)
+        best = res.links[res.links["method"] == "best_lag"]
+        lags[align] = best["lag"].tolist()
+        assert res.settings["survey_measured_on"] == align
+        assert res.settings["survey_carried_rows"]["es_wave"] > 0
+    assert lags["wave"] == [0, 2]
+    assert all(f < w for f, w in zip(lags["forward"], lags["wave"], strict=True))
+    default = chain(panel, links=links, max_lag=4, n_boot=0, mediate=False)
+    assert default.settings["survey_measured_on"] == "wave"
+    assert "measured on the months the waves measured" in default.text
+    # no survey in the links: nothing to align, and the settings say so
+    middle = [("employee_retention", "customer_retention")]
+    plain = chain(panel, links=middle, max_lag=2, n_boot=0, mediate=False)
+    assert plain.settings["survey_measured_on"] is None
+    with pytest.raises(InputError, match="survey_align"):
+        chain(panel, links=links, n_boot=0, survey_align="fresh")

@@ -44,6 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-mediation", dest="mediate", action="store_false", help="skip the mediation analysis"
     )
+    parser.add_argument(
+        "--survey-align",
+        dest="survey_align",
+        default="wave",
+        metavar="{wave,forward}",
+        help="survey figures (es_*, cs_*) in links: 'wave' (default) only in the months their "
+        "waves measured (es_wave / cs_wave), so lags are not shifted by carried-forward values; "
+        "'forward': as the panel holds them, carried-forward values as if fresh",
+    )
     add_json(parser)
 
 
@@ -107,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
     if args.max_lag < 0:
         raise InputError(f"--max-lag must be >= 0, got {args.max_lag}")
+    if args.survey_align not in ("wave", "forward"):
+        raise InputError(f"--survey-align must be 'wave' or 'forward', got {args.survey_align!r}")
     label = pathlib.Path(args.panel).name
     # the link columns are converted (and checked) by linkage.stats, with the same messages
     data = read_panel(args.panel, unit=args.unit, period=args.period, require=(), strict=False)
@@ -126,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             n_boot=args.boot,
             seed=args.seed,
             mediate=args.mediate,
+            survey_align=args.survey_align,
         )
     except InputError as err:
         raise with_file(err, label) from None
@@ -139,9 +151,22 @@ def run(args: argparse.Namespace) -> int:
         doc["skipped"] = skipped
         print(json.dumps(doc, indent=1))
         return 0
+    measured = res.settings.get("survey_measured_on")
     lines = [
         f"linkage chain: {len(links)} links, {res.settings['n_units']} units",
         *(f"skipped: {d['x']} -> {d['y']} ({d['reason']})" for d in skipped),
+        *(
+            [
+                "survey links measured on: "
+                + (
+                    "the months the waves measured (--survey-align wave)"
+                    if measured == "wave"
+                    else "carried-forward values as if fresh (--survey-align forward)"
+                )
+            ]
+            if measured
+            else []
+        ),
         "",
         res.text,
         "",

@@ -10,6 +10,12 @@ Each function turns a respondent-level table into a unit x period table keyed by
     periods, until its next wave (or the end of the window): the figures in force in that
     period. ``<prefix>wave`` always says which period the figures come from, so their age is
     visible; waves before the window carry into it.
+
+Carried-forward figures are the figures *in force*, not a measurement of that month: a quarterly
+wave carried into the next two months is on average a month and a half old, so a lag measured
+against it is shifted. :func:`on_wave_months` keeps each survey figure in the month its wave
+measured only (whatever alignment built the panel), which is what lags and links should be
+estimated on.
 """
 
 from __future__ import annotations
@@ -32,7 +38,17 @@ from linkage.panel._inputs import (
 from linkage.panel.build import ratio, window_bounds
 from linkage.panel.periods import DateLike, date_codes, normalize_freq, period_starts
 
-__all__ = ["employee_survey_panel", "customer_survey_panel", "nps_score", "Align"]
+__all__ = [
+    "employee_survey_panel",
+    "customer_survey_panel",
+    "nps_score",
+    "on_wave_months",
+    "WAVE_COLUMNS",
+    "Align",
+]
+
+#: wave column of each survey's columns in a panel (:func:`linkage.panel.join_chain` names)
+WAVE_COLUMNS = {"es_": "es_wave", "cs_": "cs_wave"}
 
 Align = Literal["forward", "wave"]
 
@@ -283,3 +299,81 @@ def customer_survey_panel(
         align=align,
         prefix="cs_",
     )
+
+
+def on_wave_months(
+    panel: pd.DataFrame, *, period: str = "period"
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The panel with each survey figure kept only in the month its wave measured.
+
+    For each survey of :data:`WAVE_COLUMNS` the panel has (``es_wave``, ``cs_wave``), a row whose
+    wave is not its own period holds a figure carried forward from an earlier wave: its
+    ``es_*`` (``cs_*``) values and its wave become missing and its respondent count 0 (as
+    ``align="wave"`` would have built it). A panel built with
+    ``align="wave"`` is returned unchanged. Periods and waves are compared by calendar month (a
+    panel with month-end or mid-month period dates matches its waves' first days).
+
+    Parameters
+    ----------
+    panel : DataFrame
+        A unit x period panel with survey columns (:func:`linkage.panel.join_chain`).
+    period : str
+        Period column.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The panel, and per wave column the number of carried-forward rows set aside (only the
+        wave columns the panel has).
+
+    Raises
+    ------
+    InputError
+        When the period column or a wave column does not hold dates.
+
+    Examples
+    --------
+    >>> es = pd.DataFrame({"unit_id": ["s1"] * 3,
+    ...                    "survey_date": pd.to_datetime(["2024-02-05", "2024-02-20",
+    ...                                                   "2024-04-11"]),
+    ...                    "engagement": [4, 3, 5]})
+    >>> carried = employee_survey_panel(es, items=["engagement"], start="2024-02", end="2024-05")
+    >>> fresh, dropped = on_wave_months(carried)
+    >>> fresh["es_engagement"].tolist(), fresh["es_respondents"].tolist(), dropped
+    ([3.5, nan, 5.0, nan], [2, 0, 1, 0], {'es_wave': 2})
+    """
+    out = panel.copy()
+    dropped: dict[str, int] = {}
+    present = {p: w for p, w in WAVE_COLUMNS.items() if w in panel.columns}
+    if not present:
+        return out, dropped
+    periods = pd.to_datetime(panel[period], errors="coerce", format="mixed")
+    if periods.isna().any():
+        row = int(np.flatnonzero(periods.isna().to_numpy())[0]) + 1
+        raise InputError(
+            "period is not a date, so the survey waves cannot be matched to the months they "
+            "measured",
+            row=row,
+            column=period,
+        )
+    month = periods.dt.to_period("M")
+    for prefix, wave_col in present.items():
+        raw = panel[wave_col]
+        waves = pd.to_datetime(raw, errors="coerce", format="mixed")
+        bad = waves.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        bad &= ~raw.astype(str).isin(["NaT", "nan", "None", "(none)"])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+            raise InputError("wave is not a date", row=row, column=wave_col)
+        stale = (waves.notna() & (waves.dt.to_period("M") != month)).to_numpy()
+        dropped[wave_col] = int(stale.sum())
+        if not stale.any():
+            continue
+        for col in panel.columns:
+            if not str(col).startswith(prefix):
+                continue
+            if col == f"{prefix}respondents":
+                out[col] = pd.to_numeric(out[col], errors="coerce").where(~stale, 0)
+            else:
+                out[col] = out[col].where(~stale)
+    return out, dropped

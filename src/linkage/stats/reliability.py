@@ -204,8 +204,9 @@ def _nested_anova(
 
     Unbalanced expected mean squares (Searle, Casella & McCulloch 1992, sec. 5.7):
     ``E[MSE] = s_e``, ``E[MSW] = s_e + k1 s_w``, ``E[MSU] = s_e + k2 s_w + k3 s_u`` with
-    ``k1 = (N - sum n_ij^2 / n_i) / (B - a)``, ``k2 = (sum n_ij^2 / n_i - sum n_ij^2 / N) / (a - 1)``
-    and ``k3 = (N - sum n_i^2 / N) / (a - 1)`` (all ``n`` in a balanced design). Returns the raw
+    ``k1 = (N - sum n_ij^2 / n_i) / (B - a)``,
+    ``k2 = (sum n_ij^2 / n_i - sum n_ij^2 / N) / (a - 1)`` and
+    ``k3 = (N - sum n_i^2 / N) / (a - 1)`` (all ``n`` in a balanced design). Returns the raw
     (possibly negative) ``s_u, s_w, s_e``, the unit count and the unit-wave count.
     """
     a = int(unit_codes.max()) + 1

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.panel.surveys import WAVE_COLUMNS, on_wave_months
 from linkage.stats._fe import demean_grid
 from linkage.stats._prep import (
     DEFAULT_PERIOD,
@@ -214,6 +215,7 @@ def chain(
     adjust: str = "holm",
     p_method: str = "cluster",
     mediate: bool = True,
+    survey_align: str = "wave",
 ) -> ChainResult:
     """The linkage of each link of the service-profit chain, and the mediation of its middle.
 
@@ -233,6 +235,16 @@ def chain(
     mediate : bool
         Also run :func:`mediation` for consecutive links x -> m, m -> y (at their best lags, 0 when
         none), e.g. employee retention -> customer retention -> revenue retention.
+    survey_align : {"wave", "forward"}
+        ``"wave"`` (default): survey figures (``es_*``, ``cs_*``) count only in the month their
+        wave measured (:func:`linkage.panel.surveys.on_wave_months`, using the panel's
+        ``es_wave`` / ``cs_wave``), so lags and links involving them are measured, not shifted by
+        carried-forward values; ``"forward"``: as the panel holds them (a wave carried to later
+        months counts there as if fresh; lags involving surveys come out shifted towards
+        negative values). ``settings["survey_measured_on"]`` (None when no link involves a survey)
+        and the text say which was used; ``settings["survey_carried_rows"]`` counts the
+        carried-forward unit-months per wave column (set aside under ``"wave"``, used as fresh
+        under ``"forward"``).
 
     Returns
     -------
@@ -261,6 +273,17 @@ def chain(
     pairs = _check_links(links)
     for x, y in pairs:
         check_columns(data, {"x": x, "y": y, "unit": unit, "period": period})
+    if survey_align not in ("wave", "forward"):
+        raise InputError(
+            f"survey_align must be 'wave' (survey figures in the months their waves measured) or "
+            f"'forward' (carried-forward figures as if fresh), got {survey_align!r}"
+        )
+    used = [c for pair in pairs for c in pair]
+    surveyed = sorted({p for p in WAVE_COLUMNS for c in used if c.startswith(p)})
+    carried_rows: dict[str, int] = {}
+    if surveyed:
+        fresh, carried_rows = on_wave_months(data, period=period)
+        data = fresh if survey_align == "wave" else data
     rows, lag_tables, warns, results = [], [], [], {}
     step = "period"
     for x, y in pairs:  # a few links; each analysis is vectorised
@@ -346,6 +369,9 @@ def chain(
         "lag and in one direction is evidence about order, not proof that improving one measure "
         "will move the next."
     )
+    survey_note = _survey_note(survey_align, surveyed, carried_rows, data)
+    if survey_note:
+        text.append(survey_note)
     if warns:
         text.append("Warnings: " + " ".join(warns))
     n_units = int(data[unit].nunique())
@@ -360,6 +386,8 @@ def chain(
         "ci": ci,
         "adjust": adjust,
         "p_method": p_method,
+        "survey_measured_on": survey_align if surveyed else None,
+        "survey_carried_rows": {k: int(v) for k, v in carried_rows.items()} if surveyed else None,
         "n_units": n_units,
         "mediation": list(med_pair) if med_pair is not None and len(med) else None,
         "mediation_lags": (
@@ -375,6 +403,31 @@ def chain(
         warnings=tuple(warns),
         settings=settings,
         text="\n\n".join(text),
+    )
+
+
+def _survey_note(
+    align: str, surveyed: list[str], carried: dict[str, int], data: pd.DataFrame
+) -> str:
+    """The sentence saying which months the survey links were measured on ('' without one)."""
+    if not surveyed:
+        return ""
+    waves = [WAVE_COLUMNS[p] for p in surveyed]
+    n = sum(carried.values())
+    if align == "forward":
+        return (
+            "Survey figures were used as the panel holds them (survey_align 'forward': "
+            f"{n:,} carried-forward unit-month{'s' if n != 1 else ''} counted as if fresh), so "
+            "lags involving surveys are shifted towards negative values."
+        )
+    if not any(w in data.columns for w in waves):
+        return (
+            f"Survey links: the panel has no {' or '.join(waves)} column, so carried-forward "
+            "survey figures cannot be told from fresh ones; build it with align='wave' to be sure."
+        )
+    return (
+        "Survey links are measured on the months the waves measured (survey_align 'wave'; "
+        f"{n:,} carried-forward unit-month{'s' if n != 1 else ''} set aside)."
     )
 
 
