@@ -94,6 +94,16 @@ def test_drivers_json_with_reliability(files, capsys):
         d["r_corrected"] is None or abs(d["r_corrected"]) >= abs(d["r"]) - 1e-12
         for d in doc["drivers"]
     )
+    # the variance components and the corrected weights with their intervals
+    rel = doc["reliability"][0]
+    assert {"var_unit", "var_wave", "var_respondent", "waves", "reliability_pooled"} <= set(rel)
+    assert doc["settings"]["survey_measured_on"] == "wave"
+    usable = all(r["reliability"] is not None for r in doc["reliability"])
+    for d in doc["drivers"]:
+        assert {"weight_corrected", "ci_low_corrected", "ci_high_corrected"} <= set(d)
+        if usable:
+            assert d["ci_low_corrected"] <= d["weight_corrected"] <= d["ci_high_corrected"]
+    assert (doc["r2_corrected"] is not None) == usable
 
 
 def test_drivers_report(files, capsys):

@@ -29,7 +29,8 @@ def _tiny():
     #   SSU = 4 * (4 + 4 + 0) = 32 on 2 dof -> MSU = 16
     #   SSW = 2 * (1 + 1 + 1 + 1 + 0 + 0) = 8 on 3 dof -> MSW = 8/3; MSE = 2
     #   var_wave = (8/3 - 2) / 2 = 1/3; var_unit = (16 - 8/3) / 4 = 10/3
-    #   between (2 waves, 4 answers): (10/3) / (10/3 + 1/6 + 2/4) = 5/6
+    #   between (2 waves, 4 answers): window mean (10/3 + 1/6) / (10/3 + 1/6 + 2/4) = 7/8,
+    #   lasting level (10/3) / 4 = 5/6
     #   within (one wave against the unit, 2 answers): (1/3) / (1/3 + 1) = 1/4
     dates = ["2024-01-05", "2024-01-09", "2024-02-03", "2024-02-07"] * 3
     return pd.DataFrame(
@@ -51,7 +52,8 @@ def test_hand_worked_between_and_within():
     assert b["waves"] == 2 and w["waves"] == 1
     assert b["var_unit"] == pytest.approx(10 / 3) and b["var_wave"] == pytest.approx(1 / 3)
     assert b["var_respondent"] == pytest.approx(2.0)
-    assert b["reliability"] == pytest.approx(5 / 6) and w["reliability"] == pytest.approx(0.25)
+    assert b["reliability"] == pytest.approx(7 / 8) and w["reliability"] == pytest.approx(0.25)
+    assert b["reliability_lasting"] == pytest.approx(5 / 6) and np.isnan(w["reliability_lasting"])
 
 
 def test_without_dates_groups_by_unit():
@@ -153,7 +155,7 @@ def test_an_icc_at_or_below_zero_is_unreliable_never_perfect():
     assert row["icc1"] == pytest.approx(-1.0)
     assert bool(row["unreliable"]) and np.isnan(row["reliability"])
     good = survey_reliability(_tiny(), items=["q"]).iloc[0]
-    assert not bool(good["unreliable"]) and good["reliability"] == pytest.approx(5 / 6)
+    assert not bool(good["unreliable"]) and good["reliability"] == pytest.approx(7 / 8)
 
 
 # Pastes (Davies & Goldsmith 1972, sec. 6.5; lme4's ``Pastes``): 10 delivery batches x 3 casks x
@@ -215,8 +217,9 @@ def test_variance_components_match_statsmodels_mixedlm_unbalanced():
 
 def test_between_reliability_does_not_count_wave_change_as_true_score():
     # planted: lasting unit level var 0.25, wave-to-wave change var 0.25, respondents var 1,
-    # 4 waves of 10: the unit mean's reliability is 0.25 / (0.25 + 0.25 / 4 + 1 / 40) = 0.741;
-    # the pooled ICC(1) (0.5 / 1.5 = 1/3 in truth) stepped up to 40 answers says 0.952
+    # 4 waves of 10: the window mean's reliability is 0.3125 / (0.3125 + 1 / 40) = 0.926, the
+    # lasting level's 0.25 / 0.3375 = 0.741; the pooled ICC(1) (0.5 / 1.5 = 1/3 in truth) stepped
+    # up to 40 answers says 0.952, and for one wave's change (truth 0.25 / 0.35 = 0.714) 0.833
     rng = np.random.default_rng(11)
     U, W, n = 400, 4, 10
     unit = rng.normal(0, 0.5, U)[:, None, None]
@@ -230,10 +233,12 @@ def test_between_reliability_does_not_count_wave_change_as_true_score():
         }
     )
     row = survey_reliability(df, items=["q"]).iloc[0]
-    assert row["reliability"] == pytest.approx(0.25 / (0.25 + 0.25 / 4 + 1 / 40), abs=0.03)
+    assert row["reliability"] == pytest.approx(0.3125 / (0.3125 + 1 / 40), abs=0.02)
+    assert row["reliability_lasting"] == pytest.approx(0.25 / 0.3375, abs=0.03)
     assert row["reliability_pooled"] == pytest.approx(40 / 3 / (1 + 39 / 3), abs=0.02)
     within = survey_reliability(df, items=["q"], level="within").iloc[0]
     assert within["reliability"] == pytest.approx(0.25 / (0.25 + 1 / 10), abs=0.04)
+    assert within["reliability_pooled"] == pytest.approx(10 / 3 / (1 + 9 / 3), abs=0.03)
 
 
 def test_variance_components_need_two_waves():

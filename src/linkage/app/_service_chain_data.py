@@ -269,7 +269,9 @@ def chain_results(
     panel = inputs.panel
     problems: dict[str, str] = {}
     links = [(x, y) for x, y in DEFAULT_LINKS if inputs.has(x) and inputs.has(y)]
-    cols = list(dict.fromkeys(["unit_id", "period", *(c for link in links for c in link)]))
+    # the wave columns too: survey links are measured on the months the waves measured
+    waves = [c for c in ("es_wave", "cs_wave") if c in panel.columns]
+    cols = list(dict.fromkeys(["unit_id", "period", *(c for link in links for c in link), *waves]))
     links_t = pd.DataFrame(columns=CHAIN_COLUMNS)
     med = pd.DataFrame(columns=MEDIATION_COLUMNS)
     warns: list[str] = []
@@ -299,6 +301,7 @@ def chain_results(
                 items=items,
                 outcome="customer_retention",
                 unit="unit_id",
+                period="period",
                 reliability=reliability or None,
                 n_boot=n_boot,
                 seed=seed,

@@ -83,6 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "answers are grouped by unit and month (default survey_date; without it, by unit)",
     )
     parser.add_argument(
+        "--survey-align",
+        dest="survey_align",
+        default="wave",
+        metavar="{wave,forward}",
+        help="survey figures: 'wave' (default) only in the months their waves measured "
+        "(es_wave / cs_wave), so a lag pairs a measurement with the outcome after it; 'forward': "
+        "carried-forward values as if fresh",
+    )
+    parser.add_argument(
         "--adjust",
         default="holm",
         metavar="METHOD",
@@ -214,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     import pathlib
 
+    import numpy as np
+
     from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
     from linkage.io.panel import read_panel, require_columns
@@ -223,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.boot < 0:
         raise InputError(f"--boot must be >= 0, got {args.boot}")
+    if args.survey_align not in ("wave", "forward"):
+        raise InputError(f"--survey-align must be 'wave' or 'forward', got {args.survey_align!r}")
     label = pathlib.Path(args.panel).name
     given = [c.strip() for c in args.items.split(",") if c.strip()] if args.items else []
     data = read_panel(
@@ -270,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
             n_boot=args.boot,
             seed=args.seed,
             adjust=args.adjust,
+            survey_align=args.survey_align,
         )
     except InputError as err:
         raise with_file(err, label) from None
@@ -289,7 +303,9 @@ def run(args: argparse.Namespace) -> int:
                 "respondents": pathlib.Path(args.respondents).name if args.respondents else None,
                 "map": pathlib.Path(args.mapping).name if args.mapping else None,
                 **survey_alignment(data, unit=args.unit),
+                "survey_measured_on": args.survey_align,
             },
+            "r2_corrected": float(out["r2_corrected"].iloc[0]),
             "r2": float(out["r2"].iloc[0]),
             "drivers": records(out, DRIVER_COLUMNS),
             "reliability": records(rel_table, list(rel_table.columns))
@@ -322,6 +338,14 @@ def run(args: argparse.Namespace) -> int:
         ),
         "",
     ]
+    if np.isfinite(out["r2_corrected"].iloc[0]):
+        lines += [
+            "Corrected for the unreliability of unit means (weights of the disattenuated "
+            f"correlations; R^2 = {out['r2_corrected'].iloc[0]:.3f}; unit-bootstrap interval, "
+            "reliabilities taken as known)",
+            fmt(out, ["rank", "item", "weight_corrected", "ci_low_corrected", "ci_high_corrected"]),
+            "",
+        ]
     flags = out["correction"].value_counts()
     if flags.get("unreliable", 0) or flags.get("capped", 0):
         lines += [
@@ -332,10 +356,26 @@ def run(args: argparse.Namespace) -> int:
         ]
     if rel_table is not None:
         lines += [
-            "Reliability (ICC(1): share of an answer that is the unit's, per unit and survey "
-            "month; reliability: of the unit means used, at k_means respondents, Spearman-Brown; "
-            "an item whose ICC(1) is not positive is unreliable: no corrected r)",
-            fmt(rel_table, ["item", "n", "n_units", "icc1", "p_val", "k_means", "reliability"]),
+            "Reliability (variance of an answer: var_unit the unit's lasting level, var_wave its "
+            "change from wave to wave, var_respondent the respondent's; reliability: of the unit "
+            "means used, over `waves` waves and k_means respondents; reliability_pooled: ICC(1) "
+            "per unit and survey month stepped up by Spearman-Brown, which counts wave-to-wave "
+            "change as true score; an item without unit signal is unreliable: no corrected r)",
+            fmt(
+                rel_table,
+                [
+                    "item",
+                    "n_units",
+                    "icc1",
+                    "var_unit",
+                    "var_wave",
+                    "var_respondent",
+                    "k_means",
+                    "waves",
+                    "reliability_pooled",
+                    "reliability",
+                ],
+            ),
             *([rel_note] if rel_note else []),
             "",
         ]

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.panel.surveys import WAVE_COLUMNS, on_wave_months
 from linkage.stats._prep import (
     DEFAULT_UNIT,
     check_ci,
@@ -55,6 +56,8 @@ __all__ = [
     "dominance_weights",
     "unit_reliability",
     "spearman_brown",
+    "disattenuate",
+    "disattenuate_matrix",
     "DRIVER_COLUMNS",
 ]
 
@@ -75,6 +78,10 @@ DRIVER_COLUMNS = [
     "p_adj",
     "r2",
     "correction",
+    "weight_corrected",
+    "ci_low_corrected",
+    "ci_high_corrected",
+    "r2_corrected",
 ]
 
 #: dominance analysis needs 2**p subsets: beyond this many items use relative weights
@@ -298,6 +305,48 @@ def disattenuate(r: np.ndarray, reliability: np.ndarray) -> tuple[np.ndarray, np
     return corrected, flag
 
 
+def disattenuate_matrix(corr: np.ndarray, reliability: np.ndarray) -> np.ndarray:
+    """Correlation matrices corrected for unreliability, kept a valid correlation matrix.
+
+    Every off-diagonal ``r_ij`` becomes ``r_ij / sqrt(rel_i * rel_j)`` (Spearman 1904), the
+    diagonal stays 1. Corrected matrices are often not positive definite (a correction that
+    overshoots); they are then moved to the nearest one by clipping the eigenvalues at 1e-6 and
+    rescaling to a unit diagonal (Higham-style projection), which holds every corrected ``|r|``
+    below 1.
+
+    Parameters
+    ----------
+    corr : ndarray
+        Shape (..., q, q).
+    reliability : ndarray
+        Shape (q,), each in (0, 1].
+
+    Returns
+    -------
+    ndarray
+        Shape (..., q, q).
+
+    Examples
+    --------
+    >>> c = np.array([[1.0, 0.3], [0.3, 1.0]])
+    >>> disattenuate_matrix(c, np.array([0.5, 0.72])).round(3).tolist()
+    [[1.0, 0.5], [0.5, 1.0]]
+    """
+    corr = np.asarray(corr, dtype=float)
+    scale = 1.0 / np.sqrt(np.asarray(reliability, dtype=float))
+    C = corr * scale[:, None] * scale[None, :]
+    q = C.shape[-1]
+    eye = np.eye(q, dtype=bool)
+    C = np.where(eye, 1.0, C)
+    ev, V = np.linalg.eigh(C)
+    if (ev < 1e-6).any():
+        C = (V * np.clip(ev, 1e-6, None)[..., None, :]) @ np.swapaxes(V, -1, -2)
+        d = np.sqrt(np.diagonal(C, axis1=-2, axis2=-1))
+        C = C / (d[..., :, None] * d[..., None, :])
+        C = np.where(eye, 1.0, C)
+    return C
+
+
 def key_drivers(
     data: pd.DataFrame,
     *,
@@ -314,6 +363,7 @@ def key_drivers(
     seed: int | None = 0,
     ci: float = 0.95,
     adjust: str = "holm",
+    survey_align: str = "wave",
 ) -> pd.DataFrame:
     """Rank survey items as drivers of a unit-level outcome, with unit-bootstrap intervals.
 
@@ -356,6 +406,12 @@ def key_drivers(
         Confidence level.
     adjust : str
         Correction of the p-values over the items ("holm", "fdr_bh", "bonferroni", "none", ...).
+    survey_align : {"wave", "forward"}
+        With ``period`` and a panel holding ``es_wave`` / ``cs_wave``: ``"wave"`` (default) uses
+        survey figures only in the months their waves measured
+        (:func:`linkage.panel.surveys.on_wave_months`), so a lag pairs a measurement with the
+        outcome ``lag`` months after it and a unit's mean gives each wave one weight;
+        ``"forward"`` uses carried-forward figures as if fresh.
 
     Returns
     -------
@@ -368,7 +424,12 @@ def key_drivers(
         weight against a random variable's, Tonidandel et al. 2009), ``p_adj``, ``r2`` (full model),
         ``correction`` (``""``; ``"unreliable"``: no correction possible; ``"capped"``: the
         correction overshot +/-1, a sign that the reliability is underestimated, and ``r_corrected``
-        is held at +/-1).
+        is held at +/-1), ``weight_corrected``, ``ci_low_corrected``, ``ci_high_corrected`` and
+        ``r2_corrected``: the same weights computed from the correlation matrix corrected for the
+        items' (and outcome's) unreliability (:func:`disattenuate_matrix`), with a unit-bootstrap
+        percentile interval from the same resamples (the reliabilities are taken as known: the
+        interval does not carry their own sampling error). NaN without ``reliability`` or when an
+        item is unreliable (no correction is possible).
 
     Examples
     --------
@@ -399,6 +460,11 @@ def key_drivers(
     if not 0 < outcome_reliability <= 1:
         raise InputError(f"outcome_reliability must be in (0, 1], got {outcome_reliability!r}")
     lag = check_whole("lag", lag)
+    if survey_align not in ("wave", "forward"):
+        raise InputError(f"survey_align must be 'wave' or 'forward', got {survey_align!r}")
+    surveyed = any(c.startswith(tuple(WAVE_COLUMNS)) for c in [*items, outcome])
+    if survey_align == "wave" and surveyed and period is not None and period in data.columns:
+        data, _ = on_wave_months(data, period=period)
     if lag != 0:
         if period is None:
             raise InputError("a lag needs the period column (period=...)")
@@ -432,6 +498,16 @@ def key_drivers(
     w = _weights(corr, method)
     r2 = float(w.sum())
     r = corr[:p, p]
+    rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
+    invalid = (rel > 1) | np.isinf(rel)
+    if invalid.any():
+        item = items[int(np.flatnonzero(invalid)[0])]
+        raise InputError(f"reliability of {item!r} must be at most 1", column=item)
+    rel_all = np.r_[rel, outcome_reliability]
+    can_correct = reliability is not None and bool((np.isfinite(rel_all) & (rel_all > 0)).all())
+    wc = lo_c = hi_c = np.full(p, np.nan)
+    if can_correct:
+        wc = _weights(disattenuate_matrix(corr, rel_all), method)
     lo = hi = pv = np.full(p, np.nan)
     if n_boot > 0:
         W = unit_resample_counts(U, int(n_boot), seed)
@@ -442,13 +518,12 @@ def key_drivers(
         cb = cb[ok]
         wb = _weights(cb[:, keep][:, :, keep], method)
         lo, hi = percentile_ci(wb, ci)
+        if can_correct:
+            lo_c, hi_c = percentile_ci(
+                _weights(disattenuate_matrix(cb[:, keep][:, :, keep], rel_all), method), ci
+            )
         wr = _weights(cb, method)  # with the random variable as item p
         pv = boot_p_value(wr[:, :p] - wr[:, [p]])
-    rel = np.array([float((reliability or {}).get(c, 1.0)) for c in items])
-    invalid = (rel > 1) | np.isinf(rel)
-    if invalid.any():
-        item = items[int(np.flatnonzero(invalid)[0])]
-        raise InputError(f"reliability of {item!r} must be at most 1", column=item)
     r_corrected, correction = disattenuate(r, rel * outcome_reliability)
     out = pd.DataFrame(
         {
@@ -467,6 +542,10 @@ def key_drivers(
             "p_adj": adjust_p(np.asarray(pv, dtype=float), adjust),
             "r2": r2,
             "correction": correction,
+            "weight_corrected": wc,
+            "ci_low_corrected": lo_c,
+            "ci_high_corrected": hi_c,
+            "r2_corrected": float(wc.sum()) if can_correct else np.nan,
         }
     )
     out = out.sort_values("weight", ascending=False, kind="stable").reset_index(drop=True)

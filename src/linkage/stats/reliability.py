@@ -10,15 +10,18 @@ change and the respondents (a nested random-effects ANOVA), and :func:`survey_re
 the analysis actually correlates (Spearman 1904: a corrected correlation divides by the square root
 of *that* reliability):
 
-- ``level="between"``: a unit's mean over all its waves in the panel's window, whose true score is
-  the unit's lasting level; wave-to-wave change is error that shrinks with the number of waves,
-  respondent noise with the respondents behind them (``es_respondents``, each wave counted once,
-  even where forward alignment carries it to later periods), averaged over the units;
+- ``level="between"``: a unit's mean over all its waves in the panel's window. Its true score is the
+  unit's climate over the window: the lasting level plus the wave-to-wave change averaged over the
+  waves (variance ``var_wave / waves``, not ``var_wave``); respondent noise shrinks with the
+  respondents behind them (``es_respondents``, each wave counted once, even where forward
+  alignment carries it to later periods), averaged over the units. ``reliability_lasting`` takes
+  the lasting level alone as true score (the averaged change is then error too);
 - ``level="within"``: a single wave's mean against the unit's own average, whose true score is the
   wave-to-wave change; ``k`` is the respondents per wave.
 
-ICC(1) over unit x month groups stepped up with Spearman-Brown (``reliability_pooled``) counts
-wave-to-wave change as true score; it stays in the table for comparison.
+ICC(1) over unit x month groups stepped up with Spearman-Brown (``reliability_pooled``) counts all
+of the wave-to-wave change as true score of every mean (at the within level it calls a wave's
+change as reliable as the unit's level); it stays in the table for comparison.
 
 Without a panel the respondents themselves give ``k`` (all of a unit's rows for ``between``, a
 unit's rows per wave for ``within``); this equals the panel's figure only when the panel covers
@@ -79,6 +82,7 @@ RELIABILITY_COLUMNS = [
     "var_wave",
     "var_respondent",
     "reliability_pooled",
+    "reliability_lasting",
     "reliability",
     "unreliable",
 ]
@@ -393,8 +397,11 @@ def survey_reliability(
     variance that is the quantity the analysis compares:
 
     - ``level="between"`` (a unit's mean over its ``waves`` waves and ``k_means`` respondents):
-      ``var_unit / (var_unit + var_wave / waves + var_respondent / k_means)``: wave-to-wave change
-      is noise around the lasting level, shrinking only with the number of waves;
+      ``(var_unit + var_wave / waves) / (var_unit + var_wave / waves + var_respondent /
+      k_means)``, the reliability of the unit's window mean (what an outcome averaged over the
+      same window is compared with); ``reliability_lasting`` is ``var_unit / (var_unit +
+      var_wave / waves + var_respondent / k_means)``, that of the lasting level (wave-to-wave
+      change as noise that shrinks only with the number of waves);
     - ``level="within"`` (a wave's mean against the unit's own average): ``var_wave / (var_wave +
       var_respondent / k_means)``, ``k_means`` the respondents per wave.
 
@@ -431,7 +438,8 @@ def survey_reliability(
         :data:`RELIABILITY_COLUMNS`: ``unit_reliability``'s columns over unit x month groups
         (``n``, ``n_units``, ``k``, ``icc1``, ``icck``, ``f``, ``p_val``, ``dof_*``), ``k_means``,
         ``waves``, ``var_unit``, ``var_wave``, ``var_respondent``, ``reliability_pooled``,
-        ``reliability`` and ``unreliable`` (True where the compared component, ``var_unit`` or
+        ``reliability_lasting`` (NaN at the within level), ``reliability`` and ``unreliable``
+        (True where the compared component, ``var_unit`` (+ ``var_wave / waves``) or
         ``var_wave``, is 0 after truncation, or ICC(1) is at or below 0: ``reliability`` is then
         NaN, never taken as 1).
 
@@ -439,16 +447,19 @@ def survey_reliability(
     --------
     Three units answering in two months, two answers per unit and month (see
     :func:`variance_components`: ``var_unit`` 10/3, ``var_wave`` 1/3, ``var_respondent`` 2). A
-    unit's mean over two waves of two: (10/3) / (10/3 + (1/3) / 2 + 2 / 4) = 0.833; ICC(1) = 0.6
-    over the unit-months stepped up to four answers would say 0.857. One wave's change within its
-    unit: (1/3) / (1/3 + 2 / 2) = 0.25, where the pooled figure says 0.75:
+    unit's mean over two waves of two: (10/3 + 1/6) / (10/3 + 1/6 + 2 / 4) = 0.875, of its lasting
+    level (10/3) / 4 = 0.833 (ICC(1) = 0.6 over the unit-months stepped up to four answers says
+    0.857). One wave's change within its unit: (1/3) / (1/3 + 2 / 2) = 0.25, where the pooled
+    figure says 0.75:
 
     >>> dates = ["2024-01-05", "2024-01-09", "2024-02-03", "2024-02-07"] * 3
     >>> df = pd.DataFrame({"unit_id": list("aaaabbbbcccc"), "survey_date": dates,
     ...                    "manager": [8, 6, 6, 4, 4, 2, 2, 0, 5, 3, 5, 3]})
     >>> out = survey_reliability(df, items=["manager"])
-    >>> out[["icc1", "k_means", "waves", "reliability_pooled", "reliability"]].round(3).values
-    array([[0.6  , 4.   , 2.   , 0.857, 0.833]])
+    >>> cols = ["icc1", "k_means", "waves", "reliability_pooled", "reliability_lasting",
+    ...         "reliability"]
+    >>> out[cols].round(3).values.tolist()
+    [[0.6, 4.0, 2.0, 0.857, 0.833, 0.875]]
     >>> out = survey_reliability(df, items=["manager"], level="within")
     >>> out[["reliability_pooled", "reliability"]].round(3).values.tolist()
     [[0.75, 0.25]]
@@ -484,6 +495,7 @@ def survey_reliability(
         for c in ("var_unit", "var_wave", "var_respondent"):
             table[c] = np.nan
         table["reliability"] = table["reliability_pooled"]
+        table["reliability_lasting"] = np.nan
         table["unreliable"] = no_signal
         return table[RELIABILITY_COLUMNS]
     s_u, s_w, s_e = (
@@ -492,12 +504,15 @@ def survey_reliability(
     table["var_unit"], table["var_wave"], table["var_respondent"] = s_u, s_w, s_e
     with np.errstate(invalid="ignore", divide="ignore"):
         if level == "between":
-            true = s_u
-            rel = s_u / (s_u + s_w / n_waves + s_e / k)
+            true = s_u + s_w / n_waves
+            rel = true / (true + s_e / k)
+            lasting = np.where(s_u > 0, s_u / (true + s_e / k), np.nan)
         else:
             true = s_w
             rel = s_w / (s_w + s_e / k)
+            lasting = np.full(len(table), np.nan)
     unreliable = no_signal | ~(true > 0)
     table["reliability"] = np.where(unreliable, np.nan, rel)
+    table["reliability_lasting"] = np.where(unreliable, np.nan, lasting)
     table["unreliable"] = unreliable
     return table[RELIABILITY_COLUMNS]
