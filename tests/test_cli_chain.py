@@ -41,6 +41,9 @@ def test_chain_json(files, capsys):
     }
     assert [d["path"] for d in doc["mediation"]] == ["a", "b", "direct", "indirect", "total"]
     assert doc["caveats"] and doc["text"]
+    sens = doc["mediation_sensitivity"]
+    assert -1 < sens["rho_at_zero"] < 1 and sens["r2_star_at_zero"] == sens["rho_at_zero"] ** 2
+    assert {"rho", "acme", "ci_low", "ci_high"} <= set(sens["grid"][0])
 
 
 def test_chain_report_and_links_option(files, capsys):

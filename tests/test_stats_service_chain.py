@@ -218,3 +218,59 @@ def test_survey_lags_are_measured_on_wave_months_by_default():
     assert plain.settings["survey_measured_on"] is None
     with pytest.raises(InputError, match="survey_align"):
         chain(panel, links=links, n_boot=0, survey_align="fresh")
+
+
+def _confounded(seed, U=300, T=24, rho_u=0.6):
+    # x -> m (a = 0.5) -> y (b = 0.4), and an unmeasured u driving m and y: the errors of m and y
+    # correlate at rho_u^2 = 0.36 (each error has variance 1)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(U, T))
+    u = rng.normal(size=(U, T))
+    rest = np.sqrt(1 - rho_u**2)
+    m = 0.5 * x + rho_u * u + rest * rng.normal(size=(U, T))
+    y = 0.4 * m + rho_u * u + rest * rng.normal(size=(U, T))
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat(np.arange(U), T).astype(str),
+            "period": np.tile(np.arange(T), U),
+            "employee_retention": x.ravel(),
+            "customer_retention": m.ravel(),
+            "revenue_retention": y.ravel(),
+        }
+    )
+
+
+def test_mediation_sensitivity_against_its_closed_form_and_planted_truth():
+    from linkage.stats.service_chain import mediation_sensitivity
+
+    df = _confounded(4)
+    sens = mediation_sensitivity(df, rhos=[-0.3, 0.0, 0.36, 0.6], n_boot=200)
+    t = sens.table.set_index("rho")
+    # at rho = 0 it is the mediation's own indirect effect (the no-confounder assumption)
+    med = mediation(df, n_boot=0).set_index("path")
+    assert t.loc[0.0, "acme"] == pytest.approx(med.loc["indirect", "coef"], rel=1e-9)
+    # naive: a (b + cov(e_m, e_y) / var(e_m)) = 0.5 * 0.76; at the planted rho, a * b = 0.2
+    assert t.loc[0.0, "acme"] == pytest.approx(0.38, abs=0.03)
+    assert t.loc[0.36, "acme"] == pytest.approx(0.2, abs=0.03)
+    assert t.loc[0.36, "ci_low"] < 0.2 < t.loc[0.36, "ci_high"]
+    # the indirect effect vanishes at rho~, the correlation of the errors of m ~ x and y ~ x
+    at_zero = mediation_sensitivity(df, rhos=[sens.rho_at_zero], n_boot=0).table["acme"].iloc[0]
+    assert abs(at_zero) < 1e-9
+    # R^2 products: rho^2 and rho^2 (1 - R^2_M)(1 - R^2_Y), as R mediation::medsens prints them
+    # (e.g. rho 0.4 with R^2_Y 0.4210822, R^2_M 0.5333131 gives R~^2 product 0.0432)
+    assert t.loc[0.6, "r2_star_prod"] == pytest.approx(0.36)
+    expected = 0.36 * (1 - sens.r2_m) * (1 - sens.r2_y)
+    assert t.loc[0.6, "r2_tilde_prod"] == pytest.approx(expected)
+    assert round(0.16 * (1 - 0.5333131) * (1 - 0.4210822), 4) == 0.0432
+    assert sens.r2_star_at_zero == pytest.approx(sens.rho_at_zero**2)
+    with pytest.raises(InputError, match="rhos"):
+        mediation_sensitivity(df, rhos=[1.0], n_boot=0)
+
+
+def test_chain_reports_the_mediation_sensitivity():
+    df = _confounded(5, U=60, T=20)
+    res = chain(df, links=DEFAULT_LINKS[1:], max_lag=1, n_boot=100)
+    doc = res.to_dict()["mediation_sensitivity"]
+    assert doc["rho_at_zero"] == pytest.approx(res.sensitivity.rho_at_zero)
+    assert "Imai, Keele & Yamamoto" in doc["method"] and len(doc["grid"]) == 37
+    assert "would explain the indirect path away" in res.text

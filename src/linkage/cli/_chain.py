@@ -183,6 +183,17 @@ def run(args: argparse.Namespace) -> int:
         lines += [
             f"Mediation within units: {x} -> {m} -> {y} (unit-bootstrap intervals and p-values)",
             fmt(res.mediation, ["path", "coef", "ci_low", "ci_high", "p_val", "n", "n_units"]),
+            *(
+                [
+                    "Sensitivity (Imai, Keele & Yamamoto 2010): the indirect path is 0 when an "
+                    f"unmeasured cause of {m} and {y} correlates their errors at rho = "
+                    f"{res.sensitivity.rho_at_zero:.2f} (R^2_M* R^2_Y* = "
+                    f"{res.sensitivity.r2_star_at_zero:.3f}, R~^2_M R~^2_Y = "
+                    f"{res.sensitivity.r2_tilde_at_zero:.3f})"
+                ]
+                if res.sensitivity is not None
+                else []
+            ),
             *(f"  - {c}" for c in MEDIATION_CAVEATS),
             "",
         ]

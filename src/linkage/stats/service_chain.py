@@ -55,6 +55,9 @@ from linkage.words import lag_phrase
 __all__ = [
     "chain",
     "mediation",
+    "mediation_sensitivity",
+    "MediationSensitivity",
+    "SENSITIVITY_COLUMNS",
     "ChainResult",
     "DEFAULT_LINKS",
     "CHAIN_COLUMNS",
@@ -109,6 +112,7 @@ class ChainResult(Result):
     warnings: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
+    sensitivity: MediationSensitivity | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -125,6 +129,9 @@ class ChainResult(Result):
                     self.lags, ["link", "lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
                 ),
                 "mediation": records(self.mediation, MEDIATION_COLUMNS),
+                "mediation_sensitivity": (
+                    None if self.sensitivity is None else self.sensitivity.to_dict()
+                ),
                 "caveats": list(MEDIATION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -311,6 +318,7 @@ def chain(
     lags = pd.concat(lag_tables, ignore_index=True)
     lags = lags[["link", *[c for c in lags.columns if c != "link"]]]
     med = pd.DataFrame(columns=MEDIATION_COLUMNS)
+    sens: MediationSensitivity | None = None
     med_pair = None
     if mediate:
         for (x1, m1), (m2, y2) in zip(pairs, pairs[1:], strict=False):
@@ -348,6 +356,20 @@ def chain(
             if err.column is not None:
                 raise
             warns.append(f"No mediation analysis: {err.problem}.")
+        if len(med):
+            sens = mediation_sensitivity(
+                data,
+                x=x,
+                m=m,
+                y=y,
+                unit=unit,
+                period=period,
+                lag_xm=lag_xm,
+                lag_my=lag_my,
+                n_boot=n_boot,
+                seed=seed,
+                ci=ci,
+            )
     alpha = 1 - ci
     text = [
         "These results compare units (stores, branches), not people, link by link along the chain."
@@ -363,6 +385,15 @@ def chain(
             f"{ind['coef']:.3g} ({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to "
             f"{ind['ci_high']:.3g}) of a total {tot['coef']:.3g}."
         )
+        if sens is not None and np.isfinite(sens.rho_at_zero):
+            text.append(
+                f"Sensitivity (Imai, Keele & Yamamoto 2010): an unmeasured cause of both {m} and "
+                f"{y} would explain the indirect path away if it made their errors correlate at "
+                f"rho = {sens.rho_at_zero:.2f} (the product of the shares of their unexplained "
+                f"variance it explains: {sens.r2_star_at_zero:.1%}; of their total variance: "
+                f"{sens.r2_tilde_at_zero:.1%}). The weaker the confounder that suffices, the more "
+                "fragile the path."
+            )
         text += list(MEDIATION_CAVEATS[:1])
     text.append(
         "Main caveat: observational data. Each link is an association; a link that holds with a "
@@ -403,6 +434,7 @@ def chain(
         warnings=tuple(warns),
         settings=settings,
         text="\n\n".join(text),
+        sensitivity=sens,
     )
 
 
@@ -444,6 +476,35 @@ def _aligned(
     M = grid.Y[:, lag_xm : T - lag_my]
     Y = grid[y][:, span:]
     return X, M, Y, grid
+
+
+def _demeaned(
+    data: pd.DataFrame,
+    x: str,
+    m: str,
+    y: str,
+    unit: str,
+    period: str,
+    lag_xm: int,
+    lag_my: int,
+    *,
+    period_adjusted: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, m and y aligned (:func:`_aligned`) and demeaned within units (and periods), with the
+    mask of the cells holding all three."""
+    check_columns(data, {"x": x, "m": m, "y": y, "unit": unit, "period": period})
+    if len({x, m, y}) < 3:
+        raise InputError(f"x, m and y must be three different columns, got {x!r}, {m!r}, {y!r}")
+    lag_xm, lag_my = check_whole("lag_xm", lag_xm, low=0), check_whole("lag_my", lag_my, low=0)
+    X, M, Y, _ = _aligned(data, x, m, y, unit, period, lag_xm, lag_my)
+    mask = np.isfinite(X) & np.isfinite(M) & np.isfinite(Y)
+    if mask.sum(axis=1).clip(0, 1).sum() < 3 or mask.sum() < 10:
+        raise InputError(
+            "mediation needs at least 3 units and 10 aligned periods with all three measures"
+        )
+    V, _ = demean_grid(np.stack([X, M, Y]), mask.astype(float), mask, two_way=period_adjusted)
+    dx, dm, dy = V
+    return dx, dm, dy, mask
 
 
 def mediation(
@@ -508,18 +569,9 @@ def mediation(
     (0.4, True)
     """
     check_ci(ci)
-    check_columns(data, {"x": x, "m": m, "y": y, "unit": unit, "period": period})
-    if len({x, m, y}) < 3:
-        raise InputError(f"x, m and y must be three different columns, got {x!r}, {m!r}, {y!r}")
-    lag_xm, lag_my = check_whole("lag_xm", lag_xm, low=0), check_whole("lag_my", lag_my, low=0)
-    X, M, Y, grid = _aligned(data, x, m, y, unit, period, lag_xm, lag_my)
-    mask = np.isfinite(X) & np.isfinite(M) & np.isfinite(Y)
-    if mask.sum(axis=1).clip(0, 1).sum() < 3 or mask.sum() < 10:
-        raise InputError(
-            "mediation needs at least 3 units and 10 aligned periods with all three measures"
-        )
-    V, _ = demean_grid(np.stack([X, M, Y]), mask.astype(float), mask, two_way=period_adjusted)
-    dx, dm, dy = V
+    dx, dm, dy, mask = _demeaned(
+        data, x, m, y, unit, period, lag_xm, lag_my, period_adjusted=period_adjusted
+    )
     # per-unit sums of squares and cross-products: everything the paths need
     S = {
         k: (a * b).sum(axis=1)
@@ -571,4 +623,176 @@ def mediation(
             "n_units": int((mask.sum(axis=1) > 0).sum()),
             "method": method,
         }
+    )
+
+
+def _acme_at(
+    rho: np.ndarray, s: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ACME(rho) of the linear model from sums of squares and products (any leading shape of the
+    sums, ``rho`` broadcast on a new last axis), with rho~, R^2 of the mediator and outcome
+    models."""
+    xx, xm, mm, xy, my, yy = (s[k][..., None] for k in ("xx", "xm", "mm", "xy", "my", "yy"))
+    a = xm / xx
+    v2 = mm - xm**2 / xx  # residual SS of m ~ x
+    v1 = yy - xy**2 / xx  # residual SS of y ~ x (reduced form)
+    c12 = my - xm * xy / xx
+    rho_t = c12 / np.sqrt(v1 * v2)
+    gamma = np.sqrt(v1 / v2) * (rho_t - rho * np.sqrt((1 - rho_t**2) / (1 - rho**2)))
+    r2_m = 1 - v2 / mm
+    det = mm * xx - xm**2
+    b = (xx * my - xm * xy) / det
+    d = (mm * xy - xm * my) / det
+    resid_y = yy - b * my - d * xy  # residual SS of y ~ x + m
+    r2_y = 1 - resid_y / yy
+    return a * gamma, rho_t[..., 0], r2_m[..., 0], r2_y[..., 0]
+
+
+#: columns of :func:`mediation_sensitivity`
+SENSITIVITY_COLUMNS = ["rho", "acme", "ci_low", "ci_high", "r2_star_prod", "r2_tilde_prod"]
+
+
+@dataclass(frozen=True)
+class MediationSensitivity:
+    """How strong an unmeasured confounder of mediator and outcome would have to be.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :data:`SENSITIVITY_COLUMNS`, one row per ``rho`` of the grid.
+    rho_at_zero : float
+        The correlation of the mediator's and outcome's errors at which the indirect effect is 0.
+    r2_star_at_zero, r2_tilde_at_zero : float
+        The same as the product of the shares of the mediator's and outcome's *residual*
+        variance (``rho^2``) and of their *total* variance that the confounder would have to
+        explain.
+    r2_m, r2_y : float
+        R^2 of the mediator and outcome models.
+    """
+
+    table: pd.DataFrame
+    rho_at_zero: float
+    r2_star_at_zero: float
+    r2_tilde_at_zero: float
+    r2_m: float
+    r2_y: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``mediation_sensitivity`` object of ``linkage chain --json``."""
+        return jsonable(
+            {
+                "method": "Imai, Keele & Yamamoto (2010) rho sensitivity (linear models)",
+                "rho_at_zero": self.rho_at_zero,
+                "r2_star_at_zero": self.r2_star_at_zero,
+                "r2_tilde_at_zero": self.r2_tilde_at_zero,
+                "r2_m": self.r2_m,
+                "r2_y": self.r2_y,
+                "grid": records(self.table, SENSITIVITY_COLUMNS),
+            }
+        )
+
+
+def mediation_sensitivity(
+    data: pd.DataFrame,
+    *,
+    x: str = "employee_retention",
+    m: str = "customer_retention",
+    y: str = "revenue_retention",
+    unit: str = DEFAULT_UNIT,
+    period: str = DEFAULT_PERIOD,
+    lag_xm: int = 0,
+    lag_my: int = 0,
+    period_adjusted: bool = True,
+    rhos: Sequence[float] | None = None,
+    n_boot: int = 2000,
+    seed: int | None = 0,
+    ci: float = 0.95,
+) -> MediationSensitivity:
+    """Sensitivity of the within-unit indirect effect to an unmeasured mediator-outcome confounder.
+
+    The method of Imai, Keele & Yamamoto (2010, *Statistical Science* 25, 51-71), as R's
+    ``mediation::medsens`` computes it for two linear models: an unmeasured confounder of the
+    mediator and the outcome makes their errors correlate, ``rho = corr(e_m, e_y)``, which the
+    mediation of :func:`mediation` assumes to be 0. For any ``rho`` the indirect effect is
+    identified, ``ACME(rho) = a * (s1 / s2) * (rt - rho * sqrt((1 - rt^2) / (1 - rho^2)))``, with
+    ``s1``, ``s2`` the error standard deviations of y on x and m on x, and ``rt`` the correlation of
+    those errors; it is 0 at ``rho = rt``. ``r2_star_prod = rho^2`` is the product of the shares of
+    the mediator's and outcome's residual variance a confounder would explain, ``r2_tilde_prod =
+    rho^2 (1 - R^2_M)(1 - R^2_Y)`` the product of the shares of their total variance (Imai et al.'s
+    ``R^2_M* R^2_Y*`` and ``R~^2_M R~^2_Y``). The models are those of :func:`mediation`, on the
+    rows demeaned within units (and periods); intervals resample whole units.
+
+    Parameters
+    ----------
+    data, x, m, y, unit, period, lag_xm, lag_my, period_adjusted, n_boot, seed, ci :
+        As in :func:`mediation`.
+    rhos : sequence of float, optional
+        The grid of ``rho`` (default -0.9 to 0.9 by 0.05), each inside (-1, 1).
+
+    Returns
+    -------
+    MediationSensitivity
+
+    Examples
+    --------
+    A planted confounder u of m and y (not of x): the naive indirect effect is biased, and at the
+    errors' true correlation the sensitivity analysis gives back the planted a * b = 0.5 * 0.4:
+
+    >>> rng = np.random.default_rng(1)
+    >>> U, T = 400, 24
+    >>> xv = rng.normal(size=(U, T)); u = rng.normal(size=(U, T))
+    >>> mv = 0.5 * xv + 0.6 * u + 0.8 * rng.normal(size=(U, T))
+    >>> yv = 0.4 * mv + 0.6 * u + 0.8 * rng.normal(size=(U, T))
+    >>> df = pd.DataFrame({"unit_id": np.repeat(np.arange(U), T).astype(str),
+    ...                    "period": np.tile(np.arange(T), U), "employee_retention": xv.ravel(),
+    ...                    "customer_retention": mv.ravel(), "revenue_retention": yv.ravel()})
+    >>> sens = mediation_sensitivity(df, rhos=[0.0, 0.36], n_boot=0)  # 0.36 / (1 * 1) planted
+    >>> naive, at_truth = sens.table["acme"]  # naive: 0.5 * (0.4 + 0.36) = 0.38
+    >>> round(naive, 1), bool(abs(at_truth - 0.2) < 0.03), round(sens.rho_at_zero, 1)
+    (0.4, True, 0.6)
+    """
+    check_ci(ci)
+    grid = np.round(np.arange(-0.9, 0.9001, 0.05), 2) if rhos is None else np.asarray(rhos, float)
+    if grid.ndim != 1 or not len(grid) or not (np.abs(grid) < 1).all():
+        raise InputError(f"rhos must be numbers strictly between -1 and 1, got {rhos!r}")
+    dx, dm, dy, mask = _demeaned(
+        data, x, m, y, unit, period, lag_xm, lag_my, period_adjusted=period_adjusted
+    )
+    pairs = {
+        "xx": (dx, dx),
+        "xm": (dx, dm),
+        "mm": (dm, dm),
+        "xy": (dx, dy),
+        "my": (dm, dy),
+        "yy": (dy, dy),
+    }
+    S = {k: np.where(mask, a * b, 0.0).sum(axis=1) for k, (a, b) in pairs.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        acme, rho_t, r2_m, r2_y = _acme_at(grid, {k: v.sum(keepdims=True) for k, v in S.items()})
+    acme = acme[0]
+    rt, rm, ry = float(rho_t[0]), float(r2_m[0]), float(r2_y[0])
+    lo = hi = np.full(len(grid), np.nan)
+    if n_boot > 0:
+        W = unit_resample_counts(mask.shape[0], int(n_boot), seed)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boot, _, _, _ = _acme_at(grid, {k: W @ v for k, v in S.items()})
+        boot = boot[np.isfinite(boot).all(axis=1)]
+        lo, hi = percentile_ci(boot, ci)
+    table = pd.DataFrame(
+        {
+            "rho": grid,
+            "acme": acme,
+            "ci_low": lo,
+            "ci_high": hi,
+            "r2_star_prod": grid**2,
+            "r2_tilde_prod": grid**2 * (1 - rm) * (1 - ry),
+        }
+    )
+    return MediationSensitivity(
+        table=table,
+        rho_at_zero=rt,
+        r2_star_at_zero=rt**2,
+        r2_tilde_at_zero=rt**2 * (1 - rm) * (1 - ry),
+        r2_m=rm,
+        r2_y=ry,
     )
