@@ -26,12 +26,21 @@ def _dips(seed=1, U=60, T=30, dip_units=5, lag=1):
     staff = np.full((U, T), 200)
     kept = rng.binomial(staff, np.clip(p, 0, 1))
     e = kept / staff
-    c = np.clip(0.97 + 0.5 * (np.roll(e, lag, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T)), 0, 1)
-    return pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
-                         "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
-                         "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-                         "employee_retention": e.ravel(), "customer_start": 400,
-                         "customer_retention": c.ravel(), "revenue": 400 * 50.0})
+    c = np.clip(
+        0.97 + 0.5 * (np.roll(e, lag, axis=1) - 0.95) + 0.005 * rng.normal(size=(U, T)), 0, 1
+    )
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+            "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
+            "employee_start": staff.ravel(),
+            "employee_retained": kept.ravel(),
+            "employee_retention": e.ravel(),
+            "customer_start": 400,
+            "customer_retention": c.ravel(),
+            "revenue": 400 * 50.0,
+        }
+    )
 
 
 def test_hand_worked_rates_drop_and_expected_loss():
@@ -46,7 +55,9 @@ def test_hand_worked_rates_drop_and_expected_loss():
     piv = lambda c: df.pivot(index="unit_id", columns="period", values=c).iloc[:, -15:-3].to_numpy()  # noqa: E731
     N, K = piv("employee_start"), piv("employee_retained")
     pu = K.sum(1) / N.sum(1)
-    phi = max(1.0, (N * (K / N - pu[:, None]) ** 2 / (pu * (1 - pu))[:, None]).sum() / (N.shape[0] * 11))
+    phi = max(
+        1.0, (N * (K / N - pu[:, None]) ** 2 / (pu * (1 - pu))[:, None]).sum() / (N.shape[0] * 11)
+    )
     assert phi > 1.5  # the planted month-to-month noise (sd 0.02) is well above binomial
     z = (base - now) / np.sqrt(phi * p * (1 - p) * (1 / (200 * 12) + 1 / (200 * 3)))
     row = wl.loc["s00"]
@@ -57,10 +68,16 @@ def test_hand_worked_rates_drop_and_expected_loss():
     assert row["slope"] == pytest.approx(eff["slope"].iloc[0])
     assert row["expected_lost"] == pytest.approx(eff["slope"].iloc[0] * (base - now) * 400 * 3)
     assert row["expected_lost_low"] == pytest.approx(eff["ci_low"].iloc[0] * (base - now) * 400 * 3)
-    assert row["revenue_at_risk"] is np.nan or np.isnan(row["revenue_at_risk"])  # no revenue column asked for
-    assert row["expected_from"] == pd.Timestamp("2024-05-01") and row["expected_to"] == pd.Timestamp("2024-07-01")
+    assert row["revenue_at_risk"] is np.nan or np.isnan(
+        row["revenue_at_risk"]
+    )  # no revenue column asked for
+    assert row["expected_from"] == pd.Timestamp("2024-05-01") and row[
+        "expected_to"
+    ] == pd.Timestamp("2024-07-01")
     withrev = watchlist(df, lag=1, revenue="revenue", n_boot=0).table.set_index("unit")
-    assert withrev.loc["s00", "revenue_at_risk"] == pytest.approx(withrev.loc["s00", "expected_lost"] * 50.0)
+    assert withrev.loc["s00", "revenue_at_risk"] == pytest.approx(
+        withrev.loc["s00", "expected_lost"] * 50.0
+    )
 
 
 def test_planted_dips_are_flagged_and_ranked_first():
@@ -75,14 +92,18 @@ def test_planted_dips_are_flagged_and_ranked_first():
     assert wl.loc[wl["unit"].isin([f"s0{i}" for i in range(5)]), "flag"].all()
     assert wl["flag"].sum() <= 7  # few false alarms among 55 steady units at one-sided 5 %
     assert wl["rank"].tolist() == list(range(1, 61))
-    assert (wl["expected_lost_low"] <= wl["expected_lost"]).all() and (wl["expected_lost"] <= wl["expected_lost_high"]).all()
+    assert (wl["expected_lost_low"] <= wl["expected_lost"]).all() and (
+        wl["expected_lost"] <= wl["expected_lost_high"]
+    ).all()
 
 
 def test_without_customer_counts_ranks_by_the_drop():
     df = _dips(5).drop(columns=["customer_start"])
     wl = watchlist(df, lag=1, n_boot=0).table
     assert wl["expected_lost"].isna().all()
-    assert wl["drop_z"].is_monotonic_decreasing and set(wl["unit"].head(5)) == {f"s0{i}" for i in range(5)}
+    assert wl["drop_z"].is_monotonic_decreasing and set(wl["unit"].head(5)) == {
+        f"s0{i}" for i in range(5)
+    }
 
 
 def test_as_of_ignores_later_periods():
@@ -113,8 +134,13 @@ def world():
     """One simulated chain world (100 units x 36 months, 12 staff a unit) and its planted losses."""
     world = simulate(WorldSpec(n_units=100, months=36, seed=4), chain=ChainSpec())
     lat = truth_latent(world.truth)
-    truth = pd.DataFrame({"unit": lat["unit_id"], "period": lat["period"],
-                          "losses": world.truth["chain"]["latent"]["climate_customer_losses"]})
+    truth = pd.DataFrame(
+        {
+            "unit": lat["unit_id"],
+            "period": lat["period"],
+            "losses": world.truth["chain"]["latent"]["climate_customer_losses"],
+        }
+    )
     return world, world.chain_panel(align="wave"), truth
 
 
@@ -137,19 +163,25 @@ def _forecast_panel(seed=0, U=80, T=30, lag=1):
     rng = np.random.default_rng(seed)
     dip = np.zeros((U, T))
     for t0 in range(0, T, 3):
-        dip[rng.choice(U, 8, replace=False), t0:t0 + 3] = 0.06
+        dip[rng.choice(U, 8, replace=False), t0 : t0 + 3] = 0.06
     staff = np.full((U, T), 150)
     kept = rng.binomial(staff, 0.95 - dip)
     cs = np.full((U, T), 500)
     ckept = rng.binomial(cs, 0.97 - 0.5 * np.roll(dip, lag, axis=1))
-    return pd.DataFrame({
-        "unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
-        "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
-        "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
-        "employee_retention": (kept / staff).ravel(), "customer_start": cs.ravel(),
-        "customer_retained": ckept.ravel(), "customer_retention": (ckept / cs).ravel(),
-        "survey": (3.5 - 10 * dip + 0.1 * rng.normal(size=(U, T))).ravel(),
-        "noise_item": (3.5 + 0.3 * rng.normal(size=(U, T))).ravel()})
+    return pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+            "period": np.tile(pd.date_range("2022-01-01", periods=T, freq="MS"), U),
+            "employee_start": staff.ravel(),
+            "employee_retained": kept.ravel(),
+            "employee_retention": (kept / staff).ravel(),
+            "customer_start": cs.ravel(),
+            "customer_retained": ckept.ravel(),
+            "customer_retention": (ckept / cs).ravel(),
+            "survey": (3.5 - 10 * dip + 0.1 * rng.normal(size=(U, T))).ravel(),
+            "noise_item": (3.5 + 0.3 * rng.normal(size=(U, T))).ravel(),
+        }
+    )
 
 
 def test_forecast_by_hand():
@@ -158,26 +190,39 @@ def test_forecast_by_hand():
     r, b, h = 3, 6, 1
     res = watchlist(
         df,
-        WarningSettings(method="forecast", lag=h, recent=r, baseline=b, survey=("survey",), n_boot=0),
+        WarningSettings(
+            method="forecast", lag=h, recent=r, baseline=b, survey=("survey",), n_boot=0
+        ),
     )
     wl = res.table
-    piv = {c: df.pivot(index="unit_id", columns="period", values=c).to_numpy(float)
-           for c in ("employee_start", "employee_retained", "customer_start", "customer_retained", "survey")}
+    piv = {
+        c: df.pivot(index="unit_id", columns="period", values=c).to_numpy(float)
+        for c in (
+            "employee_start",
+            "employee_retained",
+            "customer_start",
+            "customer_retained",
+            "survey",
+        )
+    }
 
     def rate(k, n, lo, hi):
         return piv[k][:, lo:hi].sum(1) / piv[n][:, lo:hi].sum(1)
 
     def features(c):
-        staff = (rate("employee_retained", "employee_start", c - r - b, c - r)
-                 - rate("employee_retained", "employee_start", c - r, c))
-        surv = piv["survey"][:, c - r - b:c - r].mean(1) - piv["survey"][:, c - r:c].mean(1)
+        staff = rate("employee_retained", "employee_start", c - r - b, c - r) - rate(
+            "employee_retained", "employee_start", c - r, c
+        )
+        surv = piv["survey"][:, c - r - b : c - r].mean(1) - piv["survey"][:, c - r : c].mean(1)
         return np.column_stack([np.ones(30), staff, surv])
 
     rows, ys = [], []
     for c in range(r + b, 24 - h + 1):  # every cutoff whose outcome month is in the data
         rows.append(features(c))
-        ys.append(rate("customer_retained", "customer_start", c - r - b, c - r)
-                  - rate("customer_retained", "customer_start", c, c + h))
+        ys.append(
+            rate("customer_retained", "customer_start", c - r - b, c - r)
+            - rate("customer_retained", "customer_start", c, c + h)
+        )
     coef = np.linalg.lstsq(np.vstack(rows), np.concatenate(ys), rcond=None)[0]
     got = res.coefficients
     assert [got["intercept"], got["employee_retention"], got["survey"]] == pytest.approx(coef)
@@ -230,13 +275,15 @@ def test_operating_points_by_hand():
     for c in cuts:
         i = list(periods).index(c)
         wl = watchlist(df[df["period"] < c], settings).table
-        base = cr.iloc[:, i - 15:i - 3].sum(axis=1) / cn.iloc[:, i - 15:i - 3].sum(axis=1)
+        base = cr.iloc[:, i - 15 : i - 3].sum(axis=1) / cn.iloc[:, i - 15 : i - 3].sum(axis=1)
         lost = (base - cr.iloc[:, i] / cn.iloc[:, i]) > 0.01
         hits += lost.reindex(wl["unit"].head(10)).sum()  # top 25 % of 40
         lost_n += lost.sum()
     row = op.loc["top 25%"]
     assert (row["n_flagged"], row["n_hit"], row["n_lost"]) == (30, hits, lost_n)
-    assert row["precision"] == pytest.approx(hits / 30) and row["recall"] == pytest.approx(hits / lost_n)
+    assert row["precision"] == pytest.approx(hits / 30) and row["recall"] == pytest.approx(
+        hits / lost_n
+    )
     assert op.loc["top 10%", "n_flagged"] == 12 and op.loc["top 10%", "share"] == pytest.approx(0.1)
 
 
@@ -245,7 +292,9 @@ def test_forecast_with_the_survey_catches_most_planted_losses(world):
     # planted lag 2, six cutoffs, outcome = customers lost to the planted climate above baseline
     _, panel, truth = world
     items = [f"es_{n}" for n in ChainSpec().item_names]
-    fc = operating_points(panel, lag=2, truth_losses=truth, method="forecast", survey=items, shares=(0.32,))
+    fc = operating_points(
+        panel, lag=2, truth_losses=truth, method="forecast", survey=items, shares=(0.32,)
+    )
     eff = backtest(panel, lag=2, truth_losses=truth).iloc[-1]
     rule = fc.iloc[0]
     base_rate = rule["n_lost"] / rule["n_units"]
@@ -263,17 +312,56 @@ def test_cli_forecast_options(tmp_path, capsys):
 
     df = _forecast_panel(2, U=30, T=24)
     df.to_csv(tmp_path / "p.csv", index=False)
-    assert main(["watchlist", str(tmp_path / "p.csv"), "--method", "forecast", "--survey", "survey",
-                 "--lag", "1", "--boot", "0", "--json", "--share", "0.2"]) == 0
+    assert (
+        main(
+            [
+                "watchlist",
+                str(tmp_path / "p.csv"),
+                "--method",
+                "forecast",
+                "--survey",
+                "survey",
+                "--lag",
+                "1",
+                "--boot",
+                "0",
+                "--json",
+                "--share",
+                "0.2",
+            ]
+        )
+        == 0
+    )
     import json
+
     doc = json.loads(capsys.readouterr().out)
     assert doc["flagged"] == 6 and doc["settings"]["method"] == "forecast"
     assert set(doc["settings"]["coefficients"]) == {"intercept", "employee_retention", "survey"}
-    assert main(["watchlist", str(tmp_path / "p.csv"), "--method", "forecast", "--lag", "1", "--boot", "0",
-                 "--backtest", "2", "--baseline", "6"]) == 0
+    assert (
+        main(
+            [
+                "watchlist",
+                str(tmp_path / "p.csv"),
+                "--method",
+                "forecast",
+                "--lag",
+                "1",
+                "--boot",
+                "0",
+                "--backtest",
+                "2",
+                "--baseline",
+                "6",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "predicted to fall more than 0.005" in out and "Back-test" in out
-    assert main(["watchlist", str(tmp_path / "p.csv"), "--survey", "nothing", "--method", "forecast"]) == 2
+    assert (
+        main(["watchlist", str(tmp_path / "p.csv"), "--survey", "nothing", "--method", "forecast"])
+        == 2
+    )
     assert "nothing" in capsys.readouterr().err
 
 
@@ -323,3 +411,83 @@ def test_watchlist_result_views():
     html = res._repr_html_()
     assert "<table" in html and "flagged" in html
     assert repr(res).startswith("Watchlist(method='effect', units=60")
+
+
+def test_backtest_intervals_resample_units_not_cutoffs():
+    # the doctest's world: 8 planted dips before each of three cutoffs
+    rng = np.random.default_rng(2)
+    U, T = 80, 36
+    p = 0.95 + 0.01 * rng.normal(size=(U, T))
+    for t0 in (24, 28, 32):
+        p[rng.choice(U, 8, replace=False), t0 - 3 : t0] -= 0.06
+    staff = np.full((U, T), 150)
+    kept = rng.binomial(staff, p)
+    cs = np.full((U, T), 500)
+    cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    ckept = rng.binomial(cs, cp)
+    periods = pd.date_range("2021-01-01", periods=T, freq="MS")
+    df = pd.DataFrame(
+        {
+            "unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+            "period": np.tile(periods, U),
+            "employee_start": staff.ravel(),
+            "employee_retained": kept.ravel(),
+            "employee_retention": (kept / staff).ravel(),
+            "customer_start": cs.ravel(),
+            "customer_retained": ckept.ravel(),
+            "customer_retention": (ckept / cs).ravel(),
+        }
+    )
+    cuts = periods[[24, 28, 32]]
+    bt = backtest(df, cutoffs=cuts, lag=1, min_loss=0.02, n_boot=500)
+    for name in ("precision", "recall"):
+        lo, hi = bt[f"{name}_ci_low"], bt[f"{name}_ci_high"]
+        assert ((lo <= bt[name]) & (bt[name] <= hi)).all()
+    # hand check of the pooled interval: a bootstrap over the 80 units of their summed counts
+    # over the three cutoffs (not over the 240 unit-cutoffs as if independent)
+    from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
+    from linkage.stats.early_warning import WarningSettings, _cutoff_lists
+
+    st = WarningSettings.of(None, lag=1, min_loss=0.02, n_boot=500)
+    units = sorted(df["unit_id"].unique())
+    hit = np.zeros(U)
+    flag = np.zeros(U)
+    for _c, _k, _h, wl, lost, _obs in _cutoff_lists(
+        df, st, cutoffs=cuts, n_cutoffs=6, truth_losses=None
+    ):
+        pos = pd.Index(units).get_indexer(wl["unit"])
+        np.add.at(flag, pos, wl["flag"].to_numpy(dtype=float))
+        np.add.at(hit, pos, (wl["flag"].to_numpy() & lost).astype(float))
+    W = unit_resample_counts(U, 500, st.seed)
+    lo, hi = percentile_ci(((W @ hit) / (W @ flag))[:, None], st.ci)
+    all_row = bt.iloc[-1]
+    assert all_row["precision_ci_low"] == pytest.approx(float(lo[0]))
+    assert all_row["precision_ci_high"] == pytest.approx(float(hi[0]))
+    none = backtest(df, cutoffs=cuts, lag=1, min_loss=0.02, n_boot=0)
+    assert none["precision_ci_low"].isna().all()
+
+
+def test_calibration_on_a_simulated_world_follows_the_planted_losses(world):
+    # simulator truth: the planted climate's customer losses; the forecast list's predicted drop
+    # should rise with the planted rise in losses, bin by bin
+    from linkage.stats.early_warning import calibration
+    from linkage.viz import calibration_figure
+
+    world, panel, truth = world
+    cal = calibration(
+        panel,
+        lag=world.spec.lag,
+        method="forecast",
+        survey="es_engagement",
+        truth_losses=truth,
+        n_bins=4,
+        n_boot=200,
+    )
+    assert cal["bin"].tolist() == [1, 2, 3, 4] and (cal["n"] > 0).all()
+    assert cal["predicted"].is_monotonic_increasing
+    assert cal["observed"].iloc[-1] > cal["observed"].iloc[0]
+    assert ((cal["ci_low"] <= cal["observed"]) & (cal["observed"] <= cal["ci_high"])).all()
+    fig = calibration_figure(cal)
+    assert len(fig.axes[0].collections[0].get_offsets()) == 4
+    with pytest.raises(InputError, match="n_bins"):
+        calibration(panel, n_bins=40)

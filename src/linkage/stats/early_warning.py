@@ -62,7 +62,7 @@ from linkage.stats._prep import (
     check_whole,
     make_grid,
 )
-from linkage.stats.bootstrap import unit_resample_counts
+from linkage.stats.bootstrap import percentile_ci, unit_resample_counts
 from linkage.stats.effect import count_columns, effect_from_stats
 from linkage.stats.lags import check_lag_range, lag_stats, profile_table
 from linkage.stats.results import Result, jsonable, records
@@ -73,6 +73,8 @@ __all__ = [
     "WarningSettings",
     "backtest",
     "operating_points",
+    "calibration",
+    "CALIBRATION_COLUMNS",
     "WATCHLIST_COLUMNS",
     "BACKTEST_COLUMNS",
     "OPERATING_COLUMNS",
@@ -112,7 +114,26 @@ BACKTEST_COLUMNS = [
     "precision",
     "recall",
     "outcome",
+    "precision_ci_low",
+    "precision_ci_high",
+    "recall_ci_low",
+    "recall_ci_high",
 ]
+
+#: columns of :func:`calibration`
+CALIBRATION_COLUMNS = [
+    "bin",
+    "n",
+    "n_units",
+    "predicted",
+    "observed",
+    "ci_low",
+    "ci_high",
+    "share_lost",
+    "outcome",
+]
+
+_BACKTEST_CI = ("precision_ci_low", "precision_ci_high", "recall_ci_low", "recall_ci_high")
 
 OPERATING_COLUMNS = [
     "rule",
@@ -858,8 +879,12 @@ def backtest(
     truth_losses : DataFrame, optional
         Planted truth: ``unit``, ``period`` and ``losses`` (customers lost to the planted cause,
         e.g. the simulator's ``climate_customer_losses``) with ``customer_start`` in ``data``.
-    seed :
-        The lists are built without bootstrap (the flags do not depend on it).
+    n_boot, seed, ci :
+        The lists are built without bootstrap (the flags do not depend on it); ``n_boot``
+        resamples of the units (seeded by ``seed``) give the ``ci`` intervals of precision and
+        recall. A unit's rows at every cutoff stay together in a resample, so the overlap of the
+        cutoffs (one unit scored again and again, its outcome windows sharing months) widens the
+        pooled interval as it should, instead of counting unit-cutoffs as independent.
 
     Returns
     -------
@@ -867,7 +892,8 @@ def backtest(
         One row per cutoff and a final ``cutoff = "all"`` row pooling them: ``cutoff``, ``lag``,
         ``horizon``, ``n_units``, ``n_flagged``, ``n_lost``, ``n_hit`` (flagged and lost),
         ``precision`` (n_hit / n_flagged), ``recall`` (n_hit / n_lost), ``outcome`` ("observed" or
-        "truth").
+        "truth"), ``precision_ci_low``, ``precision_ci_high``, ``recall_ci_low``,
+        ``recall_ci_high`` (unit-bootstrap percentile intervals; NaN with ``n_boot=0``).
 
     Examples
     --------
@@ -895,10 +921,22 @@ def backtest(
     """
     st = WarningSettings.of(settings, **options)
     rows = []
-    for cut, k, h, wl, lost_u in _cutoff_lists(
+    per_unit: list[pd.DataFrame] = []  # flagged / lost / hit per unit and cutoff
+    for cut, k, h, wl, lost_u, _obs in _cutoff_lists(
         data, st, cutoffs=cutoffs, n_cutoffs=n_cutoffs, truth_losses=truth_losses
     ):
         flag = wl["flag"].to_numpy()
+        per_unit.append(
+            pd.DataFrame(
+                {
+                    "cut": len(per_unit),
+                    "unit": wl["unit"].astype(str).to_numpy(),
+                    "flag": flag.astype(float),
+                    "lost": lost_u.astype(float),
+                    "hit": (flag & lost_u).astype(float),
+                }
+            )
+        )
         rows.append(
             {
                 "cutoff": cut,
@@ -933,7 +971,45 @@ def backtest(
         out["recall"] = np.where(
             out["n_lost"] > 0, out["n_hit"] / out["n_lost"].where(out["n_lost"] > 0), np.nan
         )
+    ci_cols = _unit_bootstrap_rates(pd.concat(per_unit, ignore_index=True), st)
+    for col, values in ci_cols.items():
+        out[col] = values
     return out[BACKTEST_COLUMNS]
+
+
+def _unit_bootstrap_rates(per_unit: pd.DataFrame, st: WarningSettings) -> dict[str, np.ndarray]:
+    """Percentile intervals of precision and recall per cutoff and pooled ("all", last), from a
+    bootstrap that resamples units: a unit's rows at every cutoff go together, so the overlap of
+    the cutoffs (the same unit, its outcome windows sharing months) stays inside each resample."""
+    n_cut = int(per_unit["cut"].max()) + 1
+    codes, units = pd.factorize(per_unit["unit"], sort=True)
+    U = len(units)
+    nan = np.full(n_cut + 1, np.nan)
+    out = {c: nan.copy() for c in _BACKTEST_CI}
+    if st.n_boot <= 0 or U < 2:
+        return out
+    cells = codes * n_cut + per_unit["cut"].to_numpy()
+    tot = {
+        k: np.bincount(cells, per_unit[k].to_numpy(), U * n_cut).reshape(U, n_cut)
+        for k in ("flag", "lost", "hit")
+    }
+    for k in tot:  # the pooled row: every cutoff of a unit together
+        tot[k] = np.column_stack([tot[k], tot[k].sum(axis=1)])
+    W = unit_resample_counts(U, int(st.n_boot), st.seed)
+    b = {k: W @ v for k, v in tot.items()}  # (n_boot, n_cut + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(b["flag"] > 0, b["hit"] / b["flag"], np.nan)
+        rec = np.where(b["lost"] > 0, b["hit"] / b["lost"], np.nan)
+    for name, v in (("precision", prec), ("recall", rec)):
+        lo = np.full(n_cut + 1, np.nan)
+        hi = np.full(n_cut + 1, np.nan)
+        for j in range(n_cut + 1):  # a handful of cutoffs
+            col = v[:, j][np.isfinite(v[:, j])]
+            if len(col) >= 10:
+                low, high = percentile_ci(col[:, None], st.ci)
+                lo[j], hi[j] = float(low[0]), float(high[0])
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = lo, hi
+    return out
 
 
 def operating_points(
@@ -1012,7 +1088,7 @@ def operating_points(
     k: int | None = None
     h: int | None = None  # lag and horizon of the last cutoff
     st = WarningSettings.of(settings, **options)
-    for _cut, lag_i, horizon_i, wl, lost_u in _cutoff_lists(
+    for _cut, lag_i, horizon_i, wl, lost_u, _obs in _cutoff_lists(
         data,
         dataclasses.replace(st, share=None),
         cutoffs=cutoffs,
@@ -1049,6 +1125,135 @@ def operating_points(
     return pd.DataFrame(rows, columns=OPERATING_COLUMNS)
 
 
+def calibration(
+    data: pd.DataFrame,
+    settings: WarningSettings | None = None,
+    *,
+    cutoffs: Sequence[Any] | None = None,
+    n_cutoffs: int = 6,
+    n_bins: int = 5,
+    truth_losses: pd.DataFrame | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Is the list's predicted drop the drop that followed? Predicted against observed, by bin.
+
+    At each cutoff of :func:`backtest` (same lists, same outcome windows) every unit has a
+    predicted drop in ``y`` per period (``"forecast"``: ``predicted_drop``; ``"effect"``: the
+    measured slope times the staff drop) and an observed one (its baseline minus the outcome
+    window's rate, or with ``truth_losses`` the rise of the planted losses per customer). The
+    unit-cutoffs are cut into ``n_bins`` bins of equal size by the prediction; a calibrated list
+    has each bin's mean observed drop near its mean prediction (points on the diagonal of
+    :func:`linkage.viz.calibration_figure`). Intervals of the observed means come from a bootstrap
+    that resamples units (every cutoff of a unit together).
+
+    Parameters
+    ----------
+    data, settings, cutoffs, n_cutoffs, truth_losses :
+        As in :func:`backtest` (``n_boot``, ``seed``, ``ci`` of the settings give the intervals).
+    n_bins : int
+        Bins of the prediction (2 to 20; fewer when predictions tie).
+
+    Returns
+    -------
+    DataFrame
+        :data:`CALIBRATION_COLUMNS`: ``bin`` (1 = smallest predictions), ``n`` (unit-cutoffs),
+        ``n_units``, ``predicted`` and ``observed`` (mean drops per period), ``ci_low``,
+        ``ci_high`` (of ``observed``), ``share_lost`` (share that lost customers in the sense of
+        :func:`backtest`), ``outcome``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> U, T = 80, 36
+    >>> p = 0.95 + 0.01 * rng.normal(size=(U, T))
+    >>> for t0 in (24, 28, 32):
+    ...     p[rng.choice(U, 8, replace=False), t0 - 3:t0] -= 0.06
+    >>> staff = np.full((U, T), 150)
+    >>> kept = rng.binomial(staff, p)
+    >>> cs = np.full((U, T), 500)
+    >>> cp = np.clip(0.97 + 0.6 * (np.roll(kept / staff, 1, axis=1) - 0.95), 0, 1)
+    >>> ckept = rng.binomial(cs, cp)
+    >>> df = pd.DataFrame({"unit_id": np.repeat([f"s{i:02d}" for i in range(U)], T),
+    ...                    "period": np.tile(pd.date_range("2021-01-01", periods=T, freq="MS"), U),
+    ...                    "employee_start": staff.ravel(), "employee_retained": kept.ravel(),
+    ...                    "employee_retention": (kept / staff).ravel(),
+    ...                    "customer_start": cs.ravel(), "customer_retained": ckept.ravel(),
+    ...                    "customer_retention": (ckept / cs).ravel()})
+    >>> periods = pd.date_range("2021-01-01", periods=T, freq="MS")
+    >>> cal = calibration(df, cutoffs=periods[[24, 28, 32]], lag=1, n_bins=4, n_boot=200)
+    >>> cal["n"].tolist()
+    [60, 60, 60, 60]
+    >>> bool(cal["observed"].iloc[-1] > cal["observed"].iloc[0])  # larger predictions, larger drops
+    True
+    """
+    n_bins = check_whole("n_bins", n_bins, low=2)
+    if n_bins > 20:
+        raise InputError(f"n_bins must be from 2 to 20, got {n_bins}")
+    st = WarningSettings.of(settings, **options)
+    frames = []
+    for _cut, _k, _h, wl, lost_u, observed in _cutoff_lists(
+        data,
+        dataclasses.replace(st, share=None),
+        cutoffs=cutoffs,
+        n_cutoffs=n_cutoffs,
+        truth_losses=truth_losses,
+    ):
+        if st.method == "forecast":
+            pred = wl["predicted_drop"].to_numpy(dtype=float)
+        else:
+            pred = (wl["slope"] * wl["drop"]).to_numpy(dtype=float)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit": wl["unit"].astype(str).to_numpy(),
+                    "predicted": pred,
+                    "observed": observed,
+                    "lost": lost_u.astype(float),
+                }
+            )
+        )
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[np.isfinite(rows["predicted"]) & np.isfinite(rows["observed"])]
+    if len(rows) < 2 * n_bins:
+        raise InputError(
+            f"{len(rows)} unit-cutoffs with a prediction and an outcome are too few for "
+            f"{n_bins} bins"
+        )
+    ranks = rows["predicted"].rank(method="first").to_numpy()
+    bins = np.minimum((ranks - 1) * n_bins // len(rows), n_bins - 1).astype(np.int64)
+    codes, units = pd.factorize(rows["unit"], sort=True)
+    U = len(units)
+    cells = codes * n_bins + bins
+    cnt = np.bincount(cells, minlength=U * n_bins).reshape(U, n_bins).astype(float)
+    obs = np.bincount(cells, rows["observed"].to_numpy(), U * n_bins).reshape(U, n_bins)
+    lo = hi = np.full(n_bins, np.nan)
+    if st.n_boot > 0 and U >= 2:
+        W = unit_resample_counts(U, int(st.n_boot), st.seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = (W @ obs) / (W @ cnt)
+        lo, hi = np.full(n_bins, np.nan), np.full(n_bins, np.nan)
+        for j in range(n_bins):  # a handful of bins
+            col = boot[:, j][np.isfinite(boot[:, j])]
+            if len(col) >= 10:
+                low, high = percentile_ci(col[:, None], st.ci)
+                lo[j], hi[j] = float(low[0]), float(high[0])
+    g = rows.assign(bin=bins + 1).groupby("bin")
+    out = pd.DataFrame(
+        {
+            "bin": np.arange(1, n_bins + 1),
+            "n": g.size().to_numpy(),
+            "n_units": g["unit"].nunique().to_numpy(),
+            "predicted": g["predicted"].mean().to_numpy(),
+            "observed": g["observed"].mean().to_numpy(),
+            "ci_low": lo,
+            "ci_high": hi,
+            "share_lost": g["lost"].mean().to_numpy(),
+            "outcome": "truth" if truth_losses is not None else "observed",
+        }
+    )
+    return out[CALIBRATION_COLUMNS]
+
+
 def _cutoff_lists(
     data: pd.DataFrame,
     st: WarningSettings,
@@ -1056,8 +1261,10 @@ def _cutoff_lists(
     cutoffs: Sequence[Any] | None,
     n_cutoffs: int,
     truth_losses: pd.DataFrame | None,
-) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray]]:
-    """Per cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit)."""
+) -> Iterator[tuple[Any, int, int, pd.DataFrame, np.ndarray, np.ndarray]]:
+    """Per cutoff: (cutoff, lag, horizon, the list built before it, lost customers per unit, the
+    observed drop per unit: baseline minus outcome-window retention, or the planted losses' rise),
+    units in the list's order."""
     x, y, unit, period = st.x, st.y, st.unit, st.period
     lag, horizon, recent, baseline = st.lag, st.horizon, st.recent, st.baseline
     no_boot = dataclasses.replace(st, n_boot=0)  # the flags do not depend on the bootstrap
@@ -1114,9 +1321,7 @@ def _cutoff_lists(
         if L is not None and Ny is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = L / np.where(Ny > 0, Ny, np.nan)
-                lost = (
-                    np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)
-                ) > st.min_loss
+                observed = np.nanmean(rate[:, oc], axis=1) - np.nanmean(rate[:, bc], axis=1)
         else:
             if Ny is not None and Ky is not None:
                 base, _ = _window_rates(grid.Y, Ny, Ky, bc)
@@ -1124,5 +1329,7 @@ def _cutoff_lists(
             else:
                 base, _ = _window_rates(grid.Y, None, None, bc)
                 after, _ = _window_rates(grid.Y, None, None, oc)
-            lost = (base - after) > st.min_loss
-        yield per[i], k, h, wl, lost[pos]
+            observed = base - after
+        with np.errstate(invalid="ignore"):
+            lost = observed > st.min_loss
+        yield per[i], k, h, wl, lost[pos], observed[pos]

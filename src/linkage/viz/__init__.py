@@ -20,6 +20,7 @@ from linkage.viz._plots import (
 )
 from linkage.viz._service_chain import (
     CHAIN_LABELS,
+    calibration_figure,
     chain_plot,
     drivers_plot,
     link_label,
@@ -33,6 +34,7 @@ __all__ = [
     "CUSTOMER_COLOR",
     "EMPLOYEE_COLOR",
     "LABELS",
+    "calibration_figure",
     "chain_plot",
     "drivers_plot",
     "funnel_limits",

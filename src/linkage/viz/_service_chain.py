@@ -29,6 +29,7 @@ __all__ = [
     "chain_plot",
     "drivers_plot",
     "watchlist_plot",
+    "calibration_figure",
     "watchlist_table",
 ]
 
@@ -363,6 +364,77 @@ def watchlist_plot(
     ax.set_xlabel("customers expected to be lost (line: 95% interval)")
     ax.set_title("Units to visit first (dark: staff retention clearly dropped)", fontsize=10, y=1.0)
     return ax
+
+
+def calibration_figure(
+    data: pd.DataFrame,
+    *,
+    predicted: str = "predicted",
+    observed: str = "observed",
+    ci_low: str = "ci_low",
+    ci_high: str = "ci_high",
+    n: str = "n",
+    ax: Axes | None = None,
+) -> Figure:
+    """Calibration of the early-warning list: predicted against observed drop, bin by bin.
+
+    One point per bin of :func:`linkage.stats.early_warning.calibration` (mean predicted drop in
+    customer retention per period, mean observed drop, its unit-bootstrap interval as a vertical
+    line, the number of unit-cutoffs beside it) and the diagonal a calibrated list would follow.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ``linkage.stats.early_warning.calibration`` output.
+    predicted, observed, ci_low, ci_high, n : str
+        Column names.
+    ax : Axes, optional
+        Axes to draw on (a new figure otherwise).
+
+    Returns
+    -------
+    Figure
+        Points ``fig.axes[0].collections[0]`` (offsets = (predicted, observed)), intervals
+        ``collections[1]``, the diagonal ``lines[0]``.
+
+    Examples
+    --------
+    >>> cal = pd.DataFrame({"predicted": [0.0, 0.01, 0.03], "observed": [0.002, 0.012, 0.02],
+    ...                     "ci_low": [-0.001, 0.008, 0.012], "ci_high": [0.005, 0.016, 0.028],
+    ...                     "n": [40, 40, 40]})
+    >>> fig = calibration_figure(cal)
+    >>> fig.axes[0].collections[0].get_offsets().tolist()[2]
+    [0.03, 0.02]
+    """
+    check_columns(data, [predicted, observed, ci_low, ci_high])
+    ax = new_axes(ax, figsize=(5.2, 4.6))
+    x = _numbers(data[predicted])
+    y = _numbers(data[observed])
+    lo, hi = _numbers(data[ci_low]), _numbers(data[ci_high])
+    ax.scatter(x, y, color=CUSTOMER_COLOR, zorder=3)
+    ax.vlines(x, lo, hi, color="#333333", lw=1.4)
+    finite = np.concatenate([v[np.isfinite(v)] for v in (x, y, lo, hi)] + [np.zeros(1)])
+    low, high = float(finite.min()), float(finite.max())
+    pad = 0.05 * (high - low or 1.0)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color=NEUTRAL, ls="--", lw=1)
+    if n in data.columns:
+        for xi, yi, ni in zip(x, y, data[n], strict=True):
+            if np.isfinite(xi) and np.isfinite(yi):
+                ax.annotate(
+                    f"n={ni}",
+                    (xi, yi),
+                    textcoords="offset points",
+                    xytext=(5, -10),
+                    fontsize=7,
+                    color=NEUTRAL,
+                )
+    ax.set_xlabel("predicted drop in customer retention per period")
+    ax.set_ylabel("observed drop (line: 95% unit-bootstrap interval)")
+    ax.set_title("Does the list's prediction come true? (dashed: perfect calibration)", fontsize=10)
+    fig = ax.get_figure()
+    if not isinstance(fig, Figure):  # pragma: no cover - an Axes always belongs to a Figure
+        raise InputError("the axes belong to no figure")
+    return fig
 
 
 def _fmt(v: str | SupportsFloat | None, pattern: str) -> str:
