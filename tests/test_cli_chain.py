@@ -478,3 +478,20 @@ def test_chain_measures_survey_links_on_wave_months_by_default(files, tmp_path, 
     assert main([*argv, "--survey-align", "fresh"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--survey-align must be 'wave' or 'forward'" in err
+
+
+def test_watchlist_json_backtest_intervals_and_calibration(files, capsys):
+    argv = ["watchlist", str(files / "panel.csv"), "--boot", "100", "--backtest", "3"]
+    assert main([*argv, "--baseline", "6", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    pooled = doc["backtest"][-1]
+    assert pooled["cutoff"] == "all"
+    for name in ("precision", "recall"):
+        if pooled[name] is not None:
+            assert pooled[f"{name}_ci_low"] <= pooled[name] <= pooled[f"{name}_ci_high"]
+    cal = doc["calibration"]
+    assert cal is not None and [b["bin"] for b in cal] == list(range(1, len(cal) + 1))
+    assert sum(b["n"] for b in cal) == pooled["n_units"]
+    assert main([*argv, "--baseline", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "Calibration" in out and "unit bootstrap, every cutoff of a unit" in out

@@ -119,7 +119,14 @@ def run(args: argparse.Namespace) -> int:
     from linkage.cli._common import fmt, survey_alignment, with_file
     from linkage.errors import InputError
     from linkage.io.panel import read_panel
-    from linkage.stats.early_warning import BACKTEST_COLUMNS, WarningSettings, backtest, watchlist
+    from linkage.stats.early_warning import (
+        BACKTEST_COLUMNS,
+        CALIBRATION_COLUMNS,
+        WarningSettings,
+        backtest,
+        calibration,
+        watchlist,
+    )
     from linkage.stats.results import jsonable, records
 
     if args.boot < 0:
@@ -171,10 +178,16 @@ def run(args: argparse.Namespace) -> int:
             min_loss=args.min_loss,
         )
         result = watchlist(data, settings, as_of=as_of, revenue=args.revenue)
-        bt = None
+        bt = cal = None
         if args.backtest:
             hist = data if as_of is None else data[data[args.period] <= as_of]
             bt = backtest(hist, settings, n_cutoffs=args.backtest)
+            try:
+                cal = calibration(hist, settings, n_cutoffs=args.backtest)
+            except InputError as err:
+                if err.column is not None:
+                    raise
+                cal = None  # too few unit-cutoffs for the bins: the back-test stands alone
     except InputError as err:
         raise with_file(err, label) from None
     wl = result.table
@@ -183,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         doc = {
             **result.to_dict(),
             "backtest": records(bt, BACKTEST_COLUMNS) if bt is not None else None,
+            "calibration": records(cal, CALIBRATION_COLUMNS) if cal is not None else None,
         }
         doc["settings"] = {
             **doc["settings"],
@@ -262,7 +276,15 @@ def run(args: argparse.Namespace) -> int:
             "",
             "Back-test (lists built before each cutoff; lost = customer retention below "
             f"baseline by more than {args.min_loss:g} a period over the horizon)",
-            fmt(bt, BACKTEST_COLUMNS[:-1]),
+            fmt(bt, [c for c in BACKTEST_COLUMNS if c != "outcome"]),
+            "(intervals: unit bootstrap, every cutoff of a unit resampled together)",
+        ]
+    if cal is not None:
+        lines += [
+            "",
+            "Calibration (unit-cutoffs in bins of the predicted drop a period; observed: the drop "
+            "that followed, unit-bootstrap interval)",
+            fmt(cal, ["bin", "n", "predicted", "observed", "ci_low", "ci_high", "share_lost"]),
         ]
     lines += [
         "",
