@@ -385,7 +385,13 @@ def chain(
             f"{ind['coef']:.3g} ({ci:.0%} unit-bootstrap CI {ind['ci_low']:.3g} to "
             f"{ind['ci_high']:.3g}) of a total {tot['coef']:.3g}."
         )
-        if sens is not None and np.isfinite(sens.rho_at_zero):
+        if sens is not None and np.isfinite(sens.rho_at_zero) and not ind["p_val"] < alpha:
+            text.append(
+                f"Sensitivity (Imai, Keele & Yamamoto 2010): the indirect path is not clearly "
+                f"different from 0, so no confounder is needed to explain it away (its estimate "
+                f"would reach 0 at an error correlation of rho = {sens.rho_at_zero:.2f})."
+            )
+        elif sens is not None and np.isfinite(sens.rho_at_zero):
             text.append(
                 f"Sensitivity (Imai, Keele & Yamamoto 2010): an unmeasured cause of both {m} and "
                 f"{y} would explain the indirect path away if it made their errors correlate at "
