@@ -318,6 +318,12 @@ def run(args: argparse.Namespace) -> int:
         f"linkage drivers: {len(items)} items against {args.outcome} ({args.level} level, "
         f"lag {args.lag}, {out['n_units'].iloc[0]} units), {args.method.replace('_', ' ')}: "
         f"R^2 = {out['r2'].iloc[0]:.3f}",
+        "survey figures: "
+        + (
+            "the months their waves measured (--survey-align wave)"
+            if args.survey_align == "wave"
+            else "carried-forward values as if fresh (--survey-align forward)"
+        ),
         "",
         "weight: share of R^2 (interval: unit bootstrap); p: weight against a random variable's "
         f"(Tonidandel et al. 2009), {args.adjust}-adjusted over the items",
