@@ -395,3 +395,41 @@ def test_corrected_weights_need_a_usable_reliability_for_every_item():
     assert bad["weight_corrected"].isna().all() and bad["ci_low_corrected"].isna().all()
     ok = key_drivers(df, items=["a", "b"], outcome="y", n_boot=20, reliability={"a": 0.7})
     assert ok["weight_corrected"].notna().all() and ok["ci_low_corrected"].notna().all()
+
+
+def test_disattenuate_matrix_keeps_a_valid_correlation_matrix():
+    from linkage.stats.drivers import disattenuate_matrix
+
+    # 0.6 / sqrt(0.4 * 0.5) = 1.34: the corrected matrix is not a correlation matrix; it is moved
+    # to the nearest positive definite one with a unit diagonal
+    c = np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.2], [0.3, 0.2, 1.0]])
+    out = disattenuate_matrix(c, np.array([0.4, 0.5, 0.9]))
+    np.testing.assert_allclose(np.diag(out), 1.0)
+    assert np.linalg.eigvalsh(out).min() > 0 and np.abs(out[~np.eye(3, dtype=bool)]).max() < 1
+    # a valid corrected matrix is left as Spearman's formula gives it
+    ok = disattenuate_matrix(c, np.array([0.9, 0.9, 0.9]))
+    np.testing.assert_allclose(ok[0, 1], 0.6 / 0.9)
+
+
+def test_key_drivers_use_survey_figures_on_wave_months():
+    # simulator world, quarterly waves carried forward: by default the items count only in the
+    # months their waves measured, exactly as on the panel built with align="wave"
+    from linkage.simulate import ChainSpec, WorldSpec, simulate
+
+    world = simulate(WorldSpec(n_units=40, months=24, seed=1), chain=ChainSpec())
+    items = ["es_manager_support", "es_staffing", "es_pay"]
+    kw = {
+        "items": items,
+        "outcome": "customer_retention",
+        "period": "period",
+        "lag": 2,
+        "level": "within",
+        "n_boot": 0,
+    }
+    forward = key_drivers(world.chain_panel(align="forward"), **kw)
+    wave = key_drivers(world.chain_panel(align="wave"), **kw)
+    pd.testing.assert_frame_equal(forward, wave)
+    as_if_fresh = key_drivers(world.chain_panel(align="forward"), survey_align="forward", **kw)
+    assert as_if_fresh["n"].iloc[0] > 2.5 * wave["n"].iloc[0]  # every carried month counted
+    with pytest.raises(InputError, match="survey_align"):
+        key_drivers(world.chain_panel(), survey_align="fresh", **kw)
