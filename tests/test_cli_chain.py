@@ -495,3 +495,13 @@ def test_watchlist_json_backtest_intervals_and_calibration(files, capsys):
     assert main([*argv, "--baseline", "6"]) == 0
     out = capsys.readouterr().out
     assert "Calibration" in out and "unit bootstrap, every cutoff of a unit" in out
+
+
+def test_drivers_survey_align_bad_value_is_one_line(files, capsys):
+    argv = ["drivers", str(files / "panel.csv"), "--boot", "0", "--survey-align", "stale"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--survey-align must be 'wave' or 'forward'" in err
+    assert main(["drivers", str(files / "panel.csv"), "--boot", "0", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)["settings"]
+    assert s["survey_measured_on"] == "wave"
