@@ -98,7 +98,10 @@ class EventStudy(Result):
         rows of another event type.
     n_events_read, n_events_used : int
     settings : dict
-        ``pre``, ``post``, ``level``, ``control``, ``seed``, ``n_sim``, ``band_crit``, ``step``.
+        ``pre``, ``post``, ``level``, ``control``, ``seed``, ``n_sim``, ``band_crit``, ``step``,
+        ``first_period`` and ``last_period`` of the study (from the first to the last period in
+        which at least 90 % of the units have the outcome), ``units_outcome_missing`` (units left out because their
+        outcome is missing in one of those periods).
     warnings : list of str
         What the estimator warned about.
     text : str
@@ -350,7 +353,9 @@ def event_study(
     Parameters
     ----------
     data : pandas.DataFrame
-        The panel: ``unit``, ``period`` (dates) and ``outcome``.
+        The panel: ``unit``, ``period`` (dates) and ``outcome``. The study runs from the first to
+        the last period in which at least 90 % of the units have the outcome, with the units that
+        have it in all of those periods.
     events : pandas.DataFrame
         ``unit``, ``event_date`` and optionally ``event_type``. A unit's first usable event is its
         event; the rest are set aside with a reason (see :func:`event_periods`).
@@ -433,6 +438,17 @@ def event_study(
     panel = data[[unit, period, outcome]].copy()
     panel[unit] = panel[unit].astype(str)
     panel[outcome] = pd.to_numeric(panel[outcome], errors="coerce").astype(float)
+    # the study's window: the periods in which at least 90 % of the units have the outcome (a panel built from
+    # the first hire on has years without customers before the customer data start)
+    observed = panel.groupby(period)[outcome].apply(lambda s: s.notna().mean())
+    window = observed.index[observed.to_numpy() >= 0.9]
+    if len(window) < 2:
+        raise InputError(
+            f"{outcome!r} is missing for more than 10 % of the units in all but {len(window)} period(s)",
+            column=outcome,
+        )
+    panel = panel.loc[panel[period].between(window.min(), window.max())].reset_index(drop=True)
+    n_units_all = panel[unit].nunique()
     used, aside = event_periods(
         panel, events, unit=unit, period=period, event_date=event_date, outcome=outcome, file=file
     )
@@ -445,6 +461,7 @@ def event_study(
     panel["_t"] = steps.codes + 1
     complete = ~panel.groupby(unit)[outcome].transform(lambda s: s.isna().any())
     panel = panel.loc[complete.to_numpy(dtype=bool)]
+    units_dropped = n_units_all - panel[unit].nunique()
     first = dict(zip(used[unit], used["event_step"] + 1, strict=True))
     panel["_g"] = panel[unit].map(first).fillna(0).astype(np.int64)
     n_treated = int(used[unit].nunique())
@@ -555,6 +572,9 @@ def event_study(
         "band_crit": crit,
         "step": steps.step,
         "event_time_0": "the period that holds the event date",
+        "first_period": pd.Timestamp(window.min()),
+        "last_period": pd.Timestamp(window.max()),
+        "units_outcome_missing": int(units_dropped),
     }
     text = _words(
         label, outcome, n_treated, n_never, post_avg, pre_p, fade, post, level, steps.step
