@@ -100,8 +100,8 @@ class EventStudy(Result):
     settings : dict
         ``pre``, ``post``, ``level``, ``control``, ``seed``, ``n_sim``, ``band_crit``, ``step``,
         ``first_period`` and ``last_period`` of the study (from the first to the last period in
-        which at least 90 % of the units have the outcome), ``units_outcome_missing`` (units left out because their
-        outcome is missing in one of those periods).
+        which at least 90 % of the units have the outcome), ``units_outcome_missing`` (units left
+        out because their outcome is missing in one of those periods).
     warnings : list of str
         What the estimator warned about.
     text : str
@@ -438,13 +438,14 @@ def event_study(
     panel = data[[unit, period, outcome]].copy()
     panel[unit] = panel[unit].astype(str)
     panel[outcome] = pd.to_numeric(panel[outcome], errors="coerce").astype(float)
-    # the study's window: the periods in which at least 90 % of the units have the outcome (a panel built from
-    # the first hire on has years without customers before the customer data start)
+    # the study's window: the periods in which at least 90 % of the units have the outcome (a
+    # panel built from the first hire on has years without customers before the customer data)
     observed = panel.groupby(period)[outcome].apply(lambda s: s.notna().mean())
     window = observed.index[observed.to_numpy() >= 0.9]
     if len(window) < 2:
         raise InputError(
-            f"{outcome!r} is missing for more than 10 % of the units in all but {len(window)} period(s)",
+            f"{outcome!r} is missing for more than 10 % of the units in all but "
+            f"{len(window)} period(s)",
             column=outcome,
         )
     panel = panel.loc[panel[period].between(window.min(), window.max())].reset_index(drop=True)
@@ -622,7 +623,8 @@ def _words(
     what = label.replace("_", " ")
     out = outcome.replace("_", " ")
     parts = [
-        f"{plural(n_treated, 'unit')} had a {what}; {plural(n_never, 'unit')} never did and, "
+        f"{plural(n_treated, 'unit')} had {'an' if what[:1] in 'aeiou' else 'a'} {what}; "
+        f"{plural(n_never, 'unit')} never did and, "
         f"with the units whose event was still to come, served as the comparison."
     ]
     if math.isfinite(post_avg["estimate"]):
