@@ -85,6 +85,9 @@ class EventSpec:
     programme_effect : float, default 0.01
         Lower monthly customer churn probability from the programme's start on (+1 point of
         retention, lasting).
+    programme_profile : tuple of float, optional
+        Instead of a lasting effect, the programme lowers churn by ``programme_profile[e]`` at
+        event time ``e`` and by nothing after the profile's end (a fix that fades).
     manager_role : str, default "manager"
         The ``role`` value of managers.
     """
@@ -98,6 +101,7 @@ class EventSpec:
     programme_share: float = 0.5
     programme_window: tuple[int, int] = (6, -6)
     programme_effect: float = 0.01
+    programme_profile: tuple[float, ...] | None = None
     manager_role: str = "manager"
 
     def __post_init__(self) -> None:
@@ -109,8 +113,10 @@ class EventSpec:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v <= 1:
                 raise InputError(f"{name} must be in (0, 1], not {v!r}", column=name)
-        for name in ("departure_effect", "shock_effect"):
+        for name in ("departure_effect", "shock_effect", "programme_profile"):
             v = getattr(self, name)
+            if v is None and name == "programme_profile":
+                continue
             if not all(isinstance(x, (int, float)) and abs(x) < 0.5 for x in v):
                 raise InputError(f"{name} must be churn shifts below 0.5, not {v!r}", column=name)
             object.__setattr__(self, name, tuple(float(x) for x in v))
@@ -208,7 +214,11 @@ def plant_events(
         if hit.any():
             shift[hit] += _profile(events.shock_effect, months[None, :] - j)[0]
     started = (programme_month[:, None] >= 0) & (months[None, :] >= programme_month[:, None])
-    shift -= np.where(started, events.programme_effect, 0.0)
+    if events.programme_profile is None:
+        shift -= np.where(started, events.programme_effect, 0.0)
+    else:
+        since_start = months[None, :] - programme_month[:, None]
+        shift -= np.where(started, _profile(events.programme_profile, since_start), 0.0)
     hazard = np.clip(lat.customer_hazard + shift, 1e-6, 1 - 1e-6)
     drawn = draw_counts(spec, dataclasses.replace(lat, customer_hazard=hazard), rng)
     counts = Counts(
@@ -307,6 +317,10 @@ def events_truth(
         return [-(effect[e] if e < len(effect) else 0.0) for e in range(horizon + 1)]
 
     dep, shock = by_time(events.departure_effect), by_time(events.shock_effect)
+    if events.programme_profile is None:
+        programme = [events.programme_effect] * (horizon + 1)
+    else:
+        programme = [-v for v in by_time(events.programme_profile)]
     months = lat.months.astype("datetime64[D]").astype(str)
     shock_rows = [
         {"unit_id": u, "month": months[j]}
@@ -326,7 +340,7 @@ def events_truth(
         "effects": {
             "manager_departure": dep,
             "staff_shock": shock,
-            "programme": [events.programme_effect] * (horizon + 1),
+            "programme": programme,
         },
         "fade": {
             "manager_departure": {
@@ -336,6 +350,10 @@ def events_truth(
             "staff_shock": {
                 "early": float(np.mean(shock[1:4])),
                 "late": float(np.mean(shock[7:13])),
+            },
+            "programme": {
+                "early": float(np.mean(programme[1:4])),
+                "late": float(np.mean(programme[7:13])),
             },
         },
         "manager_role": events.manager_role,
