@@ -46,7 +46,9 @@ def test_mpdta_dynamic_effects_match_r_did(mpdta):
     # std. errors 0.0150, 0.0133, 0.0142, 0.0118, 0.0169, 0.0364, 0.0344;
     # overall (mean of event times 0..3) -0.0772, std. error 0.0200.
     panel, events = mpdta
-    res = event_study(panel, events, outcome="lemp", pre=3, post=3, control="never_treated")
+    res = event_study(
+        panel, events, outcome="lemp", pre=3, post=3, control="never_treated", small_cohorts=False
+    )
     est = res.estimates.set_index("event_time")
     expected = [0.0305, -0.0006, -0.0245, -0.0199, -0.0510, -0.1373, -0.1008]
     ses = [0.0150, 0.0133, 0.0142, 0.0118, 0.0169, 0.0364, 0.0344]
@@ -240,3 +242,40 @@ def test_twfe_is_biased_under_staggered_timing_with_dynamic_effects():
     truth = pd.Series({k: effect[k] for k in range(5)})
     assert np.abs(cs.loc[0:4] - truth).max() < 0.002
     assert np.abs(twfe.loc[0:4] - truth).max() > 2 * np.abs(cs.loc[0:4] - truth).max()
+
+
+def test_small_cohort_correction_by_hand():
+    # two cohorts at period 3 (units 0, 1) and period 4 (units 2, 3, 4), one never-treated unit;
+    # event time 0: the change from the period before the event to its period
+    from linkage.stats.events import small_cohort_correction
+
+    y = np.array(
+        [
+            [0.0, 0.0, 1.0, 0.0],  # cohort 3: change 1
+            [0.0, 0.0, 3.0, 0.0],  # cohort 3: change 3 -> deviations -1, +1
+            [0.0, 0.0, 0.0, 2.0],  # cohort 4: change 2
+            [0.0, 0.0, 0.0, 4.0],  # cohort 4: change 4
+            [0.0, 0.0, 0.0, 6.0],  # cohort 4: change 6 -> deviations -2, 0, +2
+            [0.0, 0.0, 0.0, 0.0],
+        ]
+    )
+    cohort = np.array([3, 3, 4, 4, 4, 0])
+    # weights 2/5 and 3/5; library part: (2/5)^2 / 2^2 * 2 + (3/5)^2 / 3^2 * 8 = 0.08 + 0.32
+    # pooled variance: (2 + 8) / (1 + 2) = 10/3; corrected: ((2/5)^2 / 2 + (3/5)^2 / 3) * 10/3
+    corrected = (0.16 / 2 + 0.36 / 3) * 10 / 3
+    out = small_cohort_correction(y, cohort, np.array([0]))
+    assert out[0, 0] == pytest.approx(corrected - 0.40)  # 2/3 - 2/5
+    # a cohort of one unit alone gives no within-cohort spread: nothing to pool, no correction
+    assert small_cohort_correction(y[[0, 5]], np.array([3, 0]), np.array([0]))[0, 0] == 0.0
+
+
+def test_small_cohort_correction_is_small_with_large_cohorts(mpdta):
+    # mpdta's cohorts hold 20 to 131 counties: the correction moves the errors by under 3 %
+    panel, events = mpdta
+    a = event_study(panel, events, outcome="lemp", pre=3, post=3, control="never_treated")
+    b = event_study(
+        panel, events, outcome="lemp", pre=3, post=3, control="never_treated", small_cohorts=False
+    )
+    ratio = a.estimates["se"] / b.estimates["se"]
+    assert ((ratio >= 1.0) & (ratio < 1.03)).all()
+    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"])

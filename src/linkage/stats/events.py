@@ -40,6 +40,7 @@ __all__ = [
     "event_study",
     "event_periods",
     "twfe_event_study",
+    "small_cohort_correction",
 ]
 
 #: why an event row is not used, in the order the rules apply (each row gets its first reason)
@@ -292,6 +293,66 @@ def event_periods(
     return kept, aside
 
 
+def small_cohort_correction(y: np.ndarray, cohort: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """What to add to the influence-function covariance of the event-time estimates when cohorts
+    are small.
+
+    The influence-function variance estimates the spread of a cohort's treated units around the
+    cohort's own mean: a cohort of ``n`` units contributes ``(n - 1) / n`` of its variance, and a
+    cohort of one unit nothing. With many small cohorts (events spread over many months) the
+    intervals are then too narrow. This replaces the treated units' part of the covariance of
+    event times ``e, e'`` (weights ``w_g(e)`` as in the aggregation, cohort sizes ``n_g``),
+    ``sum_g w_g(e) w_g(e') / n_g^2 sum_i d_i(e) d_i(e')`` with deviations ``d`` from the cohort
+    mean, by ``sum_g w_g(e) w_g(e') / n_g * c(e, e')``, where ``c`` is the pooled within-cohort
+    covariance (divisor ``sum_g (n_g - 1)``, cohorts of 2 or more), and returns the difference.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome, units x periods (balanced).
+    cohort : numpy.ndarray
+        Each unit's event period (1-based column of ``y``; 0: never).
+    times : numpy.ndarray
+        Event times (varying base: the period before, or before the cohort's event from 0 on).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(times) x len(times)``.
+    """
+    n_periods = y.shape[1]
+    groups = [g for g in np.unique(cohort) if g > 0]
+    members = {g: np.flatnonzero(cohort == g) for g in groups}
+    parts: list[dict[int, tuple[float, np.ndarray]]] = []
+    for e in times:
+        cells: dict[int, np.ndarray] = {}
+        for g in groups:
+            t, base = g + e, (g - 1 if e >= 0 else g + e - 1)
+            if 1 <= t <= n_periods and 1 <= base <= n_periods:
+                diff = y[members[g], t - 1] - y[members[g], base - 1]
+                cells[int(g)] = diff - diff.mean()
+        total = sum(len(members[g]) for g in cells)
+        parts.append({g: (len(members[g]) / total, dev) for g, dev in cells.items()})
+    k = len(times)
+    out = np.zeros((k, k))
+    for a in range(k):
+        for b in range(a, k):
+            both = [g for g in parts[a] if g in parts[b]]
+            if not both:
+                continue
+            cross = {g: float(parts[a][g][1] @ parts[b][g][1]) for g in both}
+            dof = sum(len(members[g]) - 1 for g in both)
+            if dof <= 0:
+                continue
+            pooled = sum(cross.values()) / dof
+            lib = sum(
+                parts[a][g][0] * parts[b][g][0] * cross[g] / len(members[g]) ** 2 for g in both
+            )
+            fixed = sum(parts[a][g][0] * parts[b][g][0] / len(members[g]) for g in both) * pooled
+            out[a, b] = out[b, a] = fixed - lib
+    return out
+
+
 def _sup_t_crit(corr: np.ndarray, level: float, n_sim: int, seed: int) -> float:
     """The sup-t critical value: the ``level`` quantile of max |Z| for Z ~ N(0, corr)."""
     if corr.shape[0] == 0:
@@ -338,6 +399,7 @@ def event_study(
     level: float = 0.95,
     seed: int = 0,
     n_sim: int = 20000,
+    small_cohorts: bool = True,
     file: str | None = None,
 ) -> EventStudy:
     """Event study with staggered timing, robust to effects that differ across units and time.
@@ -370,6 +432,9 @@ def event_study(
     level : float, default 0.95
     seed, n_sim : int
         The draws behind the simultaneous band's critical value.
+    small_cohorts : bool, default True
+        Correct the covariance for cohorts of few units (:func:`small_cohort_correction`);
+        ``False`` gives the library's influence-function covariance as it is.
     file : str, optional
         The events file, for messages.
 
@@ -493,6 +558,15 @@ def event_study(
     sel = np.array([i for i in idx if i >= 0 and np.isfinite(est_all[i])], dtype=np.int64)
     vcov = np.full((len(times), len(times)), np.nan)
     vcov[np.ix_(have, have)] = vcov_all[np.ix_(sel, sel)]
+    if small_cohorts:
+        wide = panel.pivot(index=unit, columns="_t", values=outcome)
+        g_of = panel.drop_duplicates(unit).set_index(unit)["_g"].reindex(wide.index)
+        extra = small_cohort_correction(
+            wide.to_numpy(dtype=float), g_of.to_numpy(dtype=np.int64), times[have]
+        )
+        fixed = vcov[np.ix_(have, have)] + extra
+        vals, vecs = np.linalg.eigh((fixed + fixed.T) / 2)
+        vcov[np.ix_(have, have)] = (vecs * np.clip(vals, 0.0, None)) @ vecs.T
     se = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     z = float(sps.norm.ppf(0.5 + level / 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -576,6 +650,7 @@ def event_study(
         "first_period": pd.Timestamp(window.min()),
         "last_period": pd.Timestamp(window.max()),
         "units_outcome_missing": int(units_dropped),
+        "small_cohort_correction": small_cohorts,
     }
     text = _words(
         label, outcome, n_treated, n_never, post_avg, pre_p, fade, post, level, steps.step
