@@ -9,8 +9,11 @@ fixed-effects event study is biased (it compares late-treated units with already
 this module uses the group-time estimator of Callaway & Sant'Anna (2021) as implemented by the
 maintained ``diff-diff`` package (``diff_diff.CallawaySantAnna``), with units that have not had
 their event yet (and those that never do) as controls. Its analytic influence-function variance is
-clustered by unit; the simultaneous band, the pre-trend test, the average over the post periods
-and the fade test are linear combinations of the event-time estimates under that covariance.
+clustered by unit; when events are spread over many periods, cohorts (units with their event in
+the same period) hold one or two units and that variance runs low, so a small-cohort correction
+(:func:`small_cohort_correction`) pools the treated units' spread over the cohorts. The
+simultaneous band, the pre-trend test, the average over the post periods and the fade test are
+linear combinations of the event-time estimates under that covariance.
 
 :func:`twfe_event_study` is the plain two-way fixed-effects event study, kept for teaching: under
 staggered timing with effects that change over time, its coefficients mix effects of different
@@ -697,11 +700,16 @@ def _words(
 ) -> str:
     what = label.replace("_", " ")
     out = outcome.replace("_", " ")
-    parts = [
-        f"{plural(n_treated, 'unit')} had {'an' if what[:1] in 'aeiou' else 'a'} {what}; "
-        f"{plural(n_never, 'unit')} never did and, "
-        f"with the units whose event was still to come, served as the comparison."
-    ]
+    article = "an" if what[:1] in "aeiou" else "a"
+    if n_never:
+        compared = (
+            f"{plural(n_never, 'unit')} never did and, with the units whose {what} was still to "
+            "come, served as the comparison."
+        )
+    else:
+        compared = f"every unit had one, so the units whose {what} was still to come served as "
+        compared += "the comparison."
+    parts = [f"{plural(n_treated, 'unit')} had {article} {what}; {compared}"]
     if math.isfinite(post_avg["estimate"]):
         parts.append(
             f"Over the {post + 1} {step}s from the event on, {out} moved by "
