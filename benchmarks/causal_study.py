@@ -25,6 +25,13 @@ Against the truth (``truth["events"]["effects"]``, 0 before the event) it report
 The simulator's units have a median of 12 staff and at least ``--min-staff`` (default 10): in a
 unit of 3 one departure is also a staff shock, and its customers then carry both effects, which
 no study of one event type can separate.
+
+Measured 2026-12-04 (30 seeds, 100 units x 36 months; 74 s on 2 shared cores): manager
+departures covered by the 95 % interval in 93-100 % of seeds at every event time (mean 97.7 %),
+the band covers all 19 in 93 %, the pre-trend test rejects 3.3 %, the fade is detected in 100 %
+(months 1-3: -1.57 points against -1.50 planted); staff shocks 90-100 % (-1.83 against -1.50:
+shocks that follow a bad climate are followed by the losses the climate causes); the programme
+93-100 %, a fade "detected" in 0 %. Tables in benchmarks/README.md.
 """
 
 from __future__ import annotations

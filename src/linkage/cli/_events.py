@@ -12,8 +12,8 @@ HELP = (
 )
 
 EPILOG = """\
-EVENTS is a table unit_id, event_date[, event_type], from a file of your own (programme starts,
-manager changes) or from 'linkage panel ... --events-out events.csv' (manager_departure,
+EVENTS is a table unit_id, event_date (YYYY-MM-DD)[, event_type], from a file of your own
+(programme starts, manager changes) or from 'linkage panel ... --events-out events.csv' (manager_departure,
 staff_shock). Event time 0 is the period that holds event_date, event time k the k-th period
 after it. A unit's first event is its event; event rows that cannot be used are set aside and
 counted with their reason: missing_unit, unparseable_date, unit_not_in_panel, date_outside_panel,
