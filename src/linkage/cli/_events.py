@@ -13,13 +13,13 @@ HELP = (
 
 EPILOG = """\
 EVENTS is a table unit_id, event_date (YYYY-MM-DD)[, event_type], from a file of your own
-(programme starts, manager changes) or from 'linkage panel ... --events-out events.csv' (manager_departure,
-staff_shock). Event time 0 is the period that holds event_date, event time k the k-th period
-after it. A unit's first event is its event; event rows that cannot be used are set aside and
-counted with their reason: missing_unit, unparseable_date, unit_not_in_panel, date_outside_panel,
-unit_outcome_missing (the unit's outcome is missing in some period), duplicate_event (a second
-event in the same period), later_event_same_unit, no_period_before (an event in the panel's first
-period), other_type (another --type).
+(programme starts, manager changes) or from 'linkage panel ... --events-out events.csv'
+(manager_departure, staff_shock). Event time 0 is the period that holds event_date, event time k
+the k-th period after it. A unit's first event is its event; event rows that cannot be used are
+set aside and counted with their reason: missing_unit, unparseable_date, unit_not_in_panel,
+date_outside_panel, unit_outcome_missing (the unit's outcome is missing in some period),
+duplicate_event (a second event in the same period), later_event_same_unit, no_period_before (an
+event in the panel's first period), other_type (another --type).
 
 The comparison: units whose event is still to come and units that never have one. The fade test
 compares the mean effect of event times 1-3 with that of 7-12 (7..--post when shorter).
