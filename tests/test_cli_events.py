@@ -3,6 +3,7 @@
 
 import json
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -212,3 +213,21 @@ def test_derive_events_checks():
     assert np.isclose(EventSpec().shock_share, 0.25)
     with pytest.raises(InputError, match="manager_departure_share"):
         EventSpec(manager_departure_share=2)
+
+
+def test_report_section_when_someone_leaves(tmp_path, files, capsys):
+    out = tmp_path / "report.html"
+    assert main(["report", str(files / "panel.csv"), "--out", str(out), "--n-boot", "50",
+                 "--events", str(files / "events.csv"), "--type", "manager_departure"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "<h2>When someone leaves: manager departure</h2>" in text
+    section = text.split("When someone leaves")[1]
+    assert "data:image/png;base64," in section and "parallel trends" in section
+    words = re.sub(r'src="data:[^"]*"', "", section)
+    assert not re.search(r"E\d{5}", words)  # no employee identifier
+    capsys.readouterr()
+    assert main(["report", str(files / "panel.csv"), "--out", str(out), "--type", "x"]) == 2
+    assert "--type needs --events" in capsys.readouterr().err
+    assert main(["report", str(files / "panel.csv"), "--out", str(out),
+                 "--events", str(files / "events.csv")]) == 2
+    assert "several event types" in capsys.readouterr().err
