@@ -5,8 +5,9 @@ words, the trends, the quadrants and the lag profile (PNG images embedded as ``d
 file needs nothing else), the analysis' plain-language summary (``linkage.stats.analyse``), the
 caveats, and the unit table with small groups suppressed (``linkage.privacy``); then, with
 ``chain=True``, the dashboard's section "The whole chain" (``linkage.app.service_chain``: links,
-key drivers, units to visit). It reads the panel (and the chain's unit x period tables) only, never
-person-level rows, and is written atomically.
+key drivers, units to visit); with ``events``, the section "When someone leaves" (an event study of
+the events given, ``linkage.stats.events``). It reads the panel (and the chain's unit x period
+tables, the event table) only, never person-level rows, and is written atomically.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def build_report(
     seed: int = 0,
     title: str = "Do units that keep their staff keep their customers?",
     chain: bool = False,
+    events: str | os.PathLike[str] | pd.DataFrame | None = None,
+    event_type: str | None = None,
 ) -> str:
     """The report's HTML text.
 
@@ -87,6 +90,12 @@ def build_report(
         Add the section "The whole chain" (links, key drivers, units to visit; a few seconds, or
         none when the dashboards' disk cache holds it; off by default). Its data come from the
         sample, the panel's chain columns or the files of ``linkage.pipeline.CHAIN_ENV``.
+    events : path or DataFrame, optional
+        An event table (``unit_id, event_date[, event_type]``, as ``linkage panel --events-out``
+        writes it): adds the section "When someone leaves", the event study of customer retention
+        around them (:func:`linkage.stats.events.event_study`).
+    event_type : str, optional
+        Which type of event, when the table holds several.
 
     Returns
     -------
@@ -111,6 +120,7 @@ def build_report(
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     caveats = "".join(f"<li>{esc(c.format(k=k))}</li>" for c in CAVEATS)
     chain_html = _chain_section(data, panel) if chain else ""
+    events_html = "" if events is None else _events_section(frame, events, event_type)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
@@ -136,6 +146,7 @@ def build_report(
 read &ldquo;suppressed&rdquo;.</p>
 {unit_table_html(table)}
 {chain_html}
+{events_html}
 <footer>linkage {esc(__version__)} &middot; generated {esc(when)} from a unit &times; period panel
 (no person-level data).</footer>
 </body></html>
@@ -152,6 +163,22 @@ def _chain_section(data: DashboardData, panel: str | os.PathLike[str] | pd.DataF
     return "<h2>The whole chain: survey, staff, customers, revenue</h2>" + "".join(
         parts[name] for name in ("summary", "notes", "chain", "drivers", "watchlist")
     )
+
+
+def _events_section(
+    frame: pd.DataFrame,
+    events: str | os.PathLike[str] | pd.DataFrame,
+    event_type: str | None,
+) -> str:
+    """The section "When someone leaves" (:mod:`linkage.app._render_events`)."""
+    from linkage.app._render_events import events_section_html
+    from linkage.io import read_table
+    from linkage.stats.events import event_study
+
+    label = None if isinstance(events, pd.DataFrame) else pathlib.Path(events).name
+    table = events if isinstance(events, pd.DataFrame) else read_table(events, name=label)
+    study = event_study(frame, table, event_type=event_type, file=label)
+    return events_section_html(study)
 
 
 def write_report(

@@ -41,6 +41,12 @@ without customer_id (unit_id, period, revenue[, revenue_start, revenue_retained,
 revenue_retention]). --segments (customer_id, segment) with --segments-out writes customer
 retention per unit, period and segment; customers without a segment are '(no segment)'.
 
+Events (for 'linkage events'): --events-out writes unit_id, event_date, event_type and nothing
+about any person: staff_shock, a period in which at least --shock-share (default 0.25) of the
+staff at its start left (event_date: the period's first day); with --manager-role VALUE also
+manager_departure, the end of a spell whose role (a 'role' column, or mapped as 'role' in the
+mapping's employees section) is VALUE (event_date: its termination date).
+
 --pseudonymise replaces employee_id, customer_id, the surveys' respondent_id and response_id (and
 the columns the mapping's 'pseudonymise' section names) by keyed-hash pseudonyms (one key for
 all files, so segments still match customers) as each file is read, so neither the
@@ -101,6 +107,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="segments_out",
         metavar="FILE",
         help="where to write customer retention per unit, period and segment",
+    )
+    parser.add_argument(
+        "--events-out",
+        dest="events_out",
+        metavar="FILE",
+        help="where to write the events derived from the HR extract (staff shocks; manager "
+        "departures with --manager-role): unit_id, event_date, event_type",
+    )
+    parser.add_argument(
+        "--manager-role",
+        dest="manager_role",
+        metavar="VALUE",
+        help="with --events-out: the role of managers; their spells' ends are manager_departure "
+        "events",
+    )
+    parser.add_argument(
+        "--shock-share",
+        dest="shock_share",
+        type=float,
+        default=0.25,
+        metavar="SHARE",
+        help="with --events-out: a period in which at least this share of the staff at its "
+        "start left is a staff_shock (default 0.25)",
     )
     parser.add_argument(
         "--map", dest="mapping", metavar="MAP.yaml", help="column mapping and date format (YAML)"
@@ -210,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         ("--out", args.out),
         ("--rejects", args.rejects),
         ("--segments-out", args.segments_out),
+        ("--events-out", args.events_out),
     ]
     named = [(flag, path) for flag, path in named if path is not None]
     outputs = [path for _, path in named]
@@ -226,6 +256,10 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isdir(folder):
             raise InputError(f"folder {folder!r} does not exist", file=target)
 
+    if args.events_out is None and args.manager_role is not None:
+        raise InputError("--manager-role needs --events-out (where to write the events)")
+    if not 0 < args.shock_share <= 1:
+        raise InputError(f"--shock-share {args.shock_share!r} is not a share in (0, 1]")
     if args.engine != "pandas":
         return _run_engine(args, inputs)
     result = prepare(
@@ -252,6 +286,16 @@ def run(args: argparse.Namespace) -> int:
             "--segments-out: no segments to write (give --segments, or map a segment column "
             "of the customers: customers: {segment: Vertical})"
         )
+    events = None
+    if args.events_out is not None:
+        from linkage.panel.events import derive_events
+
+        events = derive_events(
+            result.panel,
+            result.employees,
+            manager_role=args.manager_role,
+            shock_share=args.shock_share,
+        )
     write_table(result.panel, args.out, protect=inputs)
     print(result.report.text)
     print(
@@ -272,6 +316,11 @@ def run(args: argparse.Namespace) -> int:
     if args.segments_out is not None and result.segments is not None:
         write_table(result.segments, args.segments_out, protect=inputs)
         print(f"segments: {result.segments['segment'].nunique():,} segments -> {args.segments_out}")
+    if args.events_out is not None and events is not None:
+        write_table(events, args.events_out, protect=inputs)
+        counts = events["event_type"].value_counts()
+        kinds = ", ".join(f"{k} {int(counts.get(k, 0)):,}" for k in _event_kinds(args))
+        print(f"events: {kinds} -> {args.events_out}")
     if args.rejects is not None:
         write_table(result.rejects, args.rejects, protect=inputs)
         print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
@@ -297,6 +346,7 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
         ("--segments", args.segments),
         ("--pseudonymise", args.pseudonymise or None),
         ("--pseudonym-key-file", args.pseudonym_key_file),
+        ("--events-out", args.events_out),
     ):
         if value is not None:
             raise InputError(
@@ -324,6 +374,13 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
     )
     sys.stdout.flush()
     return 0
+
+
+def _event_kinds(args: argparse.Namespace) -> tuple[str, ...]:
+    """The event types ``--events-out`` derives with these options."""
+    if args.manager_role is None:
+        return ("staff_shock",)
+    return ("manager_departure", "staff_shock")
 
 
 def _mapping_of(args: argparse.Namespace) -> dict | None:

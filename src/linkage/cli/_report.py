@@ -27,6 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bootstrap resamples for the intervals (default 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--events",
+        metavar="EVENTS",
+        help="add 'When someone leaves': the event study of customer retention around these "
+        "events (unit_id, event_date[, event_type], as 'linkage panel --events-out' writes them)",
+    )
+    parser.add_argument(
+        "--type",
+        dest="event_type",
+        metavar="TYPE",
+        help="with --events: the event type, when the file holds several",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +48,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise InputError(f"--k must be at least 1, got {args.k}")
-    path = write_report(args.panel, args.out, k=args.k, n_boot=args.n_boot, seed=args.seed)
+    if args.event_type is not None and args.events is None:
+        raise InputError("--type needs --events")
+    path = write_report(
+        args.panel,
+        args.out,
+        k=args.k,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        events=args.events,
+        event_type=args.event_type,
+    )
     print(f"linkage report: wrote {path}")
     return 0

@@ -20,6 +20,7 @@ _WORLD_OPTIONS = (
     "defects",
     "raw_export",
     "chain",
+    "events",
 )
 
 
@@ -90,6 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "customer_survey.csv, customer_segments.csv and revenue.csv",
     )
     parser.add_argument(
+        "--events",
+        action="store_true",
+        default=None,
+        help="also plant manager departures (a role column on employees.csv), staff shocks and "
+        "a programme (programme.csv) with their effects on customer retention",
+    )
+    parser.add_argument(
         "--big",
         type=int,
         metavar="ROWS",
@@ -107,7 +115,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Simulate and write; print what was written. Returns the exit status."""
     from linkage.errors import InputError
-    from linkage.simulate import ChainSpec, WorldSpec, simulate, write_sample, write_world
+    from linkage.simulate import (
+        ChainSpec,
+        EventSpec,
+        WorldSpec,
+        simulate,
+        write_sample,
+        write_world,
+    )
 
     if args.big is not None:
         return _run_big(args)
@@ -147,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         customers=args.customers or "spells",
         defects=args.defects,
         chain=ChainSpec() if args.chain else None,
+        events=EventSpec() if args.events else None,
     )
     paths = write_world(world, args.outdir, raw_export=bool(args.raw_export))
     facts = world.truth["facts"]
@@ -166,6 +182,13 @@ def run(args: argparse.Namespace) -> int:
             f"chain: survey drivers {', '.join(chain['planted_drivers'])}; not drivers "
             f"{', '.join(chain['unplanted_items'])}; most sensitive segment "
             f"{chain['most_sensitive_segment']}"
+        )
+    if "events" in world.truth:
+        ev = world.truth["events"]
+        print(
+            f"events: {len(ev['manager_departures'])} manager departures (role "
+            f"{ev['manager_role']!r}), {len(ev['staff_shocks'])} staff shock months, "
+            f"{ev['programme_units']} programme starts (programme.csv)"
         )
     return 0
 

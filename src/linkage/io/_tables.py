@@ -27,7 +27,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 #: Optional canonical columns of each table (``units`` also takes any attribute column).
 OPTIONAL: dict[str, tuple[str, ...]] = {
-    "employees": ("termination_type",),
+    "employees": ("termination_type", "role"),
     "customers": ("segment",),
     "activity": ("revenue", "segment"),
     "units": (),

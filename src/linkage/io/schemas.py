@@ -56,6 +56,7 @@ class Employees(pa.DataFrameModel):
     hire_date: Series[pd.Timestamp]
     termination_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     termination_type: Series[str] | None = pa.Field(nullable=True)
+    role: Series[str] | None = pa.Field(nullable=True)
 
     class Config:
         strict = False

@@ -125,6 +125,9 @@ class Prepared:
         panel's.
     items : tuple of str
         The employee survey's items (its panel columns are ``es_<item>``); empty without a survey.
+    employees : pandas.DataFrame or None
+        The kept employee spells (person-level: keep it inside the analysis team), e.g. for
+        :func:`linkage.panel.events.derive_events`.
     """
 
     panel: pd.DataFrame
@@ -132,6 +135,7 @@ class Prepared:
     rejects: pd.DataFrame
     segments: pd.DataFrame | None = None
     items: tuple[str, ...] = ()
+    employees: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         units = self.panel["unit_id"].nunique() if "unit_id" in self.panel else 0
@@ -471,6 +475,7 @@ def prepare(
         rejects=rejects,
         segments=per_segment,
         items=items,
+        employees=clean_e.data,
     )
 
 

@@ -9,10 +9,13 @@ extracts (canonical CSVs and, on request, a raw HR/CRM export with its ``mapping
 shared season, tiny units, reverse causality, ...). A :class:`ChainSpec` passed to
 :func:`simulate` plants the rest of the chain on streams of its own: an employee survey (items
 that drive retention and items that do not), a customer survey (CSAT, NPS), customer segments
-with their own sensitivity to the climate, and revenue per customer and month.
+with their own sensitivity to the climate, and revenue per customer and month. An
+:class:`EventSpec` plants manager departures (a ``role`` column on the employees), staff shocks
+and a programme with staggered starts, with their effects on customer retention.
 """
 
 from linkage.simulate._defects import DEFECT_REASONS
+from linkage.simulate._events import EventSpec
 from linkage.simulate._panel import simulate_panel, truth_latent
 from linkage.simulate._scenarios import SCENARIOS, scenario
 from linkage.simulate._service_chain import ChainSpec
@@ -29,6 +32,7 @@ from linkage.simulate._write import (
 __all__ = [
     "WorldSpec",
     "ChainSpec",
+    "EventSpec",
     "scenario",
     "SCENARIOS",
     "World",

@@ -11,6 +11,14 @@ import pandas as pd
 from linkage.errors import InputError
 from linkage.panel import build_panel
 from linkage.simulate._defects import DEFECT_REASONS, defect_counts, plant_defects
+from linkage.simulate._events import (
+    EVENTS_STREAM,
+    EventSpec,
+    assign_roles,
+    events_truth,
+    plant_events,
+    programme_table,
+)
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
@@ -60,6 +68,10 @@ class World:
         row per customer and month it is active, from the month before the window
         (``customer_id, unit_id, period, revenue``; with an activity log too, drawn apart from
         the visits' own ``revenue``). Never touched by defects.
+    programme : pandas.DataFrame or None
+        With an :class:`~linkage.simulate.EventSpec` (``simulate(..., events=...)``), the units
+        that started the programme: ``unit_id, event_date, event_type`` (``"programme"``); the
+        employees then carry a ``role`` column (see :class:`~linkage.simulate.EventSpec`).
     """
 
     employees: pd.DataFrame
@@ -73,6 +85,7 @@ class World:
     customer_survey: pd.DataFrame | None = None
     segments: pd.DataFrame | None = None
     revenue: pd.DataFrame | None = None
+    programme: pd.DataFrame | None = None
 
     def chain_panel(self, *, align: Literal["forward", "wave"] = "forward") -> pd.DataFrame:
         """The world's panel with its chain joined on: survey means, CSAT, NPS, revenue.
@@ -149,6 +162,7 @@ def simulate(
     customers: Literal["spells", "activity"] = "spells",
     defects: float | dict[str, int] | None = None,
     chain: ChainSpec | None = None,
+    events: EventSpec | None = None,
 ) -> World:
     """Simulate a world of people: employee spells, customers, units and the planted truth.
 
@@ -186,6 +200,12 @@ def simulate(
         and a unit x month ``latent`` table in the order of ``truth["latent"]``
         (``customer_climate``, ``other``, ``expected_customer_losses``,
         ``climate_customer_losses``).
+    events : EventSpec, optional
+        Plant manager departures, staff shocks and a programme with their effects on customer
+        retention (see :class:`~linkage.simulate.EventSpec`): the unit x month counts are then
+        drawn on the events' own stream (so they differ from a world without events), the
+        employees gain ``role``, the world a ``programme`` table and the truth
+        ``truth["events"]``.
 
     Returns
     -------
@@ -228,9 +248,19 @@ def simulate(
             f"chain must be a linkage.simulate.ChainSpec, not {type(chain).__name__}",
             column="chain",
         )
+    if events is not None and not isinstance(events, EventSpec):
+        raise InputError(
+            f"events must be a linkage.simulate.EventSpec, not {type(events).__name__}",
+            column="events",
+        )
     rng_latent, rng_counts, rng_people, rng_defects = streams(spec)
     lat = latent_model(spec, rng_latent)
     counts = draw_counts(spec, lat, rng_counts)
+    happened = None
+    rng_events = np.random.default_rng([spec.seed, EVENTS_STREAM])
+    if events is not None:
+        happened = plant_events(events, spec, lat, rng_events)
+        counts = happened.counts
     truth = truth_dict(spec, lat, counts)
 
     emp_spells = realise_spells(
@@ -253,6 +283,11 @@ def simulate(
     employees["termination_type"] = termination_types(
         rng_people, employees["termination_date"].notna().to_numpy()
     )
+    programme = None
+    if events is not None and happened is not None:
+        employees["role"], departures = assign_roles(employees, happened, lat, events, rng_events)
+        programme = programme_table(happened, lat, rng_events)
+        truth["events"] = events_truth(events, happened, lat, departures)
     cus_spells = realise_spells(
         rng_people,
         lat,
@@ -346,5 +381,6 @@ def simulate(
         spec=spec,
         panel=panel,
         customers_kind=customers,
+        programme=programme,
         **chained,
     )

@@ -268,7 +268,9 @@ def write_world(
     "Store", "Month", "Revenue", "Revenue Start", "Revenue Retained", "Net Revenue Retention";
     ``customer_segments.csv``: "Account ID", "Vertical"), with their ``employee_survey``,
     ``customer_survey``, ``revenue`` and ``segments`` sections in ``mapping.yaml``. Writing the
-    same world twice gives identical bytes.
+    same world twice gives identical bytes. A world simulated with events
+    (:class:`~linkage.simulate.EventSpec`) also gets ``programme.csv`` (``unit_id, event_date,
+    event_type``) and its ``employees.csv`` a ``role`` column.
 
     Parameters
     ----------
@@ -318,6 +320,9 @@ def write_world(
         if table is not None:
             _atomic_write(out / name, _csv_bytes(table))
             written.append(out / name)
+    if world.programme is not None:
+        _atomic_write(out / "programme.csv", _csv_bytes(world.programme))
+        written.append(out / "programme.csv")
     truth = json.dumps(_json_safe(world.truth), indent=1, ensure_ascii=False) + "\n"
     _atomic_write(out / "truth.json", truth.encode("utf-8"))
     written.append(out / "truth.json")
