@@ -111,3 +111,78 @@ def test_linkage_notebooks_copies_only_what_the_wheel_bundles(tmp_path):
     assert pairs
     for source, _ in pairs:
         assert source.relative_to(ROOT).as_posix() in bundled
+
+
+# --- extras say what they are for ----------------------------------------------------------------
+
+
+def _imported_distributions() -> dict[str, set[str]]:
+    """Third-party distributions the package's modules import (at any depth) -> the modules."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    owners = importlib.metadata.packages_distributions()
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "src" / "linkage").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("linkage", "__future__"):
+                    continue
+                for dist in owners.get(top, [top]):
+                    found.setdefault(_name_spec(dist)[0], set()).add(path.name)
+    return found
+
+
+def _closure(reqs: list[str]) -> set[str]:
+    """The distributions ``reqs`` install, with their own requirements (no extras), recursively."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in reqs if not _is_self(r)]
+    while todo:
+        req = todo.pop()
+        name = _name_spec(req.name)[0]
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            more = importlib.metadata.requires(req.name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for spec in more:
+            sub = Requirement(spec)
+            if sub.marker is None or sub.marker.evaluate({"extra": ""}):
+                todo.append(sub)
+    return seen
+
+
+def test_the_package_imports_only_what_it_declares_and_nothing_test_only():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    runtime = {_name_spec(r)[0] for r in project["dependencies"]}
+    installed_with_it = _closure(project["dependencies"])
+    test_only = {_name_spec(r)[0] for r in extras["test"] if not _is_self(r)} - runtime
+    spark = {_name_spec(r)[0] for r in extras["spark"]}
+    imported = _imported_distributions()
+    assert "pandas" in imported and "pyspark" in imported  # the scan sees the imports
+    for dist, modules in imported.items():
+        assert dist not in test_only, f"{sorted(modules)} import {dist}, a test-only package"
+        if dist in spark:  # imported only where the Spark engine is asked for, with a message
+            continue
+        if dist == "psutil":  # optional: the viewer cap reads /proc/meminfo without it
+            continue
+        assert dist in runtime or dist in installed_with_it, (
+            f"{sorted(modules)} import {dist}, which `pip install linkage` does not install")
+    # the extras' packages are not runtime dependencies in disguise
+    assert not spark & runtime
+    assert "pytest" not in runtime and "pyspark" not in runtime
