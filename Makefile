@@ -44,7 +44,7 @@ sample: $(STAMP)
 wheel: $(STAMP)
 	rm -rf build dist/linkage-*.whl
 	$(PY) -m pip wheel --no-deps --quiet --wheel-dir dist .
-	rm -rf build
+	rm -rf build src/linkage.egg-info
 	@ls dist/linkage-*.whl
 
 ## Speed benchmarks (print ratios against a baseline run in the same process).
