@@ -247,3 +247,24 @@ def test_an_installed_package_reads_its_own_copies_from_any_folder(tmp_path):
     assert got["units"] == 100
     assert got["segments"] == len(datasets.load_sample_chain().segments)
     assert got["jolts"] == 28 * 261
+
+
+def test_a_package_without_its_copies_says_so_in_one_line(tmp_path):
+    # a package installed without the bundle (not from this project's wheel), outside any checkout
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "src" / "linkage", site / "linkage",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**_environment_without_linkage_settings(), "PYTHONPATH": str(site)}
+    code = ("from linkage.errors import InputError\n"
+            "from linkage.io.datasets import load_sample_panel, project_path\n"
+            "assert project_path('data') is None\n"
+            "try:\n    load_sample_panel()\nexcept InputError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert "carries no bundled data" in out and "LINKAGE_DATA" in out
+    for args in (["notebooks", "dest"], ["dashboard", "--no-browser", "--no-warm"]):
+        proc = subprocess.run([sys.executable, "-m", "linkage", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert "carries no" in proc.stderr

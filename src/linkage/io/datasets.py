@@ -80,8 +80,10 @@ def project_path(*parts: str) -> pathlib.Path | None:
     package = importlib.resources.files("linkage") / SHARE
     if isinstance(package, pathlib.Path) and package.is_dir():
         where = package.joinpath(*parts)
-    else:
+    elif (_checkout_root() / "pyproject.toml").is_file():  # src/linkage of a checkout
         where = _checkout_root().joinpath(*parts)
+    else:
+        return None
     return where if where.exists() else None
 
 
