@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LINT_STAMP := $(VENV)/.installed-lint-stamp
 
-.PHONY: demo test lint sample bench clean-venv
+.PHONY: demo test lint sample bench wheel clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,8 @@ $(LINT_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/linkage dashboard --panel data/sample/panel.csv
 
-## Run the whole suite: unit tests, doctests, notebooks, browser tests.
+## Run the whole suite: unit tests, doctests, notebooks, browser tests, the built wheel installed
+## into a fresh environment (tests/test_wheel_install.py).
 test: $(STAMP)
 	$(PY) -m pytest
 
@@ -38,6 +39,13 @@ lint: $(LINT_STAMP)
 ## Rebuild data/sample/ with the project's own simulator.
 sample: $(STAMP)
 	$(VENV)/bin/linkage simulate data/sample --sample
+
+## Build the wheel (dist/linkage-*.whl): the package with its dashboards, notebooks and sample data.
+wheel: $(STAMP)
+	rm -rf build dist/linkage-*.whl
+	$(PY) -m pip wheel --no-deps --quiet --wheel-dir dist .
+	rm -rf build src/linkage.egg-info
+	@ls dist/linkage-*.whl
 
 ## Speed benchmarks (print ratios against a baseline run in the same process).
 bench: $(STAMP)

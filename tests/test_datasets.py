@@ -1,5 +1,13 @@
 """linkage.io.datasets: the bundled JOLTS file and the sample world load, typed, from anywhere."""
 
+import json
+import os
+import pathlib
+import runpy
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +17,7 @@ from linkage.io import datasets
 from linkage.io.datasets import jolts_industries, load_jolts
 
 RETAIL, FOOD = "440000", "720000"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 # --- JOLTS: the shared-trend case ---------------------------------------------------------------
@@ -180,3 +189,82 @@ def test_loaders_do_not_depend_on_the_working_directory(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert len(load_jolts(industries=[RETAIL])) == 261
     assert datasets.sample_path("panel.csv").is_absolute()
+
+
+# --- where the bundled files are: the checkout's folders, or an installed package's copies --------
+
+
+def test_in_a_checkout_the_repository_folders_are_used(monkeypatch):
+    from linkage.app import default_panel_path
+    from linkage.app.serve import dashboards_dir
+
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    monkeypatch.delenv("LINKAGE_PANEL", raising=False)
+    assert datasets.project_path("data") == ROOT / "data"
+    assert datasets.data_dir() == ROOT / "data"
+    # `linkage dashboard` in a checkout: data/sample/panel.csv and notebooks/dashboards
+    assert default_panel_path() == ROOT / "data" / "sample" / "panel.csv"
+    assert dashboards_dir() == ROOT / "notebooks" / "dashboards"
+    assert datasets.project_path("notebooks", "no_such.ipynb") is None
+
+
+def _environment_without_linkage_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("LINKAGE_", "PYTHON", "JUPYTER"))}
+
+
+def test_an_installed_package_reads_its_own_copies_from_any_folder(tmp_path):
+    # what a wheel holds: the package's sources plus the copies setup.py makes into linkage/share
+    build = runpy.run_path(str(ROOT / "setup.py"), run_name="not_main")
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "src" / "linkage", site / "linkage",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    written = build["copy_bundle"](site / "linkage" / "share")
+    assert len(written) == len(build["bundle_files"]())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import linkage\n"
+        "from linkage.app import default_panel_path\n"
+        "from linkage.app.serve import dashboards_dir\n"
+        "from linkage.io.datasets import data_dir, load_jolts, load_sample_chain, "
+        "load_sample_panel, load_sample_world\n"
+        "print(json.dumps({'package': linkage.__file__, 'data': str(data_dir()), "
+        "'panel': str(default_panel_path()), 'dashboards': str(dashboards_dir()), "
+        "'rows': len(load_sample_panel()), 'units': len(load_sample_world().units), "
+        "'segments': len(load_sample_chain().segments), 'jolts': len(load_jolts())}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(site)], cwd=elsewhere, check=True,
+                         capture_output=True, text=True, env=_environment_without_linkage_settings())
+    got = json.loads(out.stdout)
+    share = site / "linkage" / "share"
+    assert got["package"] == str(site / "linkage" / "__init__.py")
+    assert got["data"] == str(share / "data")
+    assert got["panel"] == str(share / "data" / "sample" / "panel.csv")
+    assert got["dashboards"] == str(share / "notebooks" / "dashboards")
+    # the same data as the checkout's (100 units x 36 months, docs/design.md "Sample data")
+    assert got["rows"] == len(datasets.load_sample_panel()) == 3600
+    assert got["units"] == 100
+    assert got["segments"] == len(datasets.load_sample_chain().segments)
+    assert got["jolts"] == 28 * 261
+
+
+def test_a_package_without_its_copies_says_so_in_one_line(tmp_path):
+    # a package installed without the bundle (not from this project's wheel), outside any checkout
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "src" / "linkage", site / "linkage",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**_environment_without_linkage_settings(), "PYTHONPATH": str(site)}
+    code = ("from linkage.errors import InputError\n"
+            "from linkage.io.datasets import load_sample_panel, project_path\n"
+            "assert project_path('data') is None\n"
+            "try:\n    load_sample_panel()\nexcept InputError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert "carries no bundled data" in out and "LINKAGE_DATA" in out
+    for args in (["notebooks", "dest"], ["dashboard", "--no-browser", "--no-warm"]):
+        proc = subprocess.run([sys.executable, "-m", "linkage", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert "carries no" in proc.stderr

@@ -20,6 +20,7 @@ import pandas as pd
 
 from linkage.app._cache import DiskCache, panel_fingerprint
 from linkage.errors import InputError
+from linkage.io.datasets import data_dir
 from linkage.io.panel import PANEL_REQUIRED, read_panel
 from linkage.privacy import suppress
 from linkage.stats import choose_best_lag, lag_profile
@@ -43,7 +44,10 @@ ALL = "All units"
 
 
 def default_panel_path() -> pathlib.Path:
-    """The panel the dashboards read: ``$LINKAGE_PANEL``, else the repository's sample panel.
+    """The panel the dashboards read: ``$LINKAGE_PANEL``, else the bundled sample panel.
+
+    The sample panel is ``data/sample/panel.csv`` in a checkout and the package's copy of it in an
+    installed wheel (:func:`linkage.io.datasets.data_dir`).
 
     Examples
     --------
@@ -53,7 +57,7 @@ def default_panel_path() -> pathlib.Path:
     env = os.environ.get(PANEL_ENV)
     if env:
         return pathlib.Path(env).expanduser()
-    return pathlib.Path(__file__).resolve().parents[3] / "data" / "sample" / "panel.csv"
+    return data_dir() / "sample" / "panel.csv"
 
 
 def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Serving the dashboards with Voila (what ``linkage dashboard`` runs).
 
-Voila is started on ``notebooks/dashboards/`` (only that folder is served) from inside it, so the
-committed ``voila.json`` there applies: sources stripped, no tracebacks, preheated kernels, kernel
+Voila is started on the dashboards folder (only that folder is served) from inside it, so the
+``voila.json`` there applies: sources stripped, no tracebacks, preheated kernels, kernel
 culling. The panel reaches the kernels through ``$LINKAGE_PANEL``; the disk cache is warmed first so
 the first viewer does not wait for figures to be drawn.
 """
@@ -19,6 +19,7 @@ from types import FrameType
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
 from linkage.errors import InputError
 from linkage.io import load_mapping
+from linkage.io.datasets import project_path
 from linkage.pipeline import CHAIN_ENV, chain_inputs
 
 __all__ = [
@@ -37,14 +38,27 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def dashboards_dir() -> pathlib.Path:
-    """The folder of dashboard notebooks: the repository's ``notebooks/dashboards``.
+    """The folder of dashboard notebooks and their ``voila.json``: the repository's
+    ``notebooks/dashboards``, or the installed package's copy of it
+    (:func:`linkage.io.datasets.project_path`).
+
+    Raises
+    ------
+    InputError
+        If this installation carries no dashboards.
 
     Examples
     --------
     >>> sorted(p.name for p in dashboards_dir().glob("*.ipynb"))
     ['executive.ipynb', 'unit_explorer.ipynb']
     """
-    return pathlib.Path(__file__).resolve().parents[3] / "notebooks" / "dashboards"
+    found = project_path("notebooks", "dashboards")
+    if found is None:
+        raise InputError(
+            "this linkage installation carries no dashboards; pass a folder of dashboard "
+            "notebooks with --notebooks"
+        )
+    return found
 
 
 def voila_command(
@@ -251,8 +265,8 @@ def serve(
     folder = folder.resolve()
     if not (folder / "executive.ipynb").is_file():
         raise InputError(
-            "no executive.ipynb here: pass the dashboards folder of a linkage checkout "
-            "with --notebooks",
+            "no executive.ipynb here: pass a folder of dashboard notebooks (a checkout's "
+            "notebooks/dashboards) with --notebooks",
             file=str(folder),
         )
     if not 0 < int(port) < 65536:

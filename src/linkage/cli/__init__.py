@@ -26,6 +26,7 @@ COMMANDS = (
     "drivers",
     "watchlist",
     "events",
+    "notebooks",
 )
 
 

@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--panel",
         metavar="FILE",
-        help="panel CSV/Parquet from 'linkage panel' (default: data/sample/panel.csv)",
+        help="panel CSV/Parquet from 'linkage panel' (default: the bundled sample panel, "
+        "data/sample/panel.csv in a checkout)",
     )
     parser.add_argument("--port", type=int, default=8866, metavar="P", help="port (default 8866)")
     parser.add_argument(
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notebooks",
         metavar="DIR",
-        help="folder of dashboard notebooks (default: the checkout's notebooks/dashboards)",
+        help="folder of dashboard notebooks (default: the bundled ones, "
+        "notebooks/dashboards in a checkout)",
     )
     parser.add_argument(
         "--no-warm",

@@ -1,14 +1,17 @@
 """Loaders for the data bundled with the project: the sample world and the BLS JOLTS quits rates.
 
-The files live in the repository's ``data/`` folder (``data/sample/``, rebuilt by ``make sample``,
-and ``data/jolts/``, see its ``PROVENANCE.md``). They are found from this module's location, so
-notebooks and tests can load them whatever their working directory. Set the environment variable
-``LINKAGE_DATA`` to a folder holding ``sample/`` and ``jolts/`` to use a copy elsewhere (for
-instance when the package is installed from a wheel, which does not carry the data).
+The files live once, in the repository's ``data/`` folder (``data/sample/``, rebuilt by
+``make sample``, and ``data/jolts/``, see its ``PROVENANCE.md``); building the wheel copies them,
+with the notebooks and dashboards, into the package (``linkage/share/``). :func:`project_path`
+finds them either way: in the installed package when it carries them, else in the checkout this
+module runs from, so notebooks and tests load them whatever their working directory. Set the
+environment variable ``LINKAGE_DATA`` to a folder holding ``sample/`` and ``jolts/`` to use
+another copy.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import pathlib
@@ -22,6 +25,7 @@ from linkage.errors import InputError
 from linkage.io._columns import require_columns
 
 __all__ = [
+    "project_path",
     "data_dir",
     "sample_path",
     "load_sample_panel",
@@ -39,14 +43,59 @@ JOLTS_FILE = "jolts_quits_by_industry_2000-12_2022-08.csv"
 _JOLTS_CODES = "jolts_industry_codes.csv"
 
 
+#: Folder of the package that holds the copies made when the wheel is built (absent in a checkout).
+SHARE = "share"
+
+
+def _checkout_root() -> pathlib.Path:
+    return pathlib.Path(__file__).resolve().parents[3]
+
+
+def project_path(*parts: str) -> pathlib.Path | None:
+    """Where a bundled project folder or file is: the installed package's copy, else the checkout's.
+
+    The wheel carries ``notebooks/`` (analyst, workshop and dashboard notebooks with the dashboards'
+    ``voila.json``) and ``data/`` (``sample/``, ``jolts/``) below ``linkage/share/``, with the paths
+    they have in the repository. In a checkout (an editable install, or ``src`` on the path) the
+    package has no such copy and the repository's own folders are used.
+
+    Parameters
+    ----------
+    *parts : str
+        Path components as in the repository, e.g. ``"notebooks", "dashboards"``.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The existing path, or None when neither the package nor a checkout has it.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import project_path
+    >>> (project_path("notebooks", "dashboards") / "voila.json").is_file()
+    True
+    >>> project_path("no", "such", "thing") is None
+    True
+    """
+    package = importlib.resources.files("linkage") / SHARE
+    if isinstance(package, pathlib.Path) and package.is_dir():
+        where = package.joinpath(*parts)
+    elif (_checkout_root() / "pyproject.toml").is_file():  # src/linkage of a checkout
+        where = _checkout_root().joinpath(*parts)
+    else:
+        return None
+    return where if where.exists() else None
+
+
 def data_dir() -> pathlib.Path:
     """The folder holding the bundled data (``sample/`` and ``jolts/``).
 
     Returns
     -------
     pathlib.Path
-        ``$LINKAGE_DATA`` when that environment variable is set, else the repository's ``data/``
-        folder (three levels above the ``linkage`` package's source folder).
+        ``$LINKAGE_DATA`` when that environment variable is set, else the package's copy of the
+        repository's ``data/`` folder (an installed wheel), else the checkout's ``data/``
+        (:func:`project_path`).
 
     Raises
     ------
@@ -62,17 +111,22 @@ def data_dir() -> pathlib.Path:
     env = os.environ.get(DATA_ENV)
     if env:
         where = pathlib.Path(env).expanduser()
-        how = f"the {DATA_ENV} environment variable"
-    else:
-        where = pathlib.Path(__file__).resolve().parents[3] / "data"
-        how = "the repository checkout"
-    if not where.is_dir():
+        if not where.is_dir():
+            raise InputError(
+                f"the data folder {str(where)!r} named by the {DATA_ENV} environment variable "
+                "does not exist",
+                file=str(where),
+            )
+        return where
+    found = project_path("data")
+    if found is None or not found.is_dir():
         raise InputError(
-            f"the bundled data folder {str(where)!r} (from {how}) does not exist; "
-            f"set {DATA_ENV} to the 'data' folder of a linkage checkout",
-            file=str(where),
+            "this linkage installation carries no bundled data (neither the package's share/data "
+            f"nor a checkout's data folder); set {DATA_ENV} to the 'data' folder of a linkage "
+            "checkout",
+            file=str(_checkout_root() / "data"),
         )
-    return where
+    return found
 
 
 def sample_path(*parts: str) -> pathlib.Path:
@@ -103,7 +157,8 @@ def sample_path(*parts: str) -> pathlib.Path:
     path = data_dir().joinpath("sample", *parts)
     if not path.exists():
         raise InputError(
-            "not in the bundled sample; run 'make sample' to rebuild data/sample", file=str(path)
+            "not in the bundled sample (in a checkout, 'make sample' rebuilds data/sample)",
+            file=str(path),
         )
     return path
 
