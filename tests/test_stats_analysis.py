@@ -164,14 +164,22 @@ def test_text_flags_simpsons_paradox():
                                     max_lag=1, n_boot=100).text
 
 
-def test_few_units_suggest_the_wild_bootstrap():
+def test_warnings_follow_the_procedure_and_the_number_of_units():
     panel, _ = simulate_panel(WorldSpec(n_units=30, months=18, seed=2))
     res = analyse(panel, max_lag=1, n_boot=200)
-    assert any("p_method='wild'" in w for w in res.warnings)
+    assert res.settings["p_method"] == "cr2" and not any("p_method=" in w for w in res.warnings)
+    clus = analyse(panel, max_lag=1, n_boot=200, p_method="cluster")
+    assert any("run liberal" in w and "p_method='cr2'" in w for w in clus.warnings)
+    t = analyse(panel, max_lag=1, n_boot=200, p_method="t")
+    assert any("rmcorr's t-test" in w and "7-12 %" in w for w in t.warnings)
     wild = analyse(panel, max_lag=1, n_boot=200, p_method="wild")
-    assert not any("p_method='wild'" in w for w in wild.warnings)
     assert wild.settings["p_method"] == "wild"
     assert (wild.lags.p_val >= 1 / 201).all()
+    # below 15 units the output says how far it can be trusted, with the measured figures
+    few = panel[panel.unit_id.isin(sorted(panel.unit_id.unique())[:10])]
+    small = analyse(few, max_lag=1, n_boot=200)
+    assert any("fewer than 15" in w and "4.0-5.1 %" in w for w in small.warnings)
+    assert not any("fewer than 15" in w for w in res.warnings)
 
 
 def test_business_effect_rejects_a_ci_outside_0_1():

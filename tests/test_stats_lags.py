@@ -125,12 +125,17 @@ def test_profile_detects_planted_lag_with_ci():
     df = _world(4, n_units=60, n_periods=24, lag=2, effect=0.6)
     prof = lag_profile(df, max_lag=4, n_boot=400, seed=1)
     assert list(prof.columns) == ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj",
-                                  "dof", "slope"]
+                                  "dof", "slope", "band_low", "band_high", "win_share", "p_method", "ci_method",
+                                  "p_adj_method"]
     best = choose_best_lag(prof)
     assert best == 2
     row = prof.set_index("lag").loc[2]
     assert row.ci_low < row.r < row.ci_high and row.ci_low > 0.3
-    assert (prof.p_adj >= prof.p_val).all()
+    # the simultaneous band holds every lag's r and is wider than the pointwise interval
+    assert (prof.band_low < prof.r).all() and (prof.r < prof.band_high).all()
+    assert (prof.band_high - prof.band_low > prof.ci_high - prof.ci_low).all()
+    assert row.band_low > 0.2 and row.win_share > 0.9 and prof.win_share.sum() == pytest.approx(1.0)
+    assert prof.p_method.iloc[0].startswith("CR2") and prof.p_adj_method.iloc[0].startswith("Romano-Wolf")
 
 
 def test_seed_reproducible_and_changes_with_seed():
@@ -138,7 +143,8 @@ def test_seed_reproducible_and_changes_with_seed():
     a, b = lag_profile(df, max_lag=1, n_boot=200, seed=3), lag_profile(df, max_lag=1, n_boot=200, seed=3)
     pd.testing.assert_frame_equal(a, b)
     c = lag_profile(df, max_lag=1, n_boot=200, seed=4)
-    assert not np.allclose(a.ci_low, c.ci_low)
+    assert not np.allclose(a.band_low, c.band_low)
+    pd.testing.assert_series_equal(a.ci_low, c.ci_low)  # the CR2 interval needs no resamples
 
 
 def test_period_adjustment_matches_two_way_fixed_effects():
@@ -220,7 +226,7 @@ def test_cluster_p_value_matches_statsmodels_cluster_robust_ols():
     # statsmodels' correction G/(G-1) * (N-1)/(N-K) is G/(G-1) with K = 1
     ref = sm.OLS(dy.to_numpy(), dx.to_numpy()[:, None]).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(pairs.unit_id)[0]}, use_t=True)
-    row = lag_profile(df, lags=[1], n_boot=0).iloc[0]
+    row = lag_profile(df, lags=[1], n_boot=0, p_method="cluster").iloc[0]
     assert row.slope == pytest.approx(ref.params[0], rel=1e-10)
     assert row.p_val == pytest.approx(ref.pvalues[0], rel=1e-8)
     assert row.dof == 24
@@ -295,8 +301,10 @@ def test_wild_cluster_bootstrap_equals_explicit_sign_flips():
         fit = sm.OLS(y, dx[:, None]).fit(cov_type="cluster", cov_kwds={"groups": codes})
         return fit.tvalues[0]
 
-    # the same Rademacher draws as the library: one sign per unit (grid order = sorted unit ids)
-    V = np.random.default_rng([seed, 1]).integers(0, 2, size=(B, 12)) * 2.0 - 1.0
+    # the same Webb draws as the library: one weight per unit (grid order = sorted unit ids), Webb's
+    # (2014) six points +/- sqrt(3/2), +/- 1, +/- sqrt(1/2)
+    webb = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+    V = webb[np.random.default_rng([seed, 1]).integers(0, 6, size=(B, 12))]
     t_obs = t_of(dy)
     exceed = sum(abs(t_of(V[b][codes] * dy)) >= abs(t_obs) for b in range(B))
     assert row.p_val == pytest.approx((1 + exceed) / (B + 1))
@@ -305,7 +313,7 @@ def test_wild_cluster_bootstrap_equals_explicit_sign_flips():
 def test_wild_and_clustered_agree_with_many_units():
     df = _world(12, n_units=150, n_periods=12, effect=0.08)
     wild = lag_profile(df, lags=[2], n_boot=4000, p_method="wild").p_val.iloc[0]
-    clus = lag_profile(df, lags=[2], n_boot=0).p_val.iloc[0]
+    clus = lag_profile(df, lags=[2], n_boot=0, p_method="cluster").p_val.iloc[0]
     assert 0.0005 < clus < 0.5
     assert wild == pytest.approx(clus, rel=0.35)
 
@@ -355,10 +363,14 @@ def test_n_boot_zero_gives_the_profile_with_nan_intervals(period_adjusted):
     none = lag_profile(df, max_lag=2, n_boot=0, period_adjusted=period_adjusted)
     boot = lag_profile(df, max_lag=2, n_boot=200, period_adjusted=period_adjusted)
     assert none["lag"].tolist() == [-2, -1, 0, 1, 2]
-    assert none[["ci_low", "ci_high"]].isna().all().all()
-    assert boot[["ci_low", "ci_high"]].notna().all().all()
-    # everything but the intervals is the same as with a bootstrap
-    cols = ["n", "n_units", "r", "p_val", "p_adj", "dof", "slope"]
+    family = ["band_low", "band_high", "win_share"]
+    assert none[family].isna().all().all()
+    assert boot[family].notna().all().all()
+    # without resamples Romano-Wolf falls back to Holm, and says so
+    assert set(none.p_adj_method) == {"holm"} and set(boot.p_adj_method) != {"holm"}
+    assert np.allclose(none.p_adj, holm(none.p_val.to_numpy()))
+    # everything else is the same as with resamples
+    cols = ["n", "n_units", "r", "ci_low", "ci_high", "p_val", "dof", "slope"]
     pd.testing.assert_frame_equal(none[cols], boot[cols])
     with pytest.raises(InputError, match="n_boot >= 1"):
         lag_profile(df, max_lag=2, n_boot=0, p_method="wild")
