@@ -307,7 +307,7 @@ def analyse(
         adj, W, ci=ci, adjust=adjust, method="rm_corr_period_adjusted", p_method=p_method, seed=seed
     )
     correlations = _within_from_lags(correlations, lags_plain, p_method)
-    best = choose_best_lag(lags_adj, alpha=1 - ci)
+    best = choose_best_lag(lags_adj, alpha=round(1 - ci, 10))
     split = split_estimate(adj, ci, [0 if seed is None else seed, 3]) if best is not None else {}
     # direction
     try:
@@ -398,7 +398,7 @@ def analyse(
         effect=effect,
         warnings=warns,
         ci=ci,
-        alpha=1 - ci,
+        alpha=round(1 - ci, 10),
         best_lag_split=split,
     )
     return LinkageResult(

@@ -650,7 +650,7 @@ def profile_table(
         fam = cr2_inference(stats, ci, small="cluster")
         with np.errstate(divide="ignore", invalid="ignore"):
             t_obs = np.abs(fam.z) / fam.se_z
-        c = family_critical_value(t_star, 1 - ci)
+        c = family_critical_value(t_star, round(1 - ci, 10))  # 1 - 0.95 is 0.05000000000000004
         with np.errstate(invalid="ignore"):
             band_lo = np.tanh(fam.z - c * fam.se_z)
             band_hi = np.tanh(fam.z + c * fam.se_z)
