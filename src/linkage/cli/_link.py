@@ -111,7 +111,9 @@ def report(result: LinkageResult) -> str:
         ),
         *(
             f"  - {m}: {p}"
-            for m, p in zip(result.correlations["method"], result.correlations["p_method"])
+            for m, p in zip(
+                result.correlations["method"], result.correlations["p_method"], strict=True
+            )
         ),
         "",
     ]

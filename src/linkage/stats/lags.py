@@ -55,7 +55,6 @@ from linkage.stats._prep import (
     shift_pairs,
 )
 from linkage.stats.bootstrap import (
-    boot_correlations,
     boot_slopes,
     percentile_ci,
     unit_resample_counts,
@@ -475,35 +474,41 @@ def lag_inference(
     return LagInference(**{**inf.__dict__, "p": p, "dof": dof.astype(float), "method": "wild"})
 
 
-def boot_max_t(stats: LagStats, W: np.ndarray) -> np.ndarray:
-    """The lags as a family: unit-bootstrap ``|t*|`` of r at each lag, shape (n_boot, lags).
+def boot_max_t(stats: LagStats, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lags as a family: unit-bootstrap ``|t*|`` and ``r*`` at each lag, each (n_boot, lags).
 
     ``W`` holds the unit resample counts (:func:`linkage.stats.bootstrap.unit_resample_counts`),
     the same resamples as everything else. In each resample, r at every lag is centred at its
     estimate on Fisher's z scale and studentized with the resample's own clustered standard error
     (the unit influences of :func:`cr2_inference`, ``G / (G - 1)``):
     ``t*_k = |atanh(r*_k) - atanh(r_k)| / se*_k``, a bootstrap-t, so the lags' dependence and
-    the units' skewed rates are kept. All from per-unit sums: nine matrix products. The row maxima
-    give the family's critical value (:func:`family_critical_value`; measured in
+    the units' skewed rates are kept. All from per-unit sums, in one matrix product. The row
+    maxima of ``t*`` give the family's critical value (:func:`family_critical_value`; measured in
     ``benchmarks/calibration_study.py``: a best lag on at most 5 % of null worlds).
     """
     G = stats.n_units.astype(float)
     Cxx, Cyy, Cxy = stats.Cxx, stats.Cyy, stats.Cxy
+    L = Cxx.shape[1]
+    parts = [Cxx, Cyy, Cxy, Cxy**2, Cxx**2, Cyy**2, Cxx * Cyy, Cxy * Cxx, Cxy * Cyy]
+    S = W @ np.hstack(parts)  # one product for all nine sums (BLAS likes wide right-hand sides)
+    sxx, syy, sxy, sxy2, sxx2, syy2, sxxyy, sxyxx, sxyyy = (
+        S[:, i * L : (i + 1) * L] for i in range(len(parts))
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         k = G / (G - 1)
-        sxx, syy, sxy = W @ Cxx, W @ Cyy, W @ Cxy
         a = 1.0 / np.sqrt(sxx * syy)
         rs = sxy * a
         # sum_u W_u psi_u**2 with psi_u = a Cxy_u - r*/2 (Cxx_u / sxx + Cyy_u / syy), expanded
         ss = (
-            a**2 * (W @ Cxy**2)
-            + (rs / 2) ** 2
-            * ((W @ Cxx**2) / sxx**2 + (W @ Cyy**2) / syy**2 + 2 * (W @ (Cxx * Cyy)) / (sxx * syy))
-            - rs * a * ((W @ (Cxy * Cxx)) / sxx + (W @ (Cxy * Cyy)) / syy)
+            a**2 * sxy2
+            + (rs / 2) ** 2 * (sxx2 / sxx**2 + syy2 / syy**2 + 2 * sxxyy / (sxx * syy))
+            - rs * a * (sxyxx / sxx + sxyyy / syy)
         )
         se = np.sqrt(k * np.maximum(ss, 0.0)) / (1 - rs**2)
         z0 = np.arctanh(np.clip(stats.r, -1 + 1e-15, 1 - 1e-15))
-        return np.abs(np.arctanh(np.clip(rs, -1 + 1e-15, 1 - 1e-15)) - z0) / se
+        t_star = np.abs(np.arctanh(np.clip(rs, -1 + 1e-15, 1 - 1e-15)) - z0) / se
+    r_star = np.where((sxx > 0) & (syy > 0), rs, np.nan)
+    return t_star, r_star
 
 
 def family_critical_value(t_star: np.ndarray, alpha: float) -> float:
@@ -646,7 +651,7 @@ def profile_table(
     band_lo = band_hi = np.full(L, np.nan)
     p_adj_method = adjust
     if n_boot > 0:
-        t_star = boot_max_t(stats, W)
+        t_star, r_star = boot_max_t(stats, W)
         fam = cr2_inference(stats, ci, small="cluster")
         with np.errstate(divide="ignore", invalid="ignore"):
             t_obs = np.abs(fam.z) / fam.se_z
@@ -657,7 +662,7 @@ def profile_table(
         if adjust == "romano-wolf":
             p_adj = romano_wolf(t_obs, t_star)
             p_adj = np.where(np.isfinite(p), p_adj, np.nan)
-        shares = win_share(boot_correlations(W, stats.Cxx, stats.Cyy, stats.Cxy))
+        shares = win_share(r_star)
     else:
         shares = np.full(L, np.nan)
         if adjust == "romano-wolf":
