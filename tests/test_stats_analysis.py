@@ -171,7 +171,7 @@ def test_warnings_follow_the_procedure_and_the_number_of_units():
     clus = analyse(panel, max_lag=1, n_boot=200, p_method="cluster")
     assert any("run liberal" in w and "p_method='cr2'" in w for w in clus.warnings)
     t = analyse(panel, max_lag=1, n_boot=200, p_method="t")
-    assert any("rmcorr's t-test" in w and "7-12 %" in w for w in t.warnings)
+    assert any("rmcorr's t-test" in w and "7-13 %" in w for w in t.warnings)
     wild = analyse(panel, max_lag=1, n_boot=200, p_method="wild")
     assert wild.settings["p_method"] == "wild"
     assert (wild.lags.p_val >= 1 / 201).all()

@@ -452,9 +452,9 @@ def _method_warnings(p_method: str, n_units: int) -> list[str]:
         out.append(
             f"With {n_units} units (fewer than {FEW_UNITS_CALIBRATED}) treat the within-unit "
             "p-values and intervals as rough: in simulation with 8 units the default CR2 test "
-            "gave 4.0-5.1 % false positives at 5 % and its intervals covered 95-96 %, but the lag "
-            "family is conservative (a real lead or lag is easily missed), the other tests ran up "
-            "to 12 % false positives, and below 8 units nothing was checked."
+            "gave 4.0-5.1 % false positives at 5 % and its intervals covered 93.6-96.2 %, but the "
+            "lag family is conservative (a real lead or lag is easily missed), the other tests ran "
+            "up to 12 % false positives, and below 8 units nothing was checked."
         )
     if p_method == "cluster" and n_units < FEW_UNITS_FOR_CLUSTER_TEST:
         out.append(
@@ -465,7 +465,7 @@ def _method_warnings(p_method: str, n_units: int) -> list[str]:
     if p_method == "t":
         out.append(
             "p_method='t' is rmcorr's t-test, which treats unit-periods as independent: with "
-            "persistent rates and unequal unit sizes it gave 7-12 % false positives at 5 % in "
+            "persistent rates and unequal unit sizes it gave 7-13 % false positives at 5 % in "
             "simulation. Use it to reproduce published rmcorr figures, not to decide."
         )
     return out
