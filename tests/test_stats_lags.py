@@ -544,3 +544,20 @@ def test_split_estimate_uses_units_not_used_to_choose_the_lag():
     small = lag_stats(make_grid(_world(41, n_units=5), x="employee_retention", y="customer_retention",
                                 unit="unit_id", period="period"), np.array([0, 1]))
     assert split_estimate(small, 0.95, seed=0)["lag"] is None
+
+
+def test_split_estimate_gives_the_slope_of_the_other_half_too():
+    from linkage.stats.lags import cr2_inference, split_estimate
+
+    df = _world(42, n_units=60, n_periods=18, lag=1, effect=0.5)
+    grid = make_grid(df, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    stats = lag_stats(grid, np.arange(-2, 3))
+    out = split_estimate(stats, 0.95, seed=3)
+    perm = np.random.default_rng(3).permutation(np.flatnonzero((stats.Cxx > 0).any(axis=1)))
+    g2 = make_grid(df[df.unit_id.isin(grid.units[np.sort(perm[30:])])], x="employee_retention",
+                   y="customer_retention", unit="unit_id", period="period")
+    s2 = lag_stats(g2, np.array([out["lag"]]))
+    inf = cr2_inference(s2, 0.95)
+    assert out["lag"] == 1
+    assert out["slope"] == pytest.approx(s2.slope[0], rel=1e-10)
+    assert (out["slope_low"], out["slope_high"]) == pytest.approx((inf.slope_low[0], inf.slope_high[0]), rel=1e-8)

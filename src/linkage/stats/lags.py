@@ -583,8 +583,9 @@ def split_estimate(stats: LagStats, ci: float, seed: Seed) -> dict[str, float | 
     The units with pairs are split at random into two halves; the lag with the largest ``|r|``
     among the first half is chosen, and r at that lag is estimated, tested and bounded on the
     second half alone (:func:`cr2_inference`), which played no part in the choice. Returns
-    ``lag`` (chosen on the first half), ``r``, ``ci_low``, ``ci_high``, ``p_val``, ``n_units``
-    (of the second half); NaN/None when a half has fewer than 3 units.
+    ``lag`` (chosen on the first half), ``r``, ``ci_low``, ``ci_high``, ``p_val``, ``slope``,
+    ``slope_low``, ``slope_high`` and ``n_units`` (of the second half); NaN/None when a half has
+    fewer than 3 units.
     """
     units = np.flatnonzero((stats.Cxx > 0).any(axis=1))
     rng = np.random.default_rng(seed)
@@ -596,6 +597,9 @@ def split_estimate(stats: LagStats, ci: float, seed: Seed) -> dict[str, float | 
         "ci_low": np.nan,
         "ci_high": np.nan,
         "p_val": np.nan,
+        "slope": np.nan,
+        "slope_low": np.nan,
+        "slope_high": np.nan,
         "n_units": len(perm) - half,
     }
     if half < 3:
@@ -618,6 +622,9 @@ def split_estimate(stats: LagStats, ci: float, seed: Seed) -> dict[str, float | 
         ci_low=float(inf.ci_low[j]),
         ci_high=float(inf.ci_high[j]),
         p_val=float(inf.p[j]),
+        slope=float(b.slope[j]),
+        slope_low=float(inf.slope_low[j]),
+        slope_high=float(inf.slope_high[j]),
     )
     return out
 

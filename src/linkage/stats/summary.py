@@ -172,7 +172,8 @@ def plain_summary(
             out.append(
                 f"Without that selection effect (lag chosen on half the units, here lag "
                 f"{split['lag']}, and r measured on the other {split['n_units']}): "
-                f"{r_interval(r_split, lo_s, hi_s, level=ci, word='CI')}."
+                f"{r_interval(r_split, lo_s, hi_s, level=ci, word='CI')}. The effect below uses "
+                "all units at the chosen lag, so it shares that selection effect."
             )
     else:
         lo_lag, hi_lag = lags_period_adjusted["lag"].min(), lags_period_adjusted["lag"].max()
