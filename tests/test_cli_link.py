@@ -187,3 +187,35 @@ def test_inference_options_reach_analyse_and_the_json_names_them(
     ).to_dict()
     assert doc["lags"] == direct["lags"] and doc["within"] == direct["within"]
     assert doc["partial"] == direct["partial"]
+
+
+def test_p_method_t_makes_within_exactly_rmcorr_and_the_default_is_calibrated(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pingouin as pg
+
+    # Bland & Altman (1995), the rmcorr reference: r = -0.50677, dof 38, p = 0.00085,
+    # 95 % CI -0.71 to -0.23 (Bakdash & Marusich 2017; pingouin.rm_corr)
+    df = pg.read_dataset("rm_corr").assign(visit=lambda d: 2000 + d.groupby("Subject").cumcount())
+    df.to_csv(tmp_path / "bland.csv", index=False)
+    base = ["link", str(tmp_path / "bland.csv"), "--x", "pH", "--y", "PacO2", "--unit", "Subject",
+            "--period", "visit", "--max-lag", "1", "--boot", "200", "--json"]
+    assert main([*base, "--p-method", "t"]) == 0
+    t = json.loads(capsys.readouterr().out)["within"]
+    assert t["r"] == pytest.approx(-0.50677, abs=5e-6) and t["dof"] == 38
+    assert t["p_val"] == pytest.approx(0.00085, abs=5e-6)
+    assert (round(t["ci_low"], 2), round(t["ci_high"], 2)) == (-0.71, -0.23)
+    assert t["p_method"].startswith("rmcorr t-test") and t["ci_method"] == t["p_method"]
+    assert main(base) == 0
+    doc = json.loads(capsys.readouterr().out)
+    w = doc["within"]
+    assert w["r"] == t["r"] and w["p_method"].startswith("CR2") and w["ci_method"] == w["p_method"]
+    # one procedure: the interval excludes 0 exactly when p < 0.05, and the text says so
+    assert (w["ci_high"] < 0) == (w["p_val"] < 0.05)
+    said = "no clear link" in doc["text"].split("Within a unit")[1].split("\n\n")[0]
+    assert said == (w["p_val"] >= 0.05)
+    assert doc["pooled"]["p_method"].startswith("t-test") and "naive" in doc["pooled"]["p_method"]
+    assert doc["lag_procedures"]["p_adj"].startswith("Romano-Wolf")
+    assert {"band_low", "band_high", "win_share"} <= set(doc["lags"][0])
+    assert doc["settings"]["p_method"] == "cr2" and doc["settings"]["adjust"] == "romano-wolf"
+    assert any("fewer than 15" in x for x in doc["warnings"])  # 8 subjects

@@ -164,14 +164,22 @@ def test_text_flags_simpsons_paradox():
                                     max_lag=1, n_boot=100).text
 
 
-def test_few_units_suggest_the_wild_bootstrap():
+def test_warnings_follow_the_procedure_and_the_number_of_units():
     panel, _ = simulate_panel(WorldSpec(n_units=30, months=18, seed=2))
     res = analyse(panel, max_lag=1, n_boot=200)
-    assert any("p_method='wild'" in w for w in res.warnings)
+    assert res.settings["p_method"] == "cr2" and not any("p_method=" in w for w in res.warnings)
+    clus = analyse(panel, max_lag=1, n_boot=200, p_method="cluster")
+    assert any("run liberal" in w and "p_method='cr2'" in w for w in clus.warnings)
+    t = analyse(panel, max_lag=1, n_boot=200, p_method="t")
+    assert any("rmcorr's t-test" in w and "7-13 %" in w for w in t.warnings)
     wild = analyse(panel, max_lag=1, n_boot=200, p_method="wild")
-    assert not any("p_method='wild'" in w for w in wild.warnings)
     assert wild.settings["p_method"] == "wild"
     assert (wild.lags.p_val >= 1 / 201).all()
+    # below 15 units the output says how far it can be trusted, with the measured figures
+    few = panel[panel.unit_id.isin(sorted(panel.unit_id.unique())[:10])]
+    small = analyse(few, max_lag=1, n_boot=200)
+    assert any("fewer than 15" in w and "4.0-5.1 %" in w for w in small.warnings)
+    assert not any("fewer than 15" in w for w in res.warnings)
 
 
 def test_business_effect_rejects_a_ci_outside_0_1():
@@ -185,3 +193,32 @@ def test_business_effect_rejects_a_ci_outside_0_1():
                           "customer_retention": [0.5, 0.6, 0.55, 0.65, 0.4, 0.45, 0.5, 0.6]})
     with pytest.raises(InputError, match="ci"):
         business_effect(panel, lag=0, n_boot=10, ci=95)
+
+
+def test_best_lag_comes_with_its_family_and_a_selection_free_estimate(result, world):
+    _, truth = world
+    planted = truth["facts"]["planted_lag"]
+    row = result.lags_period_adjusted.set_index("lag").loc[planted]
+    assert row.band_low > 0 and row.p_adj < 0.05 and row.win_share > 0.5
+    split = result.best_lag_split
+    assert split["lag"] == planted and split["n_units"] == 30 and split["ci_low"] < split["r"] < split["ci_high"]
+    d = json.loads(json.dumps(result.to_dict()))
+    assert d["best_lag_split"]["lag"] == planted
+    assert d["lag_procedures"]["band"].startswith("simultaneous")
+    assert "overstates" in result.text and "selection effect" in result.text
+    # the effect's interval is the CR2 slope interval at the best lag, not a percentile one
+    from linkage.stats._prep import make_grid
+    from linkage.stats.lags import cr2_inference, lag_stats
+
+    panel, _ = world
+    grid = make_grid(panel, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    inf = cr2_inference(lag_stats(grid, np.array([planted]), period_adjusted=True), 0.95)
+    eff = result.effect.iloc[0]
+    assert (eff.ci_low, eff.ci_high) == pytest.approx((inf.slope_low[0], inf.slope_high[0]), rel=1e-9)
+
+
+def test_null_world_has_no_best_lag_and_no_split():
+    panel, _ = simulate_panel(WorldSpec(n_units=50, months=24, effect_staff=0.0, effect_customer=0.0, seed=8))
+    res = analyse(panel, max_lag=3, n_boot=300)
+    assert res.best_lag is None and res.best_lag_split == {}
+    assert res.to_dict()["best_lag_split"] is None

@@ -125,12 +125,17 @@ def test_profile_detects_planted_lag_with_ci():
     df = _world(4, n_units=60, n_periods=24, lag=2, effect=0.6)
     prof = lag_profile(df, max_lag=4, n_boot=400, seed=1)
     assert list(prof.columns) == ["method", "lag", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "p_adj",
-                                  "dof", "slope"]
+                                  "dof", "slope", "band_low", "band_high", "win_share", "p_method", "ci_method",
+                                  "p_adj_method"]
     best = choose_best_lag(prof)
     assert best == 2
     row = prof.set_index("lag").loc[2]
     assert row.ci_low < row.r < row.ci_high and row.ci_low > 0.3
-    assert (prof.p_adj >= prof.p_val).all()
+    # the simultaneous band holds every lag's r and is wider than the pointwise interval
+    assert (prof.band_low < prof.r).all() and (prof.r < prof.band_high).all()
+    assert (prof.band_high - prof.band_low > prof.ci_high - prof.ci_low).all()
+    assert row.band_low > 0.2 and row.win_share > 0.9 and prof.win_share.sum() == pytest.approx(1.0)
+    assert prof.p_method.iloc[0].startswith("CR2") and prof.p_adj_method.iloc[0].startswith("Romano-Wolf")
 
 
 def test_seed_reproducible_and_changes_with_seed():
@@ -138,7 +143,8 @@ def test_seed_reproducible_and_changes_with_seed():
     a, b = lag_profile(df, max_lag=1, n_boot=200, seed=3), lag_profile(df, max_lag=1, n_boot=200, seed=3)
     pd.testing.assert_frame_equal(a, b)
     c = lag_profile(df, max_lag=1, n_boot=200, seed=4)
-    assert not np.allclose(a.ci_low, c.ci_low)
+    assert not np.allclose(a.band_low, c.band_low)
+    pd.testing.assert_series_equal(a.ci_low, c.ci_low)  # the CR2 interval needs no resamples
 
 
 def test_period_adjustment_matches_two_way_fixed_effects():
@@ -220,7 +226,7 @@ def test_cluster_p_value_matches_statsmodels_cluster_robust_ols():
     # statsmodels' correction G/(G-1) * (N-1)/(N-K) is G/(G-1) with K = 1
     ref = sm.OLS(dy.to_numpy(), dx.to_numpy()[:, None]).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(pairs.unit_id)[0]}, use_t=True)
-    row = lag_profile(df, lags=[1], n_boot=0).iloc[0]
+    row = lag_profile(df, lags=[1], n_boot=0, p_method="cluster").iloc[0]
     assert row.slope == pytest.approx(ref.params[0], rel=1e-10)
     assert row.p_val == pytest.approx(ref.pvalues[0], rel=1e-8)
     assert row.dof == 24
@@ -295,8 +301,10 @@ def test_wild_cluster_bootstrap_equals_explicit_sign_flips():
         fit = sm.OLS(y, dx[:, None]).fit(cov_type="cluster", cov_kwds={"groups": codes})
         return fit.tvalues[0]
 
-    # the same Rademacher draws as the library: one sign per unit (grid order = sorted unit ids)
-    V = np.random.default_rng([seed, 1]).integers(0, 2, size=(B, 12)) * 2.0 - 1.0
+    # the same Webb draws as the library: one weight per unit (grid order = sorted unit ids), Webb's
+    # (2014) six points +/- sqrt(3/2), +/- 1, +/- sqrt(1/2)
+    webb = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+    V = webb[np.random.default_rng([seed, 1]).integers(0, 6, size=(B, 12))]
     t_obs = t_of(dy)
     exceed = sum(abs(t_of(V[b][codes] * dy)) >= abs(t_obs) for b in range(B))
     assert row.p_val == pytest.approx((1 + exceed) / (B + 1))
@@ -305,7 +313,7 @@ def test_wild_cluster_bootstrap_equals_explicit_sign_flips():
 def test_wild_and_clustered_agree_with_many_units():
     df = _world(12, n_units=150, n_periods=12, effect=0.08)
     wild = lag_profile(df, lags=[2], n_boot=4000, p_method="wild").p_val.iloc[0]
-    clus = lag_profile(df, lags=[2], n_boot=0).p_val.iloc[0]
+    clus = lag_profile(df, lags=[2], n_boot=0, p_method="cluster").p_val.iloc[0]
     assert 0.0005 < clus < 0.5
     assert wild == pytest.approx(clus, rel=0.35)
 
@@ -355,10 +363,14 @@ def test_n_boot_zero_gives_the_profile_with_nan_intervals(period_adjusted):
     none = lag_profile(df, max_lag=2, n_boot=0, period_adjusted=period_adjusted)
     boot = lag_profile(df, max_lag=2, n_boot=200, period_adjusted=period_adjusted)
     assert none["lag"].tolist() == [-2, -1, 0, 1, 2]
-    assert none[["ci_low", "ci_high"]].isna().all().all()
-    assert boot[["ci_low", "ci_high"]].notna().all().all()
-    # everything but the intervals is the same as with a bootstrap
-    cols = ["n", "n_units", "r", "p_val", "p_adj", "dof", "slope"]
+    family = ["band_low", "band_high", "win_share"]
+    assert none[family].isna().all().all()
+    assert boot[family].notna().all().all()
+    # without resamples Romano-Wolf falls back to Holm, and says so
+    assert set(none.p_adj_method) == {"holm"} and set(boot.p_adj_method) != {"holm"}
+    assert np.allclose(none.p_adj, holm(none.p_val.to_numpy()))
+    # everything else is the same as with resamples
+    cols = ["n", "n_units", "r", "ci_low", "ci_high", "p_val", "dof", "slope"]
     pd.testing.assert_frame_equal(none[cols], boot[cols])
     with pytest.raises(InputError, match="n_boot >= 1"):
         lag_profile(df, max_lag=2, n_boot=0, p_method="wild")
@@ -427,3 +439,125 @@ def test_a_lag_with_no_pairs_is_an_error():
         analyse(df, max_lag=2, n_boot=0)
     with pytest.raises(InputError, match="has no pairs"):
         lag_profile(df, lags=[0], n_boot=0)
+
+
+# ---- the calibrated default (CR2, Bell-McCaffrey) and the lags as a family ----------------------
+
+
+def _explicit_cr2(df, lag):
+    """CR2 variance and Bell-McCaffrey dof of the within slope, the long way: the full regression on
+    unit dummies and x, the adjustment matrices (I - H_gg)^(-1/2) by eigen-decomposition
+    (pseudo-inverse: with absorbed unit effects I - H_gg is singular; Pustejovsky & Tipton 2018),
+    and the dof as (tr G'G)^2 / tr((G'G)^2) with the columns g_g = (I - H)_g A_g X_g c (Bell &
+    McCaffrey 2002; Imbens & Kolesar 2016)."""
+    pairs = lag_pairs(df, lag=lag)
+    codes = pd.factorize(pairs.unit_id, sort=True)[0]
+    G, N = codes.max() + 1, len(pairs)
+    X = np.column_stack([np.eye(G)[codes], pairs.employee_retention.to_numpy()])
+    y = pairs.customer_retention.to_numpy()
+    XtXi = np.linalg.pinv(X.T @ X)
+    e = y - X @ (XtXi @ X.T @ y)
+    M = np.eye(N) - X @ XtXi @ X.T
+    c = XtXi[G]  # the slope's row
+    var, cols = 0.0, []
+    for g in range(G):
+        idx = np.flatnonzero(codes == g)
+        w, v = np.linalg.eigh(M[np.ix_(idx, idx)])
+        A = v @ np.diag(np.where(w > 1e-10, 1 / np.sqrt(np.maximum(w, 1e-10)), 0.0)) @ v.T
+        var += float(c @ X[idx].T @ A @ e[idx]) ** 2
+        cols.append(M[:, idx] @ A @ X[idx] @ c)
+    GtG = np.array(cols) @ np.array(cols).T
+    return np.sqrt(var), np.trace(GtG) ** 2 / np.trace(GtG @ GtG)
+
+
+@pytest.mark.parametrize("seed, lag", [(20, 0), (21, 2)])
+def test_cr2_slope_interval_and_dof_equal_the_explicit_matrices(seed, lag):
+    from scipy import stats as st
+
+    df = _world(seed, n_units=9, n_periods=8, effect=0.4)
+    se, dof = _explicit_cr2(df, lag)
+    row = lag_profile(df, lags=[lag], n_boot=0).iloc[0]
+    assert row.dof == pytest.approx(dof, rel=1e-8)
+    lo, hi = row.slope - st.t.ppf(0.975, dof) * se, row.slope + st.t.ppf(0.975, dof) * se
+    from linkage.stats.lags import cr2_inference
+
+    grid = make_grid(df, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    inf = cr2_inference(lag_stats(grid, np.array([lag])), 0.95)
+    assert (inf.slope_low[0], inf.slope_high[0]) == pytest.approx((lo, hi), rel=1e-8)
+
+
+def test_cr2_r_interval_and_p_agree_by_construction():
+    df = _world(22, n_units=25, n_periods=12, effect=0.15)
+    prof = lag_profile(df, max_lag=4, n_boot=0)
+    excludes = (prof.ci_low > 0) | (prof.ci_high < 0)
+    assert (excludes == (prof.p_val < 0.05)).all()
+    assert ((prof.ci_low < prof.r) & (prof.r < prof.ci_high)).all()
+
+
+def test_romano_wolf_equals_the_step_down_written_out():
+    from linkage.stats.lags import romano_wolf
+
+    rng = np.random.default_rng(0)
+    t_obs = np.abs(rng.normal(size=6)) * 2
+    t_star = np.abs(rng.normal(size=(300, 6)))
+    got = romano_wolf(t_obs, t_star)
+    order = np.argsort(-t_obs)
+    want, running = np.empty(6), 0.0
+    for j, k in enumerate(order):
+        rest = order[j:]
+        p = (1 + (t_star[:, rest].max(axis=1) >= t_obs[k]).sum()) / 301
+        running = max(running, p)
+        want[k] = running
+    assert np.allclose(got, want)
+
+
+def test_band_excluding_zero_means_an_adjusted_p_below_alpha():
+    for seed in range(6):
+        df = _world(30 + seed, n_units=20, n_periods=14, effect=0.2 * (seed % 3))
+        prof = lag_profile(df, max_lag=3, n_boot=300, seed=seed)
+        outside = (prof.band_low > 0) | (prof.band_high < 0)
+        assert (prof.p_adj[outside] < 0.05).all()
+        # the largest statistic: its band excludes 0 exactly when its adjusted p is below 0.05
+        top = (np.arctanh(prof.r) / (prof.band_high.map(np.arctanh) - prof.band_low.map(np.arctanh))).abs().idxmax()
+        assert bool(outside[top]) == bool(prof.p_adj[top] < 0.05)
+
+
+def test_split_estimate_uses_units_not_used_to_choose_the_lag():
+    from linkage.stats.lags import cr2_inference, split_estimate
+
+    df = _world(40, n_units=80, n_periods=20, lag=2, effect=0.5)
+    grid = make_grid(df, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    stats = lag_stats(grid, np.arange(-3, 4))
+    out = split_estimate(stats, 0.95, seed=1)
+    assert out["lag"] == 2 and out["n_units"] == 40
+    # rebuild the second half by hand: r and interval there
+    perm = np.random.default_rng(1).permutation(np.flatnonzero((stats.Cxx > 0).any(axis=1)))
+    half = np.sort(perm[40:])
+    sub = grid.units[half]
+    g2 = make_grid(df[df.unit_id.isin(sub)], x="employee_retention", y="customer_retention", unit="unit_id",
+                   period="period")
+    s2 = lag_stats(g2, np.array([2]))
+    inf = cr2_inference(s2, 0.95)
+    assert out["r"] == pytest.approx(s2.r[0], rel=1e-10)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((inf.ci_low[0], inf.ci_high[0]), rel=1e-8)
+    # too few units to split: nothing, said so
+    small = lag_stats(make_grid(_world(41, n_units=5), x="employee_retention", y="customer_retention",
+                                unit="unit_id", period="period"), np.array([0, 1]))
+    assert split_estimate(small, 0.95, seed=0)["lag"] is None
+
+
+def test_split_estimate_gives_the_slope_of_the_other_half_too():
+    from linkage.stats.lags import cr2_inference, split_estimate
+
+    df = _world(42, n_units=60, n_periods=18, lag=1, effect=0.5)
+    grid = make_grid(df, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    stats = lag_stats(grid, np.arange(-2, 3))
+    out = split_estimate(stats, 0.95, seed=3)
+    perm = np.random.default_rng(3).permutation(np.flatnonzero((stats.Cxx > 0).any(axis=1)))
+    g2 = make_grid(df[df.unit_id.isin(grid.units[np.sort(perm[30:])])], x="employee_retention",
+                   y="customer_retention", unit="unit_id", period="period")
+    s2 = lag_stats(g2, np.array([out["lag"]]))
+    inf = cr2_inference(s2, 0.95)
+    assert out["lag"] == 1
+    assert out["slope"] == pytest.approx(s2.slope[0], rel=1e-10)
+    assert (out["slope_low"], out["slope_high"]) == pytest.approx((inf.slope_low[0], inf.slope_high[0]), rel=1e-8)

@@ -56,11 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--p-method",
         dest="p_method",
-        choices=["cluster", "wild", "t"],
-        default="cluster",
-        help="test behind the lag p-values: cluster (unit-clustered, default), wild (wild cluster "
-        "bootstrap-t on the resamples; better with fewer than about 50 units) or t (rmcorr's "
-        "t-test, which treats unit-periods as independent)",
+        choices=["cr2", "wild", "cluster", "t"],
+        default="cr2",
+        help="procedure behind the within-unit and lag p-values and intervals: cr2 (default; "
+        "CR2 unit-clustered test with Bell-McCaffrey dof, calibrated from 8 units up), wild (wild "
+        "cluster bootstrap-t p-values, Webb weights), cluster (analytic clustered t on units - 1) "
+        "or t (rmcorr's t-test and Fisher-z interval, which treat unit-periods as independent: "
+        "reproduces published rmcorr figures)",
     )
     parser.add_argument(
         "--weights",
@@ -79,9 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--adjust",
-        default="holm",
+        default="romano-wolf",
         metavar="METHOD",
-        help="adjustment of the lag p-values for the number of lags: holm (default), bonferroni, "
+        help="adjustment of the lag p-values for the number of lags: romano-wolf (default; "
+        "step-down over the unit-bootstrap max-t, with simultaneous bands), holm, bonferroni, "
         "fdr_bh, none",
     )
     add_bootstrap(parser)
@@ -101,17 +104,41 @@ def report(result: LinkageResult) -> str:
     lines += [
         result.text,
         "",
-        "Correlations (Fisher-z intervals)",
+        "Correlations",
         fmt(
             result.correlations,
             ["method", "n", "n_units", "r", "ci_low", "ci_high", "p_val", "dof"],
         ),
+        *(
+            f"  - {m}: {p}"
+            for m, p in zip(
+                result.correlations["method"], result.correlations["p_method"], strict=True
+            )
+        ),
         "",
     ]
-    lag_cols = ["lag", "n", "r", "ci_low", "ci_high", "p_val", "p_adj"]
+    lag_cols = [
+        "lag",
+        "n",
+        "r",
+        "ci_low",
+        "ci_high",
+        "p_val",
+        "p_adj",
+        "band_low",
+        "band_high",
+        "win_share",
+    ]
+    first = result.lags.iloc[0] if len(result.lags) else None
+    how = (
+        f"p and CI: {first['p_method']}; p_adj: {first['p_adj_method']}; band: simultaneous over "
+        f"the lags; win_share: share of {s['n_boot']} unit resamples in which the lag has the "
+        "largest |r|"
+        if first is not None
+        else ""
+    )
     lines += [
-        "Lag profile, within-unit r of x(t) and y(t+lag) (unit-bootstrap intervals, "
-        f"{s['n_boot']} resamples, {s['adjust']}-adjusted p)",
+        f"Lag profile, within-unit r of x(t) and y(t+lag) ({how})",
         fmt(result.lags, lag_cols),
         "",
         f"Lag profile with period effects removed (best lag: {result.best_lag})",

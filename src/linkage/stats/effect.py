@@ -98,12 +98,20 @@ def effect_from_stats(
     customers_per_period: float | None,
     ci: float,
     method: str,
+    slope_ci: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """The effect table from per-unit sums (used by :func:`analyse` and :func:`business_effect`)."""
+    """The effect table from per-unit sums (used by :func:`analyse` and :func:`business_effect`).
+
+    ``slope_ci``: the slope's interval when the caller has one from its own procedure (``analyse``
+    passes the one behind its p-values); otherwise a unit-bootstrap percentile interval.
+    """
     j = int(np.flatnonzero(stats.lags == lag)[0])
     b = float(stats.slope[j])
-    los, his = percentile_ci(boot_slopes(W, stats.Cxx[:, j], stats.Cxy[:, j]), ci)
-    lo, hi = float(los[0]), float(his[0])
+    if slope_ci is not None:
+        lo, hi = float(slope_ci[0]), float(slope_ci[1])
+    else:
+        los, his = percentile_ci(boot_slopes(W, stats.Cxx[:, j], stats.Cxy[:, j]), ci)
+        lo, hi = float(los[0]), float(his[0])
     px, py = _point(grid.X), _point(grid.Y)
 
     def pts(s: float) -> float:  # y per x, in points or in units

@@ -7,12 +7,14 @@ effect in business terms, and the main caveat.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from linkage.words import direction_word, lead_word, p_phrase, r_interval
+from linkage.words import direction_word, interval, lead_word, p_phrase, r_interval
 
-__all__ = ["plain_summary"]
+__all__ = ["plain_summary", "verdict"]
 
 
 def _r_text(row: pd.Series, ci: float) -> str:
@@ -25,6 +27,40 @@ def _first(table: pd.DataFrame, column: str, value: object) -> pd.Series | None:
     """The first row of ``table`` whose ``column`` is ``value`` (None if there is none)."""
     rows = table[table[column] == value]
     return rows.iloc[0] if len(rows) else None
+
+
+def verdict(p: float, lo: float, hi: float, alpha: float) -> str:
+    """What a p-value and its interval say together: "link", "none" or "mixed".
+
+    "link" when ``p < alpha`` and the interval excludes 0, "none" when ``p >= alpha`` and it
+    includes 0, "mixed" when they disagree (possible only when they come from different
+    procedures) or p is missing. A missing interval defers to p.
+
+    Examples
+    --------
+    >>> verdict(0.01, 0.1, 0.5, 0.05), verdict(0.2, -0.1, 0.3, 0.05), verdict(0.03, -0.1, 0.3, 0.05)
+    ('link', 'none', 'mixed')
+    """
+    if not np.isfinite(p):
+        return "mixed"
+    sig = p < alpha
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "link" if sig else "none"
+    excludes = lo > 0 or hi < 0
+    if sig and excludes:
+        return "link"
+    if not sig and not excludes:
+        return "none"
+    return "mixed"
+
+
+def _row_verdict(row: pd.Series, alpha: float, p_col: str = "p_val") -> str:
+    return verdict(
+        float(row[p_col]),
+        float(row.get("ci_low", np.nan)),
+        float(row.get("ci_high", np.nan)),
+        alpha,
+    )
 
 
 def plain_summary(
@@ -41,6 +77,7 @@ def plain_summary(
     warnings: list[str] | tuple[str, ...],
     ci: float = 0.95,
     alpha: float = 0.05,
+    best_lag_split: dict[str, Any] | None = None,
 ) -> str:
     """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`."""
     xs, ys = x.replace("_", " "), y.replace("_", " ")
@@ -51,43 +88,50 @@ def plain_summary(
         f"units with better {xs} also have better {ys}, not whether a person who stays keeps "
         "customers."
     ]
+    between_says = within_says = "none"
     if between is not None and np.isfinite(between["r"]):
         n_between = int(between["n"])
-        if between["p_val"] < alpha:
+        between_says = _row_verdict(between, alpha)
+        nums = f"between-unit {_r_text(between, ci)}, {p_phrase(float(between['p_val']))}"
+        if between_says == "link":
             out.append(
                 f"Across {n_between} units, units with higher average {xs} tend to have "
-                f"{direction_word(between['r'])} average {ys} (between-unit "
-                f"{_r_text(between, ci)})."
+                f"{direction_word(between['r'])} average {ys} ({nums})."
             )
-        else:
+        elif between_says == "none":
             out.append(
                 f"Across {n_between} units, average {xs} and average {ys} show no clear link "
-                f"(between-unit {_r_text(between, ci)})."
-            )
-    if within is not None and np.isfinite(within["r"]):
-        # significance from the unit-clustered test of lag 0 (the rmcorr t-test is too liberal on
-        # small units' rates; see linkage.stats.lags.cluster_test)
-        lag0 = _first(lags, "lag", 0)
-        p_within = (
-            float(lag0["p_val"])
-            if lag0 is not None and np.isfinite(lag0["p_val"])
-            else float(within["p_val"])
-        )
-        if p_within < alpha:
-            out.append(
-                f"Within a unit over time, {step}s with higher {xs} go with "
-                f"{direction_word(within['r'])} {ys} (within-unit {_r_text(within, ci)})."
+                f"({nums})."
             )
         else:
             out.append(
+                f"Across {n_between} units, the link between average {xs} and average {ys} is "
+                f"borderline: the test and the interval disagree ({nums})."
+            )
+    if within is not None and np.isfinite(within["r"]):
+        # p-value, interval and words from one procedure (the within row names it)
+        within_says = _row_verdict(within, alpha)
+        nums = f"within-unit {_r_text(within, ci)}, {p_phrase(float(within['p_val']))}"
+        if within_says == "link":
+            out.append(
+                f"Within a unit over time, {step}s with higher {xs} go with "
+                f"{direction_word(within['r'])} {ys} ({nums})."
+            )
+        elif within_says == "none":
+            out.append(
                 f"Within a unit over time, {xs} and {ys} show no clear link in the same {step} "
-                f"(within-unit {_r_text(within, ci)})."
+                f"({nums})."
+            )
+        else:
+            out.append(
+                f"Within a unit over time, the link between {xs} and {ys} in the same {step} is "
+                f"borderline: the test and the interval disagree ({nums})."
             )
         if (
             between is not None
             and np.sign(between["r"]) != np.sign(within["r"])
-            and between["p_val"] < alpha
-            and p_within < alpha
+            and between_says == "link"
+            and within_says == "link"
         ):
             out.append(
                 "The between-unit and within-unit links point in different directions (Simpson's "
@@ -100,12 +144,37 @@ def plain_summary(
         best = _first(lags_period_adjusted, "lag", best_lag)
         if best is None:
             raise KeyError(f"best_lag {best_lag} is not a lag of lags_period_adjusted")
+        rw = str(best.get("p_adj_method", "")).startswith("Romano-Wolf") and np.isfinite(
+            float(best.get("band_low", np.nan))
+        )
+        if rw:  # the simultaneous band is the interval that goes with the adjusted p
+            lo_b, hi_b = float(best["band_low"]), float(best["band_high"])
+            band = f"{ci:.0%} simultaneous band {lo_b:.2f} to {hi_b:.2f}"
+            unc = f"{band} over the {n_lags} lags"
+        else:
+            unc = interval(float(best["ci_low"]), float(best["ci_high"]), level=ci, word="CI")
+        share = float(best.get("win_share", np.nan))
+        won = (
+            f"; it has the largest |r| in {share:.0%} of unit resamples"
+            if np.isfinite(share)
+            else ""
+        )
         out.append(
             "After removing trends and seasonality shared by all units, the link is strongest at "
-            f"lag {best_lag} ({lead_word(best_lag)}; r = {best['r']:.2f}, {ci:.0%} unit-bootstrap "
-            f"CI {best['ci_low']:.2f} to {best['ci_high']:.2f}, {p_phrase(best['p_adj'])} adjusted "
-            f"for {n_lags} lags)."
+            f"lag {best_lag} ({lead_word(best_lag)}; r = {best['r']:.2f}, {unc}, "
+            f"{p_phrase(best['p_adj'])} adjusted for {n_lags} lags{won}). That r is the largest "
+            "of the lags tried, so it overstates the link."
         )
+        split = best_lag_split or {}
+        r_split = float(split.get("r", np.nan))
+        if split.get("lag") is not None and np.isfinite(r_split):
+            lo_s, hi_s = float(split["ci_low"]), float(split["ci_high"])
+            out.append(
+                f"Without that selection effect (lag chosen on half the units, here lag "
+                f"{split['lag']}, and r measured on the other {split['n_units']}): "
+                f"{r_interval(r_split, lo_s, hi_s, level=ci, word='CI')}. The effect below uses "
+                "all units at the chosen lag, so it shares that selection effect."
+            )
     else:
         lo_lag, hi_lag = lags_period_adjusted["lag"].min(), lags_period_adjusted["lag"].max()
         txt = (
