@@ -35,6 +35,7 @@ from linkage.stats.lags import (
     lag_stats,
     profile_table,
 )
+from linkage.stats.noise import NOISE_COLUMNS, noise_for_analysis
 from linkage.stats.results import Result, jsonable, records
 from linkage.stats.smallunits import MIN_UNITS, coverage, size_warnings
 from linkage.stats.summary import plain_summary
@@ -65,6 +66,10 @@ class LinkageResult(Result):
         Partial correlations at the pooled, between and within levels (empty without covariates).
     effect : DataFrame
         The business effect at ``best_lag`` (lag 0 when there is none).
+    noise_corrected : DataFrame
+        At every lag of the period-adjusted profile, the within-unit r, slope and customers a
+        year corrected for the binomial noise of the rates, beside the raw ones
+        (:func:`linkage.stats.noise_corrected`); empty, with a warning, without count columns.
     best_lag : int or None
         Largest ``|r|`` in the period-adjusted profile among lags with ``p_adj < 1 - ci``.
     warnings : tuple of str
@@ -81,6 +86,7 @@ class LinkageResult(Result):
     direction: pd.DataFrame
     partial: pd.DataFrame
     effect: pd.DataFrame
+    noise_corrected: pd.DataFrame
     best_lag: int | None
     warnings: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
@@ -126,6 +132,7 @@ class LinkageResult(Result):
                 "direction": records(self.direction, DIRECTION_COLUMNS),
                 "partial": records(self.partial, [*COLUMNS, "covariates"]),
                 "effect": next(iter(records(self.effect, EFFECT_COLUMNS)), None),
+                "noise_corrected": records(self.noise_corrected, NOISE_COLUMNS),
                 "caveats": list(DIRECTION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -156,6 +163,13 @@ class LinkageResult(Result):
             out.append(("Direction", self.direction.drop(columns=["method"])))
         if len(self.partial):
             out.append(("Partial correlations", self.partial))
+        if len(self.noise_corrected):
+            out.append(
+                (
+                    "Corrected for the binomial noise of small units' rates",
+                    self.noise_corrected.drop(columns=["method"]),
+                )
+            )
         return out
 
 
@@ -306,6 +320,10 @@ def analyse(
         effect = effect.assign(
             sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
         )
+    noise, noise_warns = noise_for_analysis(
+        data, adj, W, x=x, y=y, unit=unit, period=period, weights=weights, ci=ci, lag=eff_lag
+    )
+    warns.extend(noise_warns)
     # small and few units
     n_with, periods = coverage(grid.X, grid.Y)
     warns = (
@@ -351,6 +369,7 @@ def analyse(
         direction=direction,
         effect=effect,
         warnings=warns,
+        noise_corrected=noise,
         ci=ci,
         alpha=1 - ci,
     )
@@ -361,6 +380,7 @@ def analyse(
         direction=direction,
         partial=partial,
         effect=effect,
+        noise_corrected=noise,
         best_lag=best,
         warnings=tuple(warns),
         settings=settings,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.words import direction_word, lead_word, p_phrase, r_interval
+from linkage.words import direction_word, lead_word, open_interval, p_phrase, r_interval
 
 __all__ = ["plain_summary"]
 
@@ -27,6 +27,33 @@ def _first(table: pd.DataFrame, column: str, value: object) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
+def _noise_sentence(table: pd.DataFrame, lag: int, xs: str, ys: str, ci: float) -> str:
+    """The noise-corrected r and slope at ``lag`` in one sentence ("" without that lag)."""
+    row = _first(table, "lag", lag)
+    if row is None:
+        return ""
+    share = (
+        f"only {max(row['reliability_x'], 0.0):.0%} of the within-unit variation of {xs} and "
+        f"{max(row['reliability_y'], 0.0):.0%} of {ys} is more than chance"
+    )
+    if not np.isfinite(row["slope_corrected"]):
+        return (
+            f"Rates from few people swing by chance ({share}): too little is left to correct the "
+            "link for that noise."
+        )
+    text = (
+        f"Rates from few people swing by chance ({share}); allowing for that binomial noise, the "
+        f"within-unit link at lag {lag} would be r = {row['r_corrected']:.2f} "
+        f"({open_interval(row['r_ci_low'], row['r_ci_high'], level=ci, word='CI')}) instead of "
+        f"{row['r']:.2f}, and the slope {row['slope_corrected']:.2f} "
+        f"({open_interval(row['slope_ci_low'], row['slope_ci_high'], level=ci, word='CI')}) "
+        f"instead of {row['slope']:.2f}"
+    )
+    if np.isfinite(row["customers_per_year_corrected"]):
+        text += f", about {row['customers_per_year_corrected']:,.0f} customers a year"
+    return text + " (the latent rates' link; the raw figures are what the noisy rates show)."
+
+
 def plain_summary(
     *,
     x: str,
@@ -41,8 +68,14 @@ def plain_summary(
     warnings: list[str] | tuple[str, ...],
     ci: float = 0.95,
     alpha: float = 0.05,
+    noise_corrected: pd.DataFrame | None = None,
 ) -> str:
-    """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`."""
+    """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`.
+
+    ``noise_corrected`` (:func:`linkage.stats.noise_corrected`'s table), when given, adds one
+    sentence after the effect: the r and slope at the effect's lag once the binomial noise of
+    the rates is allowed for.
+    """
     xs, ys = x.replace("_", " "), y.replace("_", " ")
     between = _first(correlations, "method", "between")
     within = _first(correlations, "method", "rm_corr")
@@ -142,6 +175,10 @@ def plain_summary(
             )
     if len(effect) and isinstance(effect["sentence"].iloc[0], str):
         out.append(effect["sentence"].iloc[0])
+        if noise_corrected is not None and len(noise_corrected):
+            sentence = _noise_sentence(noise_corrected, int(effect["lag"].iloc[0]), xs, ys, ci)
+            if sentence:
+                out.append(sentence)
     out.append(
         "Main caveat: this is observational data. Even a lagged, one-directional link can come "
         "from something else that changes both (a new manager, a local competitor), so treat it "
