@@ -35,7 +35,7 @@ from linkage.stats.lags import (
     lag_stats,
     profile_table,
 )
-from linkage.stats.noise import NOISE_COLUMNS, noise_for_analysis
+from linkage.stats.noise import NOISE_COLUMNS, noise_counts, noise_for_analysis
 from linkage.stats.results import Result, jsonable, records
 from linkage.stats.smallunits import MIN_UNITS, coverage, size_warnings
 from linkage.stats.summary import plain_summary
@@ -248,7 +248,8 @@ def analyse(
     ['best_lag', 'between', 'caveats', 'direction']
     """
     check_ci(ci)
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
+    counts = noise_counts(data, x=x, y=y)  # laid out for the noise correction
+    grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period, weights=weights)
     lags = check_lags(max_lag)
     check_lag_range(grid, lags)
     warns: list[str] = []
@@ -320,9 +321,7 @@ def analyse(
         effect = effect.assign(
             sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
         )
-    noise, noise_warns = noise_for_analysis(
-        data, adj, W, x=x, y=y, unit=unit, period=period, weights=weights, ci=ci, lag=eff_lag
-    )
+    noise, noise_warns = noise_for_analysis(data, grid, adj, W, period=period, ci=ci, lag=eff_lag)
     warns.extend(noise_warns)
     # small and few units
     n_with, periods = coverage(grid.X, grid.Y)
