@@ -62,7 +62,8 @@ def one_world(size: float, seed: int, units: int, months: int, n_boot: int) -> l
     rows = []
     for method in ("moments", "simex"):
         out = noise_corrected(panel, lags=[lag], method=method, n_boot=n_boot, seed=seed).iloc[0]
-        base = {"size": size, "seed": seed, "latent": b_lat, "r_latent": r_lat}
+        base = {"size": size, "seed": seed, "latent": b_lat, "r_latent": r_lat,
+                "reliability_x": out["reliability_x"]}
         if method == "moments":
             rows.append({**base, "method": "raw", "est": out["slope"], "r": out["r"],
                          "lo": np.nan, "hi": np.nan, "undefined": False,
@@ -88,6 +89,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
             "size": size,
             "method": method,
             "worlds": len(g),
+            "reliability_x": g.reliability_x.mean(),
             "mean_ratio": ratio.mean(),
             "mc_err": ratio.std(ddof=1) / np.sqrt(R) if R > 1 else np.nan,
             "median_ratio": ratio.median(),

@@ -1,6 +1,9 @@
 """Noise-corrected effects (linkage.stats.noise): hand-built worlds with a known latent slope, the
 simulator's planted truth, and the corner cases (no counts, more noise than variance)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,3 +160,18 @@ def test_simex_under_corrects_strong_attenuation():
     moments = noise_corrected(df, n_boot=100).iloc[0]
     assert simex.method == "simex_period_adjusted"
     assert simex.slope < simex.slope_corrected < 0.25 < moments.slope_corrected
+
+
+def test_cli_json_carries_noise_corrected(capsys):
+    # the bundled sample (simulator seed 20240601, units of about 12 staff): its truth.json gives
+    # the latent rates, whose period-adjusted within-unit slope at the planted lag 2 is 0.874
+    # (1 - hazard on both sides, the observed unit-months); the corrected slope's interval holds it
+    from linkage.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "panel.csv"
+    assert main(["link", str(sample), "--max-lag", "2", "--boot", "300", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    row = next(r for r in d["noise_corrected"] if r["lag"] == 2)
+    assert set(NOISE_COLUMNS) == set(row)
+    assert row["slope"] < 0.2 < row["slope_ci_low"] < 0.874 < row["slope_ci_high"]
+    assert row["customers_per_year_corrected"] > 5 * row["customers_per_year"]
