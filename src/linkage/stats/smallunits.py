@@ -5,10 +5,10 @@ rates of small units swing far more than their true rates do. Empirical-Bayes sh
 rate towards the overall rate by an amount that depends on its denominator: a beta-binomial model
 whose prior is estimated from all units by the method of moments (Kleinman 1973).
 
-Shrinkage serves league tables and unit figures; it does not undo the attenuation that the noise
-brings to within-unit correlations and slopes (it scales a unit's month-to-month swings, signal
-and noise alike, so their ratio hardly changes; measured in benchmarks/README.md):
-:func:`linkage.stats.noise_corrected` does that.
+Shrinkage serves league tables and unit figures; it undoes only part of the attenuation
+that the noise brings to within-unit correlations and slopes (the prior is fitted to the spread
+between units, not to a unit's month-to-month swings; measured in benchmarks/README.md, under
+``noise_study.py``): :func:`linkage.stats.noise_corrected` does that.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ def _noise_sentence(table: pd.DataFrame, lag: int, xs: str, ys: str, ci: float) 
     )
     if np.isfinite(row["customers_per_year_corrected"]):
         text += f", about {row['customers_per_year_corrected']:,.0f} customers a year"
+        lo, hi = row["customers_ci_low"], row["customers_ci_high"]
+        if np.isfinite(lo) and np.isfinite(hi):
+            text += f" ({lo:,.0f} to {hi:,.0f})"
     return text + " (the latent rates' link; the raw figures are what the noisy rates show)."
 
 
