@@ -192,3 +192,16 @@ def test_varying_sizes_weights_and_gaps_keep_the_latent_slope():
         est.append([noise_corrected(d, n_boot=0, weights=w).slope_corrected.iloc[0]
                     for d, w in ((df, None), (df, "employee_start"), (gaps, None))])
     assert np.mean(est, axis=0) == pytest.approx([0.5, 0.5, 0.5], rel=0.10)
+
+
+def test_fieller_interval_on_the_hand_built_world():
+    # same estimate, Fieller interval of the ratio (no resamples): it holds the latent 0.5 in at
+    # least 4 of 5 worlds, and is refused with SIMEX
+    rows = [noise_corrected(hand_world(s), interval="fieller", n_boot=0).iloc[0] for s in range(5)]
+    t = pd.DataFrame(rows)
+    boot = noise_corrected(hand_world(0), n_boot=0).iloc[0]
+    assert t.slope_corrected.iloc[0] == pytest.approx(boot.slope_corrected)
+    assert ((t.slope_ci_low < 0.5) & (t.slope_ci_high > 0.5)).sum() >= 4
+    assert (t.slope_ci_low < t.slope_corrected).all() and (t.slope_corrected < t.slope_ci_high).all()
+    with pytest.raises(InputError, match="fieller"):
+        noise_corrected(hand_world(0), method="simex", interval="fieller")

@@ -21,7 +21,11 @@ as well when period effects are removed; exact on balanced panels). ``reliabilit
 Cxx`` is the share of x's within-unit variance that is not sampling noise.
 
 Intervals are percentiles over the same unit resamples as the lag profile (the corrected
-statistics are ratios of per-unit sums, so each resample costs a few matrix products). When the
+statistics are ratios of per-unit sums, so each resample costs a few matrix products). For the
+slope, ``interval="fieller"`` gives instead the Fieller interval of that ratio with unit-clustered
+variances (:func:`fieller_interval`), which needs no resamples and opens (no bound) exactly when
+the noise-free variance is not clearly above 0; its coverage beside the bootstrap's is in
+benchmarks/README.md. When the
 estimated noise is as large as the observed variance (``reliability <= 0``), the correction is
 undefined: the corrected figures are NaN, flagged, and :func:`noise_warnings` says so; a
 corrected r beyond +/-1 is capped and flagged; an interval whose resamples run into an undefined
@@ -42,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _st
 
 from linkage.errors import InputError
 from linkage.stats._prep import (
@@ -70,6 +75,8 @@ __all__ = [
     "noise_warnings",
     "NOISE_COLUMNS",
     "NOISE_METHODS",
+    "NOISE_INTERVALS",
+    "fieller_interval",
 ]
 
 NOISE_COLUMNS = [
@@ -96,6 +103,9 @@ NOISE_COLUMNS = [
 
 #: the corrections :func:`noise_corrected` offers
 NOISE_METHODS = ("moments", "simex")
+
+#: the intervals of the corrected slope :func:`noise_corrected` offers
+NOISE_INTERVALS = ("bootstrap", "fieller")
 
 #: the SIMEX grid of added-noise multiples and the quadratic extrapolation to lambda = -1
 _SIMEX_LAMBDAS = np.array([0.0, 0.5, 1.0, 1.5, 2.0])
@@ -217,6 +227,49 @@ def _bounds(boot: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     return q[0], q[1]
 
 
+def fieller_interval(
+    a: np.ndarray, d: np.ndarray, ci: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fieller interval of ``sum(a) / sum(d)`` over units, with unit-clustered variances.
+
+    ``a`` and ``d`` are per-unit sums, shape (units,) or (units, lags); units whose ``a`` and
+    ``d`` are both 0 (no pairs) are left out. The interval holds the ratios ``b`` for which
+    ``(A - b D)**2 <= t**2 Var(A - b D)`` (Fieller 1954), with ``Var`` the clustered variance
+    ``G / (G - 1) sum_u (a_u - b d_u - mean)**2`` over the G units and ``t`` the ``G - 1``
+    degrees-of-freedom quantile. When ``D`` is not clearly away from 0 the set is unbounded: both
+    ends NaN.
+
+    Examples
+    --------
+    >>> a = np.array([1.0, 2.0, 1.5, 2.5, 2.0])
+    >>> # all d_u = 1: 1.8 +/- t(4) sqrt(5/4 sum((a - 1.8)**2)) / 5 = 1.8 +/- 2.776 * 0.255
+    >>> lo, hi = fieller_interval(a, np.array([1.0, 1.0, 1.0, 1.0, 1.0]))
+    >>> round(float(lo[0]), 3), round(float(hi[0]), 3)
+    (1.092, 2.508)
+    """
+    a = np.asarray(a, dtype=float)
+    d = np.asarray(d, dtype=float)
+    if a.ndim == 1:
+        a, d = a[:, None], d[:, None]
+    used = (a != 0) | (d != 0)
+    G = used.sum(axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        A, D = a.sum(0), d.sum(0)
+        ac = np.where(used, a - A / G, 0.0)
+        dc = np.where(used, d - D / G, 0.0)
+        f = G / (G - 1)
+        vaa, vdd, vad = f * (ac * ac).sum(0), f * (dc * dc).sum(0), f * (ac * dc).sum(0)
+        t2 = _st.t.ppf(0.5 + ci / 2, np.maximum(G - 1, 1)) ** 2
+        qa = D * D - t2 * vdd
+        qb = -2 * (A * D - t2 * vad)
+        qc = A * A - t2 * vaa
+        root = np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0.0))
+        ok = (qa > 0) & (G >= 3)
+        lo = np.where(ok, (-qb - root) / (2 * qa), np.nan)
+        hi = np.where(ok, (-qb + root) / (2 * qa), np.nan)
+    return lo, hi
+
+
 def corrected_table(
     stats: LagStats,
     noise: NoiseSums,
@@ -226,6 +279,7 @@ def corrected_table(
     factor: float = float("nan"),
     method: str = "moments",
     period_adjusted: bool = True,
+    interval: str = "bootstrap",
 ) -> pd.DataFrame:
     """The noise-corrected table from per-unit sums, noise sums and unit resample counts.
 
@@ -246,6 +300,10 @@ def corrected_table(
         "moments" or "simex".
     period_adjusted : bool
         Whether ``stats`` had period effects removed (names the method).
+    interval : str
+        Interval of the corrected slope (and customers a year): "bootstrap" (percentiles of the
+        resamples in ``W``) or "fieller" (:func:`fieller_interval`, method "moments" only). The
+        interval of r is always the bootstrap's.
 
     Returns
     -------
@@ -254,6 +312,7 @@ def corrected_table(
     """
     if method not in NOISE_METHODS:
         raise InputError(f"method must be one of {list(NOISE_METHODS)}, got {method!r}")
+    _check_interval(interval, method)
     check_ci(ci)
     sums = [stats.Cxx, stats.Cyy, stats.Cxy, noise.Nx, noise.Ny]
     sxx, syy, sxy, nx, ny = (c.sum(0) for c in sums)
@@ -263,7 +322,10 @@ def corrected_table(
     bxx, byy, bxy, bnx, bny = (boot[:, i * L : (i + 1) * L] for i in range(5))
     bslope, br = _corrected(bxx, byy, bxy, bnx, bny, method)
     br = np.clip(br, -1.0, 1.0)
-    s_lo, s_hi = _bounds(bslope, ci)
+    if interval == "fieller":
+        s_lo, s_hi = fieller_interval(stats.Cxy, stats.Cxx - noise.Nx, ci)
+    else:
+        s_lo, s_hi = _bounds(bslope, ci)
     r_lo, r_hi = _bounds(br, ci)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel_x = np.where(sxx > 0, 1 - nx / sxx, np.nan)
@@ -310,6 +372,13 @@ def corrected_table(
     )
 
 
+def _check_interval(interval: str, method: str) -> None:
+    if interval not in NOISE_INTERVALS:
+        raise InputError(f"interval must be one of {list(NOISE_INTERVALS)}, got {interval!r}")
+    if interval == "fieller" and method != "moments":
+        raise InputError("interval='fieller' goes with method='moments' only")
+
+
 def _counts(
     data: pd.DataFrame, x: str, y: str, x_count: str | None, y_count: str | None
 ) -> tuple[str, str]:
@@ -352,6 +421,7 @@ def noise_corrected(
     period_adjusted: bool = True,
     weights: str | None = None,
     method: str = "moments",
+    interval: str = "bootstrap",
     n_boot: int = 2000,
     seed: int | None = 0,
     ci: float = 0.95,
@@ -376,6 +446,9 @@ def noise_corrected(
         Observation weights, as in :func:`linkage.stats.lag_profile`.
     method : str
         "moments" (default; see the module notes) or "simex".
+    interval : str
+        Interval of the corrected slope and customers a year: "bootstrap" (default, unit
+        resamples) or "fieller" (:func:`fieller_interval`; with ``method="moments"``).
     n_boot, seed, ci :
         Unit bootstrap of the intervals.
 
@@ -418,6 +491,7 @@ def noise_corrected(
     check_ci(ci)
     if method not in NOISE_METHODS:
         raise InputError(f"method must be one of {list(NOISE_METHODS)}, got {method!r}")
+    _check_interval(interval, method)
     xc, yc = _counts(data, x, y, x_count, y_count)
     grid = make_grid(data, x=x, y=y, columns=[xc, yc], unit=unit, period=period, weights=weights)
     _check_rates(grid, [x, y])
@@ -428,7 +502,14 @@ def noise_corrected(
     W = unit_resample_counts(grid.n_units, int(n_boot), seed)
     factor = customers_factor(grid, customers_per_period(data, period=period, count=yc))
     return corrected_table(
-        stats, noise, W, ci=ci, factor=factor, method=method, period_adjusted=period_adjusted
+        stats,
+        noise,
+        W,
+        ci=ci,
+        factor=factor,
+        method=method,
+        period_adjusted=period_adjusted,
+        interval=interval,
     )
 
 
