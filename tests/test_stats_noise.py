@@ -128,7 +128,7 @@ def test_analyse_carries_the_table_json_html_and_a_sentence():
     d = res.to_dict()
     assert [row["lag"] for row in d["noise_corrected"]] == [-2, -1, 0, 1, 2]
     assert "binomial noise of small units" in res._repr_html_()
-    assert "allowing for that binomial noise" in res.text
+    assert "Allowing for the chance swings of rates from few people (binomial noise: " in res.text
 
 
 def test_no_counts_empty_table_and_a_warning():

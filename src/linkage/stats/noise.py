@@ -380,7 +380,13 @@ def _check_interval(interval: str, method: str) -> None:
 
 
 def _counts(
-    data: pd.DataFrame, x: str, y: str, x_count: str | None, y_count: str | None
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    x_count: str | None,
+    y_count: str | None,
+    *,
+    hint_arguments: bool = True,
 ) -> tuple[str, str]:
     """The two count columns (given or found); :class:`InputError` naming what is missing."""
     check_columns(data, {"x_count": x_count, "y_count": y_count})
@@ -392,9 +398,10 @@ def _counts(
             for rate, c in ((x, xc), (y, yc))
             if c is None
         ]
+        hint = "; pass x_count / y_count" if hint_arguments else ""
         raise InputError(
             "the binomial noise of a rate is known only from its denominator, and there is none "
-            f"for {' or '.join(missing)}; pass x_count / y_count"
+            f"for {' or '.join(missing)}{hint}"
         )
     return xc, yc
 
@@ -439,7 +446,9 @@ def noise_corrected(
     x_count, y_count : str, optional
         Denominators of the rates; by default ``<stem>_start`` for a rate named
         ``<stem>_<rate>`` (``employee_start`` for ``employee_retention``). The ``y`` count also
-        gives the customers a year, as in :func:`linkage.stats.business_effect`.
+        gives the customers a year, as in :func:`linkage.stats.business_effect`. A rate whose
+        denominator is not exactly that count (turnover over the average headcount) gets the
+        binomial variance of its value over the count: an approximation.
     period_adjusted : bool
         Remove period effects too (as the business effect does by default).
     weights : str, optional
@@ -590,7 +599,7 @@ def noise_for_analysis(
     """
     x, y = str(grid.x), str(grid.y)
     try:
-        xc, yc = _counts(data, x, y, None, None)
+        xc, yc = _counts(data, x, y, None, None, hint_arguments=False)
         for c in (xc, yc):
             if c not in grid.values:
                 raise InputError(f"the count column {c!r} is not numeric", column=c)

@@ -33,17 +33,17 @@ def _noise_sentence(table: pd.DataFrame, lag: int, xs: str, ys: str, ci: float) 
     if row is None:
         return ""
     share = (
-        f"only {max(row['reliability_x'], 0.0):.0%} of the within-unit variation of {xs} and "
-        f"{max(row['reliability_y'], 0.0):.0%} of {ys} is more than chance"
+        f"binomial noise: {max(row['reliability_x'], 0.0):.0%} of the within-unit variation of "
+        f"{xs} and {max(row['reliability_y'], 0.0):.0%} of {ys} is more than chance"
     )
     if not np.isfinite(row["slope_corrected"]):
         return (
-            f"Rates from few people swing by chance ({share}): too little is left to correct the "
-            "link for that noise."
+            f"The chance swings of rates from few people ({share}) leave too little to correct "
+            "the link for them."
         )
     text = (
-        f"Rates from few people swing by chance ({share}); allowing for that binomial noise, the "
-        f"within-unit link at lag {lag} would be r = {row['r_corrected']:.2f} "
+        f"Allowing for the chance swings of rates from few people ({share}), the within-unit "
+        f"link at lag {lag} would be r = {row['r_corrected']:.2f} "
         f"({open_interval(row['r_ci_low'], row['r_ci_high'], level=ci, word='CI')}) instead of "
         f"{row['r']:.2f}, and the slope {row['slope_corrected']:.2f} "
         f"({open_interval(row['slope_ci_low'], row['slope_ci_high'], level=ci, word='CI')}) "
@@ -54,7 +54,7 @@ def _noise_sentence(table: pd.DataFrame, lag: int, xs: str, ys: str, ci: float) 
         lo, hi = row["customers_ci_low"], row["customers_ci_high"]
         if np.isfinite(lo) and np.isfinite(hi):
             text += f" ({lo:,.0f} to {hi:,.0f})"
-    return text + " (the latent rates' link; the raw figures are what the noisy rates show)."
+    return text + "; the raw figures are what the noisy rates show."
 
 
 def plain_summary(
