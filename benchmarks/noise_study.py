@@ -1,7 +1,7 @@
 """Simulation study of the noise correction (linkage.stats.noise_corrected) against planted truth.
 
 Run:  nice -n 10 .venv/bin/python benchmarks/noise_study.py [--seeds 30] [--boot 1000]
-      [--units 100] [--months 36] [--sizes 8 12 20 50]
+      [--units 100] [--months 36] [--sizes 8 12 16 20 30 50]
 
 The simulator (linkage.simulate) plants a latent monthly quit hazard and churn hazard per unit;
 the observed retention rates are binomial draws from the start counts at ``1 - hazard``. The
@@ -14,15 +14,16 @@ the slope the rates would show without sampling noise.
 For each median headcount (the simulator's ``headcount_median``; customers are about 10 per
 employee) and each seed, one world of ``--units`` units x ``--months`` months (planted lag 2,
 seasonality 0.15, defaults otherwise) is drawn, and at the planted lag the study records the raw
-slope, the method-of-moments and SIMEX corrected slopes and their 95 % unit-bootstrap intervals
-(``moments_fieller``: the method-of-moments slope with the Fieller interval instead),
-the slope of empirical-Bayes shrunk rates (``eb_shrunk``: ``shrink_rates`` by month on both
-sides, for comparison), and the latent slope. It prints, per size and method, the mean ratio estimate / latent over the
-seeds (1 = unbiased; the target is within 10 %), its Monte Carlo error (sd / sqrt(seeds)), the
-median ratio, the coverage of the latent slope by the 95 % interval with its Monte Carlo error
-(sqrt(c (1 - c) / seeds)), the mean estimated reliability of employee retention, the mean
-difference of r from the latent r, the share of worlds whose interval had no bound on a side, and
-the share where the correction was undefined.
+slope; the method-of-moments corrected slope with its default 95 % interval (``moments``: Fieller,
+unit-clustered) and with the unit-bootstrap percentile interval (``moments_bootstrap``); SIMEX
+with its bootstrap interval; the slope of empirical-Bayes shrunk rates (``eb_shrunk``:
+``shrink_rates`` by month on both sides, for comparison); and the latent slope. It prints, per
+size and method, the mean estimated reliability of employee retention, the mean ratio estimate /
+latent over the seeds (1 = unbiased; the target is within 10 %), its Monte Carlo error
+(sd / sqrt(seeds)), the median ratio, the coverage of the latent slope by the 95 % interval with
+its Monte Carlo error (sqrt(c (1 - c) / seeds)), the mean difference of r from the latent r, the
+share of worlds whose interval had no bound on a side, and the share where the correction was
+undefined.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def one_world(size: float, seed: int, units: int, months: int, n_boot: int) -> l
              "est": eb["slope"], "r": eb["r"], "lo": np.nan, "hi": np.nan, "undefined": False,
              "reliability_x": np.nan, "median_staff": float(panel["employee_start"].median())}]
     for method in ("moments", "simex"):
+        # the default interval: Fieller with the method of moments, bootstrap with SIMEX
         out = noise_corrected(panel, lags=[lag], method=method, n_boot=n_boot, seed=seed).iloc[0]
         base = {"size": size, "seed": seed, "latent": b_lat, "r_latent": r_lat,
                 "reliability_x": out["reliability_x"]}
@@ -84,9 +86,10 @@ def one_world(size: float, seed: int, units: int, months: int, n_boot: int) -> l
             rows.append({**base, "method": "raw", "est": out["slope"], "r": out["r"],
                          "lo": np.nan, "hi": np.nan, "undefined": False,
                          "median_staff": float(panel["employee_start"].median())})
-        if method == "moments":  # the same estimate with the Fieller interval
-            fl = noise_corrected(panel, lags=[lag], interval="fieller", n_boot=0).iloc[0]
-            rows.append({**base, "method": "moments_fieller", "est": fl["slope_corrected"],
+        if method == "moments":  # the same estimate with the bootstrap percentile interval
+            fl = noise_corrected(panel, lags=[lag], interval="bootstrap", n_boot=n_boot,
+                                 seed=seed).iloc[0]
+            rows.append({**base, "method": "moments_bootstrap", "est": fl["slope_corrected"],
                          "r": fl["r_corrected"], "lo": fl["slope_ci_low"], "hi": fl["slope_ci_high"],
                          "undefined": bool(np.isnan(fl["slope_corrected"])),
                          "median_staff": float(panel["employee_start"].median())})
