@@ -8,7 +8,8 @@ Pure functions of numbers, no imports from the rest of ``linkage``:
 - :func:`lag_phrase`: when the second measure moves, relative to the first (``2 months later``).
 - :func:`lead_word`: which side leads at a lag (``employees lead``).
 - :func:`direction_word`: ``higher`` / ``lower``.
-- :func:`interval`, :func:`r_interval`, :func:`p_phrase`: numbers with their uncertainty.
+- :func:`interval`, :func:`r_interval`, :func:`p_phrase`: numbers with their uncertainty;
+  :func:`open_interval` when an end may be missing (no bound on that side).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "direction_word",
     "interval",
     "r_interval",
+    "open_interval",
     "p_phrase",
 ]
 
@@ -200,6 +202,33 @@ def r_interval(
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return f"r = {r:.{digits}f}"
     return f"r = {r:.{digits}f}, " + interval(lo, hi, level=level, digits=digits, word=word)
+
+
+def open_interval(
+    lo: float,
+    hi: float,
+    *,
+    level: float = 0.95,
+    digits: int = 2,
+    word: Literal["interval", "CI"] = "interval",
+) -> str:
+    """An interval that may have no bound on a side (a missing end): ``95% CI 0.53 or more``.
+
+    Examples
+    --------
+    >>> open_interval(0.2, 0.434, word="CI"), open_interval(0.53, float("nan"))
+    ('95% CI 0.20 to 0.43', '95% interval 0.53 or more')
+    >>> open_interval(float("nan"), -0.1), open_interval(float("nan"), float("nan"))
+    ('95% interval -0.10 or less', '95% interval unbounded')
+    """
+    has_lo, has_hi = math.isfinite(lo), math.isfinite(hi)
+    if has_lo and has_hi:
+        return interval(lo, hi, level=level, digits=digits, word=word)
+    if has_lo:
+        return f"{level:.0%} {word} {lo:.{digits}f} or more"
+    if has_hi:
+        return f"{level:.0%} {word} {hi:.{digits}f} or less"
+    return f"{level:.0%} {word} unbounded"
 
 
 def p_phrase(p: float) -> str:

@@ -8,6 +8,8 @@ building blocks are exported for analysts and dashboards:
 - :func:`lag_profile`, :func:`lag_pairs`, :func:`choose_best_lag` (lead-lag with unit bootstrap);
 - :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
+  :func:`noise_corrected` (r, slope and business effect corrected for the binomial noise of
+  small units' rates);
 - :func:`chain`, :func:`mediation` (the service-profit chain link by link);
 - :func:`key_drivers`, :func:`survey_reliability`, :func:`unit_reliability` (survey items as
   drivers, reliability of unit means);
@@ -40,6 +42,7 @@ from linkage.stats.early_warning import (
 )
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
+from linkage.stats.noise import noise_corrected
 from linkage.stats.reliability import spearman_brown, survey_reliability, unit_reliability
 from linkage.stats.results import Result
 from linkage.stats.segments import segment_linkage
@@ -63,6 +66,7 @@ __all__ = [
     "shrink_rates",
     "beta_binomial_prior",
     "size_warnings",
+    "noise_corrected",
     "unit_resample_counts",
     "chain",
     "mediation",

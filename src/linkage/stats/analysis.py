@@ -39,6 +39,7 @@ from linkage.stats.lags import (
     profile_table,
     split_estimate,
 )
+from linkage.stats.noise import NOISE_COLUMNS, noise_counts, noise_for_analysis
 from linkage.stats.results import Result, jsonable, records
 from linkage.stats.smallunits import coverage, size_warnings
 from linkage.stats.summary import plain_summary
@@ -81,6 +82,10 @@ class LinkageResult(Result):
         Partial correlations at the pooled, between and within levels (empty without covariates).
     effect : DataFrame
         The business effect at ``best_lag`` (lag 0 when there is none).
+    noise_corrected : DataFrame
+        At every lag of the period-adjusted profile, the within-unit r, slope and customers a
+        year corrected for the binomial noise of the rates, beside the raw ones
+        (:func:`linkage.stats.noise_corrected`); empty, with a warning, without count columns.
     best_lag : int or None
         Largest ``|r|`` in the period-adjusted profile among lags with ``p_adj < 1 - ci``
         (Romano-Wolf over the lags by default). Its row in ``lags_period_adjusted`` is the
@@ -103,6 +108,7 @@ class LinkageResult(Result):
     direction: pd.DataFrame
     partial: pd.DataFrame
     effect: pd.DataFrame
+    noise_corrected: pd.DataFrame
     best_lag: int | None
     warnings: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
@@ -169,6 +175,7 @@ class LinkageResult(Result):
                 "direction": records(self.direction, DIRECTION_COLUMNS),
                 "partial": records(self.partial, [*COLUMNS, "covariates"]),
                 "effect": next(iter(records(self.effect, EFFECT_COLUMNS)), None),
+                "noise_corrected": records(self.noise_corrected, NOISE_COLUMNS),
                 "caveats": list(DIRECTION_CAVEATS),
                 "warnings": list(self.warnings),
                 "text": self.text,
@@ -199,6 +206,13 @@ class LinkageResult(Result):
             out.append(("Direction", self.direction.drop(columns=["method"])))
         if len(self.partial):
             out.append(("Partial correlations", self.partial))
+        if len(self.noise_corrected):
+            out.append(
+                (
+                    "Corrected for the binomial noise of small units' rates",
+                    self.noise_corrected.drop(columns=["method"]),
+                )
+            )
         return out
 
 
@@ -282,7 +296,8 @@ def analyse(
     ['best_lag', 'best_lag_split', 'between', 'caveats']
     """
     check_ci(ci)
-    grid = make_grid(data, x=x, y=y, unit=unit, period=period, weights=weights)
+    counts = noise_counts(data, x=x, y=y)  # laid out for the noise correction
+    grid = make_grid(data, x=x, y=y, columns=counts, unit=unit, period=period, weights=weights)
     lags = check_lags(max_lag)
     check_lag_range(grid, lags)
     warns: list[str] = []
@@ -357,6 +372,8 @@ def analyse(
         effect = effect.assign(
             sentence="No lag stands out. At lag 0, o" + effect["sentence"].str[1:]
         )
+    noise, noise_warns = noise_for_analysis(data, grid, adj, W, period=period, ci=ci, lag=eff_lag)
+    warns.extend(noise_warns)
     # small and few units
     n_with, periods = coverage(grid.X, grid.Y)
     warns = (
@@ -397,6 +414,7 @@ def analyse(
         direction=direction,
         effect=effect,
         warnings=warns,
+        noise_corrected=noise,
         ci=ci,
         alpha=round(1 - ci, 10),
         best_lag_split=split,
@@ -408,6 +426,7 @@ def analyse(
         direction=direction,
         partial=partial,
         effect=effect,
+        noise_corrected=noise,
         best_lag=best,
         warnings=tuple(warns),
         settings=settings,

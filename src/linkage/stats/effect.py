@@ -30,7 +30,13 @@ from linkage.stats.bootstrap import boot_slopes, percentile_ci, unit_resample_co
 from linkage.stats.lags import LagStats, lag_stats
 from linkage.words import interval, lag_phrase
 
-__all__ = ["business_effect", "denominator_column", "count_columns", "EFFECT_COLUMNS"]
+__all__ = [
+    "business_effect",
+    "denominator_column",
+    "count_columns",
+    "customers_factor",
+    "EFFECT_COLUMNS",
+]
 
 EFFECT_COLUMNS = [
     "method",
@@ -87,6 +93,19 @@ def _label(col: str) -> str:
     return col.replace("_", " ")
 
 
+def customers_factor(grid: Grid, customers_per_period: float | None) -> float:
+    """Customers a year per unit of slope: ``one point x customers per period x periods a year``.
+
+    NaN when the customer count is unknown or ``y`` is not a rate stored as a fraction (a
+    point of ``y`` is then not a share of customers). The slope of :func:`business_effect`
+    times this factor is its ``customers_per_year``.
+    """
+    px, py = _point(grid.X), _point(grid.Y)
+    if customers_per_period is None or not np.isfinite(customers_per_period) or py != 0.01:
+        return float("nan")
+    return float(px * customers_per_period * (grid.per_year or 1))
+
+
 def effect_from_stats(
     stats: LagStats,
     W: np.ndarray,
@@ -117,12 +136,9 @@ def effect_from_stats(
     def pts(s: float) -> float:  # y per x, in points or in units
         return s * px / py if px == py else s
 
-    cust = cust_lo = cust_hi = float("nan")
-    per_year = grid.per_year
-    span = "a year" if per_year else f"a {grid.step}"
-    if customers_per_period is not None and np.isfinite(customers_per_period) and py == 0.01:
-        factor = px * customers_per_period * (per_year or 1)
-        cust, cust_lo, cust_hi = b * factor, lo * factor, hi * factor
+    span = "a year" if grid.per_year else f"a {grid.step}"
+    factor = customers_factor(grid, customers_per_period)
+    cust, cust_lo, cust_hi = b * factor, lo * factor, hi * factor
     xs, ys = _label(x), _label(y)
     if np.isfinite(b):
         word = "points" if px == py == 0.01 else "units"

@@ -4,6 +4,11 @@ A store of 8 people that loses 1 has a 12.5 % monthly turnover; next month it ma
 rates of small units swing far more than their true rates do. Empirical-Bayes shrinkage pulls each
 rate towards the overall rate by an amount that depends on its denominator: a beta-binomial model
 whose prior is estimated from all units by the method of moments (Kleinman 1973).
+
+Shrinkage serves league tables and unit figures; it undoes only part of the attenuation
+that the noise brings to within-unit correlations and slopes (the prior is fitted to the spread
+between units, not to a unit's month-to-month swings; measured in benchmarks/README.md, under
+``noise_study.py``): :func:`linkage.stats.noise_corrected` does that.
 """
 
 from __future__ import annotations
@@ -198,6 +203,8 @@ def size_warnings(
         if np.isfinite(med) and med < MIN_DENOMINATOR:
             out.append(
                 f"The median {col} is {med:g}: rates from fewer than {MIN_DENOMINATOR} people "
-                "swing by chance; consider weights or shrinkage (shrink_rates) and longer periods."
+                "swing by chance, which weakens correlations and slopes (the noise-corrected "
+                "figures allow for it); consider weights, shrinkage (shrink_rates) for league "
+                "tables, and longer periods."
             )
     return out

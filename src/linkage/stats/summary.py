@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from linkage.words import direction_word, interval, lead_word, p_phrase, r_interval
+from linkage.words import direction_word, interval, lead_word, open_interval, p_phrase, r_interval
 
 __all__ = ["plain_summary", "verdict"]
 
@@ -63,6 +63,36 @@ def _row_verdict(row: pd.Series, alpha: float, p_col: str = "p_val") -> str:
     )
 
 
+def _noise_sentence(table: pd.DataFrame, lag: int, xs: str, ys: str, ci: float) -> str:
+    """The noise-corrected r and slope at ``lag`` in one sentence ("" without that lag)."""
+    row = _first(table, "lag", lag)
+    if row is None:
+        return ""
+    share = (
+        f"binomial noise: {max(row['reliability_x'], 0.0):.0%} of the within-unit variation of "
+        f"{xs} and {max(row['reliability_y'], 0.0):.0%} of {ys} is more than chance"
+    )
+    if not np.isfinite(row["slope_corrected"]):
+        return (
+            f"The chance swings of rates from few people ({share}) leave too little to correct "
+            "the link for them."
+        )
+    text = (
+        f"Allowing for the chance swings of rates from few people ({share}), the within-unit "
+        f"link at lag {lag} would be r = {row['r_corrected']:.2f} "
+        f"({open_interval(row['r_ci_low'], row['r_ci_high'], level=ci, word='CI')}) instead of "
+        f"{row['r']:.2f}, and the slope {row['slope_corrected']:.2f} "
+        f"({open_interval(row['slope_ci_low'], row['slope_ci_high'], level=ci, word='CI')}) "
+        f"instead of {row['slope']:.2f}"
+    )
+    if np.isfinite(row["customers_per_year_corrected"]):
+        text += f", about {row['customers_per_year_corrected']:,.0f} customers a year"
+        lo, hi = row["customers_ci_low"], row["customers_ci_high"]
+        if np.isfinite(lo) and np.isfinite(hi):
+            text += f" ({lo:,.0f} to {hi:,.0f})"
+    return text + "; the raw figures are what the noisy rates show."
+
+
 def plain_summary(
     *,
     x: str,
@@ -78,8 +108,14 @@ def plain_summary(
     ci: float = 0.95,
     alpha: float = 0.05,
     best_lag_split: dict[str, Any] | None = None,
+    noise_corrected: pd.DataFrame | None = None,
 ) -> str:
-    """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`."""
+    """Paragraphs of plain text describing the result tables of :func:`linkage.stats.analyse`.
+
+    ``noise_corrected`` (:func:`linkage.stats.noise_corrected`'s table), when given, adds one
+    sentence after the effect: the r and slope at the effect's lag once the binomial noise of
+    the rates is allowed for.
+    """
     xs, ys = x.replace("_", " "), y.replace("_", " ")
     between = _first(correlations, "method", "between")
     within = _first(correlations, "method", "rm_corr")
@@ -211,6 +247,10 @@ def plain_summary(
             )
     if len(effect) and isinstance(effect["sentence"].iloc[0], str):
         out.append(effect["sentence"].iloc[0])
+        if noise_corrected is not None and len(noise_corrected):
+            sentence = _noise_sentence(noise_corrected, int(effect["lag"].iloc[0]), xs, ys, ci)
+            if sentence:
+                out.append(sentence)
     out.append(
         "Main caveat: this is observational data. Even a lagged, one-directional link can come "
         "from something else that changes both (a new manager, a local competitor), so treat it "
