@@ -14,12 +14,14 @@ with their own sensitivity to the climate, and revenue per customer and month.
 
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._panel import simulate_panel, truth_latent
+from linkage.simulate._relationships import RelationshipSpec
 from linkage.simulate._scenarios import SCENARIOS, scenario
 from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 from linkage.simulate._write import (
     SAMPLE_CHAIN,
+    SAMPLE_RELATIONSHIPS,
     SAMPLE_DEFECTS,
     SAMPLE_SPEC,
     write_sample,
@@ -29,6 +31,7 @@ from linkage.simulate._write import (
 __all__ = [
     "WorldSpec",
     "ChainSpec",
+    "RelationshipSpec",
     "scenario",
     "SCENARIOS",
     "World",
@@ -39,6 +42,7 @@ __all__ = [
     "write_sample",
     "SAMPLE_SPEC",
     "SAMPLE_CHAIN",
+    "SAMPLE_RELATIONSHIPS",
     "SAMPLE_DEFECTS",
     "DEFECT_REASONS",
 ]
