@@ -16,7 +16,17 @@ from collections.abc import Sequence
 from linkage import __version__
 from linkage.errors import LinkageError
 
-COMMANDS = ("simulate", "panel", "link", "dashboard", "report", "chain", "drivers", "watchlist")
+COMMANDS = (
+    "simulate",
+    "panel",
+    "link",
+    "dashboard",
+    "report",
+    "chain",
+    "drivers",
+    "watchlist",
+    "relationships",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
