@@ -21,8 +21,8 @@ from linkage.simulate._spec import WorldSpec
 from linkage.simulate._world import World, simulate
 from linkage.simulate._write import (
     SAMPLE_CHAIN,
-    SAMPLE_RELATIONSHIPS,
     SAMPLE_DEFECTS,
+    SAMPLE_RELATIONSHIPS,
     SAMPLE_SPEC,
     write_sample,
     write_world,

@@ -43,8 +43,9 @@ SAMPLE_SPEC = WorldSpec(
 )
 #: the chain planted around the sample world (surveys, segments, revenue): the defaults
 SAMPLE_CHAIN = ChainSpec()
-#: who serves whom in the sample (customers.csv's ``served_by``, relationships.csv): customers
-#: leave twice as often in the 6 months after their employee left, 1.3 times with a quick handover
+#: who serves whom in the sample (customers.csv's ``served_by``, each customer's first owner; the
+#: relationship table itself is left out to keep the sample small): customers leave twice as
+#: often in the 6 months after their employee left, 1.3 times after a quick handover
 SAMPLE_RELATIONSHIPS = RelationshipSpec()
 #: the files of a world's chain, by :class:`World` attribute
 CHAIN_FILES: dict[str, str] = {
@@ -384,7 +385,8 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     revenue retention (:func:`linkage.panel.revenue_panel` over the window; amounts to the cent,
     the retention to 6 decimals), because the
     customer-month rows it comes from would be some 14 MB; ``truth["chain"]`` says what the chain
-    planted.
+    planted. The canonical ``customers.csv`` carries ``served_by`` (each customer's first owner,
+    :data:`SAMPLE_RELATIONSHIPS`; ``truth["relationships"]`` says what was planted).
 
     Parameters
     ----------
@@ -405,11 +407,10 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
      'employees.csv', 'panel.csv', 'raw/customer_segments.csv', 'raw/customer_survey.csv',
      'raw/customers.csv', 'raw/employee_survey.csv', 'raw/employees.csv', 'raw/mapping.yaml',
-     'raw/unit_revenue.csv', 'raw/units.csv', 'relationships.csv', 'truth.json',
-     'unit_revenue.csv', 'units.csv']
+     'raw/unit_revenue.csv', 'raw/units.csv', 'truth.json', 'unit_revenue.csv', 'units.csv']
     """
     clean = simulate(SAMPLE_SPEC, chain=SAMPLE_CHAIN, relationships=SAMPLE_RELATIONSHIPS)
-    defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS, relationships=SAMPLE_RELATIONSHIPS)
+    defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
     truth = dict(clean.truth)
     truth["defects"] = {f"raw/{name}": v for name, v in defective.truth["defects"].items()}
     world = World(
@@ -423,7 +424,6 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
         employee_survey=clean.employee_survey,
         customer_survey=clean.customer_survey,
         segments=clean.segments,
-        relationships=clean.relationships,
     )
     written = write_world(world, outdir)
     unit_revenue = _unit_revenue(clean)
