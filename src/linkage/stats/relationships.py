@@ -374,8 +374,8 @@ def relationship_cells(
     if w1 < w0:
         raise InputError(f"the window ends ({end}) before it starts ({start})")
 
-    units, unit_code = np.unique(cus["unit_id"].to_numpy(dtype=str), return_inverse=True)
-    cids, cid_code = np.unique(cus["customer_id"].to_numpy(dtype=str), return_inverse=True)
+    unit_code, units = pd.factorize(cus["unit_id"], sort=True)
+    cid_code, cids = pd.factorize(cus["customer_id"])
     spells = pd.DataFrame(
         {
             "cid": cid_code.astype(np.int64),
@@ -386,12 +386,10 @@ def relationship_cells(
         }
     )
     spells = spells[spells["lo"] <= spells["hi"]]
-    eids, eid_code = np.unique(events["employee_id"].to_numpy(dtype=str), return_inverse=True)
+    eid_code = pd.factorize(events["employee_id"])[0]
     ev = pd.DataFrame(
         {
-            "cid": np.searchsorted(cids, events["customer_id"].to_numpy(dtype=str)).astype(
-                np.int64
-            ),
+            "cid": pd.Index(cids).get_indexer(events["customer_id"]).astype(np.int64),
             "dep_m": events["dep_month"].to_numpy(dtype=np.int64),
             "dep_key": eid_code.astype(np.int64) * 100_000
             + (events["departure"].to_numpy().astype("datetime64[D]").astype(np.int64)),
@@ -399,6 +397,7 @@ def relationship_cells(
             "band": events["band"].to_numpy(dtype=np.int64),
         }
     )
+    ev = ev[ev["cid"] >= 0]
     # the latest departure wins where two fall in one month for a customer
     ev = ev.sort_values(["cid", "dep_m", "dep_key"]).drop_duplicates(["cid", "dep_m"], keep="last")
     months = pd.DataFrame({"month": np.arange(w0, w1 + 1, dtype=np.int64)})
@@ -409,42 +408,49 @@ def relationship_cells(
         con.register("spells", spells)
         con.register("ev", ev)
         con.register("months", months)
-        con.execute(
+        cells = con.execute(
             f"""
-            CREATE TEMP VIEW cm AS
             WITH x AS (
                 SELECT s.cid, s.unit, m.month, (s.left_m = m.month) AS lost
                 FROM spells s JOIN months m ON m.month BETWEEN s.lo AND s.hi
+            ),
+            y AS (
+                SELECT x.unit, x.month, x.lost,
+                    CASE WHEN e.dep_m IS NOT NULL AND x.month - e.dep_m <= {int(window)}
+                         THEN x.month - e.dep_m ELSE 0 END AS since,
+                    e.quick, e.band
+                FROM x ASOF LEFT JOIN ev e ON x.cid = e.cid AND x.month > e.dep_m
             )
-            SELECT x.cid, x.unit, x.month, x.lost,
-                CASE WHEN e.dep_m IS NOT NULL AND x.month - e.dep_m <= {int(window)}
-                     THEN x.month - e.dep_m ELSE 0 END AS since,
-                e.quick, e.band, e.dep_key
-            FROM x ASOF LEFT JOIN ev e ON x.cid = e.cid AND x.month > e.dep_m
-            """
-        )
-        cells = con.execute(
-            """
             SELECT unit, month, since,
                 CASE WHEN since > 0 THEN quick ELSE -1 END AS quick,
                 CASE WHEN since > 0 THEN band ELSE -1 END AS band,
                 count(*) AS at_risk, sum(CAST(lost AS BIGINT)) AS lost
-            FROM cm GROUP BY ALL
+            FROM y GROUP BY ALL
             """
         ).df()
+        # the exposed, counted from the departures (a few rows per departure and month)
         groups = con.execute(
-            """
-            SELECT since, quick, band, count(DISTINCT cid) AS customers,
-                count(DISTINCT dep_key) AS departures
-            FROM cm WHERE since > 0 GROUP BY GROUPING SETS ((since), (quick), (band), ())
+            f"""
+            WITH evn AS (
+                SELECT *, lead(dep_m) OVER (PARTITION BY cid ORDER BY dep_m) AS next_m FROM ev
+            ),
+            x AS (
+                SELECT evn.cid, evn.dep_key, evn.quick, evn.band, r.since,
+                    evn.dep_m + r.since AS month
+                FROM evn, (SELECT range AS since FROM range(1, {int(window) + 1})) r
+                WHERE evn.next_m IS NULL OR evn.dep_m + r.since <= evn.next_m
+            )
+            SELECT x.since, x.quick, x.band, count(DISTINCT x.cid) AS customers,
+                count(DISTINCT x.dep_key) AS departures
+            FROM x JOIN spells s ON s.cid = x.cid AND x.month BETWEEN s.lo AND s.hi
+            GROUP BY GROUPING SETS ((x.since), (x.quick), (x.band), ())
             """
         ).df()
-        totals = con.execute(
-            "SELECT count(DISTINCT cid) AS customers, count(DISTINCT unit) AS units FROM cm"
-        ).fetchone()
     finally:
         con.close()
-    cells["unit_id"] = units[cells["unit"].to_numpy(dtype=np.int64)]
+    groups = groups.rename(columns=lambda c: c.split(".")[-1])
+    cells["unit_id"] = np.asarray(units, dtype=object)[cells["unit"].to_numpy(dtype=np.int64)]
+    cells["unit_id"] = cells["unit_id"].astype("str")
     cells = cells.drop(columns="unit")
     for col in ("month", "since", "quick", "band", "at_risk", "lost"):
         cells[col] = cells[col].astype(np.int64)
@@ -452,8 +458,8 @@ def relationship_cells(
     info = {
         "window_start": _month_start(w0),
         "window_end": _month_start(w1),
-        "customers": int(totals[0]) if totals else 0,
-        "units": int(totals[1]) if totals else 0,
+        "customers": int(spells["cid"].nunique()),
+        "units": int(spells["unit"].nunique()),
         "months": w1 - w0 + 1,
     }
     return cells.sort_values(["unit_id", "month", "since"]).reset_index(drop=True), groups, info
@@ -564,31 +570,21 @@ class RelationshipResult(Result):
 
 def _design(cells: pd.DataFrame, groups: list[tuple[str, pd.Series]]) -> tuple[np.ndarray, ...]:
     """Cells summed per stratum x group (``groups``: label, boolean mask over cells)."""
+    n_groups = len(groups)
     cat = np.zeros(len(cells), dtype=np.int64)
     for i, (_label, mask) in enumerate(groups, start=1):
         cat[mask.to_numpy()] = i
-    frame = pd.DataFrame(
-        {
-            "unit_id": cells["unit_id"].to_numpy(),
-            "month": cells["month"].to_numpy(),
-            "cat": cat,
-            "at_risk": cells["at_risk"].to_numpy(),
-            "lost": cells["lost"].to_numpy(),
-        }
-    )
-    agg = frame.groupby(["unit_id", "month", "cat"], sort=False, as_index=False).sum()
-    unit_code = pd.factorize(agg["unit_id"])[0]
-    stratum = pd.factorize(pd.MultiIndex.from_arrays([agg["unit_id"], agg["month"]]))[0]
-    x = np.zeros((len(agg), len(groups)))
-    for i in range(len(groups)):
-        x[:, i] = agg["cat"].to_numpy() == i + 1
-    return (
-        stratum,
-        x,
-        agg["at_risk"].to_numpy(dtype=float),
-        agg["lost"].to_numpy(dtype=float),
-        unit_code,
-    )
+    unit = pd.factorize(cells["unit_id"])[0].astype(np.int64)
+    month = cells["month"].to_numpy(dtype=np.int64)
+    span = int(month.max() - month.min()) + 1 if month.size else 1
+    stratum = unit * span + (month - (month.min() if month.size else 0))
+    key, inv = np.unique(stratum * (n_groups + 1) + cat, return_inverse=True)
+    at_risk = np.bincount(inv, weights=cells["at_risk"].to_numpy(dtype=float))
+    lost = np.bincount(inv, weights=cells["lost"].to_numpy(dtype=float))
+    cell_stratum = key // (n_groups + 1)
+    cell_cat = key % (n_groups + 1)
+    x = (cell_cat[:, None] == np.arange(1, n_groups + 1)[None, :]).astype(float)
+    return np.unique(cell_stratum, return_inverse=True)[1], x, at_risk, lost, cell_stratum // span
 
 
 def _fit(cells: pd.DataFrame, groups: list[tuple[str, pd.Series]]) -> tuple[np.ndarray, ...]:
