@@ -12,7 +12,9 @@ relationship table (the customer-month expansion in DuckDB, memory limit 2 GB). 
 wall time, the peak resident memory of this process (``ru_maxrss``: reading, the analysis and
 DuckDB together) and, as the baseline measured in the same run, the time of a bare DuckDB scan of
 the same three files (count and min / max of every date column): the ratio says what the
-analysis costs over just reading the data once. The promise: under a minute and under 4 GB.
+analysis costs over just reading the data once. It also prints the CPU seconds (user + system)
+of the analysis: on a shared machine the wall time depends on the load. The promise: under a
+minute and under 4 GB.
 """
 
 from __future__ import annotations
@@ -142,14 +144,23 @@ def main() -> None:
             check=True,
         )
         baseline = bare_scan(folder)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_before = before.ru_utime + before.ru_stime
         started = time.perf_counter()
         employees = pd.read_parquet(folder / "employees.parquet")
         customers = pd.read_parquet(folder / "customers.parquet")
         relationships = pd.read_parquet(folder / "relationships.parquet")
         res = relationship_hazard(
-            employees, customers, relationships=relationships, memory_limit="2GB"
+            employees,
+            customers,
+            relationships=relationships,
+            start="2023-01",
+            end="2025-12",
+            memory_limit="2GB",
         )
         took = time.perf_counter() - started
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_s = cpu.ru_utime + cpu.ru_stime - cpu_before
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(
         f"{args.customers:,} customers, {args.spells:,} employee spells, "
@@ -157,9 +168,9 @@ def main() -> None:
         f"{res.departures:,} departures"
     )
     print(
-        f"relationship_hazard (read + clean types + DuckDB expansion + fits): {took:.1f} s, "
-        f"peak memory {peak_gb:.2f} GB; bare DuckDB scan of the same files {baseline:.2f} s "
-        f"(ratio {took / baseline:.0f}x)"
+        f"read + relationship_hazard over 36 months (DuckDB expansion + fits): {took:.1f} s "
+        f"wall, {cpu_s:.1f} s CPU, peak memory {peak_gb:.2f} GB; bare DuckDB scan of the same "
+        f"files {baseline:.2f} s (ratio {took / baseline:.0f}x)"
     )
 
 
