@@ -141,3 +141,15 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, extra, message):
     assert code == 2
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in out.err
+
+
+def test_simulate_writes_relationships(tmp_path, capsys):
+    out = tmp_path / "world"
+    args = ["simulate", str(out), "--units", "4", "--months", "6", "--relationships"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "relationships: hazard ratio 2 for 6 months" in text
+    rel = pd.read_csv(out / "relationships.csv")
+    assert list(rel.columns) == ["customer_id", "employee_id", "start_date", "end_date"]
+    assert "served_by" in pd.read_csv(out / "customers.csv").columns
+    assert main(["simulate", str(out), "--sample", "--relationships"]) == 2
