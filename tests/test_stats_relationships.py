@@ -173,3 +173,21 @@ def test_bad_settings():
         relationship_hazard(employees, customers, window=0)
     with pytest.raises(InputError, match="handover_days"):
         relationship_hazard(employees, customers, handover_days=-1)
+
+
+def test_groups_below_k_are_suppressed(planted):
+    _, world = planted
+    full = relationship_hazard(world.employees, world.customers, relationships=world.relationships)
+    lengths = full.by_relationship_length
+    smallest = int(lengths[["customers", "departures"]].min(axis=1).min())
+    k = smallest + 1
+    assert k <= min(full.customers_exposed, full.departures)
+    res = relationship_hazard(
+        world.employees, world.customers, relationships=world.relationships, k=k
+    )
+    for table in (res.by_relationship_length, res.by_months_since_departure):
+        small = (table["customers"] < k) | (table["departures"] < k)
+        assert small.any() or table is res.by_months_since_departure
+        assert table.loc[small, ["hazard_ratio", "ci_low", "ci_high"]].isna().all().all()
+        assert table.loc[~small, "hazard_ratio"].notna().all()
+    assert res.hazard_ratio == pytest.approx(full.hazard_ratio)
