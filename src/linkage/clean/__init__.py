@@ -52,6 +52,7 @@ __all__ = [
     "clean_customers",
     "clean_activity",
     "clean_units",
+    "clean_relationships",
     "clean_employee_survey",
     "clean_customer_survey",
     "clean_revenue",
@@ -160,17 +161,23 @@ def clean_customers(
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    employees: pd.DataFrame | CleanResult | None = None,
 ) -> CleanResult:
     """Clean a customer extract into customer spells.
 
     Parameters are those of :func:`clean_employees` (mapping section ``customers``; ``source``
-    defaults to ``"customers"`` for a DataFrame).
+    defaults to ``"customers"`` for a DataFrame), and:
+
+    employees : pandas.DataFrame or CleanResult, optional
+        The cleaned employee extract: a customer whose ``served_by`` (the employee serving it,
+        when the extract has that column) is not one of its ``employee_id`` is set aside as
+        ``unknown_employee``. A blank ``served_by`` is kept (no known employee).
 
     Returns
     -------
     CleanResult
         ``data`` with ``customer_id``, ``unit_id`` (str), ``start_date``, ``end_date``
-        (datetime64, NaT while active), then other columns.
+        (datetime64, NaT while active), ``served_by`` (str) when given, then other columns.
 
     Examples
     --------
@@ -183,6 +190,13 @@ def clean_customers(
        row             reason      column
     0    2  overlapping_spell  start_date
     1    3       unknown_unit     unit_id
+    >>> served = raw.assign(served_by=["e1", "e1", "e9"])
+    >>> result = clean_customers(served, employees=pd.DataFrame({"employee_id": ["e1"]}),
+    ...                          as_of="2024-01-01")
+    >>> result.rejects[["row", "reason", "column"]]
+       row             reason      column
+    0    2  overlapping_spell  start_date
+    1    3   unknown_employee   served_by
     """
     return clean_table(
         raw,
@@ -193,6 +207,67 @@ def clean_customers(
         as_of=as_of,
         date_format=date_format,
         dayfirst=dayfirst,
+        employees=employees,
+    )
+
+
+def clean_relationships(
+    raw: Raw,
+    *,
+    mapping: dict[str, Any] | None = None,
+    source: str | None = None,
+    employees: pd.DataFrame | CleanResult | None = None,
+    as_of: Any = None,
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+) -> CleanResult:
+    """Clean a relationship table: who served which customer, from when to when.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame or path
+        ``customer_id``, ``employee_id``, ``start_date``, ``end_date`` (empty while it lasts; map
+        other names with the mapping's ``relationships`` section).
+    mapping, source, as_of, date_format, dayfirst
+        As in :func:`clean_employees` (``source`` defaults to ``"relationships"``).
+    employees : pandas.DataFrame or CleanResult, optional
+        The cleaned employee extract; a relationship with another employee is set aside as
+        ``unknown_employee``.
+
+    Returns
+    -------
+    CleanResult
+        ``data`` with ``customer_id``, ``employee_id`` (str), ``start_date``, ``end_date``
+        (datetime64). Reasons: those of the other extracts (duplicates, missing identifiers,
+        dates) and ``unknown_employee``, ``overlapping_relationship`` (a customer has one owner
+        at a time: a relationship that starts before the customer's earlier one ends is set
+        aside; one starting the day the other ends is a handover, kept).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"customer_id": ["c1", "c1", "c1", "c2"],
+    ...                     "employee_id": ["e1", "e2", "e3", "e9"],
+    ...                     "start_date": ["2023-01-01", "2023-06-30", "2023-05-01", "2023-02-01"],
+    ...                     "end_date": ["2023-06-30", None, "2023-07-01", None]})
+    >>> staff = pd.DataFrame({"employee_id": ["e1", "e2", "e3"]})
+    >>> result = clean_relationships(raw, employees=staff, as_of="2024-01-01")
+    >>> result.data[["customer_id", "employee_id"]].values.tolist()
+    [['c1', 'e1'], ['c1', 'e2']]
+    >>> result.rejects[["row", "reason", "column"]]
+       row                    reason       column
+    0    3  overlapping_relationship   start_date
+    1    4          unknown_employee  employee_id
+    """
+    return clean_table(
+        raw,
+        table="relationships",
+        mapping=mapping,
+        source=source,
+        as_of=as_of,
+        date_format=date_format,
+        dayfirst=dayfirst,
+        employees=employees,
     )
 
 

@@ -38,8 +38,12 @@ REASONS: dict[str, str] = {
     "end_before_start": "end date (termination, customer end) before the start date",
     "future_date": "a date after the extract's as-of date",
     "unknown_unit": "unit id not in the units table (only when a units table is given)",
+    "unknown_employee": "an employee id (a customer's served_by, a relationship's employee) not in "
+    "the employee extract (only when it is given)",
     "overlapping_spell": "overlaps an earlier spell of the same person in the same unit (the "
     "earliest is kept)",
+    "overlapping_relationship": "a customer's relationship that overlaps an earlier one of the "
+    "same customer (one owner at a time; the earliest is kept)",
     "duplicate_unit": "a unit id already listed in the units table (the first is kept)",
 }
 
@@ -57,6 +61,9 @@ class _Spec:
     end: str | None = None
     person: str | None = None
     numbers: tuple[str, ...] = ()
+    #: spells of a person overlap within this column's groups (None: across the whole table)
+    within: str | None = "unit_id"
+    overlap: str = "overlapping_spell"
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -69,8 +76,10 @@ class _Spec:
             "unparseable_number": bool(self.numbers),
             "end_before_start": self.end is not None,
             "future_date": self.start is not None,
-            "unknown_unit": self.table != "units",
-            "overlapping_spell": self.person is not None,
+            "unknown_unit": self.within == "unit_id" and self.table != "units",
+            "unknown_employee": False,  # only when an employee extract is given
+            "overlapping_spell": self.person is not None and self.overlap == "overlapping_spell",
+            "overlapping_relationship": self.overlap == "overlapping_relationship",
             "duplicate_unit": self.table == "units",
         }
         return tuple(r for r in REASONS if applies[r])
@@ -87,6 +96,15 @@ SPECS = {
         "activity", ("customer_id", "unit_id"), "activity_date", numbers=("revenue",)
     ),
     "units": _Spec("units", ("unit_id",)),
+    "relationships": _Spec(
+        "relationships",
+        ("customer_id", "employee_id"),
+        "start_date",
+        "end_date",
+        "customer_id",
+        within=None,
+        overlap="overlapping_relationship",
+    ),
 }
 
 
@@ -201,6 +219,22 @@ def unit_set(units: Any) -> pd.Index | None:
             "the units table must be a DataFrame with a 'unit_id' column", file="units"
         )
     return pd.Index(text_cells(units["unit_id"]).dropna().unique())
+
+
+def employee_set(employees: Any) -> pd.Index | None:
+    """The employee ids a table may name: from a cleaned employee table (its ``employee_id``),
+    a :class:`CleanResult` of one, or a list of ids; ``None`` when not given."""
+    if employees is None:
+        return None
+    if isinstance(employees, CleanResult):
+        employees = employees.data
+    if isinstance(employees, pd.DataFrame):
+        if "employee_id" not in employees.columns:
+            raise InputError(
+                "the employee table must have an 'employee_id' column", file="employees"
+            )
+        employees = employees["employee_id"]
+    return pd.Index(text_cells(pd.Series(list(employees), dtype=object)).dropna().unique())
 
 
 def as_of_date(as_of: Any) -> pd.Timestamp:
@@ -337,8 +371,12 @@ def clean_table(
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    employees: Any = None,
 ) -> CleanResult:
-    """Clean one extract into the canonical ``table`` (see the public ``clean_*`` functions)."""
+    """Clean one extract into the canonical ``table`` (see the public ``clean_*`` functions).
+
+    ``employees`` (the cleaned employee table, or its ids): the employees a customer's
+    ``served_by`` or a relationship's ``employee_id`` may name; others are ``unknown_employee``."""
     from linkage.io.schemas import check_columns  # pandera: imported when first cleaning
 
     spec = SPECS[table]
@@ -407,9 +445,16 @@ def clean_table(
     for name in date_cols:
         conditions.append(("future_date", (typed[name] > stamp).to_numpy(), name))
 
-    if known_units is not None:
+    if known_units is not None and "unit_id" in typed:
         unknown = (~typed["unit_id"].isin(known_units) & typed["unit_id"].notna()).to_numpy()
         conditions.append(("unknown_unit", unknown, "unit_id"))
+    known_staff = employee_set(employees)
+    staff_col = {"customers": "served_by", "relationships": "employee_id"}.get(table)
+    check_staff = known_staff is not None and staff_col is not None and staff_col in mapped
+    if check_staff and staff_col is not None and known_staff is not None:
+        staff = typed[staff_col] if staff_col in typed else text_cells(mapped[staff_col])
+        unknown = (~staff.isin(known_staff) & staff.notna()).to_numpy()
+        conditions.append(("unknown_employee", unknown, staff_col))
 
     reason, blame = first_reasons(conditions, n, sources)
 
@@ -417,8 +462,11 @@ def clean_table(
         # only people with more than one spell in a unit can overlap: find those groups first
         todo = np.flatnonzero(reason == "")
         person_code, _ = pd.factorize(typed[spec.person].iloc[todo])
-        unit_code, unit_levels = pd.factorize(typed["unit_id"].iloc[todo])
-        group = person_code.astype(np.int64) * (len(unit_levels) + 1) + unit_code
+        if spec.within is None:
+            group = person_code.astype(np.int64)
+        else:
+            unit_code, unit_levels = pd.factorize(typed[spec.within].iloc[todo])
+            group = person_code.astype(np.int64) * (len(unit_levels) + 1) + unit_code
         group_code, _ = pd.factorize(group)
         shared = np.bincount(group_code)[group_code] > 1
         rows_in = todo[shared]
@@ -431,7 +479,7 @@ def clean_table(
                 tiebreak,
             )
             idx = rows_in[over]
-            reason[idx] = "overlapping_spell"
+            reason[idx] = spec.overlap
             blame[idx] = sources[spec.start]
     if spec.table == "units":
         open_rows = reason == ""
@@ -465,6 +513,7 @@ def clean_table(
                 data_cols[name] = iso.where(values.notna(), data_cols[name])
     data = pd.DataFrame(data_cols).loc[keep].reset_index(drop=True)
 
+    reasons = [r for r in REASONS if r in spec.reasons or (r == "unknown_employee" and check_staff)]
     return clean_result(
-        raw, data, file=label, rows=rows, reason=reason, blame=blame, reasons=spec.reasons
+        raw, data, file=label, rows=rows, reason=reason, blame=blame, reasons=reasons
     )

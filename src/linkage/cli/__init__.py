@@ -27,6 +27,7 @@ COMMANDS = (
     "watchlist",
     "events",
     "notebooks",
+    "relationships",
 )
 
 

@@ -25,6 +25,8 @@ Surveys, revenue and segment files add: empty_response (no answer), out_of_scale
 its scale or not whole), missing_number (no revenue), missing_segment, duplicate_response
 (a respondent / response id again in one unit and month), duplicate_customer (segments),
 duplicate_period (unit-level revenue or survey: a unit and period again).
+linkage relationships adds: unknown_employee (a served_by or relationship naming an employee
+the HR extract lacks), overlapping_relationship (a customer's relationships overlapping).
 The report prints rows read = kept + set aside per file; --rejects writes the set-aside rows
 of every file with their file, row number (header excluded), reason, column and original cells.
 

@@ -13,6 +13,8 @@ A mapping is a dict (or a YAML file) of this shape::
     customer_survey: {unit_id: Store, response_date: Date, csat: CSAT, nps: Recommend}
     revenue:   {customer_id: Account ID, unit_id: Store, period: Month, revenue: Amount}
     segments:  {customer_id: Account ID, segment: Vertical}
+    relationships: {customer_id: Account ID, employee_id: Banker ID, start_date: From,
+                    end_date: To}
     dates:     {format: "%m/%d/%Y"}      # or {dayfirst: true}; default: ISO and unambiguous formats
     pseudonymise: {employees: [Manager ID], customers: [Email]}
 
@@ -32,6 +34,10 @@ columns (:data:`linkage.io._tables.REQUIRED` and ``OPTIONAL``) and a few setting
   customer and period, or per invoice) or, without ``customer_id``, unit level (``unit_id``,
   ``period``, ``revenue`` and optionally ``revenue_start``, ``revenue_retained``,
   ``revenue_retention``: one row per unit and period).
+
+The customers' ``served_by`` (optional) names the employee who serves each customer (an
+``employee_id`` of the employee extract); ``relationships`` is the table of who served whom when,
+for owners that change.
 
 Columns a section does not name keep their names. ``pseudonymise`` names, per table, further
 person identifier columns (file column names) that ``prepare(..., pseudonymise=True)`` hashes
@@ -63,7 +69,16 @@ __all__ = [
     "table_options",
 ]
 
-_SECTIONS = ("employees", "customers", "activity", "units", *CHAIN_TABLES, "dates", "pseudonymise")
+_SECTIONS = (
+    "employees",
+    "customers",
+    "activity",
+    "units",
+    *CHAIN_TABLES,
+    "relationships",
+    "dates",
+    "pseudonymise",
+)
 _PERSON_TABLES = tuple(PERSON_COLUMNS)
 _MAX_MAPPING_BYTES = 1_000_000  # a mapping is a few lines; anything this big is not one
 
@@ -127,7 +142,7 @@ def validate_mapping(mapping: dict[str, Any], *, file: str | None = None) -> dic
     ...
     linkage.errors.InputError: map.yaml: unknown section 'employee' (did you mean 'employees'?);
     a mapping has the sections employees, customers, activity, units, employee_survey,
-    customer_survey, revenue, segments, dates, pseudonymise
+    customer_survey, revenue, segments, relationships, dates, pseudonymise
     >>> m = validate_mapping({"employee_survey": {"unit_id": "Store", "items": ["Q1", "Q2"]}})
     >>> m["employee_survey"]
     {'unit_id': 'Store', 'items': {'Q1': 'Q1', 'Q2': 'Q2'}}

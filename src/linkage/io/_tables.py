@@ -23,18 +23,20 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "customer_survey": ("unit_id", "response_date"),
     "revenue": ("unit_id", "period", "revenue"),
     "segments": ("customer_id", "segment"),
+    "relationships": ("customer_id", "employee_id", "start_date", "end_date"),
 }
 
 #: Optional canonical columns of each table (``units`` also takes any attribute column).
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "employees": ("termination_type", "role"),
-    "customers": ("segment",),
+    "customers": ("segment", "served_by"),
     "activity": ("revenue", "segment"),
     "units": (),
     "employee_survey": ("respondent_id", "period", "respondents"),
     "customer_survey": ("csat", "nps", "response_id", "customer_id"),
     "revenue": ("customer_id", "revenue_start", "revenue_retained", "revenue_retention"),
     "segments": (),
+    "relationships": (),
 }
 
 #: Mapping-section keys that are settings, not columns: ``dates`` (this table's date format,
@@ -49,6 +51,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "customer_survey": ("csat_scale", "dates"),
     "revenue": ("dates",),
     "segments": (),
+    "relationships": ("dates",),
 }
 
 #: The person (or response) identifier columns of each table: what pseudonymisation replaces.
@@ -60,4 +63,5 @@ PERSON_COLUMNS: dict[str, tuple[str, ...]] = {
     "customer_survey": ("response_id", "customer_id"),
     "revenue": ("customer_id",),
     "segments": ("customer_id",),
+    "relationships": ("customer_id", "employee_id"),
 }

@@ -42,6 +42,7 @@ __all__ = [
     "CustomerSurvey",
     "Revenue",
     "Segments",
+    "Relationships",
     "SCHEMAS",
     "check_columns",
     "check_typed",
@@ -162,8 +163,22 @@ class Segments(pa.DataFrameModel):
         name = "segments"
 
 
+class Relationships(pa.DataFrameModel):
+    """Who served which customer when: one row per customer and owner, from start to end."""
+
+    customer_id: Series[str]
+    employee_id: Series[str]
+    start_date: Series[pd.Timestamp]
+    end_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+        name = "relationships"
+
+
 SCHEMAS.update(
     {
+        "relationships": Relationships,
         "employee_survey": EmployeeSurvey,
         "customer_survey": CustomerSurvey,
         "revenue": Revenue,

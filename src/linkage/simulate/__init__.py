@@ -17,6 +17,7 @@ and a programme with staggered starts, with their effects on customer retention.
 from linkage.simulate._defects import DEFECT_REASONS
 from linkage.simulate._events import EventSpec
 from linkage.simulate._panel import simulate_panel, truth_latent
+from linkage.simulate._relationships import RelationshipSpec
 from linkage.simulate._scenarios import SCENARIOS, scenario
 from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
@@ -24,6 +25,7 @@ from linkage.simulate._world import World, simulate
 from linkage.simulate._write import (
     SAMPLE_CHAIN,
     SAMPLE_DEFECTS,
+    SAMPLE_RELATIONSHIPS,
     SAMPLE_SPEC,
     write_sample,
     write_world,
@@ -33,6 +35,7 @@ __all__ = [
     "WorldSpec",
     "ChainSpec",
     "EventSpec",
+    "RelationshipSpec",
     "scenario",
     "SCENARIOS",
     "World",
@@ -43,6 +46,7 @@ __all__ = [
     "write_sample",
     "SAMPLE_SPEC",
     "SAMPLE_CHAIN",
+    "SAMPLE_RELATIONSHIPS",
     "SAMPLE_DEFECTS",
     "DEFECT_REASONS",
 ]

@@ -22,6 +22,7 @@ from linkage.simulate._events import (
 from linkage.simulate._model import draw_counts, latent_model, streams, truth_dict
 from linkage.simulate._panel import check_spec
 from linkage.simulate._people import activity_log, realise_spells, spells_table, termination_types
+from linkage.simulate._relationships import RelationshipSpec, relationship_tables
 from linkage.simulate._service_chain import ChainSpec, chain_tables, chain_truth
 from linkage.simulate._spec import WorldSpec
 
@@ -72,6 +73,11 @@ class World:
         With an :class:`~linkage.simulate.EventSpec` (``simulate(..., events=...)``), the units
         that started the programme: ``unit_id, event_date, event_type`` (``"programme"``); the
         employees then carry a ``role`` column (see :class:`~linkage.simulate.EventSpec`).
+    relationships : pandas.DataFrame or None
+        With a :class:`~linkage.simulate.RelationshipSpec` (``simulate(..., relationships=...)``),
+        who served each customer when: ``customer_id, employee_id, start_date, end_date`` (end NaT
+        while it lasts); the customers then carry ``served_by``, their first owner (None
+        without). Never touched by defects.
     """
 
     employees: pd.DataFrame
@@ -86,6 +92,7 @@ class World:
     segments: pd.DataFrame | None = None
     revenue: pd.DataFrame | None = None
     programme: pd.DataFrame | None = None
+    relationships: pd.DataFrame | None = None
 
     def chain_panel(self, *, align: Literal["forward", "wave"] = "forward") -> pd.DataFrame:
         """The world's panel with its chain joined on: survey means, CSAT, NPS, revenue.
@@ -163,6 +170,7 @@ def simulate(
     defects: float | dict[str, int] | None = None,
     chain: ChainSpec | None = None,
     events: EventSpec | None = None,
+    relationships: RelationshipSpec | None = None,
 ) -> World:
     """Simulate a world of people: employee spells, customers, units and the planted truth.
 
@@ -206,6 +214,13 @@ def simulate(
         drawn on the events' own stream (so they differ from a world without events), the
         employees gain ``role``, the world a ``programme`` table and the truth
         ``truth["events"]``.
+    relationships : RelationshipSpec, optional
+        Also link each customer spell to the employee who serves it (spells only; see
+        :class:`~linkage.simulate.RelationshipSpec`): customers leave more often in the months
+        after their own employee left. Drawn on a generator of its own, so every other table and
+        the truth's other keys are the same as without it; the customers gain a ``served_by``
+        column, the world a :attr:`World.relationships` table and the truth
+        ``truth["relationships"]``.
 
     Returns
     -------
@@ -252,6 +267,16 @@ def simulate(
         raise InputError(
             f"events must be a linkage.simulate.EventSpec, not {type(events).__name__}",
             column="events",
+        )
+    if relationships is not None and not isinstance(relationships, RelationshipSpec):
+        raise InputError(
+            "relationships must be a linkage.simulate.RelationshipSpec, "
+            f"not {type(relationships).__name__}",
+            column="relationships",
+        )
+    if relationships is not None and customers != "spells":
+        raise InputError(
+            "relationships need customers as spells, not an activity log", column="relationships"
         )
     rng_latent, rng_counts, rng_people, rng_defects = streams(spec)
     lat = latent_model(spec, rng_latent)
@@ -334,6 +359,13 @@ def simulate(
         end=facts["window_end"],
     )
 
+    rel_table = None
+    if relationships is not None:
+        served_by, rel_table, truth["relationships"] = relationship_tables(
+            relationships, spec.seed, lat, employees, cust
+        )
+        cust = cust.assign(served_by=served_by)
+
     if defects is not None:
         extract = np.datetime64(truth["facts"]["extract_date"], "D")
         planted_all = {}
@@ -382,5 +414,6 @@ def simulate(
         panel=panel,
         customers_kind=customers,
         programme=programme,
+        relationships=rel_table,
         **chained,
     )

@@ -43,6 +43,7 @@ from linkage.stats.early_warning import (
 from linkage.stats.effect import business_effect
 from linkage.stats.lags import choose_best_lag, lag_pairs, lag_profile
 from linkage.stats.noise import noise_corrected
+from linkage.stats.relationships import RelationshipResult, relationship_hazard
 from linkage.stats.reliability import spearman_brown, survey_reliability, unit_reliability
 from linkage.stats.results import Result
 from linkage.stats.segments import segment_linkage
@@ -50,6 +51,8 @@ from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
 
 __all__ = [
+    "relationship_hazard",
+    "RelationshipResult",
     "analyse",
     "LinkageResult",
     "pooled_corr",
