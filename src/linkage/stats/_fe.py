@@ -25,6 +25,7 @@ class FEFit(TypedDict):
     n_units: int
     dof: int
     sd: np.ndarray
+    influence: np.ndarray
 
 
 def demean_grid(
@@ -70,7 +71,13 @@ def demean_grid(
 
 
 def fe_ols(
-    y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95
+    y: np.ndarray,
+    X: np.ndarray,
+    mask: np.ndarray,
+    *,
+    two_way: bool,
+    ci: float = 0.95,
+    dof: int | None = None,
 ) -> FEFit:
     """OLS of ``y`` on ``X`` with unit (and period) fixed effects, errors clustered by unit.
 
@@ -79,14 +86,16 @@ def fe_ols(
     ``s_u`` a unit's score and ``d`` the absorbed effects (0 with unit effects only, which are
     nested in the unit clusters); p-values and intervals use t with ``n - absorbed - k`` degrees of
     freedom. This is ``linearmodels.PanelOLS(...).fit(cov_type="clustered", cluster_entity=True)``
-    (7.1 defaults, ``debiased=True``).
+    (7.1 defaults, ``debiased=True``). ``dof`` replaces those degrees of freedom (e.g. units - 1,
+    the reference of the lag tests).
 
     Returns
     -------
     FEFit
         A dict: ``coef``, ``se``, ``ci_low``, ``ci_high``, ``p_val`` (arrays of length k), ``n``,
         ``n_units``, ``dof``, ``sd`` (within standard deviations of y then each X, after the
-        fixed effects are removed).
+        fixed effects are removed), ``influence`` (units x k: ``A^-1 s_u``, each unit's share of
+        ``coef - beta``; clustered covariances of combined estimators are built from it).
     """
     w = mask.astype(float)
     V, absorbed = demean_grid(np.concatenate([y[None], X]), w, mask, two_way=two_way)
@@ -103,7 +112,7 @@ def fe_ols(
     d = absorbed if two_way else 0
     cov = n / max(n - d - k, 1) * Ainv @ (scores.T @ scores) @ Ainv
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    dof = n - absorbed - k
+    dof = n - absorbed - k if dof is None else dof
     with np.errstate(divide="ignore", invalid="ignore"):
         t = beta / se
     crit = _st.t.ppf(0.5 + ci / 2, max(dof, 1))
@@ -120,4 +129,5 @@ def fe_ols(
         "n_units": n_units,
         "dof": dof,
         "sd": sd,
+        "influence": scores @ Ainv,
     }
