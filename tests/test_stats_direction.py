@@ -241,3 +241,26 @@ def test_customers_lead_in_a_reverse_world():
     assert truth["facts"]["expected_direction"] == "customers_lead"
     assert cross.loc["employee_retention", "p_val"] < 0.01 and cross.loc["employee_retention", "std_coef"] > 0
     assert cross.loc["customer_retention", "p_val"] > 0.05
+
+
+def test_analyse_takes_the_lag_order_from_the_profile_and_states_the_verdict():
+    import json
+
+    from linkage.stats import analyse
+
+    panel, truth = simulate_panel(WorldSpec(n_units=150, months=36, lag=2, seed=11))
+    res = analyse(panel, max_lag=3, n_boot=200, riclpm=True)
+    assert res.best_lag == truth["facts"]["planted_lag"] == 2
+    assert res.settings["direction_order"] == 2 and set(res.direction["lag"]) == {1, 2}
+    assert set(res.direction_tests["method"]) == {
+        "cross_lagged_fe", "split_panel_jackknife", "dumitrescu_hurlin_zbar_tilde", "dumitrescu_hurlin_zbar",
+        "riclpm_stationary"}
+    v = res.direction_verdict
+    assert v["verdict"] == truth["facts"]["expected_direction"] == "employees_lead"
+    assert v["sentence"] in res.text and "over 2 months" in v["sentence"]
+    # the JSON of linkage link --json carries the table and the verdict beside `direction`
+    d = json.loads(json.dumps(res.to_dict()))
+    assert len(d["direction"]) == 8 and d["direction_verdict"]["verdict"] == "employees_lead"
+    spj = [r for r in d["direction_tests"] if r["method"] == "split_panel_jackknife"]
+    assert spj[2]["quantity"] == "difference" and spj[2]["dof"] == 149
+    assert spj[2]["estimate"] == pytest.approx(v["difference"])

@@ -41,7 +41,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from linkage.errors import InputError
-from linkage.stats._fe import FEFit, fe_ols
+from linkage.stats._fe import FEFit, fe_ols_many
 from linkage.stats._prep import (
     DEFAULT_PERIOD,
     DEFAULT_UNIT,
@@ -230,8 +230,7 @@ def _fits(
     x0, y0, L, full = _design(grid, order)
     m = full if mask is None else full & mask
     G = int((full.sum(axis=1) > 0).sum())
-    fy = fe_ols(y0, L, m, two_way=time_effects, ci=ci, dof=G - 1)
-    fx = fe_ols(x0, L, m, two_way=time_effects, ci=ci, dof=G - 1)
+    fy, fx = fe_ols_many(np.stack([y0, x0]), L, m, two_way=time_effects, ci=ci, dof=G - 1)
     return fy, fx, G
 
 
@@ -244,11 +243,12 @@ def cross_lagged_grid(
     time_effects: bool,
     ci: float,
     order: int = 1,
+    fits: tuple[FEFit, FEFit, int] | None = None,
 ) -> pd.DataFrame:
-    """:func:`cross_lagged` on a grid already built."""
-    _, _, _, mask = _design(grid, order)
-    _check_usable(mask, period, order)
-    fy, fx, _ = _fits(grid, order, None, time_effects=time_effects, ci=ci)
+    """:func:`cross_lagged` on a grid already built (``fits``: :func:`full_fits`, if done)."""
+    if fits is None:
+        fits = full_fits(grid, order=order, time_effects=time_effects, ci=ci, period=period)
+    fy, fx, _ = fits
     rows = []
     for out_name, fit, preds in ((y, fy, ((0, y), (1, x))), (x, fx, ((1, x), (0, y)))):
         for pos, pred in preds:
@@ -275,6 +275,16 @@ def cross_lagged_grid(
                     }
                 )
     return pd.DataFrame(rows, columns=DIRECTION_COLUMNS)
+
+
+def full_fits(
+    grid: Grid, *, order: int, time_effects: bool = True, ci: float = 0.95, period: str = ""
+) -> tuple[FEFit, FEFit, int]:
+    """The two fixed-effects equations on all periods (and the number of units), shared by
+    :func:`cross_lagged_grid` and :func:`direction_tests_grid`."""
+    _, _, _, mask = _design(grid, order)
+    _check_usable(mask, period or DEFAULT_PERIOD, order)
+    return _fits(grid, order, None, time_effects=time_effects, ci=ci)
 
 
 def _cross_effects(fy: FEFit, fx: FEFit, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,12 +340,19 @@ def _rows(
 
 
 def cross_lag_comparison(
-    grid: Grid, *, order: int = 1, time_effects: bool = True, ci: float = 0.95, period: str = ""
+    grid: Grid,
+    *,
+    order: int = 1,
+    time_effects: bool = True,
+    ci: float = 0.95,
+    period: str = "",
+    fits: tuple[FEFit, FEFit, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Naive fixed-effects and split-panel jackknife rows of :func:`direction_tests`."""
+    if fits is None:
+        fits = full_fits(grid, order=order, time_effects=time_effects, ci=ci, period=period)
+    fy, fx, G = fits
     _, _, _, mask = _design(grid, order)
-    _check_usable(mask, period or DEFAULT_PERIOD, order)
-    fy, fx, G = _fits(grid, order, None, time_effects=time_effects, ci=ci)
     est, inf, _ = _cross_effects(fy, fx, order)
     rows = _rows("cross_lagged_fe", est, inf, G, ci=ci, order=order, n=fy["n"])
     # split-panel jackknife: halves of the outcome periods
@@ -407,11 +424,12 @@ def granger_dh(Y: np.ndarray, X: np.ndarray, order: int = 1) -> dict[str, Any]:
     w = np.full(Y.shape[0], np.nan)
     if keep.any():
         Dk, yk = D[keep], yy[keep]
-        XtX = np.einsum("utk,utl->ukl", Dk, Dk)
-        Xty = np.einsum("utk,ut->uk", Dk, yk)
-        inv = np.linalg.pinv(XtX)
-        b = np.einsum("ukl,ul->uk", inv, Xty)
-        e = yk - np.einsum("utk,uk->ut", Dk, b)
+        Dt = Dk.transpose(0, 2, 1)
+        XtX = Dt @ Dk
+        Xty = (Dt @ yk[..., None])[..., 0]
+        inv = np.linalg.pinv(XtX, hermitian=True)
+        b = (inv @ Xty[..., None])[..., 0]
+        e = yk - (Dk @ b[..., None])[..., 0]
         s2 = (e**2).sum(axis=1) / (n_i[keep] - p)
         bx = b[:, K + 1 :]
         Vxx = inv[:, K + 1 :, K + 1 :] * s2[:, None, None]
@@ -538,10 +556,18 @@ def direction_tests(
 
 
 def direction_tests_grid(
-    grid: Grid, *, order: int, time_effects: bool = True, ci: float = 0.95, period: str = ""
+    grid: Grid,
+    *,
+    order: int,
+    time_effects: bool = True,
+    ci: float = 0.95,
+    period: str = "",
+    fits: tuple[FEFit, FEFit, int] | None = None,
 ) -> pd.DataFrame:
-    """:func:`direction_tests` on a grid already built."""
-    rows = cross_lag_comparison(grid, order=order, time_effects=time_effects, ci=ci, period=period)
+    """:func:`direction_tests` on a grid already built (``fits``: :func:`full_fits`, if done)."""
+    rows = cross_lag_comparison(
+        grid, order=order, time_effects=time_effects, ci=ci, period=period, fits=fits
+    )
     rows += _granger_rows(grid, order)
     return pd.DataFrame(rows, columns=DIRECTION_TEST_COLUMNS)
 
