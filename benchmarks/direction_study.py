@@ -14,7 +14,8 @@ Worlds (documented here; numpy, one draw for all worlds of a cell):
   b_yx = 0.2 (employees lead) or b_xy = 0.2 (customers lead).
 - simulator worlds (:func:`linkage.simulate.simulate_panel`, monthly retention rates of units
   with binomial noise, shared seasonality): the default null (no planted effect), employees
-  lead (lag 1, effects 0.8) and customers lead (reverse 1.0).
+  lead (lag 1, effects 0.8) and customers lead (the world of workshop 5: the climate drives
+  customers only, effect 0.8, and customer churn raises staff quits a month later, reverse 1.5).
 
 For each world :func:`linkage.stats.direction.cross_lag_comparison` (order 1, unit and period
 fixed effects) gives the difference of the standardised cross-lags with a unit-clustered t test
@@ -110,8 +111,8 @@ def main() -> None:
     sims = [
         ("simulator null", "null", 0, dict(effect_staff=0.0, effect_customer=0.0)),
         ("simulator employees lead", "oneway", 1, dict(lag=1, effect_staff=0.8, effect_customer=0.8)),
-        ("simulator customers lead", "oneway", -1, dict(effect_staff=0.0, effect_customer=0.0,
-                                                        reverse=1.0)),
+        ("simulator customers lead", "oneway", -1, dict(effect_staff=0.0, effect_customer=0.8,
+                                                        reverse=1.5, reverse_lag=1)),
     ]
     for name, kind, planted, par in sims:
         vs = []

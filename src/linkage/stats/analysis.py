@@ -24,6 +24,7 @@ from linkage.stats.direction import (
     DIRECTION_CAVEATS,
     DIRECTION_COLUMNS,
     DIRECTION_TEST_COLUMNS,
+    SHORT_PANEL,
     cross_lagged_grid,
     direction_order,
     direction_tests_grid,
@@ -310,6 +311,13 @@ def analyse(
             )
         except InputError as err:
             warns.append(f"No RI-CLPM: {err.problem}.")
+    if len(dtests) and grid.X.shape[1] < SHORT_PANEL:
+        warns.append(
+            f"With {grid.X.shape[1]} periods the bias correction of the direction test is partial: "
+            "when one measure is much more persistent than the other it names a direction that is "
+            "not there more often than its level says (19 % instead of 5 % at 12 periods in "
+            "simulation)."
+        )
     verdict = direction_verdict(
         dtests,
         alpha=1 - ci,
