@@ -264,3 +264,32 @@ def test_analyse_takes_the_lag_order_from_the_profile_and_states_the_verdict():
     spj = [r for r in d["direction_tests"] if r["method"] == "split_panel_jackknife"]
     assert spj[2]["quantity"] == "difference" and spj[2]["dof"] == 149
     assert spj[2]["estimate"] == pytest.approx(v["difference"])
+
+
+def test_order_two_and_the_comparison_match_panelols():
+    """Order 2: the coefficients are PanelOLS's; the comparison's clustered covariance (built from the
+    units' influence, times G / (G - 1)) is PanelOLS's with group_debias=True, debiased=False, which
+    also multiplies by (n - 1) / (n - absorbed effects): here 640 rows, 40 units + 16 periods - 1."""
+    from linearmodels import PanelOLS
+
+    panel, _ = simulate_panel(WorldSpec(n_units=40, months=18, seed=2))
+    grid = make_grid(panel, x="employee_retention", y="customer_retention", unit="unit_id", period="period")
+    res = cross_lagged(panel, order=2)
+    assert len(res) == 8 and list(res.lag[:4]) == [1, 2, 1, 2]
+    yy, xx = grid.Y, grid.X
+    T = yy.shape[1]
+    cols = {"y": yy[:, 2:], "y1": yy[:, 1 : T - 1], "y2": yy[:, : T - 2], "x1": xx[:, 1 : T - 1],
+            "x2": xx[:, : T - 2]}
+    ok = np.all([np.isfinite(v) for v in cols.values()], axis=0)
+    uu, tt = np.nonzero(ok)
+    d = pd.DataFrame({"u": uu, "t": tt, **{k: v[ok] for k, v in cols.items()}}).set_index(["u", "t"])
+    ref = PanelOLS(d.y, d[["y1", "y2", "x1", "x2"]], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True, debiased=False, group_debias=True)
+    got = res[res.outcome == "customer_retention"]
+    assert np.allclose(got.coef, ref.params.values, rtol=1e-8)
+    rows = pd.DataFrame(cross_lag_comparison(grid, order=2)).set_index(["method", "quantity"])
+    ec = rows.loc[("cross_lagged_fe", "employees -> customers")]
+    # the estimate is (b_x1 + b_x2) * sd(x) / sd(y), a fixed scale: compare scale-free ratios
+    V = ref.cov.loc[["x1", "x2"], ["x1", "x2"]].to_numpy()
+    b = ref.params["x1"] + ref.params["x2"]
+    assert ec.se / ec.estimate == pytest.approx(np.sqrt(V.sum() * (640 - 55) / (640 - 1)) / b, rel=1e-8)
