@@ -293,3 +293,20 @@ def test_order_two_and_the_comparison_match_panelols():
     V = ref.cov.loc[["x1", "x2"], ["x1", "x2"]].to_numpy()
     b = ref.params["x1"] + ref.params["x2"]
     assert ec.se / ec.estimate == pytest.approx(np.sqrt(V.sum() * (640 - 55) / (640 - 1)) / b, rel=1e-8)
+
+
+def test_linkage_link_json_carries_the_direction_and_the_opt_in_riclpm(tmp_path, capsys):
+    import json
+
+    from linkage.cli import main
+
+    panel, _ = simulate_panel(WorldSpec(n_units=60, months=24, lag=1, seed=4))
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    assert main(["link", str(tmp_path / "panel.csv"), "--json", "--boot", "100", "--max-lag", "2",
+                 "--riclpm"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["settings"]["riclpm"] is True and d["direction_verdict"]["method"] == "split_panel_jackknife"
+    assert {r["method"] for r in d["direction_tests"]} >= {"split_panel_jackknife", "riclpm_stationary"}
+    assert main(["link", str(tmp_path / "panel.csv"), "--boot", "100", "--max-lag", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Which way it runs" in out and "Verdict (split-panel jackknife difference)" in out
