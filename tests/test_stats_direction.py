@@ -252,6 +252,7 @@ def test_analyse_takes_the_lag_order_from_the_profile_and_states_the_verdict():
     res = analyse(panel, max_lag=3, n_boot=200, riclpm=True)
     assert res.best_lag == truth["facts"]["planted_lag"] == 2
     assert res.settings["direction_order"] == 2 and set(res.direction["lag"]) == {1, 2}
+    assert res.settings["riclpm_model"].startswith("stationary RI-CLPM over the 6 most recent months 2 apart")
     assert set(res.direction_tests["method"]) == {
         "cross_lagged_fe", "split_panel_jackknife", "dumitrescu_hurlin_zbar_tilde", "dumitrescu_hurlin_zbar",
         "riclpm_stationary"}

@@ -401,6 +401,12 @@ def analyse(
         "n_obs": int((np.isfinite(grid.X) & np.isfinite(grid.Y)).sum()),
         "direction_order": order,
         "riclpm": riclpm,
+        "riclpm_model": (
+            f"stationary RI-CLPM over the 6 most recent {grid.step}s {order} apart, units "
+            "complete on them"
+            if riclpm
+            else None
+        ),
     }
     text = plain_summary(
         x=x,
