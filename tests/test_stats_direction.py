@@ -78,7 +78,8 @@ def _grunfeld():
 
 def test_dumitrescu_hurlin_matches_plm_pgrangertest_on_grunfeld():
     inv, val = _grunfeld()
-    # R plm, inst/tests/test_pgrangertest.Rout.save: pgrangertest(inv ~ value, data = Grunfeld)
+    # R plm's published pgrangertest output (the saved test output of its Grunfeld examples, R 4.4.3):
+    # pgrangertest(inv ~ value, data = Grunfeld): Ztilde = 3.2896, p-value = 0.001003
     g1 = granger_dh(inv, val, 1)
     assert g1["z_tilde"] == pytest.approx(3.2896, abs=5e-5)
     assert g1["p_z_tilde"] == pytest.approx(0.001003, abs=5e-7)
