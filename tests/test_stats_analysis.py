@@ -50,7 +50,7 @@ def test_lag_tables_equal_lag_profile(result, world):
 def test_text_states_level_direction_and_caveat(result):
     text = result.text
     assert "units" in text and "not people" in text
-    assert "Direction" in text and "employee retention come before" in text
+    assert "Which way it runs" in text and result.direction_verdict["sentence"] in text
     assert "caveat" in text.lower() and "observational" in text
     assert "customers a year" in text
     assert "median employee_start" in text  # the sample world's units are small: warned

@@ -10,6 +10,8 @@ Pure functions of numbers, no imports from the rest of ``linkage``:
 - :func:`direction_word`: ``higher`` / ``lower``.
 - :func:`interval`, :func:`r_interval`, :func:`p_phrase`: numbers with their uncertainty;
   :func:`open_interval` when an end may be missing (no bound on that side).
+- :func:`order_sentence`: which way a link runs, from the test of the difference of two
+  cross-lags (never from one being significant and the other not).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "r_interval",
     "open_interval",
     "p_phrase",
+    "order_sentence",
 ]
 
 #: Lower bounds of |r| for "strong", "moderate" and "weak"; below the last, "very weak".
@@ -240,3 +243,44 @@ def p_phrase(p: float) -> str:
     ('p < 0.001', 'p = 0.012')
     """
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def order_sentence(
+    verdict: str,
+    difference: float,
+    lo: float,
+    hi: float,
+    p: float,
+    *,
+    x: str = "staff retention",
+    y: str = "customer retention",
+    order: int = 1,
+    step: str = "month",
+    level: float = 0.95,
+) -> str:
+    """Which way a link runs, in words, from the test of the difference of the two cross-lags.
+
+    ``verdict`` is ``"employees_lead"`` (x's cross-lag on y larger), ``"customers_lead"`` or
+    ``"no_clear_order"``; ``difference`` is the standardised x -> y cross-lag minus the y -> x one
+    over ``order`` lags, with its interval and p-value.
+
+    Examples
+    --------
+    >>> order_sentence("employees_lead", 0.21, 0.12, 0.3, 0.0001)
+    'Changes in staff retention predict later customer retention more strongly than the reverse \
+(difference of standardised cross-lags over 1 month 0.21, 95% CI 0.12 to 0.30, p < 0.001).'
+    >>> order_sentence("no_clear_order", 0.02, -0.05, 0.09, 0.6, order=2)[:58]
+    'Neither direction is clearly stronger: the data cannot tel'
+    """
+    nums = (
+        f"(difference of standardised cross-lags over {plural(order, step)} {difference:.2f}, "
+        f"{interval(lo, hi, level=level, word='CI')}, {p_phrase(p)})"
+    )
+    if verdict == "employees_lead":
+        return f"Changes in {x} predict later {y} more strongly than the reverse {nums}."
+    if verdict == "customers_lead":
+        return (
+            f"Changes in {y} predict later {x} more strongly than the reverse {nums}: customers "
+            "may drive staff, not only the other way round."
+        )
+    return f"Neither direction is clearly stronger: the data cannot tell which comes first {nums}."

@@ -77,6 +77,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="columns to control for in partial correlations (comma separated)",
     )
     parser.add_argument(
+        "--riclpm",
+        action="store_true",
+        help="add the random-intercept cross-lagged panel model to the direction tests (a few "
+        "seconds on large panels)",
+    )
+    parser.add_argument(
         "--ci", type=float, default=0.95, metavar="LEVEL", help="confidence level (default 0.95)"
     )
     parser.add_argument(
@@ -166,6 +172,17 @@ def report(result: LinkageResult) -> str:
             *(f"  - {c}" for c in DIRECTION_CAVEATS),
             "",
         ]
+    if len(result.direction_tests):
+        lines += [
+            f"Which way it runs (lag order {s.get('direction_order')}; standardised cross-lags, "
+            "unit-clustered t on units - 1 df; Dumitrescu-Hurlin Z for panel Granger)",
+            fmt(
+                result.direction_tests,
+                ["method", "quantity", "estimate", "ci_low", "ci_high", "stat", "p_val", "n_units"],
+            ),
+            f"  Verdict (split-panel jackknife difference): {result.direction_verdict['verdict']}",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -235,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
             ci=args.ci,
             adjust=args.adjust,
             p_method=args.p_method,
+            riclpm=args.riclpm,
         )
     except InputError as err:
         raise with_file(err, label) from None

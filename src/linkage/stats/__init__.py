@@ -6,7 +6,8 @@ building blocks are exported for analysts and dashboards:
 
 - :func:`pooled_corr`, :func:`between_corr`, :func:`rm_corr`, :func:`partial_corr` (levels);
 - :func:`lag_profile`, :func:`lag_pairs`, :func:`choose_best_lag` (lead-lag with unit bootstrap);
-- :func:`cross_lagged` (direction), :func:`business_effect` (points and customers a year);
+- :func:`cross_lagged`, :func:`direction_tests`, :func:`direction_verdict`, :func:`riclpm`
+  (direction), :func:`business_effect` (points and customers a year);
 - :func:`shrink_rates`, :func:`beta_binomial_prior`, :func:`size_warnings` (small units);
   :func:`noise_corrected` (r, slope and business effect corrected for the binomial noise of
   small units' rates);
@@ -27,7 +28,13 @@ view.
 from linkage.stats.analysis import LinkageResult, analyse
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import between_corr, partial_corr, pooled_corr, r_inference, rm_corr
-from linkage.stats.direction import DIRECTION_CAVEATS, cross_lagged
+from linkage.stats.direction import (
+    DIRECTION_CAVEATS,
+    cross_lagged,
+    direction_tests,
+    direction_verdict,
+    granger_dh,
+)
 from linkage.stats.drivers import (
     dominance_weights,
     key_drivers,
@@ -46,6 +53,7 @@ from linkage.stats.noise import noise_corrected
 from linkage.stats.relationships import RelationshipResult, relationship_hazard
 from linkage.stats.reliability import spearman_brown, survey_reliability, unit_reliability
 from linkage.stats.results import Result
+from linkage.stats.riclpm import riclpm
 from linkage.stats.segments import segment_linkage
 from linkage.stats.service_chain import ChainResult, chain, mediation
 from linkage.stats.smallunits import beta_binomial_prior, shrink_rates, size_warnings
@@ -65,6 +73,10 @@ __all__ = [
     "choose_best_lag",
     "cross_lagged",
     "DIRECTION_CAVEATS",
+    "direction_tests",
+    "direction_verdict",
+    "granger_dh",
+    "riclpm",
     "business_effect",
     "shrink_rates",
     "beta_binomial_prior",

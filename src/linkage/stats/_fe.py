@@ -25,6 +25,7 @@ class FEFit(TypedDict):
     n_units: int
     dof: int
     sd: np.ndarray
+    influence: np.ndarray
 
 
 def demean_grid(
@@ -70,7 +71,13 @@ def demean_grid(
 
 
 def fe_ols(
-    y: np.ndarray, X: np.ndarray, mask: np.ndarray, *, two_way: bool, ci: float = 0.95
+    y: np.ndarray,
+    X: np.ndarray,
+    mask: np.ndarray,
+    *,
+    two_way: bool,
+    ci: float = 0.95,
+    dof: int | None = None,
 ) -> FEFit:
     """OLS of ``y`` on ``X`` with unit (and period) fixed effects, errors clustered by unit.
 
@@ -79,45 +86,68 @@ def fe_ols(
     ``s_u`` a unit's score and ``d`` the absorbed effects (0 with unit effects only, which are
     nested in the unit clusters); p-values and intervals use t with ``n - absorbed - k`` degrees of
     freedom. This is ``linearmodels.PanelOLS(...).fit(cov_type="clustered", cluster_entity=True)``
-    (7.1 defaults, ``debiased=True``).
+    (7.1 defaults, ``debiased=True``). ``dof`` replaces those degrees of freedom (e.g. units - 1,
+    the reference of the lag tests).
 
     Returns
     -------
     FEFit
         A dict: ``coef``, ``se``, ``ci_low``, ``ci_high``, ``p_val`` (arrays of length k), ``n``,
         ``n_units``, ``dof``, ``sd`` (within standard deviations of y then each X, after the
-        fixed effects are removed).
+        fixed effects are removed), ``influence`` (units x k: ``A^-1 s_u``, each unit's share of
+        ``coef - beta``; clustered covariances of combined estimators are built from it).
     """
+    return fe_ols_many(y[None], X, mask, two_way=two_way, ci=ci, dof=dof)[0]
+
+
+def fe_ols_many(
+    Ys: np.ndarray,
+    X: np.ndarray,
+    mask: np.ndarray,
+    *,
+    two_way: bool,
+    ci: float = 0.95,
+    dof: int | None = None,
+) -> list[FEFit]:
+    """:func:`fe_ols` of each outcome ``Ys[i]`` (shape (m, units, periods)) on the same ``X``,
+    demeaning once (a VAR's equations share their regressors)."""
     w = mask.astype(float)
-    V, absorbed = demean_grid(np.concatenate([y[None], X]), w, mask, two_way=two_way)
+    m = Ys.shape[0]
+    V, absorbed = demean_grid(np.concatenate([Ys, X]), w, mask, two_way=two_way)
     n = int(mask.sum())
     k = X.shape[0]
-    Xm = V[1:].reshape(k, -1).T  # (cells, k)
-    ym = V[0].ravel()
+    U = mask.shape[0]
+    Xm = V[m:].reshape(k, -1).T  # (cells, k)
     A = Xm.T @ Xm
     Ainv = np.linalg.pinv(A)
-    beta = Ainv @ (Xm.T @ ym)
-    e = ym - Xm @ beta
-    U = mask.shape[0]
-    scores = (Xm * e[:, None]).reshape(U, -1, k).sum(axis=1)  # (units, k)
     d = absorbed if two_way else 0
-    cov = n / max(n - d - k, 1) * Ainv @ (scores.T @ scores) @ Ainv
-    se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    dof = n - absorbed - k
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = beta / se
+    dof = n - absorbed - k if dof is None else dof
     crit = _st.t.ppf(0.5 + ci / 2, max(dof, 1))
-    p = 2 * _st.t.sf(np.abs(t), max(dof, 1))
     n_units = int((mask.sum(axis=1) > 0).sum())
-    sd = np.sqrt((V.reshape(k + 1, -1) ** 2).sum(axis=1) / max(n - absorbed, 1))
-    return {
-        "coef": beta,
-        "se": se,
-        "ci_low": beta - crit * se,
-        "ci_high": beta + crit * se,
-        "p_val": p,
-        "n": n,
-        "n_units": n_units,
-        "dof": dof,
-        "sd": sd,
-    }
+    ss = (V.reshape(m + k, -1) ** 2).sum(axis=1) / max(n - absorbed, 1)
+    out: list[FEFit] = []
+    for i in range(m):
+        ym = V[i].ravel()
+        beta = Ainv @ (Xm.T @ ym)
+        e = ym - Xm @ beta
+        scores = (Xm * e[:, None]).reshape(U, -1, k).sum(axis=1)  # (units, k)
+        cov = n / max(n - d - k, 1) * Ainv @ (scores.T @ scores) @ Ainv
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = beta / se
+        p = 2 * _st.t.sf(np.abs(t), max(dof, 1))
+        out.append(
+            {
+                "coef": beta,
+                "se": se,
+                "ci_low": beta - crit * se,
+                "ci_high": beta + crit * se,
+                "p_val": p,
+                "n": n,
+                "n_units": n_units,
+                "dof": dof,
+                "sd": np.sqrt(np.concatenate([ss[i : i + 1], ss[m:]])),
+                "influence": scores @ Ainv,
+            }
+        )
+    return out

@@ -20,7 +20,17 @@ from linkage.stats._prep import (
 )
 from linkage.stats.bootstrap import unit_resample_counts
 from linkage.stats.correlation import COLUMNS, between_corr, partial_corr, pooled_corr, rm_corr
-from linkage.stats.direction import DIRECTION_CAVEATS, DIRECTION_COLUMNS, cross_lagged_grid
+from linkage.stats.direction import (
+    DIRECTION_CAVEATS,
+    DIRECTION_COLUMNS,
+    DIRECTION_TEST_COLUMNS,
+    SHORT_PANEL,
+    cross_lagged_grid,
+    direction_order,
+    direction_tests_grid,
+    direction_verdict,
+    full_fits,
+)
 from linkage.stats.effect import (
     EFFECT_COLUMNS,
     customers_per_period,
@@ -76,8 +86,16 @@ class LinkageResult(Result):
     lags, lags_period_adjusted : DataFrame
         Lag profiles (:func:`linkage.stats.lag_profile`), plain and with period effects removed.
     direction : DataFrame
-        Cross-lagged fixed-effects regressions (:func:`linkage.stats.cross_lagged`); empty when the
-        panel has too few consecutive periods.
+        Cross-lagged fixed-effects regressions (:func:`linkage.stats.cross_lagged`) at the lag order
+        taken from the profile (``|best_lag|``, at least 1); empty when the panel has too few
+        consecutive periods.
+    direction_tests : DataFrame
+        The formal comparison of the two directions (:func:`linkage.stats.direction_tests`: naive
+        and split-panel jackknife differences of the standardised cross-lags, Dumitrescu-Hurlin
+        tests; RI-CLPM rows when ``riclpm=True``).
+    direction_verdict : dict
+        :func:`linkage.stats.direction_verdict`: which way it runs, from the bias-corrected
+        difference test only.
     partial : DataFrame
         Partial correlations at the pooled, between and within levels (empty without covariates).
     effect : DataFrame
@@ -114,6 +132,10 @@ class LinkageResult(Result):
     settings: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     best_lag_split: dict[str, Any] = field(default_factory=dict)
+    direction_tests: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=DIRECTION_TEST_COLUMNS)
+    )
+    direction_verdict: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -173,6 +195,8 @@ class LinkageResult(Result):
                 "best_lag": self.best_lag,
                 "best_lag_split": self.best_lag_split or None,
                 "direction": records(self.direction, DIRECTION_COLUMNS),
+                "direction_tests": records(self.direction_tests, DIRECTION_TEST_COLUMNS),
+                "direction_verdict": self.direction_verdict,
                 "partial": records(self.partial, [*COLUMNS, "covariates"]),
                 "effect": next(iter(records(self.effect, EFFECT_COLUMNS)), None),
                 "noise_corrected": records(self.noise_corrected, NOISE_COLUMNS),
@@ -204,6 +228,8 @@ class LinkageResult(Result):
         ]
         if len(self.direction):
             out.append(("Direction", self.direction.drop(columns=["method"])))
+        if len(self.direction_tests):
+            out.append(("Which way it runs", self.direction_tests))
         if len(self.partial):
             out.append(("Partial correlations", self.partial))
         if len(self.noise_corrected):
@@ -242,6 +268,7 @@ def analyse(
     ci: float = 0.95,
     adjust: str = "romano-wolf",
     p_method: str = "cr2",
+    riclpm: bool = False,
 ) -> LinkageResult:
     """A full linkage analysis of ``x`` (employee side) against ``y`` (customer side).
 
@@ -276,6 +303,10 @@ def analyse(
         weights), "cluster" (analytic clustered t on G - 1) or "t" (rmcorr's t-test and Fisher-z
         interval: the ``within`` block is then exactly rmcorr's); see
         :func:`linkage.stats.lag_profile`.
+    riclpm : bool
+        Add the stationary random-intercept cross-lagged panel model
+        (:func:`linkage.stats.riclpm`, the 6 most recent waves ``order`` periods apart) to
+        ``direction_tests``; it costs a few seconds on large panels, so it is opt-in.
 
     Returns
     -------
@@ -324,12 +355,41 @@ def analyse(
     correlations = _within_from_lags(correlations, lags_plain, p_method)
     best = choose_best_lag(lags_adj, alpha=round(1 - ci, 10))
     split = split_estimate(adj, ci, [0 if seed is None else seed, 3]) if best is not None else {}
-    # direction
+    # direction, at the lag order of the profile
+    order = direction_order(best, grid.X.shape[1])
+    dtests = pd.DataFrame(columns=DIRECTION_TEST_COLUMNS)
     try:
-        direction = cross_lagged_grid(grid, x=x, y=y, period=period, time_effects=True, ci=ci)
+        fits = full_fits(grid, order=order, ci=ci, period=period)
+        direction = cross_lagged_grid(
+            grid, x=x, y=y, period=period, time_effects=True, ci=ci, order=order, fits=fits
+        )
+        dtests = direction_tests_grid(grid, order=order, ci=ci, period=period, fits=fits)
     except InputError as err:
         direction = pd.DataFrame(columns=DIRECTION_COLUMNS)
         warns.append(f"No direction analysis: {err.problem}.")
+    if riclpm:
+        from linkage.stats.riclpm import riclpm_grid
+
+        try:
+            dtests = pd.concat(
+                [dtests, pd.DataFrame(riclpm_grid(grid, order=order, ci=ci))], ignore_index=True
+            )
+        except InputError as err:
+            warns.append(f"No RI-CLPM: {err.problem}.")
+    if len(dtests) and grid.X.shape[1] < SHORT_PANEL:
+        warns.append(
+            f"With {grid.X.shape[1]} periods the bias correction of the direction test is partial: "
+            "when one measure is much more persistent than the other it names a direction that is "
+            "not there more often than its level says (19 % instead of 5 % at 12 periods in "
+            "simulation)."
+        )
+    verdict = direction_verdict(
+        dtests,
+        alpha=1 - ci,
+        x_label=x.replace("_", " "),
+        y_label=y.replace("_", " "),
+        step=grid.step,
+    )
     # partial correlations
     partial = pd.DataFrame(columns=[*COLUMNS, "covariates"])
     if covariates:
@@ -402,6 +462,14 @@ def analyse(
         "covariates": list(covariates) if covariates else None,
         "n_units": n_with,
         "n_obs": int((np.isfinite(grid.X) & np.isfinite(grid.Y)).sum()),
+        "direction_order": order,
+        "riclpm": riclpm,
+        "riclpm_model": (
+            f"stationary RI-CLPM over the 6 most recent {grid.step}s {order} apart, units "
+            "complete on them"
+            if riclpm
+            else None
+        ),
     }
     text = plain_summary(
         x=x,
@@ -412,6 +480,7 @@ def analyse(
         lags_period_adjusted=lags_adj,
         best_lag=best,
         direction=direction,
+        direction_verdict=verdict,
         effect=effect,
         warnings=warns,
         noise_corrected=noise,
@@ -432,6 +501,8 @@ def analyse(
         settings=settings,
         text=text,
         best_lag_split=split,
+        direction_tests=dtests,
+        direction_verdict=verdict,
     )
 
 

@@ -104,6 +104,7 @@ def plain_summary(
     best_lag: int | None,
     direction: pd.DataFrame,
     effect: pd.DataFrame,
+    direction_verdict: dict[str, Any] | None = None,
     warnings: list[str] | tuple[str, ...],
     ci: float = 0.95,
     alpha: float = 0.05,
@@ -224,27 +225,12 @@ def plain_summary(
                 "(trends or seasons), which is not a link between them."
             )
         out.append(txt)
-    if len(direction):
-        cross = direction[direction["outcome"] != direction["predictor"]]
-        xy, yx = _first(cross, "outcome", y), _first(cross, "outcome", x)
-        if xy is not None and yx is not None:
-            a, b = xy["p_val"] < alpha, yx["p_val"] < alpha
-            if a and not b:
-                d = f"changes in {xs} come before changes in {ys}, not the other way round"
-            elif b and not a:
-                d = (
-                    f"changes in {ys} come before changes in {xs} (customers may drive staff, not "
-                    "only the reverse)"
-                )
-            elif a and b:
-                d = "each measure predicts the other's next period: the link may run both ways"
-            else:
-                d = "neither measure predicts the other's next period beyond its own past"
-            out.append(
-                f"Direction (cross-lagged, unit and period fixed effects): {d} "
-                f"(standardised {xs} -> {ys} = {xy['std_coef']:.2f}, {p_phrase(xy['p_val'])}; "
-                f"{ys} -> {xs} = {yx['std_coef']:.2f}, {p_phrase(yx['p_val'])})."
-            )
+    if direction_verdict and direction_verdict.get("verdict") != "not_tested":
+        # the words come from the test of the difference of the two cross-lags only
+        out.append(
+            "Which way it runs (cross-lagged regressions with unit and period effects, "
+            "bias-corrected by split-panel jackknife): " + str(direction_verdict["sentence"])
+        )
     if len(effect) and isinstance(effect["sentence"].iloc[0], str):
         out.append(effect["sentence"].iloc[0])
         if noise_corrected is not None and len(noise_corrected):
