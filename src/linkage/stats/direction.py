@@ -426,6 +426,11 @@ def granger_dh(Y: np.ndarray, X: np.ndarray, order: int = 1) -> dict[str, Any]:
     p = 2 * K + 1
     T_i = n_i + K
     keep = T_i > 5 + 3 * K
+    if keep.any():  # a unit whose regressors are collinear (a constant series) has no test
+        full = np.zeros_like(keep)
+        Dt_all = D[keep].transpose(0, 2, 1)
+        full[keep] = np.linalg.matrix_rank(Dt_all @ D[keep], hermitian=True) == p
+        keep &= full
     w = np.full(Y.shape[0], np.nan)
     if keep.any():
         Dk, yk = D[keep], yy[keep]
