@@ -329,7 +329,6 @@ def prepare_panel_engine(
         raw_c, label = _read_raw(customers, "customers")
         clean_c = clean_customers(raw_c, source=label, **common)
         results.append(clean_c)
-    log("cleaned the spells" + (" and units" if clean_u is not None else ""))
     window = {"freq": freq, "start": start, "end": end, "activity_window": activity_window}
     if engine == "pandas" or activity is None and engine == "pandas":
         clean_a = None
@@ -388,9 +387,12 @@ def _clean_build(
             )
             results.append(clean_a)
             ready = (bounds, has_revenue)
-            log(f"cleaned {label}: {clean_a.n_read:,} rows read, {clean_a.n_kept:,} kept")
         for result in results:
             check_kept(result)
+        log(
+            "cleaned "
+            + ", ".join(f"{r.report['file'].iloc[0]} ({r.n_kept:,} kept)" for r in results)
+        )
         return _build_sql(
             backend,
             log,
