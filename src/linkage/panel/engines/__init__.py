@@ -382,11 +382,17 @@ def _clean_build(
         if activity is not None:
             raw, label = _register_log(backend, activity)
             stamp = _as_of(as_of)
-            clean_a, bounds, has_revenue = _clean.clean_log(
-                backend, raw, mapping=mapping, units=clean_u, as_of=stamp, freq=window["freq"]
+            clean_a, bounds, has_revenue, less = _clean.clean_log(
+                backend,
+                raw,
+                mapping=mapping,
+                units=clean_u,
+                as_of=stamp,
+                freq=window["freq"],
+                need_range=window["start"] is None or window["end"] is None,
             )
             results.append(clean_a)
-            ready = (bounds, has_revenue)
+            ready = (bounds, has_revenue, less)
         for result in results:
             check_kept(result)
         log(
@@ -494,10 +500,10 @@ def _register_log(backend: _Backend, source: Source) -> tuple[_clean.RawLog, str
                 raise InputError(
                     f"is not a readable Parquet file ({_one_line(err)})", file=label
                 ) from None
-            offsets = _offsets(parts)
+            offsets, total = _offsets(parts)
             spark_paths = tuple(parts) if isinstance(backend, _Spark) else ()
             raw = _clean.RawLog(
-                view, label, tuple(names), tuple(types), offsets, False, spark_paths
+                view, label, tuple(names), tuple(types), offsets, False, spark_paths, total
             )
             return raw, label
     frame, label = _read_raw(source, "activity")
@@ -507,7 +513,7 @@ def _register_log(backend: _Backend, source: Source) -> tuple[_clean.RawLog, str
     table["linkage_row"] = _row_index(frame)
     backend.register(view, table.reset_index(drop=True))
     types = backend.types(view)[: len(cols)]
-    return _clean.RawLog(view, label, tuple(cols), tuple(types), (0,), True), label
+    return _clean.RawLog(view, label, tuple(cols), tuple(types), (0,), True, (), len(table)), label
 
 
 def as_strings(col: pd.Series) -> pd.Series:
@@ -532,14 +538,16 @@ def _is_parquet(source: str | os.PathLike[str]) -> bool:
         return False
 
 
-def _offsets(parts: list[str]) -> tuple[int, ...]:
-    """Rows before each part (from the Parquet footers; zeros for remote parts)."""
+def _offsets(parts: list[str]) -> tuple[tuple[int, ...], int | None]:
+    """Rows before each part and in all (from the Parquet footers; zeros and None for remote
+    parts)."""
     if any("://" in p for p in parts):
-        return tuple(0 for _ in parts)
+        return tuple(0 for _ in parts), None
     import pyarrow.parquet as pq
 
     counts = [pq.ParquetFile(p).metadata.num_rows for p in parts]
-    return tuple(int(x) for x in np.concatenate([[0], np.cumsum(counts)[:-1]]))
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return tuple(int(x) for x in before), int(sum(counts))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -865,7 +873,7 @@ def _build_sql(
     start: Any,
     end: Any,
     window: int,
-    ready: tuple[pd.Series, bool] | None = None,
+    ready: tuple[pd.Series, bool, pd.DataFrame | None] | None = None,
 ) -> pd.DataFrame:
     """The panel from the tables (``ready``: the activity log is already the view ``activity``,
     cleaned, with its bounds and whether it has revenue)."""
@@ -942,7 +950,7 @@ def _build_sql(
                     file=name,
                     column=col,
                 )
-        if int(b["n"]) > 0:
+        if int(b["n"]) > 0 and not pd.isna(b["lo"]):
             spans.append((int(b["lo"]), int(b["hi"])))
     lo, hi, n_periods = window_bounds(spans, start, end, freq)
 
@@ -960,7 +968,7 @@ def _build_sql(
     log(f"aggregated {' and '.join(spell_tables)}")
     if "activity" in tables:
         b = bounds["activity"]
-        known = int(b["n"]) > 0
+        known = int(b["n"]) > 0 and not pd.isna(b["lo"])
         days = _sql.calendar_days(
             int(b["lo"]) if known else None,
             int(b["hi"]) if known else None,
@@ -1019,6 +1027,13 @@ def _build_sql(
                 rev["k"].to_numpy(np.int64) - lo
             )
             revenue[cell] = rev["rev"].to_numpy(np.float64)
+        if ready is not None and ready[2] is not None and len(ready[2]) and n_periods:
+            # rows counted by the pass that the cleaner set aside as copies of earlier rows
+            less = ready[2]
+            k = less["k"].to_numpy(np.int64) - lo
+            inside = (k >= 0) & (k < n_periods)
+            cell = _sql.unit_codes(less["u"], unit_index)[inside] * n_periods + k[inside]
+            np.subtract.at(revenue, cell, less["rev"].to_numpy(np.float64)[inside])
     panel = assemble_panel(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel

@@ -64,6 +64,7 @@ class RawLog:
     offsets: tuple[int, ...] = (0,)
     numbered: bool = False
     paths: tuple[str, ...] = ()
+    counts: int | None = None
 
 
 def _lit(text: str) -> str:
@@ -92,8 +93,15 @@ class _Sql:
         )
 
     def trim(self, x: str) -> str:
+        """``x`` without surrounding whitespace (Python's); a cell that starts and ends with a
+        printable ASCII character other than a space is returned as it is, without the (slower)
+        trim by a set of characters."""
         ws = self.lit(WHITESPACE)
-        return f"trim(BOTH {ws} FROM {x})" if self.spark else f"trim({x}, {ws})"
+        full = f"trim(BOTH {ws} FROM {x})" if self.spark else f"trim({x}, {ws})"
+        return (
+            f"CASE WHEN ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126 "
+            f"THEN {x} ELSE {full} END"
+        )
 
     def match(self, x: str, pattern: str) -> str:
         return (
@@ -129,12 +137,16 @@ def clean_log(
     units: CleanResult | None,
     as_of: pd.Timestamp,
     freq: str,
+    need_range: bool = True,
     kept_view: str = "activity",
-) -> tuple[CleanResult, pd.Series, bool]:
-    """Clean the registered log ``raw``: create the view ``kept_view`` of its kept rows
+) -> tuple[CleanResult, pd.Series, bool, pd.DataFrame | None]:
+    """Clean the registered log ``raw``: create the view ``kept_view`` of the rows the panel counts
     (``customer_id, unit_id, activity_date[, revenue]``) and return the cleaning result (its
     ``data`` holds only the kept rows that were fetched), the kept rows' bounds (as
-    :func:`linkage.panel.engines._sql.bounds_sql` gives them) and whether there is revenue."""
+    :func:`linkage.panel.engines._sql.bounds_sql` gives them; ``lo`` and ``hi`` missing unless
+    ``need_range``), whether there is revenue, and the revenue per unit (``u``), period code
+    (``k``) of rows the view counts but the cleaner set aside (copies of earlier rows: their
+    revenue is taken off the panel's)."""
     q = _Sql(backend.dialect)
     label = raw.label
     columns, dates = section(mapping, "activity")
@@ -145,133 +157,143 @@ def clean_log(
 
     check_columns(mapped, table="activity", file=label, sources=sources)
     kinds = dict(zip(raw.columns, (_kind(t) for t in raw.types), strict=True))
+    tokens = ", ".join(q.lit(t) for t in MISSING_TOKENS if t)
 
-    # ---- per row: trimmed cells, the canonical values, ok ---------------------------------------
-    tokens = ", ".join(q.lit(t) for t in MISSING_TOKENS)
-    norm: dict[str, str] = {}
-    for c in raw.columns:
+    def plain(c: str) -> str:
+        """SQL: the cell of file column c is already what the cleaner makes of it (no surrounding
+        whitespace, no missing-value token, not NaN); NULL stays NULL."""
         x = q.col(c)
-        kind = kinds[c]
-        if kind == "text":
-            t = q.trim(x)
-            norm[c] = f"CASE WHEN {t} IN ({tokens}) THEN NULL ELSE {t} END"
-        elif kind == "float":
-            norm[c] = f"CASE WHEN isnan({x}) THEN NULL ELSE CAST({x} AS DOUBLE) END"
-        else:
-            norm[c] = x
+        if kinds[c] == "text":
+            return (
+                f"(ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126 "
+                f"AND {x} NOT IN ({tokens}))"
+            )
+        if kinds[c] == "float":
+            return f"NOT isnan({x})"
+        return "TRUE"
+
+    def norm(c: str) -> str:
+        """SQL: the cell as the cleaner trims it (missing-value tokens as NULL)."""
+        x = q.col(c)
+        if kinds[c] == "text":
+            t = (
+                f"trim(BOTH {q.lit(WHITESPACE)} FROM {x})"
+                if q.spark
+                else f"trim({x}, {q.lit(WHITESPACE)})"
+            )
+            return f"CASE WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+        if kinds[c] == "float":
+            return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"
+        return x
+
     src = {name: sources.get(name, name) for name in ("customer_id", "unit_id", "activity_date")}
     has_revenue = "revenue" in mapped.columns
     if has_revenue:
         src["revenue"] = sources.get("revenue", "revenue")
+    cidc, uidc, dcol = src["customer_id"], src["unit_id"], src["activity_date"]
 
-    def n(c: str) -> str:  # the trimmed cell of file column c
-        return f"n_{_safe(c)}"
-
-    def ident(name: str) -> tuple[str, str]:
-        c = src[name]
-        if kinds[c] == "text":
-            return n(c), "TRUE"
-        if kinds[c] == "integer":
-            return f"CAST({n(c)} AS {q.d.string})", "TRUE"
-        return f"CAST({n(c)} AS {q.d.string})", "FALSE"  # as pandas writes it: fetch
-
-    cid, cid_ok = ident("customer_id")
-    uid, uid_ok = ident("unit_id")
-    dcol = src["activity_date"]
+    # ---- per row: ok (the cleaner keeps it as it is, unless a copy), a hash of its trimmed cells
+    conds: list[str] = []
+    for c in (cidc, uidc):
+        if kinds[c] not in ("text", "integer"):
+            conds.append("FALSE")  # written by pandas in its own way: every row through the cleaner
+        else:
+            conds.append(f"{q.col(c)} IS NOT NULL")
+            if not (c == uidc and units is not None):  # a known unit is already trimmed
+                conds.append(plain(c))
     iso_first = fmt is None or fmt == "%Y-%m-%d"
+    x = q.col(dcol)
     if kinds[dcol] in ("date", "timestamp"):
-        day = f"CAST({n(dcol)} AS DATE)"
+        day = f"CAST({x} AS DATE)"
     elif kinds[dcol] == "text" and iso_first:
-        day = f"CASE WHEN {q.match(n(dcol), _ISO_DAY)} THEN try_cast({n(dcol)} AS DATE) END"
+        day = f"CASE WHEN {q.match(x, _ISO_DAY)} THEN try_cast({x} AS DATE) END"
     else:
         day = "CAST(NULL AS DATE)"  # every date through pandas's parser
     stamp = as_of.strftime("%Y-%m-%d")
-    date_ok = (
-        f"(r.day IS NOT NULL AND r.day <= DATE '{stamp}' AND (r.day BETWEEN DATE '1900-01-01' "
-        "AND DATE '2200-12-31' OR year(r.day) >= 9999))"
-    )
-    rev, rev_ok = "CAST(NULL AS DOUBLE)", "TRUE"
+    latest = min(stamp, "2200-12-31")
+    conds.append(f"{day} BETWEEN DATE '1900-01-01' AND DATE '{latest}'")
+    rev = "CAST(NULL AS DOUBLE)"
     if has_revenue:
         rcol = src["revenue"]
+        r = q.col(rcol)
         if kinds[rcol] in ("float", "integer"):
-            rev = f"CAST({n(rcol)} AS DOUBLE)"
+            rev = f"CAST({r} AS DOUBLE)"
+            if kinds[rcol] == "float":
+                conds.append(f"({r} IS NULL OR NOT isnan({r}))")
         elif kinds[rcol] == "text":
-            rev = f"try_cast({n(rcol)} AS DOUBLE)"
-            t = f"r.{n(rcol)}"
-            rev_ok = f"({t} IS NULL OR ({q.match(t, _PLAIN_NUMBER)} AND r.rev IS NOT NULL))"
+            rev = f"try_cast({r} AS DOUBLE)"
+            conds.append(f"({r} IS NULL OR ({q.match(r, _PLAIN_NUMBER)} AND {rev} IS NOT NULL))")
         else:
-            rev_ok = "FALSE"
-    unit_join, unit_ok = "", "TRUE"
+            conds.append("FALSE")
+    unit_join = ""
     if units is not None:
         cells = as_text(units.data["unit_id"]).str.strip()
         cells = cells.where(~cells.isin(set(MISSING_TOKENS)) & cells.notna()).dropna()
         known = pd.DataFrame({"lk_unit": pd.Series(cells.unique(), dtype="str")})
         backend.register("linkage_known_units", known)
-        unit_join = "LEFT JOIN linkage_known_units ku ON r.uid = ku.lk_unit"
-        unit_ok = "(ku.lk_unit IS NOT NULL)"
-    raw_cols = ", ".join(f"{q.col(c)} AS r_{_safe(c)}" for c in raw.columns)
-    normed = ", ".join(f"{norm[c]} AS {n(c)}" for c in raw.columns)
-    blank = " AND ".join(f"{n(c)} IS NULL" for c in raw.columns)
-    base = (
-        f"SELECT *, {cid} AS cid, {uid} AS uid, {day} AS day, {rev} AS rev, "
-        f"{q.hash([n(c) for c in raw.columns])} AS h FROM "
-        f"(SELECT linkage_file, linkage_row, {raw_cols}, {normed} "
-        f"FROM {raw.view}) n0 WHERE NOT ({blank})"
+        unit_join = f"LEFT JOIN linkage_known_units ku ON a.{q.col(uidc)} = ku.lk_unit"
+        conds.append("ku.lk_unit IS NOT NULL")
+    every_plain = " AND ".join(plain(c) for c in raw.columns)
+    h = (
+        f"CASE WHEN {every_plain} THEN {q.hash([q.col(c) for c in raw.columns])} "
+        f"ELSE {q.hash([norm(c) for c in raw.columns])} END"
     )
-    ok = (
-        f"(r.cid IS NOT NULL AND {cid_ok} AND r.uid IS NOT NULL AND {uid_ok} AND {date_ok} "
-        f"AND {rev_ok} AND {unit_ok})"
+    cols = ", ".join(f"a.{q.col(c)}" for c in raw.columns)
+    ok = "coalesce(" + " AND ".join(f"({c})" for c in conds) + ", FALSE)"  # NULL: not ok
+    backend.execute(
+        "CREATE OR REPLACE TEMP VIEW linkage_rows AS SELECT a.linkage_file, a.linkage_row, "
+        f"{cols}, "
+        f"{_prefix(ok, raw.columns, q)} AS ok, {_prefix(day, raw.columns, q)} AS day, "
+        f"{_prefix(rev, raw.columns, q)} AS rev, {_prefix(h, raw.columns, q)} AS h "
+        f"FROM {raw.view} a {unit_join}"
     )
-    rows = f"SELECT r.*, {ok} AS ok FROM ({base}) r {unit_join}"
-    backend.execute(f"CREATE OR REPLACE TEMP VIEW linkage_rows AS {rows}")
 
-    # ---- one pass: counts, the kept rows' range, whole-column facts; one: repeated hashes -------
-    code = _sql.code_expr("day", freq)
-    stats = [
-        "count(*) AS n",
-        "sum(CASE WHEN ok THEN 1 ELSE 0 END) AS n_ok",
-        f"min(CASE WHEN ok THEN {code} END) AS lo",
-        f"max(CASE WHEN ok THEN {code} END) AS hi",
-    ]
-    order_check = kinds[dcol] == "text" and fmt is None and dayfirst is None
-    if order_check:
-        t = n(dcol)
-        stats += [
-            f"count({t}) AS dates",
-            f"sum(CASE WHEN {q.match(t, NUMERIC_DATE)} THEN 1 ELSE 0 END) AS numeric",
-        ]
-    floats = [c for c in raw.columns if kinds[c] == "float"]
-    stamps = [c for c in raw.columns if kinds[c] == "timestamp"]
-    for i, c in enumerate(floats):
-        x = n(c)
-        stats.append(f"sum(CASE WHEN {x} <> floor({x}) THEN 1 ELSE 0 END) AS frac{i}")
-    for i, c in enumerate(stamps):
-        x = f"r_{_safe(c)}"
-        stats.append(f"sum(CASE WHEN CAST({x} AS DATE) <> {x} THEN 1 ELSE 0 END) AS time{i}")
-    facts = backend.query(f"SELECT {', '.join(stats)} FROM linkage_rows").iloc[0]
-    n_total = int(facts["n"])
-    if order_check and 2 * _int(facts["numeric"]) > _int(facts["dates"]):
-        t = n(dcol)
-        first = backend.query(
-            f"SELECT {t} AS cell FROM linkage_rows WHERE {q.match(t, NUMERIC_DATE)} "
-            "ORDER BY linkage_file, linkage_row LIMIT 1"
-        )
-        raise ambiguous_order_error(str(first["cell"].iloc[0]), label, dcol)
+    # ---- repeated hashes (candidate copies), then the rows the cleaner must see -----------------
     dups = backend.query("SELECT h FROM linkage_rows GROUP BY h HAVING count(*) > 1")
     if len(dups):
         backend.register("linkage_dup_hashes", dups.rename(columns={"h": "dh"}))
         dup_join = "LEFT JOIN linkage_dup_hashes dd ON f.h = dd.dh"
-        fetched, unfetched = "(NOT f.ok OR dd.dh IS NOT NULL)", "(f.ok AND dd.dh IS NULL)"
+        fetched = "(NOT f.ok OR dd.dh IS NOT NULL)"
     else:
-        dup_join, fetched, unfetched = "", "(NOT f.ok)", "f.ok"
-
-    # ---- the fetched rows, cleaned by the pandas cleaner ----------------------------------------
+        dup_join, fetched = "", "(NOT f.ok)"
     got = backend.query(
-        f"SELECT f.linkage_file, f.linkage_row, "
-        f"{', '.join(f'f.r_{_safe(c)} AS {q.col(c)}' for c in raw.columns)} "
+        f"SELECT f.linkage_file, f.linkage_row, f.ok AS linkage_ok, f.day AS linkage_day, "
+        f"f.rev AS linkage_rev, {', '.join('f.' + q.col(c) for c in raw.columns)} "
         f"FROM linkage_rows f {dup_join} WHERE {fetched}"
     )
-    part = _as_read(got, raw, floats, stamps, facts)
+    # whole-column facts the reader's text of the fetched cells depends on (first in the fetched
+    # rows; a scan that stops at the first counter-example only when they do not tell)
+    floats = [c for c in raw.columns if kinds[c] == "float"]
+    stamps = [c for c in raw.columns if kinds[c] == "timestamp"]
+    whole: dict[str, bool] = {}
+    for c in floats:
+        v = pd.to_numeric(got[c], errors="coerce").to_numpy(np.float64)
+        v = v[np.isfinite(v)]
+        whole[c] = bool(np.all(np.mod(v, 1) == 0)) and not _exists(
+            backend, f"SELECT 1 FROM {raw.view} WHERE {q.col(c)} <> floor({q.col(c)}) LIMIT 1"
+        )
+    for c in stamps:
+        v = pd.to_datetime(got[c]).dropna()
+        if getattr(v.dt, "tz", None) is not None:
+            v = v.dt.tz_localize(None)
+        whole[c] = bool(v.dt.normalize().eq(v).all()) and not _exists(
+            backend,
+            f"SELECT 1 FROM {raw.view} WHERE CAST({q.col(c)} AS DATE) <> {q.col(c)} LIMIT 1",
+        )
+    part, blank = _as_read(got, raw, whole)
+    n_total = _count(backend, raw) - int(blank.sum())
+    got = got.loc[~blank].reset_index(drop=True)
+    order = np.argsort(part.index.to_numpy(), kind="stable")  # file order, as the reader's
+    part, got = part.iloc[order], got.iloc[order].reset_index(drop=True)
+    sql_ok = got["linkage_ok"].to_numpy(bool)
+
+    # the one whole-column rule: numeric day/month dates without an order (all of them fetched)
+    if kinds[dcol] == "text" and fmt is None and dayfirst is None and len(part):
+        cells = part[dcol].str.strip()
+        numeric = cells.str.match(NUMERIC_DATE, na=False).to_numpy()
+        missing_dates = int(cells.isna().sum() + cells.eq("").sum())
+        if 2 * int(numeric.sum()) > n_total - missing_dates:
+            raise ambiguous_order_error(str(cells[numeric].iloc[0]), label, dcol)
     result = clean_activity(
         part, mapping=mapping, source=label, units=units, as_of=as_of, check_date_order=False
     )
@@ -280,46 +302,74 @@ def clean_log(
     report.loc[report["reason"].eq("kept"), "n"] = n_total - n_gone
     result = CleanResult(data=result.data, rejects=result.rejects, report=report)
 
-    # ---- the kept rows, as the panel reads them -------------------------------------------------
+    # ---- the rows the panel reads: ok rows, the fetched rows kept that are not ok ---------------
+    gone_rows = set(result.rejects["row"].to_numpy(np.int64).tolist())
+    part_rows = part.index.to_numpy(np.int64)
+    kept_fetched = np.array([r not in gone_rows for r in part_rows.tolist()], dtype=bool)
     keep_cols = ["customer_id", "unit_id", "activity_date", *(["revenue"] if has_revenue else [])]
-    rescued = result.data[keep_cols].copy()
+    rescued = result.data.loc[~sql_ok[kept_fetched], keep_cols].copy()
     rescued["activity_date"] = rescued["activity_date"].astype("datetime64[us]")
     for c in ("customer_id", "unit_id"):
         rescued[c] = rescued[c].astype("str")
     if has_revenue:
         rescued["revenue"] = rescued["revenue"].astype("float64")
-    backend.register("linkage_rescued", rescued)
-    revenue_sel = ", f.rev AS revenue" if has_revenue else ""
+    backend.register("linkage_rescued", rescued.reset_index(drop=True))
+    less = None
+    counted_gone = sql_ok & ~kept_fetched  # ok in SQL, a copy to the cleaner
+    if has_revenue and counted_gone.any():
+        from linkage.panel.periods import date_codes
+
+        gone = got.loc[counted_gone]
+        less = pd.DataFrame(
+            {
+                "u": gone[uidc].astype("str").to_numpy(),
+                "k": date_codes(pd.DatetimeIndex(pd.to_datetime(gone["linkage_day"])), freq),
+                "rev": gone["linkage_rev"].astype("float64").fillna(0.0).to_numpy(),
+            }
+        )
+    revenue_sel = ", rev AS revenue" if has_revenue else ""
     revenue_res = ", CAST(revenue AS DOUBLE) AS revenue" if has_revenue else ""
     backend.execute(
         f"CREATE OR REPLACE TEMP VIEW {kept_view} AS "
-        f"SELECT f.cid AS customer_id, f.uid AS unit_id, f.day AS activity_date{revenue_sel} "
-        f"FROM linkage_rows f {dup_join} WHERE {unfetched} UNION ALL "
-        f"SELECT CAST(customer_id AS {q.d.string}) AS customer_id, "
-        f"CAST(unit_id AS {q.d.string}) AS unit_id, CAST(activity_date AS DATE) AS activity_date"
+        f"SELECT CAST({q.col(cidc)} AS {q.d.string}) AS customer_id, "
+        f"CAST({q.col(uidc)} AS {q.d.string}) AS unit_id, day AS activity_date{revenue_sel} "
+        f"FROM linkage_rows WHERE ok UNION ALL "
+        f"SELECT customer_id, unit_id, CAST(activity_date AS DATE) AS activity_date"
         f"{revenue_res} FROM linkage_rescued"
     )
-    from linkage.panel.periods import date_codes
-
-    los = [int(facts["lo"])] if not pd.isna(facts["lo"]) else []
-    his = [int(facts["hi"])] if not pd.isna(facts["hi"]) else []
-    if len(rescued):
-        codes = date_codes(pd.DatetimeIndex(rescued["activity_date"]), freq)
-        los.append(int(np.min(codes)))
-        his.append(int(np.max(codes)))
     n_kept = n_total - n_gone
+    lo = hi = np.nan
+    if need_range and n_kept:
+        code = _sql.code_expr("d", freq)
+        span = backend.query(
+            f"SELECT min({code}) AS lo, max({code}) AS hi FROM "
+            f"(SELECT min(activity_date) AS d FROM {kept_view} UNION ALL "
+            f"SELECT max(activity_date) FROM {kept_view}) t"
+        ).iloc[0]
+        lo, hi = _int(span["lo"]), _int(span["hi"])
     bounds = pd.Series(
-        {
-            "n": n_kept,
-            "no_unit": 0,
-            "no_id": 0,
-            "no_start": 0,
-            "end_before": 0,
-            "lo": min(los) if los and n_kept else 0,
-            "hi": max(his) if his and n_kept else 0,
-        }
+        {"n": n_kept, "no_unit": 0, "no_id": 0, "no_start": 0, "end_before": 0, "lo": lo, "hi": hi}
     )
-    return result, bounds, has_revenue
+    return result, bounds, has_revenue, less
+
+
+def _prefix(expr: str, columns: tuple[str, ...], q: _Sql) -> str:
+    """``expr`` with the file columns read from the table alias ``a``."""
+    for c in sorted(columns, key=len, reverse=True):
+        col = q.col(c)
+        expr = expr.replace(col, f"a.{col}").replace(f"a.a.{col}", f"a.{col}")
+    return expr
+
+
+def _exists(backend: Any, sql: str) -> bool:
+    return len(backend.query(sql)) > 0
+
+
+def _count(backend: Any, raw: RawLog) -> int:
+    """Rows of the log (from the Parquet footers when they are local files)."""
+    if raw.counts is not None:
+        return raw.counts
+    return int(backend.query(f"SELECT count(*) AS n FROM {raw.view}")["n"].iloc[0])
 
 
 def _int(x: Any) -> int:
@@ -338,11 +388,12 @@ def _h(name: str) -> str:
 
 
 def _as_read(
-    got: pd.DataFrame, raw: RawLog, floats: list[str], stamps: list[str], facts: pd.Series
-) -> pd.DataFrame:
-    """The fetched rows as :func:`linkage.io.read_table` gives the whole file: text cells (whole
-    numbers and midnight times written as the whole column's are), missing tokens as NaN, indexed
-    by the 1-based row number."""
+    got: pd.DataFrame, raw: RawLog, whole: dict[str, bool]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The fetched rows as :func:`linkage.io.read_table` gives the whole file (text cells, whole
+    numbers and midnight times written as the whole column's are, ``whole``; missing-value tokens
+    as NaN), indexed by the 1-based row number, without the rows that are entirely blank (the
+    reader skips them), in the order of ``got``; and where the blank rows were in ``got``."""
     if raw.numbered:
         rows = got["linkage_row"].to_numpy(np.int64)
     else:
@@ -354,34 +405,34 @@ def _as_read(
             index = part.to_numpy(np.int64)
         offsets = np.asarray(raw.offsets, dtype=np.int64)
         rows = offsets[index] + got["linkage_row"].to_numpy(np.int64) + 1
-    order = np.argsort(rows, kind="stable")
-    got = got.iloc[order].reset_index(drop=True)
-    rows = rows[order]
     out = {}
     for c in raw.columns:
         col = got[c]
-        if c in floats:
-            i = floats.index(c)
+        if c in whole and _kind_of(col) == "float":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
-            whole = _int(facts[f"frac{i}"]) == 0
             text = (
                 col.round().astype("Int64").astype("str").where(col.notna())
-                if whole
+                if whole[c]
                 else col.astype("str").where(col.notna())
             )
-        elif c in stamps:
-            i = stamps.index(c)
+        elif c in whole:
             col = pd.to_datetime(col)
             if getattr(col.dt, "tz", None) is not None:
                 col = col.dt.tz_localize(None)
-            fmt = "%Y-%m-%d" if _int(facts[f"time{i}"]) == 0 else "%Y-%m-%d %H:%M:%S"
+            fmt = "%Y-%m-%d" if whole[c] else "%Y-%m-%d %H:%M:%S"
             text = col.dt.strftime(fmt).astype("str").where(col.notna())
         else:
             text = as_text(col) if col.dtype != object else col.map(_cell, na_action="ignore")
         stripped = text.str.strip()
         out[c] = text.where(~stripped.isin(set(MISSING_TOKENS)) & text.notna()).to_numpy()
     frame = pd.DataFrame(out, index=pd.Index(rows, name="row"), columns=list(raw.columns))
-    return frame.astype("str").where(frame.notna())
+    frame = frame.astype("str").where(frame.notna())
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+    return frame.loc[~blank], blank
+
+
+def _kind_of(col: pd.Series) -> str:
+    return "float" if pd.api.types.is_numeric_dtype(col.dtype) else "other"
 
 
 def _cell(value: object) -> str:
