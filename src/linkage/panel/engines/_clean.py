@@ -103,6 +103,9 @@ class _Sql:
             f"THEN {x} ELSE {full} END"
         )
 
+    def strlen(self, x: str) -> str:
+        return f"octet_length({x})" if self.spark else f"strlen({x})"
+
     def match(self, x: str, pattern: str) -> str:
         return (
             f"({x} RLIKE {self.lit(pattern)})"
@@ -158,15 +161,17 @@ def clean_log(
     check_columns(mapped, table="activity", file=label, sources=sources)
     kinds = dict(zip(raw.columns, (_kind(t) for t in raw.types), strict=True))
     tokens = ", ".join(q.lit(t) for t in MISSING_TOKENS if t)
+    longest = max(len(t.encode("utf-8")) for t in MISSING_TOKENS)
 
     def plain(c: str) -> str:
         """SQL: the cell of file column c is already what the cleaner makes of it (no surrounding
         whitespace, no missing-value token, not NaN); NULL stays NULL."""
         x = q.col(c)
-        if kinds[c] == "text":
+        if kinds[c] == "text":  # (cells longer than every token skip the token test)
+            last = f"right({x}, 1)" if q.spark else f"{x}[-1]"
             return (
-                f"(ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126 "
-                f"AND {x} NOT IN ({tokens}))"
+                f"(ascii({x}) BETWEEN 33 AND 126 AND ascii({last}) BETWEEN 33 AND 126 "
+                f"AND ({q.strlen(x)} > {longest} OR {x} NOT IN ({tokens})))"
             )
         if kinds[c] == "float":
             return f"NOT isnan({x})"
