@@ -259,7 +259,9 @@ def _run(tmp_path: pathlib.Path, files: dict[str, str], engine: str = "pandas",
         args += ["--engine", engine]
     before = {p: _sha(p) for p in paths.values()}
     out, err = io.StringIO(), io.StringIO()
-    with _deadline(TIMEOUT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # Spark plans and compiles each query: slow on shared cores, more so for the first case
+    seconds = TIMEOUT if engine != "spark" else 10 * TIMEOUT
+    with _deadline(seconds), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(args)
     assert {p: _sha(p) for p in paths.values()} == before, "an input file was modified"
     return status, out.getvalue(), err.getvalue(), paths
