@@ -330,7 +330,7 @@ def prepare_panel_engine(
         clean_c = clean_customers(raw_c, source=label, **common)
         results.append(clean_c)
     window = {"freq": freq, "start": start, "end": end, "activity_window": activity_window}
-    if engine == "pandas" or activity is None and engine == "pandas":
+    if engine == "pandas":
         clean_a = None
         if activity is not None:
             raw_a, label = _read_raw(activity, "activity")
@@ -508,7 +508,7 @@ def _register_log(backend: _Backend, source: Source) -> tuple[_clean.RawLog, str
             return raw, label
     frame, label = _read_raw(source, "activity")
     cols = [str(c) for c in frame.columns]
-    table = pd.DataFrame({c: as_strings(frame[c]) for c in cols})
+    table = pd.DataFrame({c: _as_strings(frame[c]) for c in cols})
     table["linkage_file"] = np.zeros(len(table), dtype=np.int64)
     table["linkage_row"] = _row_index(frame)
     backend.register(view, table.reset_index(drop=True))
@@ -516,7 +516,7 @@ def _register_log(backend: _Backend, source: Source) -> tuple[_clean.RawLog, str
     return _clean.RawLog(view, label, tuple(cols), tuple(types), (0,), True, (), len(table)), label
 
 
-def as_strings(col: pd.Series) -> pd.Series:
+def _as_strings(col: pd.Series) -> pd.Series:
     """A column of a raw table as read, for an engine: text stays text (object columns too)."""
     if col.dtype == object:
         return col.astype("str").where(col.notna())

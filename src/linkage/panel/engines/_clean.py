@@ -1,24 +1,26 @@
 """Cleaning an activity log inside DuckDB or Spark, with the pandas cleaner's result, row for row.
 
-The rules live in one place, :mod:`linkage.clean`; what runs in SQL is a filter that lets through
-only rows that cleaner keeps unchanged, so that the log itself never reaches pandas:
+The rules live in one place, :mod:`linkage.clean`; what runs in SQL only decides which rows that
+cleaner must see, so that the log itself never reaches pandas:
 
-1. every row gets, in SQL, its trimmed identifiers (blank and ``NULL``-like cells are missing), its
-   date and revenue, a hash of all its trimmed cells, and ``ok``: identifiers present, an ISO date
-   (``2024-01-31``, or a date-typed column) within 1900..2200 and not after the as-of date, a
-   revenue that is a plain number or blank, a unit of the units table. A row that is ``ok`` is
-   kept by :func:`linkage.clean.clean_activity` with the same values, unless it repeats an
-   earlier row;
+1. every row gets, in SQL, ``ok``: its cells are already what the cleaner makes of them
+   (identifiers present, without surrounding whitespace and no missing-value token, or a unit of
+   the units table), an ISO date (``2024-01-31``, or a date-typed column) within 1900..2200 and not
+   after the as-of date, and a revenue that is a plain number or blank. The cleaner keeps an
+   ``ok`` row with the same values, unless it repeats an earlier row. Each row also gets a hash
+   of its trimmed cells;
 2. one aggregation finds the hashes held by more than one row (candidate duplicates);
 3. the rows that are not ``ok`` or carry such a hash (about the share of defective rows) are
    fetched with their file row numbers and cleaned by :func:`linkage.clean.clean_activity`: every
-   rule, its order and its reasons are the pandas cleaner's own. Every row of a candidate group is
+   rule, its order and its reason are the pandas cleaner's own. Every row of a candidate group is
    fetched, so ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
-4. the panel reads the ``ok`` rows outside the fetched ones plus the fetched rows it kept.
+4. the panel reads the ``ok`` rows and the fetched rows the cleaner kept that are not ``ok``;
+   the revenue of ``ok`` rows the cleaner found to be copies is taken off the panel's (their
+   activity bits change nothing: a copy is active when its original is).
 
 The one rule that looks at a whole column, numeric day/month dates without a given order (more
-than half of the column's dates such as ``01/02/2024``: an error), is counted in SQL over the
-whole column.
+than half of the column's dates such as ``01/02/2024``: an error), is decided on the fetched rows,
+which hold every such date and every blank one.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class RawLog:
     1-based row of a table read by :func:`linkage.io.read_table` when ``numbered``).
 
     ``offsets``: rows in the parts before each part (by ``linkage_file``); ``paths`` maps a part's
-    path as the engine names it (Spark) to its position.
+    path as the engine names it (Spark) to its position; ``counts``: rows in all (None: count
+    them).
     """
 
     view: str
@@ -90,17 +93,6 @@ class _Sql:
             "`" + name.replace("`", "``") + "`"
             if self.spark
             else '"' + name.replace('"', '""') + '"'
-        )
-
-    def trim(self, x: str) -> str:
-        """``x`` without surrounding whitespace (Python's); a cell that starts and ends with a
-        printable ASCII character other than a space is returned as it is, without the (slower)
-        trim by a set of characters."""
-        ws = self.lit(WHITESPACE)
-        full = f"trim(BOTH {ws} FROM {x})" if self.spark else f"trim({x}, {ws})"
-        return (
-            f"CASE WHEN ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126 "
-            f"THEN {x} ELSE {full} END"
         )
 
     def strlen(self, x: str) -> str:
