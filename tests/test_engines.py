@@ -425,3 +425,16 @@ def test_cli_simulate_big_then_panel_from_parquet_parts(tmp_path):
     assert len(got) == 20 * 12 and want["customer_end"].sum() > 1000
     for col in ("customer_start", "customer_retained", "customer_end", "employee_left"):
         assert (got[col].to_numpy() == want[col].to_numpy()).all(), col
+
+
+def test_cli_engine_start_up_errors_are_one_line(tmp_path, capsys):
+    """An engine that cannot start (a memory limit DuckDB does not read): one line, exit 2."""
+    from linkage.cli import main
+
+    bad = __import__("pathlib").Path(__file__).parent / "data" / "bad"
+    status = main(["panel", "--engine", "duckdb", "--memory-limit", "banana",
+                   "--employees", str(bad / "good_employees.csv"), "--customers", str(bad / "good_customers.csv"),
+                   "--out", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "the duckdb engine could not start" in err

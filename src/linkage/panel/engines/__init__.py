@@ -346,9 +346,7 @@ def prepare_panel_engine(
             **window,
         )
     else:
-        backend: _Backend = (
-            _DuckDB(memory_limit, threads, progress) if engine == "duckdb" else _Spark(spark)
-        )
+        backend = _start(engine, spark, memory_limit, threads, progress)
         try:
             panel = _clean_build(
                 backend, log, clean_e, clean_c, clean_u, activity, mapping, as_of, results, window
@@ -420,6 +418,23 @@ def _clean_build(
         raise InputError(
             f"the {backend.dialect.name} engine failed: {_one_line(err)}", file=label
         ) from None
+
+
+def _start(
+    engine: str, spark: Any, memory_limit: str | None, threads: int | None, progress: bool
+) -> _Backend:
+    """The engine's back end; its own start-up errors (a Spark without Java, a memory limit
+    DuckDB does not read) as one-line InputErrors."""
+    try:
+        if engine == "duckdb":
+            return _DuckDB(memory_limit, threads, progress)
+        return _Spark(spark)
+    except InputError:
+        raise
+    except Exception as err:
+        if not _engine_error(err):
+            raise
+        raise InputError(f"the {engine} engine could not start: {_one_line(err)}") from None
 
 
 def _engine_error(err: BaseException) -> bool:
