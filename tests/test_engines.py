@@ -7,6 +7,8 @@ tests/test_panel_build.py). Counts must be equal exactly; rates and revenue to f
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -431,7 +433,7 @@ def test_cli_engine_start_up_errors_are_one_line(tmp_path, capsys):
     """An engine that cannot start (a memory limit DuckDB does not read): one line, exit 2."""
     from linkage.cli import main
 
-    bad = __import__("pathlib").Path(__file__).parent / "data" / "bad"
+    bad = pathlib.Path(__file__).parent / "data" / "bad"
     status = main(["panel", "--engine", "duckdb", "--memory-limit", "banana",
                    "--employees", str(bad / "good_employees.csv"), "--customers", str(bad / "good_customers.csv"),
                    "--out", str(tmp_path / "p.csv")])
