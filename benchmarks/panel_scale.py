@@ -22,6 +22,18 @@ Rows:
 - ``pandas``: reads the Parquet parts into pandas and calls ``build_panel``;
 - ``spark``: the same SQL as ``duckdb`` on a local Spark session (``local[2]``, 4g driver).
 
+Dirty input (``--engines scan_dirty duckdb_clean ...``): a copy of the activity log with about
+``--dirty`` (default 1 %) defective rows added at random places (exact duplicates, missing customer
+ids, dates after the as-of date, dates before 1900, unknown units; written once under
+``dirty_activity/``), and the raw employees and units:
+
+- ``scan_dirty``: the baseline of the dirty rows, a bare scan of the same four columns of that log;
+- ``duckdb_clean`` / ``pandas_clean`` / ``spark_clean``:
+  :func:`linkage.panel.engines.prepare_panel_engine` (clean every table, set the defective rows
+  aside with their reasons, build the panel). Every defective row is an added row, so the panel
+  must equal the clean log's (checked on the counts against ``duckdb`` when it runs, and between
+  the ``*_clean`` engines), and the rows set aside must be at least the planted ones.
+
 Usage::
 
     .venv/bin/python benchmarks/panel_scale.py                        # 1 M rows, all engines
@@ -41,6 +53,7 @@ import time
 from pathlib import Path
 
 WINDOW = {"start": "2021-01", "end": "2025-12"}
+AS_OF = "2026-01-01"
 
 
 def _peak_mb(extra_kb: int = 0) -> float:
@@ -78,7 +91,7 @@ def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -
     from linkage.panel.engines import build_panel_engine
 
     spark, session_s = None, 0.0
-    if engine == "spark":
+    if engine in ("spark", "spark_clean"):
         import warnings
 
         warnings.filterwarnings("ignore", category=FutureWarning)
@@ -91,12 +104,25 @@ def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -
                  .config("spark.ui.showConsoleProgress", "false").getOrCreate())
         session_s = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), _cpu_s()
-    if engine == "scan":
+    set_aside = None
+    if engine in ("scan", "scan_dirty"):
+        where = glob if engine == "scan" else str(data / "dirty_activity" / "*.parquet")
         con = duckdb.connect()
         con.execute(f"SET threads = {threads}")
         con.execute(f"SELECT max(customer_id), max(unit_id), max(activity_date), sum(revenue) "
-                    f"FROM read_parquet('{glob}')").fetchall()
+                    f"FROM read_parquet('{where}')").fetchall()
         panel = None
+    elif engine.endswith("_clean"):
+        from linkage.panel.engines import prepare_panel_engine
+
+        result = prepare_panel_engine(data / "employees.parquet", activity=data / "dirty_activity",
+                                      units=data / "units.parquet", engine=engine.removesuffix("_clean"),
+                                      spark=spark, memory_limit=memory_limit, threads=threads,
+                                      as_of=AS_OF, progress=True, **WINDOW)
+        panel = result.panel
+        set_aside = len(result.rejects)
+        if spark is not None:
+            extra = _jvm_peak_kb()
     elif engine == "sql_window":
         con = duckdb.connect()
         con.execute(f"SET threads = {threads}")
@@ -119,8 +145,8 @@ def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     if panel is not None:
         panel.to_parquet(out)
-    return {"engine": engine, "wall_s": wall, "cpu_s": None if engine == "spark" else cpu,
-            "peak_mb": _peak_mb(extra), "session_s": session_s}
+    return {"engine": engine, "wall_s": wall, "cpu_s": None if engine.startswith("spark") else cpu,
+            "peak_mb": _peak_mb(extra), "session_s": session_s, "set_aside": set_aside}
 
 
 def ensure_world(data: Path, rows: int) -> None:
@@ -135,6 +161,48 @@ def ensure_world(data: Path, rows: int) -> None:
     print(f"wrote the {rows:,}-row world to {data} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
 
+def ensure_dirty(data: Path, rate: float, seed: int = 1) -> int:
+    """Write ``dirty_activity/``: each clean part with about ``rate`` defective rows added at random
+    places (duplicates, missing customer ids, future dates, dates before 1900, unknown units, in
+    equal shares); returns the number of rows added."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = data / "dirty_activity"
+    marker = out / "rate.txt"
+    if marker.exists() and marker.read_text().split()[0] == str(rate):
+        return int(marker.read_text().split()[1])
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.parquet"):
+        old.unlink()
+    rng = np.random.default_rng(seed)
+    added = 0
+    for part in sorted((data / "activity").glob("*.parquet")):
+        table = pq.read_table(part)
+        n = table.num_rows
+        k = max(5, int(round(rate * n)))
+        pick = pa.array(rng.integers(0, n, size=k))
+        bad = table.take(pick)
+        kind = np.arange(k) % 5
+        cid = bad["customer_id"].to_numpy(zero_copy_only=False).astype(object)
+        cid[kind == 1] = None
+        uid = bad["unit_id"].to_numpy(zero_copy_only=False).astype(object)
+        uid[kind == 4] = np.char.add("X", uid[kind == 4].astype(str))
+        day = bad["activity_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        day[kind == 2] = np.datetime64("2031-06-01")
+        day[kind == 3] = np.datetime64("1850-01-01")
+        bad = pa.table({"customer_id": pa.array(cid, pa.string()), "unit_id": pa.array(uid, pa.string()),
+                        "activity_date": pa.array(day, pa.date32()), "revenue": bad["revenue"]})
+        both = pa.concat_tables([table.cast(bad.schema), bad])
+        order = pa.array(rng.permutation(both.num_rows))
+        pq.write_table(both.take(order), out / part.name)
+        added += k
+        del table, both, bad
+    marker.write_text(f"{rate} {added}")
+    return added
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
@@ -143,6 +211,8 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="2GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="runs per engine, the fastest counts")
+    parser.add_argument("--dirty", type=float, default=0.01, help="share of defective rows added "
+                        "for the *_clean engines (default 0.01)")
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -157,15 +227,21 @@ def main() -> None:
     for rows in args.rows:
         data = Path(args.data) / f"{rows // 1_000_000}M"
         ensure_world(data, rows)
+        dirty = any(e.endswith(("_clean", "_dirty")) for e in args.engines)
+        planted = ensure_dirty(data, args.dirty) if dirty else 0
         n_rows = sum(__import__("pyarrow.parquet").parquet.ParquetFile(p).metadata.num_rows
                      for p in (data / "activity").glob("*.parquet"))
-        names = ["scan", *args.engines]
+        names = ["scan", *args.engines] if "scan" not in args.engines else list(args.engines)
+        if dirty and "scan_dirty" not in names:
+            names.insert(1, "scan_dirty")
+        if all(e.endswith(("_clean", "_dirty")) for e in args.engines):
+            names.remove("scan")
         runs = {engine: [] for engine in names}
         failed, panels = set(), {}
         # the cores are shared: round-robin, best of --repeat runs (Spark once: its runs are long)
         for round_ in range(args.repeat):
             for engine in names:
-                if engine in failed or (engine == "spark" and round_ > 0):
+                if engine in failed or (engine.startswith("spark") and round_ > 0):
                     continue
                 out = Path(tempfile.mkdtemp()) / "panel.parquet"
                 cmd = [sys.executable, __file__, "--child", engine, str(data), str(out),
@@ -187,23 +263,32 @@ def main() -> None:
             results[engine] = None if not got else {
                 "wall_s": min(r["wall_s"] for r in got), "cpu_s": min(cpus) if cpus else None,
                 "peak_mb": max(r["peak_mb"] for r in got)}
-        ref = panels.get("duckdb")
+        ref_name = "duckdb" if "duckdb" in panels else "duckdb_clean"
+        ref = panels.get(ref_name)
         for engine, panel in panels.items():
-            if ref is not None and engine != "duckdb":
+            if ref is not None and engine != ref_name:
                 counts = [c for c in ref.columns if c.endswith(("_start", "_joined", "_left", "_retained", "_end"))]
                 same = ref[["unit_id", "period", *counts]].equals(panel[["unit_id", "period", *counts]])
-                print(f"  {engine} panel equals the duckdb panel (counts): {same}", file=sys.stderr)
+                print(f"  {engine} panel equals the {ref_name} panel (counts): {same}", file=sys.stderr)
                 if not same:
-                    raise SystemExit(f"{engine} differs from duckdb at {rows:,} rows")
-        base = results["scan"]
+                    raise SystemExit(f"{engine} differs from {ref_name} at {rows:,} rows")
+        for engine, got in runs.items():
+            if engine.endswith("_clean") and got:
+                aside = got[-1]["set_aside"]
+                print(f"  {engine}: {aside:,} rows set aside ({planted:,} planted)", file=sys.stderr)
+                if aside < planted:
+                    raise SystemExit(f"{engine} set aside fewer rows than were planted")
         for engine in names:
             r = results.get(engine)
+            dirty_row = engine.endswith(("_clean", "_dirty"))
+            base = results["scan_dirty" if dirty_row else "scan"]
+            shown = n_rows + planted if dirty_row else n_rows
             if r is None:
-                lines.append(f"| {n_rows:,} | {engine} | failed | | | | | |")
+                lines.append(f"| {shown:,} | {engine} | failed | | | | | |")
                 continue
             cpu = ("| | |" if r["cpu_s"] is None else
                    f"| {r['cpu_s']:.2f} | {r['cpu_s'] / base['cpu_s']:.1f}x |")
-            lines.append(f"| {n_rows:,} | {engine} | {r['wall_s']:.2f} | {r['wall_s'] / base['wall_s']:.1f}x {cpu} "
+            lines.append(f"| {shown:,} | {engine} | {r['wall_s']:.2f} | {r['wall_s'] / base['wall_s']:.1f}x {cpu} "
                          f"{r['peak_mb']:,.0f} | {r['peak_mb'] / base['peak_mb']:.1f}x |")
     print("| activity rows | engine | wall (s) | wall / scan | CPU (s) | CPU / scan | peak memory (MB) "
           "| memory / scan |")

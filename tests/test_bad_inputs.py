@@ -211,7 +211,36 @@ def _live_formulas(path: pathlib.Path) -> list[str]:
             and not _PLAIN_NUMBER.match(c)]
 
 
-def _run(tmp_path: pathlib.Path, files: dict[str, str]) -> tuple[int, str, str, dict]:
+def _engines() -> list:
+    """pandas, DuckDB, and Spark when it can run here (Java): the corpus goes through each."""
+    import os
+
+    spark = pytest.param("spark", marks=pytest.mark.skipif(
+        importlib.util.find_spec("pyspark") is None
+        or not (shutil.which("java") or os.environ.get("JAVA_HOME")),
+        reason="no pyspark or no Java runtime"))
+    return ["pandas", "duckdb", spark]
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session for the corpus (started once; the engine reuses it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        from pyspark.sql import SparkSession
+    session = (SparkSession.builder.master("local[1]").appName("linkage-bad-inputs")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    yield session
+    session.stop()
+
+
+def _run(tmp_path: pathlib.Path, files: dict[str, str], engine: str = "pandas",
+         ) -> tuple[int, str, str, dict]:
     used = {**GOOD, **files}
     paths = {}
     for role, name in used.items():
@@ -226,21 +255,44 @@ def _run(tmp_path: pathlib.Path, files: dict[str, str]) -> tuple[int, str, str, 
             "--out", str(tmp_path / "out_panel.csv"), "--rejects", str(tmp_path / "out_rejects.csv")]
     if "mapping" in paths:
         args += ["--map", str(paths["mapping"])]
+    if engine != "pandas":
+        args += ["--engine", engine]
     before = {p: _sha(p) for p in paths.values()}
     out, err = io.StringIO(), io.StringIO()
-    with _deadline(TIMEOUT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # Spark plans and compiles each query: slow on shared cores, more so for the first case
+    seconds = TIMEOUT if engine != "spark" else 10 * TIMEOUT
+    with _deadline(seconds), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(args)
     assert {p: _sha(p) for p in paths.values()} == before, "an input file was modified"
     return status, out.getvalue(), err.getvalue(), paths
 
 
+def _report_lines(out: str) -> list[str]:
+    """The cleaning report of a run's output (without the lines naming the engine)."""
+    return [line for line in out.splitlines() if not line.startswith(("panel", "set-aside"))]
+
+
 _REPORT = re.compile(r"^(\S.*?): ([\d,]+) rows read, ([\d,]+) kept, ([\d,]+) set aside$")
 
 
+@pytest.mark.parametrize("engine", _engines())
 @pytest.mark.parametrize("case", list(CASES))
-def test_case(case, tmp_path):
+def test_case(case, engine, tmp_path, request):
     files, expected = CASES[case]
-    status, out, err, paths = _run(tmp_path, files)
+    if engine == "spark":
+        request.getfixturevalue("spark_session")
+    status, out, err, paths = _run(tmp_path, files, engine)
+    if engine != "pandas":  # every case ends exactly as on pandas: same message, files, report
+        (tmp_path / "pandas").mkdir()
+        want = _run(tmp_path / "pandas", files)
+        assert status == want[0], err
+        if status:  # (a third-party message in brackets may name the file's folder)
+            assert re.sub(r" \(.*\)$", "", err.strip()) == re.sub(r" \(.*\)$", "", want[2].strip())
+        assert "Traceback" not in err
+        if status == 0:
+            assert _report_lines(out) == _report_lines(want[1])
+            for written in ("out_panel.csv", "out_rejects.csv"):
+                assert (tmp_path / written).read_bytes() == (tmp_path / "pandas" / written).read_bytes()
     if expected[0] == ERR:
         _, file, problem = expected
         assert status == 2, f"expected exit 2, got {status}; stdout: {out}"
@@ -255,7 +307,9 @@ def test_case(case, tmp_path):
 
     _, reasons = expected
     assert status == 0, err
-    assert err == ""
+    assert "Traceback" not in err
+    if engine == "pandas":
+        assert err == ""  # (the other engines print their steps, with times, to stderr)
     # the cleaning report: read = kept + set aside for every file, read counted independently
     report = {m[1]: tuple(int(x.replace(",", "")) for x in m.groups()[1:])
               for m in map(_REPORT.match, out.splitlines()) if m}

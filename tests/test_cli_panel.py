@@ -205,9 +205,10 @@ def test_help_lists_the_chain_options_and_reasons(capsys):
 def test_engines_refuse_the_chain_files(inputs, capsys):
     assert main(_args(inputs, "--engine", "duckdb", "--employee-survey", str(inputs / "stores.csv"),
                       "--out", str(inputs / "p.csv"))) == 2
-    assert "--map needs the pandas engine" in capsys.readouterr().err
+    assert "--employee-survey needs the pandas engine" in capsys.readouterr().err
     args = ["panel", "--employees", str(inputs / "hr_export.csv"), "--customers", str(inputs / "crm_export.csv"),
             "--engine", "duckdb", "--revenue", str(inputs / "stores.csv"), "--out", str(inputs / "p.csv")]
     assert main(args) == 2
-    assert capsys.readouterr().err == ("linkage panel: error: --revenue needs the pandas engine (cleaning); "
-                                       "--engine duckdb reads canonical, already clean extracts\n")
+    assert capsys.readouterr().err == ("linkage panel: error: --revenue needs the pandas engine; --engine "
+                                       "duckdb builds the panel from employees, customers or activity, "
+                                       "and units\n")

@@ -7,6 +7,8 @@ tests/test_panel_build.py). Counts must be equal exactly; rates and revenue to f
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ pytest.importorskip("duckdb")
 from linkage.clean import clean_activity, clean_employees, clean_units  # noqa: E402
 from linkage.errors import InputError  # noqa: E402
 from linkage.panel import build_panel  # noqa: E402
-from linkage.panel.engines import build_panel_engine  # noqa: E402
+from linkage.panel.engines import build_panel_engine, prepare_panel_engine  # noqa: E402
 from linkage.panel.engines import _sql  # noqa: E402
 from linkage.panel.engines._sql import WORD_BITS, n_words  # noqa: E402
 from linkage.simulate import WorldSpec, simulate  # noqa: E402
@@ -199,6 +201,142 @@ def test_leading_zero_unit_ids_survive_csv(tmp_path):
     assert_same_panel(got, build_panel_engine(tmp_path / "e.csv", engine="pandas"))
 
 
+# ---- raw, dirty extracts: cleaned in the engine as pandas cleans them ------------------------------
+AS_OF = "2030-01-01"
+DIRTY_WINDOW = {"start": "2023-01", "end": "2024-06", "activity_window": 2}
+
+
+def dirty_activity(seed: int = 11) -> tuple[object, pd.DataFrame]:
+    """A simulated world with planted defects (every reason an activity log can have) and a few
+    more by hand: text that is no date, an impossible date, a date pandas reads but SQL does not
+    (a month name), padded identifiers, a missing-value token, a revenue that is no number."""
+    world = simulate(WorldSpec(n_units=8, months=18, seed=seed), customers="activity", defects=0.03)
+    act = world.customers.copy()
+    act["revenue"] = act["revenue"].astype("str")
+    i = act.index
+    act.loc[i[5], "activity_date"] = "not recorded"
+    act.loc[i[6], "activity_date"] = "2024-02-30"
+    act.loc[i[7], "activity_date"] = "31 Jan 2024"
+    act.loc[i[8], "customer_id"] = "  " + str(act.loc[i[8], "customer_id"]) + " "
+    act.loc[i[9], "revenue"] = "12 EUR"
+    act.loc[i[10], "revenue"] = "NULL"
+    act.loc[i[11], "activity_date"] = "1850-01-01"
+    act.loc[i[12], "activity_date"] = "2024-03-05T10:00:00"
+    return world, act
+
+
+@pytest.fixture(scope="module")
+def dirty_files(tmp_path_factory):
+    """The dirty world as files: employees and units CSV, the log as CSV, as Parquet parts of text
+    cells, as typed Parquet parts (dates, numbers), and as a CSV of its own column names with
+    day-first dates (and the mapping for it)."""
+    folder = tmp_path_factory.mktemp("dirty")
+    world, act = dirty_activity()
+    world.employees.to_csv(folder / "employees.csv", index=False)
+    world.units.to_csv(folder / "units.csv", index=False)
+    act.to_csv(folder / "activity.csv", index=False)
+    parts = folder / "parts"
+    parts.mkdir()
+    text = act.astype("str").where(act.notna(), None)
+    for k, rows in enumerate(np.array_split(np.arange(len(act)), 3)):
+        text.iloc[rows].to_parquet(parts / f"part-{k}.parquet", index=False)
+    typed = world.customers.copy()
+    typed["activity_date"] = pd.to_datetime(typed["activity_date"], format="%Y-%m-%d", errors="coerce")
+    typed.loc[typed.index[3], "activity_date"] = pd.Timestamp("2031-05-01")  # after as-of
+    typed.loc[typed.index[4], "activity_date"] = pd.Timestamp("1899-12-31")  # impossible
+    typed["activity_date"] = typed["activity_date"].dt.date
+    typed["revenue"] = typed["revenue"].astype("float64")
+    typed_parts = folder / "typed"
+    typed_parts.mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(len(typed)), 2)):
+        typed.iloc[rows].to_parquet(typed_parts / f"part-{k}.parquet", index=False)
+    day = pd.to_datetime(act["activity_date"], format="%Y-%m-%d", errors="coerce")
+    mapped = act.assign(activity_date=day.dt.strftime("%d/%m/%Y").where(day.notna(), act["activity_date"]))
+    mapped = mapped.rename(columns={"customer_id": "Client", "unit_id": "Store", "activity_date": "Visited"})
+    mapped.to_csv(folder / "activity_mapped.csv", index=False)
+    (folder / "map.yaml").write_text(
+        "activity:\n  customer_id: Client\n  unit_id: Store\n  activity_date: Visited\n"
+        "dates:\n  dayfirst: true\n")
+    return {"employees": folder / "employees.csv", "units": folder / "units.csv",
+            "csv": folder / "activity.csv", "parts": parts, "typed": typed_parts,
+            "mapped": folder / "activity_mapped.csv", "mapping": folder / "map.yaml"}
+
+
+def assert_same_cleaning(got, want) -> None:
+    """The same report, the same rejects (rows, reasons, columns, original cells), the same panel."""
+    pd.testing.assert_frame_equal(got.report, want.report)
+    pd.testing.assert_frame_equal(got.rejects, want.rejects)
+    assert_same_panel(got.panel, want.panel)
+
+
+@pytest.mark.parametrize("source", ["csv", "parts", "typed", "mapped"])
+def test_dirty_activity_cleaned_by_duckdb_as_by_pandas(dirty_files, source):
+    kw = {"units": dirty_files["units"], "as_of": AS_OF, **DIRTY_WINDOW}
+    if source == "mapped":
+        kw["mapping"] = dirty_files["mapping"]
+    want = prepare_panel_engine(dirty_files["employees"], activity=dirty_files[source], engine="pandas", **kw)
+    got = prepare_panel_engine(dirty_files["employees"], activity=dirty_files[source], engine="duckdb", **kw)
+    assert_same_cleaning(got, want)
+    # a real test: many rows set aside for many reasons, and a panel with customers in it
+    reasons = set(want.rejects.loc[want.rejects["file"].eq(want.report["file"].iloc[-1]), "reason"])
+    assert {"duplicate_row", "missing_identifier", "unknown_unit", "future_date"} <= reasons
+    if source != "typed":
+        assert {"unparseable_date", "impossible_date", "unparseable_number"} <= reasons
+    assert want.panel["customer_retained"].sum() > 100
+
+
+def test_dirty_activity_rows_numbered_across_parts(dirty_files):
+    """Rows of Parquet parts are numbered across the parts, as one file; reasons as in the CSV."""
+    kw = {"units": dirty_files["units"], "as_of": AS_OF, **DIRTY_WINDOW}
+    csv = prepare_panel_engine(dirty_files["employees"], activity=dirty_files["csv"], engine="duckdb", **kw)
+    parts = prepare_panel_engine(dirty_files["employees"], activity=dirty_files["parts"], engine="duckdb", **kw)
+    a = csv.rejects.loc[csv.rejects["file"].eq("activity.csv"), ["row", "reason", "column"]]
+    b = parts.rejects.loc[parts.rejects["file"].eq("parts"), ["row", "reason", "column"]]
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    assert_same_panel(parts.panel, csv.panel)
+
+
+def test_dirty_activity_numeric_dates_without_order_fail_alike(tmp_path):
+    """More than half of the dates day/month-ambiguous: the same one-line error on both engines;
+    fewer: those dates are unparseable on both."""
+    emp = tmp_path / "e.csv"
+    emp.write_text("employee_id,unit_id,hire_date,termination_date\ne1,u1,2023-01-01,\n")
+    ambiguous = tmp_path / "a.csv"
+    ambiguous.write_text("customer_id,unit_id,activity_date\nc1,u1,2023-02-01\nc1,u1,01/03/2023\n"
+                         "c2,u1,02/03/2023\n")
+    errors = []
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError) as err:
+            prepare_panel_engine(emp, activity=ambiguous, engine=engine, as_of=AS_OF)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1] and "'01/03/2023' could be day/month" in errors[0]
+    few = tmp_path / "few.csv"
+    few.write_text("customer_id,unit_id,activity_date\nc1,u1,2023-02-01\nc1,u1,01/03/2023\n"
+                   "c2,u1,2023-03-02\n")
+    results = [prepare_panel_engine(emp, activity=few, engine=e, as_of=AS_OF) for e in ("pandas", "duckdb")]
+    assert_same_cleaning(results[1], results[0])
+    assert results[0].rejects["reason"].tolist() == ["unparseable_date"]
+
+
+def test_dirty_activity_engine_errors_are_one_line(tmp_path):
+    """A damaged Parquet log, a log none of whose rows can be used: InputError naming the file."""
+    emp = tmp_path / "e.csv"
+    emp.write_text("employee_id,unit_id,hire_date,termination_date\ne1,u1,2023-01-01,\n")
+    broken = tmp_path / "act.parquet"
+    broken.write_bytes(b"PAR1" + b"\x00" * 64)
+    with pytest.raises(InputError, match="act.parquet: is not a readable Parquet file"):
+        prepare_panel_engine(emp, activity=broken, engine="duckdb", as_of=AS_OF)
+    useless = tmp_path / "useless.csv"
+    useless.write_text("customer_id,unit_id,activity_date\nc1,u1,not recorded\nc2,u1,\n")
+    errors = []
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(InputError) as err:
+            prepare_panel_engine(emp, activity=useless, engine=engine, as_of=AS_OF)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1]
+    assert errors[0].startswith("useless.csv: none of its 2 rows can be used: missing_date 1, unparseable_date 1")
+
+
 # ---- errors --------------------------------------------------------------------------------------
 def test_bad_inputs_raise_input_error(tmp_path, world_clean):
     emp, act, _ = world_clean
@@ -253,14 +391,24 @@ def test_cli_engine_duckdb_writes_the_sample_panel(sample_dir, tmp_path):
     assert out.read_text() == (sample_dir / "panel.csv").read_text()
 
 
-def test_cli_engine_refuses_cleaning_options(sample_dir, tmp_path, capsys):
+def test_cli_engine_cleans_as_pandas_does(tmp_path, dirty_files, capsys):
+    """--map, --as-of and --rejects on DuckDB: the same report, rejects file and panel file."""
     from linkage.cli import main
 
-    status = main(["panel", "--engine", "duckdb", "--employees", str(sample_dir / "employees.csv"),
-                   "--customers", str(sample_dir / "customers.csv"), "--as-of", "2026-01-01",
-                   "--out", str(tmp_path / "p.csv")])
-    assert status == 2
-    assert "--as-of needs the pandas engine" in capsys.readouterr().err
+    written = {}
+    for engine in ("pandas", "duckdb"):
+        out, rej = tmp_path / f"{engine}_panel.csv", tmp_path / f"{engine}_rejects.csv"
+        status = main(["panel", "--engine", engine, "--employees", str(dirty_files["employees"]),
+                       "--activity", str(dirty_files["mapped"]), "--units", str(dirty_files["units"]),
+                       "--map", str(dirty_files["mapping"]), "--as-of", AS_OF, "--start", "2023-01",
+                       "--end", "2024-06", "--out", str(out), "--rejects", str(rej)])
+        assert status == 0
+        text = capsys.readouterr().out
+        written[engine] = ([line for line in text.splitlines() if not line.startswith(("panel", "set-aside"))],
+                           out.read_text(), rej.read_text())
+    assert written["duckdb"] == written["pandas"]
+    report, _, rejects = written["pandas"]
+    assert "activity_mapped.csv: " in "\n".join(report) and rejects.count("\n") > 100
 
 
 def test_cli_simulate_big_then_panel_from_parquet_parts(tmp_path):
@@ -279,3 +427,16 @@ def test_cli_simulate_big_then_panel_from_parquet_parts(tmp_path):
     assert len(got) == 20 * 12 and want["customer_end"].sum() > 1000
     for col in ("customer_start", "customer_retained", "customer_end", "employee_left"):
         assert (got[col].to_numpy() == want[col].to_numpy()).all(), col
+
+
+def test_cli_engine_start_up_errors_are_one_line(tmp_path, capsys):
+    """An engine that cannot start (a memory limit DuckDB does not read): one line, exit 2."""
+    from linkage.cli import main
+
+    bad = pathlib.Path(__file__).parent / "data" / "bad"
+    status = main(["panel", "--engine", "duckdb", "--memory-limit", "banana",
+                   "--employees", str(bad / "good_employees.csv"), "--customers", str(bad / "good_customers.csv"),
+                   "--out", str(tmp_path / "p.csv")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "the duckdb engine could not start" in err

@@ -18,9 +18,15 @@ with warnings.catch_warnings():
 
 from linkage.clean import clean_activity, clean_employees, clean_units  # noqa: E402
 from linkage.panel import build_panel  # noqa: E402
-from linkage.panel.engines import build_panel_engine  # noqa: E402
+from linkage.panel.engines import build_panel_engine, prepare_panel_engine  # noqa: E402
 from linkage.simulate import WorldSpec, simulate  # noqa: E402
-from tests.test_engines import assert_same_panel  # noqa: E402
+from tests.test_engines import (  # noqa: E402
+    AS_OF,
+    DIRTY_WINDOW,
+    assert_same_cleaning,
+    assert_same_panel,
+    dirty_files,  # noqa: F401  (the fixture, shared)
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +71,14 @@ def test_activity_parquet_on_spark_gives_the_pandas_panel(spark, tmp_path):
     got = build_panel_engine(emp_frame, activity=parts, units=units.data, engine="spark", spark=spark, **window)
     assert "customer_revenue" in got.columns and want["customer_retained"].sum() > 0
     assert_same_panel(got, want)
+
+
+@pytest.mark.parametrize("source", ["csv", "parts"])
+def test_dirty_activity_cleaned_by_spark_as_by_pandas(spark, dirty_files, source):  # noqa: F811
+    """The same report, rejects (rows numbered across Parquet parts) and panel as pandas."""
+    kw = {"units": dirty_files["units"], "as_of": AS_OF, **DIRTY_WINDOW}
+    want = prepare_panel_engine(dirty_files["employees"], activity=dirty_files[source], engine="pandas", **kw)
+    got = prepare_panel_engine(dirty_files["employees"], activity=dirty_files[source], engine="spark",
+                               spark=spark, **kw)
+    assert_same_cleaning(got, want)
+    assert len(want.rejects) > 1000

@@ -40,8 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from linkage.clean._core import REASONS, CleanResult, clean_table, format_report
-from linkage.clean._dates import parse_dates
+from linkage.clean._core import REASONS, CleanResult, check_kept, clean_table, format_report
+from linkage.clean._dates import NUMERIC_DATE, ambiguous_order_error, parse_dates
 from linkage.clean._extracts import CHAIN_REASONS
 from linkage.clean._revenue import UNIT_REVENUE_FIGURES, clean_revenue
 from linkage.clean._segments import clean_segments
@@ -64,6 +64,9 @@ __all__ = [
     "REASONS",
     "format_report",
     "parse_dates",
+    "check_kept",
+    "ambiguous_order_error",
+    "NUMERIC_DATE",
 ]
 
 Raw = pd.DataFrame | str | os.PathLike[str]
@@ -280,11 +283,14 @@ def clean_activity(
     as_of: Any = None,
     date_format: str | None = None,
     dayfirst: bool | None = None,
+    check_date_order: bool = True,
 ) -> CleanResult:
     """Clean a customer activity log (one row per visit, order or contact).
 
     Parameters are those of :func:`clean_employees` (mapping section ``activity``; ``source``
-    defaults to ``"activity"`` for a DataFrame).
+    defaults to ``"activity"`` for a DataFrame), and ``check_date_order``: ``False`` when
+    ``raw`` is a part of a log whose numeric day/month dates were counted over the whole log
+    (the engines do so), see :func:`parse_dates`.
 
     Returns
     -------
@@ -314,6 +320,7 @@ def clean_activity(
         as_of=as_of,
         date_format=date_format,
         dayfirst=dayfirst,
+        check_date_order=check_date_order,
     )
 
 

@@ -24,7 +24,7 @@ from linkage.io import (
     section,
 )
 
-__all__ = ["CleanResult", "REASONS", "clean_table", "format_report"]
+__all__ = ["CleanResult", "REASONS", "clean_table", "format_report", "check_kept"]
 
 #: Why a row is set aside, in the order the checks run (a row gets the first reason that applies).
 REASONS: dict[str, str] = {
@@ -174,6 +174,40 @@ def format_report(report: pd.DataFrame) -> str:
             if reason != "kept" and n > 0:
                 lines.append(f"  {reason:<20} {int(n):>4,}")
     return "\n".join(lines)
+
+
+def check_kept(result: CleanResult) -> None:
+    """Refuse an extract none of whose rows can be used: it gives no panel (not one of zeros).
+
+    Raises
+    ------
+    linkage.errors.InputError
+        Rows were read and none was kept: the reasons with their counts and the first row set
+        aside, in one line.
+
+    Examples
+    --------
+    >>> from linkage.clean import clean_units
+    >>> check_kept(clean_units(pd.DataFrame({"unit_id": ["a"]}), source="units.csv"))
+    >>> try:
+    ...     check_kept(clean_units(pd.DataFrame({"unit_id": [""]}), source="units.csv"))
+    ... except InputError as err:
+    ...     print(err.problem)
+    none of its 1 rows can be used: missing_identifier 1 (first: row 1, column 'unit_id')
+    """
+    if result.n_read == 0 or result.n_kept > 0:
+        return
+    file = str(result.report["file"].iloc[0])
+    first = result.rejects.iloc[0]
+    counts = result.report.loc[result.report["n"].gt(0) & result.report["reason"].ne("kept")]
+    pairs = zip(counts["reason"], counts["n"], strict=True)
+    reasons = ", ".join(f"{r} {int(n):,}" for r, n in pairs)
+    blame = f", column {first['column']!r}" if first["column"] else ""
+    raise InputError(
+        f"none of its {result.n_read:,} rows can be used: {reasons} "
+        f"(first: row {int(first['row'])}{blame})",
+        file=file,
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -372,6 +406,7 @@ def clean_table(
     date_format: str | None = None,
     dayfirst: bool | None = None,
     employees: Any = None,
+    check_date_order: bool = True,
 ) -> CleanResult:
     """Clean one extract into the canonical ``table`` (see the public ``clean_*`` functions).
 
@@ -419,7 +454,12 @@ def clean_table(
     status: dict[str, np.ndarray] = {}
     for name in date_cols:
         values, codes = parse_dates(
-            mapped[name], date_format=fmt, dayfirst=first, file=label, column=sources[name]
+            mapped[name],
+            date_format=fmt,
+            dayfirst=first,
+            file=label,
+            column=sources[name],
+            check_order=check_date_order,
         )
         if name == spec.end:  # 9999-12-31 placeholders mean "still open"
             placeholder = (values.dt.year >= 9999).to_numpy()

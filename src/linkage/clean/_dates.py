@@ -16,7 +16,17 @@ import pandas as pd
 
 from linkage.errors import InputError
 
-__all__ = ["parse_dates", "OK", "MISSING", "UNPARSEABLE", "IMPOSSIBLE", "EARLIEST", "LATEST"]
+__all__ = [
+    "parse_dates",
+    "ambiguous_order_error",
+    "NUMERIC_DATE",
+    "OK",
+    "MISSING",
+    "UNPARSEABLE",
+    "IMPOSSIBLE",
+    "EARLIEST",
+    "LATEST",
+]
 
 OK, MISSING, UNPARSEABLE, IMPOSSIBLE = 0, 1, 2, 3
 
@@ -38,6 +48,22 @@ def _full(pattern: str) -> str:
     return rf"^(?:{pattern}){_TIME}$"
 
 
+#: A numeric day/month date (``01/02/2024``, maybe with a time) whose order needs to be given; a
+#: regular expression that Python, RE2 (DuckDB) and Java (Spark) read alike.
+NUMERIC_DATE = _full(_NUMERIC)
+
+
+def ambiguous_order_error(example: str, file: str | None, column: str | None) -> InputError:
+    """The error for a column of numeric dates without a day/month order (``example``: the first
+    such cell); more than half of the column's non-blank cells are such dates."""
+    return InputError(
+        f"dates such as {example!r} could be day/month or month/day: give the order "
+        'in the mapping, dates: {format: "%m/%d/%Y"} or dates: {dayfirst: true}',
+        file=file,
+        column=column,
+    )
+
+
 def parse_dates(
     text: pd.Series,
     *,
@@ -45,6 +71,7 @@ def parse_dates(
     dayfirst: bool | None = None,
     file: str | None = None,
     column: str | None = None,
+    check_order: bool = True,
 ) -> tuple[pd.Series, np.ndarray]:
     """Parse a column of date texts; return the dates and a status code per cell.
 
@@ -58,6 +85,10 @@ def parse_dates(
         Order of day and month in numeric dates when no format is given.
     file, column : str, optional
         For the error raised when a column holds numeric dates and no order is given.
+    check_order : bool, default True
+        Raise that error when more than half of the non-blank cells are numeric dates and no order
+        is given; ``False`` when the caller has counted them over the whole column (``text`` is
+        then a part of it) and numeric dates without an order are unparseable.
 
     Returns
     -------
@@ -139,14 +170,8 @@ def parse_dates(
     numeric = sub.str.match(_full(_NUMERIC), na=False).to_numpy() & sub_out.isna().to_numpy()
     if numeric.any():
         if dayfirst is None and date_format is None:
-            if numeric.sum() * 2 > (~missing).sum():
-                example = sub[numeric].iloc[0]
-                raise InputError(
-                    f"dates such as {example!r} could be day/month or month/day: give the order "
-                    'in the mapping, dates: {format: "%m/%d/%Y"} or dates: {dayfirst: true}',
-                    file=file,
-                    column=column,
-                )
+            if check_order and numeric.sum() * 2 > (~missing).sum():
+                raise ambiguous_order_error(str(sub[numeric].iloc[0]), file, column)
         elif dayfirst is not None:
             sub_shaped |= numeric
             slashed = core.str.replace(r"[.-]", "/", regex=True)

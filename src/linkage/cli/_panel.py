@@ -187,9 +187,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         default="pandas",
         choices=("pandas", "duckdb", "spark"),
-        help="pandas (default: reads, maps and cleans in memory); duckdb or spark "
-        "build from canonical, already clean CSV/Parquet files or folders of "
-        "Parquet parts, larger than memory (see the README, Performance)",
+        help="pandas (default: in memory); duckdb or spark: the same cleaning, report, "
+        "rejects and panel, with an activity log (Parquet files or folders of parts) "
+        "larger than memory (see the README, Performance)",
     )
     parser.add_argument(
         "--spark-master",
@@ -333,15 +333,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
-    """``--engine duckdb|spark``: build from canonical files without reading them into pandas."""
+    """``--engine duckdb|spark``: clean and build inside the engine (the log is never read into
+    pandas whole); the same report, rejects and panel as the pandas engine."""
     from linkage.errors import InputError
     from linkage.io import write_table
-    from linkage.panel.engines import build_panel_engine
+    from linkage.panel.engines import prepare_panel_engine
 
     for flag, value in (
-        ("--map", args.mapping),
-        ("--rejects", args.rejects),
-        ("--as-of", args.as_of),
         ("--employee-survey", args.employee_survey),
         ("--customer-survey", args.customer_survey),
         ("--revenue", args.revenue),
@@ -352,14 +350,16 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
     ):
         if value is not None:
             raise InputError(
-                f"{flag} needs the pandas engine (cleaning); --engine {args.engine} reads "
-                "canonical, already clean extracts"
+                f"{flag} needs the pandas engine; --engine {args.engine} builds "
+                "the panel from employees, customers or activity, and units"
             )
-    panel = build_panel_engine(
+    result = prepare_panel_engine(
         args.employees,
         args.customers,
         activity=args.activity,
         units=args.units,
+        mapping=args.mapping,
+        as_of=args.as_of,
         engine=args.engine,
         freq=args.freq,
         start=args.start,
@@ -369,11 +369,16 @@ def _run_engine(args: argparse.Namespace, inputs: list[str]) -> int:
         memory_limit=args.memory_limit,
         progress=True,
     )
+    panel = result.panel
     write_table(panel, args.out, protect=inputs)
+    print(result.text)
     print(
         f"panel ({args.engine}): {panel['unit_id'].nunique():,} units x "
         f"{panel['period'].nunique():,} periods -> {args.out}"
     )
+    if args.rejects is not None:
+        write_table(result.rejects, args.rejects, protect=inputs)
+        print(f"set-aside rows: {len(result.rejects):,} -> {args.rejects}")
     sys.stdout.flush()
     return 0
 

@@ -17,6 +17,7 @@ unit and period comes out of the same pass. The work is one scan of the log plus
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import sys
@@ -29,8 +30,17 @@ from typing import Any, Protocol, overload
 import numpy as np
 import pandas as pd
 
+from linkage.clean import (
+    CleanResult,
+    check_kept,
+    clean_activity,
+    clean_customers,
+    clean_employees,
+    clean_units,
+    format_report,
+)
 from linkage.errors import InputError
-from linkage.io import require_columns
+from linkage.io import load_mapping, read_table, require_columns, validate_mapping
 from linkage.panel._inputs import window_periods
 from linkage.panel.build import (
     COUNT_FIELDS,
@@ -40,10 +50,10 @@ from linkage.panel.build import (
     unit_attributes,
     window_bounds,
 )
-from linkage.panel.engines import _sql
+from linkage.panel.engines import _clean, _sql
 from linkage.panel.periods import date_codes, normalize_freq
 
-__all__ = ["build_panel_engine", "ENGINES"]
+__all__ = ["build_panel_engine", "prepare_panel_engine", "EnginePrepared", "ENGINES"]
 
 #: the engines :func:`build_panel_engine` knows
 ENGINES: tuple[str, ...] = ("pandas", "duckdb", "spark")
@@ -193,6 +203,368 @@ def build_panel_engine(
         backend.close()
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class EnginePrepared:
+    """What :func:`prepare_panel_engine` returns: the panel and the cleaning accounting.
+
+    Attributes
+    ----------
+    panel : pandas.DataFrame
+        The unit x period panel.
+    report : pandas.DataFrame
+        ``file, reason, n``: per input file one ``kept`` row and one row per reason that applies
+        (rows read = kept + set aside); :attr:`text` is its readable form.
+    rejects : pandas.DataFrame
+        Every set-aside row: ``file, row, reason, column`` and its original cells.
+    """
+
+    panel: pd.DataFrame
+    report: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def text(self) -> str:
+        """Rows read / kept / set aside by reason, per file."""
+        return format_report(self.report)
+
+    def __repr__(self) -> str:
+        return f"EnginePrepared({len(self.panel)} panel rows, {len(self.rejects)} set aside)"
+
+
+def prepare_panel_engine(
+    employees: Source,
+    customers: Source | None = None,
+    *,
+    activity: Source | None = None,
+    units: Source | None = None,
+    mapping: dict[str, Any] | str | os.PathLike[str] | None = None,
+    as_of: Any = None,
+    engine: str = "duckdb",
+    freq: str = "M",
+    start: Any = None,
+    end: Any = None,
+    activity_window: int = 1,
+    spark: Any = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    progress: bool = False,
+) -> EnginePrepared:
+    """Clean raw extracts and build the panel on pandas, DuckDB or Spark, every row accounted for.
+
+    The same column mapping, date options and set-aside rules as
+    :func:`linkage.clean.clean_employees` and its siblings, the same rejects (file, row, reason,
+    column, original cells) and report, whichever engine runs. Spells and units are cleaned in
+    pandas (one row per person, small); an activity log is cleaned inside DuckDB or Spark and
+    never read into pandas whole: only its defective rows and candidate duplicates are (see
+    :mod:`linkage.panel.engines._clean`).
+
+    Parameters
+    ----------
+    employees, customers, activity, units : pandas.DataFrame or path
+        Raw extracts: a file :func:`linkage.io.read_table` reads (CSV, Parquet, ``.xlsx``), or a
+        directory (or glob) of Parquet parts, read as one file whose rows are numbered across
+        the parts in name order (the rejects name the directory).
+    mapping : dict or path, optional
+        Column mapping and date options (:func:`linkage.io.load_mapping`).
+    as_of : str or date-like, optional
+        Date of the extracts; later dates are set aside (default: today).
+    engine, freq, start, end, activity_window, spark, memory_limit, threads, progress
+        As in :func:`build_panel_engine`.
+
+    Returns
+    -------
+    EnginePrepared
+        ``panel``, ``report`` and ``rejects``.
+
+    Raises
+    ------
+    InputError
+        As :func:`linkage.pipeline.prepare`: a file that cannot be used at all, a mapping naming
+        absent columns, an extract none of whose rows can be used.
+
+    Examples
+    --------
+    >>> emp = pd.DataFrame({"employee_id": ["a", "b", "b"], "unit_id": ["s1", "s1", "s1"],
+    ...                     "hire_date": ["2023-12-01", "2024-01-15", "2024-01-15"],
+    ...                     "termination_date": ["2024-02-10", "", ""]})
+    >>> act = pd.DataFrame({"customer_id": ["x", "x", "y", "y"],
+    ...                     "unit_id": ["s1", "s1", "s1", "s1"],
+    ...                     "activity_date": ["2024-01-05", "2024-02-07", "not recorded",
+    ...                                       "2024-02-01"]})
+    >>> result = prepare_panel_engine(emp, activity=act, engine="duckdb", as_of="2024-06-01",
+    ...                               start="2024-01", end="2024-02")
+    >>> print(result.text)
+    employees: 3 rows read, 2 kept, 1 set aside
+      duplicate_row           1
+    activity: 4 rows read, 3 kept, 1 set aside
+      unparseable_date        1
+    >>> result.rejects[["file", "row", "reason", "column"]]
+            file  row            reason         column
+    0  employees    3     duplicate_row
+    1   activity    3  unparseable_date  activity_date
+    """
+    if engine not in ENGINES:
+        raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    freq = normalize_freq(freq)
+    activity_window = window_periods(activity_window)
+    if customers is not None and activity is not None:
+        raise InputError("give customers either as spells or as an activity log, not both")
+    if isinstance(mapping, (str, os.PathLike)):
+        mapping = load_mapping(mapping)
+    elif mapping is not None:
+        mapping = validate_mapping(mapping)
+    log = _Log(progress)
+    results: list[CleanResult] = []
+    clean_u = None
+    if units is not None:
+        raw_u, label = _read_raw(units, "units")
+        clean_u = clean_units(raw_u, mapping=mapping, source=label)
+        results.append(clean_u)
+    common: dict[str, Any] = {"mapping": mapping, "units": clean_u, "as_of": as_of}
+    raw_e, label = _read_raw(employees, "employees")
+    clean_e = clean_employees(raw_e, source=label, **common)
+    results.append(clean_e)
+    clean_c = None
+    if customers is not None:
+        raw_c, label = _read_raw(customers, "customers")
+        clean_c = clean_customers(raw_c, source=label, **common)
+        results.append(clean_c)
+    window = {"freq": freq, "start": start, "end": end, "activity_window": activity_window}
+    if engine == "pandas":
+        clean_a = None
+        if activity is not None:
+            raw_a, label = _read_raw(activity, "activity")
+            clean_a = clean_activity(raw_a, source=label, **common)
+            results.append(clean_a)
+        for result in results:
+            check_kept(result)
+        panel = build_panel(
+            clean_e.data,
+            None if clean_c is None else clean_c.data,
+            activity=None if clean_a is None else clean_a.data,
+            units=None if clean_u is None else clean_u.data,
+            **window,
+        )
+    else:
+        backend = _start(engine, spark, memory_limit, threads, progress)
+        try:
+            panel = _clean_build(
+                backend, log, clean_e, clean_c, clean_u, activity, mapping, as_of, results, window
+            )
+        finally:
+            backend.close()
+    log("built the panel")
+    return EnginePrepared(
+        panel=panel,
+        report=pd.concat([r.report for r in results], ignore_index=True),
+        rejects=pd.concat([r.rejects for r in results], ignore_index=True),
+    )
+
+
+def _clean_build(
+    backend: _Backend,
+    log: _Log,
+    clean_e: CleanResult,
+    clean_c: CleanResult | None,
+    clean_u: CleanResult | None,
+    activity: Source | None,
+    mapping: dict[str, Any] | None,
+    as_of: Any,
+    results: list[CleanResult],
+    window: dict[str, Any],
+) -> pd.DataFrame:
+    """The SQL engines' part of :func:`prepare_panel_engine`: clean the log, build the panel."""
+    ready = None
+    label = "activity"
+    try:
+        if activity is not None:
+            raw, label = _register_log(backend, activity)
+            stamp = _as_of(as_of)
+            clean_a, bounds, has_revenue, less = _clean.clean_log(
+                backend,
+                raw,
+                mapping=mapping,
+                units=clean_u,
+                as_of=stamp,
+                freq=window["freq"],
+                need_range=window["start"] is None or window["end"] is None,
+            )
+            results.append(clean_a)
+            ready = (bounds, has_revenue, less)
+        for result in results:
+            check_kept(result)
+        log(
+            "cleaned "
+            + ", ".join(f"{r.report['file'].iloc[0]} ({r.n_kept:,} kept)" for r in results)
+        )
+        return _build_sql(
+            backend,
+            log,
+            clean_e.data,
+            None if clean_c is None else clean_c.data,
+            "activity" if activity is not None else None,
+            None if clean_u is None else clean_u.data,
+            window["freq"],
+            window["start"],
+            window["end"],
+            window["activity_window"],
+            ready=ready,
+        )
+    except InputError:
+        raise
+    except Exception as err:  # DuckDB's and Spark's own errors: one line naming the file
+        if not _engine_error(err):
+            raise
+        raise InputError(
+            f"the {backend.dialect.name} engine failed: {_one_line(err)}", file=label
+        ) from None
+
+
+def _start(
+    engine: str, spark: Any, memory_limit: str | None, threads: int | None, progress: bool
+) -> _Backend:
+    """The engine's back end; its own start-up errors (a Spark without Java, a memory limit
+    DuckDB does not read) as one-line InputErrors."""
+    try:
+        if engine == "duckdb":
+            return _DuckDB(memory_limit, threads, progress)
+        return _Spark(spark)
+    except InputError:
+        raise
+    except Exception as err:
+        if not _engine_error(err):
+            raise
+        raise InputError(f"the {engine} engine could not start: {_one_line(err)}") from None
+
+
+def _engine_error(err: BaseException) -> bool:
+    """Whether ``err`` is DuckDB's or Spark's (reading or running a query), not a bug of ours."""
+    module = type(err).__module__ or ""
+    return module.startswith(("duckdb", "_duckdb", "pyspark", "py4j"))
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _as_of(as_of: Any) -> pd.Timestamp:
+    """The as-of date as the cleaners read it (already checked by them)."""
+    if as_of is None:
+        return pd.Timestamp.today().normalize()
+    stamp = pd.Timestamp(as_of)
+    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
+
+
+def _parts(source: str | os.PathLike[str], name: str) -> list[str] | None:
+    """The Parquet parts of a directory or glob (sorted), or None for one file."""
+    text = os.fspath(source)
+    if Path(text).is_dir():
+        return _kind_of_path(text, name)[1]
+    if "://" not in text and any(ch in text for ch in "*?["):
+        parts = sorted(glob.glob(text, recursive=True))
+        if not parts:
+            raise InputError("no file matches", file=text)
+        return parts
+    return None
+
+
+def _read_raw(source: Source, table: str) -> tuple[pd.DataFrame, str]:
+    """A raw extract as :func:`linkage.io.read_table` reads it, and its label; Parquet parts are
+    read one by one and numbered across the parts."""
+    if isinstance(source, pd.DataFrame):
+        return source, table
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputError(
+            f"expected a DataFrame or a file path for the {table} table, not "
+            f"{type(source).__name__}",
+            file=table,
+        )
+    label = Path(source).name
+    parts = _parts(source, label)
+    if parts is None:
+        return read_table(source, name=label), label
+    import pyarrow.parquet as pq
+
+    frames, offset = [], 0
+    for part in parts:
+        frame = read_table(part, name=Path(part).name)
+        frame.index = frame.index + offset
+        frames.append(frame)
+        offset += pq.ParquetFile(part).metadata.num_rows
+    out = pd.concat(frames)
+    out.index.name = "row"
+    return out, label
+
+
+def _register_log(backend: _Backend, source: Source) -> tuple[_clean.RawLog, str]:
+    """Register a raw activity log as the view ``linkage_raw`` (Parquet parts stay on disk; other
+    files are read by :func:`linkage.io.read_table`)."""
+    view = "linkage_raw"
+    if isinstance(source, (str, os.PathLike)):
+        label = Path(source).name
+        parts = _parts(source, label)
+        if parts is None and _is_parquet(source):
+            parts = [os.fspath(source)]
+        if parts is not None:
+            try:
+                names, types = backend.register_parts(view, parts)
+            except Exception as err:
+                if not _engine_error(err):
+                    raise
+                raise InputError(
+                    f"is not a readable Parquet file ({_one_line(err)})", file=label
+                ) from None
+            offsets, total = _offsets(parts)
+            spark_paths = tuple(parts) if isinstance(backend, _Spark) else ()
+            raw = _clean.RawLog(
+                view, label, tuple(names), tuple(types), offsets, False, spark_paths, total
+            )
+            return raw, label
+    frame, label = _read_raw(source, "activity")
+    cols = [str(c) for c in frame.columns]
+    table = pd.DataFrame({c: _as_strings(frame[c]) for c in cols})
+    table["linkage_file"] = np.zeros(len(table), dtype=np.int64)
+    table["linkage_row"] = _row_index(frame)
+    backend.register(view, table.reset_index(drop=True))
+    types = backend.types(view)[: len(cols)]
+    return _clean.RawLog(view, label, tuple(cols), tuple(types), (0,), True, (), len(table)), label
+
+
+def _as_strings(col: pd.Series) -> pd.Series:
+    """A column of a raw table as read, for an engine: text stays text (object columns too)."""
+    if col.dtype == object:
+        return col.astype("str").where(col.notna())
+    return col
+
+
+def _row_index(frame: pd.DataFrame) -> np.ndarray:
+    index = frame.index
+    if index.name == "row" and pd.api.types.is_integer_dtype(index.dtype):
+        return index.to_numpy(dtype=np.int64)
+    return np.arange(1, len(frame) + 1, dtype=np.int64)
+
+
+def _is_parquet(source: str | os.PathLike[str]) -> bool:
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
+def _offsets(parts: list[str]) -> tuple[tuple[int, ...], int | None]:
+    """Rows before each part and in all (from the Parquet footers; zeros and None for remote
+    parts)."""
+    if any("://" in p for p in parts):
+        return tuple(0 for _ in parts), None
+    import pyarrow.parquet as pq
+
+    counts = [pq.ParquetFile(p).metadata.num_rows for p in parts]
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return tuple(int(x) for x in before), int(sum(counts))
+
+
 # --------------------------------------------------------------------------------------------------
 class _Log:
     def __init__(self, on: bool) -> None:
@@ -267,6 +639,10 @@ class _Backend(Protocol):
     dialect: _sql.Dialect
 
     def register(self, name: str, source: object) -> None: ...
+
+    def register_parts(self, view: str, files: list[str]) -> tuple[list[str], list[str]]: ...
+
+    def types(self, name: str) -> list[str]: ...
 
     def columns(self, name: str) -> list[str]: ...
 
@@ -377,6 +753,22 @@ class _DuckDB:
     def columns(self, name: str) -> list[str]:
         return [c[0] for c in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
 
+    def register_parts(self, view: str, files: list[str]) -> tuple[list[str], list[str]]:
+        """Parquet parts as ``view`` with their part (``linkage_file``) and row in it
+        (``linkage_row``, from 0); the file columns and their types."""
+        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        described = self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({listed})").fetchall()
+        names, types = [str(r[0]) for r in described], [str(r[1]) for r in described]
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {view} AS SELECT {cols}, file_index AS linkage_file, "
+            f"file_row_number AS linkage_row FROM read_parquet({listed}, file_row_number = true)"
+        )
+        return names, types
+
+    def types(self, name: str) -> list[str]:
+        return [str(r[1]) for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
+
     def query(self, sql: str) -> pd.DataFrame:
         # through Arrow: strings arrive as Arrow-backed columns, quicker than .df()
         # (measured figures: benchmarks/README.md)
@@ -445,6 +837,23 @@ class _Spark:
     def columns(self, name: str) -> list[str]:
         return list(self.session.table(name).columns)
 
+    def register_parts(self, view: str, files: list[str]) -> tuple[list[str], list[str]]:
+        """As :meth:`_DuckDB.register_parts` (``linkage_file`` is the part's path)."""
+        from pyspark.sql import functions as F
+
+        frame = self.session.read.parquet(*files)
+        names = list(frame.columns)
+        types = [t for _, t in frame.dtypes]
+        frame.select(
+            *[F.col("`" + c.replace("`", "``") + "`") for c in names],
+            F.col("_metadata.file_path").alias("linkage_file"),
+            F.col("_metadata.row_index").alias("linkage_row"),
+        ).createOrReplaceTempView(view)
+        return names, types
+
+    def types(self, name: str) -> list[str]:
+        return [t for _, t in self.session.table(name).dtypes]
+
     def activity_bounds(self, freq: str) -> None:
         return None
 
@@ -457,9 +866,13 @@ class _Spark:
         return pd.DataFrame.from_records([tuple(r) for r in rows], columns=frame.columns)
 
     def close(self) -> None:
+        for name in self.session.catalog.listTables():
+            if name.isTemporary and (
+                name.name in ("employees", "customers", "activity")
+                or name.name.startswith("linkage_")
+            ):
+                self.session.catalog.dropTempView(name.name)
         if self._tmp is not None:
-            for name in ("employees", "customers", "activity"):
-                self.session.catalog.dropTempView(name)
             self._tmp.cleanup()
 
 
@@ -475,7 +888,10 @@ def _build_sql(
     start: Any,
     end: Any,
     window: int,
+    ready: tuple[pd.Series, bool, pd.DataFrame | None] | None = None,
 ) -> pd.DataFrame:
+    """The panel from the tables (``ready``: the activity log is already the view ``activity``,
+    cleaned, with its bounds and whether it has revenue)."""
     d = backend.dialect
     tables: dict[str, object] = {"employees": employees}
     if customers is not None:
@@ -483,6 +899,8 @@ def _build_sql(
     if activity is not None:
         tables["activity"] = activity
     for name, source in list(tables.items()):
+        if name == "activity" and ready is not None:
+            continue
         if not isinstance(source, (pd.DataFrame, str, os.PathLike)) and not (
             isinstance(backend, _Spark) and hasattr(source, "createOrReplaceTempView")
         ):
@@ -504,12 +922,17 @@ def _build_sql(
             what=f"{name} table",
             hint=canonical_hint(_COLUMNS[name]),
         )
-    has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
+    if ready is not None:
+        has_revenue = ready[1]
+    else:
+        has_revenue = "activity" in tables and "revenue" in backend.columns("activity")
 
     # ---- checks and the data's range: one scan per table ------------------------------------
     # one query (one Spark job) for the tables without Parquet statistics
     bounds: dict[str, pd.Series] = {}
-    if "activity" in tables:
+    if ready is not None:
+        bounds["activity"] = ready[0]
+    elif "activity" in tables:
         from_metadata = backend.activity_bounds(freq)
         if from_metadata is not None:
             bounds["activity"] = from_metadata
@@ -542,7 +965,7 @@ def _build_sql(
                     file=name,
                     column=col,
                 )
-        if int(b["n"]) > 0:
+        if int(b["n"]) > 0 and not pd.isna(b["lo"]):
             spans.append((int(b["lo"]), int(b["hi"])))
     lo, hi, n_periods = window_bounds(spans, start, end, freq)
 
@@ -560,7 +983,7 @@ def _build_sql(
     log(f"aggregated {' and '.join(spell_tables)}")
     if "activity" in tables:
         b = bounds["activity"]
-        known = int(b["n"]) > 0
+        known = int(b["n"]) > 0 and not pd.isna(b["lo"])
         days = _sql.calendar_days(
             int(b["lo"]) if known else None,
             int(b["hi"]) if known else None,
@@ -619,6 +1042,13 @@ def _build_sql(
                 rev["k"].to_numpy(np.int64) - lo
             )
             revenue[cell] = rev["rev"].to_numpy(np.float64)
+        if ready is not None and ready[2] is not None and len(ready[2]) and n_periods:
+            # rows counted by the pass that the cleaner set aside as copies of earlier rows
+            less = ready[2]
+            k = less["k"].to_numpy(np.int64) - lo
+            inside = (k >= 0) & (k < n_periods)
+            cell = _sql.unit_codes(less["u"], unit_index)[inside] * n_periods + k[inside]
+            np.subtract.at(revenue, cell, less["rev"].to_numpy(np.float64)[inside])
     panel = assemble_panel(unit_index, lo, n_periods, freq, counts, revenue, attrs)
     log(f"panel: {n_units:,} units x {n_periods} periods")
     return panel
