@@ -298,10 +298,12 @@ def prepare_panel_engine(
       duplicate_row           1
     activity: 4 rows read, 3 kept, 1 set aside
       unparseable_date        1
-    >>> result.rejects[["file", "row", "reason", "column"]]
-            file  row            reason         column
+    >>> result.rejects[["file", "row", "reason"]]
+            file  row            reason
     0  employees    3     duplicate_row
-    1   activity    3  unparseable_date  activity_date
+    1   activity    3  unparseable_date
+    >>> result.rejects["column"].tolist()
+    ['', 'activity_date']
     """
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
