@@ -17,7 +17,7 @@ TRENDS = "img[alt='Trends by group']"
 LINK = ".linkage-pdf a[download]"
 
 
-def test_download_this_view_as_pdf(served, browser, tmp_path):
+def test_download_this_view_as_pdf(served, browser, tmp_path, screenshots):
     page = open_dashboard(browser, f"{served.url}/voila/render/executive.ipynb", READY)
     try:
         page.wait_for_selector("img[alt='Lag profile']", timeout=30_000)
@@ -41,6 +41,7 @@ def test_download_this_view_as_pdf(served, browser, tmp_path):
         link = page.locator(LINK)
         link.wait_for(state="visible", timeout=30_000)
         built = time.monotonic()
+        page.screenshot(path=str(screenshots / "executive_pdf.png"))
         with page.expect_download(timeout=30_000) as info:
             link.click()
         download = info.value
