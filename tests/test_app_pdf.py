@@ -267,3 +267,19 @@ def test_the_privacy_checks_catch_a_planted_identifier_and_a_planted_picture():
     pdf = view_pdf(title="t", filters=[], cards=[], caveats=[],
                    figures=[("x", p) for p in [*pngs[:2], _png(changed)]])
     assert not _only_these_pictures(pdf, pngs)
+
+
+def test_a_failed_build_shows_a_neutral_line_and_frees_the_button(dash, monkeypatch):
+    import linkage.app.executive as executive
+
+    def broken(**kw):
+        raise RuntimeError("SECRET detail /some/path.py")
+
+    monkeypatch.setattr(executive, "view_pdf", broken)
+    dash.value.value = "West"
+    dash.pdf_button.click()
+    assert "went wrong" in dash.status.value and "SECRET" not in dash.status.value
+    assert dash.pdf_link.value == "" and not dash.pdf_button.disabled
+    monkeypatch.undo()
+    dash.pdf_button.click()
+    assert _link_pdf(dash)[1].startswith(b"%PDF-") and dash.status.value == ""

@@ -422,6 +422,7 @@ class ExecutiveDashboard:
 
     def _on_pdf(self, button: widgets.Button) -> None:
         self.pdf_button.disabled = True
+        self.pdf_link.value = ""  # a failed build leaves no earlier file on offer
         try:
             self.update_pdf()
         finally:
