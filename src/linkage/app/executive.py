@@ -1,5 +1,5 @@
 """The executive dashboard: headline figures, filters, trends, quadrants, lag profile, caveats,
-downloads.
+downloads, and the current view as a PDF (the board pack).
 
 A notebook shows it with two lines (``notebooks/dashboards/executive.ipynb``)::
 
@@ -22,6 +22,7 @@ import pandas as pd
 
 from linkage.app import _render
 from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_panel
+from linkage.app._pdf import PDF_MIME, pdf_filename, view_pdf
 from linkage.app._render import (
     CAVEATS,
     data_uri,
@@ -51,6 +52,8 @@ CSS = """
 .linkage-card.link {flex: 2 1 420px; border-color: #1b6ca8; background: #f2f7fb;}
 .linkage-caveats li {margin-bottom: 3px;}
 .linkage-downloads a {margin-right: 16px;}
+.linkage-pdf {display: flex; align-items: center; gap: 12px; margin: 4px 0;}
+.linkage-pdf a {font-weight: 600;}
 .linkage-table table {border-collapse: collapse; font-size: 12px;}
 .linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee;
                                       text-align: right;}
@@ -93,6 +96,11 @@ class ExecutiveDashboard:
         The filters.
     headline, trends, quadrants, lag_plot, downloads, table, status : ipywidgets.HTML
         The outputs (figures are ``<img>`` with ``data:`` URIs).
+    pdf_button : ipywidgets.Button
+        "Download this view (PDF)": builds the board pack of the current view (on click only).
+    pdf_link : ipywidgets.HTML
+        The built PDF as a download link (``data:`` URI, ``download`` attribute); emptied when the
+        view changes, so a PDF of an earlier view is never offered.
     chain_view : ChainView
         The section "The whole chain" (computed when a viewer first opens it).
 
@@ -158,6 +166,14 @@ class ExecutiveDashboard:
         self.lag_plot = widgets.HTML(layout=widgets.Layout(width="50%"))
         self.downloads = widgets.HTML()
         self.table = widgets.HTML()
+        self.pdf_button = widgets.Button(
+            description="Download this view (PDF)",
+            tooltip="The filters, headline, figures and caveats of this view as a PDF file",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.pdf_link = widgets.HTML()
+        pdf_row = widgets.HBox([self.pdf_button, self.pdf_link])
+        pdf_row.add_class("linkage-pdf")
         caveats = widgets.HTML(
             "<div class='linkage-caveats'><h4>Read with care</h4><ul>"
             + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS)
@@ -180,6 +196,7 @@ class ExecutiveDashboard:
                 self.title,
                 filters,
                 self.status,
+                pdf_row,
                 self.headline,
                 self.trends,
                 widgets.HBox([self.quadrants, self.lag_plot]),
@@ -199,6 +216,8 @@ class ExecutiveDashboard:
         # the unit table and the downloads (every figure again, as data: URIs) are built and sent
         # only while their section is open, not with every filter change
         table_box.observe(guarded(self.status)(self._on_open), names="selected_index")
+        # the PDF is built when asked for, never on a filter change
+        self.pdf_button.on_click(guarded(self.status)(self._on_pdf))
         self.warm()
         self.update()
 
@@ -299,6 +318,8 @@ class ExecutiveDashboard:
         """Show the current selection (what each filter change calls); unchanged outputs are not
         resent."""
         sel = self.selection()
+        if self.pdf_link.value:  # a PDF of the previous view is no longer this view
+            self.pdf_link.value = ""
         # the cheap outputs first, each sent as soon as it is ready (the page updates
         # progressively);
         # the lag profile, whose bootstrap is the costly part of a new range, last
@@ -349,6 +370,63 @@ class ExecutiveDashboard:
             )
             + "</div>"
         )
+
+    # ---- the board pack --------------------------------------------------------------------
+    def view_filters(self) -> list[tuple[str, str]]:
+        """The current view's filters as the page shows them: ``(label, value)`` pairs."""
+        out = []
+        if self.data.attributes:
+            out.append((self.attribute.description, str(self.attribute.value)))
+        out.append((self.value.description, str(self.value.value)))
+        lo, hi = self.periods.value
+        out.append((self.periods.description, lo if lo == hi else f"{lo} \u2013 {hi}"))
+        out.append((self.lag.description, str(int(self.lag.value))))
+        return out
+
+    def pdf_name(self) -> str:
+        """The board pack's download name, naming the current view (``linkage-view-....pdf``)."""
+        sel = self.selection()
+        parts = [sel.attribute or "", str(sel.value), *self.periods.value, f"lag {sel.lag}"]
+        return pdf_filename(parts)
+
+    def board_pack(self) -> bytes:
+        """The current view as PDF bytes: its filters, headline cards, figures and caveats.
+
+        Built only from what the view holds (the same sentences and the same drawn, suppressed
+        figures the page shows); nothing is read again.
+        """
+        sel = self.selection()
+        s = headline_sentences(self.data, sel)
+        figs = self.figures(sel)
+        return view_pdf(
+            title="Do units that keep their staff keep their customers?",
+            filters=[*self.view_filters(), ("Units in this view", s["n_units"])],
+            cards=[("Staff", s["employee"]), ("Customers", s["customer"]), ("The link", s["link"])],
+            figures=[
+                ("Trends by group", figs["trends"]),
+                ("Units in quadrants", figs["quadrants"]),
+                ("Lag profile", figs["lag_profile"]),
+            ],
+            caveats=[c.format(k=self.data.k) for c in CAVEATS],
+            note=f"Figures from fewer than {self.data.k} people are suppressed throughout.",
+        )
+
+    def update_pdf(self) -> None:
+        """Build the board pack of the current view and offer it as a download link."""
+        pdf = self.board_pack()
+        name = self.pdf_name()
+        self.pdf_link.value = (
+            f"<a download='{esc(name)}' href='{data_uri(pdf, PDF_MIME)}'>"
+            f"Save {esc(name)} ({max(1, round(len(pdf) / 1024))} kB)</a>"
+        )
+
+    def _on_pdf(self, button: widgets.Button) -> None:
+        self.pdf_button.disabled = True
+        self.pdf_link.value = ""  # a failed build leaves no earlier file on offer
+        try:
+            self.update_pdf()
+        finally:
+            self.pdf_button.disabled = False
 
     @staticmethod
     def _img(b: bytes, alt: str) -> str:

@@ -1,0 +1,74 @@
+"""What "Download this view (PDF)" costs in the viewer's kernel, against a filter change.
+
+On the sample panel, one executive dashboard in this process (figures cached, as in a warmed
+kernel). For each value of "Show" in turn:
+
+- board pack: the button's click handler (the PDF built from the view's own figures and words, and
+  the download link set);
+- filter change with a PDF offered: the next change of "Show" (it withdraws the link);
+- filter change: the same change again with no PDF offered, the baseline.
+
+The kernel side only: in a browser a filter change also waits for the page (about 0.2-0.3 s), and
+the click for the link to arrive. Prints medians, the ratio to the baseline and the PDF's size.
+
+Usage: ``.venv/bin/python benchmarks/board_pack.py [--rounds 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    os.environ["LINKAGE_CACHE"] = tempfile.mkdtemp(prefix="linkage-bench-")
+    from linkage.app import executive_dashboard
+
+    dash = executive_dashboard(n_boot=200)
+    values = list(dash.value.options)
+    for v in values:  # every figure drawn once: the cached state a warmed kernel is in
+        dash.value.value = v
+    change, change_after, build, sizes = [], [], [], []
+    for _ in range(args.rounds):
+        for v in values:
+            other = values[0] if v != values[0] else values[1]
+            # the same transition (other -> v) timed twice: with a PDF offered, then without
+            dash.value.value = other
+            t = time.perf_counter()
+            dash.pdf_button.click()
+            build.append(time.perf_counter() - t)
+            sizes.append(len(dash.pdf_link.value))
+            t = time.perf_counter()
+            dash.value.value = v
+            change_after.append(time.perf_counter() - t)
+            assert dash.pdf_link.value == ""
+            dash.value.value = other
+            t = time.perf_counter()
+            dash.value.value = v
+            change.append(time.perf_counter() - t)
+    base = statistics.median(change)
+    rows = [
+        ("filter change (baseline)", change),
+        ("filter change with a PDF offered", change_after),
+        ("board pack (click handler)", build),
+    ]
+    print(f"{'step':36s} {'median s':>9s} {'max s':>7s} {'x baseline':>10s}")
+    for name, xs in rows:
+        m = statistics.median(xs)
+        print(f"{name:36s} {m:9.3f} {max(xs):7.3f} {m / base:10.1f}")
+    print(f"download link sent to the page: median {statistics.median(sizes) / 1024:.0f} kB "
+          f"(the PDF as a base64 data: URI), {len(build)} builds")
+
+
+if __name__ == "__main__":
+    main()
