@@ -53,7 +53,7 @@ from typing import Any
 
 import tornado.web
 from jupyter_server.base.handlers import JupyterHandler
-from traitlets import Bool, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.treehandler import TornadoVoilaTreeHandler
@@ -256,7 +256,7 @@ def landing_page(notebooks: list[str], base_url: str = "/") -> str:
                 '<button type="submit">Open</button></form>'
             )
         items.append(item + "</li>")
-    for name in sorted(n for n in notebooks if n not in known):
+    for name in sorted(n for n in notebooks if n.endswith(".ipynb") and n not in known):
         title = name.removesuffix(".ipynb").replace("_", " ")
         href = html.escape(render + name, quote=True)
         items.append(f'<li><a href="{href}">{html.escape(title)}</a></li>')
@@ -498,6 +498,14 @@ class LinkageVoila(Voila):
         "executive.ipynb", config=True, help="The notebook whose pool expect sizes."
     )
 
+    expect_fill_delay = Float(
+        10.0,
+        config=True,
+        help="With expect: seconds before a pool refills after its kernels are handed out, so a "
+        "crowd's pages are not slowed by new kernels starting beside them (Voila's "
+        "VoilaKernelManager.fill_delay, raised to this).",
+    )
+
     waiting_page = Bool(
         False,
         config=True,
@@ -528,7 +536,14 @@ class LinkageVoila(Voila):
             "pool_size": plan.pool,
         }
         km_config.kernel_pools_config = pools
-        self.log.info("linkage: %s (%s)", plan.reason, self.expect_notebook)
+        delay = max(float(km_config.get("fill_delay", 0.0)), self.expect_fill_delay)
+        km_config.fill_delay = delay
+        self.log.info(
+            "linkage: %s (%s); the pools refill %.0f s after kernels are handed out",
+            plan.reason,
+            self.expect_notebook,
+            delay,
+        )
 
     def initialize(self, argv: list[str] | None = None) -> None:
         # the ``linkage`` template lives in this package: put its data folder on Jupyter's path
