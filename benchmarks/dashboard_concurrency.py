@@ -79,7 +79,7 @@ def memory(server: VoilaServer) -> dict[str, float]:
 
 
 async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.Event,
-                 change_gate: asyncio.Event, ready_count: list[int]) -> dict:
+                 change_gate: asyncio.Event, ready_count: list[int], waiting: list[int]) -> dict:
     """One viewer: open, wait until interactive, then (with the others) change the region."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -95,6 +95,7 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
                 out["busy"] = True  # the busy page: the viewer is turned away
                 return out
             out["waited"] = True  # the waiting page: it turns into the dashboard by itself
+            waiting[0] += 1  # once an admitted viewer is done and closes the page
         await page.wait_for_selector(READY, state="visible", timeout=timeout * 1000)
         out["tti"] = time.perf_counter() - t0
         ready_count[0] += 1
@@ -108,6 +109,8 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
                                      " return e && e.getAttribute('src') !== old; }",
                                      arg=[TRENDS, old], timeout=timeout * 1000)
         out["trip"] = time.perf_counter() - t1
+        if waiting[0]:  # someone waits for a place: leave, the way a viewer closes the tab
+            await page.close(run_before_unload=True)
     except Exception as err:  # noqa: BLE001 - Playwright's TimeoutError: counted as a failure
         out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
     finally:
@@ -118,16 +121,16 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
 async def run_n(browser, server: VoilaServer, n: int, timeout: float) -> tuple[list[dict], dict]:
     url = f"{server.url}/voila/render/{NOTEBOOK}"
     start_gate, change_gate = asyncio.Event(), asyncio.Event()
-    ready = [0]
-    tasks = [asyncio.create_task(viewer(browser, url, i, timeout, start_gate, change_gate, ready))
-             for i in range(n)]
+    ready, waiting = [0], [0]
+    tasks = [asyncio.create_task(viewer(browser, url, i, timeout, start_gate, change_gate, ready,
+                                        waiting)) for i in range(n)]
     await asyncio.sleep(0.5)  # contexts created: now all at once
     start_gate.set()
     # the filter changes go together once every admitted page is interactive (or has failed)
     deadline = time.perf_counter() + timeout + 5
     while time.perf_counter() < deadline:
         done = sum(t.done() for t in tasks)
-        if ready[0] + done >= n:
+        if ready[0] + done + waiting[0] >= n:
             break
         await asyncio.sleep(0.2)
     mem_open = memory(server)  # every admitted viewer's kernel, before the filter changes

@@ -290,8 +290,7 @@ def serve(
     ------
     InputError
         Unreadable panel, a missing notebooks folder, a bad port, ``expect`` or ``max_viewers``
-        below 1, a
-        chain file or mapping that cannot be read or joined to the panel.
+        below 1, a chain file or mapping that cannot be read or joined to the panel.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
     frame = load_panel(path)  # fail early, with the file and row, before any kernel starts
