@@ -21,7 +21,11 @@ of cap + 2 viewers shows what the viewers past it get. The browsers run on the s
 the CPU they use is CPU the kernels do not get: figures here are a lower bound of what a server
 whose viewers sit elsewhere holds.
 
-Usage: ``.venv/bin/python benchmarks/dashboard_concurrency.py [--cap 8] [--max-n 16]``
+With ``--expect N`` the server is told the audience as ``linkage dashboard --expect N`` does (a
+preheated pool sized to it, bounded by memory; past the cap the waiting page, which turns into the
+dashboard by itself: such a viewer's time to interactive includes the wait).
+
+Usage: ``.venv/bin/python benchmarks/dashboard_concurrency.py [--cap 8] [--max-n 16] [--expect 8]``
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def memory(server: VoilaServer) -> dict[str, float]:
 
 
 async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.Event,
-                 change_gate: asyncio.Event, ready_count: list[int]) -> dict:
+                 change_gate: asyncio.Event, ready_count: list[int], waiting: list[int]) -> dict:
     """One viewer: open, wait until interactive, then (with the others) change the region."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -86,9 +90,12 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
         response = await page.goto(url, wait_until="commit", timeout=timeout * 1000)
         out["status"] = response.status if response else None
         if out["status"] == 503:
-            out["busy"] = True
             out["busy_text"] = (await page.inner_text("body"))[:80]
-            return out
+            if await page.locator("h1.linkage-waiting").count() == 0:
+                out["busy"] = True  # the busy page: the viewer is turned away
+                return out
+            out["waited"] = True  # the waiting page: it turns into the dashboard by itself
+            waiting[0] += 1  # once an admitted viewer is done and closes the page
         await page.wait_for_selector(READY, state="visible", timeout=timeout * 1000)
         out["tti"] = time.perf_counter() - t0
         ready_count[0] += 1
@@ -102,6 +109,8 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
                                      " return e && e.getAttribute('src') !== old; }",
                                      arg=[TRENDS, old], timeout=timeout * 1000)
         out["trip"] = time.perf_counter() - t1
+        if waiting[0]:  # someone waits for a place: leave, the way a viewer closes the tab
+            await page.close(run_before_unload=True)
     except Exception as err:  # noqa: BLE001 - Playwright's TimeoutError: counted as a failure
         out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
     finally:
@@ -112,16 +121,16 @@ async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.
 async def run_n(browser, server: VoilaServer, n: int, timeout: float) -> tuple[list[dict], dict]:
     url = f"{server.url}/voila/render/{NOTEBOOK}"
     start_gate, change_gate = asyncio.Event(), asyncio.Event()
-    ready = [0]
-    tasks = [asyncio.create_task(viewer(browser, url, i, timeout, start_gate, change_gate, ready))
-             for i in range(n)]
+    ready, waiting = [0], [0]
+    tasks = [asyncio.create_task(viewer(browser, url, i, timeout, start_gate, change_gate, ready,
+                                        waiting)) for i in range(n)]
     await asyncio.sleep(0.5)  # contexts created: now all at once
     start_gate.set()
     # the filter changes go together once every admitted page is interactive (or has failed)
     deadline = time.perf_counter() + timeout + 5
     while time.perf_counter() < deadline:
         done = sum(t.done() for t in tasks)
-        if ready[0] + done >= n:
+        if ready[0] + done + waiting[0] >= n:
             break
         await asyncio.sleep(0.2)
     mem_open = memory(server)  # every admitted viewer's kernel, before the filter changes
@@ -153,13 +162,18 @@ async def main_async(args) -> int:
     env = {"LINKAGE_PANEL": str(PANEL), "LINKAGE_CACHE": str(work / "cache")}
     subprocess.run([sys.executable, "-c", "from linkage.app.serve import warm_cache; import pathlib;"
                     f" warm_cache(pathlib.Path({str(PANEL)!r}))"], env={**os.environ, **env}, check=True)
-    server = VoilaServer(work, work / "voila.log", env=env,
-                         extra=(f"--LinkageVoila.max_viewers={args.cap}",))
+    extra = [f"--LinkageVoila.max_viewers={args.cap}"]
+    if args.expect:
+        extra.append(f"--LinkageVoila.expect={args.expect}")
+    server = VoilaServer(work, work / "voila.log", env=env, extra=tuple(extra))
     rows = []
     try:
-        if not server.pool_filled(NOTEBOOK, timeout=180):
+        if not server.pool_filled(NOTEBOOK, timeout=300):
             raise RuntimeError("pool not filled")
-        time.sleep(8)  # let the preheated kernel finish running the notebook
+        time.sleep(8 * max(1, args.expect))  # let the preheated kernels finish running the notebook
+        plan = [line for line in server.log().splitlines() if "linkage: expecting" in line]
+        if plan:
+            print(plan[0].split("linkage: ", 1)[1], flush=True)
         pool = len(server.kernels())
         base = memory(server)
         print(f"idle server: {pool} preheated kernel(s), kernel RSS {_mb(base['rss_median'])} MB "
@@ -174,11 +188,13 @@ async def main_async(args) -> int:
                 results, mem = await run_n(browser, server, n, args.timeout)
                 admitted = [r for r in results if not r.get("busy")]
                 busy = [r for r in results if r.get("busy")]
+                waited = [r for r in results if r.get("waited")]
                 fails = [r for r in admitted if "error" in r]
                 tti = [r["tti"] for r in admitted if "tti" in r]
                 trip = [r["trip"] for r in admitted if "trip" in r]
-                rows.append((n, len(admitted), len(busy), tti, trip, mem, fails))
-                print(f"N={n:2d}: admitted {len(admitted)}, busy (503) {len(busy)}, failed {len(fails)}; "
+                rows.append((n, len(admitted), len(busy), tti, trip, mem, fails, len(waited)))
+                print(f"N={n:2d}: admitted {len(admitted)} ({len(waited)} after the waiting page), "
+                      f"busy (503) {len(busy)}, failed {len(fails)}; "
                       f"TTI median/max {_stats(tti)}; filter {_stats(trip)}; kernels {mem['kernels_open']} "
                       f"(RSS median {_mb(mem['rss_median'])} MB, max {_mb(mem['rss_max'])} MB; USS median "
                       f"{_mb(mem['uss_median'])} MB; all kernels RSS {_mb(mem['rss_sum'])} MB); "
@@ -219,13 +235,13 @@ async def main_async(args) -> int:
 
     print(f"\n{'N':>3s} {'in':>3s} {'busy':>4s} {'fail':>4s} {'TTI med':>8s} {'TTI max':>8s} "
           f"{'filter med':>10s} {'filter max':>10s} {'kernels':>7s} {'RSS/kernel':>10s} "
-          f"{'USS/kernel':>10s} {'server':>7s}")
-    for n, a, b, tti, trip, mem, fails in rows:
+          f"{'USS/kernel':>10s} {'server':>7s} {'waited':>6s}")
+    for n, a, b, tti, trip, mem, fails, waited in rows:
         med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
         mx = lambda xs: f"{max(xs):.2f}" if xs else "-"  # noqa: E731
         print(f"{n:3d} {a:3d} {b:4d} {len(fails):4d} {med(tti):>8s} {mx(tti):>8s} {med(trip):>10s} "
               f"{mx(trip):>10s} {mem['kernels_open']:7d} {_mb(mem['rss_median']):>7s} MB "
-              f"{_mb(mem['uss_median']):>7s} MB {_mb(mem['server_rss']):>4s} MB")
+              f"{_mb(mem['uss_median']):>7s} MB {_mb(mem['server_rss']):>4s} MB {waited:6d}")
     print(f"budget: TTI median <= {args.tti_budget:.0f} s, filter median <= {args.trip_budget:.1f} s; "
           f"server log: {log.count('answered 503')} busy answers, {log.count('Traceback')} tracebacks")
     return 0
@@ -234,6 +250,9 @@ async def main_async(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cap", type=int, default=8, help="viewer cap of the server (default 8)")
+    parser.add_argument("--expect", type=int, default=0,
+                        help="serve as 'linkage dashboard --expect N' does: a preheated pool of up "
+                        "to N kernels and the waiting page past the cap (default 0: not told)")
     parser.add_argument("--max-n", type=int, default=16, help="largest N tried (default 16)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a viewer may wait for the page or a filter (default 120)")

@@ -1,5 +1,6 @@
 """linkage.app.serve and linkage.app._voila without a browser: the command line, the viewer cap's
-arithmetic and bookkeeping, the busy page, the committed Voila configuration, the CLI's checks.
+arithmetic and bookkeeping, the busy and waiting pages, the landing page, the plan for an expected
+audience (--expect), the committed Voila configuration, the CLI's checks.
 The served behaviour (busy page past the cap, kernels freed, stalled pages) is in tests/browser/test_load.py."""
 
 import json
@@ -189,3 +190,114 @@ def test_warm_chain_leaves_the_section_in_the_shared_cache(tmp_path, monkeypatch
 
     monkeypatch.setattr(service_chain, "chain_results", no_computing)
     assert executive_dashboard(panel, n_boot=1000).chain_view.compute().texts["chain"]
+
+
+# --- the expected audience (--expect N) and the front door -------------------------------------
+
+MiB = 1024**2
+
+
+def test_plan_audience_admits_and_preheats_the_audience_when_memory_holds_it():
+    # 24 GiB available: half of it, 12288 MiB, over 300 MiB a kernel -> room for 40 kernels
+    plan = _voila.plan_audience(8, 24 * GiB, per_kernel_mb=300)
+    assert (plan.pool, plan.max_viewers) == (8, 8)
+    assert "40 kernels" in plan.reason and "wait" not in plan.reason
+
+
+def test_plan_audience_is_bounded_by_memory_and_says_who_waits():
+    # 4 GiB: 2048 MiB / 300 MiB -> room for 6 kernels: 6 - 2 = 4 viewers (one kernel kept for
+    # each notebook's pool), the pool gets 6 - 4 - 1 = 1; 12 of 16 wait, 15 start their own kernel
+    plan = _voila.plan_audience(16, 4 * GiB, per_kernel_mb=300)
+    assert (plan.pool, plan.max_viewers) == (1, 4)
+    assert "the other 12 wait on a page that opens by itself" in plan.reason
+    assert "15 of them start a kernel of their own" in plan.reason
+    # 1 GiB: room for 1 kernel; still one viewer and one preheated kernel, never zero
+    assert (lambda p: (p.pool, p.max_viewers))(_voila.plan_audience(8, GiB)) == (1, 1)
+
+
+def test_plan_audience_keeps_an_explicit_cap_and_copes_with_unknown_memory():
+    plan = _voila.plan_audience(10, 64 * GiB, max_viewers=3)
+    assert plan.max_viewers == 3 and plan.pool == 10  # room for 109 kernels: 109 - 3 - 1 >= 10
+    unknown = _voila.plan_audience(10, None)  # room for 4 kernels: 2 viewers, a pool of 1
+    assert (unknown.pool, unknown.max_viewers) == (1, 2) and "memory unknown" in unknown.reason
+
+
+def test_waiting_page_opens_the_dashboard_by_itself_without_a_retry_button():
+    page = _voila.waiting_page(8, 8, "/base/linkage/api/places")
+    assert "opens by itself" in page and "8 of 8" in page and "nothing to click" in page
+    assert '"/base/linkage/api/places"' in page and "window.location.reload()" in page
+    assert "try again" not in page.lower() and "<button" not in page and "<a " not in page
+    assert 'http-equiv="refresh" content="15"' in page  # without JavaScript: a plain reload
+    for word in ("kernel", "Traceback", "503", "voila"):
+        assert word.lower() not in page.lower()
+    # the URL is written as a JSON string: a quote or a closing script tag cannot break out
+    odd = _voila.waiting_page(1, 1, '/x"</script><script>alert(1)//')
+    assert "</script><script>alert(1)" not in odd
+
+
+def test_landing_page_links_both_dashboards_not_a_file_list():
+    page = _voila.landing_page(["unit_explorer.ipynb", "executive.ipynb", "voila.json"], "/base/")
+    assert 'href="/base/voila/render/executive.ipynb"' in page
+    assert 'href="/base/voila/render/unit_explorer.ipynb"' in page
+    assert page.index("Executive dashboard") < page.index("Unit explorer")
+    assert 'name="unit"' in page and 'action="/base/voila/render/unit_explorer.ipynb"' in page
+    assert "voila.json" not in page and "$" not in page
+
+
+def test_landing_page_names_other_notebooks_and_skips_missing_dashboards():
+    page = _voila.landing_page(["executive.ipynb", "board_<b>.ipynb"])
+    assert "Unit explorer" not in page and 'name="unit"' not in page
+    assert "board &lt;b&gt;" in page and "<b>" not in page
+
+
+def test_expect_goes_to_the_server_and_is_checked_first(monkeypatch):
+    from linkage.app import serve as serve_module
+    from linkage.app.serve import expect_args
+
+    assert expect_args(6) == ["--LinkageVoila.expect=6"] and expect_args(None) == []
+    with pytest.raises(InputError, match="expect must be at least 1"):
+        serve(expect=0, warm=False, open_browser=False)
+    seen = {}
+
+    class FakeVoila:
+        def __init__(self, cmd, cwd, env):
+            seen["cmd"] = cmd
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(serve_module.subprocess, "Popen", FakeVoila)
+    monkeypatch.setattr(serve_module.signal, "signal", lambda *a: None)
+    assert serve(open_browser=False, warm=False, expect=12) == 0
+    assert "--LinkageVoila.expect=12" in seen["cmd"]
+
+
+def test_cli_dashboard_expect_zero_is_one_line_and_exit_2(capsys):
+    assert cli_main(["dashboard", "--expect", "0", "--no-browser", "--no-warm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expect" in err[0]
+
+
+def test_cli_dashboard_prints_the_start_page_and_both_dashboards(monkeypatch, capsys):
+    from linkage.app import serve as serve_module
+
+    class FakeVoila:
+        def __init__(self, cmd, cwd, env):
+            pass
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(serve_module.subprocess, "Popen", FakeVoila)
+    monkeypatch.setattr(serve_module.signal, "signal", lambda *a: None)
+    assert cli_main(["dashboard", "--no-browser", "--no-warm", "--port", "9123", "--expect", "4"]) == 0
+    err = capsys.readouterr().err
+    assert "start page at http://127.0.0.1:9123/\n" in err
+    assert "executive dashboard at http://127.0.0.1:9123/voila/render/executive.ipynb" in err
+    assert "unit explorer at http://127.0.0.1:9123/voila/render/unit_explorer.ipynb?unit=ID" in err
+
+
+def test_cli_dashboard_help_mentions_expect(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["dashboard", "--help"])
+    assert "--expect N" in capsys.readouterr().out

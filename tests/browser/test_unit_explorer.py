@@ -45,11 +45,40 @@ def test_unit_from_url_and_pickers(served, browser, screenshots):
         page.close(run_before_unload=True)
 
 
-def test_unknown_unit_in_url_is_ignored_not_evaluated(served, browser):
+def test_unknown_unit_in_url_is_named_not_evaluated_and_the_units_are_offered(served, browser):
     page = open_dashboard(browser, f"{served.url}/voila/render/unit_explorer.ipynb?unit=__import__('os')",
                           READY)
     try:
         assert_no_error(page)
+        notice = page.locator(".linkage-notice[role='alert']")
+        notice.wait_for(state="visible", timeout=30_000)
+        text = notice.inner_text()
+        assert "There is no unit \u201c__import__('os')\u201d in this panel." in text
+        assert "Showing unit 001 instead" in text
         assert "Unit 001" in page.text_content(".linkage-cards")
+        links = page.locator(".linkage-unit-list a")
+        assert links.count() == 100  # every unit of the sample panel, by its id and region
+        assert links.nth(1).inner_text().startswith("002")
+        # one of the offered units, followed: its explorer, and no notice any more
+        links.nth(1).click()
+        page.wait_for_url("**/unit_explorer.ipynb?unit=002", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.linkage-cards') && document"
+                               ".querySelector('.linkage-cards').textContent.includes('Unit 002')",
+                               timeout=60_000)
+        assert page.locator(".linkage-notice").count() == 0
+        assert_no_error(page)
+    finally:
+        page.close(run_before_unload=True)
+
+
+def test_picking_a_unit_clears_the_unknown_unit_notice(served, browser):
+    page = open_dashboard(browser, f"{served.url}/voila/render/unit_explorer.ipynb?unit=999", READY)
+    try:
+        page.locator(".linkage-notice").wait_for(state="visible", timeout=30_000)
+        assert "\u201c999\u201d" in page.inner_text(".linkage-notice")
+        _select_starting(_dropdown(page, "Unit"), "003")
+        page.wait_for_function("() => !document.querySelector('.linkage-notice')", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.linkage-cards').textContent"
+                               ".includes('Unit 003')", timeout=30_000)
     finally:
         page.close(run_before_unload=True)

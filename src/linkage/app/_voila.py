@@ -19,6 +19,14 @@ On top of Voila:
   6 minutes whatever the kernel says; the URL parameter ``?linkage_watchdog=S`` changes the 12,
   0 turns it off) shuts its kernel down and reloads itself, once.
 
+- **A front door.** The server root (and ``/voila/tree``) shows a landing page linking the
+  dashboards of the folder (``share/linkage/landing.html``) instead of Voila's file list.
+- **An expected audience** (``LinkageVoila.expect``, what ``linkage dashboard --expect N`` sets):
+  the preheated pool of ``LinkageVoila.expect_notebook`` holds up to N kernels and the cap admits
+  up to N viewers, both bounded by memory (:func:`plan_audience`; the log says what was chosen
+  and why), and anyone past the cap gets a waiting page that opens the dashboard by itself once
+  a place frees (:func:`waiting_page`) instead of the busy page.
+
 The default cap is :func:`default_max_viewers`: ``$LINKAGE_MAX_VIEWERS`` when set, else what the
 machine's available memory holds.
 """
@@ -33,6 +41,8 @@ if __name__ == "__main__":  # run as a script: keep this file's folder off the i
     _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
 
 import contextvars
+import html
+import json
 import os
 import pathlib
 import sys
@@ -42,15 +52,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import tornado.web
-from traitlets import Bool, Int, default
+from jupyter_server.base.handlers import JupyterHandler
+from traitlets import Bool, Float, Int, Unicode, default
 from voila.app import Voila
 from voila.tornado.handler import TornadoVoilaHandler
+from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
 __all__ = [
     "LinkageVoila",
     "ViewerGate",
     "default_max_viewers",
     "busy_page",
+    "waiting_page",
+    "landing_page",
+    "plan_audience",
+    "AudiencePlan",
     "TEMPLATES",
     "main",
     "MAX_VIEWERS_ENV",
@@ -145,6 +161,170 @@ h1{{font-size:1.4em}} a{{color:#1f5fa8}}</style></head>
 {int(retry_after)} seconds, or <a href="">try again now</a>.</p></body></html>"""
 
 
+def waiting_page(viewers: int, max_viewers: int, places_url: str) -> str:
+    """The HTML a viewer past the cap gets when an audience is expected (with HTTP 503): it says
+    how full the dashboard is, asks ``places_url`` every few seconds whether a place is free, and
+    then loads the dashboard by itself (no "try again" by hand; without JavaScript it reloads
+    every 15 seconds).
+
+    Examples
+    --------
+    >>> page = waiting_page(8, 8, "/linkage/api/places")
+    >>> "opens by itself" in page and "8 of 8" in page and "/linkage/api/places" in page
+    True
+    """
+    url = json.dumps(str(places_url)).replace("<", "\\u003c")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<noscript><meta http-equiv="refresh" content="15"></noscript>
+<title>Waiting for a place on the dashboard</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:12vh auto;padding:0 1em;
+color:#222}} h1{{font-size:1.4em}}</style></head>
+<body><h1 class="linkage-waiting">The dashboard is full: it opens by itself as soon as a place
+frees.</h1>
+<p id="linkage-places" role="status" aria-live="polite">{int(viewers)} of {int(max_viewers)}
+places are taken. Keep this page open: there is nothing to click.</p>
+<p>A place frees when someone closes their dashboard tab.
+Waiting for <span id="linkage-waited">0</span> seconds.</p>
+<script>
+(function () {{
+  var url = {url}, start = Date.now(), going = false;
+  function ask() {{
+    document.getElementById("linkage-waited").textContent = Math.round((Date.now() - start) / 1000);
+    fetch(url, {{credentials: "same-origin", cache: "no-store"}})
+      .then(function (r) {{ return r.json(); }})
+      .then(function (p) {{
+        document.getElementById("linkage-places").textContent = p.taken + " of " + p.places +
+          " places are taken. Keep this page open: there is nothing to click.";
+        if (p.free && !going) {{
+          going = true;  // a short random pause: waiters do not all ask for one place at once
+          setTimeout(function () {{ window.location.reload(); }}, Math.random() * 1500);
+        }} else {{ setTimeout(ask, 3000); }}
+      }}, function () {{ setTimeout(ask, 5000); }});
+  }}
+  setTimeout(ask, 2000);
+}})();
+</script></body></html>"""
+
+
+#: The dashboards the landing page names, in its order: file, title, what it shows.
+DASHBOARDS = (
+    (
+        "executive.ipynb",
+        "Executive dashboard",
+        "Staff and customer retention across the business: the headline figures, the trends by "
+        "group, and how far one leads the other.",
+    ),
+    (
+        "unit_explorer.ipynb",
+        "Unit explorer",
+        "One unit's staff and customer retention against its peers, and where it stands.",
+    ),
+)
+#: The landing page template (``string.Template``: ``$title``, ``$items``).
+LANDING = TEMPLATES / "linkage" / "landing.html"
+
+
+def landing_page(notebooks: list[str], base_url: str = "/") -> str:
+    """The server root's page: a link to each dashboard among ``notebooks`` (file names of the
+    served folder), the known ones first with a line on what they show, and a unit picker for the
+    unit explorer.
+
+    Examples
+    --------
+    >>> page = landing_page(["unit_explorer.ipynb", "executive.ipynb"])
+    >>> 'href="/voila/render/executive.ipynb"' in page, "Unit explorer" in page
+    (True, True)
+    >>> page.index("Executive dashboard") < page.index("Unit explorer")
+    True
+    """
+    import string
+
+    render = base_url.rstrip("/") + "/voila/render/"
+    items = []
+    known = {name for name, _, _ in DASHBOARDS}
+    for name, title, what in DASHBOARDS:
+        if name not in notebooks:
+            continue
+        href = html.escape(render + name, quote=True)
+        item = f'<li><a href="{href}">{html.escape(title)}</a><p>{html.escape(what)}</p>'
+        if name == "unit_explorer.ipynb":
+            item += (
+                f'<form action="{href}" method="get"><label for="linkage-unit">Open it on unit'
+                '</label> <input id="linkage-unit" name="unit" size="12" autocomplete="off"> '
+                '<button type="submit">Open</button></form>'
+            )
+        items.append(item + "</li>")
+    for name in sorted(n for n in notebooks if n.endswith(".ipynb") and n not in known):
+        title = name.removesuffix(".ipynb").replace("_", " ")
+        href = html.escape(render + name, quote=True)
+        items.append(f'<li><a href="{href}">{html.escape(title)}</a></li>')
+    return string.Template(LANDING.read_text(encoding="utf-8")).substitute(
+        title="Staff and customer retention", items="\n".join(items)
+    )
+
+
+@dataclass(frozen=True)
+class AudiencePlan:
+    """What :func:`plan_audience` chose: kernels to keep preheated, viewers to admit, and why."""
+
+    pool: int
+    max_viewers: int
+    reason: str
+
+
+def plan_audience(
+    expect: int,
+    available: int | None = None,
+    *,
+    per_kernel_mb: int = VIEWER_MB,
+    max_viewers: int | None = None,
+) -> AudiencePlan:
+    """Size the preheated pool and the cap for ``expect`` viewers arriving together.
+
+    Half of the available memory (``available`` bytes; default: the machine's) holds
+    ``room`` kernels of ``per_kernel_mb``. Every expected viewer is admitted while the room
+    allows, keeping one kernel for the other dashboard's pool and one for this one's
+    (``max_viewers``, when given, is the cap instead); the pool then takes what is left, up to
+    ``expect``: at the peak the admitted viewers hold their kernels while the pool refills.
+    Unknown memory counts as room for 4 kernels.
+
+    Examples
+    --------
+    >>> plan = plan_audience(8, 24 * 1024**3)      # memory is not the limit
+    >>> plan.pool, plan.max_viewers
+    (8, 8)
+    >>> plan = plan_audience(16, 4 * 1024**3)      # room for 6 kernels: 4 viewers, a pool of 1
+    >>> plan.pool, plan.max_viewers
+    (1, 4)
+    >>> "wait on a page" in plan.reason
+    True
+    >>> plan_audience(8, 24 * 1024**3, max_viewers=2).max_viewers
+    2
+    """
+    expect = max(1, int(expect))
+    if available is None:
+        room, memory = 4, "memory unknown, counted as room for 4 kernels"
+    else:
+        room = int(available // 2 // (per_kernel_mb * 1024**2))
+        memory = (
+            f"{available / 1024**2:.0f} MB available, half of it holds {room} kernels of about "
+            f"{per_kernel_mb} MB"
+        )
+    viewers = int(max_viewers) if max_viewers else min(expect, max(1, room - 2))
+    pool = max(1, min(expect, room - viewers - 1))
+    reason = (
+        f"expecting {expect} viewers at once: {memory}; preheating {pool} kernel(s) and "
+        f"admitting up to {viewers} viewers at once"
+    )
+    if viewers < expect:
+        reason += f"; the other {expect - viewers} wait on a page that opens by itself"
+    if pool < expect:
+        reason += f"; {expect - pool} of them start a kernel of their own (slower)"
+    return AudiencePlan(pool=pool, max_viewers=viewers, reason=reason)
+
+
 @dataclass
 class _Admission:
     kernel_id: str | None = None
@@ -216,6 +396,22 @@ class CappedVoilaHandler(TornadoVoilaHandler):
     @tornado.web.authenticated
     async def get(self, path: str | None = None) -> None:
         gate: ViewerGate = self.settings["linkage_gate"]
+        if gate.full() and self.settings.get("linkage_waiting_page"):
+            gate.refused += 1
+            self.log.warning(
+                "linkage: full: %d of %d viewers, %s waits on the waiting page (%d so far)",
+                gate.count(),
+                gate.max_viewers,
+                self.request.path,
+                gate.refused,
+            )
+            self.set_status(503)
+            self.set_header("Retry-After", "15")
+            self.set_header("Content-Type", "text/html; charset=UTF-8")
+            self.set_header("Cache-Control", "no-store")
+            places = self.base_url.rstrip("/") + "/linkage/api/places"
+            self.finish(waiting_page(gate.count(), gate.max_viewers, places))
+            return
         if gate.full():
             gate.refused += 1
             self.log.warning(
@@ -239,6 +435,36 @@ class CappedVoilaHandler(TornadoVoilaHandler):
             self.log.info("linkage: viewers %d of %d", gate.count(), gate.max_viewers)
 
 
+class PlacesHandler(JupyterHandler):
+    """``/linkage/api/places``: how many viewer places are taken, for the waiting page."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        gate: ViewerGate = self.settings["linkage_gate"]
+        taken = gate.count()
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            json.dumps(
+                {"taken": taken, "places": gate.max_viewers, "free": taken < gate.max_viewers}
+            )
+        )
+
+
+class LandingHandler(JupyterHandler):
+    """The server root (and ``/voila/tree``): :func:`landing_page` instead of Voila's file list."""
+
+    def initialize(self, **kwargs: Any) -> None:
+        pass  # the tree handler's settings (voila_configuration) are not needed here
+
+    @tornado.web.authenticated
+    def get(self, path: str | None = None) -> None:
+        root = pathlib.Path(self.settings["linkage_root"])
+        names = sorted(p.name for p in root.glob("*.ipynb"))
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(landing_page(names, self.base_url))
+
+
 class LinkageVoila(Voila):
     """Voila with a cap on concurrent viewers and the ``linkage`` template's search path."""
 
@@ -260,9 +486,64 @@ class LinkageVoila(Voila):
         "page connects (False only to reproduce the stuck pages it prevents).",
     )
 
+    expect = Int(
+        0,
+        config=True,
+        help="Viewers expected to arrive together (0: no plan). Sizes the preheated pool of "
+        "expect_notebook and the cap to it, bounded by memory (plan_audience), and shows "
+        "anyone past the cap a waiting page that opens the dashboard by itself.",
+    )
+
+    expect_notebook = Unicode(
+        "executive.ipynb", config=True, help="The notebook whose pool expect sizes."
+    )
+
+    expect_fill_delay = Float(
+        10.0,
+        config=True,
+        help="With expect: seconds before a pool refills after its kernels are handed out, so a "
+        "crowd's pages are not slowed by new kernels starting beside them (Voila's "
+        "VoilaKernelManager.fill_delay, raised to this).",
+    )
+
+    waiting_page = Bool(
+        False,
+        config=True,
+        help="Past the cap, a waiting page that opens the dashboard by itself once a place "
+        "frees, instead of the busy page (on with expect).",
+    )
+
     @default("max_viewers")
     def _default_max_viewers(self) -> int:
         return default_max_viewers()
+
+    def _plan_audience(self) -> None:
+        """Apply :func:`plan_audience` for ``expect``: pool size, cap, waiting page; say why."""
+        explicit = "max_viewers" in self.config.get("LinkageVoila", {})
+        plan = plan_audience(
+            self.expect,
+            _available_bytes(),
+            max_viewers=self.max_viewers if explicit else None,
+        )
+        self.max_viewers = plan.max_viewers
+        self.waiting_page = True
+        km_config = self.config.VoilaKernelManager
+        pools = dict(km_config.get("kernel_pools_config", {}))
+        default_pool = self.voila_configuration.default_pool_size
+        pools.setdefault("default", {"pool_size": default_pool})
+        pools[self.expect_notebook] = {
+            **pools.get(self.expect_notebook, {}),
+            "pool_size": plan.pool,
+        }
+        km_config.kernel_pools_config = pools
+        delay = max(float(km_config.get("fill_delay", 0.0)), self.expect_fill_delay)
+        km_config.fill_delay = delay
+        self.log.info(
+            "linkage: %s (%s); the pools refill %.0f s after kernels are handed out",
+            plan.reason,
+            self.expect_notebook,
+            delay,
+        )
 
     def initialize(self, argv: list[str] | None = None) -> None:
         # the ``linkage`` template lives in this package: put its data folder on Jupyter's path
@@ -273,7 +554,11 @@ class LinkageVoila(Voila):
         super().initialize(argv)
 
     def init_settings(self) -> dict[str, Any]:
+        if self.expect > 0:  # before Voila builds its kernel manager, which fills the pools
+            self._plan_audience()
         settings = super().init_settings()
+        settings["linkage_waiting_page"] = self.waiting_page
+        settings["linkage_root"] = self.root_dir
         if self.max_viewers < 1:
             raise ValueError(f"max_viewers must be at least 1, got {self.max_viewers}")
         km = self.kernel_manager
@@ -314,12 +599,13 @@ class LinkageVoila(Voila):
         return settings
 
     def init_handlers(self) -> list[tuple[Any, ...]]:
-        return [
-            (route, CappedVoilaHandler, *rest)
-            if handler is TornadoVoilaHandler
-            else (route, handler, *rest)
+        swap = {TornadoVoilaHandler: CappedVoilaHandler, TornadoVoilaTreeHandler: LandingHandler}
+        handlers = [
+            (route, swap.get(handler, handler), *rest)
             for route, handler, *rest in super().init_handlers()
         ]
+        places = self.server_url.rstrip("/") + "/linkage/api/places"
+        return [(places, PlacesHandler), *handlers]
 
 
 main = LinkageVoila.launch_instance

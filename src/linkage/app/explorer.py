@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import ipywidgets as widgets
 import numpy as np
@@ -20,7 +20,13 @@ from linkage.app._render import data_uri, esc, quadrants_png, unit_png
 from linkage.app._safe import guarded, logger, show_loading
 from linkage.app.executive import CSS
 
-__all__ = ["UnitExplorer", "unit_explorer", "show_unit_explorer", "unit_from_query"]
+__all__ = [
+    "UnitExplorer",
+    "unit_explorer",
+    "show_unit_explorer",
+    "unit_from_query",
+    "requested_unit",
+]
 
 WINDOW = 12  # periods behind "where it stands"
 
@@ -39,6 +45,20 @@ def unit_from_query(query: str | None, units: list[str]) -> str | None:
         return None
     values = parse_qs(query.lstrip("?")).get("unit", [])
     return values[0] if values and values[0] in set(units) else None
+
+
+def requested_unit(query: str | None) -> str | None:
+    """The ``unit`` parameter of a query string as written, known or not (None without one).
+
+    Examples
+    --------
+    >>> requested_unit("?unit=999&x=1"), requested_unit("x=1")
+    ('999', None)
+    """
+    if not query:
+        return None
+    values = parse_qs(query.lstrip("?")).get("unit", [])
+    return values[0] if values else None
 
 
 def _query_string() -> str | None:
@@ -63,6 +83,10 @@ class UnitExplorer:
     unit, peers : ipywidgets.Dropdown
         The unit and which units count as its peers.
     summary, series, standing, status : ipywidgets.HTML
+    notice : ipywidgets.HTML
+        Empty, or the line saying that the unit asked for (``unit``, or ``?unit=`` in the page's
+        URL) is not in the panel, with a link to each unit that is (:meth:`not_found`); it
+        clears when another unit is picked.
 
     Examples
     --------
@@ -72,6 +96,8 @@ class UnitExplorer:
     '002'
     >>> "Unit 002" in ex.summary.value
     True
+    >>> ex.notice.value
+    ''
     """
 
     def __init__(self, data: DashboardData, *, unit: str | None = None) -> None:
@@ -87,6 +113,7 @@ class UnitExplorer:
             options=peer_opts, value=default_peer, description="Compare with", style=style
         )
         self.status = widgets.HTML()
+        self.notice = widgets.HTML()
         self.summary = widgets.HTML()
         self.series = widgets.HTML()
         self.standing = widgets.HTML()
@@ -96,6 +123,7 @@ class UnitExplorer:
                 widgets.HTML(
                     "<div class='linkage-title'>One unit: its staff and its customers</div>"
                 ),
+                self.notice,
                 widgets.HBox([self.unit, self.peers]),
                 self.status,
                 self.summary,
@@ -107,8 +135,43 @@ class UnitExplorer:
         on_change = guarded(self.status)(lambda change: self.update())
         self.unit.observe(on_change, names="value")
         self.peers.observe(on_change, names="value")
+        self.unit.observe(self._clear_notice, names="value")
         self._figs: dict = {}
         self.update()
+        if unit is not None and unit not in set(d.units):
+            self.not_found(unit)
+
+    def _clear_notice(self, change: dict) -> None:
+        self.notice.value = ""
+
+    def not_found(self, asked: str) -> None:
+        """Say plainly that no unit ``asked`` is in the panel, which unit is shown instead, and
+        offer every unit as a link (``?unit=ID``).
+
+        Examples
+        --------
+        >>> from linkage.app import unit_explorer
+        >>> ex = unit_explorer(unit="999", n_boot=200)
+        >>> "There is no unit" in ex.notice.value and "999" in ex.notice.value
+        True
+        >>> "href='?unit=002'" in ex.notice.value
+        True
+        """
+        d = self.data
+        shown = esc(asked if len(asked) <= 40 else asked[:40] + "\u2026")
+        links = " ".join(
+            f"<a href='?unit={quote(u)}' style='margin-right:0.8em'>{esc(self._label(u))}</a>"
+            for u in d.units
+        )
+        self.notice.value = (
+            "<div class='linkage-notice' role='alert' style='border:1px solid #c77700;"
+            "background:#fff7e6;border-radius:6px;padding:8px 12px;margin:6px 0;"
+            "line-height:1.7'>"
+            f"<p><b>There is no unit \u201c{shown}\u201d in this panel.</b> "
+            f"Showing unit {esc(self.unit.value)} instead. Pick a unit from the Unit list "
+            f"below, or open one of the {len(d.units)} units here:</p>"
+            f"<nav aria-label='All units' class='linkage-unit-list'>{links}</nav></div>"
+        )
 
     def _label(self, u: str) -> str:
         a = self.data.default_attribute()
@@ -210,9 +273,13 @@ def unit_explorer(
     # _query_string until a viewer arrives), so only a different ?unit= costs a redraw
     explorer = UnitExplorer(data, unit=unit)
     if unit is None:
-        wanted = unit_from_query(_query_string(), data.units)
+        query = _query_string()
+        wanted = unit_from_query(query, data.units)
         if wanted is not None and wanted != explorer.unit.value:
             explorer.unit.value = wanted
+        asked = requested_unit(query)
+        if wanted is None and asked is not None:
+            explorer.not_found(asked)
     return explorer
 
 

@@ -24,6 +24,7 @@ from linkage.pipeline import CHAIN_ENV, chain_inputs
 
 __all__ = [
     "dashboards_dir",
+    "expect_args",
     "voila_command",
     "warm_attributes",
     "warm_cache",
@@ -97,6 +98,31 @@ def voila_command(
     if max_viewers is not None:
         cmd.append(f"--LinkageVoila.max_viewers={int(max_viewers)}")
     return [*cmd, *extra]
+
+
+def expect_args(expect: int | None) -> list[str]:
+    """Voila options for ``linkage dashboard --expect N``: the server sizes the executive
+    dashboard's preheated pool and the viewer cap to N viewers arriving together, bounded by memory,
+    and lets anyone past the cap wait on a page that opens the dashboard by itself
+    (:func:`linkage.app._voila.plan_audience`; its log says what it chose and why).
+
+    Raises
+    ------
+    InputError
+        If ``expect`` is below 1.
+
+    Examples
+    --------
+    >>> expect_args(12)
+    ['--LinkageVoila.expect=12']
+    >>> expect_args(None)
+    []
+    """
+    if expect is None:
+        return []
+    if int(expect) < 1:
+        raise InputError(f"--expect must be at least 1, got {expect}")
+    return [f"--LinkageVoila.expect={int(expect)}"]
 
 
 def warm_cache(panel: pathlib.Path, *, k: int = 5) -> None:
@@ -238,6 +264,7 @@ def serve(
     warm: bool = True,
     max_viewers: int | None = None,
     chain_files: dict[str, str | os.PathLike[str]] | None = None,
+    expect: int | None = None,
 ) -> int:
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
 
@@ -253,11 +280,17 @@ def serve(
     ``$LINKAGE_MAX_VIEWERS``, else what the machine's memory holds, at most 8
     (:func:`linkage.app._voila.default_max_viewers`).
 
+    ``expect`` is the audience to prepare for (:func:`expect_args`): that many viewers arriving
+    together find preheated kernels and a place, as far as memory allows; the others wait on a
+    page that opens the dashboard by itself. ``max_viewers``, when given, stays the cap.
+
+    The server root shows a landing page linking both dashboards.
+
     Raises
     ------
     InputError
-        Unreadable panel, a missing notebooks folder, a bad port or ``max_viewers`` below 1, a
-        chain file or mapping that cannot be read or joined to the panel.
+        Unreadable panel, a missing notebooks folder, a bad port, ``expect`` or ``max_viewers``
+        below 1, a chain file or mapping that cannot be read or joined to the panel.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
     frame = load_panel(path)  # fail early, with the file and row, before any kernel starts
@@ -273,6 +306,7 @@ def serve(
         raise InputError(f"port must be between 1 and 65535, got {port}")
     if max_viewers is not None and int(max_viewers) < 1:
         raise InputError(f"--max-viewers must be at least 1, got {max_viewers}")
+    audience = expect_args(expect)
     chain_env = {}
     for name, file in (chain_files or {}).items():
         if file is None:
@@ -300,11 +334,12 @@ def serve(
         warm_cache(path)
     env = {**os.environ, PANEL_ENV: str(path), **chain_env}
     cmd = voila_command(
-        folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers
+        folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers, extra=audience
     )
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     host = "127.0.0.1" if ip in LOOPBACK else ip
     print(
+        f"linkage dashboard: start page at http://{host}:{int(port)}/\n"
         f"linkage dashboard: executive dashboard at http://{host}:{int(port)}/voila/render/executive.ipynb\n"
         f"linkage dashboard: unit explorer at http://{host}:{int(port)}/voila/render/unit_explorer.ipynb"
         "?unit=ID\nlinkage dashboard: press Ctrl-C to stop",

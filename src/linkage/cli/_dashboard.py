@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
         "most 8)",
     )
+    add_expect_argument(parser)
     for flag, what in (
         (
             "--employee-survey",
@@ -70,6 +71,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_expect_argument(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--expect N``: the audience the server prepares for."""
+    parser.add_argument(
+        "--expect",
+        type=int,
+        metavar="N",
+        help="viewers expected to open the dashboard together (say, a link sent before a "
+        "meeting): keeps up to N kernels preheated and admits up to N viewers, as far as memory "
+        "allows (the log says what was chosen); anyone past that waits on a page that opens "
+        "the dashboard by itself",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; returns Voila's exit status."""
     from linkage.app.serve import serve
@@ -88,4 +102,5 @@ def run(args: argparse.Namespace) -> int:
             "revenue": args.revenue,
             "mapping": args.mapping,
         },
+        expect=args.expect,
     )
