@@ -86,6 +86,16 @@ def one_world(size: float, seed: int, units: int, months: int, n_boot: int) -> l
             rows.append({**base, "method": "raw", "est": out["slope"], "r": out["r"],
                          "lo": np.nan, "hi": np.nan, "undefined": False,
                          "median_staff": float(panel["employee_start"].median())})
+            # the plain ratio (unweighted units, no second-order term): raw slope / reliability
+            plain = out["slope"] / out["reliability_x"] if out["reliability_x"] > 0 else np.nan
+            rows.append({**base, "method": "plain_ratio", "est": plain, "r": np.nan,
+                         "lo": np.nan, "hi": np.nan, "undefined": bool(np.isnan(plain)),
+                         "median_staff": float(panel["employee_start"].median())})
+            uw = noise_corrected(panel, lags=[lag], weighted=False, n_boot=0, seed=seed).iloc[0]
+            rows.append({**base, "method": "unweighted", "est": uw["slope_corrected"],
+                         "r": uw["r_corrected"], "lo": uw["slope_ci_low"], "hi": uw["slope_ci_high"],
+                         "undefined": bool(np.isnan(uw["slope_corrected"])),
+                         "median_staff": float(panel["employee_start"].median())})
         if method == "moments":  # the same estimate with the bootstrap percentile interval
             fl = noise_corrected(panel, lags=[lag], interval="bootstrap", n_boot=n_boot,
                                  seed=seed).iloc[0]
@@ -108,8 +118,9 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         R = len(ratio)
         # a NaN bound is an unbounded side (resamples ran into an undefined correction)
         lo, hi = ok.lo.fillna(-np.inf), ok.hi.fillna(np.inf)
-        point_only = method in ("raw", "eb_shrunk")
+        point_only = method in ("raw", "eb_shrunk", "plain_ratio")
         cover = ((lo <= ok.latent) & (ok.latent <= hi)).mean() if not point_only else np.nan
+        capped = (ok.r.abs() >= 1).mean() if method not in ("raw", "eb_shrunk", "plain_ratio") else np.nan
         out.append({
             "median_staff": g.median_staff.median(),
             "size": size,
@@ -124,6 +135,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
             "r_minus_latent": (ok.r - ok.r_latent).mean(),
             "unbounded": (ok.lo.isna() | ok.hi.isna()).mean() if not point_only else np.nan,
             "undefined": g.undefined.mean(),
+            "r_capped": capped,
         })
     return pd.DataFrame(out)
 
