@@ -14,16 +14,19 @@ the slope the rates would show without sampling noise.
 For each median headcount (the simulator's ``headcount_median``; customers are about 10 per
 employee) and each seed, one world of ``--units`` units x ``--months`` months (planted lag 2,
 seasonality 0.15, defaults otherwise) is drawn, and at the planted lag the study records the raw
-slope; the method-of-moments corrected slope with its default 95 % interval (``moments``: Fieller,
-unit-clustered) and with the unit-bootstrap percentile interval (``moments_bootstrap``); SIMEX
-with its bootstrap interval; the slope of empirical-Bayes shrunk rates (``eb_shrunk``:
-``shrink_rates`` by month on both sides, for comparison); and the latent slope. It prints, per
-size and method, the mean estimated reliability of employee retention, the mean ratio estimate /
-latent over the seeds (1 = unbiased; the target is within 10 %), its Monte Carlo error
-(sd / sqrt(seeds)), the median ratio, the coverage of the latent slope by the 95 % interval with
-its Monte Carlo error (sqrt(c (1 - c) / seeds)), the mean difference of r from the latent r, the
-share of worlds whose interval had no bound on a side, and the share where the correction was
-undefined.
+slope; the default corrected slope (``moments``: units weighted by the precision of their
+noise-free variance, second-order bias-corrected ratio) with its default 95 % interval (Fieller,
+unit-clustered) and with the unit-bootstrap percentile interval (``moments_bootstrap``); the same
+without the weights (``unweighted``, ``weighted=False``); the plain ratio of unweighted sums, raw
+slope / reliability (``plain_ratio``, the earlier default, point only); SIMEX with its bootstrap
+interval; the slope of empirical-Bayes shrunk rates (``eb_shrunk``: ``shrink_rates`` by month on
+both sides, for comparison); and the latent slope. It prints, per size and method, the mean
+estimated reliability of employee retention, the mean ratio estimate / latent over the seeds (1 =
+unbiased; the target is within 10 %), its Monte Carlo error (sd / sqrt(seeds)), the median ratio,
+the coverage of the latent slope by the 95 % interval with its Monte Carlo error (sqrt(c (1 - c) /
+seeds)), the mean difference of r from the latent r, the share of worlds whose interval had no
+bound on a side, the share where the correction was undefined, and the share whose corrected r
+was capped at +/-1.
 """
 
 from __future__ import annotations
