@@ -232,8 +232,9 @@ def test_second_order_ratio_removes_the_bias_of_a_noisy_denominator():
     assert plain.mean() > 0.55
     assert np.nanmean(fixed) == pytest.approx(0.5, rel=0.10)
     assert np.nanmax(np.abs(fixed)) < 5 < np.abs(plain).max()
-    # D <= 0: undefined
+    # D <= 0: undefined; two units give no variance to speak of: the plain ratio 3 / 4
     assert np.isnan(second_order_ratio(np.array([1.0, 1.0, 1.0]), np.array([-1.0, 0.5, 0.2])))[0]
+    assert second_order_ratio(np.array([1.0, 2.0]), np.array([1.0, 3.0]))[0] == pytest.approx(0.75)
 
 
 def test_precision_weights_equal_sizes_equal_weights_small_units_count_less():

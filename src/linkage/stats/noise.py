@@ -307,7 +307,8 @@ def second_order_ratio(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     Subtracting that bias and writing the result over one denominator gives ``(A D + C) / (D**2 +
     V)``, equal to ``A / D`` to second order, bounded by ``(|A| + |C| / sqrt(V)) / (2 sqrt(V))``
     when ``D`` is near 0 (the plain ratio is not), and no different from ``A / D`` when ``V`` is
-    small. NaN where ``D <= 0`` or fewer than 3 units have pairs.
+    small. NaN where ``D <= 0``; the plain ratio where fewer than 3 units have pairs (no variance to
+    speak of).
 
     Examples
     --------
@@ -328,8 +329,8 @@ def second_order_ratio(a: np.ndarray, d: np.ndarray) -> np.ndarray:
         dc = np.where(used, d - D / G, 0.0)
         f = G / (G - 1)
         V, C = f * (dc * dc).sum(0), f * (ac * dc).sum(0)
-        out = (A * D + C) / (D * D + V)
-    return np.where((D > 0) & (G >= 3), out, np.nan)
+        out = np.where(G >= 3, (A * D + C) / (D * D + V), A / D)
+    return np.where(D > 0, out, np.nan)
 
 
 def fieller_interval(
