@@ -14,16 +14,19 @@ the slope the rates would show without sampling noise.
 For each median headcount (the simulator's ``headcount_median``; customers are about 10 per
 employee) and each seed, one world of ``--units`` units x ``--months`` months (planted lag 2,
 seasonality 0.15, defaults otherwise) is drawn, and at the planted lag the study records the raw
-slope; the method-of-moments corrected slope with its default 95 % interval (``moments``: Fieller,
-unit-clustered) and with the unit-bootstrap percentile interval (``moments_bootstrap``); SIMEX
-with its bootstrap interval; the slope of empirical-Bayes shrunk rates (``eb_shrunk``:
-``shrink_rates`` by month on both sides, for comparison); and the latent slope. It prints, per
-size and method, the mean estimated reliability of employee retention, the mean ratio estimate /
-latent over the seeds (1 = unbiased; the target is within 10 %), its Monte Carlo error
-(sd / sqrt(seeds)), the median ratio, the coverage of the latent slope by the 95 % interval with
-its Monte Carlo error (sqrt(c (1 - c) / seeds)), the mean difference of r from the latent r, the
-share of worlds whose interval had no bound on a side, and the share where the correction was
-undefined.
+slope; the default corrected slope (``moments``: units weighted by the precision of their
+noise-free variance, second-order bias-corrected ratio) with its default 95 % interval (Fieller,
+unit-clustered) and with the unit-bootstrap percentile interval (``moments_bootstrap``); the same
+without the weights (``unweighted``, ``weighted=False``); the plain ratio of unweighted sums, raw
+slope / reliability (``plain_ratio``, the earlier default, point only); SIMEX with its bootstrap
+interval; the slope of empirical-Bayes shrunk rates (``eb_shrunk``: ``shrink_rates`` by month on
+both sides, for comparison); and the latent slope. It prints, per size and method, the mean
+estimated reliability of employee retention, the mean ratio estimate / latent over the seeds (1 =
+unbiased; the target is within 10 %), its Monte Carlo error (sd / sqrt(seeds)), the median ratio,
+the coverage of the latent slope by the 95 % interval with its Monte Carlo error (sqrt(c (1 - c) /
+seeds)), the mean difference of r from the latent r, the share of worlds whose interval had no
+bound on a side, the share where the correction was undefined, and the share whose corrected r
+was capped at +/-1.
 """
 
 from __future__ import annotations
@@ -86,6 +89,16 @@ def one_world(size: float, seed: int, units: int, months: int, n_boot: int) -> l
             rows.append({**base, "method": "raw", "est": out["slope"], "r": out["r"],
                          "lo": np.nan, "hi": np.nan, "undefined": False,
                          "median_staff": float(panel["employee_start"].median())})
+            # the plain ratio (unweighted units, no second-order term): raw slope / reliability
+            plain = out["slope"] / out["reliability_x"] if out["reliability_x"] > 0 else np.nan
+            rows.append({**base, "method": "plain_ratio", "est": plain, "r": np.nan,
+                         "lo": np.nan, "hi": np.nan, "undefined": bool(np.isnan(plain)),
+                         "median_staff": float(panel["employee_start"].median())})
+            uw = noise_corrected(panel, lags=[lag], weighted=False, n_boot=0, seed=seed).iloc[0]
+            rows.append({**base, "method": "unweighted", "est": uw["slope_corrected"],
+                         "r": uw["r_corrected"], "lo": uw["slope_ci_low"], "hi": uw["slope_ci_high"],
+                         "undefined": bool(np.isnan(uw["slope_corrected"])),
+                         "median_staff": float(panel["employee_start"].median())})
         if method == "moments":  # the same estimate with the bootstrap percentile interval
             fl = noise_corrected(panel, lags=[lag], interval="bootstrap", n_boot=n_boot,
                                  seed=seed).iloc[0]
@@ -108,8 +121,9 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         R = len(ratio)
         # a NaN bound is an unbounded side (resamples ran into an undefined correction)
         lo, hi = ok.lo.fillna(-np.inf), ok.hi.fillna(np.inf)
-        point_only = method in ("raw", "eb_shrunk")
+        point_only = method in ("raw", "eb_shrunk", "plain_ratio")
         cover = ((lo <= ok.latent) & (ok.latent <= hi)).mean() if not point_only else np.nan
+        capped = (ok.r.abs() >= 1).mean() if method not in ("raw", "eb_shrunk", "plain_ratio") else np.nan
         out.append({
             "median_staff": g.median_staff.median(),
             "size": size,
@@ -124,6 +138,7 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
             "r_minus_latent": (ok.r - ok.r_latent).mean(),
             "unbounded": (ok.lo.isna() | ok.hi.isna()).mean() if not point_only else np.nan,
             "undefined": g.undefined.mean(),
+            "r_capped": capped,
         })
     return pd.DataFrame(out)
 
