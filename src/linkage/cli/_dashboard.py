@@ -46,6 +46,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "minute' (default: $LINKAGE_MAX_VIEWERS, else what memory holds, at "
         "most 8)",
     )
+    parser.add_argument(
+        "--scopes",
+        metavar="SCOPES.yaml",
+        help="show each person only their units: 'users:' mapping each person to 'all' or to "
+        "unit attributes with allowed values, e.g. 'alice: {region: [North]}'; needs a proxy "
+        "that authenticates people and names them in --user-header (see README)",
+    )
+    parser.add_argument(
+        "--user-header",
+        metavar="NAME",
+        help="request header in which the proxy names the person (default X-Forwarded-User); "
+        "requests without a person listed in --scopes get 403",
+    )
     for flag, what in (
         (
             "--employee-survey",
@@ -88,4 +101,6 @@ def run(args: argparse.Namespace) -> int:
             "revenue": args.revenue,
             "mapping": args.mapping,
         },
+        scopes=args.scopes,
+        user_header=args.user_header,
     )
