@@ -265,7 +265,7 @@ def scope_file(folder: str | os.PathLike[str], kernel_id: str) -> pathlib.Path:
     return pathlib.Path(folder) / f"{kernel_id}.json"
 
 
-_KERNEL_SCOPE: list[Scope | None] = []  # this process's scope, once read
+_KERNEL_SCOPE: dict[tuple[str, str], Scope] = {}  # this process's scope, once read
 
 
 def kernel_scope(
@@ -284,9 +284,9 @@ def kernel_scope(
     folder = env.get(SCOPE_DIR_ENV)
     if not folder:
         return None
-    if _KERNEL_SCOPE and env is os.environ:
-        return _KERNEL_SCOPE[0]
     kernel_id = env.get(_KERNEL_ID_ENV, "")
+    if (folder, kernel_id) in _KERNEL_SCOPE:
+        return _KERNEL_SCOPE[(folder, kernel_id)]
     if not kernel_id:
         raise InputError("the dashboards are scoped, but this kernel has no viewer's scope")
     path = scope_file(folder, kernel_id)
@@ -302,6 +302,5 @@ def kernel_scope(
     except (OSError, ValueError):
         raise InputError("the viewer's scope cannot be read", file=path.name) from None
     scope = Scope.from_json(body, file=path.name)
-    if env is os.environ:
-        _KERNEL_SCOPE.append(scope)
+    _KERNEL_SCOPE[(folder, kernel_id)] = scope
     return scope
