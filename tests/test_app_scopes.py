@@ -59,6 +59,7 @@ def test_scopes_file_read(tmp_path, panel):
     ("users:\n  alice: {region: [North}\n", ["not valid YAML", "line 2"]),
     ("people:\n  alice: all\n", ["one section 'users:'"]),
     ("users: {}\n", ["no person listed"]),
+    ("users:\n  alice: {unit_id: [001]}\n", ["no unit has unit_id '1'", "quote"]),
     ("users:\n  ' alice': all\n", ["entry users.' alice'"]),
 ])
 def test_bad_scopes_file_names_file_and_entry(tmp_path, panel, text, words):

@@ -244,9 +244,10 @@ def load_scopes(
                 for v in values:
                     if v not in present:
                         shown = ", ".join(sorted(present)[:12])
+                        hint = " (quote values such as '001' in the file)" if v.isdigit() else ""
                         raise InputError(
                             f"entry users.{user}.{attr}: no unit has {attr} {v!r} "
-                            f"(values: {shown})",
+                            f"(values: {shown}){hint}",
                             file=name,
                         )
             try:

@@ -231,7 +231,7 @@ _USERS_FILE = "users.json"
 _LOOPBACK_IPS = ("127.0.0.1", "::1")
 #: Routes that act on one kernel (its websocket, shutdown, execution, a preheated kernel's wait).
 _KERNEL_ROUTE = re.compile(
-    r"/(api/kernels|voila/api/shutdown|voila/execution|voila/query)/([0-9a-fA-F-]{36})(?:/|$)"
+    r"/(api/kernels|voila/api/shutdown|voila/execution|voila/query)/(\w+-\w+-\w+-\w+-\w+)(?:/|$)"
 )
 
 
