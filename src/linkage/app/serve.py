@@ -377,6 +377,7 @@ def serve(
                 if scope.allowed is not None:
                     warm_scope(restrict(frame, scope))
     env = {**os.environ, PANEL_ENV: str(path), **chain_env}
+    env.pop(SCOPE_DIR_ENV, None)  # only --scopes scopes the server, never a stray variable
     if scope_dir is not None:
         env[SCOPE_DIR_ENV] = str(scope_dir)
     cmd = voila_command(
