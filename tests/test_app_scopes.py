@@ -210,3 +210,21 @@ def test_chain_respondents_are_only_the_panels_units(panel):
     assert set(inputs.respondents["unit_id"]) <= set(north["unit_id"])
     assert set(inputs.panel["unit_id"]) == set(north["unit_id"])
     assert np.isfinite(inputs.panel["employee_start"]).all()
+
+
+def test_the_server_warms_what_a_scoped_kernel_reads(tmp_path, monkeypatch, panel):
+    """warm_scope draws on the panel restricted in the server; the kernel restricts its own read:
+    the same rows, so the same cache key (the scoped viewer's first page comes from the cache)."""
+    north = Scope("alice", {"region": ("North",)})
+    monkeypatch.delenv(SCOPE_DIR_ENV, raising=False)
+    server_side = DashboardData(restrict(panel, north), n_boot=50).fingerprint
+    assert DashboardData(panel, n_boot=50).fingerprint != server_side  # the key tells them apart
+    kernel_id = "12345678-aaaa-bbbb-cccc-1234567890ab"
+    (tmp_path / f"{kernel_id}.json").write_text(json.dumps(north.to_json()), encoding="utf-8")
+    monkeypatch.setenv(SCOPE_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv("VOILA_KERNEL_ID", kernel_id)
+    try:
+        kernel_side = DashboardData(load_panel(sample_path("panel.csv")), n_boot=50).fingerprint
+    finally:
+        _scopes._KERNEL_SCOPE.clear()
+    assert kernel_side == server_side
