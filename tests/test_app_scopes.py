@@ -228,3 +228,28 @@ def test_the_server_warms_what_a_scoped_kernel_reads(tmp_path, monkeypatch, pane
     finally:
         _scopes._KERNEL_SCOPE.clear()
     assert kernel_side == server_side
+
+
+def test_widget_messages_cannot_reach_outside_the_scope(kernel, panel):
+    """A viewer can send any widget state through the page's websocket (what ``set_state``
+    receives): the scoped kernel's widgets only hold the scope, so nothing else can be picked."""
+    from traitlets import TraitError
+
+    from linkage.app.executive import ExecutiveDashboard
+    from linkage.app.explorer import UnitExplorer
+
+    data = DashboardData(panel, n_boot=50)
+    dash = ExecutiveDashboard(data)
+    assert "region" not in dash.attribute.options
+    for widget, state in ((dash.value, {"index": len(dash.value.options)}),
+                          (dash.attribute, {"index": 99})):
+        with pytest.raises(TraitError):
+            widget.set_state(state)
+    with pytest.raises(TraitError):
+        dash.value.value = "South"
+    explorer = UnitExplorer(data, unit="001")  # unit 001 is Central's: the first of hers instead
+    assert explorer.unit.value in data.units and explorer.unit.value != "001"
+    with pytest.raises(TraitError):
+        explorer.unit.value = "001"
+    north = set(panel.loc[panel["region"] == "North", "unit_id"])
+    assert {u for _, u in explorer.unit.options} == north
