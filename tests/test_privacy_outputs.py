@@ -7,10 +7,14 @@ On the sample (``data/sample``: employees.csv / customers.csv hold the person id
 - renders the static report with ``linkage report``;
 - builds the unit-table download of every selection the executive dashboard offers;
 
-then searches every output (text, HTML with entities resolved, widget state, image alt text, the
+and executes them again as the kernels of two scoped viewers (``linkage dashboard --scopes``: the
+viewer's scope in a file named by the kernel's id), the unit table and the section "The whole
+chain" opened; then searches every output (text, HTML with entities resolved, widget state, image alt text, the
 text chunks of PNG images, every ``data:`` URI decoded, CSV bytes) for any ``employee_id`` or
 ``customer_id`` value of the sample, and checks that every unit whose figure comes from fewer than
-k people reads "suppressed" in every unit table (HTML and CSV). The last tests plant leaks in a tiny
+k people reads "suppressed" in every unit table (HTML and CSV); a scoped viewer's outputs are
+also searched for every unit, region and district outside their scope, and their small units are
+suppressed within it. The last tests plant leaks in a tiny
 fake output and show that the checks catch them. Figures drawn inside PNG images are not read here
 (``linkage.app`` masks small groups before drawing; tests/test_app.py covers that).
 """
@@ -395,6 +399,139 @@ def test_every_single_group_download_suppresses_small_units(downloads, panel):
     small = small_units(panel)
     shown = {(a, v): unsuppressed(frame, small) for a, v, frame, _ in downloads if v != ALL}
     assert {key: units for key, units in shown.items() if units} == {}
+
+
+# -- scoped viewers (linkage dashboard --scopes) --------------------------------------------------------
+
+#: Two viewers' scopes: a region, and a cut across regions by size (a district can then be partly
+#: inside). Their kernels get them as the server hands them over: a file named by the kernel's id.
+SCOPES = {"alice": {"region": ["North"]},
+          "carol": {"region": ["South", "West"], "size_band": ["large"]}}
+
+# what a viewer can open besides the unit table: the section "The whole chain"
+OPEN_CHAIN = """\
+_chain = getattr(globals().get("dashboard"), "chain_view", None)
+if _chain is not None:
+    _chain.widget.selected_index = 0
+"""
+
+
+def scope_units(panel: pd.DataFrame, scope: dict[str, list[str]]) -> set[str]:
+    """The units inside a scope, computed here from the panel without linkage."""
+    units = panel.drop_duplicates("unit_id")
+    keep = np.ones(len(units), dtype=bool)
+    for attr, values in scope.items():
+        keep &= units[attr].astype(str).isin(values).to_numpy()
+    return set(units.loc[keep, "unit_id"])
+
+
+def outside_names(panel: pd.DataFrame, inside: set[str]) -> dict[str, set[str]]:
+    """What must not reach a viewer whose units are ``inside``: the other units, and the regions
+    and districts that hold none of theirs."""
+    units = panel.drop_duplicates("unit_id")
+    mine = units["unit_id"].isin(inside)
+    names = set()
+    for attr in ("region", "district"):
+        names |= set(units.loc[~mine, attr]) - set(units.loc[mine, attr])
+    return {"names": names, "units": set(units.loc[~mine, "unit_id"])}
+
+
+_UNIT_WORD = re.compile(r"(?<![\w.,#])(\d{3})(?![\w.%])")  # not 0.001, 100%, #555
+
+
+def out_of_scope(obj, banned: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """``(where, name)`` for every unit, region or district outside the scope in any text of
+    ``obj``: unit ids as whole three-digit words, names as whole words (``South-1``, not inside
+    ``South-10``); every unit table's unit ids besides."""
+    hits = []
+    for where, _, text in texts(obj):
+        for name in banned["names"]:
+            if name in text and re.search(
+                    r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text):
+                hits.append((where, name))
+        hits += [(where, u) for u in sorted(set(_UNIT_WORD.findall(text)) & banned["units"])]
+    for where, table in unit_tables(obj):
+        hits += [(where + " (table)", u) for u in sorted(set(table["unit_id"]) & banned["units"])]
+    return hits
+
+
+@pytest.fixture(scope="module")
+def scoped_runs(tmp_path_factory) -> dict[str, dict[str, nbformat.NotebookNode]]:
+    """Every dashboard notebook executed as each scoped viewer's kernel, the unit table and the
+    whole-chain section opened: ``{viewer: {notebook: executed}}``."""
+    import json
+    import os
+    import uuid
+
+    from nbclient import NotebookClient
+
+    folder = tmp_path_factory.mktemp("scopes")
+    work = tmp_path_factory.mktemp("scoped")
+    out = {}
+    for user, scope in SCOPES.items():
+        kernel_id = str(uuid.uuid4())
+        (folder / f"{kernel_id}.json").write_text(json.dumps({"user": user, "scope": scope}))
+        env = {**os.environ, "LINKAGE_PANEL": str(PANEL), "LINKAGE_SCOPE_DIR": str(folder),
+               "VOILA_KERNEL_ID": kernel_id}
+        books = {}
+        for path in DASHBOARDS:
+            nb = nbformat.read(path, as_version=4)
+            nb.cells.append(nbformat.v4.new_code_cell(OPEN_DOWNLOADS))
+            nb.cells.append(nbformat.v4.new_code_cell(OPEN_CHAIN))
+            books[path.stem] = nb
+
+        async def run_all(books=books, env=env):
+            clients = [NotebookClient(nb, timeout=300, kernel_name="python3",
+                                      resources={"metadata": {"path": str(work)}})
+                       for nb in books.values()]
+            await asyncio.gather(*(c.async_execute(env=env) for c in clients))
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run_all()).result()
+        out[user] = books
+    return out
+
+
+def test_every_scoped_viewer_sees_only_their_units(scoped_runs, panel, ids):
+    for user, books in scoped_runs.items():
+        inside = scope_units(panel, SCOPES[user])
+        banned = outside_names(panel, inside)
+        assert 5 <= len(inside) <= 40 and banned["units"]
+        for name, nb in books.items():
+            errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+            assert not errors, (user, name)
+            assert "widgets" in nb.metadata, (user, name)
+            assert leaks(nb, ids) == [], (user, name)  # no person either
+            assert out_of_scope(nb, banned) == [], (user, name)
+        # what was searched holds the viewer's own units: the unit table, its CSV, the watchlist
+        tables = unit_tables(books["executive"])
+        assert {"csv", "html"} <= {"csv" if "text/csv" in w else "html" for w, _ in tables}
+        assert any(set(t["unit_id"]) == inside for _, t in tables), user
+        every = " ".join(text for _, _, text in texts(books["executive"]))
+        assert "Units to visit" in every and "Trends by group" in every
+
+
+def test_every_scoped_viewer_sees_small_units_suppressed_within_the_scope(scoped_runs, panel):
+    checked = 0
+    for user, books in scoped_runs.items():
+        inside = scope_units(panel, SCOPES[user])
+        small = small_units(panel.loc[panel["unit_id"].isin(inside)])
+        for where, table in unit_tables(books["executive"]):
+            if "employee_retention" in table.columns:
+                assert unsuppressed(table, small) == [], (user, where)
+                checked += len(small & set(table["unit_id"]))
+    assert checked >= 4  # North holds units below k = 5 (the large units of carol's scope none)
+
+
+def test_the_scope_search_finds_units_outside_the_scope(executed, panel):
+    """The same search on the unscoped dashboards (every unit): it sees what it looks for."""
+    inside = scope_units(panel, SCOPES["alice"])
+    found = {name for _, name in out_of_scope(executed["executive"], outside_names(panel, inside))}
+    assert {"South", "Central", "East", "West"} <= found
+    assert len(found & outside_names(panel, inside)["units"]) > 50
+    planted = {"text/html": "<p>p = 0.042, 42%, #042, 1042, South-10</p><td>042</td>"}
+    assert out_of_scope(planted, {"names": {"South-1"}, "units": {"042"}}) == [
+        ("/text/html", "042")]
 
 
 # -- the checks can fail -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from linkage.app._cache import DiskCache, panel_fingerprint
+from linkage.app._scopes import kernel_scope, restrict
 from linkage.errors import InputError
 from linkage.io.datasets import data_dir
 from linkage.io.panel import PANEL_REQUIRED, read_panel
@@ -75,6 +76,10 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         ``unit_id`` (str), ``period`` (datetime64), counts (int64), rates (float64, recomputed from
         the counts when absent) and unit attributes (str), sorted by ``unit_id, period``.
 
+    In a dashboard kernel of a scoped server (``linkage dashboard --scopes``) only the rows of the
+    units inside the viewer's scope are returned (:func:`linkage.app._scopes.kernel_scope`, which
+    waits for the server to name the viewer).
+
     Raises
     ------
     InputError
@@ -90,7 +95,8 @@ def load_panel(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     >>> p["unit_id"].tolist(), float(p["employee_retention"].iloc[0])
     (['007'], 0.9)
     """
-    return read_panel(default_panel_path() if path is None else path, require=REQUIRED)
+    panel = read_panel(default_panel_path() if path is None else path, require=REQUIRED)
+    return restrict(panel, kernel_scope())
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,8 @@ class DashboardData:
     _tables: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        # a scoped dashboard kernel holds only its viewer's units, however the panel was given
+        self.panel = restrict(self.panel, kernel_scope())
         self.fingerprint = panel_fingerprint(
             self.panel, self.k, self.max_lag, self.n_boot, self.seed
         )

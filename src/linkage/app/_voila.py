@@ -26,6 +26,12 @@ On top of Voila:
   up to N viewers, both bounded by memory (:func:`plan_audience`; the log says what was chosen
   and why), and anyone past the cap gets a waiting page that opens the dashboard by itself once
   a place frees (:func:`waiting_page`) instead of the busy page.
+- **Each viewer their own units** (``linkage dashboard --scopes``, :class:`ViewerScopes`): with
+  ``$LINKAGE_SCOPE_DIR`` set, every request must carry ``LinkageVoila.user_header`` naming a person
+  of the scopes the server resolved (``users.json`` there); anyone else gets 403 before any kernel
+  starts. The kernel a page request gets is bound to that person: their scope is written to
+  ``<kernel id>.json`` in that folder (the kernel waits for it before reading the panel), and only
+  that person's requests reach the kernel's websocket and shutdown routes.
 
 The default cap is :func:`default_max_viewers`: ``$LINKAGE_MAX_VIEWERS`` when set, else what the
 machine's available memory holds.
@@ -43,8 +49,10 @@ if __name__ == "__main__":  # run as a script: keep this file's folder off the i
 import contextvars
 import html
 import json
+import logging
 import os
 import pathlib
+import re
 import sys
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -71,6 +79,9 @@ __all__ = [
     "main",
     "MAX_VIEWERS_ENV",
     "VIEWER_MB",
+    "SCOPE_DIR_ENV",
+    "ViewerScopes",
+    "refused_page",
 ]
 
 MAX_VIEWERS_ENV = "LINKAGE_MAX_VIEWERS"
@@ -390,6 +401,165 @@ class ViewerGate:
         _ADMISSION.reset(token)
 
 
+#: Environment variable naming the folder of the resolved scopes (``users.json``) and of the
+#: kernels' scope files; the same name as ``linkage.app._scopes.SCOPE_DIR_ENV`` (this script does
+#: not import ``linkage``; a test checks they agree).
+SCOPE_DIR_ENV = "LINKAGE_SCOPE_DIR"
+_USERS_FILE = "users.json"
+_LOOPBACK_IPS = ("127.0.0.1", "::1")
+#: Routes that act on one kernel (its websocket, shutdown, execution, a preheated kernel's wait).
+_KERNEL_ROUTE = re.compile(
+    r"/(api/kernels|voila/api/shutdown|voila/execution|voila/query)/(\w+-\w+-\w+-\w+-\w+)(?:/|$)"
+)
+
+
+def refused_page() -> str:
+    """The HTML a request without a known person gets (with HTTP 403): no internals.
+
+    Examples
+    --------
+    >>> "not allowed" in refused_page()
+    True
+    """
+    return """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Not allowed</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36em;margin:12vh auto;padding:0 1em">
+<h1 class="linkage-refused" style="font-size:1.4em">You are not allowed to see this dashboard.</h1>
+<p>Ask whoever runs it to add you to its list of viewers.</p></body></html>"""
+
+
+@dataclass
+class _Viewer:
+    user: str
+    kernel_id: str | None = None
+
+
+_VIEWER: contextvars.ContextVar[_Viewer | None] = contextvars.ContextVar(
+    "linkage_viewer", default=None
+)
+
+
+class ViewerScopes:
+    """Who may see what, resolved from a request header, and the kernels bound to each person.
+
+    ``folder`` holds ``users.json`` (person -> None for every unit, or unit attribute -> allowed
+    values), written by ``linkage dashboard --scopes`` from the scopes file it has checked. A
+    request is refused (:meth:`refusal`) unless ``header`` names a person listed there; a request
+    on one kernel's route (websocket, shutdown) also unless that kernel was claimed by the same
+    person.
+    The route a preheated kernel opens to wait for its request is answered only for a connection
+    from this machine without the header (a kernel, not a viewer through the proxy). When a page
+    request gets its kernel, :meth:`claimed` writes the person's scope to ``<kernel id>.json``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "users.json").write_text('{"alice": {"region": ["North"]}, "bob": null}')
+    >>> scopes = ViewerScopes(folder, "X-Forwarded-User", kernels=lambda: set())
+    >>> scopes.refusal("/voila/render/executive.ipynb", {"X-Forwarded-User": "carol"}, "127.0.0.1")
+    'unknown person'
+    >>> scopes.refusal("/voila/render/executive.ipynb", {"X-Forwarded-User": "alice"}, "127.0.0.1")
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        header: str,
+        *,
+        kernels: Callable[[], Container[str]],
+    ) -> None:
+        self.folder = pathlib.Path(folder)
+        users = json.loads((self.folder / _USERS_FILE).read_text(encoding="utf-8"))
+        if not isinstance(users, dict) or not users or not header:
+            raise ValueError(f"no viewers in {self.folder / _USERS_FILE} or no user header")
+        self.scopes: dict[str, Any] = users
+        self.header = header
+        self.owners: dict[str, str] = {}
+        self.refused = 0
+        self._kernels = kernels
+        self.log = logging.getLogger("linkage.scopes")
+
+    def user(self, headers: Any) -> str | None:
+        """The listed person the request's header names, else None."""
+        name = headers.get(self.header)
+        return name if isinstance(name, str) and name in self.scopes else None
+
+    def refusal(self, path: str, headers: Any, remote_ip: str | None) -> str | None:
+        """Why a request is refused (None: allowed; the person is then remembered for the
+        request, so that the kernel it gets is bound to them)."""
+        route = _KERNEL_ROUTE.search(path)
+        if route is not None and route.group(1) == "voila/query":
+            if headers.get(self.header) is None and remote_ip in _LOOPBACK_IPS:
+                return None
+            return "a kernel's own route"
+        user = self.user(headers)
+        if user is None:
+            return "no person" if headers.get(self.header) is None else "unknown person"
+        if route is not None and self.owners.get(route.group(2)) != user:
+            return "another person's kernel"
+        _VIEWER.set(_Viewer(user))
+        return None
+
+    def claimed(self, kernel_id: str) -> None:
+        """Bind the kernel a page request got to the request's person and write their scope."""
+        viewer = _VIEWER.get()
+        if viewer is None or viewer.kernel_id is not None:
+            return  # not a page request, or its kernel is already bound
+        owner = self.owners.get(kernel_id)
+        if owner is not None and owner != viewer.user:
+            raise RuntimeError("a kernel bound to one person was handed to another")
+        viewer.kernel_id = kernel_id
+        self.owners[kernel_id] = viewer.user
+        body = json.dumps({"user": viewer.user, "scope": self.scopes[viewer.user]})
+        target = self.folder / f"{kernel_id}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, target)  # the kernel never reads half a file
+        self._prune()
+
+    def _prune(self) -> None:
+        live = self._kernels()
+        for kernel_id in [k for k in self.owners if k not in live]:
+            del self.owners[kernel_id]
+            (self.folder / f"{kernel_id}.json").unlink(missing_ok=True)
+
+
+class _ScopeCheck(tornado.web.RequestHandler):
+    """Put in front of every handler of a scoped server: refuse (403) before the handler runs."""
+
+    def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        handler = self
+        scopes: ViewerScopes | None = handler.settings.get("linkage_scopes")
+        if scopes is not None:
+            request = handler.request
+            why = scopes.refusal(request.path, request.headers, request.remote_ip)
+            if why is not None:
+                scopes.refused += 1
+                scopes.log.warning(
+                    "linkage: refused %s %s: %s (%d refused so far)",
+                    request.method,
+                    request.path,
+                    why,
+                    scopes.refused,
+                )
+                handler.set_status(403)
+                handler.set_header("Content-Type", "text/html; charset=UTF-8")
+                handler.set_header("Cache-Control", "no-store")
+                handler.finish(refused_page())
+                return None
+        return super().prepare(*args, **kwargs)
+
+
+def scope_checked(handlers: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every route's handler with :class:`_ScopeCheck` in front (it does nothing unscoped)."""
+    out = []
+    for route, handler, *rest in handlers:
+        checked = type(f"Scoped{handler.__name__}", (_ScopeCheck, handler), {})
+        out.append((route, checked, *rest))
+    return out
+
+
 class CappedVoilaHandler(TornadoVoilaHandler):
     """Voila's page handler, answering 503 and a busy page past the cap before any kernel starts."""
 
@@ -513,6 +683,14 @@ class LinkageVoila(Voila):
         "frees, instead of the busy page (on with expect).",
     )
 
+    user_header = Unicode(
+        "X-Forwarded-User",
+        config=True,
+        help="With $LINKAGE_SCOPE_DIR set (linkage dashboard --scopes): the request header in "
+        "which the authenticating proxy names the person; requests without a listed person get "
+        "HTTP 403 before any kernel starts.",
+    )
+
     @default("max_viewers")
     def _default_max_viewers(self) -> int:
         return default_max_viewers()
@@ -596,7 +774,41 @@ class LinkageVoila(Voila):
             "linkage: at most %d viewers at once (kernel culling frees closed pages)",
             self.max_viewers,
         )
+        self._init_scopes(settings)
         return settings
+
+    def _init_scopes(self, settings: dict[str, Any]) -> None:
+        """With ``$LINKAGE_SCOPE_DIR``: refuse unknown people and bind each page's kernel to its
+        person (:class:`ViewerScopes`)."""
+        folder = os.environ.get(SCOPE_DIR_ENV)
+        if not folder:
+            return
+        km = self.kernel_manager
+        scopes = ViewerScopes(folder, self.user_header, kernels=lambda: set(km.list_kernel_ids()))
+        scopes.log = self.log
+        settings["linkage_scopes"] = scopes
+        if hasattr(km, "get_rendered_notebook"):
+            rendered = km.get_rendered_notebook
+
+            async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
+                task, cache, kernel_id = await rendered(*args, **kwargs)
+                scopes.claimed(kernel_id)
+                return task, cache, kernel_id
+
+            km.get_rendered_notebook = get_rendered_notebook
+        start = km.start_kernel
+
+        async def start_kernel(*args: Any, **kwargs: Any) -> str:
+            kernel_id = await start(*args, **kwargs)
+            scopes.claimed(kernel_id)
+            return kernel_id
+
+        km.start_kernel = start_kernel
+        self.log.info(
+            "linkage: %d viewers, each shown their own units (person from the %s header)",
+            len(scopes.scopes),
+            self.user_header,
+        )
 
     def init_handlers(self) -> list[tuple[Any, ...]]:
         swap = {TornadoVoilaHandler: CappedVoilaHandler, TornadoVoilaTreeHandler: LandingHandler}
@@ -605,7 +817,9 @@ class LinkageVoila(Voila):
             for route, handler, *rest in super().init_handlers()
         ]
         places = self.server_url.rstrip("/") + "/linkage/api/places"
-        return [(places, PlacesHandler), *handlers]
+        handlers = [(places, PlacesHandler), *handlers]
+        # with scopes, every route (the landing page and the places count too) checks the person
+        return scope_checked(handlers) if os.environ.get(SCOPE_DIR_ENV) else handlers
 
 
 main = LinkageVoila.launch_instance

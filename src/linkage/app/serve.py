@@ -8,19 +8,28 @@ the first viewer does not wait for figures to be drawn.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
+from linkage.app._scopes import SCOPE_DIR_ENV, USERS_FILE, load_scopes, restrict
 from linkage.errors import InputError
 from linkage.io import load_mapping
 from linkage.io.datasets import project_path
 from linkage.pipeline import CHAIN_ENV, chain_inputs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "dashboards_dir",
@@ -31,6 +40,8 @@ __all__ = [
     "warm_chain",
     "warm_ranges",
     "warm_units",
+    "warm_scope",
+    "prepare_scopes",
     "serve",
     "LOOPBACK",
 ]
@@ -234,6 +245,54 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
     executive_dashboard(panel, k=k).chain_view.compute()
 
 
+def warm_scope(frame: pd.DataFrame, *, k: int = 5) -> None:
+    """Draw a scope's first figures into the shared disk cache: the executive dashboard and the
+    unit explorer's first unit on ``frame`` (the panel restricted to the scope, as a scoped
+    kernel restricts it), so a scoped viewer's first page is not drawn while they wait."""
+    from linkage.app._data import DashboardData
+    from linkage.app.executive import ExecutiveDashboard
+    from linkage.app.explorer import UnitExplorer
+
+    data = DashboardData(frame, k=k)
+    data.precompute()
+    ExecutiveDashboard(data)
+    UnitExplorer(data)
+
+
+def prepare_scopes(
+    scopes: str | os.PathLike[str],
+    frame: pd.DataFrame,
+    *,
+    user_header: str = "X-Forwarded-User",
+    ip: str = "127.0.0.1",
+) -> tuple[pathlib.Path, list[str]]:
+    """Check a scopes file against the panel and write what the server and its kernels read.
+
+    Returns the private folder (mode 0700) holding ``users.json`` (the resolved scopes; the kernels'
+    scope files go there too: name it in :data:`linkage.app._scopes.SCOPE_DIR_ENV`) and the Voila
+    options naming the header. The caller removes the folder.
+
+    Raises
+    ------
+    InputError
+        A bad scopes file (naming the file and entry), a header name that is not one, or an
+        address other than this machine's loopback (anyone reaching the server directly could name
+        anyone in the header).
+    """
+    if ip not in LOOPBACK:
+        raise InputError(
+            f"with --scopes the dashboard must listen on 127.0.0.1 (not {ip}) behind the proxy "
+            "that authenticates people: anyone reaching it directly could name anyone in the header"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", user_header or ""):
+        raise InputError(f"--user-header must be an HTTP header name, got {user_header!r}")
+    resolved = load_scopes(scopes, frame)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="linkage-scopes-"))
+    users = {u: s.to_json()["scope"] for u, s in resolved.items()}
+    (folder / USERS_FILE).write_text(json.dumps(users), encoding="utf-8")
+    return folder, [f"--LinkageVoila.user_header={user_header}"]
+
+
 def _background_warm(
     panel: pathlib.Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen | None:
@@ -265,6 +324,8 @@ def serve(
     max_viewers: int | None = None,
     chain_files: dict[str, str | os.PathLike[str]] | None = None,
     expect: int | None = None,
+    scopes: str | os.PathLike[str] | None = None,
+    user_header: str | None = None,
 ) -> int:
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
 
@@ -286,11 +347,17 @@ def serve(
 
     The server root shows a landing page linking both dashboards.
 
+    ``scopes`` (a YAML file, :func:`linkage.app._scopes.load_scopes`) shows each person only the
+    units of their scope, the person named by the authenticating proxy in the request header
+    ``user_header`` (default ``X-Forwarded-User``); a request without a listed person gets HTTP 403
+    and starts no kernel (:mod:`linkage.app._scopes`, :class:`linkage.app._voila.ViewerScopes`).
+
     Raises
     ------
     InputError
         Unreadable panel, a missing notebooks folder, a bad port, ``expect`` or ``max_viewers``
-        below 1, a chain file or mapping that cannot be read or joined to the panel.
+        below 1, a chain file or mapping that cannot be read or joined to the panel, a bad scopes
+        file, ``user_header`` without ``scopes``, ``scopes`` on an address other than loopback.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
     frame = load_panel(path)  # fail early, with the file and row, before any kernel starts
@@ -322,6 +389,13 @@ def serve(
             load_mapping(chain_env[CHAIN_ENV["mapping"]])
         known = {v: os.environ[v] for v in CHAIN_ENV.values() if os.environ.get(v)}
         chain_inputs(frame, env={**known, **chain_env})
+    if user_header is not None and scopes is None:
+        raise InputError("--user-header needs --scopes (the file saying who sees which units)")
+    scope_dir, scope_args = (
+        prepare_scopes(scopes, frame, user_header=user_header or "X-Forwarded-User", ip=ip)
+        if scopes is not None
+        else (None, [])
+    )
     if ip not in LOOPBACK:
         print(
             f"linkage dashboard: warning: serving on {ip} without authentication; anyone who can "
@@ -332,9 +406,21 @@ def serve(
     if warm:
         print("linkage dashboard: preparing figures...", file=sys.stderr)
         warm_cache(path)
+        if scopes is not None:  # each distinct scope's first page
+            for scope in {repr(s.allowed): s for s in load_scopes(scopes).values()}.values():
+                if scope.allowed is not None:
+                    warm_scope(restrict(frame, scope))
     env = {**os.environ, PANEL_ENV: str(path), **chain_env}
+    env.pop(SCOPE_DIR_ENV, None)  # only --scopes scopes the server, never a stray variable
+    if scope_dir is not None:
+        env[SCOPE_DIR_ENV] = str(scope_dir)
     cmd = voila_command(
-        folder, port=port, ip=ip, open_browser=open_browser, max_viewers=max_viewers, extra=audience
+        folder,
+        port=port,
+        ip=ip,
+        open_browser=open_browser,
+        max_viewers=max_viewers,
+        extra=[*audience, *scope_args],
     )
     proc = subprocess.Popen(cmd, cwd=folder, env=env)
     host = "127.0.0.1" if ip in LOOPBACK else ip
@@ -346,7 +432,8 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
-    helper = _background_warm(path, env) if warm else None
+    unscoped = {k: v for k, v in env.items() if k != SCOPE_DIR_ENV}  # the helper has no viewer
+    helper = _background_warm(path, unscoped) if warm else None
 
     def _stop(
         signum: int, frame: FrameType | None
@@ -369,3 +456,5 @@ def serve(
     finally:
         if helper is not None and helper.poll() is None:
             helper.terminate()
+        if scope_dir is not None:
+            shutil.rmtree(scope_dir, ignore_errors=True)

@@ -47,6 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "most 8)",
     )
     add_expect_argument(parser)
+    parser.add_argument(
+        "--scopes",
+        metavar="SCOPES.yaml",
+        help="show each person only their units: 'users:' mapping each person to 'all' or to "
+        "unit attributes with allowed values, e.g. 'alice: {region: [North]}'; needs a proxy "
+        "that authenticates people and names them in --user-header (see README)",
+    )
+    parser.add_argument(
+        "--user-header",
+        metavar="NAME",
+        help="request header in which the proxy names the person (default X-Forwarded-User); "
+        "requests without a person listed in --scopes get 403",
+    )
     for flag, what in (
         (
             "--employee-survey",
@@ -103,4 +116,6 @@ def run(args: argparse.Namespace) -> int:
             "mapping": args.mapping,
         },
         expect=args.expect,
+        scopes=args.scopes,
+        user_header=args.user_header,
     )

@@ -298,6 +298,9 @@ def chain_inputs(
     env = os.environ if env is None else env
     base = _numeric_chain_columns(panel)
     out = _sample_inputs(base) if sample else _file_inputs(base, env)
+    if out.respondents is not None:  # only the panel's units (a dashboard's scope, say) count
+        units = set(base["unit_id"].astype(str))
+        out.respondents = out.respondents.loc[out.respondents["unit_id"].isin(units)]
     if not out.has("es_engagement") and not out.items:
         out.missing.append(
             "No employee survey: the chain starts at employee retention, and the drivers view "
