@@ -207,7 +207,12 @@ def test_the_explorer_keeps_to_the_scope(scoped, browser):
         north = set(frame.loc[frame["region"] == "North", "unit_id"])
         assert {label.replace("\xa0", " ").split()[0] for label in labels} == north
         assert f"Unit {south[0]}" not in page.inner_text("body")
+        # the only place the South unit may appear is where the page repeats her own request
+        # (the address she typed and the notice that there is no such unit for her)
+        assert "There is no unit" in page.inner_text("body")
         everything = alice.everything(page)
+        asked = re.escape(south[0])
+        everything = re.sub(rf"unit=({asked})(?!\w)|no unit \W*{asked}\W", " ", everything)
         hits = found(everything, outside(frame, "North"))
         assert hits == [], context(everything, hits)
         # the same search finds her own units and districts: it can see what it looks for
