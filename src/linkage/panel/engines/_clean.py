@@ -254,12 +254,13 @@ def clean_log(
     if q.spark:  # one aggregation, spread over the cluster
         dups = backend.query("SELECT h FROM linkage_rows GROUP BY h HAVING count(*) > 1")
     else:  # in one process, sorting the hashes in numpy is several times quicker (measured
-        # figures: benchmarks/README.md); the hashes need no unit, so no join
+        # figures: benchmarks/README.md); each row's tests and hash are computed once, kept with
+        # its row number in a narrow table that the fetch reads
         backend.execute(
-            f"CREATE OR REPLACE TEMP VIEW linkage_hashes AS SELECT {_prefix(h, raw.columns, q)} "
-            f"AS h FROM {raw.view} a"
+            "CREATE OR REPLACE TEMP TABLE linkage_flags AS "
+            "SELECT linkage_file, linkage_row, ok, h FROM linkage_rows"
         )
-        dups = pd.DataFrame({"h": _repeated(backend.numbers("SELECT h FROM linkage_hashes"))})
+        dups = pd.DataFrame({"h": _repeated(backend.numbers("SELECT h FROM linkage_flags"))})
     if len(dups):
         backend.register("linkage_dup_hashes", dups.rename(columns={"h": "dh"}))
         dup_join = "LEFT JOIN linkage_dup_hashes dd ON f.h = dd.dh"
@@ -274,7 +275,20 @@ def clean_log(
     if q.spark:
         got = backend.query(select)
     else:  # kept: the panel reads every other row of the log without testing it again
-        backend.execute(f"CREATE OR REPLACE TEMP TABLE linkage_fetched AS {select}")
+        picked = (
+            f"SELECT f.linkage_file, f.linkage_row, f.ok FROM linkage_flags f {dup_join} "
+            f"WHERE {fetched}"
+        )
+        backend.execute(
+            "CREATE OR REPLACE TEMP TABLE linkage_fetched AS "
+            f"SELECT a.linkage_file, a.linkage_row, x.ok AS linkage_ok, "
+            f"{_prefix(day, raw.columns, q)} AS linkage_day, "
+            f"{_prefix(rev, raw.columns, q)} AS linkage_rev, "
+            f"{', '.join('a.' + q.col(c) for c in raw.columns)} FROM {raw.view} a "
+            f"JOIN ({picked}) x "
+            "ON a.linkage_file = x.linkage_file AND a.linkage_row = x.linkage_row"
+        )
+        backend.execute("DROP TABLE IF EXISTS linkage_flags")
         got = backend.query("SELECT * FROM linkage_fetched")
     # whole-column facts the reader's text of the fetched cells depends on (first in the fetched
     # rows; a scan that stops at the first counter-example only when they do not tell)
