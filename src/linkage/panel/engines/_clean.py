@@ -11,7 +11,8 @@ cleaner must see, so that the log itself never reaches pandas:
    of its trimmed cells;
 2. the hashes held by more than one row (candidate duplicates) are found: on Spark by one
    aggregation; on DuckDB by sorting the hashes in NumPy (a ``GROUP BY`` over tens of millions of
-   distinct hashes costs several times more);
+   distinct hashes costs several times more), read from a narrow temporary table of each row's
+   number, ``ok`` and hash, so that the fetch below tests no row again;
 3. the rows that are not ``ok`` or carry such a hash (about the share of defective rows) are
    fetched with their file row numbers and cleaned by :func:`linkage.clean.clean_activity`: every
    rule, its order and its reason are the pandas cleaner's own. Every row of a candidate group is
