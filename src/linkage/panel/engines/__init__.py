@@ -776,6 +776,10 @@ class _DuckDB:
         # (measured figures: benchmarks/README.md)
         return self.con.sql(sql).to_arrow_table().to_pandas()
 
+    def numbers(self, sql: str) -> np.ndarray:
+        """The one numeric column of a query as a NumPy array (no pandas copy)."""
+        return np.asarray(next(iter(self.con.sql(sql).fetchnumpy().values())))
+
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
 

@@ -9,14 +9,20 @@ cleaner must see, so that the log itself never reaches pandas:
    after the as-of date, and a revenue that is a plain number or blank. The cleaner keeps an
    ``ok`` row with the same values, unless it repeats an earlier row. Each row also gets a hash
    of its trimmed cells;
-2. one aggregation finds the hashes held by more than one row (candidate duplicates);
+2. the hashes held by more than one row (candidate duplicates) are found: on Spark by one
+   aggregation; on DuckDB by sorting the hashes in NumPy (a ``GROUP BY`` over tens of millions of
+   distinct hashes costs several times more), read from a narrow temporary table of each row's
+   number, ``ok`` and hash, so that the fetch below tests no row again;
 3. the rows that are not ``ok`` or carry such a hash (about the share of defective rows) are
    fetched with their file row numbers and cleaned by :func:`linkage.clean.clean_activity`: every
    rule, its order and its reason are the pandas cleaner's own. Every row of a candidate group is
    fetched, so ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
-4. the panel reads the ``ok`` rows and the fetched rows the cleaner kept that are not ``ok``;
-   the revenue of ``ok`` rows the cleaner found to be copies is taken off the panel's (their
-   activity bits change nothing: a copy is active when its original is).
+4. the panel reads the rows not fetched and the fetched rows the cleaner kept. DuckDB keeps the
+   fetched rows' file row numbers in a temporary table and reads the log's other rows without
+   testing them again (an anti-join on the row numbers). Spark reads the ``ok`` rows and the
+   fetched rows kept that are not ``ok``, and the revenue of ``ok`` rows the cleaner found to be
+   copies is taken off the panel's (their activity bits change nothing: a copy is active when its
+   original is).
 
 The one rule that looks at a whole column, numeric day/month dates without a given order (more
 than half of the column's dates such as ``01/02/2024``: an error), is decided on the fetched rows,
@@ -246,18 +252,45 @@ def clean_log(
     )
 
     # ---- repeated hashes (candidate copies), then the rows the cleaner must see -----------------
-    dups = backend.query("SELECT h FROM linkage_rows GROUP BY h HAVING count(*) > 1")
+    if q.spark:  # one aggregation, spread over the cluster
+        dups = backend.query("SELECT h FROM linkage_rows GROUP BY h HAVING count(*) > 1")
+    else:  # in one process, sorting the hashes in numpy is several times quicker (measured
+        # figures: benchmarks/README.md); each row's tests and hash are computed once, kept with
+        # its row number in a narrow table that the fetch reads
+        backend.execute(
+            "CREATE OR REPLACE TEMP TABLE linkage_flags AS "
+            "SELECT linkage_file, linkage_row, ok, h FROM linkage_rows"
+        )
+        dups = pd.DataFrame({"h": _repeated(backend.numbers("SELECT h FROM linkage_flags"))})
     if len(dups):
         backend.register("linkage_dup_hashes", dups.rename(columns={"h": "dh"}))
         dup_join = "LEFT JOIN linkage_dup_hashes dd ON f.h = dd.dh"
         fetched = "(NOT f.ok OR dd.dh IS NOT NULL)"
     else:
         dup_join, fetched = "", "(NOT f.ok)"
-    got = backend.query(
+    select = (
         f"SELECT f.linkage_file, f.linkage_row, f.ok AS linkage_ok, f.day AS linkage_day, "
         f"f.rev AS linkage_rev, {', '.join('f.' + q.col(c) for c in raw.columns)} "
         f"FROM linkage_rows f {dup_join} WHERE {fetched}"
     )
+    if q.spark:
+        got = backend.query(select)
+    else:  # kept: the panel reads every other row of the log without testing it again
+        picked = (
+            f"SELECT f.linkage_file, f.linkage_row, f.ok FROM linkage_flags f {dup_join} "
+            f"WHERE {fetched}"
+        )
+        backend.execute(
+            "CREATE OR REPLACE TEMP TABLE linkage_fetched AS "
+            f"SELECT a.linkage_file, a.linkage_row, x.ok AS linkage_ok, "
+            f"{_prefix(day, raw.columns, q)} AS linkage_day, "
+            f"{_prefix(rev, raw.columns, q)} AS linkage_rev, "
+            f"{', '.join('a.' + q.col(c) for c in raw.columns)} FROM {raw.view} a "
+            f"JOIN ({picked}) x "
+            "ON a.linkage_file = x.linkage_file AND a.linkage_row = x.linkage_row"
+        )
+        backend.execute("DROP TABLE IF EXISTS linkage_flags")
+        got = backend.query("SELECT * FROM linkage_fetched")
     # whole-column facts the reader's text of the fetched cells depends on (first in the fetched
     # rows; a scan that stops at the first counter-example only when they do not tell)
     floats = [c for c in raw.columns if kinds[c] == "float"]
@@ -304,7 +337,9 @@ def clean_log(
     part_rows = part.index.to_numpy(np.int64)
     kept_fetched = np.array([r not in gone_rows for r in part_rows.tolist()], dtype=bool)
     keep_cols = ["customer_id", "unit_id", "activity_date", *(["revenue"] if has_revenue else [])]
-    rescued = result.data.loc[~sql_ok[kept_fetched], keep_cols].copy()
+    # Spark: the kept fetched rows that are not ok (the ok ones are read from the log); DuckDB:
+    # every kept fetched row (the log's other rows are read, all ok)
+    rescued = result.data.loc[~sql_ok[kept_fetched] if q.spark else slice(None), keep_cols].copy()
     rescued["activity_date"] = rescued["activity_date"].astype("datetime64[us]")
     for c in ("customer_id", "unit_id"):
         rescued[c] = rescued[c].astype("str")
@@ -313,7 +348,7 @@ def clean_log(
     backend.register("linkage_rescued", rescued.reset_index(drop=True))
     less = None
     counted_gone = sql_ok & ~kept_fetched  # ok in SQL, a copy to the cleaner
-    if has_revenue and counted_gone.any():
+    if q.spark and has_revenue and counted_gone.any():
         from linkage.panel.periods import date_codes
 
         gone = got.loc[counted_gone]
@@ -324,13 +359,25 @@ def clean_log(
                 "rev": gone["linkage_rev"].astype("float64").fillna(0.0).to_numpy(),
             }
         )
-    revenue_sel = ", rev AS revenue" if has_revenue else ""
     revenue_res = ", CAST(revenue AS DOUBLE) AS revenue" if has_revenue else ""
+    if q.spark:
+        revenue_sel = ", rev AS revenue" if has_revenue else ""
+        logged = (
+            f"SELECT CAST({q.col(cidc)} AS {q.d.string}) AS customer_id, "
+            f"CAST({q.col(uidc)} AS {q.d.string}) AS unit_id, day AS activity_date{revenue_sel} "
+            f"FROM linkage_rows WHERE ok"
+        )
+    else:  # the rows not fetched are ok and no copies: read them as they are
+        revenue_sel = f", {_prefix(rev, raw.columns, q)} AS revenue" if has_revenue else ""
+        logged = (
+            f"SELECT CAST(a.{q.col(cidc)} AS {q.d.string}) AS customer_id, "
+            f"CAST(a.{q.col(uidc)} AS {q.d.string}) AS unit_id, "
+            f"{_prefix(day, raw.columns, q)} AS activity_date{revenue_sel} "
+            f"FROM {raw.view} a ANTI JOIN linkage_fetched x "
+            f"ON a.linkage_file = x.linkage_file AND a.linkage_row = x.linkage_row"
+        )
     backend.execute(
-        f"CREATE OR REPLACE TEMP VIEW {kept_view} AS "
-        f"SELECT CAST({q.col(cidc)} AS {q.d.string}) AS customer_id, "
-        f"CAST({q.col(uidc)} AS {q.d.string}) AS unit_id, day AS activity_date{revenue_sel} "
-        f"FROM linkage_rows WHERE ok UNION ALL "
+        f"CREATE OR REPLACE TEMP VIEW {kept_view} AS {logged} UNION ALL "
         f"SELECT customer_id, unit_id, CAST(activity_date AS DATE) AS activity_date"
         f"{revenue_res} FROM linkage_rescued"
     )
@@ -356,6 +403,15 @@ def _prefix(expr: str, columns: tuple[str, ...], q: _Sql) -> str:
         col = q.col(c)
         expr = expr.replace(col, f"a.{col}").replace(f"a.a.{col}", f"a.{col}")
     return expr
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """The values that occur more than once in ``hashes`` (sorted; sorts ``hashes`` in place, so
+    that a log of 100 M rows needs no second copy of its hashes)."""
+    s = hashes if hashes.flags.writeable else hashes.copy()
+    s.sort()
+    same = s[1:] == s[:-1]
+    return np.unique(s[1:][same])
 
 
 def _exists(backend: Any, sql: str) -> bool:
