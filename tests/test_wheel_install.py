@@ -33,6 +33,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# the analyst and workshop notebooks of this checkout: what `linkage notebooks` must copy
+N_NOTEBOOKS = len(list((ROOT / "notebooks").glob("*.ipynb"))) + len(
+    list((ROOT / "notebooks" / "workshop").glob("*.ipynb"))
+)
 #: What building the wheel reads (setup.py copies notebooks/ and data/ into the package).
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "src", "notebooks", "data")
 SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints", "*.pyc")
@@ -251,7 +255,7 @@ def copied(installed) -> pathlib.Path:
     dest = installed.work / "my notebooks"
     proc = installed.linkage("notebooks", dest)
     assert proc.returncode == 0, proc.stderr
-    assert "copied 20 notebooks" in proc.stdout
+    assert f"copied {N_NOTEBOOKS} notebooks" in proc.stdout
     again = installed.linkage("notebooks", dest)
     assert again.returncode == 2 and "--force" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
@@ -313,7 +317,7 @@ sys.exit(1 if failed else 0)
 
 def test_the_copied_notebooks_run_there(installed, copied):
     notebooks = sorted(copied.rglob("*.ipynb"))
-    assert len(notebooks) == 20
+    assert len(notebooks) == N_NOTEBOOKS
     script = installed.base / "run_notebooks.py"
     script.write_text(RUN_NOTEBOOKS)
     t0 = time.perf_counter()
@@ -323,7 +327,7 @@ def test_the_copied_notebooks_run_there(installed, copied):
                               cwd=installed.work, env=installed.env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for group in groups]
     outputs = [p.communicate(timeout=3600)[0] for p in procs]
-    _timed(installed, "20 notebooks", t0)
+    _timed(installed, f"{N_NOTEBOOKS} notebooks", t0)
     for proc, out in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, out[-6000:]
     ran = [line for out in outputs for line in re.findall(r"^ran (\S+) in", out, re.M)]
