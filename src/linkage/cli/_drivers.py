@@ -114,11 +114,10 @@ def _read_respondents(
     """
     import pathlib
 
-    from linkage.clean import clean_employee_survey
+    from linkage.clean import check_kept, clean_employee_survey
     from linkage.cli._common import with_file
     from linkage.errors import InputError
     from linkage.io import load_mapping, read_table, validate_mapping
-    from linkage.pipeline.prepare import check_some_kept
 
     label = pathlib.Path(path).name
     mapping: dict[str, Any] = (
@@ -157,7 +156,7 @@ def _read_respondents(
         )
     except InputError as err:
         raise with_file(err, label) from None
-    check_some_kept(result)  # as 'linkage panel': no usable row is an error
+    check_kept(result)  # as 'linkage panel': no usable row is an error
     data = result.data
     if "survey_date" not in data.columns:
         raise InputError(

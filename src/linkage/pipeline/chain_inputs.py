@@ -172,14 +172,15 @@ def _mapped_file(
     """A chain file read as ``linkage panel --map`` reads it: the mapping's section and dates,
     the same cleaning and tables as :func:`linkage.pipeline.prepare`; respondents for the
     reliability when the employee survey is respondent-level."""
+    from linkage.clean import check_kept
     from linkage.io import read_table
-    from linkage.pipeline.prepare import chain_table, check_some_kept, clean_chain_extract
+    from linkage.pipeline.prepare import chain_table, clean_chain_extract
 
     label = pathlib.Path(path).name
     result, items = clean_chain_extract(
         name, read_table(path, name=label), mapping=mapping, source=label
     )
-    check_some_kept(result)
+    check_kept(result)
     table = chain_table(name, result.data, items=items, **_window(panel))
     if name == "employee_survey" and "survey_date" in result.data.columns:
         return table, _respondents(result.data, list(items))

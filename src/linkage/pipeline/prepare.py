@@ -15,6 +15,7 @@ import pandas as pd
 from linkage.clean import (
     UNIT_REVENUE_FIGURES,
     CleanResult,
+    check_kept,
     clean_activity,
     clean_customer_survey,
     clean_customers,
@@ -48,7 +49,6 @@ __all__ = [
     "Prepared",
     "CleaningReport",
     "NO_SEGMENT",
-    "check_some_kept",
     "clean_chain_extract",
     "chain_table",
 ]
@@ -159,46 +159,6 @@ def _load(source: Source | None, table: str) -> tuple[pd.DataFrame | None, str]:
         return read_table(source, name=label), label
     raise InputError(
         f"expected a file path or a DataFrame, not {type(source).__name__}", file=table
-    )
-
-
-def check_some_kept(result: CleanResult) -> None:
-    """Refuse an extract none of whose rows can be used: it gives no panel (not one of zeros).
-
-    Parameters
-    ----------
-    result : CleanResult
-        A ``linkage.clean.clean_*`` result.
-
-    Raises
-    ------
-    linkage.errors.InputError
-        Rows were read and none was kept: the reasons with their counts and the first row set
-        aside, in one line.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from linkage.clean import clean_units
-    >>> check_some_kept(clean_units(pd.DataFrame({"unit_id": ["a"]}), source="units.csv"))
-    >>> try:
-    ...     check_some_kept(clean_units(pd.DataFrame({"unit_id": [""]}), source="units.csv"))
-    ... except InputError as err:
-    ...     print(err.problem)
-    none of its 1 rows can be used: missing_identifier 1 (first: row 1, column 'unit_id')
-    """
-    if result.n_read == 0 or result.n_kept > 0:
-        return
-    file = str(result.report["file"].iloc[0])
-    first = result.rejects.iloc[0]
-    counts = result.report.loc[result.report["n"].gt(0) & result.report["reason"].ne("kept")]
-    pairs = zip(counts["reason"], counts["n"], strict=True)
-    reasons = ", ".join(f"{r} {int(n):,}" for r, n in pairs)
-    blame = f", column {first['column']!r}" if first["column"] else ""
-    raise InputError(
-        f"none of its {result.n_read:,} rows can be used: {reasons} "
-        f"(first: row {int(first['row'])}{blame})",
-        file=file,
     )
 
 
@@ -427,7 +387,7 @@ def prepare(
         results.append(clean_seg)
 
     for result in results:
-        check_some_kept(result)
+        check_kept(result)
 
     panel = build_panel(
         clean_e.data,
