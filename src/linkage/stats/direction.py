@@ -376,6 +376,13 @@ def cross_lag_comparison(
     return rows
 
 
+def _no_granger_test(w: np.ndarray) -> dict[str, Any]:
+    """:func:`granger_dh`'s answer when no unit has enough periods: NaN statistics, no units."""
+    nan = float("nan")
+    keys = ("w_bar", "z_bar", "p_z_bar", "z_tilde", "p_z_tilde")
+    return {**dict.fromkeys(keys, nan), "n_units": 0, "n": 0, "w": w}
+
+
 def granger_dh(Y: np.ndarray, X: np.ndarray, order: int = 1) -> dict[str, Any]:
     """Dumitrescu & Hurlin (2012) panel Granger non-causality test of "x does not cause y".
 
@@ -402,18 +409,8 @@ def granger_dh(Y: np.ndarray, X: np.ndarray, order: int = 1) -> dict[str, Any]:
     """
     K = int(order)
     T = Y.shape[1]
-    nan = float("nan")
     if T <= 3 * K + 5:
-        return {
-            "w_bar": nan,
-            "z_bar": nan,
-            "p_z_bar": nan,
-            "z_tilde": nan,
-            "p_z_tilde": nan,
-            "n_units": 0,
-            "n": 0,
-            "w": np.full(Y.shape[0], np.nan),
-        }
+        return _no_granger_test(np.full(Y.shape[0], np.nan))
     y0 = Y[:, K:]
     cols = [np.ones_like(y0)]
     cols += [Y[:, K - j : T - j] for j in range(1, K + 1)]
@@ -447,16 +444,7 @@ def granger_dh(Y: np.ndarray, X: np.ndarray, order: int = 1) -> dict[str, Any]:
     wk = w[keep]
     N = int(keep.sum())
     if N == 0:
-        return {
-            "w_bar": nan,
-            "z_bar": nan,
-            "p_z_bar": nan,
-            "z_tilde": nan,
-            "p_z_tilde": nan,
-            "n_units": 0,
-            "n": 0,
-            "w": w,
-        }
+        return _no_granger_test(w)
     Ti = T_i[keep].astype(float)
     w_bar = float(wk.mean())
     z_bar = float(np.sqrt(N / (2 * K)) * (w_bar - K))
