@@ -338,38 +338,27 @@ def chain(
                     f"not test the reverse order."
                 )
         lag_xm, lag_my = max(0, lag_xm), max(0, lag_my)
+        # the same model for the estimate and for its sensitivity to a confounder
+        med_args: dict[str, Any] = dict(
+            x=x,
+            m=m,
+            y=y,
+            unit=unit,
+            period=period,
+            lag_xm=lag_xm,
+            lag_my=lag_my,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+        )
         try:
-            med = mediation(
-                data,
-                x=x,
-                m=m,
-                y=y,
-                unit=unit,
-                period=period,
-                lag_xm=lag_xm,
-                lag_my=lag_my,
-                n_boot=n_boot,
-                seed=seed,
-                ci=ci,
-            )
+            med = mediation(data, **med_args)
         except InputError as err:
             if err.column is not None:
                 raise
             warns.append(f"No mediation analysis: {err.problem}.")
         if len(med):
-            sens = mediation_sensitivity(
-                data,
-                x=x,
-                m=m,
-                y=y,
-                unit=unit,
-                period=period,
-                lag_xm=lag_xm,
-                lag_my=lag_my,
-                n_boot=n_boot,
-                seed=seed,
-                ci=ci,
-            )
+            sens = mediation_sensitivity(data, **med_args)
     alpha = 1 - ci
     text = [
         "These results compare units (stores, branches), not people, link by link along the chain."
