@@ -165,6 +165,8 @@ async def main_async(args) -> int:
     extra = [f"--LinkageVoila.max_viewers={args.cap}"]
     if args.expect:
         extra.append(f"--LinkageVoila.expect={args.expect}")
+    if args.fill_delay is not None:
+        extra.append(f"--LinkageVoila.expect_fill_delay={args.fill_delay}")
     server = VoilaServer(work, work / "voila.log", env=env, extra=tuple(extra))
     rows = []
     try:
@@ -253,6 +255,9 @@ def main() -> int:
     parser.add_argument("--expect", type=int, default=0,
                         help="serve as 'linkage dashboard --expect N' does: a preheated pool of up "
                         "to N kernels and the waiting page past the cap (default 0: not told)")
+    parser.add_argument("--fill-delay", type=float, default=None,
+                        help="with --expect: seconds before the pool refills (default: the "
+                        "server's own)")
     parser.add_argument("--max-n", type=int, default=16, help="largest N tried (default 16)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a viewer may wait for the page or a filter (default 120)")
