@@ -404,6 +404,7 @@ class DashboardData:
         if a is None:
             return
         for v in self.values[a]:
+            self.profile(Selection(attribute=a, value=v))
             self.direction(Selection(attribute=a, value=v))
 
     def unit_table(self, sel: Selection, *, suppressed: bool = True) -> pd.DataFrame:
