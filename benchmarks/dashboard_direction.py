@@ -63,7 +63,8 @@ def start(panel, n_boot: int, stub: bool, build: Callable = DashboardData) -> ob
 def pair(panel, n_boot: int, repeat: int, build: Callable = DashboardData) -> str:
     base = best_of(lambda: start(panel, n_boot, True, build), repeat)
     new = best_of(lambda: start(panel, n_boot, False, build), repeat)
-    return f"{base:7.3f} s without direction, {new:7.3f} s with it (+{new - base:.3f} s, {new / base:.2f} x)"
+    return (f"{base:7.3f} s without direction, {new:7.3f} s with it "
+            f"({new - base:+.3f} s, {new / base:.2f} x)")
 
 
 def run(name: str, panel, n_boot: int, repeat: int) -> None:
