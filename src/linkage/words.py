@@ -337,12 +337,14 @@ def order_short_caveat(
     false_rate: float,
     level: float = 0.05,
     step: str = "month",
+    named: bool = True,
 ) -> str:
     """The warning a direction verdict from few periods carries ("" from ``short`` periods on).
 
     ``false_rate`` is the share of worlds without a direction in which the test named one, at
     ``measured_at`` periods with one measure much more persistent than the other (a level-``level``
-    test should name one in ``level`` of them).
+    test should name one in ``level`` of them). ``named``: the verdict names an order (else only
+    the shortness is said: the false orders do not concern a verdict that names none).
 
     Examples
     --------
@@ -351,13 +353,19 @@ def order_short_caveat(
     Only 12 months in this range, fewer than the 24 this test needs to be trusted: when one side
     changes more slowly than the other, it names an order that is not there about 1 time in 5 at
     12 months (instead of 1 in 20).
+    >>> order_short_caveat(16, short=24, measured_at=12, false_rate=0.193, named=False)
+    'Only 16 months in this range, fewer than the 24 this test needs to be trusted.'
     >>> order_short_caveat(24, short=24, measured_at=12, false_rate=0.193)
     ''
     """
     if n_periods >= short:
         return ""
-    return (
+    text = (
         f"Only {plural(n_periods, step)} in this range, fewer than the {short} this test needs to "
+    )
+    if not named:
+        return text + "be trusted."
+    return text + (
         f"be trusted: when one side changes more slowly than the other, it names an order that is "
         f"not there about 1 time in {round(1 / false_rate)} at {plural(measured_at, step)} "
         f"(instead of 1 in {round(1 / level)})."

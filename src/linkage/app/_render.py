@@ -280,7 +280,8 @@ def direction_words(v: dict) -> str:
 
     The order named comes from the verdict of the difference test alone, with its p-value; a
     group too small or a range too short gets no verdict and the reason; a range shorter than
-    ``SHORT_PANEL`` periods adds what that costs (measured in ``benchmarks/direction_study.py``).
+    ``SHORT_PANEL`` periods says so, and with a named order what that costs (false orders measured
+    in ``benchmarks/direction_study.py``).
 
     Examples
     --------
@@ -313,7 +314,12 @@ def direction_words(v: dict) -> str:
     if v["short"]:
         at, rate = SHORT_PANEL_FALSE_VERDICTS
         text += " " + words.order_short_caveat(
-            int(v["n_periods"]), short=SHORT_PANEL, measured_at=at, false_rate=rate, step=step
+            int(v["n_periods"]),
+            short=SHORT_PANEL,
+            measured_at=at,
+            false_rate=rate,
+            step=step,
+            named=v["verdict"] != "no_clear_order",
         )
     return text
 
