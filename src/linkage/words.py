@@ -11,7 +11,8 @@ Pure functions of numbers, no imports from the rest of ``linkage``:
 - :func:`interval`, :func:`r_interval`, :func:`p_phrase`: numbers with their uncertainty;
   :func:`open_interval` when an end may be missing (no bound on that side).
 - :func:`order_sentence`: which way a link runs, from the test of the difference of two
-  cross-lags (never from one being significant and the other not).
+  cross-lags (never from one being significant and the other not); :func:`order_headline` says
+  it in a dashboard's words, :func:`order_short_caveat` warns when the periods are few.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ __all__ = [
     "open_interval",
     "p_phrase",
     "order_sentence",
+    "order_headline",
+    "order_short_caveat",
 ]
 
 #: Lower bounds of |r| for "strong", "moderate" and "weak"; below the last, "very weak".
@@ -284,3 +287,86 @@ def order_sentence(
             "may drive staff, not only the other way round."
         )
     return f"Neither direction is clearly stronger: the data cannot tell which comes first {nums}."
+
+
+def order_headline(
+    verdict: str,
+    p: float,
+    *,
+    x: str = "staff",
+    y: str = "customer",
+) -> str:
+    """Which way a link runs, for a dashboard: the verdict of the difference test and its p-value.
+
+    ``verdict`` is :func:`order_sentence`'s (``"employees_lead"``, ``"customers_lead"`` or
+    ``"no_clear_order"``), read from the test of the difference of the two cross-lags; the words
+    name an order only for a named verdict and never say more than the test: which changes come
+    first, not which cause the others.
+
+    Examples
+    --------
+    >>> order_headline("employees_lead", 0.0112)
+    'Which way it runs: staff changes come before customer changes, more than the other way \
+round (difference test p = 0.011).'
+    >>> order_headline("no_clear_order", 0.4)
+    'Which way it runs: the data cannot tell which comes first (difference test p = 0.400).'
+    >>> order_headline("customers_lead", 0.0001)[:67]
+    'Which way it runs: customer changes come before staff changes, more'
+    """
+    test = f"difference test {p_phrase(p)}"
+    if verdict == "employees_lead":
+        return (
+            f"Which way it runs: {x} changes come before {y} changes, more than the other way "
+            f"round ({test})."
+        )
+    if verdict == "customers_lead":
+        return (
+            f"Which way it runs: {y} changes come before {x} changes, more than the other way "
+            f"round ({test}): losing customers may be driving {x} away, not only the reverse."
+        )
+    if verdict == "no_clear_order":
+        return f"Which way it runs: the data cannot tell which comes first ({test})."
+    raise ValueError(f"unknown verdict {verdict!r}")
+
+
+def order_short_caveat(
+    n_periods: int,
+    *,
+    short: int,
+    measured_at: int,
+    false_rate: float,
+    level: float = 0.05,
+    step: str = "month",
+    named: bool = True,
+) -> str:
+    """The warning a direction verdict from few periods carries ("" from ``short`` periods on).
+
+    ``false_rate`` is the share of worlds without a direction in which the test named one, at
+    ``measured_at`` periods with one measure much more persistent than the other (a level-``level``
+    test should name one in ``level`` of them). ``named``: the verdict names an order (else only
+    the shortness is said: the false orders do not concern a verdict that names none).
+
+    Examples
+    --------
+    >>> print(order_short_caveat(12, short=24, measured_at=12, false_rate=0.193))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Only 12 months in this range, fewer than the 24 this test needs to be trusted: when one side
+    changes more slowly than the other, it names an order that is not there about 1 time in 5 at
+    12 months (instead of 1 in 20).
+    >>> order_short_caveat(16, short=24, measured_at=12, false_rate=0.193, named=False)
+    'Only 16 months in this range, fewer than the 24 this test needs to be trusted.'
+    >>> order_short_caveat(24, short=24, measured_at=12, false_rate=0.193)
+    ''
+    """
+    if n_periods >= short:
+        return ""
+    text = (
+        f"Only {plural(n_periods, step)} in this range, fewer than the {short} this test needs to "
+    )
+    if not named:
+        return text + "be trusted."
+    return text + (
+        f"be trusted: when one side changes more slowly than the other, it names an order that is "
+        f"not there about 1 time in {round(1 / false_rate)} at {plural(measured_at, step)} "
+        f"(instead of 1 in {round(1 / level)})."
+    )

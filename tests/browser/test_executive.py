@@ -50,6 +50,7 @@ def test_executive_dashboard_filters_redraw(served, browser, screenshots):
         assert re.search(r"Employee retention \d+\.\d% a month", text)
         assert re.search(r"Customer retention \d+\.\d% a month", text)
         assert "link" in text.lower() and "interval" in text
+        assert "Which way it runs: " in text and "difference test p" in text
         assert page.locator("text=Read with care").count() == 1
         page.screenshot(path=str(screenshots / "executive.png"), full_page=True)
 

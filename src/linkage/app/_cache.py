@@ -36,6 +36,9 @@ def _code_version() -> str:
         here.parent / "viz" / "_plots.py",
         here.parent / "viz" / "_aggregate.py",
         here.parent / "stats" / "lags.py",
+        here.parent / "stats" / "direction.py",
+        here.parent / "stats" / "_fe.py",
+        here.parent / "words.py",
     ):
         try:
             h.update(path.read_bytes())

@@ -2,13 +2,15 @@
 
 :func:`load_panel` reads a panel file (CSV or Parquet, the columns of ``docs/design.md``) with
 :func:`linkage.io.read_panel`, which refuses files that look person-level. :class:`DashboardData`
-holds the panel plus everything that is costly to compute (group masks, lag profiles), built once
-when a dashboard starts; widget callbacks only slice and sum what it holds.
+holds the panel plus everything that is costly to compute (group masks, lag profiles, which way
+the link runs), built once when a dashboard starts; widget callbacks only slice and sum what it
+holds.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import pathlib
 from collections.abc import Sequence
@@ -24,7 +26,13 @@ from linkage.errors import InputError
 from linkage.io.datasets import data_dir
 from linkage.io.panel import PANEL_REQUIRED, read_panel
 from linkage.privacy import suppress
-from linkage.stats import choose_best_lag, lag_profile
+from linkage.stats import choose_best_lag, direction_tests, direction_verdict, lag_profile
+from linkage.stats.direction import (
+    DIRECTION_TEST_COLUMNS,
+    SHORT_PANEL,
+    direction_order,
+)
+from linkage.words import period_word
 
 __all__ = [
     "PANEL_ENV",
@@ -34,6 +42,7 @@ __all__ = [
     "DashboardData",
     "Selection",
     "ALL",
+    "MIN_DIRECTION_UNITS",
 ]
 
 #: Environment variable naming the panel the dashboards read (set by ``linkage dashboard``).
@@ -42,6 +51,8 @@ PANEL_ENV = "LINKAGE_PANEL"
 REQUIRED = PANEL_REQUIRED
 #: Option meaning "every unit".
 ALL = "All units"
+#: The fewest units a direction verdict is given for, whatever ``k`` (the statistics' own floor).
+MIN_DIRECTION_UNITS = 3
 
 
 def default_panel_path() -> pathlib.Path:
@@ -145,6 +156,7 @@ class DashboardData:
     seed: int = 0
     _profiles: dict = field(default_factory=dict, repr=False)
     _tables: dict = field(default_factory=dict, repr=False)
+    _directions: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # a scoped dashboard kernel holds only its viewer's units, however the panel was given
@@ -306,14 +318,94 @@ class DashboardData:
             self.cache.put(("profile", key), prof.to_csv(index=False).encode())
         return self._profiles[key]
 
+    def direction(self, sel: Selection) -> dict:
+        """Which way the link runs in the selection's group and range, cached.
+
+        The formal comparison of ``linkage.stats.analyse`` on the selection's rows:
+        :func:`linkage.stats.direction_tests` (split-panel jackknife test of the difference of the
+        two standardised cross-lags) at the lag order that
+        :func:`linkage.stats.direction.direction_order` takes from the selection's own lag profile
+        (:meth:`profile`), read by
+        :func:`linkage.stats.direction_verdict` at the 5 % level. The lag filter does not change
+        it. A group of fewer than ``max(k, MIN_DIRECTION_UNITS)`` units gets no verdict.
+
+        Returns
+        -------
+        dict
+            ``verdict`` (``employees_lead``, ``customers_lead``, ``no_clear_order``,
+            ``not_tested``: too few consecutive periods, or ``too_few_units``), ``p_val``,
+            ``difference``, ``ci_low``, ``ci_high``, ``order`` (None when not tested),
+            ``sentence`` (the statistics' own sentence, "" without a verdict), ``n_units`` (units
+            behind the test, or in the group when too few), ``min_units``, ``n_periods`` (of the
+            range), ``short`` (fewer than :data:`linkage.stats.direction.SHORT_PANEL` periods:
+            the verdict is less reliable) and ``step`` (``month``, ...).
+        """
+        lo, hi = self.range_codes(sel)
+        key = (sel.attribute if sel.value != ALL else None, sel.value, lo, hi)
+        if key not in self._directions:
+            stored = self.cache.get(("direction", key))
+            if stored is not None:
+                try:
+                    self._directions[key] = json.loads(stored)
+                    return self._directions[key]
+                except ValueError:
+                    pass
+            out = self._direction(sel, lo, hi)
+            self._directions[key] = out
+            self.cache.put(("direction", key), json.dumps(out).encode())
+        return self._directions[key]
+
+    def _direction(self, sel: Selection, lo: int, hi: int) -> dict:
+        whole = Selection(sel.attribute, sel.value, self.periods[lo], self.periods[hi])
+        rows = self.rows(whole)
+        n_periods = hi - lo + 1
+        step = period_word(self.freq())
+        need = max(self.k, MIN_DIRECTION_UNITS)
+        out: dict = {
+            "verdict": "too_few_units",
+            "p_val": None,
+            "difference": None,
+            "ci_low": None,
+            "ci_high": None,
+            "order": None,
+            "sentence": "",
+            "n_units": int(rows["unit_id"].nunique()),
+            "min_units": need,
+            "n_periods": n_periods,
+            "short": n_periods < SHORT_PANEL,
+            "step": step,
+        }
+        if out["n_units"] < need:
+            return out
+        best = choose_best_lag(self.profile(whole))
+        order = direction_order(best, n_periods)
+        try:
+            tests = direction_tests(rows, order=order)
+        except InputError:
+            tests = pd.DataFrame(columns=DIRECTION_TEST_COLUMNS)
+        v = direction_verdict(
+            tests, x_label="employee retention", y_label="customer retention", step=step
+        )
+        if v["verdict"] != "not_tested":
+            used = int(tests["n_units"].iloc[0])
+            out["n_units"] = used
+            if used < need:
+                return out
+        out.update({k: v[k] for k in ("verdict", "p_val", "difference", "ci_low", "ci_high")})
+        out["order"] = v["order"]
+        out["sentence"] = v["sentence"] if v["verdict"] != "not_tested" else ""
+        return out
+
     def precompute(self, attribute: str | None = None) -> None:
-        """Lag profiles of every value of ``attribute`` (default: :meth:`default_attribute`) over
-        the whole range: what a viewer's first choices need."""
+        """Lag profiles and directions of every value of ``attribute`` (default:
+        :meth:`default_attribute`) over the whole range: what a viewer's first choices need."""
+        self.direction(Selection())
         a = self.default_attribute() if attribute is None else attribute
         if a is None:
             return
         for v in self.values[a]:
             self.profile(Selection(attribute=a, value=v))
+            self.direction(Selection(attribute=a, value=v))
 
     def unit_table(self, sel: Selection, *, suppressed: bool = True) -> pd.DataFrame:
         """One row per unit of the selection: size, the two retention rates, quadrant.

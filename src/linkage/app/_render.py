@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 from linkage import words
 from linkage.app._blit import DPI, frame_png, snap_limits
 from linkage.app._data import ALL, DashboardData, Selection
+from linkage.stats.direction import SHORT_PANEL, SHORT_PANEL_FALSE_VERDICTS
 from linkage.viz import lag_profile_plot, quadrant_plot, trend_grid, unit_plot
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "unit_png",
     "headline_sentences",
     "link_words",
+    "direction_words",
     "unit_table_html",
     "esc",
     "CAVEATS",
@@ -45,6 +47,9 @@ CAVEATS = (
     "bigger or better run; it says nothing about individual people (no person-level claims).",
     "Customers can also drive staff: a unit losing customers can demoralise its staff. The lag "
     "profile shows both directions; positive lags mean employee changes come first.",
+    '"Which way it runs" is one test: does the past of staff retention predict later customer '
+    "retention more strongly than the reverse? It says which changes tend to come first, not what "
+    "causes what: something else that reaches one side sooner would look the same.",
     "Small units swing widely by chance: figures from fewer than {k} people are not shown "
     '("suppressed"), nor any figure that would let them be worked out from a total.',
     "Published studies report corrected correlations around 0.3 (Harter et al. 2002); an observed "
@@ -270,8 +275,58 @@ def link_words(
     return f"{strength} link: {what} ({numbers}; unlikely to be chance)."
 
 
+def direction_words(v: dict) -> str:
+    """An executive's sentence for :meth:`DashboardData.direction`: which way the link runs.
+
+    The order named comes from the verdict of the difference test alone, with its p-value; a
+    group too small or a range too short gets no verdict and the reason; a range shorter than
+    ``SHORT_PANEL`` periods says so, and with a named order what that costs (false orders measured
+    in ``benchmarks/direction_study.py``).
+
+    Examples
+    --------
+    >>> v = {"verdict": "employees_lead", "p_val": 0.011, "n_units": 40, "min_units": 5,
+    ...      "n_periods": 36, "short": False, "step": "month"}
+    >>> print(direction_words(v))  # doctest: +NORMALIZE_WHITESPACE
+    Which way it runs: staff changes come before customer changes, more than the other way round
+    (difference test p = 0.011).
+    >>> print(direction_words({**v, "verdict": "too_few_units", "n_units": 3}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Which way it runs: not shown, as this selection has 3 units and the comparison is given for
+    5 or more.
+    """
+    step = str(v["step"])
+    if v["verdict"] == "too_few_units":
+        return (
+            f"Which way it runs: not shown, as this selection has "
+            f"{words.plural(int(v['n_units']), 'unit')} and the comparison is given for "
+            f"{int(v['min_units'])} or more."
+        )
+    if v["verdict"] == "not_tested":
+        return (
+            f"Which way it runs: not tested, as too few units have enough consecutive {step}s "
+            "in this range."
+        )
+    p = v["p_val"]
+    if p is None or not np.isfinite(p):
+        return "Which way it runs: the comparison could not be computed for this selection."
+    text = words.order_headline(str(v["verdict"]), float(p))
+    if v["short"]:
+        at, rate = SHORT_PANEL_FALSE_VERDICTS
+        text += " " + words.order_short_caveat(
+            int(v["n_periods"]),
+            short=SHORT_PANEL,
+            measured_at=at,
+            false_rate=rate,
+            step=step,
+            named=v["verdict"] != "no_clear_order",
+        )
+    return text
+
+
 def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
-    """The headline texts: ``employee``, ``customer``, ``link``, ``scope`` (plain strings)."""
+    """The headline texts: ``employee``, ``customer``, ``link``, ``direction`` (which way the link
+    runs, :func:`direction_words`), ``scope``, ``n_units`` (plain strings)."""
     h = d.headline(sel)
     unit = words.period_word(d.freq())
     now = _span(h["now_from"], h["now_to"])
@@ -297,6 +352,7 @@ def headline_sentences(d: DashboardData, sel: Selection) -> dict[str, str]:
         "employee": side("Employee", "employee"),
         "customer": side("Customer", "customer"),
         "link": link_words(h["r"], h["ci_low"], h["ci_high"], h["p_adj"], sel.lag, unit),
+        "direction": direction_words(d.direction(sel)),
         "scope": f"{scope}, {_span(d.periods[lo], d.periods[hi])}",
         "n_units": str(int(h["n_units"])) if np.isfinite(h["n_units"]) else "0",
     }

@@ -50,6 +50,7 @@ CSS = """
 .linkage-card b {display: block; font-size: 12px; text-transform: uppercase; color: #666;
                  letter-spacing: .04em; margin-bottom: 3px;}
 .linkage-card.link {flex: 2 1 420px; border-color: #1b6ca8; background: #f2f7fb;}
+.linkage-card .linkage-order {margin-top: 6px;}
 .linkage-caveats li {margin-bottom: 3px;}
 .linkage-downloads a {margin-right: 16px;}
 .linkage-pdf {display: flex; align-items: center; gap: 12px; margin: 4px 0;}
@@ -333,7 +334,8 @@ class ExecutiveDashboard:
             "<div class='linkage-cards'>"
             f"<div class='linkage-card'><b>Staff</b>{esc(s['employee'])}</div>"
             f"<div class='linkage-card'><b>Customers</b>{esc(s['customer'])}</div>"
-            f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}</div></div>"
+            f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}"
+            f"<div class='linkage-order'>{esc(s['direction'])}</div></div></div>"
         )
         self.quadrants.value = self._img(self.figure("quadrants", sel), "Units in quadrants")
         self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
@@ -401,7 +403,11 @@ class ExecutiveDashboard:
         return view_pdf(
             title="Do units that keep their staff keep their customers?",
             filters=[*self.view_filters(), ("Units in this view", s["n_units"])],
-            cards=[("Staff", s["employee"]), ("Customers", s["customer"]), ("The link", s["link"])],
+            cards=[
+                ("Staff", s["employee"]),
+                ("Customers", s["customer"]),
+                ("The link", f"{s['link']} {s['direction']}"),
+            ],
             figures=[
                 ("Trends by group", figs["trends"]),
                 ("Units in quadrants", figs["quadrants"]),

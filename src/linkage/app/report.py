@@ -48,6 +48,7 @@ h1 {font-size: 24px; margin-bottom: 2px;} .scope {color: #555; margin-top: 0;}
 .card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
        background: #fafafa;}
 .card.link {flex: 2 1 420px; border-color: #1b6ca8; background: #f2f7fb;}
+.card .order {margin-top: 6px;}
 .card b {display: block; font-size: 12px; text-transform: uppercase; color: #666;
          margin-bottom: 3px;}
 img {max-width: 100%; height: auto;} .pair {display: flex; gap: 8px; flex-wrap: wrap;}
@@ -130,7 +131,8 @@ def build_report(
 <div class="cards">
 <div class="card"><b>Staff</b>{esc(s["employee"])}</div>
 <div class="card"><b>Customers</b>{esc(s["customer"])}</div>
-<div class="card link"><b>The link</b>{esc(s["link"])}</div>
+<div class="card link"><b>The link</b>{esc(s["link"])}
+<div class="order">{esc(s["direction"])}</div></div>
 </div>
 <h2>Trends</h2>
 <img alt="Employee and customer retention by {esc(attr or "group")}"

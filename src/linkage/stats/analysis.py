@@ -25,6 +25,7 @@ from linkage.stats.direction import (
     DIRECTION_COLUMNS,
     DIRECTION_TEST_COLUMNS,
     SHORT_PANEL,
+    SHORT_PANEL_FALSE_VERDICTS,
     cross_lagged_grid,
     direction_order,
     direction_tests_grid,
@@ -377,11 +378,12 @@ def analyse(
         except InputError as err:
             warns.append(f"No RI-CLPM: {err.problem}.")
     if len(dtests) and grid.X.shape[1] < SHORT_PANEL:
+        at, rate = SHORT_PANEL_FALSE_VERDICTS
         warns.append(
             f"With {grid.X.shape[1]} periods the bias correction of the direction test is partial: "
             "when one measure is much more persistent than the other it names a direction that is "
-            "not there more often than its level says (19 % instead of 5 % at 12 periods in "
-            "simulation)."
+            f"not there more often than its level says ({100 * rate:.0f} % instead of 5 % at "
+            f"{at} periods in simulation)."
         )
     verdict = direction_verdict(
         dtests,
