@@ -13,11 +13,13 @@ import base64
 import html
 import io
 import json
+from typing import cast
 from urllib.parse import quote
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -174,7 +176,7 @@ def unit_name(d: DashboardData, unit_id: str) -> str:
     """A unit as the dashboards name it: its identifier and the value of the default attribute
     (``"001 (Central-1)"``), or the identifier alone."""
     a = d.default_attribute()
-    return f"{unit_id} ({d.unit_attrs.at[unit_id, a]})" if a else str(unit_id)
+    return f"{unit_id} ({str(d.unit_attrs.at[unit_id, a])})" if a else str(unit_id)
 
 
 def quadrants_drawn(
@@ -215,7 +217,7 @@ def quadrants_drawn(
                 y=1.0,
             )
         # the units' markers, in display pixels (origin bottom left) of this figure's canvas
-        units = ax.collections[before]
+        units = cast(PathCollection, ax.collections[before])
         width, height = fig.canvas.get_width_height()
         px = ax.transData.transform(np.asarray(units.get_offsets(), dtype=float).reshape(-1, 2))
         sizes = np.broadcast_to(units.get_sizes(), (len(px),))
@@ -298,14 +300,15 @@ def pointed_html(png: bytes, areas: pd.DataFrame, alt: str, *, explorer: str = E
     (True, True)
     """
     links = []
-    for row in areas.itertuples(index=False):
-        text = esc(point_text(pd.Series(row._asdict())))
-        side = "left" if row.x > 0.6 else "right"  # the tip opens towards the middle
-        size = max(12.0, 2 * row.r)
+    xs, ys, rs = (areas[c].to_numpy(dtype=float) for c in ("x", "y", "r"))
+    for i, unit in enumerate(areas["unit_id"].astype(str)):
+        text = esc(point_text(areas.iloc[i]))
+        side = "left" if xs[i] > 0.6 else "right"  # the tip opens towards the middle
+        size = max(12.0, 2 * rs[i])
         links.append(
-            f"<a class='linkage-point tip-{side}' href='{explorer}?unit={quote(row.unit_id)}' "
-            f"style='left:{100 * row.x:.2f}%;top:{100 * row.y:.2f}%;"
-            f"width:{size:.0f}px;height:{size:.0f}px' data-unit='{esc(row.unit_id)}' "
+            f"<a class='linkage-point tip-{side}' href='{explorer}?unit={quote(unit)}' "
+            f"style='left:{100 * xs[i]:.2f}%;top:{100 * ys[i]:.2f}%;"
+            f"width:{size:.0f}px;height:{size:.0f}px' data-unit='{esc(unit)}' "
             f"aria-label='{text}'>"
             f"<span class='linkage-tip'>{text}</span></a>"
         )

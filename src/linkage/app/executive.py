@@ -115,7 +115,12 @@ class ExecutiveDashboard:
     attribute, value, periods, lag : ipywidgets widgets
         The filters.
     headline, trends, quadrants, lag_plot, downloads, table, status : ipywidgets.HTML
-        The outputs (figures are ``<img>`` with ``data:`` URIs).
+        The outputs (figures are ``<img>`` with ``data:`` URIs). Over the quadrant figure, every
+        unit it draws is a link (:func:`linkage.app._render.pointed_html`): hovering or focusing
+        it shows the unit's name and figures, following it opens the unit explorer on it.
+    table_find, table_sort, table_order : ipywidgets.Text, ipywidgets.Dropdown
+        The unit table's text filter ("Find": unit id, attributes, quadrant), its column
+        ("Sort by") and order; they act on the table while its section is open.
     pdf_button : ipywidgets.Button
         "Download this view (PDF)": builds the board pack of the current view (on click only).
     pdf_link : ipywidgets.HTML
