@@ -263,21 +263,25 @@ def areas_from_bytes(b: bytes) -> pd.DataFrame:
     return out.astype({"unit_id": str, "name": str})
 
 
-def point_text(row: pd.Series) -> str:
+def point_text(
+    name: str,
+    employee_retention: float,
+    customer_retention: float,
+    employees: float,
+    customers: float,
+) -> str:
     """What a pointer on a unit of the quadrant shows: its name and figures.
 
     Examples
     --------
-    >>> row = pd.Series({"name": "001 (North)", "employee_retention": 0.931,
-    ...                  "customer_retention": 0.96, "employees": 10.0, "customers": 150.4})
-    >>> print(point_text(row))  # doctest: +NORMALIZE_WHITESPACE
+    >>> print(point_text("001 (North)", 0.931, 0.96, 10.0, 150.4))  # doctest: +NORMALIZE_WHITESPACE
     Unit 001 (North): employee retention 93.1%, customer retention 96.0%;
     about 10 employees and 150 customers
     """
     return (
-        f"Unit {row['name']}: employee retention {_pct(row['employee_retention'])}, "
-        f"customer retention {_pct(row['customer_retention'])}; "
-        f"about {row['employees']:,.0f} employees and {row['customers']:,.0f} customers"
+        f"Unit {name}: employee retention {_pct(employee_retention)}, "
+        f"customer retention {_pct(customer_retention)}; "
+        f"about {employees:,.0f} employees and {customers:,.0f} customers"
     )
 
 
@@ -300,9 +304,21 @@ def pointed_html(png: bytes, areas: pd.DataFrame, alt: str, *, explorer: str = E
     (True, True)
     """
     links = []
-    xs, ys, rs = (areas[c].to_numpy(dtype=float) for c in ("x", "y", "r"))
-    for i, unit in enumerate(areas["unit_id"].astype(str)):
-        text = esc(point_text(areas.iloc[i]))
+    xs, ys, rs, er, cr, ne, nc = (
+        areas[c].to_numpy(dtype=float)
+        for c in (
+            "x",
+            "y",
+            "r",
+            "employee_retention",
+            "customer_retention",
+            "employees",
+            "customers",
+        )
+    )
+    units, names = areas["unit_id"].astype(str), areas["name"].astype(str)
+    for i, (unit, name) in enumerate(zip(units, names, strict=True)):
+        text = esc(point_text(name, er[i], cr[i], ne[i], nc[i]))
         side = "left" if xs[i] > 0.6 else "right"  # the tip opens towards the middle
         size = max(12.0, 2 * rs[i])
         links.append(
