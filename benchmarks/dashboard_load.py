@@ -7,7 +7,8 @@ kernels, pool of 1), on the sample panel, with a fresh figure cache warmed first
 to finish running their notebooks, so each load is served the same way (by an idle preheated kernel). Headless Chromium (``/usr/bin/chromium``).
 
 - time to interactive: navigation start to the page's controls and figures visible;
-- round-trip: a filter change to the changed figure or text in the page.
+- round-trip: a filter change to the changed figure or text in the page (the executive's unit
+  table too: a "Sort by" change and a text typed into "Find", once its section is open).
 
 Prints medians (and the first load), and ratios against the trivial page.
 Usage: ``.venv/bin/python benchmarks/dashboard_load.py [--loads N]``
@@ -98,6 +99,14 @@ def filter_trips(page, notebook: str, i: int) -> dict[str, float]:
     out["split by: value"] = _timed(page, _select_index(page, "Show", 1 + i % 3), "img[alt='Trends by group']", "src")
     page.wait_for_timeout(1000)
     out["split by: range"] = _timed(page, _press(page, "Periods", ".noUi-handle-upper", "ArrowLeft"), *figs)
+    # the unit table (built when its section opens): a sort, then a text typed into "Find"
+    page.get_by_text("Downloads and the unit table").click()
+    page.wait_for_selector(".linkage-table table", timeout=30_000)
+    page.wait_for_timeout(500)
+    out["table sort"] = _timed(page, _select_index(page, "Sort by", 5 + i % 2), ".linkage-table", None)
+    find = page.get_by_label("Find", exact=True)
+    out["table find"] = _timed(page, lambda: find.fill("North" if i % 2 else "South"),
+                               ".linkage-table", None)
     return out
 
 

@@ -215,7 +215,7 @@ def test_figures_come_from_the_shared_disk_cache(dash, monkeypatch):
     def no_drawing(*a, **k):
         raise AssertionError("drew a figure that was cached")
 
-    for name in ("trends_png", "quadrants_png", "lag_png"):
+    for name in ("trends_png", "quadrants_drawn", "lag_png"):
         monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
     other = executive_dashboard(PANEL, n_boot=N_BOOT)
     assert _src(other.trends.value) == _src(dash.trends.value)
@@ -379,7 +379,7 @@ def _forbid_drawing(monkeypatch):
     def no_drawing(*a, **k):
         raise AssertionError("drew a figure that the warm-up should have drawn")
 
-    for name in ("trends_png", "quadrants_png", "lag_png"):
+    for name in ("trends_png", "quadrants_drawn", "lag_png"):
         monkeypatch.setattr(f"linkage.app.executive.{name}", no_drawing)
 
 

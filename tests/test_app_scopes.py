@@ -253,3 +253,29 @@ def test_widget_messages_cannot_reach_outside_the_scope(kernel, panel):
         explorer.unit.value = "001"
     north = set(panel.loc[panel["region"] == "North", "unit_id"])
     assert {u for _, u in explorer.unit.options} == north
+
+
+def test_a_scoped_viewers_links_and_table_hold_only_their_units(kernel, panel):
+    """The quadrant's links (hover text, explorer links) and the sorted, filtered unit table of a
+    scoped kernel: only the scope's units, small ones suppressed (no link at all)."""
+    import re
+
+    from traitlets import TraitError
+
+    from linkage.app.executive import ExecutiveDashboard
+
+    north = set(panel.loc[panel["region"] == "North", "unit_id"])
+    dash = ExecutiveDashboard(DashboardData(panel, n_boot=50))
+    linked = set(re.findall(r"href='unit_explorer\.ipynb\?unit=(\w+)'", dash.quadrants.value))
+    table = dash.data.unit_table(dash.selection())
+    small = set(table.loc[table["suppressed"], "unit_id"])
+    assert linked and small and linked <= north - small
+    assert set(re.findall(r"data-unit='(\w+)'", dash.quadrants.value)) == linked
+    dash.table_box.selected_index = 0
+    first = re.compile(r"<tr>\s*<td>(\d{3})</td>")  # a row's first cell: its unit
+    assert set(first.findall(dash.table.value)) == north
+    for text in ("South", "0", ""):  # no text can find what the kernel does not hold
+        dash.table_find.value = text
+        assert set(first.findall(dash.table.value)) <= north
+    with pytest.raises(TraitError):  # the sort is over the table's columns only
+        dash.table_sort.set_state({"index": len(dash.table_sort.options)})

@@ -335,6 +335,20 @@ def test_dashboards_show_small_units_as_suppressed(executed, panel):
         assert unsuppressed(table, small) == [], where
 
 
+_LINK = re.compile(r"<a class='linkage-point[^']*' href='unit_explorer\.ipynb\?unit=([^'&]+)'")
+
+
+def linked_units(obj) -> set[str]:
+    """Units the executive's quadrant links (each with its hover text and a link to the unit
+    explorer), in any text of ``obj``."""
+    return {u for _, _, text in texts(obj) for u in _LINK.findall(text)}
+
+
+def test_quadrant_links_leave_small_units_out(executed, panel):
+    linked = linked_units(executed["executive"])
+    assert len(linked) >= 80 and not linked & small_units(panel)
+
+
 def test_report_shows_no_identifier_and_suppresses_small_units(report_html, ids, panel):
     assert leaks(report_html, ids) == []
     tables = unit_tables(report_html)
@@ -523,6 +537,14 @@ def test_every_scoped_viewer_sees_small_units_suppressed_within_the_scope(scoped
     assert checked >= 4  # North holds units below k = 5 (the large units of carol's scope none)
 
 
+def test_every_scoped_viewers_quadrant_links_are_their_own_units_above_k(scoped_runs, panel):
+    for user, books in scoped_runs.items():
+        inside = scope_units(panel, SCOPES[user])
+        small = small_units(panel.loc[panel["unit_id"].isin(inside)])
+        linked = linked_units(books["executive"])
+        assert linked and linked <= inside - small, user
+
+
 def test_the_scope_search_finds_units_outside_the_scope(executed, panel):
     """The same search on the unscoped dashboards (every unit): it sees what it looks for."""
     inside = scope_units(panel, SCOPES["alice"])
@@ -573,6 +595,12 @@ def test_planted_leaks_are_caught():
     assert "entities resolved" in places["C90005"]
     # whole words only: "E9" inside E90001 is no hit, a unit id "1001" does not match "001"
     assert find_identifiers("E90001 and 1001 xE-90006", {"E9", "001", "E-90006"}) == set()
+
+
+def test_a_planted_quadrant_link_is_found():
+    page = {"text/html": "<div><a class='linkage-point tip-left' "
+                         "href='unit_explorer.ipynb?unit=042' data-unit='042'>x</a></div>"}
+    assert linked_units(page) == {"042"} and linked_units({"text/html": "unit=042"}) == set()
 
 
 def test_a_small_unit_shown_as_a_figure_is_caught():

@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+from typing import cast
+from urllib.parse import quote
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -30,12 +34,22 @@ __all__ = [
     "data_uri",
     "trends_png",
     "quadrants_png",
+    "quadrants_drawn",
+    "AREA_COLUMNS",
+    "EXPLORER",
+    "unit_name",
+    "areas_to_bytes",
+    "areas_from_bytes",
+    "point_text",
+    "pointed_html",
     "lag_png",
     "unit_png",
     "headline_sentences",
     "link_words",
     "direction_words",
     "unit_table_html",
+    "table_view",
+    "UNIT_FIGURES",
     "esc",
     "CAVEATS",
 ]
@@ -148,17 +162,58 @@ def _rate_limits(values: pd.Series) -> tuple[float, float]:
     return max(lo, -0.01), min(hi, 1.01)
 
 
-def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] = ()) -> bytes:
-    """Units in quadrants (units with suppressed figures left out)."""
+#: Columns of :func:`quadrant_areas`: where each drawn unit is on the quadrant image, and what a
+#: pointer on it shows.
+AREA_COLUMNS = (
+    "unit_id",
+    "name",
+    "x",
+    "y",
+    "r",
+    "employee_retention",
+    "customer_retention",
+    "employees",
+    "customers",
+)
+
+
+def unit_name(d: DashboardData, unit_id: str) -> str:
+    """A unit as the dashboards name it: its identifier and the value of the default attribute
+    (``"001 (Central-1)"``), or the identifier alone."""
+    a = d.default_attribute()
+    return f"{unit_id} ({str(d.unit_attrs.at[unit_id, a])})" if a else str(unit_id)
+
+
+def quadrants_drawn(
+    d: DashboardData, sel: Selection, highlight: tuple[str, ...] = ()
+) -> tuple[bytes, pd.DataFrame]:
+    """The quadrant figure as PNG bytes and where each unit it draws sits on the image.
+
+    Units with suppressed figures are neither drawn nor located. The locations are taken from the
+    axes' data transform when the units are drawn, so they are where the markers are.
+
+    Returns
+    -------
+    png : bytes
+    areas : DataFrame
+        One row per drawn unit, columns :data:`AREA_COLUMNS`: ``x`` and ``y`` the marker's centre
+        as fractions of the image's width (from the left) and height (from the top), ``r`` the
+        marker's radius in image pixels, ``name`` from :func:`unit_name`, and the unit's figures
+        as the unit table shows them (rates as fractions, people as average numbers at the start
+        of a period).
+    """
     t = d.unit_table(sel)
     shown = t.loc[~t["suppressed"]].copy()
-    for c in ("employee_retention", "customer_retention", "employees"):
+    for c in ("employee_retention", "customer_retention", "employees", "customers"):
         shown[c] = pd.to_numeric(shown[c])
     hidden = int(t["suppressed"].sum())
     xlim, ylim = (_rate_limits(shown[c]) for c in ("employee_retention", "customer_retention"))
+    drawn = shown.loc[shown["employee_retention"].notna() & shown["customer_retention"].notna()]
+    where: list[np.ndarray] = []
 
     def plot(fig: Figure) -> None:
         ax = fig.axes[0] if fig.axes else fig.add_subplot()
+        before = len(ax.collections)
         quadrant_plot(shown, size="employees", highlight=highlight, ax=ax)
         if hidden:
             ax.set_title(
@@ -166,12 +221,124 @@ def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] =
                 fontsize=10,
                 y=1.0,
             )
+        # the units' markers, in display pixels (origin bottom left) of this figure's canvas
+        units = cast(PathCollection, ax.collections[before])
+        width, height = fig.canvas.get_width_height()
+        px = ax.transData.transform(np.asarray(units.get_offsets(), dtype=float).reshape(-1, 2))
+        sizes = np.broadcast_to(units.get_sizes(), (len(px),))
+        radius = np.sqrt(sizes) / 2 * fig.dpi / 72  # marker area in points^2 -> radius in pixels
+        where[:] = [px[:, 0] / width, 1 - px[:, 1] / height, radius]
 
     def build(fig: Figure) -> None:
         fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.92)
         plot(fig)
 
-    return frame_png("quadrants", figsize=(6.4, 4.6), build=build, draw=plot, xlim=xlim, ylim=ylim)
+    png = frame_png("quadrants", figsize=(6.4, 4.6), build=build, draw=plot, xlim=xlim, ylim=ylim)
+    areas = pd.DataFrame(
+        {
+            "unit_id": drawn["unit_id"].astype(str).to_numpy(),
+            "name": [unit_name(d, u) for u in drawn["unit_id"]],
+            "x": where[0],
+            "y": where[1],
+            "r": where[2],
+            **{
+                c: drawn[c].to_numpy(dtype=float)
+                for c in ("employee_retention", "customer_retention", "employees", "customers")
+            },
+        },
+        columns=list(AREA_COLUMNS),
+    )
+    return png, areas
+
+
+def quadrants_png(d: DashboardData, sel: Selection, highlight: tuple[str, ...] = ()) -> bytes:
+    """Units in quadrants (units with suppressed figures left out)."""
+    return quadrants_drawn(d, sel, highlight)[0]
+
+
+def areas_to_bytes(areas: pd.DataFrame) -> bytes:
+    """:func:`quadrants_drawn`'s areas as JSON bytes (what the disk cache keeps beside the PNG)."""
+    return areas.to_json(orient="split", index=False).encode("utf-8")
+
+
+def areas_from_bytes(b: bytes) -> pd.DataFrame:
+    """The areas :func:`areas_to_bytes` wrote."""
+    doc = json.loads(b.decode("utf-8"))
+    out = pd.DataFrame(doc["data"], columns=doc["columns"])
+    return out.astype({"unit_id": str, "name": str})
+
+
+def point_text(
+    name: str,
+    employee_retention: float,
+    customer_retention: float,
+    employees: float,
+    customers: float,
+) -> str:
+    """What a pointer on a unit of the quadrant shows: its name and figures.
+
+    Examples
+    --------
+    >>> print(point_text("001 (North)", 0.931, 0.96, 10.0, 150.4))  # doctest: +NORMALIZE_WHITESPACE
+    Unit 001 (North): employee retention 93.1%, customer retention 96.0%;
+    about 10 employees and 150 customers
+    """
+    return (
+        f"Unit {name}: employee retention {_pct(employee_retention)}, "
+        f"customer retention {_pct(customer_retention)}; "
+        f"about {employees:,.0f} employees and {customers:,.0f} customers"
+    )
+
+
+EXPLORER = "unit_explorer.ipynb"
+
+
+def pointed_html(png: bytes, areas: pd.DataFrame, alt: str, *, explorer: str = EXPLORER) -> str:
+    """The figure with a link over every unit it draws: hovering or focusing one shows its name
+    and figures (:func:`point_text`), following it opens the unit explorer on it
+    (``unit_explorer.ipynb?unit=ID``, in the same tab). No script: plain links, so the keyboard
+    reaches every unit (Tab) and a screen reader reads each link's text.
+
+    Examples
+    --------
+    >>> areas = pd.DataFrame({"unit_id": ["001"], "name": ["001"], "x": [0.25], "y": [0.5],
+    ...                       "r": [4.0], "employee_retention": [0.9], "customer_retention": [0.8],
+    ...                       "employees": [12.0], "customers": [300.0]})
+    >>> html_ = pointed_html(b"png", areas, "Units in quadrants")
+    >>> "href='unit_explorer.ipynb?unit=001'" in html_, "left:25.00%;top:50.00%" in html_
+    (True, True)
+    """
+    links = []
+    xs, ys, rs, er, cr, ne, nc = (
+        areas[c].to_numpy(dtype=float)
+        for c in (
+            "x",
+            "y",
+            "r",
+            "employee_retention",
+            "customer_retention",
+            "employees",
+            "customers",
+        )
+    )
+    units, names = areas["unit_id"].astype(str), areas["name"].astype(str)
+    for i, (unit, name) in enumerate(zip(units, names, strict=True)):
+        text = esc(point_text(name, er[i], cr[i], ne[i], nc[i]))
+        side = "left" if xs[i] > 0.6 else "right"  # the tip opens towards the middle
+        size = max(12.0, 2 * rs[i])
+        links.append(
+            f"<a class='linkage-point tip-{side}' href='{explorer}?unit={quote(unit)}' "
+            f"style='left:{100 * xs[i]:.2f}%;top:{100 * ys[i]:.2f}%;"
+            f"width:{size:.0f}px;height:{size:.0f}px' data-unit='{esc(unit)}' "
+            f"aria-label='{text}'>"
+            f"<span class='linkage-tip'>{text}</span></a>"
+        )
+    return (
+        "<div class='linkage-pointed'>"
+        f"<img class='linkage-fig' alt='{esc(alt)}' src='{data_uri(png)}'/>"
+        + "".join(links)
+        + "</div>"
+    )
 
 
 def lag_png(d: DashboardData, sel: Selection) -> bytes:
@@ -363,8 +530,11 @@ def esc(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
-def unit_table_html(t: pd.DataFrame) -> str:
+def unit_table_html(t: pd.DataFrame, sort: tuple[str, bool] | None = None) -> str:
     """The suppressed unit table as an HTML table: rates in %, counts with thousands separators.
+
+    ``sort``, ``(column, descending)``, marks the column the rows are sorted by with ``aria-sort``
+    (screen readers announce it; the page's style sheet draws an arrow from it).
 
     Examples
     --------
@@ -383,4 +553,49 @@ def unit_table_html(t: pd.DataFrame) -> str:
     for c in ("employees", "customers"):
         show[c] = [v if isinstance(v, str) else f"{v:,.0f}" for v in show[c]]
     show.columns = [c.replace("_", " ") for c in show.columns]
-    return show.to_html(index=False, escape=True, border=0, classes="dataframe")
+    out = show.to_html(index=False, escape=True, border=0, classes="dataframe")
+    if sort is not None and sort[0] in t.columns:
+        name = esc(sort[0].replace("_", " "))
+        how = "descending" if sort[1] else "ascending"
+        out = out.replace(f"<th>{name}</th>", f"<th aria-sort='{how}'>{name}</th>", 1)
+    return out
+
+
+#: The unit table's figures, in its column order.
+UNIT_FIGURES = ("employees", "customers", "employee_retention", "customer_retention")
+
+
+def table_view(
+    t: pd.DataFrame, *, by: str = "unit_id", descending: bool = False, find: str = ""
+) -> pd.DataFrame:
+    """The unit table as a viewer asked to see it: rows whose unit id, attributes or quadrant
+    hold ``find`` (any case), sorted by the column ``by``.
+
+    Numbers sort as numbers; suppressed and missing figures come last either way (a suppressed
+    figure has no place in an order: putting it first or last by its true value would tell it).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"unit_id": ["a", "b", "c"], "region": ["North", "South", "North"],
+    ...                   "employee_retention": [0.9, "suppressed", 0.95]})
+    >>> table_view(t, by="employee_retention", descending=True)["unit_id"].tolist()
+    ['c', 'a', 'b']
+    >>> table_view(t, find="north")["unit_id"].tolist()
+    ['a', 'c']
+    """
+    out = t
+    needle = find.strip().lower()
+    if needle:
+        words = [*UNIT_FIGURES, "suppressed", "suppression"]
+        shown = t.drop(columns=words, errors="ignore").astype(str)
+        hit = np.zeros(len(t), dtype=bool)
+        for c in shown.columns:
+            hit |= shown[c].str.lower().str.contains(needle, regex=False).to_numpy()
+        out = t.loc[hit]
+    col = out[by]
+    num = pd.to_numeric(col, errors="coerce")
+    key = num if num.notna().any() or col.isna().all() else col.astype(str).str.lower()
+    order = key.reset_index(drop=True).sort_values(
+        ascending=not descending, na_position="last", kind="stable"
+    )
+    return out.iloc[order.index.to_numpy()]

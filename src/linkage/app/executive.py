@@ -25,11 +25,16 @@ from linkage.app._data import ALL, DashboardData, Selection, labels_of, load_pan
 from linkage.app._pdf import PDF_MIME, pdf_filename, view_pdf
 from linkage.app._render import (
     CAVEATS,
+    UNIT_FIGURES,
+    areas_from_bytes,
+    areas_to_bytes,
     data_uri,
     esc,
     headline_sentences,
     lag_png,
-    quadrants_png,
+    pointed_html,
+    quadrants_drawn,
+    table_view,
     trends_png,
     unit_table_html,
 )
@@ -59,7 +64,22 @@ CSS = """
 .linkage-table td, .linkage-table th {padding: 2px 8px; border-bottom: 1px solid #eee;
                                       text-align: right;}
 .linkage-table td:first-child, .linkage-table th:first-child {text-align: left;}
+.linkage-table th[aria-sort=ascending]::after {content: " \\25b2";}
+.linkage-table th[aria-sort=descending]::after {content: " \\25bc";}
+.linkage-table-count {color: #555; margin: 2px 0;}
 img.linkage-fig {max-width: 100%; height: auto;}
+.linkage-pointed {position: relative; display: inline-block; max-width: 100%; line-height: 0;}
+.linkage-pointed img.linkage-fig {display: block;}
+.linkage-point {position: absolute; transform: translate(-50%, -50%); border-radius: 50%;}
+.linkage-point:hover, .linkage-point:focus {outline: 2px solid #c0002b; outline-offset: 1px;}
+.linkage-tip {display: none; position: absolute; top: 50%; transform: translateY(-50%);
+              z-index: 10; width: max-content; max-width: 260px; padding: 4px 7px;
+              background: #fff; border: 1px solid #888; border-radius: 4px; color: #222;
+              font-size: 12px; line-height: 1.35; pointer-events: none;
+              box-shadow: 0 1px 4px rgba(0, 0, 0, .2);}
+.linkage-point.tip-right .linkage-tip {left: calc(100% + 6px);}
+.linkage-point.tip-left .linkage-tip {right: calc(100% + 6px);}
+.linkage-point:hover .linkage-tip, .linkage-point:focus .linkage-tip {display: block;}
 </style>
 """
 
@@ -96,7 +116,12 @@ class ExecutiveDashboard:
     attribute, value, periods, lag : ipywidgets widgets
         The filters.
     headline, trends, quadrants, lag_plot, downloads, table, status : ipywidgets.HTML
-        The outputs (figures are ``<img>`` with ``data:`` URIs).
+        The outputs (figures are ``<img>`` with ``data:`` URIs). Over the quadrant figure, every
+        unit it draws is a link (:func:`linkage.app._render.pointed_html`): hovering or focusing
+        it shows the unit's name and figures, following it opens the unit explorer on it.
+    table_find, table_sort, table_order : ipywidgets.Text, ipywidgets.Dropdown
+        The unit table's text filter ("Find": unit id, attributes, quadrant), its column
+        ("Sort by") and order; they act on the table while its section is open.
     pdf_button : ipywidgets.Button
         "Download this view (PDF)": builds the board pack of the current view (on click only).
     pdf_link : ipywidgets.HTML
@@ -180,8 +205,36 @@ class ExecutiveDashboard:
             + "".join(f"<li>{esc(c.format(k=d.k))}</li>" for c in CAVEATS)
             + "</ul></div>"
         )
+        # the unit table sorts and filters in the kernel, with standard controls (keyboards and
+        # screen readers reach them as they reach the filters above)
+        table_columns = ["unit_id", *d.attributes, *UNIT_FIGURES, "quadrant"]
+        self.table_find = widgets.Text(
+            value="",
+            description="Find",
+            placeholder="unit, " + ", ".join([*d.attributes, "quadrant"]),
+            style=style,
+            layout=widgets.Layout(width="320px"),
+        )
+        self.table_sort = widgets.Dropdown(
+            options=[(c.replace("_", " ").replace("unit id", "unit"), c) for c in table_columns],
+            value="unit_id",
+            description="Sort by",
+            style=style,
+            layout=lay,
+        )
+        self.table_order = widgets.Dropdown(
+            options=[("ascending", False), ("descending", True)],
+            value=False,
+            description="Order",
+            style=style,
+            layout=lay,
+        )
+        table_controls = widgets.HBox(
+            [self.table_find, self.table_sort, self.table_order],
+            layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px"),
+        )
         self.table_box = table_box = widgets.Accordion(
-            children=[widgets.VBox([self.downloads, self.table])],
+            children=[widgets.VBox([self.downloads, table_controls, self.table])],
             titles=("Downloads and the unit table",),
         )
         filters = widgets.HBox(
@@ -217,6 +270,9 @@ class ExecutiveDashboard:
         # the unit table and the downloads (every figure again, as data: URIs) are built and sent
         # only while their section is open, not with every filter change
         table_box.observe(guarded(self.status)(self._on_open), names="selected_index")
+        on_table = guarded(self.status)(self._on_table)
+        for w in (self.table_find, self.table_sort, self.table_order):
+            w.observe(on_table, names="value")
         # the PDF is built when asked for, never on a filter change
         self.pdf_button.on_click(guarded(self.status)(self._on_pdf))
         self.warm()
@@ -256,6 +312,10 @@ class ExecutiveDashboard:
         if change["new"] is not None:
             self.update_downloads()
 
+    def _on_table(self, change: dict[str, Any]) -> None:
+        if self.table_box.selected_index is not None:
+            self.update_table()
+
     def _base_key(self, sel: Selection) -> tuple:
         lo, hi = self.data.range_codes(sel)
         return (sel.attribute, sel.value, lo, hi)
@@ -281,10 +341,31 @@ class ExecutiveDashboard:
             return self._cache[full]
         b = self.data.cache.get(full)
         if b is None:
-            draw = {"trends": trends_png, "quadrants": quadrants_png, "lag_profile": lag_png}[name]
-            b = draw(self.data, sel)
+            if name == "quadrants":  # drawn with where its units are, kept beside it
+                b, areas = quadrants_drawn(self.data, sel)
+                self.data.cache.put(("areas", *key), areas_to_bytes(areas))
+            else:
+                b = {"trends": trends_png, "lag_profile": lag_png}[name](self.data, sel)
             self.data.cache.put(full, b)
         return self._remember(full, b)
+
+    def quadrant_areas(self, sel: Selection) -> pd.DataFrame:
+        """Where each unit of the quadrant figure is drawn, and its figures (the areas of
+        :func:`linkage.app._render.quadrants_drawn`), kept beside the figure in the caches.
+
+        Only the units the figure draws: those of this viewer's data, not suppressed.
+        """
+        full = ("areas", *self._base_key(sel))
+        b = self._cache.get(full)
+        if b is None:
+            b = self.data.cache.get(full)
+        if b is None:
+            png, areas = quadrants_drawn(self.data, sel)
+            b = areas_to_bytes(areas)
+            self.data.cache.put(full, b)
+            self.data.cache.put(("png", "quadrants", *full[1:]), png)
+        self._remember(full, b)
+        return areas_from_bytes(b)
 
     def figures(self, sel: Selection) -> dict[str, bytes]:
         """PNG bytes of the three figures for a selection (see :meth:`figure`)."""
@@ -337,7 +418,9 @@ class ExecutiveDashboard:
             f"<div class='linkage-card link'><b>The link</b>{esc(s['link'])}"
             f"<div class='linkage-order'>{esc(s['direction'])}</div></div></div>"
         )
-        self.quadrants.value = self._img(self.figure("quadrants", sel), "Units in quadrants")
+        self.quadrants.value = pointed_html(
+            self.figure("quadrants", sel), self.quadrant_areas(sel), "Units in quadrants"
+        )
         self.lag_plot.value = self._img(self.figure("lag_profile", sel), "Lag profile")
         if self.table_box.selected_index is not None:
             self.update_downloads()
@@ -351,9 +434,7 @@ class ExecutiveDashboard:
         sel = self.selection()
         figs = self.figures(sel)  # all three already in the in-memory cache
         table = self.data.unit_table(sel)
-        table_html = f"<div class='linkage-table'>{unit_table_html(table)}</div>"
-        if self.table.value != table_html:
-            self.table.value = table_html
+        self.update_table()
         links = [
             (
                 "linkage_units.csv",
@@ -372,6 +453,27 @@ class ExecutiveDashboard:
             )
             + "</div>"
         )
+
+    def update_table(self) -> None:
+        """Show the unit table of the current selection as the table's controls ask: the rows
+        holding the "Find" text, sorted by "Sort by" in "Order" (see
+        :func:`linkage.app._render.table_view`)."""
+        table = self.data.unit_table(self.selection())
+        shown = table_view(
+            table,
+            by=self.table_sort.value,
+            descending=bool(self.table_order.value),
+            find=self.table_find.value,
+        )
+        rows = f"{len(shown)} of {len(table)} units" if len(shown) < len(table) else ""
+        table_html = (
+            f"<div class='linkage-table' aria-live='polite'>"
+            f"<div class='linkage-table-count'>{esc(rows)}</div>"
+            f"{unit_table_html(shown, sort=(self.table_sort.value, bool(self.table_order.value)))}"
+            "</div>"
+        )
+        if self.table.value != table_html:
+            self.table.value = table_html
 
     # ---- the board pack --------------------------------------------------------------------
     def view_filters(self) -> list[tuple[str, str]]:
