@@ -119,7 +119,7 @@ def read_events(path: str | os.PathLike[str], *, name: str | None = None) -> pd.
         bad = raw.index[(unit.isna() | unit.eq("")).to_numpy(dtype=bool)][0]
         raise InputError("no unit", file=label, row=int(bad), column="unit_id")
     text = raw["event_date"].astype("string").str.strip()
-    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    dates = pd.to_datetime(text, format="ISO8601", errors="coerce")
     if dates.isna().any():
         bad = raw.index[dates.isna().to_numpy()][0]
         raise InputError(
