@@ -122,7 +122,7 @@ class EventsView:
         self.studies = widgets.HTML()
         self.relationships = widgets.HTML()
         self.notes = widgets.HTML()
-        body = widgets.VBox([self.status, self.studies, self.relationships, self.notes])
+        body = widgets.VBox([self.status, self.studies, self.notes, self.relationships])
         self.widget = widgets.Accordion(children=[body], titles=(TITLE,))
         self.widget.add_class("linkage-events")
         self.widget.observe(guarded(self.status)(self._on_open), names="selected_index")
