@@ -336,3 +336,50 @@ def test_report_adds_the_relationship_finding_and_its_months(tmp_path, direct_ha
                      "--relationships", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rel.json" in err[0] and "settings" in err[0]
+
+
+# -- a panel of one's own: linkage panel --events-out, two event types ----------------------------
+
+
+@pytest.fixture(scope="module")
+def own_files(tmp_path_factory):
+    """A simulated world with manager departures, its panel and the events 'linkage panel
+    --events-out' derives (manager_departure and staff_shock)."""
+    from linkage.simulate import EventSpec, WorldSpec, simulate, write_world
+
+    tmp = tmp_path_factory.mktemp("own")
+    world = simulate(WorldSpec(n_units=40, months=24, seed=3, min_headcount=10), events=EventSpec())
+    write_world(world, tmp / "w")
+    assert cli_main([
+        "panel", "--employees", str(tmp / "w" / "employees.csv"),
+        "--customers", str(tmp / "w" / "customers.csv"), "--units", str(tmp / "w" / "units.csv"),
+        "--start", "2023-01", "--end", "2024-12", "--as-of", "2026-01-01",
+        "--out", str(tmp / "panel.csv"), "--events-out", str(tmp / "events.csv"),
+        "--manager-role", "manager",
+    ]) == 0
+    return tmp
+
+
+def test_each_event_type_of_linkage_panel_events_out_gets_its_study(own_files, monkeypatch):
+    from linkage.app.serve import warm_events
+
+    monkeypatch.setenv(EVENTS_ENV["events"], str(own_files / "events.csv"))
+    panel_file = own_files / "panel.csv"
+    own = load_panel(panel_file)
+    events = read_events(own_files / "events.csv")
+    assert set(events["event_type"]) == {"manager_departure", "staff_shock"}
+    warm_events(panel_file)  # what linkage dashboard's background helper does
+    from linkage.app import events_view
+
+    def no_computing(*a, **k):
+        raise AssertionError("computed what the warm-up left in the cache")
+
+    monkeypatch.setattr(events_view, "event_studies", no_computing)
+    view = opened(DashboardData(own))  # as warm_events built it (same n_boot: same disk cache)
+    text = page_text(view)
+    first = text.index("after a manager departure")
+    assert first < text.index("after a staff shock")  # manager departures first
+    for kind in ("manager_departure", "staff_shock"):
+        direct = event_study(own, events.loc[events["event_type"] == kind], event_type=kind)
+        assert direct.n_treated_units >= 5 and direct.text in text, kind  # 27 and 10 units
+    assert "times as likely" not in text and SCOPED_NOTE not in text  # no relationship file given
