@@ -275,11 +275,12 @@ class RelationshipFinding:
         small = (self.by_month["customers"] < k) | (self.by_month["departures"] < k)
         table = self.by_month.copy()
         table.loc[small, ["hazard_ratio", "ci_low", "ci_high"]] = np.nan
-        return RelationshipFinding(**{**self.__dict__, "by_month": table, "k": k})
+        return dataclasses.replace(self, by_month=table, k=k)
 
     def key(self) -> str:
         """The figures as text (what a cache key hashes)."""
-        head = {k: v for k, v in self.__dict__.items() if k != "by_month"}
+        head = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        head.pop("by_month")
         return json.dumps(head, sort_keys=True, default=str) + self.by_month.to_csv(index=False)
 
 
