@@ -8,8 +8,8 @@ On the sample (``data/sample``: employees.csv / customers.csv hold the person id
 - builds the unit-table download of every selection the executive dashboard offers;
 
 and executes them again as the kernels of two scoped viewers (``linkage dashboard --scopes``: the
-viewer's scope in a file named by the kernel's id), the unit table and the section "The whole
-chain" opened; then searches every output (text, HTML with entities resolved, widget state, image alt text, the
+viewer's scope in a file named by the kernel's id), the unit table and the sections "The whole
+chain" and "When someone leaves" opened (the latter opened by the unscoped run too); then searches every output (text, HTML with entities resolved, widget state, image alt text, the
 text chunks of PNG images, every ``data:`` URI decoded, CSV bytes) for any ``employee_id`` or
 ``customer_id`` value of the sample, and checks that every unit whose figure comes from fewer than
 k people reads "suppressed" in every unit table (HTML and CSV); a scoped viewer's outputs are
@@ -53,6 +53,12 @@ for _name in ("dashboard", "explorer"):
     _box = getattr(globals().get(_name), "table_box", None)
     if _box is not None:
         _box.selected_index = 0
+"""
+# and the section "When someone leaves" (event studies; the relationship finding)
+OPEN_EVENTS = """\
+_events = getattr(globals().get("dashboard"), "events_view", None)
+if _events is not None:
+    _events.widget.selected_index = 0
 """
 
 
@@ -280,6 +286,7 @@ def executed(tmp_path_factory) -> dict[str, nbformat.NotebookNode]:
     for path in DASHBOARDS:
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(OPEN_DOWNLOADS))
+        nb.cells.append(nbformat.v4.new_code_cell(OPEN_EVENTS))
         books[path.stem] = nb
 
     async def run_all():
@@ -322,6 +329,9 @@ def test_dashboards_show_no_person_identifier(executed, ids):
     assert any(kind == "csv" for _, kind, _ in every)
     assert any(kind == "png" for _, kind, _ in every)
     assert any("alt='Trends by group'" in text for _, _, text in every)
+    # the section "When someone leaves" was searched too: its picture and the company finding
+    assert any('alt="Event study of staff_shock"' in text for _, _, text in every)
+    assert any("times as likely to leave" in text for _, _, text in every)
 
 
 def test_dashboards_show_small_units_as_suppressed(executed, panel):
@@ -492,6 +502,7 @@ def scoped_runs(tmp_path_factory) -> dict[str, dict[str, nbformat.NotebookNode]]
             nb = nbformat.read(path, as_version=4)
             nb.cells.append(nbformat.v4.new_code_cell(OPEN_DOWNLOADS))
             nb.cells.append(nbformat.v4.new_code_cell(OPEN_CHAIN))
+            nb.cells.append(nbformat.v4.new_code_cell(OPEN_EVENTS))
             books[path.stem] = nb
 
         async def run_all(books=books, env=env):
@@ -523,6 +534,9 @@ def test_every_scoped_viewer_sees_only_their_units(scoped_runs, panel, ids):
         assert any(set(t["unit_id"]) == inside for _, t in tables), user
         every = " ".join(text for _, _, text in texts(books["executive"]))
         assert "Units to visit" in every and "Trends by group" in every
+        # "When someone leaves": the whole company's relationship finding is not theirs to see
+        assert "measured across the whole company" in every, user
+        assert "times as likely to leave" not in every and "per departing employee" not in every
 
 
 def test_every_scoped_viewer_sees_small_units_suppressed_within_the_scope(scoped_runs, panel):

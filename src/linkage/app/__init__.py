@@ -8,6 +8,9 @@
 - :class:`ChainView`: the executive dashboard's section "The whole chain" (links, key drivers,
   units to visit), computed when first opened; :func:`chain_results` its figures and texts, from
   :func:`linkage.pipeline.chain_inputs` (re-exported here with :data:`CHAIN_ENV`).
+- :class:`EventsView`: the section "When someone leaves" (event studies of customer retention and
+  whether customers follow the person who served them), computed when first opened, from the
+  files of :data:`EVENTS_ENV` or the sample's.
 
 The notebooks in ``notebooks/dashboards/`` are a parameters cell and one call each.
 """
@@ -22,6 +25,7 @@ from linkage.app._data import (
 )
 from linkage.app._safe import guarded
 from linkage.app._service_chain_data import ChainResults, chain_results
+from linkage.app.events_view import EVENTS_ENV, EventsView
 from linkage.app.executive import ExecutiveDashboard, executive_dashboard, show_executive
 from linkage.app.explorer import UnitExplorer, show_unit_explorer, unit_explorer
 from linkage.app.service_chain import ChainView
@@ -32,6 +36,8 @@ __all__ = [
     "CHAIN_ENV",
     "ChainResults",
     "ChainView",
+    "EVENTS_ENV",
+    "EventsView",
     "PANEL_ENV",
     "DashboardData",
     "ExecutiveDashboard",

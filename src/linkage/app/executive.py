@@ -40,6 +40,7 @@ from linkage.app._render import (
 )
 from linkage.app._safe import guarded, show_loading
 from linkage.app._service_chain_data import is_sample_panel
+from linkage.app.events_view import EventsView
 from linkage.app.service_chain import ChainView
 from linkage.io import neutralise_formulas
 
@@ -129,6 +130,8 @@ class ExecutiveDashboard:
         view changes, so a PDF of an earlier view is never offered.
     chain_view : ChainView
         The section "The whole chain" (computed when a viewer first opens it).
+    events_view : EventsView
+        The section "When someone leaves" (computed when a viewer first opens it).
 
     Examples
     --------
@@ -244,6 +247,7 @@ class ExecutiveDashboard:
         # the whole chain (surveys, revenue, segments): its own closed section, computed only when
         # first opened
         self.chain_view = ChainView(data, sample=chain_sample)
+        self.events_view = EventsView(data, sample=chain_sample)  # "When someone leaves", likewise
         self.widget = widgets.VBox(
             [
                 widgets.HTML(CSS),
@@ -257,6 +261,7 @@ class ExecutiveDashboard:
                 caveats,
                 table_box,
                 self.chain_view.widget,
+                self.events_view.widget,
             ],
             layout=widgets.Layout(max_width="1200px"),
         )

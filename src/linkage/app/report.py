@@ -6,8 +6,10 @@ file needs nothing else), the analysis' plain-language summary (``linkage.stats.
 caveats, and the unit table with small groups suppressed (``linkage.privacy``); then, with
 ``chain=True``, the dashboard's section "The whole chain" (``linkage.app.service_chain``: links,
 key drivers, units to visit); with ``events``, the section "When someone leaves" (an event study of
-the events given, ``linkage.stats.events``). It reads the panel (and the chain's unit x period
-tables, the event table) only, never person-level rows, and is written atomically.
+the events given, ``linkage.stats.events``), and with ``relationships`` the finding of ``linkage
+relationships --json`` in words with its months table. It reads the panel (and the chain's unit x
+period tables, the event table, the aggregate relationship finding) only, never person-level rows,
+and is written atomically.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 
 from linkage import __version__
 from linkage.app._data import DashboardData, Selection, load_panel
+from linkage.app._events_data import RelationshipFinding, blank_small, read_relationships
 from linkage.app._render import (
     CAVEATS,
     data_uri,
@@ -74,6 +77,7 @@ def build_report(
     chain: bool = False,
     events: str | os.PathLike[str] | pd.DataFrame | None = None,
     event_type: str | None = None,
+    relationships: str | os.PathLike[str] | None = None,
 ) -> str:
     """The report's HTML text.
 
@@ -97,6 +101,12 @@ def build_report(
         around them (:func:`linkage.stats.events.event_study`).
     event_type : str, optional
         Which type of event, when the table holds several.
+    relationships : path, optional
+        The ``--json`` output of ``linkage relationships`` (aggregated, suppressed below its
+        ``k``): adds to the section "When someone leaves" how much likelier customers were to leave
+        after their own employee left, the customers lost per departure and the hazard ratio by
+        month since the departure (months from fewer than ``k`` customers or departures
+        suppressed; the finding is not shown when it rests on fewer).
 
     Returns
     -------
@@ -104,6 +114,7 @@ def build_report(
         A complete HTML document with no external references.
     """
     frame = panel if isinstance(panel, pd.DataFrame) else load_panel(panel)
+    finding = None if relationships is None else _finding(relationships, k)  # before the work
     data = DashboardData(frame, k=k, n_boot=n_boot, seed=seed)
     attr = data.default_attribute()
     sel = Selection(attribute=attr, lag=data.best_lag)
@@ -121,7 +132,11 @@ def build_report(
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     caveats = "".join(f"<li>{esc(c.format(k=k))}</li>" for c in CAVEATS)
     chain_html = _chain_section(data, panel) if chain else ""
-    events_html = "" if events is None else _events_section(frame, events, event_type)
+    events_html = (
+        ""
+        if events is None and relationships is None
+        else _events_section(frame, events, event_type, finding, k=k)
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
@@ -167,20 +182,39 @@ def _chain_section(data: DashboardData, panel: str | os.PathLike[str] | pd.DataF
     )
 
 
+def _finding(path: str | os.PathLike[str], k: int) -> RelationshipFinding:
+    """The relationship finding of ``linkage relationships --json`` as the report may show it."""
+    read = read_relationships(path)
+    finding = read.shown(k)
+    if finding is None:
+        raise InputError(
+            f"the finding rests on fewer than {max(k, read.k)} customers or departures; it "
+            "cannot be shown",
+            file=pathlib.Path(path).name,
+        )
+    return finding
+
+
 def _events_section(
     frame: pd.DataFrame,
-    events: str | os.PathLike[str] | pd.DataFrame,
+    events: str | os.PathLike[str] | pd.DataFrame | None,
     event_type: str | None,
+    finding: RelationshipFinding | None,
+    *,
+    k: int,
 ) -> str:
-    """The section "When someone leaves" (:mod:`linkage.app._render_events`)."""
+    """The section "When someone leaves" (:mod:`linkage.app._render_events`): the event study
+    (event times fewer than ``k`` units reach blanked) and the relationship finding."""
     from linkage.app._render_events import events_section_html
     from linkage.io import read_table
     from linkage.stats.events import event_study
 
-    label = None if isinstance(events, pd.DataFrame) else pathlib.Path(events).name
-    table = events if isinstance(events, pd.DataFrame) else read_table(events, name=label)
-    study = event_study(frame, table, event_type=event_type, file=label)
-    return events_section_html(study)
+    study = None
+    if events is not None:
+        label = None if isinstance(events, pd.DataFrame) else pathlib.Path(events).name
+        table = events if isinstance(events, pd.DataFrame) else read_table(events, name=label)
+        study = blank_small(event_study(frame, table, event_type=event_type, file=label), k)
+    return events_section_html(study, relationships=finding)
 
 
 def write_report(

@@ -22,6 +22,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from linkage.app._data import PANEL_ENV, default_panel_path, load_panel
+from linkage.app._events_data import EVENTS_ENV, read_events, read_relationships
 from linkage.app._scopes import SCOPE_DIR_ENV, USERS_FILE, load_scopes, restrict
 from linkage.errors import InputError
 from linkage.io import load_mapping
@@ -38,6 +39,7 @@ __all__ = [
     "warm_attributes",
     "warm_cache",
     "warm_chain",
+    "warm_events",
     "warm_ranges",
     "warm_units",
     "warm_scope",
@@ -245,6 +247,15 @@ def warm_chain(panel: pathlib.Path, *, k: int = 5) -> None:
     executive_dashboard(panel, k=k).chain_view.compute()
 
 
+def warm_events(panel: pathlib.Path, *, k: int = 5) -> None:
+    """Compute the executive dashboard's section "When someone leaves" into the shared disk cache
+    (the files of :data:`linkage.app.EVENTS_ENV`, or the sample's, as in the dashboard), so the
+    first viewer who opens it reads it from the cache."""
+    from linkage.app.executive import executive_dashboard
+
+    executive_dashboard(panel, k=k).events_view.compute()
+
+
 def warm_scope(frame: pd.DataFrame, *, k: int = 5) -> None:
     """Draw a scope's first figures into the shared disk cache: the executive dashboard and the
     unit explorer's first unit on ``frame`` (the panel restricted to the scope, as a scoped
@@ -298,8 +309,8 @@ def _background_warm(
 ) -> subprocess.Popen | None:
     code = (
         "import pathlib, sys; from linkage.app.serve import warm_attributes, warm_chain, "
-        "warm_ranges, warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); warm_ranges(p); "
-        "warm_attributes(p); warm_units(p)"
+        "warm_events, warm_ranges, warm_units; p = pathlib.Path(sys.argv[1]); warm_chain(p); "
+        "warm_events(p); warm_ranges(p); warm_attributes(p); warm_units(p)"
     )
     try:
         return subprocess.Popen(
@@ -326,6 +337,8 @@ def serve(
     expect: int | None = None,
     scopes: str | os.PathLike[str] | None = None,
     user_header: str | None = None,
+    events: str | os.PathLike[str] | None = None,
+    relationships: str | os.PathLike[str] | None = None,
 ) -> int:
     """Serve the dashboards on ``panel`` until interrupted; returns Voila's exit status.
 
@@ -345,6 +358,13 @@ def serve(
     together find preheated kernels and a place, as far as memory allows; the others wait on a
     page that opens the dashboard by itself. ``max_viewers``, when given, stays the cap.
 
+    ``events`` (an event table as ``linkage panel --events-out`` writes it) and
+    ``relationships`` (the ``--json`` output of ``linkage relationships``) feed the executive
+    dashboard's section "When someone leaves" (:mod:`linkage.app.events_view`); they are read
+    here first (:func:`linkage.app._events_data.read_events`, :func:`~.read_relationships`), so a
+    bad file stops before any kernel starts, and reach the kernels through
+    :data:`linkage.app.EVENTS_ENV`.
+
     The server root shows a landing page linking both dashboards.
 
     ``scopes`` (a YAML file, :func:`linkage.app._scopes.load_scopes`) shows each person only the
@@ -357,7 +377,8 @@ def serve(
     InputError
         Unreadable panel, a missing notebooks folder, a bad port, ``expect`` or ``max_viewers``
         below 1, a chain file or mapping that cannot be read or joined to the panel, a bad scopes
-        file, ``user_header`` without ``scopes``, ``scopes`` on an address other than loopback.
+        file, ``user_header`` without ``scopes``, ``scopes`` on an address other than loopback,
+        an event table or relationship finding that cannot be read.
     """
     path = (default_panel_path() if panel is None else pathlib.Path(panel)).expanduser().resolve()
     frame = load_panel(path)  # fail early, with the file and row, before any kernel starts
@@ -389,6 +410,14 @@ def serve(
             load_mapping(chain_env[CHAIN_ENV["mapping"]])
         known = {v: os.environ[v] for v in CHAIN_ENV.values() if os.environ.get(v)}
         chain_inputs(frame, env={**known, **chain_env})
+    events_env = {}
+    if events is not None:  # read as the kernels will: a bad file stops here, in one line
+        read_events(events)
+        events_env[EVENTS_ENV["events"]] = str(pathlib.Path(events).expanduser().resolve())
+    if relationships is not None:
+        read_relationships(relationships)
+        where = pathlib.Path(relationships).expanduser().resolve()
+        events_env[EVENTS_ENV["relationships"]] = str(where)
     if user_header is not None and scopes is None:
         raise InputError("--user-header needs --scopes (the file saying who sees which units)")
     scope_dir, scope_args = (
@@ -410,7 +439,8 @@ def serve(
             for scope in {repr(s.allowed): s for s in load_scopes(scopes).values()}.values():
                 if scope.allowed is not None:
                     warm_scope(restrict(frame, scope))
-    env = {**os.environ, PANEL_ENV: str(path), **chain_env}
+    env = {k: v for k, v in os.environ.items() if k not in EVENTS_ENV.values()}
+    env = {**env, PANEL_ENV: str(path), **chain_env, **events_env}  # only the flags name them
     env.pop(SCOPE_DIR_ENV, None)  # only --scopes scopes the server, never a stray variable
     if scope_dir is not None:
         env[SCOPE_DIR_ENV] = str(scope_dir)

@@ -75,6 +75,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "chain columns (see 'linkage panel --employee-survey ...')",
         )
     parser.add_argument(
+        "--events",
+        metavar="EVENTS.csv",
+        help="events for the section 'When someone leaves': unit_id, event_date[, event_type], "
+        "as 'linkage panel --events-out' writes them (default on the sample panel: the "
+        "sample's staff shocks)",
+    )
+    parser.add_argument(
+        "--relationships",
+        metavar="REL.json",
+        help="whether customers follow the person who served them, for the same section: the "
+        "--json output of 'linkage relationships' (shown only to viewers who see all units)",
+    )
+    parser.add_argument(
         "--map",
         dest="mapping",
         metavar="MAP.yaml",
@@ -118,4 +131,6 @@ def run(args: argparse.Namespace) -> int:
         expect=args.expect,
         scopes=args.scopes,
         user_header=args.user_header,
+        events=args.events,
+        relationships=args.relationships,
     )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from linkage.cli._common import add_json, fmt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from linkage.stats import RelationshipResult
 
 HELP = (
     "Do customers follow the person who served them? The hazard of a customer leaving in the "
@@ -65,6 +71,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json(parser)
 
 
+def finding_json(result: RelationshipResult, reports: list[pd.DataFrame]) -> str:
+    """The ``--json`` output: the result's figures, tables, settings and text, and the cleaning
+    reports' counts (``file, reason, n``). What ``linkage dashboard --relationships`` and
+    ``linkage report --relationships`` read."""
+    import pandas as pd
+
+    from linkage.stats.results import jsonable, records
+
+    out: dict[str, Any] = result.to_dict()
+    out["cleaning"] = records(pd.concat(reports, ignore_index=True), ["file", "reason", "n"])
+    return json.dumps(jsonable(out), indent=1)
+
+
+def sample_finding(folder: str | os.PathLike[str], *, as_of: str = "2026-01-01") -> str:
+    """:func:`finding_json` of the sample's ``employees.csv`` and ``customers.csv`` in
+    ``folder`` (its ``served_by``), with the default settings: what ``linkage simulate --sample``
+    writes as ``relationships.json``."""
+    import pathlib
+
+    from linkage.clean import clean_customers, clean_employees
+    from linkage.stats import relationship_hazard
+
+    where = pathlib.Path(folder)
+    employees = clean_employees(where / "employees.csv", as_of=as_of)
+    customers = clean_customers(where / "customers.csv", as_of=as_of, employees=employees)
+    result = relationship_hazard(employees.data, customers.data)
+    return finding_json(result, [employees.report, customers.report])
+
+
 def run(args: argparse.Namespace) -> int:
     """Clean the extracts, fit the hazard, print the finding. Returns the exit status."""
     import pathlib
@@ -78,7 +113,6 @@ def run(args: argparse.Namespace) -> int:
     from linkage.errors import InputError
     from linkage.io import load_mapping
     from linkage.stats import relationship_hazard
-    from linkage.stats.results import jsonable, records
 
     if args.window < 1:
         raise InputError(f"--window must be at least 1 month, not {args.window}")
@@ -118,11 +152,7 @@ def run(args: argparse.Namespace) -> int:
     )
     reports = [employees.report, customers.report] + ([rel.report] if rel is not None else [])
     if args.json:
-        out: dict[str, Any] = result.to_dict()
-        import pandas as pd
-
-        out["cleaning"] = records(pd.concat(reports, ignore_index=True), ["file", "reason", "n"])
-        print(json.dumps(jsonable(out), indent=1))
+        print(finding_json(result, reports))
         return 0
     print(result.text)
     print()

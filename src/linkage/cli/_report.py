@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "events (unit_id, event_date[, event_type], as 'linkage panel --events-out' writes them)",
     )
     parser.add_argument(
+        "--relationships",
+        metavar="REL.json",
+        help="add to 'When someone leaves' whether customers left after their own employee "
+        "left: the --json output of 'linkage relationships' (aggregated, small groups "
+        "suppressed)",
+    )
+    parser.add_argument(
         "--type",
         dest="event_type",
         metavar="TYPE",
@@ -58,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         events=args.events,
         event_type=args.event_type,
+        relationships=args.relationships,
     )
     print(f"linkage report: wrote {path}")
     return 0

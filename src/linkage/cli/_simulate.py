@@ -142,6 +142,17 @@ def run(args: argparse.Namespace) -> int:
             flag = "--" + given[0].replace("_", "-")
             raise InputError(f"--sample writes the bundled sample as it is; drop {flag}")
         paths = write_sample(args.outdir)
+        # the relationship finding of its served_by, as 'linkage relationships --json' writes it
+        # (the dashboard's section "When someone leaves" shows it on the sample)
+        import pathlib
+
+        from linkage.cli._relationships import sample_finding
+
+        target = pathlib.Path(args.outdir) / "relationships.json"
+        tmp = target.with_name(".relationships.json.tmp")
+        tmp.write_text(sample_finding(args.outdir) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        paths.append(target)
         print(f"wrote the bundled sample ({len(paths)} files) to {args.outdir}")
         return 0
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from linkage.errors import InputError
+from linkage.panel.events import derive_events
 from linkage.simulate._relationships import RelationshipSpec
 from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
@@ -392,6 +393,11 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     customer-month rows it comes from would be some 14 MB; ``truth["chain"]`` says what the chain
     planted. The canonical ``customers.csv`` carries ``served_by`` (each customer's first owner,
     :data:`SAMPLE_RELATIONSHIPS`; ``truth["relationships"]`` says what was planted).
+    ``events.csv`` is what ``linkage panel --events-out`` derives from the extracts
+    (:func:`linkage.panel.events.derive_events`: staff shocks; the sample has no role column).
+    ``linkage simulate --sample`` also writes ``relationships.json``, the ``--json`` output of
+    ``linkage relationships`` on ``employees.csv`` and ``customers.csv`` (the statistics are
+    above this layer).
 
     Parameters
     ----------
@@ -410,9 +416,10 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
     ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
     ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
-     'employees.csv', 'panel.csv', 'raw/customer_segments.csv', 'raw/customer_survey.csv',
-     'raw/customers.csv', 'raw/employee_survey.csv', 'raw/employees.csv', 'raw/mapping.yaml',
-     'raw/unit_revenue.csv', 'raw/units.csv', 'truth.json', 'unit_revenue.csv', 'units.csv']
+     'employees.csv', 'events.csv', 'panel.csv', 'raw/customer_segments.csv',
+     'raw/customer_survey.csv', 'raw/customers.csv', 'raw/employee_survey.csv',
+     'raw/employees.csv', 'raw/mapping.yaml', 'raw/unit_revenue.csv', 'raw/units.csv',
+     'truth.json', 'unit_revenue.csv', 'units.csv']
     """
     clean = simulate(SAMPLE_SPEC, chain=SAMPLE_CHAIN, relationships=SAMPLE_RELATIONSHIPS)
     defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
@@ -436,6 +443,11 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
         raise InputError("the sample world has no revenue")
     path = pathlib.Path(outdir) / "unit_revenue.csv"
     _atomic_write(path, _csv_bytes(unit_revenue))
+    written.append(path)
+    # the events 'linkage panel --events-out' derives from the sample's HR extract: staff shocks
+    # only (the sample has no role column, so no manager departure); units, dates, types
+    path = pathlib.Path(outdir) / "events.csv"
+    _atomic_write(path, _csv_bytes(derive_events(clean.panel, clean.employees)))
     written.append(path)
     written += _write_raw(defective, pathlib.Path(outdir) / "raw", chain=clean)
     return written
