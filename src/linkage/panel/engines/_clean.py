@@ -9,20 +9,23 @@ cleaner must see, so that the log itself never reaches pandas:
    after the as-of date, and a revenue that is a plain number or blank. The cleaner keeps an
    ``ok`` row with the same values, unless it repeats an earlier row. Each row also gets a hash
    of its trimmed cells;
-2. the hashes held by more than one row (candidate duplicates) are found: on Spark by one
-   aggregation; on DuckDB by sorting the hashes in NumPy (a ``GROUP BY`` over tens of millions of
-   distinct hashes costs several times more), read from a narrow temporary table of each row's
-   number, ``ok`` and hash, so that the fetch below tests no row again;
-3. the rows that are not ``ok`` or carry such a hash (about the share of defective rows) are
-   fetched with their file row numbers and cleaned by :func:`linkage.clean.clean_activity`: every
-   rule, its order and its reason are the pandas cleaner's own. Every row of a candidate group is
-   fetched, so ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
-4. the panel reads the rows not fetched and the fetched rows the cleaner kept. DuckDB keeps the
-   fetched rows' file row numbers in a temporary table and reads the log's other rows without
-   testing them again (an anti-join on the row numbers). Spark reads the ``ok`` rows and the
-   fetched rows kept that are not ``ok``, and the revenue of ``ok`` rows the cleaner found to be
-   copies is taken off the panel's (their activity bits change nothing: a copy is active when its
-   original is).
+2. the rows the cleaner must see are those not ``ok`` and those whose hash another row holds
+   (candidate copies). On DuckDB one pass over the log gives each row one 64-bit key: the high
+   bits of its hash, its ``ok`` bit and its row number across the parts (at least 35 bits of
+   hash up to 2**28 rows); numpy sorts the keys, and the rows not ``ok`` or sharing their hash
+   bits with a neighbour are fetched by their row numbers in a second pass (a join on a table
+   of those numbers). Rows that share the hash bits by chance are only fetched, not set aside:
+   the cleaner decides. On Spark (and on DuckDB past 2**28 rows) the repeated hashes come from
+   one aggregation and the rows from a second pass that tests every row again;
+3. the fetched rows (about the share of defective rows) are cleaned by
+   :func:`linkage.clean.clean_activity` with their file row numbers: every rule, its order and
+   its reason are the pandas cleaner's own. Every row of a candidate group is fetched, so
+   ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
+4. the panel reads, on DuckDB, the rows not fetched as they are (all ``ok``, none a copy: an
+   anti-join on the fetched row numbers, no test evaluated again) and every fetched row the
+   cleaner kept; on Spark, the ``ok`` rows and the fetched rows kept that are not ``ok``, and the
+   revenue of ``ok`` rows the cleaner found to be copies is taken off the panel's (their
+   activity bits change nothing: a copy is active when its original is).
 
 The one rule that looks at a whole column, numeric day/month dates without a given order (more
 than half of the column's dates such as ``01/02/2024``: an error), is decided on the fetched rows,
@@ -482,15 +485,6 @@ def _prefix(expr: str, columns: tuple[str, ...], q: _Sql) -> str:
     return expr
 
 
-def _repeated(hashes: np.ndarray) -> np.ndarray:
-    """The values that occur more than once in ``hashes`` (sorted; sorts ``hashes`` in place, so
-    that a log of 100 M rows needs no second copy of its hashes)."""
-    s = hashes if hashes.flags.writeable else hashes.copy()
-    s.sort()
-    same = s[1:] == s[:-1]
-    return np.unique(s[1:][same])
-
-
 def _exists(backend: Any, sql: str) -> bool:
     return len(backend.query(sql)) > 0
 
@@ -536,6 +530,7 @@ def _as_read(
         offsets = np.asarray(raw.offsets, dtype=np.int64)
         rows = offsets[index] + got["linkage_row"].to_numpy(np.int64) + 1
     out = {}
+    kinds = dict(zip(raw.columns, (_kind(t) for t in raw.types), strict=True))
     for c in raw.columns:
         col = got[c]
         if c in whole and _kind_of(col) == "float":
@@ -551,6 +546,10 @@ def _as_read(
                 col = col.dt.tz_localize(None)
             fmt = "%Y-%m-%d" if whole[c] else "%Y-%m-%d %H:%M:%S"
             text = col.dt.strftime(fmt).astype("str").where(col.notna())
+        elif col.dtype == object and kinds[c] == "date":  # datetime.date: ISO text at once
+            days = np.array(col.where(col.notna(), None).tolist(), dtype="datetime64[D]")
+            iso = pd.Series(np.datetime_as_string(days, unit="D"), index=col.index, dtype="str")
+            text = iso.where(col.notna())
         else:
             text = as_text(col) if col.dtype != object else col.map(_cell, na_action="ignore")
         stripped = text.str.strip()
