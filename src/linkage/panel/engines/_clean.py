@@ -197,7 +197,13 @@ def clean_log(
                 if q.spark
                 else f"trim({x}, {q.lit(WHITESPACE)})"
             )
-            return f"CASE WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            if q.spark:
+                return f"CASE WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            # DuckDB: a plain cell is its own trimmed form (trimming by a set of characters
+            # costs more than the tests, measured)
+            return (
+                f"CASE WHEN {plain(c)} THEN {x} WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            )
         if kinds[c] == "float":
             return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"
         return x
