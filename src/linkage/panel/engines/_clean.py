@@ -274,6 +274,12 @@ def clean_log(
             day=_prefix(day, raw.columns, q),
             rev=_prefix(rev, raw.columns, q),
             cols=cols,
+            fetch_cols=", ".join(  # dates as ISO text, as the reader writes them (quicker)
+                f"CAST(a.{q.col(c)} AS VARCHAR) AS {q.col(c)}"
+                if kinds[c] == "date"
+                else f"a.{q.col(c)}"
+                for c in raw.columns
+            ),
             unit_join=unit_join,
         )
     else:  # Spark (and logs past the row numbers a key holds): the hashes aggregated in SQL
@@ -414,6 +420,7 @@ def _fetch_sorted(
     day: str,
     rev: str,
     cols: str,
+    fetch_cols: str,
     unit_join: str,
 ) -> pd.DataFrame:
     """DuckDB: the rows the cleaner must see, from one pass that gives each row one 64-bit key
@@ -422,7 +429,8 @@ def _fetch_sorted(
 
     ``ok``: the SQL of the per-row tests (columns as ``a.<name>``); ``same``: an ``ok`` row
     whose raw cells hash as their trimmed form (``o`` is ``ok``); ``h_raw`` and ``h_norm``: the
-    two hashes; ``day`` and ``rev``: the date and revenue of a row as the panel reads them.
+    two hashes; ``day`` and ``rev``: the date and revenue of a row as the panel reads them;
+    ``cols`` and ``fetch_cols``: the file columns as read and as fetched.
     """
     if raw.numbered:
         top = _int(backend.query(f"SELECT max(linkage_row) AS m FROM {raw.view}")["m"].iloc[0])
@@ -457,7 +465,7 @@ def _fetch_sorted(
     backend.register("linkage_pick", pick)
     return backend.query(
         f"SELECT a.linkage_file, a.linkage_row, p.lk_ok AS linkage_ok, {day} AS linkage_day, "
-        f"{rev} AS linkage_rev, {cols} FROM {raw.view} a JOIN linkage_pick p "
+        f"{rev} AS linkage_rev, {fetch_cols} FROM {raw.view} a JOIN linkage_pick p "
         "ON a.linkage_file = p.lk_f AND a.linkage_row = p.lk_r"
     )
 
@@ -536,7 +544,6 @@ def _as_read(
         offsets = np.asarray(raw.offsets, dtype=np.int64)
         rows = offsets[index] + got["linkage_row"].to_numpy(np.int64) + 1
     out = {}
-    kinds = dict(zip(raw.columns, (_kind(t) for t in raw.types), strict=True))
     for c in raw.columns:
         col = got[c]
         if c in whole and _kind_of(col) == "float":
@@ -552,10 +559,6 @@ def _as_read(
                 col = col.dt.tz_localize(None)
             fmt = "%Y-%m-%d" if whole[c] else "%Y-%m-%d %H:%M:%S"
             text = col.dt.strftime(fmt).astype("str").where(col.notna())
-        elif col.dtype == object and kinds[c] == "date":  # datetime.date: ISO text at once
-            days = np.array(col.where(col.notna(), None).tolist(), dtype="datetime64[D]")
-            iso = pd.Series(np.datetime_as_string(days, unit="D"), index=col.index, dtype="str")
-            text = iso.where(col.notna())
         else:
             text = as_text(col) if col.dtype != object else col.map(_cell, na_action="ignore")
         stripped = text.str.strip()
