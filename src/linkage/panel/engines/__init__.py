@@ -776,12 +776,10 @@ class _DuckDB:
         # (measured figures: benchmarks/README.md)
         return self.con.sql(sql).to_arrow_table().to_pandas()
 
-    def numbers(self, sql: str, size: int | None = None) -> np.ndarray:
-        """The one numeric column of a query as a NumPy array (no pandas copy); with ``size``
-        (the rows expected), streamed batch by batch into one array of that size, so that the
-        result is never held twice."""
-        if size is None:
-            return np.asarray(next(iter(self.con.sql(sql).fetchnumpy().values())))
+    def numbers(self, sql: str, size: int) -> np.ndarray:
+        """The one numeric column of a query as a NumPy array, streamed batch by batch into one
+        array of ``size`` (the rows expected; grown if there are more), so that the result is
+        never held twice (no pandas copy, no DuckDB result table)."""
         reader = self.con.sql(sql).to_arrow_reader(1 << 20)
         out: np.ndarray | None = None
         filled = 0
