@@ -90,6 +90,9 @@ def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -
 
     from linkage.panel.engines import build_panel_engine
 
+    if engine.endswith("_clean"):  # the schemas (pandera) the first cleaning imports
+        import linkage.io.schemas  # noqa: F401
+
     spark, session_s = None, 0.0
     if engine in ("spark", "spark_clean"):
         import warnings

@@ -776,9 +776,22 @@ class _DuckDB:
         # (measured figures: benchmarks/README.md)
         return self.con.sql(sql).to_arrow_table().to_pandas()
 
-    def numbers(self, sql: str) -> np.ndarray:
-        """The one numeric column of a query as a NumPy array (no pandas copy)."""
-        return np.asarray(next(iter(self.con.sql(sql).fetchnumpy().values())))
+    def numbers(self, sql: str, size: int) -> np.ndarray:
+        """The one numeric column of a query as a NumPy array, streamed batch by batch into one
+        array of ``size`` (the rows expected; grown if there are more), so that the result is
+        never held twice (no pandas copy, no DuckDB result table)."""
+        reader = self.con.sql(sql).to_arrow_reader(1 << 20)
+        out: np.ndarray | None = None
+        filled = 0
+        for batch in reader:
+            values = batch.column(0).to_numpy(zero_copy_only=False)
+            if out is None:
+                out = np.empty(max(size, len(values)), dtype=values.dtype)
+            if filled + len(values) > len(out):  # more rows than expected: grow
+                out = np.concatenate([out[:filled], np.empty(filled + len(values), out.dtype)])
+            out[filled : filled + len(values)] = values
+            filled += len(values)
+        return np.empty(0, np.uint64) if out is None else out[:filled]
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)

@@ -9,20 +9,23 @@ cleaner must see, so that the log itself never reaches pandas:
    after the as-of date, and a revenue that is a plain number or blank. The cleaner keeps an
    ``ok`` row with the same values, unless it repeats an earlier row. Each row also gets a hash
    of its trimmed cells;
-2. the hashes held by more than one row (candidate duplicates) are found: on Spark by one
-   aggregation; on DuckDB by sorting the hashes in NumPy (a ``GROUP BY`` over tens of millions of
-   distinct hashes costs several times more), read from a narrow temporary table of each row's
-   number, ``ok`` and hash, so that the fetch below tests no row again;
-3. the rows that are not ``ok`` or carry such a hash (about the share of defective rows) are
-   fetched with their file row numbers and cleaned by :func:`linkage.clean.clean_activity`: every
-   rule, its order and its reason are the pandas cleaner's own. Every row of a candidate group is
-   fetched, so ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
-4. the panel reads the rows not fetched and the fetched rows the cleaner kept. DuckDB keeps the
-   fetched rows' file row numbers in a temporary table and reads the log's other rows without
-   testing them again (an anti-join on the row numbers). Spark reads the ``ok`` rows and the
-   fetched rows kept that are not ``ok``, and the revenue of ``ok`` rows the cleaner found to be
-   copies is taken off the panel's (their activity bits change nothing: a copy is active when its
-   original is).
+2. the rows the cleaner must see are those not ``ok`` and those whose hash another row holds
+   (candidate copies). On DuckDB one pass over the log gives each row one 64-bit key: the high
+   bits of its hash, its ``ok`` bit and its row number across the parts (at least 35 bits of
+   hash up to 2**28 rows); numpy sorts the keys, and the rows not ``ok`` or sharing their hash
+   bits with a neighbour are fetched by their row numbers in a second pass (a join on a table
+   of those numbers). Rows that share the hash bits by chance are only fetched, not set aside:
+   the cleaner decides. On Spark (and on DuckDB past 2**28 rows) the repeated hashes come from
+   one aggregation and the rows from a second pass that tests every row again;
+3. the fetched rows (about the share of defective rows) are cleaned by
+   :func:`linkage.clean.clean_activity` with their file row numbers: every rule, its order and
+   its reason are the pandas cleaner's own. Every row of a candidate group is fetched, so
+   ``duplicate_row`` (the first of equal rows kept) is decided on all of them;
+4. the panel reads, on DuckDB, the rows not fetched as they are (all ``ok``, none a copy: an
+   anti-join on the fetched row numbers, no test evaluated again) and every fetched row the
+   cleaner kept; on Spark, the ``ok`` rows and the fetched rows kept that are not ``ok``, and the
+   revenue of ``ok`` rows the cleaner found to be copies is taken off the panel's (their
+   activity bits change nothing: a copy is active when its original is).
 
 The one rule that looks at a whole column, numeric day/month dates without a given order (more
 than half of the column's dates such as ``01/02/2024``: an error), is decided on the fetched rows,
@@ -53,6 +56,10 @@ _TEXT = ("VARCHAR", "STRING", "TEXT", "CHAR")
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT", "INT", "BYTE", "SHORT", "LONG")  # fmt: skip
 _FLOAT = ("FLOAT", "DOUBLE", "REAL", "DECIMAL")
+#: DuckDB sorts one key per row in numpy up to this many rows (a key holds the row number and
+#: at least 35 bits of the row's hash, so that rows sharing those bits by chance stay few); past
+#: it, the hashes held by more than one row are found by a GROUP BY
+_SORT_ROWS = 1 << 28
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,11 +172,17 @@ def clean_log(
         """SQL: the cell of file column c is already what the cleaner makes of it (no surrounding
         whitespace, no missing-value token, not NaN); NULL stays NULL."""
         x = q.col(c)
-        if kinds[c] == "text":  # (cells longer than every token skip the token test)
-            last = f"right({x}, 1)" if q.spark else f"{x}[-1]"
+        if kinds[c] == "text" and q.spark:  # (cells longer than every token skip the token test)
             return (
-                f"(ascii({x}) BETWEEN 33 AND 126 AND ascii({last}) BETWEEN 33 AND 126 "
+                f"(ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126 "
                 f"AND ({q.strlen(x)} > {longest} OR {x} NOT IN ({tokens})))"
+            )
+        if kinds[c] == "text":  # the same on DuckDB in its cheapest form (measured): the first
+            # character by comparing the string's leading bytes, the last as the reversed
+            # string's first, the tokens only in cells as short as the longest token
+            return (
+                f"({x} >= '!' AND {x} < chr(127) AND ascii(reverse({x})) BETWEEN 33 AND 126 "
+                f"AND CASE WHEN strlen({x}) > {longest} THEN TRUE ELSE {x} NOT IN ({tokens}) END)"
             )
         if kinds[c] == "float":
             return f"NOT isnan({x})"
@@ -184,7 +197,13 @@ def clean_log(
                 if q.spark
                 else f"trim({x}, {q.lit(WHITESPACE)})"
             )
-            return f"CASE WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            if q.spark:
+                return f"CASE WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            # DuckDB: a plain cell is its own trimmed form (trimming by a set of characters
+            # costs more than the tests, measured)
+            return (
+                f"CASE WHEN {plain(c)} THEN {x} WHEN {t} IN ('', {tokens}) THEN NULL ELSE {t} END"
+            )
         if kinds[c] == "float":
             return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"
         return x
@@ -236,61 +255,57 @@ def clean_log(
         backend.register("linkage_known_units", known)
         unit_join = f"LEFT JOIN linkage_known_units ku ON a.{q.col(uidc)} = ku.lk_unit"
         conds.append("ku.lk_unit IS NOT NULL")
-    every_plain = " AND ".join(plain(c) for c in raw.columns)
-    h = (
-        f"CASE WHEN {every_plain} THEN {q.hash([q.col(c) for c in raw.columns])} "
-        f"ELSE {q.hash([norm(c) for c in raw.columns])} END"
-    )
     cols = ", ".join(f"a.{q.col(c)}" for c in raw.columns)
     ok = "coalesce(" + " AND ".join(f"({c})" for c in conds) + ", FALSE)"  # NULL: not ok
-    backend.execute(
-        "CREATE OR REPLACE TEMP VIEW linkage_rows AS SELECT a.linkage_file, a.linkage_row, "
-        f"{cols}, "
-        f"{_prefix(ok, raw.columns, q)} AS ok, {_prefix(day, raw.columns, q)} AS day, "
-        f"{_prefix(rev, raw.columns, q)} AS rev, {_prefix(h, raw.columns, q)} AS h "
-        f"FROM {raw.view} a {unit_join}"
-    )
-
-    # ---- repeated hashes (candidate copies), then the rows the cleaner must see -----------------
-    if q.spark:  # one aggregation, spread over the cluster
+    n_rows = _count(backend, raw)
+    keyed = not q.spark and n_rows <= _SORT_ROWS and (raw.counts is not None or raw.numbered)
+    if keyed:
+        # DuckDB: one pass gives every row's key (hash, ok, row number), sorted in numpy
+        mapped_cols = set(src.values())
+        rest = [plain(c) for c in raw.columns if c not in mapped_cols]  # an ok row's other cells
+        got = _fetch_sorted(
+            backend,
+            raw,
+            n_rows,
+            ok=_prefix(ok, raw.columns, q),
+            same=" AND ".join(["o", *(_prefix(r, raw.columns, q) for r in rest)]),
+            h_raw=q.hash([f"a.{q.col(c)}" for c in raw.columns]),
+            h_norm=_prefix(q.hash([norm(c) for c in raw.columns]), raw.columns, q),
+            day=_prefix(day, raw.columns, q),
+            rev=_prefix(rev, raw.columns, q),
+            cols=cols,
+            fetch_cols=", ".join(  # dates as ISO text, as the reader writes them (quicker)
+                f"CAST(a.{q.col(c)} AS VARCHAR) AS {q.col(c)}"
+                if kinds[c] == "date"
+                else f"a.{q.col(c)}"
+                for c in raw.columns
+            ),
+            unit_join=unit_join,
+        )
+    else:  # Spark (and logs past the row numbers a key holds): the hashes aggregated in SQL
+        every_plain = " AND ".join(plain(c) for c in raw.columns)
+        h = (
+            f"CASE WHEN {every_plain} THEN {q.hash([q.col(c) for c in raw.columns])} "
+            f"ELSE {q.hash([norm(c) for c in raw.columns])} END"
+        )
+        backend.execute(
+            "CREATE OR REPLACE TEMP VIEW linkage_rows AS SELECT a.linkage_file, a.linkage_row, "
+            f"{cols}, {_prefix(ok, raw.columns, q)} AS ok, {_prefix(day, raw.columns, q)} AS day, "
+            f"{_prefix(rev, raw.columns, q)} AS rev, {_prefix(h, raw.columns, q)} AS h "
+            f"FROM {raw.view} a {unit_join}"
+        )
         dups = backend.query("SELECT h FROM linkage_rows GROUP BY h HAVING count(*) > 1")
-    else:  # in one process, sorting the hashes in numpy is several times quicker (measured
-        # figures: benchmarks/README.md); each row's tests and hash are computed once, kept with
-        # its row number in a narrow table that the fetch reads
-        backend.execute(
-            "CREATE OR REPLACE TEMP TABLE linkage_flags AS "
-            "SELECT linkage_file, linkage_row, ok, h FROM linkage_rows"
+        if len(dups):
+            backend.register("linkage_dup_hashes", dups.rename(columns={"h": "dh"}))
+            dup_join = "LEFT JOIN linkage_dup_hashes dd ON f.h = dd.dh"
+            fetched = "(NOT f.ok OR dd.dh IS NOT NULL)"
+        else:
+            dup_join, fetched = "", "(NOT f.ok)"
+        got = backend.query(
+            f"SELECT f.linkage_file, f.linkage_row, f.ok AS linkage_ok, f.day AS linkage_day, "
+            f"f.rev AS linkage_rev, {', '.join('f.' + q.col(c) for c in raw.columns)} "
+            f"FROM linkage_rows f {dup_join} WHERE {fetched}"
         )
-        dups = pd.DataFrame({"h": _repeated(backend.numbers("SELECT h FROM linkage_flags"))})
-    if len(dups):
-        backend.register("linkage_dup_hashes", dups.rename(columns={"h": "dh"}))
-        dup_join = "LEFT JOIN linkage_dup_hashes dd ON f.h = dd.dh"
-        fetched = "(NOT f.ok OR dd.dh IS NOT NULL)"
-    else:
-        dup_join, fetched = "", "(NOT f.ok)"
-    select = (
-        f"SELECT f.linkage_file, f.linkage_row, f.ok AS linkage_ok, f.day AS linkage_day, "
-        f"f.rev AS linkage_rev, {', '.join('f.' + q.col(c) for c in raw.columns)} "
-        f"FROM linkage_rows f {dup_join} WHERE {fetched}"
-    )
-    if q.spark:
-        got = backend.query(select)
-    else:  # kept: the panel reads every other row of the log without testing it again
-        picked = (
-            f"SELECT f.linkage_file, f.linkage_row, f.ok FROM linkage_flags f {dup_join} "
-            f"WHERE {fetched}"
-        )
-        backend.execute(
-            "CREATE OR REPLACE TEMP TABLE linkage_fetched AS "
-            f"SELECT a.linkage_file, a.linkage_row, x.ok AS linkage_ok, "
-            f"{_prefix(day, raw.columns, q)} AS linkage_day, "
-            f"{_prefix(rev, raw.columns, q)} AS linkage_rev, "
-            f"{', '.join('a.' + q.col(c) for c in raw.columns)} FROM {raw.view} a "
-            f"JOIN ({picked}) x "
-            "ON a.linkage_file = x.linkage_file AND a.linkage_row = x.linkage_row"
-        )
-        backend.execute("DROP TABLE IF EXISTS linkage_flags")
-        got = backend.query("SELECT * FROM linkage_fetched")
     # whole-column facts the reader's text of the fetched cells depends on (first in the fetched
     # rows; a scan that stops at the first counter-example only when they do not tell)
     floats = [c for c in raw.columns if kinds[c] == "float"]
@@ -303,15 +318,15 @@ def clean_log(
             backend, f"SELECT 1 FROM {raw.view} WHERE {q.col(c)} <> floor({q.col(c)}) LIMIT 1"
         )
     for c in stamps:
-        v = pd.to_datetime(got[c]).dropna()
-        if getattr(v.dt, "tz", None) is not None:
-            v = v.dt.tz_localize(None)
-        whole[c] = bool(v.dt.normalize().eq(v).all()) and not _exists(
+        t = pd.to_datetime(got[c]).dropna()
+        if getattr(t.dt, "tz", None) is not None:
+            t = t.dt.tz_localize(None)
+        whole[c] = bool(t.dt.normalize().eq(t).all()) and not _exists(
             backend,
             f"SELECT 1 FROM {raw.view} WHERE CAST({q.col(c)} AS DATE) <> {q.col(c)} LIMIT 1",
         )
     part, blank = _as_read(got, raw, whole)
-    n_total = _count(backend, raw) - int(blank.sum())
+    n_total = n_rows - int(blank.sum())
     got = got.loc[~blank].reset_index(drop=True)
     order = np.argsort(part.index.to_numpy(), kind="stable")  # file order, as the reader's
     part, got = part.iloc[order], got.iloc[order].reset_index(drop=True)
@@ -332,14 +347,14 @@ def clean_log(
     report.loc[report["reason"].eq("kept"), "n"] = n_total - n_gone
     result = CleanResult(data=result.data, rejects=result.rejects, report=report)
 
-    # ---- the rows the panel reads: ok rows, the fetched rows kept that are not ok ---------------
-    gone_rows = set(result.rejects["row"].to_numpy(np.int64).tolist())
-    part_rows = part.index.to_numpy(np.int64)
-    kept_fetched = np.array([r not in gone_rows for r in part_rows.tolist()], dtype=bool)
+    # ---- the rows the panel reads ---------------------------------------------------------------
+    # DuckDB (one key per row): the rows not fetched, read as they are (all ok, none a copy),
+    # and every fetched row the cleaner kept; Spark: the ok rows, the fetched rows kept that are
+    # not ok, and the revenue of ok rows the cleaner set aside (copies) taken off the panel's
+    gone_rows = result.rejects["row"].to_numpy(np.int64)
+    kept_fetched = ~np.isin(part.index.to_numpy(np.int64), gone_rows)
     keep_cols = ["customer_id", "unit_id", "activity_date", *(["revenue"] if has_revenue else [])]
-    # Spark: the kept fetched rows that are not ok (the ok ones are read from the log); DuckDB:
-    # every kept fetched row (the log's other rows are read, all ok)
-    rescued = result.data.loc[~sql_ok[kept_fetched] if q.spark else slice(None), keep_cols].copy()
+    rescued = result.data.loc[slice(None) if keyed else ~sql_ok[kept_fetched], keep_cols].copy()
     rescued["activity_date"] = rescued["activity_date"].astype("datetime64[us]")
     for c in ("customer_id", "unit_id"):
         rescued[c] = rescued[c].astype("str")
@@ -348,7 +363,7 @@ def clean_log(
     backend.register("linkage_rescued", rescued.reset_index(drop=True))
     less = None
     counted_gone = sql_ok & ~kept_fetched  # ok in SQL, a copy to the cleaner
-    if q.spark and has_revenue and counted_gone.any():
+    if not keyed and has_revenue and counted_gone.any():
         from linkage.panel.periods import date_codes
 
         gone = got.loc[counted_gone]
@@ -360,22 +375,18 @@ def clean_log(
             }
         )
     revenue_res = ", CAST(revenue AS DOUBLE) AS revenue" if has_revenue else ""
-    if q.spark:
-        revenue_sel = ", rev AS revenue" if has_revenue else ""
-        logged = (
-            f"SELECT CAST({q.col(cidc)} AS {q.d.string}) AS customer_id, "
-            f"CAST({q.col(uidc)} AS {q.d.string}) AS unit_id, day AS activity_date{revenue_sel} "
-            f"FROM linkage_rows WHERE ok"
-        )
-    else:  # the rows not fetched are ok and no copies: read them as they are
-        revenue_sel = f", {_prefix(rev, raw.columns, q)} AS revenue" if has_revenue else ""
-        logged = (
-            f"SELECT CAST(a.{q.col(cidc)} AS {q.d.string}) AS customer_id, "
-            f"CAST(a.{q.col(uidc)} AS {q.d.string}) AS unit_id, "
-            f"{_prefix(day, raw.columns, q)} AS activity_date{revenue_sel} "
-            f"FROM {raw.view} a ANTI JOIN linkage_fetched x "
-            f"ON a.linkage_file = x.linkage_file AND a.linkage_row = x.linkage_row"
-        )
+    revenue_sel = f", {_prefix(rev, raw.columns, q)} AS revenue" if has_revenue else ""
+    rows_read = (
+        f"FROM {raw.view} a ANTI JOIN linkage_pick p "
+        "ON a.linkage_file = p.lk_f AND a.linkage_row = p.lk_r"
+        if keyed
+        else f"FROM {raw.view} a {unit_join} WHERE {_prefix(ok, raw.columns, q)}"
+    )
+    logged = (
+        f"SELECT CAST(a.{q.col(cidc)} AS {q.d.string}) AS customer_id, "
+        f"CAST(a.{q.col(uidc)} AS {q.d.string}) AS unit_id, "
+        f"{_prefix(day, raw.columns, q)} AS activity_date{revenue_sel} {rows_read}"
+    )
     backend.execute(
         f"CREATE OR REPLACE TEMP VIEW {kept_view} AS {logged} UNION ALL "
         f"SELECT customer_id, unit_id, CAST(activity_date AS DATE) AS activity_date"
@@ -397,21 +408,95 @@ def clean_log(
     return result, bounds, has_revenue, less
 
 
+def _fetch_sorted(
+    backend: Any,
+    raw: RawLog,
+    n_rows: int,
+    *,
+    ok: str,
+    same: str,
+    h_raw: str,
+    h_norm: str,
+    day: str,
+    rev: str,
+    cols: str,
+    fetch_cols: str,
+    unit_join: str,
+) -> pd.DataFrame:
+    """DuckDB: the rows the cleaner must see, from one pass that gives each row one 64-bit key
+    (the high bits of its hash, whether it is ``ok``, its row number across the parts) and a
+    sort of those keys in numpy; then one join that fetches those rows by their numbers.
+
+    ``ok``: the SQL of the per-row tests (columns as ``a.<name>``); ``same``: an ``ok`` row
+    whose raw cells hash as their trimmed form (``o`` is ``ok``); ``h_raw`` and ``h_norm``: the
+    two hashes; ``day`` and ``rev``: the date and revenue of a row as the panel reads them;
+    ``cols`` and ``fetch_cols``: the file columns as read and as fetched.
+    """
+    if raw.numbered:
+        top = _int(backend.query(f"SELECT max(linkage_row) AS m FROM {raw.view}")["m"].iloc[0])
+        gid = "a.linkage_row"
+    else:
+        top = max(n_rows - 1, 0)
+        listed = ", ".join(str(int(o)) for o in raw.offsets)
+        gid = f"(a.linkage_row + CAST([{listed}] AS BIGINT[])[CAST(a.linkage_file AS BIGINT) + 1])"
+    shift = max(1, int(top).bit_length()) + 1  # row number bits, then the ok bit
+    ok_bit = 1 << (shift - 1)
+    high = ((1 << 64) - 1) ^ ((1 << shift) - 1)  # the hash bits kept
+    key = (
+        f"((CASE WHEN {same} THEN {h_raw} ELSE {h_norm} END) & CAST({high} AS UBIGINT)) "
+        f"| (CASE WHEN o THEN CAST({ok_bit} AS UBIGINT) ELSE CAST(0 AS UBIGINT) END) "
+        f"| CAST({gid} AS UBIGINT)"
+    )
+    keys = backend.numbers(
+        f"SELECT {key} AS k FROM (SELECT {cols}, a.linkage_file, a.linkage_row, {ok} AS o "
+        f"FROM {raw.view} a {unit_join}) a",
+        size=n_rows,
+    ).view(np.uint64)
+    picked = _picked(keys, shift)
+    del keys
+    ids = (picked & np.uint64(ok_bit - 1)).astype(np.int64)
+    if raw.numbered:
+        files, rows = np.zeros(len(ids), np.int64), ids
+    else:
+        offsets = np.asarray(raw.offsets, dtype=np.int64)
+        files = np.searchsorted(offsets, ids, side="right") - 1
+        rows = ids - offsets[files]
+    pick = pd.DataFrame({"lk_f": files, "lk_r": rows, "lk_ok": (picked & np.uint64(ok_bit)) != 0})
+    backend.register("linkage_pick", pick)
+    return backend.query(
+        f"SELECT a.linkage_file, a.linkage_row, p.lk_ok AS linkage_ok, {day} AS linkage_day, "
+        f"{rev} AS linkage_rev, {fetch_cols} FROM {raw.view} a JOIN linkage_pick p "
+        "ON a.linkage_file = p.lk_f AND a.linkage_row = p.lk_r"
+    )
+
+
+def _picked(keys: np.ndarray, shift: int, step: int = 1 << 22) -> np.ndarray:
+    """The keys (see :func:`_fetch_sorted`) of the rows that are not ok (bit ``shift - 1``
+    clear) or share their hash bits (``key >> shift``) with another row. Sorts ``keys`` in
+    place and compares neighbours ``step`` keys at a time, so that no second array of the log's
+    size is made."""
+    keys.sort()
+    n, s, ok_bit = len(keys), np.uint64(shift), np.uint64(1 << (shift - 1))
+    out = []
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        a, b = max(lo - 1, 0), min(hi + 1, n)  # one neighbour on each side
+        h = keys[a:b] >> s
+        eq = h[1:] == h[:-1]
+        rep = np.zeros(b - a, dtype=bool)
+        rep[1:] |= eq
+        rep[:-1] |= eq
+        block = keys[lo:hi]
+        out.append(block[rep[lo - a : lo - a + hi - lo] | ((block & ok_bit) == 0)])
+    return np.concatenate(out) if out else np.zeros(0, np.uint64)
+
+
 def _prefix(expr: str, columns: tuple[str, ...], q: _Sql) -> str:
     """``expr`` with the file columns read from the table alias ``a``."""
     for c in sorted(columns, key=len, reverse=True):
         col = q.col(c)
         expr = expr.replace(col, f"a.{col}").replace(f"a.a.{col}", f"a.{col}")
     return expr
-
-
-def _repeated(hashes: np.ndarray) -> np.ndarray:
-    """The values that occur more than once in ``hashes`` (sorted; sorts ``hashes`` in place, so
-    that a log of 100 M rows needs no second copy of its hashes)."""
-    s = hashes if hashes.flags.writeable else hashes.copy()
-    s.sort()
-    same = s[1:] == s[:-1]
-    return np.unique(s[1:][same])
 
 
 def _exists(backend: Any, sql: str) -> bool:
