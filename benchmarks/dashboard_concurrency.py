@@ -78,17 +78,62 @@ def memory(server: VoilaServer) -> dict[str, float]:
             "uss_sum": sum(uss), "rss_sum": sum(rss), "server_rss": server_rss}
 
 
+def pool_ready(server: VoilaServer) -> int:
+    """Preheated kernels of the notebook ready to hand out (``/linkage/api/places``)."""
+    import json
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{server.url}/linkage/api/places", timeout=10) as r:
+            return int(json.load(r).get("ready", {}).get(NOTEBOOK, 0))
+    except OSError:
+        return 0
+
+
+def wait_idle(server: VoilaServer, timeout: float, quiet: float = 0.05, pool: int = 0) -> float:
+    """Wait until ``pool`` preheated kernels are ready and the server's kernels have been idle
+    (less than ``quiet`` of a CPU together) for two seconds: the refilled pool has run its
+    notebooks. Returns the seconds waited."""
+    import psutil
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if pool_ready(server) < pool:
+            time.sleep(1)
+            continue
+        procs = server.kernels()
+        for proc in procs:
+            try:
+                proc.cpu_percent(None)
+            except psutil.Error:
+                pass
+        time.sleep(2)
+        used = 0.0
+        for proc in procs:
+            try:
+                used += proc.cpu_percent(None) / 100
+            except psutil.Error:
+                pass
+        if used < quiet and len(server.kernels()) == len(procs):
+            break
+    return time.perf_counter() - t0
+
+
 async def viewer(browser, url: str, i: int, timeout: float, start_gate: asyncio.Event,
-                 change_gate: asyncio.Event, ready_count: list[int], waiting: list[int]) -> dict:
+                 change_gate: asyncio.Event, ready_count: list[int], waiting: list[int],
+                 opened: list[int]) -> dict:
     """One viewer: open, wait until interactive, then (with the others) change the region."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
+    await page.goto("about:blank")
+    opened[0] += 1
     out: dict = {"i": i}
     try:
         await start_gate.wait()
         t0 = time.perf_counter()
         response = await page.goto(url, wait_until="commit", timeout=timeout * 1000)
         out["status"] = response.status if response else None
+        out["commit"] = time.perf_counter() - t0
         if out["status"] == 503:
             out["busy_text"] = (await page.inner_text("body"))[:80]
             if await page.locator("h1.linkage-waiting").count() == 0:
@@ -122,9 +167,12 @@ async def run_n(browser, server: VoilaServer, n: int, timeout: float) -> tuple[l
     url = f"{server.url}/voila/render/{NOTEBOOK}"
     start_gate, change_gate = asyncio.Event(), asyncio.Event()
     ready, waiting = [0], [0]
+    opened = [0]
     tasks = [asyncio.create_task(viewer(browser, url, i, timeout, start_gate, change_gate, ready,
-                                        waiting)) for i in range(n)]
-    await asyncio.sleep(0.5)  # contexts created: now all at once
+                                        waiting, opened)) for i in range(n)]
+    while opened[0] < n:  # every viewer's browser tab is open: now all at once
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
     start_gate.set()
     # the filter changes go together once every admitted page is interactive (or has failed)
     deadline = time.perf_counter() + timeout + 5
@@ -165,6 +213,8 @@ async def main_async(args) -> int:
     extra = [f"--LinkageVoila.max_viewers={args.cap}"]
     if args.expect:
         extra.append(f"--LinkageVoila.expect={args.expect}")
+    if args.page_slots is not None:
+        extra.append(f"--LinkageVoila.page_slots={args.page_slots}")
     if args.fill_delay is not None:
         extra.append(f"--LinkageVoila.expect_fill_delay={args.fill_delay}")
     server = VoilaServer(work, work / "voila.log", env=env, extra=tuple(extra))
@@ -172,7 +222,7 @@ async def main_async(args) -> int:
     try:
         if not server.pool_filled(NOTEBOOK, timeout=300):
             raise RuntimeError("pool not filled")
-        time.sleep(8 * max(1, args.expect))  # let the preheated kernels finish running the notebook
+        wait_idle(server, timeout=300)  # let the preheated kernels finish running the notebook
         plan = [line for line in server.log().splitlines() if "linkage: expecting" in line]
         if plan:
             print(plan[0].split("linkage: ", 1)[1], flush=True)
@@ -201,6 +251,10 @@ async def main_async(args) -> int:
                       f"(RSS median {_mb(mem['rss_median'])} MB, max {_mb(mem['rss_max'])} MB; USS median "
                       f"{_mb(mem['uss_median'])} MB; all kernels RSS {_mb(mem['rss_sum'])} MB); "
                       f"server RSS {_mb(mem['server_rss'])} MB", flush=True)
+                print("    each viewer's time to interactive (first answer from the server): "
+                      + ", ".join(f"{r['tti']:.1f} ({r['commit']:.1f})"
+                                  for r in sorted(admitted, key=lambda r: r.get("tti", 1e9))
+                                  if "tti" in r) + " s", flush=True)
                 for r in fails:
                     print(f"    viewer {r['i']}: {r['error']}")
                 if busy:
@@ -209,20 +263,21 @@ async def main_async(args) -> int:
                     print(f"    kernels did not fall back to the pool: {len(server.kernels())} live")
                 else:
                     print(f"    pages closed: kernels back to {pool} (the pool)", flush=True)
+                settled = wait_idle(server, timeout=240, pool=pool)
+                print(f"    pool warmed up again after {settled:.0f} s", flush=True)
                 over = bool((tti and statistics.median(tti) > args.tti_budget) or
                             (trip and statistics.median(trip) > args.trip_budget))
                 time.sleep(args.settle)
                 return bool(fails) or over, bool(busy)
 
             past_cap_shown = False
-            n = 1
-            while n <= args.max_n:
+            ramp = args.ns or [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= args.max_n]
+            for n in ramp:
                 stop, busy = await one_round(n)
                 past_cap_shown = past_cap_shown or busy
                 if stop:
                     print("    ramp stops: failures or over budget")
                     break
-                n *= 2
             if not past_cap_shown:
                 print(f"past the cap: {args.cap + 2} viewers at once against a cap of {args.cap}")
                 await one_round(args.cap + 2)
@@ -255,9 +310,14 @@ def main() -> int:
     parser.add_argument("--expect", type=int, default=0,
                         help="serve as 'linkage dashboard --expect N' does: a preheated pool of up "
                         "to N kernels and the waiting page past the cap (default 0: not told)")
+    parser.add_argument("--page-slots", type=int, default=None,
+                        help="pages let through to load at once (default: the server's own, the "
+                        "machine's CPUs; 0: all at once)")
     parser.add_argument("--fill-delay", type=float, default=None,
                         help="with --expect: seconds before the pool refills (default: the "
                         "server's own)")
+    parser.add_argument("--ns", type=int, nargs="+", default=None,
+                        help="the crowds to try, in order (default 1, 2, 4, ... up to --max-n)")
     parser.add_argument("--max-n", type=int, default=16, help="largest N tried (default 16)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds a viewer may wait for the page or a filter (default 120)")

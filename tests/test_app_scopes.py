@@ -279,3 +279,19 @@ def test_a_scoped_viewers_links_and_table_hold_only_their_units(kernel, panel):
         assert set(first.findall(dash.table.value)) <= north
     with pytest.raises(TraitError):  # the sort is over the table's columns only
         dash.table_sort.set_state({"index": len(dash.table_sort.options)})
+
+
+def test_a_scoped_page_says_whose_view_it_is(kernel, panel):
+    from linkage.app import ExecutiveDashboard
+
+    dash = ExecutiveDashboard(DashboardData(panel, n_boot=50))
+    assert "Your view: region North only" in dash.title.value
+    assert "computed from these units alone" in dash.title.value
+
+
+def test_an_unscoped_page_names_no_viewer(monkeypatch, panel):
+    from linkage.app import ExecutiveDashboard
+
+    monkeypatch.delenv(SCOPE_DIR_ENV, raising=False)
+    dash = ExecutiveDashboard(DashboardData(panel, n_boot=50))
+    assert "Your view" not in dash.title.value

@@ -301,3 +301,102 @@ def test_cli_dashboard_help_mentions_expect(capsys):
     with pytest.raises(SystemExit):
         cli_main(["dashboard", "--help"])
     assert "--expect N" in capsys.readouterr().out
+
+
+# --- page loads in turns (PagePacer) -----------------------------------------------------------
+
+
+def _run(coro):
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def test_pacer_lets_slots_pages_load_and_one_waiter_per_freed_turn():
+    import asyncio
+
+    async def crowd():
+        pacer = _voila.PagePacer(slots=2, timeout=30, cpu=lambda: 1.0)  # CPUs always busy
+        order = []
+
+        async def page(i):
+            token = await pacer.enter()
+            pacer.bind(f"k{i}")
+            order.append(i)
+            pacer.leave(token, failed=False)  # served: loading until its beacon
+
+        tasks = [asyncio.ensure_future(page(i)) for i in range(6)]
+        await asyncio.sleep(0.05)
+        first = (list(order), pacer.loading, len(pacer._waiters))
+        pacer.loaded("k0")  # one page drawn: exactly one waiter goes on, the first in line
+        await asyncio.sleep(0.05)
+        second = (list(order), pacer.loading)
+        for i in range(1, 6):
+            pacer.loaded(f"k{i}")
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+        return first, second, order, pacer.loading, pacer.waited
+
+    first, second, order, loading, waited = _run(crowd())
+    assert first == ([0, 1], 2, 4)
+    assert second == ([0, 1, 2], 2)
+    assert order == [0, 1, 2, 3, 4, 5] and loading == 0 and waited == 4
+
+
+def test_pacer_frees_a_turn_when_the_page_fails_or_its_beacon_never_comes():
+    import asyncio
+
+    async def scenario():
+        pacer = _voila.PagePacer(slots=1, timeout=0.3, tick=0.05, cpu=lambda: 1.0)
+        token = await pacer.enter()
+        pacer.leave(token, failed=True)  # an error page: its turn ends at once
+        failed_frees = pacer.loading == 0
+        token = await pacer.enter()
+        pacer.leave(token, failed=False)  # served, but its browser never reports back
+        waiter = asyncio.ensure_future(pacer.enter())
+        await asyncio.sleep(0.1)
+        still_waiting = not waiter.done()
+        await asyncio.wait_for(waiter, 2)  # the timeout ends the silent page's turn
+        return failed_frees, still_waiting, pacer.loaded("nobody")
+
+    assert _run(scenario()) == (True, True, False)
+
+
+def test_pacer_lets_one_more_through_while_the_cpus_sit_idle():
+    import asyncio
+
+    async def scenario(busy):
+        pacer = _voila.PagePacer(slots=1, timeout=30, tick=0.02, idle_ticks=2, cpu=lambda: busy)
+        await pacer.enter()
+        waiters = [asyncio.ensure_future(pacer.enter()) for _ in range(3)]
+        await asyncio.sleep(0.5)
+        done = sum(w.done() for w in waiters)
+        for w in waiters:
+            w.cancel()
+        return done
+
+    assert _run(scenario(0.1)) == 3  # browsers elsewhere: the server's CPUs idle, all go on
+    assert _run(scenario(0.95)) == 0  # browsers here: the CPUs are busy, the others wait
+
+
+def test_pacer_without_slots_never_waits_but_still_counts_loads_for_quiet():
+    async def scenario():
+        pacer = _voila.PagePacer(slots=0, timeout=30, cpu=lambda: 1.0)
+        for i in range(5):
+            token = await pacer.enter()
+            pacer.bind(f"k{i}")
+            pacer.leave(token, failed=False)
+        busy = (pacer.loading, pacer.quiet(0.0))
+        for i in range(5):
+            pacer.loaded(f"k{i}")
+        return busy, pacer.quiet(0.0), pacer.quiet(60.0)
+
+    assert _run(scenario()) == ((5, False), True, False)
+
+
+def test_page_beacon_route_is_in_the_template_and_checked_for_scopes():
+    template = (_voila.TEMPLATES / "voila" / "templates" / "linkage" / "index.html.j2").read_text()
+    assert 'linkage/api/loaded/" + cfg.kernelId' in template
+    kernel = "0b9f6a2e-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+    route = _voila._KERNEL_ROUTE.search(f"/linkage/api/loaded/{kernel}")
+    assert route is not None and route.group(2) == kernel  # only the kernel's owner may end its turn

@@ -3,6 +3,7 @@ the waiting page of a server prepared for an audience (``--expect``), which turn
 by itself once a place frees (linkage.app._voila)."""
 
 import shutil
+import time
 import urllib.error
 import urllib.request
 
@@ -79,7 +80,8 @@ def test_past_the_places_a_waiting_page_turns_into_the_dashboard_by_itself(expec
     first = open_dashboard(browser, url, READY)
     second = browser.new_page()
     try:
-        assert _places(expecting) == {"taken": 1, "places": 1, "free": False}
+        places = _places(expecting)
+        assert {k: places[k] for k in ("taken", "places", "free")} == {"taken": 1, "places": 1, "free": False}
         response = second.goto(url)
         assert response.status == 503 and response.headers["retry-after"] == "15"
         heading = second.inner_text("h1.linkage-waiting")
@@ -101,10 +103,14 @@ def test_past_the_places_a_waiting_page_turns_into_the_dashboard_by_itself(expec
 
 
 def test_the_places_answer_is_json_and_starts_no_kernel(expecting):
+    deadline = time.monotonic() + 120  # the pool refills once no page is loading
+    while _places(expecting)["ready"] != {"page.ipynb": 1} and time.monotonic() < deadline:
+        time.sleep(0.5)
     before = len(expecting.kernels())
     try:
         places = _places(expecting)
     except urllib.error.HTTPError as err:  # pragma: no cover - shown in the failure
         raise AssertionError(err.read()) from err
-    assert set(places) == {"taken", "places", "free"} and places["places"] == 1
+    assert {"taken", "places", "free", "loading", "ready"} == set(places) and places["places"] == 1
+    assert places["loading"] == 0 and places["ready"] == {"page.ipynb": 1}  # nobody loading, one kernel ready
     assert len(expecting.kernels()) == before

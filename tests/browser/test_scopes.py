@@ -231,9 +231,26 @@ def _get(url: str, user: str | None) -> int:
         return err.code
 
 
+def _settled(server, timeout: float = 120) -> bool:
+    """Both preheated pools refilled (they refill once no page is loading) and nothing loading."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(f"{server.url}/linkage/api/places", headers={HEADER: "bob"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            places = json.loads(resp.read())
+        if places["loading"] == 0 and all(places["ready"].get(nb) == 1 for nb in
+                                          ("executive.ipynb", "unit_explorer.ipynb")):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def test_no_person_or_an_unknown_one_is_refused_and_starts_no_kernel(scoped, browser):
     server, _, folder = scoped
     url = f"{server.url}/voila/render/executive.ipynb"
+    assert _settled(server), server.log()[-3000:]
     assert server.wait_for_kernels(len(server.kernels()), timeout=5)
     before = {k.pid for k in server.kernels()}
     for user in (None, "mallory", "Alice", ""):

@@ -46,6 +46,7 @@ if __name__ == "__main__":  # run as a script: keep this file's folder off the i
     _here = _os.path.dirname(_os.path.abspath(__file__))
     _sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or ".") != _here]
 
+import asyncio
 import contextvars
 import html
 import json
@@ -69,6 +70,7 @@ from voila.tornado.treehandler import TornadoVoilaTreeHandler
 __all__ = [
     "LinkageVoila",
     "ViewerGate",
+    "PagePacer",
     "default_max_viewers",
     "busy_page",
     "waiting_page",
@@ -401,6 +403,207 @@ class ViewerGate:
         _ADMISSION.reset(token)
 
 
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) CPU ticks of the whole machine since boot, from ``/proc/stat``; None
+    elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+@dataclass
+class _Load:
+    kernel_id: str | None = None
+    started: float = 0.0
+    waited: bool = False
+
+
+_LOAD: contextvars.ContextVar[_Load | None] = contextvars.ContextVar("linkage_load", default=None)
+
+
+class PagePacer:
+    """Lets page loads through to the CPU a few at a time, and tells the pool when all is quiet.
+
+    A page is *loading* from the moment its request is let through until its browser reports its
+    widgets drawn (:meth:`loaded`, the page's beacon), its request fails, or ``timeout`` seconds
+    pass. A request waits (first come, first served) while ``slots`` pages are loading, unless
+    the machine's CPUs were less than ``idle_below`` busy over the last ``idle_ticks`` ticks of
+    ``tick`` seconds (a whole CPU idle for a second, by default): then one more request goes
+    through. Eight viewers whose browsers share the server's CPUs (a
+    meeting room, a test) then get their pages one or two at a time, each in a fraction of the time
+    all eight would take together, instead of all eight at the end; viewers whose browsers are
+    elsewhere leave the CPUs idle while their browsers work, and are let through at once.
+    ``slots`` 0 turns the waiting off (loads are still counted, for :meth:`quiet`).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> async def demo():
+    ...     pacer = PagePacer(slots=1, timeout=5, cpu=lambda: 1.0)
+    ...     first = await pacer.enter(); pacer.bind("k1")
+    ...     second = asyncio.ensure_future(pacer.enter())
+    ...     await asyncio.sleep(0.05)
+    ...     waiting = not second.done()
+    ...     pacer.loaded("k1")                      # the first page is drawn: the second goes
+    ...     await asyncio.wait_for(second, 1)
+    ...     return waiting, pacer.loading
+    >>> asyncio.run(demo())
+    (True, 1)
+    """
+
+    def __init__(
+        self,
+        *,
+        slots: int,
+        timeout: float = 10.0,
+        tick: float = 0.5,
+        idle_below: float = 0.5,
+        idle_ticks: int = 2,
+        cpu: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.slots = int(slots)
+        self.timeout = float(timeout)
+        self.tick = float(tick)
+        self.idle_below = float(idle_below)
+        self.idle_ticks = int(idle_ticks)
+        self._cpu = cpu if cpu is not None else self._machine_busy
+        self._ticks = _cpu_ticks()
+        self._loads: list[_Load] = []
+        self._waiters: list[Any] = []  # futures, first come first served
+        self._task: Any = None
+        self.last_busy = 0.0  # loop time of the last page let through or finished
+        self.let_through = 0
+        self.waited = 0
+
+    # ---- the machine -----------------------------------------------------------------------
+    def _machine_busy(self) -> float | None:
+        """Share of the machine's CPU time busy since the last call (None: unknown)."""
+        now = _cpu_ticks()
+        before, self._ticks = self._ticks, now
+        if now is None or before is None or now[1] <= before[1]:
+            return None
+        return (now[0] - before[0]) / (now[1] - before[1])
+
+    # ---- loads -----------------------------------------------------------------------------
+    @property
+    def loading(self) -> int:
+        self._expire()
+        return len(self._loads)
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def _expire(self) -> None:
+        if not self._loads:
+            return
+        now = self._now()
+        kept = [x for x in self._loads if now - x.started < self.timeout]
+        if len(kept) != len(self._loads):
+            self._loads = kept
+            self.last_busy = now
+
+    def _start(self) -> _Load:
+        load = _Load(started=self._now())
+        self._loads.append(load)
+        self.last_busy = load.started
+        self.let_through += 1
+        return load
+
+    async def enter(self) -> contextvars.Token:
+        """Wait for a turn (at once while fewer than ``slots`` pages load); the page is then
+        loading, for this request's context."""
+        if self.slots > 0 and (self._waiters or self.loading >= self.slots):
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            self.waited += 1
+            self._ensure_ticking()
+            try:
+                load = await future
+                load.waited = True
+            except BaseException:
+                if future in self._waiters:
+                    self._waiters.remove(future)
+                elif future.done() and not future.cancelled():
+                    self._finish(future.result())  # a turn it was given and will not use
+                raise
+        else:
+            load = self._start()
+        return _LOAD.set(load)
+
+    @staticmethod
+    def waited_for_turn() -> bool:
+        """Whether this request's page had to wait for its turn."""
+        load = _LOAD.get()
+        return load is not None and load.waited
+
+    def bind(self, kernel_id: str) -> None:
+        """The loading page of this request got ``kernel_id`` (its beacon names it)."""
+        load = _LOAD.get()
+        if load is not None and load.kernel_id is None:
+            load.kernel_id = kernel_id
+
+    def loaded(self, kernel_id: str) -> bool:
+        """The page of ``kernel_id`` reports its widgets drawn: its turn ends."""
+        for load in self._loads:
+            if load.kernel_id == kernel_id:
+                self._finish(load)
+                return True
+        return False
+
+    def leave(self, token: contextvars.Token, *, failed: bool) -> None:
+        """End of the request: a failed page stops loading at once; a served one loads on until
+        its beacon or the timeout."""
+        load = _LOAD.get()
+        if failed and load is not None and load in self._loads:
+            self._finish(load)
+        _LOAD.reset(token)
+
+    def _finish(self, load: _Load) -> None:
+        if load in self._loads:
+            self._loads.remove(load)
+        self.last_busy = self._now()
+        self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Give the freed turns to the first waiters."""
+        while self._waiters and self.loading < self.slots:
+            self._release_one()
+
+    def _release_one(self) -> None:
+        """The first waiter's turn: counted as loading from now (so one freed turn lets exactly
+        one waiter through, whenever its request resumes)."""
+        future = self._waiters.pop(0)
+        if not future.done():
+            future.set_result(self._start())
+
+    def _ensure_ticking(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._ticking())
+
+    async def _ticking(self) -> None:
+        """While anyone waits: every ``tick``, turns freed by timeouts go on, and one more
+        request goes through if the CPUs were idle enough."""
+        self._cpu()  # start a fresh measurement window
+        idle = 0
+        while self._waiters:
+            await asyncio.sleep(self.tick)
+            self._hand_on()
+            busy = self._cpu()
+            idle = idle + 1 if busy is not None and busy < self.idle_below else 0
+            if self._waiters and idle >= self.idle_ticks:
+                self._release_one()
+                idle = 0
+
+    def quiet(self, settle: float = 3.0) -> bool:
+        """No page loading or waiting, and none for ``settle`` seconds."""
+        return not self._waiters and self.loading == 0 and self._now() - self.last_busy >= settle
+
+
 #: Environment variable naming the folder of the resolved scopes (``users.json``) and of the
 #: kernels' scope files; the same name as ``linkage.app._scopes.SCOPE_DIR_ENV`` (this script does
 #: not import ``linkage``; a test checks they agree).
@@ -409,7 +612,8 @@ _USERS_FILE = "users.json"
 _LOOPBACK_IPS = ("127.0.0.1", "::1")
 #: Routes that act on one kernel (its websocket, shutdown, execution, a preheated kernel's wait).
 _KERNEL_ROUTE = re.compile(
-    r"/(api/kernels|voila/api/shutdown|voila/execution|voila/query)/(\w+-\w+-\w+-\w+-\w+)(?:/|$)"
+    r"/(api/kernels|voila/api/shutdown|voila/execution|voila/query|linkage/api/loaded)/"
+    r"(\w+-\w+-\w+-\w+-\w+)(?:/|$)"
 )
 
 
@@ -599,10 +803,38 @@ class CappedVoilaHandler(TornadoVoilaHandler):
             return
         token = gate.admit()
         try:
-            await super().get(path)
+            pacer: PagePacer | None = self.settings.get("linkage_pacer")
+            if pacer is None:
+                await super().get(path)
+                return
+            turn = await pacer.enter()
+            if pacer.waited_for_turn():
+                self.log.info("linkage: %s waited for its turn to load", self.request.path)
+            failed = True
+            try:
+                await super().get(path)
+                failed = self.get_status() >= 400
+            finally:
+                pacer.leave(turn, failed=failed)
         finally:
             gate.release(token)
             self.log.info("linkage: viewers %d of %d", gate.count(), gate.max_viewers)
+
+
+class LoadedHandler(JupyterHandler):
+    """``/linkage/api/loaded/<kernel id>``: the page's beacon that its widgets are drawn, which
+    ends its turn to load (:class:`PagePacer`)."""
+
+    def check_xsrf_cookie(self) -> None:
+        return None  # a beacon naming a kernel; it can only end a turn early, nothing else
+
+    @tornado.web.authenticated
+    def post(self, kernel_id: str) -> None:
+        pacer: PagePacer | None = self.settings.get("linkage_pacer")
+        if pacer is not None:
+            pacer.loaded(kernel_id)
+        self.set_status(204)
+        self.finish()
 
 
 class PlacesHandler(JupyterHandler):
@@ -611,14 +843,24 @@ class PlacesHandler(JupyterHandler):
     @tornado.web.authenticated
     def get(self) -> None:
         gate: ViewerGate = self.settings["linkage_gate"]
+        pacer: PagePacer | None = self.settings.get("linkage_pacer")
         taken = gate.count()
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
-        self.finish(
-            json.dumps(
-                {"taken": taken, "places": gate.max_viewers, "free": taken < gate.max_viewers}
-            )
-        )
+        body: dict[str, Any] = {
+            "taken": taken,
+            "places": gate.max_viewers,
+            "free": taken < gate.max_viewers,
+        }
+        if pacer is not None:
+            body["loading"] = pacer.loading
+        pools = getattr(self.kernel_manager, "_pools", None)
+        if isinstance(pools, dict):  # preheated kernels ready to hand out, per notebook
+            body["ready"] = {
+                pathlib.Path(name).name: sum(1 for item in items if item.done())
+                for name, items in pools.items()
+            }
+        self.finish(json.dumps(body))
 
 
 class LandingHandler(JupyterHandler):
@@ -683,6 +925,31 @@ class LinkageVoila(Voila):
         "frees, instead of the busy page (on with expect).",
     )
 
+    page_slots = Int(
+        config=True,
+        help="Pages let through to load at once (PagePacer): a page request waits while this many "
+        "pages are loading (from their HTML until their widgets are drawn) and the CPUs are busy; "
+        "0 lets every page through at once. Default: the machine's CPUs.",
+    )
+
+    page_slot_timeout = Float(
+        10.0,
+        config=True,
+        help="Seconds a page counts as loading at most (a browser that never reports its "
+        "widgets drawn).",
+    )
+
+    refill_settle = Float(
+        3.0,
+        config=True,
+        help="A preheated pool refills only once no page has loaded or waited for this many "
+        "seconds, one kernel at a time, so new kernels do not take the CPU a crowd's pages need.",
+    )
+
+    @default("page_slots")
+    def _default_page_slots(self) -> int:
+        return max(1, os.cpu_count() or 1)
+
     user_header = Unicode(
         "X-Forwarded-User",
         config=True,
@@ -742,6 +1009,10 @@ class LinkageVoila(Voila):
         km = self.kernel_manager
         gate = ViewerGate(kernels=lambda: set(km.list_kernel_ids()), max_viewers=self.max_viewers)
         settings["linkage_gate"] = gate
+        pacer = PagePacer(slots=self.page_slots, timeout=self.page_slot_timeout)
+        self._refill_wanted = [0]  # viewers waiting for a kernel the pool is refilling
+        settings["linkage_pacer"] = pacer
+        self._pace_refills(pacer)
         # a page request gets its kernel in one of two ways, both awaited inside the request:
         # a preheated kernel (get_rendered_notebook) or a new one (start_kernel, called from the
         # handler; the pool's refills call the class's start_kernel through super(), not this)
@@ -749,8 +1020,14 @@ class LinkageVoila(Voila):
             rendered = km.get_rendered_notebook
 
             async def get_rendered_notebook(*args: Any, **kwargs: Any) -> Any:
+                pool = km._pools.get(kwargs.get("notebook_name", args[0] if args else None), [])
+                if pool and not pool[0].done():
+                    # this viewer takes a kernel the pool is still refilling: it starts now, quiet
+                    # or not
+                    self._refill_wanted[0] += 1
                 task, cache, kernel_id = await rendered(*args, **kwargs)
                 gate.claimed(kernel_id)
+                pacer.bind(kernel_id)
                 if self.claim_resets_idle:
                     # a pooled kernel's last activity is its preheat, maybe minutes ago; the culler
                     # spares it only while it sits in the pool. Handed to a page that is still
@@ -767,6 +1044,7 @@ class LinkageVoila(Voila):
         async def start_kernel(*args: Any, **kwargs: Any) -> str:
             kernel_id = await start(*args, **kwargs)
             gate.claimed(kernel_id)
+            pacer.bind(kernel_id)
             return kernel_id
 
         km.start_kernel = start_kernel
@@ -776,6 +1054,56 @@ class LinkageVoila(Voila):
         )
         self._init_scopes(settings)
         return settings
+
+    _refill_wanted: list[int]
+
+    def _pace_refills(self, pacer: PagePacer) -> None:
+        """Preheated pools refill only when no page is loading (:attr:`refill_settle`), one
+        kernel at a time."""
+        km = self.kernel_manager
+        if not hasattr(km, "_initialize"):
+            return
+        initialize = km._initialize
+        lock = asyncio.Lock()
+        refills: set[Any] = set()  # the running release_after tasks (kept referenced)
+        settle = self.refill_settle
+        wanted = self._refill_wanted
+
+        # the pools' first fill was scheduled when the kernel manager was built, with the
+        # unpaced method; only refills come here
+        async def release_after(task: Any) -> None:
+            """The next refill starts once this kernel has run its notebook (a scoped kernel's
+            run waits for its viewer: 60 s at most), or at once when a viewer waits for one."""
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            try:
+                while (
+                    task is not None
+                    and not task.done()
+                    and not wanted[0]
+                    and loop.time() - start < 60
+                ):
+                    await asyncio.sleep(0.5)
+            finally:
+                lock.release()
+
+        async def paced_initialize(*args: Any, **kwargs: Any) -> Any:
+            await lock.acquire()
+            try:
+                while not pacer.quiet(settle) and not wanted[0]:
+                    await asyncio.sleep(0.5)
+                wanted[0] = max(0, wanted[0] - 1)
+                content = await initialize(*args, **kwargs)
+            except BaseException:
+                lock.release()
+                raise
+            task = content.get("task") if isinstance(content, dict) else None
+            waiter = asyncio.ensure_future(release_after(task))
+            refills.add(waiter)
+            waiter.add_done_callback(refills.discard)
+            return content
+
+        km._initialize = paced_initialize
 
     def _init_scopes(self, settings: dict[str, Any]) -> None:
         """With ``$LINKAGE_SCOPE_DIR``: refuse unknown people and bind each page's kernel to its
@@ -817,7 +1145,8 @@ class LinkageVoila(Voila):
             for route, handler, *rest in super().init_handlers()
         ]
         places = self.server_url.rstrip("/") + "/linkage/api/places"
-        handlers = [(places, PlacesHandler), *handlers]
+        loaded = self.server_url.rstrip("/") + r"/linkage/api/loaded/([\w-]+)"
+        handlers = [(places, PlacesHandler), (loaded, LoadedHandler), *handlers]
         # with scopes, every route (the landing page and the places count too) checks the person
         return scope_checked(handlers) if os.environ.get(SCOPE_DIR_ENV) else handlers
 

@@ -39,6 +39,7 @@ from linkage.app._render import (
     unit_table_html,
 )
 from linkage.app._safe import guarded, show_loading
+from linkage.app._scopes import kernel_scope
 from linkage.app._service_chain_data import is_sample_panel
 from linkage.app.events_view import EventsView
 from linkage.app.service_chain import ChainView
@@ -50,6 +51,7 @@ CSS = """
 <style>
 .linkage-title {font-size: 22px; font-weight: 600; margin: 4px 0 2px 0;}
 .linkage-scope {color: #555; margin-bottom: 6px;}
+.linkage-viewer {color: #1b6ca8; font-size: 13px; margin-bottom: 6px;}
 .linkage-cards {display: flex; gap: 12px; flex-wrap: wrap; margin: 6px 0;}
 .linkage-card {flex: 1 1 260px; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
                background: #fafafa; font-size: 15px; line-height: 1.35;}
@@ -150,6 +152,14 @@ class ExecutiveDashboard:
         self._cache_size = cache_size
         self._quiet = False
         self._framed: set[tuple] = set()  # groups whose figure frames this kernel has drawn
+        # on a scoped server, whose view this is (every figure is computed from it alone)
+        viewer = kernel_scope()
+        self._viewer_line = (
+            ""
+            if viewer is None or viewer.allowed is None
+            else f"<div class='linkage-viewer'>Your view: {esc(viewer.describe())} only; every "
+            "figure and total on this page is computed from these units alone.</div>"
+        )
         d = data
         attr = d.default_attribute()
         lay = widgets.Layout(width="auto")
@@ -415,6 +425,7 @@ class ExecutiveDashboard:
         self.title.value = (
             "<div class='linkage-title'>Do units that keep their staff keep their customers?</div>"
             f"<div class='linkage-scope'>{esc(s['scope'])} &middot; {esc(s['n_units'])} units</div>"
+            + self._viewer_line
         )
         self.headline.value = (
             "<div class='linkage-cards'>"
