@@ -309,18 +309,7 @@ def pointed_html(png: bytes, areas: pd.DataFrame, alt: str, *, explorer: str = E
     (True, True)
     """
     links = []
-    xs, ys, rs, er, cr, ne, nc = (
-        areas[c].to_numpy(dtype=float)
-        for c in (
-            "x",
-            "y",
-            "r",
-            "employee_retention",
-            "customer_retention",
-            "employees",
-            "customers",
-        )
-    )
+    xs, ys, rs, er, cr, ne, nc = (areas[c].to_numpy(dtype=float) for c in AREA_COLUMNS[2:])
     units, names = areas["unit_id"].astype(str), areas["name"].astype(str)
     for i, (unit, name) in enumerate(zip(units, names, strict=True)):
         text = esc(point_text(name, er[i], cr[i], ne[i], nc[i]))

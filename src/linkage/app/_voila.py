@@ -984,10 +984,12 @@ class LinkageVoila(Voila):
         delay = max(float(km_config.get("fill_delay", 0.0)), self.expect_fill_delay)
         km_config.fill_delay = delay
         self.log.info(
-            "linkage: %s (%s); the pools refill %.0f s after kernels are handed out",
+            "linkage: %s (%s); the pools refill one kernel at a time, at least %.0f s after "
+            "kernels are handed out and once no page has loaded for %.0f s",
             plan.reason,
             self.expect_notebook,
             delay,
+            self.refill_settle,
         )
 
     def initialize(self, argv: list[str] | None = None) -> None:
