@@ -307,9 +307,13 @@ def test_cli_dashboard_help_mentions_expect(capsys):
 
 
 def _run(coro):
+    """Run a coroutine on an event loop of its own (in a thread: another test may have left a loop
+    running in this one)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_pacer_lets_slots_pages_load_and_one_waiter_per_freed_turn():

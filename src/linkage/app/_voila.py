@@ -452,7 +452,9 @@ class PagePacer:
     ...     pacer.loaded("k1")                      # the first page is drawn: the second goes
     ...     await asyncio.wait_for(second, 1)
     ...     return waiting, pacer.loading
-    >>> asyncio.run(demo())
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(1) as pool:  # an event loop of its own, whatever runs here
+    ...     pool.submit(asyncio.run, demo()).result()
     (True, 1)
     """
 
