@@ -296,6 +296,24 @@ def _bounds(boot: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     return q[0], q[1]
 
 
+def _clustered_moments(a: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Units used G, sums A and D, and the clustered (co)variances Var(a), Var(d), Cov(a, d)
+    (``G / (G - 1)`` times the centred sums over the units whose ``a`` or ``d`` is not 0), per
+    column of per-unit sums ``a`` and ``d`` (shape (units,) or (units, lags))."""
+    a = np.asarray(a, dtype=float)
+    d = np.asarray(d, dtype=float)
+    if a.ndim == 1:
+        a, d = a[:, None], d[:, None]
+    used = (a != 0) | (d != 0)
+    G = used.sum(axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        A, D = a.sum(0), d.sum(0)
+        ac = np.where(used, a - A / G, 0.0)
+        dc = np.where(used, d - D / G, 0.0)
+        f = G / (G - 1)
+        return G, A, D, f * (ac * ac).sum(0), f * (dc * dc).sum(0), f * (ac * dc).sum(0)
+
+
 def second_order_ratio(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``sum(a) / sum(d)`` with its second-order bias removed: ``(A D + C) / (D**2 + V)``.
 
@@ -317,18 +335,8 @@ def second_order_ratio(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     >>> second_order_ratio(a, d).round(4)
     array([1.6222])
     """
-    a = np.asarray(a, dtype=float)
-    d = np.asarray(d, dtype=float)
-    if a.ndim == 1:
-        a, d = a[:, None], d[:, None]
-    used = (a != 0) | (d != 0)
-    G = used.sum(axis=0).astype(float)
+    G, A, D, _, V, C = _clustered_moments(a, d)
     with np.errstate(invalid="ignore", divide="ignore"):
-        A, D = a.sum(0), d.sum(0)
-        ac = np.where(used, a - A / G, 0.0)
-        dc = np.where(used, d - D / G, 0.0)
-        f = G / (G - 1)
-        V, C = f * (dc * dc).sum(0), f * (ac * dc).sum(0)
         out = np.where(G >= 3, (A * D + C) / (D * D + V), A / D)
     return np.where(D > 0, out, np.nan)
 
@@ -353,18 +361,8 @@ def fieller_interval(
     >>> round(float(lo[0]), 3), round(float(hi[0]), 3)
     (1.092, 2.508)
     """
-    a = np.asarray(a, dtype=float)
-    d = np.asarray(d, dtype=float)
-    if a.ndim == 1:
-        a, d = a[:, None], d[:, None]
-    used = (a != 0) | (d != 0)
-    G = used.sum(axis=0).astype(float)
+    G, A, D, vaa, vdd, vad = _clustered_moments(a, d)
     with np.errstate(invalid="ignore", divide="ignore"):
-        A, D = a.sum(0), d.sum(0)
-        ac = np.where(used, a - A / G, 0.0)
-        dc = np.where(used, d - D / G, 0.0)
-        f = G / (G - 1)
-        vaa, vdd, vad = f * (ac * ac).sum(0), f * (dc * dc).sum(0), f * (ac * dc).sum(0)
         t2 = _st.t.ppf(0.5 + ci / 2, np.maximum(G - 1, 1)) ** 2
         qa = D * D - t2 * vdd
         qb = -2 * (A * D - t2 * vad)
