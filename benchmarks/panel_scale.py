@@ -15,6 +15,9 @@ likely as an engine run. The CPU columns are less sensitive to such bursts than 
 
 Rows:
 - ``scan``: the baseline;
+- ``dups_floor`` (with the dirty rows): the least an exact duplicate search costs, every row's
+  64-bit hash streamed into NumPy and sorted, with nothing else (no test, no fetch, no panel);
+  beside ``duckdb`` (the panel alone) it gives a floor for any ``duckdb_clean``;
 - ``duckdb``: :func:`linkage.panel.engines.build_panel_engine` with ``engine="duckdb"``
   (``--memory-limit``, default 2GB, ``--threads``, default 2);
 - ``sql_window``: the sort-based alternative in hand-written DuckDB SQL (distinct customer-unit-
@@ -126,6 +129,21 @@ def child(engine: str, data: Path, out: Path, memory_limit: str, threads: int) -
         set_aside = len(result.rejects)
         if spark is not None:
             extra = _jvm_peak_kb()
+    elif engine == "dups_floor":
+        # the least any exact duplicate search costs here: every row's 64-bit hash of its four
+        # cells streamed into one NumPy array and sorted (the quickest found; a GROUP BY on the
+        # hash, pandas' and pyarrow's hash tables were slower), no test, no fetch, no panel
+        import numpy as np
+
+        con = duckdb.connect()
+        con.execute(f"SET threads = {threads}")
+        where = str(data / "dirty_activity" / "*.parquet")
+        reader = con.sql(f"SELECT hash(customer_id, unit_id, activity_date, revenue) AS h "
+                         f"FROM read_parquet('{where}')").to_arrow_reader(1 << 20)
+        keys = np.concatenate([b.column(0).to_numpy() for b in reader])
+        keys.sort()
+        set_aside = int(np.count_nonzero(keys[1:] == keys[:-1]))  # later copies
+        panel = None
     elif engine == "sql_window":
         con = duckdb.connect()
         con.execute(f"SET threads = {threads}")
@@ -233,14 +251,14 @@ def main() -> None:
     for rows in args.rows:
         data = Path(args.data) / f"{rows // 1_000_000}M"
         ensure_world(data, rows)
-        dirty = any(e.endswith(("_clean", "_dirty")) for e in args.engines)
+        dirty = any(e.endswith(("_clean", "_dirty", "_floor")) for e in args.engines)
         planted = ensure_dirty(data, args.dirty) if dirty else 0
         n_rows = sum(__import__("pyarrow.parquet").parquet.ParquetFile(p).metadata.num_rows
                      for p in (data / "activity").glob("*.parquet"))
         names = ["scan", *args.engines] if "scan" not in args.engines else list(args.engines)
         if dirty and "scan_dirty" not in names:
             names.insert(1, "scan_dirty")
-        if all(e.endswith(("_clean", "_dirty")) for e in args.engines):
+        if all(e.endswith(("_clean", "_dirty", "_floor")) for e in args.engines):
             names.remove("scan")
         runs = {engine: [] for engine in names}
         failed, panels = set(), {}
@@ -286,7 +304,7 @@ def main() -> None:
                     raise SystemExit(f"{engine} set aside fewer rows than were planted")
         for engine in names:
             r = results.get(engine)
-            dirty_row = engine.endswith(("_clean", "_dirty"))
+            dirty_row = engine.endswith(("_clean", "_dirty", "_floor"))
             base = results["scan_dirty" if dirty_row else "scan"]
             shown = n_rows + planted if dirty_row else n_rows
             if r is None:
