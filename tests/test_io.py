@@ -129,6 +129,34 @@ def test_parquet(tmp_path):
     assert raw["hire_date"].tolist() == ["2024-01-31", "2023-05-01"]
 
 
+def test_parquet_date_columns_read_as_the_text_of_each_date(tmp_path):
+    """Parquet DATE columns (one date object per cell in pandas) are turned into text by Arrow,
+    which must give what ``str()`` of each date gives, with gaps kept as missing."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    days = [dt.date(2024, 1, 31), None, dt.date(850, 1, 2), dt.date(1, 1, 1), dt.date(9999, 12, 31)]
+    path = tmp_path / "dates.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "employee_id": ["e1", "e2", "e3", "e4", "e5"],
+                "hire_date": pa.array(days, pa.date32()),
+                "termination_date": pa.array(days[::-1], pa.date64()),
+            }
+        ),
+        path,
+    )
+    raw = read_table(path)
+    kept = [str(d) for d in days if d is not None]
+    assert raw["hire_date"].dropna().tolist() == kept
+    assert raw["hire_date"].isna().tolist() == [False, True, False, False, False]
+    assert raw["termination_date"].dropna().tolist() == kept[::-1]
+    assert raw["termination_date"].isna().tolist() == [False, False, False, True, False]
+
+
 @pytest.mark.parametrize(
     "content, problem",
     [
