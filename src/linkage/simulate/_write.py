@@ -407,20 +407,24 @@ def _write_raw(
 def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     """Write the bundled sample world (``data/sample``) to ``outdir``, byte for byte.
 
-    The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC`; the
-    raw export under ``raw/`` is the same world with :data:`SAMPLE_DEFECTS` planted in each of its
-    employee and customer files. ``truth.json`` is the clean world's truth, with ``defects``
-    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``); the chain's
-    raw files (see :func:`write_world`) are the clean world's, without defects. The chain of
+    The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC` with
+    the events of :data:`SAMPLE_EVENTS`; the raw export under ``raw/`` is the same world (same
+    events) with :data:`SAMPLE_DEFECTS` planted in each of its employee and customer files.
+    ``truth.json`` is the clean world's truth, with ``defects`` describing the raw files (keys
+    ``raw/employees.csv``, ``raw/customers.csv``); the chain's raw files (see
+    :func:`write_world`) are the clean world's, without defects. The chain of
     :data:`SAMPLE_CHAIN` adds ``employee_survey.csv``, ``customer_survey.csv``,
     ``customer_segments.csv`` and ``unit_revenue.csv``: revenue per unit and month with its net
     revenue retention (:func:`linkage.panel.revenue_panel` over the window; amounts to the cent,
-    the retention to 6 decimals), because the
-    customer-month rows it comes from would be some 14 MB; ``truth["chain"]`` says what the chain
-    planted. The canonical ``customers.csv`` carries ``served_by`` (each customer's first owner,
-    :data:`SAMPLE_RELATIONSHIPS`; ``truth["relationships"]`` says what was planted).
-    ``events.csv`` is what ``linkage panel --events-out`` derives from the extracts
-    (:func:`linkage.panel.events.derive_events`: staff shocks; the sample has no role column).
+    the retention to 6 decimals), because the customer-month rows it comes from would be some
+    14 MB; ``truth["chain"]`` says what the chain planted. The canonical ``customers.csv``
+    carries ``served_by`` (each customer's first owner, :data:`SAMPLE_RELATIONSHIPS`;
+    ``truth["relationships"]`` says what was planted). Its
+    ``employees.csv`` carries ``role`` (``"manager"`` or ``"staff"``; in ``raw/employees.csv``
+    "Job Title", mapped as ``role`` in ``raw/mapping.yaml``), ``programme.csv`` the programme's
+    starts (``unit_id, event_date, event_type``), and ``truth["events"]`` says what was planted.
+    ``events.csv`` is what ``linkage panel --events-out --manager-role manager`` derives from the
+    extracts (:func:`linkage.panel.events.derive_events`: manager departures and staff shocks).
     ``linkage simulate --sample`` also writes ``relationships.json``, the ``--json`` output of
     ``linkage relationships`` on ``employees.csv`` and ``customers.csv`` (the statistics are
     above this layer).
@@ -442,7 +446,7 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
     ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
     ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
-     'employees.csv', 'events.csv', 'panel.csv', 'raw/customer_segments.csv',
+     'employees.csv', 'events.csv', 'panel.csv', 'programme.csv', 'raw/customer_segments.csv',
      'raw/customer_survey.csv', 'raw/customers.csv', 'raw/employee_survey.csv',
      'raw/employees.csv', 'raw/mapping.yaml', 'raw/unit_revenue.csv', 'raw/units.csv',
      'truth.json', 'unit_revenue.csv', 'units.csv']
