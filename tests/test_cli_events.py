@@ -69,7 +69,8 @@ def test_simulate_command_with_events(tmp_path, capsys):
 
 def test_without_events_the_world_is_unchanged(world):
     # the events draw on a stream of their own: a world simulated without them is the world of
-    # before (the sample's pinned figures rest on this), and has no role column or programme
+    # before (figures pinned on worlds without events rest on this), and has no role column or
+    # programme
     plain = simulate(SPEC)
     again = simulate(SPEC)
     assert "role" not in plain.employees.columns and plain.programme is None
