@@ -55,9 +55,10 @@ SAMPLE_RELATIONSHIPS = RelationshipSpec()
 #: leave in 6 units of 10, half the units start a programme (``programme.csv``), with the default
 #: effects on customers; ``truth["events"]`` says what was planted. No staff shock is planted
 #: (``shock_unit_share=0``): a month losing 35 % of its staff lies outside the latent staff hazard
-#: of ``truth.json``, and with them the noise-corrected slope on the sample estimates 0.36 where
-#: the latent slope is 0.87; the staff shocks in ``events.csv`` are the months in which a quarter
-#: of the staff left by chance, as in a world without events
+#: of ``truth.json``, and with them the noise-corrected slope at lag 2 (``noise_corrected(
+#: simulate(SAMPLE_SPEC, events=EventSpec()).panel, lags=(2,))``) is 0.36 where the latent slope
+#: is 0.87; the staff shocks in ``events.csv`` are the months in which a quarter of the staff left
+#: unplanted, as in a world without events
 SAMPLE_EVENTS = EventSpec(shock_unit_share=0.0)
 #: the files of a world's chain, by :class:`World` attribute
 CHAIN_FILES: dict[str, str] = {
