@@ -87,10 +87,15 @@ def table_rows(text: str) -> list[list[str]]:
 
 def test_sample_events_are_what_linkage_panel_derives_from_its_hr_extract(panel, sample_events):
     employees = pd.read_csv(sample_path("employees.csv"), dtype=str)
-    derived = derive_events(panel, employees)
-    assert (sample_events["event_type"] == "staff_shock").all()  # the sample has no role column
+    derived = derive_events(panel, employees, manager_role="manager")
     pd.testing.assert_frame_equal(sample_events, derived, check_dtype=False)
     assert list(pd.read_csv(sample_path("events.csv")).columns) == ["unit_id", "event_date", "event_type"]
+    # the manager departures are those the simulator planted (truth.json)
+    planted = json.loads(sample_path("truth.json").read_text(encoding="utf-8"))["events"]
+    departures = sample_events.loc[sample_events["event_type"] == "manager_departure"]
+    assert sorted(zip(departures["unit_id"], departures["event_date"].dt.strftime("%Y-%m-%d"))) == sorted(
+        (d["unit_id"], d["event_date"]) for d in planted["manager_departures"])
+    assert set(sample_events["event_type"]) == {"manager_departure", "staff_shock"}
 
 
 def test_sample_relationships_json_is_relationship_hazard_of_its_served_by(direct_hazard):
@@ -110,16 +115,20 @@ def test_section_numbers_are_event_study_and_relationship_hazard_called_directly
         panel, sample_events, direct_hazard):
     view = opened(DashboardData(panel, n_boot=20), sample=True, env={}, whole_company=True)
     text = page_text(view)
-    # the event study: staff shocks of the sample (event_study's own words: pre-trend, the
-    # average after, the fade), every event time shown (each reaches at least 24 units >= k = 5)
-    direct = event_study(panel, sample_events, event_type="staff_shock", seed=0)
-    assert direct.text in text
-    assert "fades" in direct.text and "moved alike" in direct.text  # the sample's fade, flat pre-trend
-    assert direct.estimates["n_treated"].min() >= 5
-    assert 'alt="Event study of staff_shock"' in view.studies.value
-    assert view.studies.value.count("data:image/png;base64,") == 1
-    (part,) = event_studies(panel, sample_events)
-    pd.testing.assert_frame_equal(part.study.estimates, direct.estimates)
+    # the event studies: manager departures, then staff shocks, of the sample (event_study's own
+    # words: pre-trend, the average after, the fade), every event time shown (each reaches at
+    # least 17 units >= k = 5)
+    parts = event_studies(panel, sample_events)
+    assert [p.event_type for p in parts] == ["manager_departure", "staff_shock"]
+    assert text.index("after a manager departure") < text.index("after a staff shock")
+    for part in parts:
+        direct = event_study(panel, sample_events, event_type=part.event_type, seed=0)
+        assert direct.text in text
+        assert "fades" in direct.text and "moved alike" in direct.text  # planted fade, flat pre-trend
+        assert direct.estimates["n_treated"].min() >= 5
+        assert f'alt="Event study of {part.event_type}"' in view.studies.value
+        pd.testing.assert_frame_equal(part.study.estimates, direct.estimates)
+    assert view.studies.value.count("data:image/png;base64,") == 2
     # the relationship finding: relationship_hazard's figures in words
     r = direct_hazard
     lost = r.customers_lost_per_departure
@@ -130,7 +139,7 @@ def test_section_numbers_are_event_study_and_relationship_hazard_called_directly
     assert f"about {lost['estimate']:.1f} customers lost per departing employee" in text
     assert interval(lost["ci_low"], lost["ci_high"], digits=1) in text
     assert f"{r.customers_exposed:,} customers whose employee left and {r.departures:,} departures" in text
-    assert "1.26 times as likely" in text  # 1.2603 (relationships.json), pinned
+    assert "1.27 times as likely" in text  # 1.2681 (relationships.json), pinned
     months = table_rows(view.relationships.value)
     assert months[0][:2] == ["Months since the departure", "Hazard ratio"]
     assert [int(row[0]) for row in months[1:]] == [1, 2, 3, 4, 5, 6]
@@ -186,7 +195,7 @@ def test_a_scoped_viewer_gets_their_units_event_study_and_no_company_finding(pan
     text = page_text(view)
     inside = set(central["unit_id"])
     direct = event_study(central, sample_events.loc[sample_events["unit_id"].isin(inside)],
-                         event_type="staff_shock")
+                         event_type="manager_departure")
     assert direct.text in text and direct.n_treated_units >= 5
     assert SCOPED_NOTE in text and "times as likely" not in text and "per departing" not in text
     # the events of units outside the scope are not counted anywhere (not even as set aside)
@@ -208,30 +217,34 @@ def test_the_scope_the_server_wrote_decides_who_sees_the_company_finding(panel, 
 
 
 def test_no_event_time_estimate_from_fewer_than_k_units(panel, sample_events):
-    # k = 26: event times -6..-4 and 4..12 reach 24 or 25 units (the sample) and are blanked
-    view = opened(DashboardData(panel, n_boot=20, k=26), sample=True, env={}, whole_company=True)
-    (part,) = event_studies(panel, sample_events, k=26)
+    # k = 48: of the sample's 53 manager departures, event times -6 and 5..12 reach 29 to 47
+    # units and are blanked; its 26 units with a staff shock are too few for a study
+    view = opened(DashboardData(panel, n_boot=20, k=48), sample=True, env={}, whole_company=True)
+    part, shocks = event_studies(panel, sample_events, k=48)
+    assert shocks.study is None and "Fewer than 48 units in this view had a staff shock" in shocks.note
     est = part.study.estimates
-    small = est["n_treated"] < 26
-    assert est.loc[small, "event_time"].tolist() == [-6, -5, -4, *range(4, 13)]
+    small = est["n_treated"] < 48
+    assert est.loc[small, "event_time"].tolist() == [-6, *range(5, 13)]
     assert est.loc[small, ["estimate", "ci_low", "band_high", "p_val"]].isna().all().all()
     assert est.loc[~small, "estimate"].notna().all()
     assert "Not shown: event times " + ", ".join(str(t) for t in est.loc[small, "event_time"]) in page_text(view)
     # fewer than k units with the event: no study at all
-    west = restrict(panel, Scope("erin", {"region": ("West",)}))  # 4 units with a staff shock
-    view = opened(DashboardData(west, n_boot=20), sample=True, env={}, whole_company=False)
+    north = restrict(panel, Scope("erin", {"region": ("North",)}))  # 4 units with a staff shock
+    view = opened(DashboardData(north, n_boot=20), sample=True, env={}, whole_company=False)
     assert "Fewer than 5 units in this view had a staff shock: not shown." in page_text(view)
-    assert "<img" not in view.studies.value
+    # its 7 units whose manager left are shown
+    assert view.studies.value.count("<img") == 1
+    assert 'alt="Event study of manager_departure"' in view.studies.value
 
 
 def test_small_groups_of_the_relationship_finding_are_suppressed():
     finding = read_relationships(sample_path("relationships.json"))
-    # departures by month since the departure: 1545, 1488, 1431, 1390, 1342, 1312 (the sample)
+    # departures by month since the departure: 1511, 1456, 1407, 1354, 1304, 1252 (the sample)
     shown = finding.shown(1400)
     assert shown.by_month["hazard_ratio"].isna().tolist() == [False] * 3 + [True] * 3
     table = relationship_table_html(shown)
     assert table.count("suppressed") == 6  # ratio and interval of months 4, 5, 6
-    assert finding.shown(2000) is None  # 1545 departures in all
+    assert finding.shown(2000) is None  # 1511 departures in all
 
 
 # -- bad inputs ----------------------------------------------------------------------------------
@@ -321,7 +334,8 @@ def test_report_adds_the_relationship_finding_and_its_months(tmp_path, direct_ha
                      "--relationships", str(sample_path("relationships.json"))]) == 0
     text = out.read_text(encoding="utf-8")
     section = html.unescape(re.sub(r'src="data:[^"]*"', "", text.split("<h2>When someone leaves")[1]))
-    assert section.startswith(": staff shock</h2>")
+    # the file holds two types: the report shows the one the dashboard shows first
+    assert section.startswith(": manager departure</h2>")
     assert relationship_sentence(read_relationships(sample_path("relationships.json"))) in section
     assert f"{direct_hazard.hazard_ratio:.2f} times as likely to leave" in section
     months = table_rows(text.split("Do customers follow")[1])

@@ -69,7 +69,8 @@ def test_simulate_command_with_events(tmp_path, capsys):
 
 def test_without_events_the_world_is_unchanged(world):
     # the events draw on a stream of their own: a world simulated without them is the world of
-    # before (the sample's pinned figures rest on this), and has no role column or programme
+    # before (figures pinned on worlds without events rest on this), and has no role column or
+    # programme
     plain = simulate(SPEC)
     again = simulate(SPEC)
     assert "role" not in plain.employees.columns and plain.programme is None
@@ -228,6 +229,12 @@ def test_report_section_when_someone_leaves(tmp_path, files, capsys):
     capsys.readouterr()
     assert main(["report", str(files / "panel.csv"), "--out", str(out), "--type", "x"]) == 2
     assert "--type needs --events" in capsys.readouterr().err
+    # several types and no --type: the one the dashboard shows first (manager departures)
     assert main(["report", str(files / "panel.csv"), "--out", str(out),
-                 "--events", str(files / "events.csv")]) == 2
-    assert "several event types" in capsys.readouterr().err
+                 "--events", str(files / "events.csv")]) == 0
+    assert "<h2>When someone leaves: manager departure</h2>" in out.read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["report", str(files / "panel.csv"), "--out", str(out),
+                 "--events", str(files / "events.csv"), "--type", "boss_left"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no event of type 'boss_left'" in err[0]

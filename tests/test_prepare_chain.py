@@ -468,7 +468,8 @@ def test_unit_level_survey_means_with_respondent_counts():
     mapping = {"customers": {"customer_id": "Account"}, "employee_survey": {"items": items}}
     got = prepare(employee_survey=means, mapping=mapping, **common)
     assert got.rejects["reason"].tolist() == ["duplicate_period", "missing_number", "out_of_scale"]
-    want = prepare(employee_survey=sample[["unit_id", "survey_date", *items]].astype("str"),
+    # with their ids: two respondents giving the same answers on the same day are not duplicates
+    want = prepare(employee_survey=sample[["respondent_id", "unit_id", "survey_date", *items]].astype("str"),
                    mapping=mapping, **common)
     cols = ["es_engagement", "es_pay", "es_respondents", "es_wave"]
     assert got.panel["es_respondents"].max() > 1

@@ -18,8 +18,12 @@ from linkage.errors import InputError
 from linkage.panel import build_panel
 from linkage.pipeline import prepare
 from linkage.simulate import (
+    ChainSpec,
     DEFECT_REASONS,
+    EventSpec,
+    RelationshipSpec,
     SAMPLE_DEFECTS,
+    SAMPLE_EVENTS,
     SAMPLE_SPEC,
     WorldSpec,
     simulate,
@@ -299,6 +303,54 @@ def test_sample_is_small_and_its_panel_is_build_panel_of_its_extracts(sample_dir
     for col in COUNTS:
         assert (built[col].to_numpy() == panel[col].astype("int64").to_numpy()).all()
     assert truth["facts"]["planted_lag"] == 2 and truth["facts"]["within_sign"] == 1
+
+
+def test_events_combine_with_the_chain_relationships_and_defects():
+    # the chain and the relationships are drawn on streams of their own: adding them to a world
+    # with events leaves its people, panel, programme and planted events as they were; defects
+    # are planted in the extracts only
+    spec = WorldSpec(n_units=8, months=12, seed=3)
+    alone = simulate(spec, events=EventSpec())
+    every = simulate(spec, events=EventSpec(), chain=ChainSpec(), relationships=RelationshipSpec())
+    assert every.employees.equals(alone.employees) and every.panel.equals(alone.panel)
+    assert every.customers.drop(columns="served_by").equals(alone.customers)
+    assert every.programme.equals(alone.programme) and every.truth["events"] == alone.truth["events"]
+    assert every.employee_survey is not None and every.relationships is not None
+    broken = simulate(spec, events=EventSpec(), defects={"duplicate_row": 2})
+    assert broken.truth["events"] == alone.truth["events"] and "role" in broken.employees.columns
+
+
+def test_sample_events_are_planted_alike_in_the_canonical_and_the_raw_extracts(sample_dir, tmp_path, capsys):
+    # write_sample plants SAMPLE_EVENTS: the role column (raw: "Job Title", mapped as role), the
+    # programme table and truth["events"]; 'linkage panel --events-out --manager-role manager'
+    # on the raw export (defects and all) derives the bundled events.csv byte for byte
+    truth = json.loads((sample_dir / "truth.json").read_text())["events"]
+    assert truth["spec"]["manager_departure_share"] == SAMPLE_EVENTS.manager_departure_share
+    assert truth["planted_staff_shocks"] == 0 and truth["manager_role"] == "manager"
+    employees = pd.read_csv(sample_dir / "employees.csv", dtype=str)
+    managers = employees.loc[employees["role"] == "manager"]
+    assert set(employees["role"]) == {"manager", "staff"} and managers["unit_id"].is_unique
+    planted = {(d["unit_id"], d["event_date"]) for d in truth["manager_departures"]}
+    left = managers.dropna(subset=["termination_date"])
+    assert set(zip(left["unit_id"], left["termination_date"])) == planted and len(planted) == 53
+    programme = pd.read_csv(sample_dir / "programme.csv", dtype=str)
+    assert list(programme.columns) == ["unit_id", "event_date", "event_type"]
+    assert len(programme) == truth["programme_units"] == 52 and set(programme["event_type"]) == {"programme"}
+    mapping = yaml.safe_load((sample_dir / "raw" / "mapping.yaml").read_text())
+    assert mapping["employees"]["role"] == "Job Title"
+    raw = pd.read_csv(sample_dir / "raw" / "employees.csv", dtype=str, encoding="utf-8-sig")
+    assert raw["Job Title"].eq("manager").sum() >= len(managers)  # defects may copy a manager's row
+    events = sample_dir / "events.csv"
+    shocks = pd.read_csv(events, dtype=str).query("event_type == 'staff_shock'")
+    assert sorted(zip(shocks["unit_id"], shocks["event_date"])) == sorted(
+        (r["unit_id"], r["month"]) for r in truth["staff_shocks"])
+    s = sample_dir / "raw"
+    assert main(["panel", "--employees", str(s / "employees.csv"), "--customers", str(s / "customers.csv"),
+                 "--units", str(s / "units.csv"), "--map", str(s / "mapping.yaml"), "--as-of", "2026-01-01",
+                 "--start", "2023-01", "--end", "2025-12", "--out", str(tmp_path / "panel.csv"),
+                 "--events-out", str(tmp_path / "events.csv"), "--manager-role", "manager"]) == 0
+    assert "events: manager_departure 53, staff_shock 52" in capsys.readouterr().out
+    assert (tmp_path / "events.csv").read_bytes() == events.read_bytes()
 
 
 # ---- CLI -------------------------------------------------------------------------------------

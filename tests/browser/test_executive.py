@@ -111,18 +111,21 @@ def test_executive_dashboard_filters_redraw(served, browser, screenshots):
 
 def test_section_when_someone_leaves_opens_with_its_figure(served, browser, screenshots):
     # closed at start (computed only when opened); opening it shows the event-time picture and the
-    # relationship finding in words (the sample's staff shocks and served_by)
+    # relationship finding in words (the sample's manager departures, staff shocks and served_by)
     page = open_dashboard(browser, f"{served.url}/voila/render/executive.ipynb", READY)
     try:
-        assert page.locator("img[alt='Event study of staff_shock']").count() == 0
+        assert page.locator("img[alt^='Event study of']").count() == 0
         page.get_by_text("When someone leaves").click()
         page.wait_for_selector("img[alt='Event study of staff_shock']", state="visible", timeout=120_000)
         text = page.inner_text(".linkage-events")
         assert "Computing the event studies" not in text
+        # manager departures first, then staff shocks
+        assert text.index("after a manager departure") < text.index("after a staff shock")
         assert re.search(r"times as likely to leave in the next 6 months", text)
         assert "customers lost per departing employee" in text
-        src = page.get_attribute("img[alt='Event study of staff_shock']", "src")
-        assert src.startswith("data:image/png;base64,")
+        for kind in ("manager_departure", "staff_shock"):
+            src = page.get_attribute(f"img[alt='Event study of {kind}']", "src")
+            assert src.startswith("data:image/png;base64,")
         assert_no_error(page)
         page.screenshot(path=str(screenshots / "executive_events.png"), full_page=True)
     finally:

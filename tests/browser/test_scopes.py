@@ -124,14 +124,20 @@ def outside(frame, region: str) -> dict[str, set[str]]:
 
 
 _CHROME = re.compile(r"<style[^>]*>.*?</style>|data:[^'\")\s]*", re.S)
+# head counts, which can equal a unit id ("about 14 employees and 100 customers", and the unit
+# table's employees and customers cells after the opened date): not names
+_COUNTS = re.compile(r"\d+(?= (?:employees|customers)\b)")
+_COUNT_CELLS = re.compile(
+    r"(\d{4}-\d{2}-\d{2}</td>(?:\s|\\n)*<td>)\d+(</td>(?:\s|\\n)*<td>)\d+(?=</td>)")
 
 
 def found(text: str, banned: dict[str, set[str]]) -> list[str]:
     """Banned names in ``text`` as whole words (a unit id not inside a number such as 0.001).
 
     Style sheets and ``data:`` URIs (icons, the figures' pixels) are left out: their numbers are
-    drawing instructions (the figures' own texts are searched by tests/test_privacy_outputs.py)."""
-    text = _CHROME.sub(" ", text)
+    drawing instructions (the figures' own texts are searched by tests/test_privacy_outputs.py);
+    so are head counts (a unit of 100 customers is not unit 100)."""
+    text = _COUNT_CELLS.sub(r"\1#\2#", _COUNTS.sub("#", _CHROME.sub(" ", text)))
     hits = []
     for name in banned["regions"] | banned["districts"]:
         if re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text):

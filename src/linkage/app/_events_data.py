@@ -42,6 +42,7 @@ __all__ = [
     "read_events",
     "read_relationships",
     "events_inputs",
+    "event_type_order",
     "event_studies",
     "blank_small",
 ]
@@ -327,7 +328,8 @@ class EventsInputs:
 
 def events_inputs(*, sample: bool = False, env: Mapping[str, str] | None = None) -> EventsInputs:
     """The files named in :data:`EVENTS_ENV` (``env``, default ``os.environ``); without any, the
-    sample's ``events.csv`` (staff shocks derived from its HR extract) and ``relationships.json``
+    sample's ``events.csv`` (manager departures and staff shocks derived from its HR extract, as
+    ``linkage panel --events-out --manager-role manager`` writes them) and ``relationships.json``
     (``linkage relationships --json`` of its ``served_by``) when ``sample``.
 
     Raises
@@ -339,7 +341,7 @@ def events_inputs(*, sample: bool = False, env: Mapping[str, str] | None = None)
     --------
     >>> inputs = events_inputs(sample=True, env={})
     >>> inputs.source, sorted(inputs.events["event_type"].unique())
-    ('sample', ['staff_shock'])
+    ('sample', ['manager_departure', 'staff_shock'])
     """
     env = os.environ if env is None else env
     events_file = env.get(EVENTS_ENV["events"]) or None
@@ -359,6 +361,22 @@ def events_inputs(*, sample: bool = False, env: Mapping[str, str] | None = None)
             source="sample",
         )
     return EventsInputs(events=None, relationships=None, source="none")
+
+
+def event_type_order(events: pd.DataFrame) -> list[str]:
+    """The event types of ``events`` in the order the section shows them: those of
+    :data:`EVENT_TYPES` first (manager departures, then staff shocks), the others sorted. The
+    first is the report's default when the table holds several.
+
+    Examples
+    --------
+    >>> from linkage.io.datasets import sample_path
+    >>> event_type_order(read_events(sample_path("events.csv")))
+    ['manager_departure', 'staff_shock']
+    """
+    present = [str(t) for t in events["event_type"].unique()] if "event_type" in events else []
+    order = [t for t in EVENT_TYPES if t in present]
+    return order + sorted(t for t in present if t not in EVENT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -391,14 +409,11 @@ def event_studies(
     >>> from linkage.io.datasets import load_sample_panel
     >>> parts = event_studies(load_sample_panel(), events_inputs(sample=True, env={}).events)
     >>> [(p.event_type, p.study.n_treated_units) for p in parts]
-    [('staff_shock', 29)]
+    [('manager_departure', 53), ('staff_shock', 26)]
     """
     mine = events.loc[events["unit_id"].isin(set(panel["unit_id"].astype(str)))]
-    present = list(events["event_type"].unique())
-    order = [t for t in EVENT_TYPES if t in present]
-    order += sorted(t for t in present if t not in EVENT_TYPES)
     parts = []
-    for kind in order:
+    for kind in event_type_order(events):
         rows = mine.loc[mine["event_type"] == kind]
         what = kind.replace("_", " ")
         if rows["unit_id"].nunique() < k:
@@ -430,10 +445,11 @@ def blank_small(study: EventStudy, k: int) -> EventStudy:
     --------
     >>> from linkage.io.datasets import load_sample_panel
     >>> panel = load_sample_panel()
-    >>> study = event_study(panel, events_inputs(sample=True, env={}).events)
-    >>> shown = blank_small(study, 25).estimates  # event times -6, -5 and 12 reach 24 units
+    >>> events = events_inputs(sample=True, env={}).events
+    >>> study = event_study(panel, events, event_type="manager_departure")
+    >>> shown = blank_small(study, 35).estimates  # event times 10-12 reach 29 to 34 units
     >>> shown.loc[shown["estimate"].isna(), "event_time"].tolist()
-    [-6, -5, 12]
+    [10, 11, 12]
     """
     est = study.estimates.copy()
     small = est["n_treated"].fillna(0).to_numpy() < k

@@ -111,7 +111,7 @@ def relationship_sentence(finding: RelationshipFinding) -> str:
     >>> from linkage.app._events_data import read_relationships
     >>> from linkage.io.datasets import sample_path
     >>> relationship_sentence(read_relationships(sample_path("relationships.json")))[:89]
-    'Customers whose own employee left were 1.26 times as likely to leave in the next 6 months'
+    'Customers whose own employee left were 1.27 times as likely to leave in the next 6 months'
     """
     f = finding
     ratio = f"{f.hazard_ratio:.2f} times"

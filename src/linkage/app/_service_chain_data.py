@@ -179,7 +179,7 @@ def chain_reliability(inputs: ChainInputs, items: list[str]) -> pd.DataFrame:
     >>> ci = chain_inputs(load_panel(), sample=True)
     >>> t = chain_reliability(ci, ci.items)
     >>> t.columns.tolist(), round(float(t["k"].iloc[0]), 2)  # respondents behind a unit's mean
-    (['item', 'icc1', 'k', 'reliability'], 96.12)
+    (['item', 'icc1', 'k', 'reliability'], 96.14)
     """
     from linkage.stats import survey_reliability
 

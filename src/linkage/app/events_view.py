@@ -17,8 +17,9 @@ computed from. Two parts:
 
 The inputs come from :func:`linkage.app._events_data.events_inputs`: the files ``linkage
 dashboard --events EVENTS.csv --relationships REL.json`` names (:data:`EVENTS_ENV`), or the
-sample's ``events.csv`` (staff shocks derived from its HR extract) and ``relationships.json``
-(its ``served_by``) on the sample panel. No person-level row is read.
+sample's ``events.csv`` (manager departures and staff shocks derived from its HR extract) and
+``relationships.json`` (its ``served_by``) on the sample panel. Event types are shown manager
+departures first, then staff shocks. No person-level row is read.
 """
 
 from __future__ import annotations

@@ -24,7 +24,12 @@ import pandas as pd
 
 from linkage import __version__
 from linkage.app._data import DashboardData, Selection, load_panel
-from linkage.app._events_data import RelationshipFinding, blank_small, read_relationships
+from linkage.app._events_data import (
+    RelationshipFinding,
+    blank_small,
+    event_type_order,
+    read_relationships,
+)
 from linkage.app._render import (
     CAVEATS,
     data_uri,
@@ -100,7 +105,8 @@ def build_report(
         writes it): adds the section "When someone leaves", the event study of customer retention
         around them (:func:`linkage.stats.events.event_study`).
     event_type : str, optional
-        Which type of event, when the table holds several.
+        Which type of event, when the table holds several (default: the first the dashboard's
+        section shows, manager departures when there are any).
     relationships : path, optional
         The ``--json`` output of ``linkage relationships`` (aggregated, suppressed below its
         ``k``): adds to the section "When someone leaves" how much likelier customers were to leave
@@ -213,6 +219,11 @@ def _events_section(
     if events is not None:
         label = None if isinstance(events, pd.DataFrame) else pathlib.Path(events).name
         table = events if isinstance(events, pd.DataFrame) else read_table(events, name=label)
+        if event_type is None and "event_type" in table.columns:
+            # several types: the one the dashboard's section shows first (manager departures)
+            kinds = table["event_type"].astype("string").str.strip().dropna()
+            order = event_type_order(pd.DataFrame({"event_type": kinds.unique()}))
+            event_type = order[0] if len(order) > 1 else None
         study = blank_small(event_study(frame, table, event_type=event_type, file=label), k)
     return events_section_html(study, relationships=finding)
 

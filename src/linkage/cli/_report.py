@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--type",
         dest="event_type",
         metavar="TYPE",
-        help="with --events: the event type, when the file holds several",
+        help="with --events: the event type, when the file holds several (default: the one the "
+        "dashboard shows first: manager_departure, else staff_shock, else the first by name)",
     )
 
 

@@ -201,7 +201,8 @@ class SampleWorld:
     ----------
     employees : pandas.DataFrame
         ``employee_id, unit_id, hire_date, termination_date`` (NaT while employed), plus
-        ``termination_type`` when present.
+        ``termination_type`` and ``role`` (``manager`` / ``staff``: the sample's planted manager
+        departures) when present.
     customers : pandas.DataFrame
         ``customer_id, unit_id, start_date, end_date`` (NaT while active).
     units : pandas.DataFrame

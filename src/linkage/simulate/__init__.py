@@ -25,6 +25,7 @@ from linkage.simulate._world import World, simulate
 from linkage.simulate._write import (
     SAMPLE_CHAIN,
     SAMPLE_DEFECTS,
+    SAMPLE_EVENTS,
     SAMPLE_RELATIONSHIPS,
     SAMPLE_SPEC,
     write_sample,
@@ -47,6 +48,7 @@ __all__ = [
     "SAMPLE_SPEC",
     "SAMPLE_CHAIN",
     "SAMPLE_RELATIONSHIPS",
+    "SAMPLE_EVENTS",
     "SAMPLE_DEFECTS",
     "DEFECT_REASONS",
 ]

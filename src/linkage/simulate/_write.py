@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import pandas as pd
 
 from linkage.errors import InputError
 from linkage.panel.events import derive_events
+from linkage.simulate._events import EventSpec
 from linkage.simulate._relationships import RelationshipSpec
 from linkage.simulate._service_chain import ChainSpec
 from linkage.simulate._spec import WorldSpec
@@ -24,6 +26,7 @@ __all__ = [
     "SAMPLE_SPEC",
     "SAMPLE_CHAIN",
     "SAMPLE_RELATIONSHIPS",
+    "SAMPLE_EVENTS",
     "SAMPLE_DEFECTS",
     "RAW_COLUMNS",
     "CHAIN_FILES",
@@ -48,6 +51,15 @@ SAMPLE_CHAIN = ChainSpec()
 #: relationship table itself is left out to keep the sample small): customers leave twice as
 #: often in the 6 months after their employee left, 1.3 times after a quick handover
 SAMPLE_RELATIONSHIPS = RelationshipSpec()
+#: the events planted in the sample world: its managers (``role`` "manager" in employees.csv)
+#: leave in 6 units of 10, half the units start a programme (``programme.csv``), with the default
+#: effects on customers; ``truth["events"]`` says what was planted. No staff shock is planted
+#: (``shock_unit_share=0``): a month losing 35 % of its staff lies outside the latent staff hazard
+#: of ``truth.json``, and with them the noise-corrected slope at lag 2 (``noise_corrected(
+#: simulate(SAMPLE_SPEC, events=EventSpec()).panel, lags=(2,))``) is 0.36 where the latent slope
+#: is 0.87; the staff shocks in ``events.csv`` are the months in which a quarter of the staff left
+#: unplanted, as in a world without events
+SAMPLE_EVENTS = EventSpec(shock_unit_share=0.0)
 #: the files of a world's chain, by :class:`World` attribute
 CHAIN_FILES: dict[str, str] = {
     "employee_survey": "employee_survey.csv",
@@ -74,6 +86,7 @@ RAW_COLUMNS: dict[str, dict[str, str]] = {
         "hire_date": "Hire Date",
         "termination_date": "Termination Date",
         "termination_type": "Termination Reason",
+        "role": "Job Title",
     },
     "customers": {
         "customer_id": "Account ID",
@@ -125,6 +138,9 @@ RAW_CHAIN_FILES: dict[str, str] = {
     "revenue": "unit_revenue.csv",
     "segments": "customer_segments.csv",
 }
+#: canonical columns a world has only when simulated with them (``served_by`` with relationships,
+#: ``role`` with events): mapped in ``mapping.yaml`` only when the table holds them
+_OPTIONAL_COLUMNS = ("served_by", "role")
 _US = "%m/%d/%Y"
 _DATE_COLUMNS = (
     "hire_date",
@@ -222,11 +238,16 @@ def _unit_revenue(world: World) -> pd.DataFrame | None:
 
 
 def _mapping_yaml(
-    customers_kind: str, items: dict[str, str] | None = None, *, served_by: bool = False
+    customers_kind: str, items: dict[str, str] | None = None, *, optional: tuple[str, ...] = ()
 ) -> str:
+    """``mapping.yaml`` of a raw export; ``optional``: the columns of :data:`_OPTIONAL_COLUMNS`
+    the world's tables hold."""
+
     def line(kind: str, section: str) -> str:
         pairs = ", ".join(
-            f"{k}: {v}" for k, v in RAW_COLUMNS[kind].items() if served_by or k != "served_by"
+            f"{k}: {v}"
+            for k, v in RAW_COLUMNS[kind].items()
+            if k in optional or k not in _OPTIONAL_COLUMNS
         )
         return f"{section}: {{{pairs}}}\n"
 
@@ -359,7 +380,13 @@ def _write_raw(
         "customers.csv": _csv_bytes(_raw_table(world.customers, kind), sep=";"),
         "units.csv": _csv_bytes(_raw_table(world.units, "units")),
         "mapping.yaml": _mapping_yaml(
-            world.customers_kind, items, served_by="served_by" in world.customers.columns
+            world.customers_kind,
+            items,
+            optional=tuple(
+                c
+                for c in _OPTIONAL_COLUMNS
+                if c in world.customers.columns or c in world.employees.columns
+            ),
         ).encode("utf-8"),
     }
     tables = {
@@ -381,20 +408,24 @@ def _write_raw(
 def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     """Write the bundled sample world (``data/sample``) to ``outdir``, byte for byte.
 
-    The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC`; the
-    raw export under ``raw/`` is the same world with :data:`SAMPLE_DEFECTS` planted in each of its
-    employee and customer files. ``truth.json`` is the clean world's truth, with ``defects``
-    describing the raw files (keys ``raw/employees.csv``, ``raw/customers.csv``); the chain's
-    raw files (see :func:`write_world`) are the clean world's, without defects. The chain of
+    The canonical files and ``panel.csv`` come from the clean world of :data:`SAMPLE_SPEC` with
+    the events of :data:`SAMPLE_EVENTS`; the raw export under ``raw/`` is the same world (same
+    events) with :data:`SAMPLE_DEFECTS` planted in each of its employee and customer files.
+    ``truth.json`` is the clean world's truth, with ``defects`` describing the raw files (keys
+    ``raw/employees.csv``, ``raw/customers.csv``); the chain's raw files (see
+    :func:`write_world`) are the clean world's, without defects. The chain of
     :data:`SAMPLE_CHAIN` adds ``employee_survey.csv``, ``customer_survey.csv``,
     ``customer_segments.csv`` and ``unit_revenue.csv``: revenue per unit and month with its net
     revenue retention (:func:`linkage.panel.revenue_panel` over the window; amounts to the cent,
-    the retention to 6 decimals), because the
-    customer-month rows it comes from would be some 14 MB; ``truth["chain"]`` says what the chain
-    planted. The canonical ``customers.csv`` carries ``served_by`` (each customer's first owner,
-    :data:`SAMPLE_RELATIONSHIPS`; ``truth["relationships"]`` says what was planted).
-    ``events.csv`` is what ``linkage panel --events-out`` derives from the extracts
-    (:func:`linkage.panel.events.derive_events`: staff shocks; the sample has no role column).
+    the retention to 6 decimals), because the customer-month rows it comes from would be some
+    14 MB; ``truth["chain"]`` says what the chain planted. The canonical ``customers.csv``
+    carries ``served_by`` (each customer's first owner, :data:`SAMPLE_RELATIONSHIPS`;
+    ``truth["relationships"]`` says what was planted). Its
+    ``employees.csv`` carries ``role`` (``"manager"`` or ``"staff"``; in ``raw/employees.csv``
+    "Job Title", mapped as ``role`` in ``raw/mapping.yaml``), ``programme.csv`` the programme's
+    starts (``unit_id, event_date, event_type``), and ``truth["events"]`` says what was planted.
+    ``events.csv`` is what ``linkage panel --events-out --manager-role manager`` derives from the
+    extracts (:func:`linkage.panel.events.derive_events`: manager departures and staff shocks).
     ``linkage simulate --sample`` also writes ``relationships.json``, the ``--json`` output of
     ``linkage relationships`` on ``employees.csv`` and ``customers.csv`` (the statistics are
     above this layer).
@@ -416,27 +447,19 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     >>> sorted(str(p.relative_to(p.parents[1] if p.parent.name == "raw" else p.parent))
     ...        for p in write_sample(tempfile.mkdtemp()))  # doctest: +NORMALIZE_WHITESPACE
     ['customer_segments.csv', 'customer_survey.csv', 'customers.csv', 'employee_survey.csv',
-     'employees.csv', 'events.csv', 'panel.csv', 'raw/customer_segments.csv',
+     'employees.csv', 'events.csv', 'panel.csv', 'programme.csv', 'raw/customer_segments.csv',
      'raw/customer_survey.csv', 'raw/customers.csv', 'raw/employee_survey.csv',
      'raw/employees.csv', 'raw/mapping.yaml', 'raw/unit_revenue.csv', 'raw/units.csv',
      'truth.json', 'unit_revenue.csv', 'units.csv']
     """
-    clean = simulate(SAMPLE_SPEC, chain=SAMPLE_CHAIN, relationships=SAMPLE_RELATIONSHIPS)
-    defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS)
+    clean = simulate(
+        SAMPLE_SPEC, chain=SAMPLE_CHAIN, relationships=SAMPLE_RELATIONSHIPS, events=SAMPLE_EVENTS
+    )
+    # the same world (same counts, people and events) with defects planted in its extracts
+    defective = simulate(SAMPLE_SPEC, defects=SAMPLE_DEFECTS, events=SAMPLE_EVENTS)
     truth = dict(clean.truth)
     truth["defects"] = {f"raw/{name}": v for name, v in defective.truth["defects"].items()}
-    world = World(
-        employees=clean.employees,
-        customers=clean.customers,
-        units=clean.units,
-        truth=truth,
-        spec=clean.spec,
-        customers_kind=clean.customers_kind,
-        panel=clean.panel,
-        employee_survey=clean.employee_survey,
-        customer_survey=clean.customer_survey,
-        segments=clean.segments,
-    )
+    world = dataclasses.replace(clean, truth=truth, revenue=None, relationships=None)
     written = write_world(world, outdir)
     unit_revenue = _unit_revenue(clean)
     if unit_revenue is None:  # simulated with SAMPLE_CHAIN: revenue is always there
@@ -444,10 +467,16 @@ def write_sample(outdir: str | os.PathLike[str]) -> list[pathlib.Path]:
     path = pathlib.Path(outdir) / "unit_revenue.csv"
     _atomic_write(path, _csv_bytes(unit_revenue))
     written.append(path)
-    # the events 'linkage panel --events-out' derives from the sample's HR extract: staff shocks
-    # only (the sample has no role column, so no manager departure); units, dates, types
+    # the events 'linkage panel --events-out --manager-role manager' derives from the sample's
+    # HR extract: manager departures and staff shocks; units, dates, types
+    events = derive_events(
+        clean.panel,
+        clean.employees,
+        manager_role=SAMPLE_EVENTS.manager_role,
+        shock_share=SAMPLE_EVENTS.shock_share,
+    )
     path = pathlib.Path(outdir) / "events.csv"
-    _atomic_write(path, _csv_bytes(derive_events(clean.panel, clean.employees)))
+    _atomic_write(path, _csv_bytes(events))
     written.append(path)
     written += _write_raw(defective, pathlib.Path(outdir) / "raw", chain=clean)
     return written
