@@ -279,3 +279,14 @@ def test_small_cohort_correction_is_small_with_large_cohorts(mpdta):
     ratio = a.estimates["se"] / b.estimates["se"]
     assert ((ratio >= 1.0) & (ratio < 1.03)).all()
     np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"])
+
+
+def test_effects_in_words_never_read_minus_zero():
+    """A late effect of -0.0001 (the sample's manager departures, months 7-12) reads "0.0 points",
+    not "-0.0 points"; signs stay on effects that round to something."""
+    from linkage.stats.events import _points
+
+    assert _points(-0.0001, "customer_retention") == "0.0 points"
+    assert _points(0.0004, "customer_retention") == "0.0 points"
+    assert _points(-0.0163, "customer_retention") == "-1.6 points"
+    assert _points(0.005, "customer_retention") == "+0.5 points"

@@ -682,7 +682,8 @@ def event_study(
 def _points(v: float, outcome: str) -> str:
     """An effect on a rate in points (``-1.5 points``), other outcomes as they are."""
     if outcome.endswith(("_retention", "_turnover")):
-        return f"{100 * v:+.1f} points"
+        shown = round(100 * v, 1)
+        return "0.0 points" if shown == 0 else f"{shown:+.1f} points"  # never "-0.0"
     return f"{v:+.3g}"
 
 
