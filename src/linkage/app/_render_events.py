@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from linkage.app._events_data import RelationshipFinding
 from linkage.app._render import data_uri, esc, png
@@ -74,6 +75,7 @@ def event_png(study: EventStudy) -> bytes:
     )
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.axvline(-0.5, color="grey", lw=0.8, ls=":")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole months, not 2.5
     step = study.settings.get("step", "period")
     ax.set_xlabel(f"{step}s since the {study.event_type.replace('_', ' ')} (0: its {step})")
     ax.set_ylabel(study.outcome.replace("_", " ") + (", points" if scale == 100.0 else ""))

@@ -41,7 +41,7 @@ from linkage.errors import InputError
 
 __all__ = ["EventsView", "EVENTS_ENV", "TITLE", "SCOPED_NOTE", "NO_INPUTS"]
 
-TITLE = "When someone leaves: staff shocks, departures and the customers they served"
+TITLE = "When someone leaves: manager departures, staff shocks and the customers they served"
 COMPUTING = (
     "<div class='linkage-computing' style='color:#555'>Computing the event studies&hellip; "
     "(a few seconds, once)</div>"
