@@ -16,28 +16,14 @@ Usage: ``.venv/bin/python benchmarks/board_pack.py [--rounds 3]``
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import tempfile
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
+from _warm import warmed_executive
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    os.environ["LINKAGE_CACHE"] = tempfile.mkdtemp(prefix="linkage-bench-")
-    from linkage.app import executive_dashboard
-
-    dash = executive_dashboard(n_boot=200)
-    values = list(dash.value.options)
-    for v in values:  # every figure drawn once: the cached state a warmed kernel is in
-        dash.value.value = v
+    args, dash, values = warmed_executive(__doc__)
     change, change_after, build, sizes = [], [], [], []
     for _ in range(args.rounds):
         for v in values:

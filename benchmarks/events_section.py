@@ -21,29 +21,16 @@ Usage: ``.venv/bin/python benchmarks/events_section.py [--rounds 3]``
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import tempfile
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
+from _warm import warmed_executive
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
-    os.environ["LINKAGE_CACHE"] = tempfile.mkdtemp(prefix="linkage-bench-")
-    from linkage.app import EventsView, ExecutiveDashboard, executive_dashboard
+    args, dash, values = warmed_executive(__doc__)
+    from linkage.app import EventsView, ExecutiveDashboard
     from linkage.app._events_data import events_inputs
-
-    dash = executive_dashboard(n_boot=200)
-    values = list(dash.value.options)
-    for v in values:  # every figure drawn once: the cached state a warmed kernel is in
-        dash.value.value = v
 
     def changes() -> list[float]:
         out = []
