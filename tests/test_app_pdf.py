@@ -7,6 +7,7 @@ the images embedded in the pages.
 """
 
 import base64
+import html
 import importlib.util
 import io
 import pathlib
@@ -24,6 +25,7 @@ from PIL import Image  # noqa: E402
 from linkage.app import executive_dashboard  # noqa: E402
 from linkage.app._pdf import pdf_filename, view_pdf  # noqa: E402
 from linkage.app._render import CAVEATS, headline_sentences  # noqa: E402
+from linkage.app._render_events import EVENT_CAVEATS, RELATIONSHIP_CAVEAT  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PANEL = ROOT / "data" / "sample" / "panel.csv"
@@ -208,6 +210,53 @@ def test_pdf_holds_the_cards_figures_and_caveats_the_page_shows(dash):
     assert len(got) == 3
     for png in page_pngs:
         assert any(np.array_equal(g, _pixels(png)) for g in got)
+
+
+def test_pdf_holds_the_section_when_someone_leaves_while_it_is_open(tmp_path, monkeypatch):
+    # a dashboard of its own: opening the section changes what its board pack holds
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    d = executive_dashboard(PANEL, n_boot=N_BOOT)
+    closed = _text(d.board_pack())
+    assert "When someone" not in closed and "after a manager departure" not in closed
+    d.events_view.widget.selected_index = 0  # the viewer opens it
+    pdf = d.board_pack()
+    text = re.sub(r"\s+", " ", _text(pdf))
+    page = d.events_view.studies.value + d.events_view.relationships.value
+    # the page's words: each event type's heading and finding, the relationship finding
+    headings = re.findall(r"<h3>([^<]+)</h3>", page)
+    assert headings[:2] == ["What happened to customer retention after a manager departure",
+                            "What happened to customer retention after a staff shock"]
+    assert headings[2] == "Do customers follow the person who served them?"
+    findings = [html.unescape(t) for t in re.findall(r"<p(?: class='linkage-relationship')?>([^<]+)</p>", page)]
+    assert len(findings) >= 3
+    for words in [*headings, *findings[:3]]:
+        assert re.sub(r"\s+", " ", words) in text, words
+    for caveat in (*EVENT_CAVEATS, RELATIONSHIP_CAVEAT):
+        assert re.sub(r"\s+", " ", caveat) in text
+    # its pictures are the page's own, pixel for pixel, after the view's three figures
+    page_pngs = [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    assert len(page_pngs) == 2
+    assert _only_these_pictures(pdf, [*d.figures(d.selection()).values(), *page_pngs])
+    # closed again: the pack holds what the page shows, the view alone
+    d.events_view.widget.selected_index = None
+    assert "after a manager departure" not in _text(d.board_pack())
+
+
+def test_a_scoped_viewers_pack_holds_no_company_wide_relationship_finding(tmp_path, monkeypatch):
+    from linkage.app import EventsView
+
+    monkeypatch.setenv("LINKAGE_CACHE", str(tmp_path / "cache"))
+    d = executive_dashboard(PANEL, n_boot=N_BOOT)
+    view = EventsView(d.data, sample=True, env={}, whole_company=False)
+    view.widget.selected_index = 0
+    words, pictures, caveats = view.board()
+    assert [w for w, _ in words] == ["What happened to customer retention after a manager departure",
+                                     "What happened to customer retention after a staff shock"]
+    assert len(pictures) == 2 and RELATIONSHIP_CAVEAT not in caveats
+    # a second kernel reads the same section from the disk cache, board pack included
+    again = EventsView(d.data, sample=True, env={}, whole_company=False)
+    again.widget.selected_index = 0
+    assert again.board() == (words, pictures, caveats)
 
 
 # ---- privacy --------------------------------------------------------------------------------------

@@ -19,14 +19,18 @@ from linkage.words import interval, p_phrase, plural
 __all__ = [
     "EVENT_CAVEATS",
     "RELATIONSHIP_CAVEAT",
+    "RELATIONSHIP_HEADING",
     "event_png",
     "events_section_html",
     "relationship_html",
     "relationship_sentence",
     "relationship_table_html",
+    "study_heading",
     "study_html",
 ]
 
+#: The heading of the relationship finding.
+RELATIONSHIP_HEADING = "Do customers follow the person who served them?"
 #: What to keep in mind reading an event study.
 EVENT_CAVEATS = (
     "The comparison units stand in for what would have happened without the event "
@@ -84,11 +88,16 @@ def event_png(study: EventStudy) -> bytes:
     return png(fig)
 
 
-def study_html(study: EventStudy, *, level: int = 3) -> str:
+def study_heading(study: EventStudy) -> str:
+    """The heading of one event type's part ("What happened to customer retention after a
+    manager departure")."""
+    return f"What happened to customer retention after a {study.event_type.replace('_', ' ')}"
+
+
+def study_html(study: EventStudy, *, level: int = 3, picture: bytes | None = None) -> str:
     """One event type's part: a heading, the finding in words (the pre-trend test, the average
     after the event, whether it fades: :attr:`EventStudy.text`), a note on event times not
-    shown, and the picture."""
-    what = study.event_type.replace("_", " ")
+    shown, and the picture (``picture``: its PNG when already drawn)."""
     blank = study.estimates["estimate"].isna() & study.estimates["n_treated"].notna()
     note = ""
     if bool(blank.any()):
@@ -98,10 +107,10 @@ def study_html(study: EventStudy, *, level: int = 3) -> str:
             f"{esc(times)}, which too few units reach.</p>"
         )
     return (
-        f"<h{level}>What happened to customer retention after a {esc(what)}</h{level}>"
+        f"<h{level}>{esc(study_heading(study))}</h{level}>"
         f"<p>{esc(study.text)}</p>{note}"
         f'<img class="linkage-fig" alt="Event study of {esc(study.event_type)}" '
-        f'src="{data_uri(event_png(study))}">'
+        f'src="{data_uri(event_png(study) if picture is None else picture)}">'
     )
 
 
@@ -161,7 +170,7 @@ def relationship_table_html(finding: RelationshipFinding) -> str:
 def relationship_html(finding: RelationshipFinding, *, level: int = 3) -> str:
     """The relationship part: a heading, the finding in words, the months table, the caveat."""
     return (
-        f"<h{level}>Do customers follow the person who served them?</h{level}>"
+        f"<h{level}>{esc(RELATIONSHIP_HEADING)}</h{level}>"
         f"<p class='linkage-relationship'>{esc(relationship_sentence(finding))}</p>"
         f"{relationship_table_html(finding)}<p>{esc(RELATIONSHIP_CAVEAT)}</p>"
     )

@@ -24,7 +24,9 @@ departures first, then staff shocks. No person-level row is read.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import pathlib
 from typing import Any
 
@@ -34,7 +36,16 @@ import pandas as pd
 from linkage.app._data import DashboardData
 from linkage.app._events_data import EVENTS_ENV, EventsInputs, event_studies, events_inputs
 from linkage.app._render import esc
-from linkage.app._render_events import EVENT_CAVEATS, relationship_html, study_html
+from linkage.app._render_events import (
+    EVENT_CAVEATS,
+    RELATIONSHIP_CAVEAT,
+    RELATIONSHIP_HEADING,
+    event_png,
+    relationship_html,
+    relationship_sentence,
+    study_heading,
+    study_html,
+)
 from linkage.app._safe import guarded, logger
 from linkage.app._scopes import kernel_scope
 from linkage.errors import InputError
@@ -119,6 +130,9 @@ class EventsView:
             whole_company = scope is None or scope.allowed is None
         self.whole_company = whole_company
         self.html: dict[str, str] | None = None
+        #: what the board pack adds once the section is open: (heading, words, PNG or None)
+        #: per part, and the caveats (see :meth:`board`)
+        self._board: dict[str, Any] | None = None
         self.status = widgets.HTML()
         self.studies = widgets.HTML()
         self.relationships = widgets.HTML()
@@ -141,41 +155,57 @@ class EventsView:
             h.update(inputs.relationships.key().encode())
         for path in _CODE:
             h.update(path.read_bytes())
-        return ("events_view", h.hexdigest()[:24], self.data.k, self.data.seed, self.whole_company)
+        key = ("events_view", 2, h.hexdigest()[:24], self.data.k, self.data.seed)
+        return (*key, self.whole_company)
 
-    def compute(self) -> dict[str, str]:
-        """The section's HTML parts (``studies``, ``relationships``, ``notes``): from the disk
-        cache when another kernel computed them, else now."""
+    def compute(self) -> dict[str, Any]:
+        """The section's HTML parts (``studies``, ``relationships``, ``notes``) and what the board
+        pack adds (``board``: see :meth:`render`): from the disk cache when another kernel
+        computed them, else now."""
         inputs = events_inputs(sample=self.sample, env=self.env)
         key = self._key(inputs)
         stored = self.data.cache.get(key)
         parts = None
         if stored is not None:
             try:
-                text = stored.decode("utf-8").split("\0")
-                if len(text) == 3:
-                    parts = dict(zip(("studies", "relationships", "notes"), text, strict=True))
-            except UnicodeDecodeError:
+                parts = json.loads(stored.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
                 logger.info("events cache entry unreadable; recomputing")
-        if parts is None:
+        if not isinstance(parts, dict) or set(parts) != {
+            "studies",
+            "relationships",
+            "notes",
+            "board",
+        }:
             parts = self.render(inputs)
-            payload = "\0".join(parts[n] for n in ("studies", "relationships", "notes"))
-            self.data.cache.put(key, payload.encode("utf-8"))
+            self.data.cache.put(key, json.dumps(parts).encode("utf-8"))
         return parts
 
-    def render(self, inputs: EventsInputs) -> dict[str, str]:
-        """The section's HTML parts computed from ``inputs``."""
+    def render(self, inputs: EventsInputs) -> dict[str, Any]:
+        """The section computed from ``inputs``: its HTML parts ``studies``, ``relationships``
+        and ``notes``, and ``board``, what the board pack adds (``parts``: [heading, words, the
+        picture as base64 PNG or None] for each event type shown and the relationship finding;
+        ``caveats``: the section's "read with care" notes), the same words and pictures."""
         k = self.data.k
         studies = ""
         notes = ""
+        board: dict[str, Any] = {"parts": [], "caveats": []}
         if inputs.events is not None:
             found = event_studies(self.data.panel, inputs.events, k=k, seed=self.data.seed)
-            chunks = [
-                study_html(p.study)
-                if p.study is not None
-                else f"<p class='linkage-missing'>{esc(p.note)}</p>"
-                for p in found
-            ]
+            chunks = []
+            for p in found:
+                if p.study is None:
+                    chunks.append(f"<p class='linkage-missing'>{esc(p.note)}</p>")
+                    continue
+                picture = event_png(p.study)
+                chunks.append(study_html(p.study, picture=picture))
+                board["parts"].append(
+                    [
+                        study_heading(p.study),
+                        p.study.text,
+                        base64.b64encode(picture).decode("ascii"),
+                    ]
+                )
             studies = "".join(chunks)
             if any(p.study is not None for p in found):
                 notes = (
@@ -183,6 +213,7 @@ class EventsView:
                     + "".join(f"<li>{esc(c)}</li>" for c in EVENT_CAVEATS)
                     + "</ul></div>"
                 )
+                board["caveats"] = list(EVENT_CAVEATS)
         relationships = ""
         if not self.whole_company:
             if inputs.relationships is not None:
@@ -195,9 +226,24 @@ class EventsView:
                 else "<p class='linkage-missing'>Whether customers follow the person who served "
                 f"them rests on fewer than {k} customers or departures: not shown.</p>"
             )
+            if shown is not None:
+                board["parts"].append([RELATIONSHIP_HEADING, relationship_sentence(shown), None])
+                board["caveats"].append(RELATIONSHIP_CAVEAT)
         if inputs.events is None and inputs.relationships is None:
             notes = f"<p class='linkage-missing'>{esc(NO_INPUTS)}</p>"
-        return {"studies": studies, "relationships": relationships, "notes": notes}
+        return {"studies": studies, "relationships": relationships, "notes": notes, "board": board}
+
+    def board(self) -> tuple[list[tuple[str, str]], list[tuple[str, bytes]], list[str]]:
+        """What the board pack adds while the section is open and computed: the words of each
+        part (heading, text), its pictures (caption, PNG) and the section's caveats; nothing
+        when the viewer has not opened it (the pack holds what the page shows)."""
+        if self._board is None or self.widget.selected_index is None:
+            return [], [], []
+        words = [(str(head), str(text)) for head, text, _ in self._board["parts"]]
+        pictures = [
+            (str(head), base64.b64decode(pic)) for head, _, pic in self._board["parts"] if pic
+        ]
+        return words, pictures, [str(c) for c in self._board["caveats"]]
 
     def show(self) -> None:
         """Compute (showing "Computing ...") and fill the section."""
@@ -213,7 +259,8 @@ class EventsView:
             logger.info("events section: %s", err)
             self.html = {"studies": "", "relationships": "", "notes": self.notes.value}
             return
-        self.html = parts
+        self.html = {n: parts[n] for n in ("studies", "relationships", "notes")}
+        self._board = parts["board"]
         self.studies.value = parts["studies"]
         self.relationships.value = parts["relationships"]
         self.notes.value = parts["notes"]

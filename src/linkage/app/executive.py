@@ -510,7 +510,9 @@ class ExecutiveDashboard:
         return pdf_filename(parts)
 
     def board_pack(self) -> bytes:
-        """The current view as PDF bytes: its filters, headline cards, figures and caveats.
+        """The current view as PDF bytes: its filters, headline cards, figures and caveats, and
+        the section "When someone leaves" when the viewer has it open (its findings in words,
+        its pictures and caveats).
 
         Built only from what the view holds (the same sentences and the same drawn, suppressed
         figures the page shows); nothing is read again.
@@ -518,6 +520,8 @@ class ExecutiveDashboard:
         sel = self.selection()
         s = headline_sentences(self.data, sel)
         figs = self.figures(sel)
+        # "When someone leaves", when the viewer has it open: its words, pictures and caveats
+        event_words, event_pictures, event_caveats = self.events_view.board()
         return view_pdf(
             title="Do units that keep their staff keep their customers?",
             filters=[*self.view_filters(), ("Units in this view", s["n_units"])],
@@ -525,13 +529,15 @@ class ExecutiveDashboard:
                 ("Staff", s["employee"]),
                 ("Customers", s["customer"]),
                 ("The link", f"{s['link']} {s['direction']}"),
+                *event_words,
             ],
             figures=[
                 ("Trends by group", figs["trends"]),
                 ("Units in quadrants", figs["quadrants"]),
                 ("Lag profile", figs["lag_profile"]),
+                *event_pictures,
             ],
-            caveats=[c.format(k=self.data.k) for c in CAVEATS],
+            caveats=[*(c.format(k=self.data.k) for c in CAVEATS), *event_caveats],
             note=f"Figures from fewer than {self.data.k} people are suppressed throughout.",
         )
 
