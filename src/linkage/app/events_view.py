@@ -68,6 +68,8 @@ NO_INPUTS = (
     "--events-out') and --relationships REL.json (from 'linkage relationships --json')."
 )
 
+#: the section's HTML parts (the cache holds them and the board pack's parts)
+_HTML_PARTS = ("studies", "relationships", "notes")
 _HERE = pathlib.Path(__file__).resolve()
 #: The code the cached section depends on: a change to any of them computes it anew.
 _CODE = (
@@ -155,8 +157,8 @@ class EventsView:
             h.update(inputs.relationships.key().encode())
         for path in _CODE:
             h.update(path.read_bytes())
-        key = ("events_view", 2, h.hexdigest()[:24], self.data.k, self.data.seed)
-        return (*key, self.whole_company)
+        digest = h.hexdigest()[:24]  # version 2: the parts are JSON, with the board pack's
+        return ("events_view", 2, digest, self.data.k, self.data.seed, self.whole_company)
 
     def compute(self) -> dict[str, Any]:
         """The section's HTML parts (``studies``, ``relationships``, ``notes``) and what the board
@@ -171,12 +173,7 @@ class EventsView:
                 parts = json.loads(stored.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 logger.info("events cache entry unreadable; recomputing")
-        if not isinstance(parts, dict) or set(parts) != {
-            "studies",
-            "relationships",
-            "notes",
-            "board",
-        }:
+        if not isinstance(parts, dict) or set(parts) != {*_HTML_PARTS, "board"}:
             parts = self.render(inputs)
             self.data.cache.put(key, json.dumps(parts).encode("utf-8"))
         return parts
@@ -259,7 +256,7 @@ class EventsView:
             logger.info("events section: %s", err)
             self.html = {"studies": "", "relationships": "", "notes": self.notes.value}
             return
-        self.html = {n: parts[n] for n in ("studies", "relationships", "notes")}
+        self.html = {n: parts[n] for n in _HTML_PARTS}
         self._board = parts["board"]
         self.studies.value = parts["studies"]
         self.relationships.value = parts["relationships"]
